@@ -1,0 +1,117 @@
+/* The gateway configuration as plain data: services and routes read from a
+ * Kong 3.0 declarative file (`_format_version: "3.0"`), validated, with every
+ * reference resolved to an index. Nothing here touches a socket or a thread;
+ * the data plane compiles it (router, upstream specs) into a generation.
+ *
+ * Kong keys supported: services[].{name,id,url,protocol,host,port,path,
+ * retries,connect_timeout,write_timeout,read_timeout,tags,enabled,routes},
+ * routes[].{name,id,service,paths,hosts,methods,strip_path,preserve_host,
+ * protocols,tags,regex_priority*,path_handling*,https_redirect_status_code*,
+ * request_buffering*,response_buffering*} (* accepted, checked, unused).
+ * raftgate's own keys (Kong has none): services[].retry_backoff,
+ * routes[].{connect_timeout,write_timeout,read_timeout,retries,retry_backoff}.
+ * Route path syntax: "/a" is a prefix (segment-aware as in Kong), "=/a" is an
+ * exact match (nginx's `location =`); Kong regex paths ("~...") are rejected
+ * with an error, never silently dropped. */
+#ifndef RG_CONFIG_GATEWAY_H
+#define RG_CONFIG_GATEWAY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/errbuf.h"
+
+/* Method bits for rg_route.methods; 0 means any method. */
+enum {
+    RG_M_GET = 1 << 0,
+    RG_M_HEAD = 1 << 1,
+    RG_M_POST = 1 << 2,
+    RG_M_PUT = 1 << 3,
+    RG_M_DELETE = 1 << 4,
+    RG_M_PATCH = 1 << 5,
+    RG_M_OPTIONS = 1 << 6,
+    RG_M_TRACE = 1 << 7,
+    RG_M_CONNECT = 1 << 8,
+};
+
+/* Map a method name ("GET") to its bit; 0 when unknown. */
+unsigned rg_method_bit(const char *name, size_t len);
+
+enum rg_backoff_kind {
+    RG_BACKOFF_NONE = 0,  /* retry at once */
+    RG_BACKOFF_LINEAR,    /* base * attempt */
+    RG_BACKOFF_EXPONENTIAL /* base * 2^(attempt-1) */
+};
+
+/* Retry backoff policy: `retry_backoff: {type, base_ms, max_ms, jitter}`. */
+struct rg_backoff {
+    enum rg_backoff_kind kind;
+    uint32_t base_ms; /* first delay, ms */
+    uint32_t max_ms;  /* cap on any one delay, ms */
+    int jitter;       /* 1: full jitter, delay drawn from [0, computed] */
+};
+
+struct rg_service {
+    char *name;       /* unique; may be NULL when only id is given */
+    char *id;         /* Kong id (uuid string) or NULL */
+    char *host;       /* upstream host name or IP literal */
+    uint16_t port;    /* upstream port */
+    char *path;       /* upstream path prefix, NULL for none; starts "/" */
+    unsigned retries; /* extra attempts after the first; Kong default 5 */
+    uint32_t connect_timeout_ms; /* Kong default 60000 */
+    uint32_t write_timeout_ms;   /* Kong default 60000 */
+    uint32_t read_timeout_ms;    /* Kong default 60000 */
+    struct rg_backoff backoff;
+    int enabled;      /* Kong `enabled`, default 1 */
+};
+
+/* A route path: prefix or exact, stored without the "=" marker. */
+struct rg_route_path {
+    char *path;  /* normalised form, starts with "/" */
+    int exact;   /* 1 for "=/a" */
+};
+
+struct rg_route {
+    char *name;              /* may be NULL */
+    char *id;                /* may be NULL */
+    size_t service;          /* index into rg_gateway.services */
+    struct rg_route_path *paths;
+    size_t n_paths;
+    char **hosts;            /* lower-case; "*.example.com" or "api.*" wildcards */
+    size_t n_hosts;
+    unsigned methods;        /* RG_M_* bits, 0 = any */
+    int strip_path;          /* Kong default 1 */
+    int preserve_host;       /* Kong default 0 */
+    /* Per-route overrides; 0/-1 means "use the service's". */
+    uint32_t connect_timeout_ms;
+    uint32_t write_timeout_ms;
+    uint32_t read_timeout_ms;
+    int retries;             /* -1 = service's */
+    int has_backoff;
+    struct rg_backoff backoff;
+};
+
+struct rg_gateway {
+    struct rg_service *services;
+    size_t n_services;
+    struct rg_route *routes; /* routes from services[].routes and top-level */
+    size_t n_routes;
+};
+
+/* Parse and validate a declarative config held in memory (YAML or JSON).
+ * On success fills @gw (which the caller later passes to
+ * rg_gateway_release) and returns 0. On failure returns -EINVAL (or
+ * -ENOMEM), leaves @gw zeroed, and writes a path-qualified message to @eb,
+ * e.g. `services[1].routes[0].paths[2]: must start with "/"`.
+ * Ownership: @text is borrowed. Thread: any. */
+int rg_gateway_parse(struct rg_gateway *gw, const char *text, size_t len,
+                     struct rg_errbuf *eb);
+
+/* Same, reading the file at @path; errors are prefixed with the path. */
+int rg_gateway_load(struct rg_gateway *gw, const char *path,
+                    struct rg_errbuf *eb);
+
+/* Free everything @gw owns and zero it. Accepts a zeroed @gw. */
+void rg_gateway_release(struct rg_gateway *gw);
+
+#endif

@@ -1,0 +1,3 @@
+#ifndef RG_CONFIG_YAMLTREE_H
+#define RG_CONFIG_YAMLTREE_H
+#endif

@@ -1,0 +1,58 @@
+/* Allocation wrappers with an optional failure-injection countdown. */
+#include "core/alloc.h"
+
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+static atomic_long fail_countdown;
+
+static int should_fail(void)
+{
+    long v = atomic_load_explicit(&fail_countdown, memory_order_relaxed);
+
+    if (v <= 0)
+        return 0;
+    return atomic_fetch_sub(&fail_countdown, 1) == 1;
+}
+
+void rg_alloc_fail_after(long nth)
+{
+    atomic_store(&fail_countdown, nth);
+}
+
+void *rg_malloc(size_t n)
+{
+    return should_fail() ? NULL : malloc(n ? n : 1);
+}
+
+void *rg_calloc(size_t count, size_t n)
+{
+    return should_fail() ? NULL : calloc(count ? count : 1, n ? n : 1);
+}
+
+void *rg_realloc(void *p, size_t n)
+{
+    return should_fail() ? NULL : realloc(p, n ? n : 1);
+}
+
+void rg_free(void *p)
+{
+    free(p);
+}
+
+char *rg_strndup(const char *s, size_t n)
+{
+    char *d = rg_malloc(n + 1);
+
+    if (d == NULL)
+        return NULL;
+    memcpy(d, s, n);
+    d[n] = '\0';
+    return d;
+}
+
+char *rg_strdup(const char *s)
+{
+    return rg_strndup(s, strlen(s));
+}

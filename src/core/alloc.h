@@ -1,0 +1,21 @@
+/* Allocation wrappers: every allocation in raftgate goes through these so that
+ * tests can inject failures and count live blocks (STYLE.md ownership rule 9).
+ *
+ * Contract: same as malloc/calloc/realloc/free/strdup; rg_free accepts NULL.
+ * Thread: any. */
+#ifndef RG_CORE_ALLOC_H
+#define RG_CORE_ALLOC_H
+
+#include <stddef.h>
+
+void *rg_malloc(size_t n);
+void *rg_calloc(size_t count, size_t n);
+void *rg_realloc(void *p, size_t n);
+void rg_free(void *p);
+char *rg_strdup(const char *s);
+char *rg_strndup(const char *s, size_t n);
+
+/* Test hook: make the @nth allocation from now fail (0 disables). */
+void rg_alloc_fail_after(long nth);
+
+#endif

@@ -1,1 +1,601 @@
-/* placeholder: being written */
+/* The node configuration file (conf/raftgate.yml); see node.h. */
+#include "config/node.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <limits.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config/yamltree.h"
+#include "core/alloc.h"
+#include "core/log.h"
+
+#define NODE_FILE_MAX (1u << 20) /* bytes */
+#define DUR_MAX_MS 86400000ull   /* 24 h */
+#define SIZE_K 1024ull
+#define VIA_MAX 64     /* bytes */
+#define SERVER_MAX 128 /* bytes */
+
+struct node_ctx {
+    struct rg_node_conf *nc;
+    const char *dir; /* absolute folder of the file, for relative paths */
+};
+
+static struct rg_node_conf *conf(void *ctx)
+{
+    return ((struct node_ctx *)ctx)->nc;
+}
+
+/* ---- Typed values ---- */
+
+/* Split "<digits><unit>" into a value and a unit; -1 on bad syntax. The
+ * digit count is capped so that any unit multiplier fits in 64 bits. */
+static int number_unit(const char *s, size_t len, unsigned long long *v,
+                       const char **unit, size_t *unit_len)
+{
+    size_t i = 0;
+
+    *v = 0;
+    while (i < len && s[i] >= '0' && s[i] <= '9') {
+        if (i == 12)
+            return -1;
+        *v = *v * 10 + (unsigned)(s[i++] - '0');
+    }
+    if (i == 0)
+        return -1;
+    *unit = s + i;
+    *unit_len = len - i;
+    return 0;
+}
+
+static int unit_is(const char *u, size_t n, const char *lit)
+{
+    return strlen(lit) == n && memcmp(u, lit, n) == 0;
+}
+
+/* A duration: integer ms, or "250ms", "10s", "2m", "1h". */
+static int read_duration(struct rg_yt *t, yaml_node_t *n, unsigned long long lo,
+                         uint32_t *out)
+{
+    static const struct {
+        const char *unit;
+        unsigned long long ms;
+    } units[] = {{"", 1}, {"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}};
+    unsigned long long v;
+    const char *s, *u;
+    size_t len, ul, i;
+
+    if (n->type != YAML_SCALAR_NODE || rg_yt_scalar(t, n, &s, &len) < 0 ||
+        number_unit(s, len, &v, &u, &ul) < 0)
+        goto bad;
+    for (i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+        if (unit_is(u, ul, units[i].unit))
+            break;
+    }
+    if (i == sizeof(units) / sizeof(units[0]))
+        goto bad;
+    v *= units[i].ms;
+    if (v < lo || v > DUR_MAX_MS)
+        goto bad;
+    *out = (uint32_t)v;
+    return 0;
+bad:
+    return rg_yt_err(t, n,
+                     "must be a duration of %llu..%llu ms (an integer "
+                     "in ms, or like \"250ms\", \"10s\", \"2m\")",
+                     lo, DUR_MAX_MS);
+}
+
+/* A size: integer bytes, or "32k", "8m", "1g" (powers of 1024). */
+static int read_size(struct rg_yt *t, yaml_node_t *n, unsigned long long lo,
+                     unsigned long long hi, uint64_t *out)
+{
+    static const char units[] = "kmg";
+    unsigned long long v, mult = 1;
+    const char *s, *u, *k;
+    size_t len, ul;
+
+    if (n->type != YAML_SCALAR_NODE || rg_yt_scalar(t, n, &s, &len) < 0 ||
+        number_unit(s, len, &v, &u, &ul) < 0 || ul > 1)
+        goto bad;
+    if (ul == 1) {
+        k = u[0] != '\0' ? strchr(units, u[0] | 0x20) : NULL;
+        if (k == NULL)
+            goto bad;
+        for (long i = 0; i <= k - units; i++)
+            mult *= SIZE_K;
+    }
+    if (v > hi / mult || v * mult < lo)
+        goto bad;
+    *out = v * mult;
+    return 0;
+bad:
+    return rg_yt_err(t, n,
+                     "must be a size of %llu..%llu bytes (an integer, "
+                     "or like \"32k\", \"8m\", \"1g\")",
+                     lo, hi);
+}
+
+static int read_uint(struct rg_yt *t, yaml_node_t *n, long long lo,
+                     long long hi, unsigned *out)
+{
+    long long x;
+    int rv = rg_yt_int(t, n, lo, hi, &x);
+
+    if (rv == 0)
+        *out = (unsigned)x;
+    return rv;
+}
+
+/* "host:port": IPv4 literal, "localhost" or "[IPv6]"; port 1..65535. */
+static int listen_ok(const char *s, size_t len)
+{
+    unsigned char addr[16];
+    char host[64];
+    const char *colon = NULL;
+    size_t hl;
+    long port = 0;
+
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] == ':')
+            colon = s + i;
+    }
+    if (colon == NULL || colon == s + len - 1 || s + len - colon > 6)
+        return 0;
+    for (const char *p = colon + 1; p < s + len; p++) {
+        if (*p < '0' || *p > '9')
+            return 0;
+        port = port * 10 + (*p - '0');
+    }
+    hl = (size_t)(colon - s);
+    if (port < 1 || port > 65535 || hl == 0 || hl >= sizeof(host))
+        return 0;
+    memcpy(host, s, hl);
+    host[hl] = '\0';
+    if (host[0] == '[' && host[hl - 1] == ']' && hl > 2) {
+        host[hl - 1] = '\0';
+        return inet_pton(AF_INET6, host + 1, addr) == 1;
+    }
+    return strcmp(host, "localhost") == 0 ||
+           inet_pton(AF_INET, host, addr) == 1;
+}
+
+static int read_listen(struct rg_yt *t, yaml_node_t *n, char **out)
+{
+    const char *s;
+    size_t len;
+    int rv = rg_yt_scalar(t, n, &s, &len);
+
+    if (rv < 0)
+        return rv;
+    if (!listen_ok(s, len))
+        return rg_yt_err(t, n,
+                         "must be \"host:port\" with an IPv4 address, "
+                         "\"localhost\" or \"[IPv6]\" and a port in "
+                         "1..65535");
+    return rg_yt_str(t, n, out);
+}
+
+/* A non-empty path; relative ones are joined to the file's folder. */
+static int read_path(struct rg_yt *t, yaml_node_t *n, const char *dir,
+                     char **out)
+{
+    const char *s;
+    size_t len, dl;
+    char *p;
+    int rv = rg_yt_scalar(t, n, &s, &len);
+
+    if (rv < 0)
+        return rv;
+    if (len == 0)
+        return rg_yt_err(t, n, "must not be empty");
+    if (s[0] == '/')
+        return rg_yt_str(t, n, out);
+    dl = strlen(dir);
+    p = rg_malloc(dl + 1 + len + 1);
+    if (p == NULL)
+        return rg_yt_nomem(t);
+    memcpy(p, dir, dl);
+    if (dl == 0 || dir[dl - 1] != '/')
+        p[dl++] = '/';
+    memcpy(p + dl, s, len + 1);
+    rg_free(*out);
+    *out = p;
+    return 0;
+}
+
+/* ---- proxy: ---- */
+
+static int px_listen(struct rg_yt *t, yaml_node_t *v, void *ctx)
+{
+    return read_listen(t, v, &conf(ctx)->proxy_listen);
+}
+
+static int px_workers(struct rg_yt *t, yaml_node_t *v, void *ctx)
+{
+    return read_uint(t, v, 0, 256, &conf(ctx)->workers);
+}
+
+static int px_max_connections(struct rg_yt *t, yaml_node_t *v, void *ctx)
+{
+    return read_uint(t, v, 1, 1048576, &conf(ctx)->max_connections);
+}
+
+static int px_header_timeout(struct rg_yt *t, yaml_node_t *v, void *ctx)
+{
+    return read_duration(t, v, 1, &conf(ctx)->header_timeout_ms);
+}
+
+static int px_idle_timeout(struct rg_yt *t, yaml_node_t *v, void *ctx)
+{
+    return read_duration(t, v, 1, &conf(ctx)->idle_timeout_ms);
+}
+
+static int px_max_header_size(struct rg_yt *t, yaml_node_t *v, void *ctx)
+{
+    uint64_t x;
+    int rv = read_size(t, v, SIZE_K, SIZE_K * SIZE_K, &x);
+
+    if (rv == 0)
+        conf(ctx)->max_header_size = (uint32_t)x;
+    return rv;
+}
+
+static int px_max_body_size(struct rg_yt *t, yaml_node_t *v, void *ctx)
+{
+    return read_size(t, v, 0, SIZE_K * SIZE_K * SIZE_K * SIZE_K,
+                     &conf(ctx)->max_body_size);
+}
+
+static int px_upstream_keepalive(struct rg_yt *t, yaml_node_t *v, void *ctx)
+{
+    long long x;
+    int rv = rg_yt_int(t, v, 0, 65535, &x);
+
+    if (rv == 0)
+        conf(ctx)->upstream_keepalive = (uint32_t)x;
+    return rv;
+}
+
+static int px_upstream_idle(struct rg_yt *t, yaml_node_t *v, void *ctx)
+{
+    return read_duration(t, v, 1, &conf(ctx)->upstream_idle_ms);
+}
+
+static int px_drain_timeout(struct rg_yt *t, yaml_node_t *v, void *ctx)
+{
+    return read_duration(t, v, 0, &conf(ctx)->drain_timeout_ms);
+}
+
+/* RFC 9110 §5.6.2 tchar. */
+static int is_tchar(char ch)
+{
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+           (ch >= '0' && ch <= '9') ||
+           (ch != '\0' && strchr("!#$%&'*+-.^_`|~", ch) != NULL);
+}
+
+/* Via's received-by pseudonym is a token (RFC 9110 §7.6.3); "" is off. */
+static int px_via(struct rg_yt *t, yaml_node_t *v, void *ctx)
+{
+    const char *s;
+    size_t len, i = 0;
+    int rv = rg_yt_scalar(t, v, &s, &len);
+
+    if (rv < 0)
+        return rv;
+    while (i < len && is_tchar(s[i]))
+        i++;
+    if (i < len || len > VIA_MAX)
+        return rg_yt_err(t, v,
+                         "must be an HTTP token of at most %d "
+                         "characters, or \"\" for none",
+                         VIA_MAX);
+    return rg_yt_str(t, v, &conf(ctx)->via);
+}
+
+static int px_server(struct rg_yt *t, yaml_node_t *v, void *ctx)
+{
+    const char *s;
+    size_t len, i = 0;
+    int rv = rg_yt_scalar(t, v, &s, &len);
+
+    if (rv < 0)
+        return rv;
+    while (i < len && s[i] >= 0x20 && s[i] <= 0x7e)
+        i++;
+    if (i < len || len > SERVER_MAX)
+        return rg_yt_err(t, v,
+                         "must be printable ASCII of at most %d "
+                         "characters, or \"\" for none",
+                         SERVER_MAX);
+    return rg_yt_str(t, v, &conf(ctx)->server);
+}
+
+/* clang-format off */
+static const struct rg_yt_key proxy_keys[] = {
+    {"listen", px_listen},
+    {"workers", px_workers},
+    {"max_connections", px_max_connections},
+    {"header_timeout", px_header_timeout},
+    {"idle_timeout", px_idle_timeout},
+    {"max_header_size", px_max_header_size},
+    {"max_body_size", px_max_body_size},
+    {"upstream_keepalive", px_upstream_keepalive},
+    {"upstream_idle_timeout", px_upstream_idle},
+    {"drain_timeout", px_drain_timeout},
+    {"via", px_via},
+    {"server", px_server},
+    {NULL, NULL},
+};
+/* clang-format on */
+
+/* ---- admin:, status: ---- */
+
+static int admin_listen(struct rg_yt *t, yaml_node_t *v, void *ctx)
+{
+    return read_listen(t, v, &conf(ctx)->admin_listen);
+}
+
+static int status_listen(struct rg_yt *t, yaml_node_t *v, void *ctx)
+{
+    return read_listen(t, v, &conf(ctx)->status_listen);
+}
+
+/* clang-format off */
+static const struct rg_yt_key admin_keys[] = {
+    {"listen", admin_listen},
+    {NULL, NULL},
+};
+/* clang-format on */
+
+/* clang-format off */
+static const struct rg_yt_key status_keys[] = {
+    {"listen", status_listen},
+    {NULL, NULL},
+};
+/* clang-format on */
+
+/* ---- log: ---- */
+
+static int log_level(struct rg_yt *t, yaml_node_t *v, void *ctx)
+{
+    enum rg_log_level level;
+    const char *s;
+    size_t len;
+    int rv = rg_yt_scalar(t, v, &s, &len);
+
+    if (rv < 0)
+        return rv;
+    if (rg_log_level_parse(s, &level) < 0)
+        return rg_yt_err(t, v,
+                         "must be one of error, warn, notice, info, "
+                         "debug");
+    return rg_yt_str(t, v, &conf(ctx)->log_level);
+}
+
+static int log_error_log(struct rg_yt *t, yaml_node_t *v, void *ctx)
+{
+    struct node_ctx *c = ctx;
+    const char *s;
+    size_t len;
+    int rv = rg_yt_scalar(t, v, &s, &len);
+
+    if (rv == 0 && strcmp(s, "stderr") == 0)
+        return rg_yt_str(t, v, &c->nc->error_log);
+    return rv < 0 ? rv : read_path(t, v, c->dir, &c->nc->error_log);
+}
+
+static int log_access_log(struct rg_yt *t, yaml_node_t *v, void *ctx)
+{
+    struct node_ctx *c = ctx;
+    const char *s;
+    size_t len;
+    int rv = rg_yt_scalar(t, v, &s, &len);
+
+    if (rv == 0 && strcmp(s, "off") == 0) {
+        rg_free(c->nc->access_log);
+        c->nc->access_log = NULL;
+        return 0;
+    }
+    return rv < 0 ? rv : read_path(t, v, c->dir, &c->nc->access_log);
+}
+
+/* clang-format off */
+static const struct rg_yt_key log_keys[] = {
+    {"level", log_level},
+    {"error_log", log_error_log},
+    {"access_log", log_access_log},
+    {NULL, NULL},
+};
+/* clang-format on */
+
+/* ---- gateway: ---- */
+
+static int gw_declarative(struct rg_yt *t, yaml_node_t *v, void *ctx)
+{
+    struct node_ctx *c = ctx;
+
+    return read_path(t, v, c->dir, &c->nc->declarative_config);
+}
+
+/* clang-format off */
+static const struct rg_yt_key gateway_keys[] = {
+    {"declarative_config", gw_declarative},
+    {NULL, NULL},
+};
+/* clang-format on */
+
+/* ---- The root ---- */
+
+static int sec_proxy(struct rg_yt *t, yaml_node_t *v, void *ctx)
+{
+    return rg_yt_map(t, v, proxy_keys, ctx);
+}
+
+static int sec_admin(struct rg_yt *t, yaml_node_t *v, void *ctx)
+{
+    return rg_yt_map(t, v, admin_keys, ctx);
+}
+
+static int sec_status(struct rg_yt *t, yaml_node_t *v, void *ctx)
+{
+    return rg_yt_map(t, v, status_keys, ctx);
+}
+
+static int sec_log(struct rg_yt *t, yaml_node_t *v, void *ctx)
+{
+    return rg_yt_map(t, v, log_keys, ctx);
+}
+
+static int sec_gateway(struct rg_yt *t, yaml_node_t *v, void *ctx)
+{
+    return rg_yt_map(t, v, gateway_keys, ctx);
+}
+
+/* clang-format off */
+static const struct rg_yt_key root_keys[] = {
+    {"proxy", sec_proxy},
+    {"admin", sec_admin},
+    {"status", sec_status},
+    {"log", sec_log},
+    {"gateway", sec_gateway},
+    {NULL, NULL},
+};
+/* clang-format on */
+
+/* The absolute folder holding @path, in a fresh string: 0 or -errno. */
+static int folder_of(const char *path, char **out)
+{
+    const char *slash = strrchr(path, '/');
+    size_t dl = slash == NULL ? 0 : (size_t)(slash - path);
+    char cwd[PATH_MAX];
+    size_t cl = 0;
+    char *d;
+
+    if (slash == path)
+        dl = 1; /* "/x.yml" lives in "/" */
+    if (path[0] != '/') {
+        if (getcwd(cwd, sizeof(cwd)) == NULL)
+            return -errno;
+        cl = strlen(cwd);
+    }
+    d = rg_malloc(cl + 1 + dl + 1);
+    if (d == NULL)
+        return -ENOMEM;
+    memcpy(d, cwd, cl);
+    if (cl > 0 && dl > 0 && cwd[cl - 1] != '/')
+        d[cl++] = '/';
+    memcpy(d + cl, path, dl);
+    d[cl + dl] = '\0';
+    *out = d;
+    return 0;
+}
+
+static int parse_text(struct rg_node_conf *nc, const char *text, size_t len,
+                      const char *dir, struct rg_errbuf *eb)
+{
+    struct node_ctx c = {nc, dir};
+    struct rg_yt t;
+    yaml_node_t *root;
+    int rv = rg_yt_load(&t, text, len, eb);
+
+    if (rv < 0)
+        return rv;
+    root = rg_yt_root(&t);
+    if (root != NULL && !rg_yt_is_null(root))
+        rv = rg_yt_map(&t, root, root_keys, &c);
+    rg_yt_release(&t);
+    return rv;
+}
+
+int rg_node_conf_load(struct rg_node_conf *nc, const char *path,
+                      struct rg_errbuf *eb)
+{
+    struct rg_errbuf inner;
+    char *text = NULL;
+    char *dir = NULL;
+    size_t len;
+    int rv = rg_node_conf_defaults(nc);
+
+    if (rv < 0) {
+        rg_errbuf_set(eb, "out of memory");
+        return rv;
+    }
+    rv = folder_of(path, &dir);
+    if (rv < 0) {
+        rg_errbuf_set(eb, "%s: cannot find its folder: %s", path,
+                      strerror(-rv));
+        goto err_after_defaults;
+    }
+    rv = rg_yt_read_file(path, NODE_FILE_MAX, &text, &len);
+    if (rv < 0) {
+        rg_errbuf_set(eb, "%s: %s", path,
+                      rv == -EFBIG ? "larger than 1 MiB" : strerror(-rv));
+        goto err_after_dir;
+    }
+    rv = parse_text(nc, text, len, dir, &inner);
+    rg_free(text);
+    if (rv < 0) {
+        rg_errbuf_set(eb, "%s: %s", path, inner.msg);
+        goto err_after_dir;
+    }
+    rg_free(dir);
+    return 0;
+
+err_after_dir:
+    rg_free(dir);
+err_after_defaults:
+    rg_node_conf_release(nc);
+    return rv;
+}
+
+/* Set *@field to a copy of @s; 0 or -ENOMEM. */
+static int dup_into(char **field, const char *s)
+{
+    *field = rg_strdup(s);
+    return *field == NULL ? -ENOMEM : 0;
+}
+
+int rg_node_conf_defaults(struct rg_node_conf *nc)
+{
+    int rv = 0;
+
+    memset(nc, 0, sizeof(*nc));
+    nc->workers = 0;
+    nc->max_connections = 16384;
+    nc->header_timeout_ms = 10000;
+    nc->idle_timeout_ms = 60000;
+    nc->max_header_size = 32768;
+    nc->max_body_size = 0;
+    nc->upstream_keepalive = 64;
+    nc->upstream_idle_ms = 60000;
+    nc->drain_timeout_ms = 10000;
+    rv |= dup_into(&nc->proxy_listen, "0.0.0.0:8000");
+    rv |= dup_into(&nc->via, "raftgate");
+    rv |= dup_into(&nc->server, "raftgate");
+    rv |= dup_into(&nc->admin_listen, "127.0.0.1:8001");
+    rv |= dup_into(&nc->status_listen, "127.0.0.1:8100");
+    rv |= dup_into(&nc->error_log, "stderr");
+    rv |= dup_into(&nc->log_level, "info");
+    if (rv != 0) {
+        rg_node_conf_release(nc);
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+void rg_node_conf_release(struct rg_node_conf *nc)
+{
+    rg_free(nc->proxy_listen);
+    rg_free(nc->via);
+    rg_free(nc->server);
+    rg_free(nc->admin_listen);
+    rg_free(nc->status_listen);
+    rg_free(nc->error_log);
+    rg_free(nc->log_level);
+    rg_free(nc->access_log);
+    rg_free(nc->declarative_config);
+    memset(nc, 0, sizeof(*nc));
+}

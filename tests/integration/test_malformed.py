@@ -1,0 +1,340 @@
+#!/usr/bin/python3
+"""Malformed and smuggling-shaped requests, request limits and client
+timeouts: each bad request gets a JSON error and (for 400/408) a closed
+connection, nothing reaches the upstream, and the gateway keeps serving."""
+
+import select
+import socket
+import time
+import unittest
+
+import rgtest
+from rgtest import (Gateway, GatewayTestCase, Incomplete, RawConn,
+                    build_request, gateway_doc, route, service)
+
+H = b"Host: t\r\n"
+
+# (name, bytes): each must be answered 400 + JSON, then the connection is
+# closed. A valid request is pipelined after each one: it must never be
+# answered nor reach the upstream (the classic smuggling payload).
+MALFORMED = [
+    ("CL and TE together",
+     b"POST /echo HTTP/1.1\r\n" + H + b"Content-Length: 5\r\n"
+     b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n"),
+    ("TE and CL together (reversed)",
+     b"POST /echo HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked\r\n"
+     b"Content-Length: 5\r\n\r\n0\r\n\r\n"),
+    ("duplicate Content-Length, same value",
+     b"POST /echo HTTP/1.1\r\n" + H + b"Content-Length: 5\r\n"
+     b"Content-Length: 5\r\n\r\nhello"),
+    ("duplicate Content-Length, different values",
+     b"POST /echo HTTP/1.1\r\n" + H + b"Content-Length: 5\r\n"
+     b"Content-Length: 6\r\n\r\nhello!"),
+    ("Content-Length list",
+     b"POST /echo HTTP/1.1\r\n" + H + b"Content-Length: 5, 5\r\n\r\nhello"),
+    ("Content-Length not a number",
+     b"POST /echo HTTP/1.1\r\n" + H + b"Content-Length: abc\r\n\r\n"),
+    ("Content-Length negative",
+     b"POST /echo HTTP/1.1\r\n" + H + b"Content-Length: -1\r\n\r\n"),
+    ("Content-Length with plus sign",
+     b"POST /echo HTTP/1.1\r\n" + H + b"Content-Length: +5\r\n\r\nhello"),
+    ("Content-Length overflow",
+     b"POST /echo HTTP/1.1\r\n" + H +
+     b"Content-Length: 999999999999999999999999\r\n\r\n"),
+    ("chunk size not hex",
+     b"POST /echo HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked\r\n\r\n"
+     b"zz\r\nhello\r\n0\r\n\r\n"),
+    ("chunk size overflow",
+     b"POST /echo HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked\r\n\r\n"
+     b"fffffffffffffffffff\r\nhello\r\n0\r\n\r\n"),
+    ("chunk data without CRLF",
+     b"POST /echo HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked\r\n\r\n"
+     b"5\r\nhelloXX0\r\n\r\n"),
+    ("Transfer-Encoding not ending in chunked",
+     b"POST /echo HTTP/1.1\r\n" + H +
+     b"Transfer-Encoding: chunked, gzip\r\n\r\n0\r\n\r\n"),
+    ("Transfer-Encoding unknown coding",
+     b"POST /echo HTTP/1.1\r\n" + H + b"Transfer-Encoding: xchunked\r\n\r\n"
+     b"0\r\n\r\n"),
+    ("space before header colon",
+     b"POST /echo HTTP/1.1\r\n" + H + b"Transfer-Encoding : chunked\r\n\r\n"
+     b"0\r\n\r\n"),
+    ("obs-fold continuation line",
+     b"GET /echo HTTP/1.1\r\n" + H + b"X-Folded: a\r\n b\r\n\r\n"),
+    ("bare LF line endings",
+     b"GET /echo HTTP/1.1\nHost: t\nX-A: b\n\n"),
+    ("bare CR inside a header value",
+     b"GET /echo HTTP/1.1\r\n" + H + b"X-A: b\rX-B: c\r\n\r\n"),
+    ("space in header name",
+     b"GET /echo HTTP/1.1\r\n" + H + b"Bad Header: x\r\n\r\n"),
+    ("separator in header name",
+     b"GET /echo HTTP/1.1\r\n" + H + b"X-A(b): c\r\n\r\n"),
+    ("control byte in header name",
+     b"GET /echo HTTP/1.1\r\n" + H + b"X-A\x01: c\r\n\r\n"),
+    ("NUL in header value",
+     b"GET /echo HTTP/1.1\r\n" + H + b"X-A: a\x00b\r\n\r\n"),
+    ("header line without colon",
+     b"GET /echo HTTP/1.1\r\n" + H + b"NoColonHere\r\n\r\n"),
+    ("request line garbage",
+     b"GARBAGE\r\n\r\n"),
+    ("request line with extra token",
+     b"GET /echo HTTP/1.1 extra\r\n" + H + b"\r\n"),
+    ("bad HTTP version",
+     b"GET /echo HTTP/1.x\r\n" + H + b"\r\n"),
+    ("lower-case method token with junk",
+     b"G@T /echo HTTP/1.1\r\n" + H + b"\r\n"),
+    ("TLS ClientHello on the plain port",
+     b"\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03" + b"\x00" * 32),
+    ("path not origin-form",
+     b"GET echo HTTP/1.1\r\n" + H + b"\r\n"),
+    ("encoded slash in path",
+     b"GET /api/a%2Fb HTTP/1.1\r\n" + H + b"\r\n"),
+    ("encoded NUL in path",
+     b"GET /api/a%00b HTTP/1.1\r\n" + H + b"\r\n"),
+    ("invalid percent escape in path",
+     b"GET /api/a%zzb HTTP/1.1\r\n" + H + b"\r\n"),
+]
+
+# Not spelled out in the contract but required by RFC 9112 (a gateway that
+# forwards these lets the upstream disagree with its routing decision):
+# more than one Host (§3.2: MUST respond 400) and HTTP/0.9 requests (no
+# version: nothing to proxy). Note: Debian's llhttp 8.1 accepts both, and
+# also obs-fold, a space in a header name and junk instead of the CRLF after
+# chunk data; the gateway has to check those itself.
+RFC_EXTRA = [
+    ("two Host headers",
+     b"GET /echo HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"),
+    ("request line without version (HTTP/0.9)",
+     b"GET /echo\r\n\r\n"),
+]
+
+FOLLOW_UP = (b"GET /echo?smuggled=1 HTTP/1.1\r\nHost: t\r\n\r\n")
+
+
+class MalformedTest(GatewayTestCase):
+    GATEWAY_NODE = {"proxy": {"max_header_size": 8192,
+                              "max_body_size": 1048576,
+                              "header_timeout": "1s",
+                              "idle_timeout": "2s"}}
+
+    @classmethod
+    def gateway_config(cls, up):
+        return gateway_doc(service("echo", up.port, routes=[
+            route("all", ["/"], strip_path=False)]))
+
+    def assertServes(self):
+        """The gateway still answers a fresh connection."""
+        r = self.gw.get("/echo?after=1")
+        self.assertEqual(r.status, 200, r)
+
+    def test_malformed_requests_rejected(self):
+        """Each malformed or smuggling-shaped request: 400 JSON, connection
+        closed, pipelined follow-up never answered nor forwarded."""
+        self.check_rejected(MALFORMED)
+
+    def test_rfc9112_rejections(self):
+        """Two Host headers and HTTP/0.9 request lines are rejected with
+        400 (RFC 9112 §3.2, §2.3) and never forwarded."""
+        self.check_rejected(RFC_EXTRA)
+
+    def check_rejected(self, cases):
+        for name, raw in cases:
+            with self.subTest(name):
+                before = self.up.requests
+                with self.gw.connect(timeout=5) as c:
+                    c.send(raw + FOLLOW_UP)
+                    try:
+                        r = c.read_response()
+                    except (Incomplete, ValueError) as e:
+                        self.fail("%s: no proper response: %s" % (name, e))
+                    self.assertJsonError(r, 400)
+                    self.assertTrue(c.wait_closed(3),
+                                    "%s: connection not closed" % name)
+                    self.assertNotIn(b"HTTP/1.", bytes(c.buf),
+                                     "%s: follow-up was answered" % name)
+                self.assertEqual(self.up.requests, before,
+                                 "%s: a request reached the upstream" % name)
+                self.assertServes()
+
+    def test_valid_request_control(self):
+        """Control case: the same shapes, well formed, are proxied (so the
+        400s above are not an artefact of the harness)."""
+        good = [
+            b"POST /echo HTTP/1.1\r\n" + H +
+            b"Content-Length: 5\r\n\r\nhello",
+            b"POST /echo HTTP/1.1\r\n" + H +
+            b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+            b"GET /echo HTTP/1.1\r\n" + H + b"X-A: b c\r\n\r\n",
+        ]
+        with self.gw.connect() as c:
+            for raw in good:
+                c.send(raw)
+                r = c.read_response()
+                self.assertEqual(r.status, 200, r)
+
+    def test_smuggled_request_in_body_not_forwarded(self):
+        """CL+TE carrying a second request: the hidden request never
+        reaches the upstream."""
+        smuggled = b"GET /echo?hidden=1 HTTP/1.1\r\nHost: t\r\n\r\n"
+        raw = (b"POST /echo HTTP/1.1\r\n" + H +
+               b"Content-Length: %d\r\nTransfer-Encoding: chunked\r\n\r\n"
+               % (5 + len(smuggled)) + b"0\r\n\r\n" + smuggled)
+        before = self.up.requests
+        with self.gw.connect(timeout=5) as c:
+            c.send(raw)
+            r = c.read_response()
+            self.assertJsonError(r, 400)
+            self.assertTrue(c.wait_closed(3))
+        self.assertEqual(self.up.requests, before)
+
+    def test_431_header_too_large(self):
+        """One header over max_header_size -> 431 JSON."""
+        with self.gw.connect() as c:
+            c.send(build_request("GET", "/echo", [("X-Big", "a" * 9000)]))
+            self.assertJsonError(c.read_response(), 431)
+        self.assertServes()
+
+    def test_431_too_many_headers(self):
+        """Many small headers summing over max_header_size -> 431 JSON."""
+        hdrs = [("X-H-%03d" % i, "v" * 30) for i in range(300)]
+        with self.gw.connect() as c:
+            c.send(build_request("GET", "/echo", hdrs))
+            self.assertJsonError(c.read_response(), 431)
+        self.assertServes()
+
+    def test_headers_under_limit_pass(self):
+        """A head well under max_header_size is proxied (limit not too
+        tight)."""
+        with self.gw.connect() as c:
+            c.send(build_request("GET", "/echo", [("X-Big", "a" * 6000)]))
+            r = c.read_response()
+            self.assertEqual(r.status, 200, r)
+            self.assertEqual(r.json()["headers"]["X-Big"], "a" * 6000)
+
+    def test_414_uri_too_long(self):
+        """A request-target longer than max_header_size -> 414 JSON."""
+        with self.gw.connect() as c:
+            c.send(build_request("GET", "/echo?" + "q" * 9000))
+            self.assertJsonError(c.read_response(), 414)
+        self.assertServes()
+
+    def test_413_body_too_large_known_length(self):
+        """Content-Length over max_body_size -> 413 before the body is sent
+        and before the upstream is contacted."""
+        key = "413-%d" % time.monotonic_ns()
+        before = self.up.requests
+        with self.gw.connect(timeout=5) as c:
+            c.send("POST /count?key=%s HTTP/1.1\r\nHost: t\r\n"
+                   "Content-Length: 2097152\r\n\r\n" % key)
+            self.assertJsonError(c.read_response(timeout=5), 413)
+        self.assertEqual(self.up.hits(key), 0)
+        self.assertEqual(self.up.requests, before)
+        self.assertServes()
+
+    def test_body_at_limit_passes(self):
+        """A body of exactly max_body_size is proxied."""
+        body = rgtest.pattern(0, 1048576)
+        with self.gw.connect() as c:
+            r = c.request("POST", "/upload", body=body)
+            self.assertEqual(r.status, 200, r)
+            self.assertEqual(r.json()["bytes"], len(body))
+
+    def test_408_slowloris(self):
+        """A head dripped slowly is cut at header_timeout with 408 JSON and
+        the connection is closed."""
+        with self.gw.connect(timeout=5) as c:
+            t0 = time.monotonic()
+            c.send(b"GET /echo HTTP/1.1\r\nHost: t\r\n")
+            i = 0
+            deadline = t0 + 5
+            while time.monotonic() < deadline:
+                # wait up to 100 ms for the gateway to say something
+                rd, _, _ = select.select([c.sock], [], [], 0.1)
+                if rd:
+                    break
+                try:
+                    c.send(b"X-Drip-%d: y\r\n" % i)
+                except OSError:
+                    break
+                i += 1
+            elapsed = time.monotonic() - t0
+            self.assertGreaterEqual(elapsed, 0.8,
+                                    "cut before header_timeout (1s)")
+            self.assertLess(elapsed, 3.0, "slowloris not cut in time")
+            r = c.read_response()
+            self.assertJsonError(r, 408)
+            self.assertTrue(c.wait_closed(3))
+        self.assertServes()
+
+    def test_silent_connection_closed(self):
+        """A connection that never sends a byte is closed (by
+        header_timeout or idle_timeout), answered at most with a 408."""
+        with self.gw.connect(timeout=6) as c:
+            t0 = time.monotonic()
+            self.assertTrue(c.wait_closed(5), "silent connection kept open")
+            self.assertGreaterEqual(time.monotonic() - t0, 0.8)
+            if c.buf:
+                self.assertTrue(bytes(c.buf).startswith(b"HTTP/1.1 408"),
+                                bytes(c.buf[:100]))
+
+    def test_idle_keepalive_closed_silently(self):
+        """An idle keep-alive connection is closed after idle_timeout with
+        no bytes sent (a late 408 would be misread by racing clients)."""
+        with self.gw.connect(timeout=6) as c:
+            r = c.request("GET", "/echo")
+            self.assertEqual(r.status, 200)
+            t0 = time.monotonic()
+            self.assertTrue(c.wait_closed(5), "idle connection kept open")
+            elapsed = time.monotonic() - t0
+            self.assertGreaterEqual(elapsed, 1.0, "closed before idle_timeout")
+            self.assertEqual(bytes(c.buf), b"")
+
+
+class MaxConnectionsTest(unittest.TestCase):
+    """proxy.max_connections: excess connections accepted and closed."""
+
+    def setUp(self):
+        self.up = rgtest.Upstream().start()
+        self.gw = Gateway(gateway_doc(service("echo", self.up.port, routes=[
+            route("all", ["/"])])), {"proxy": {"max_connections": 4}})
+        self.gw.start()
+
+    def tearDown(self):
+        self.gw.stop()
+        self.gw.cleanup()
+        self.up.stop()
+
+    def test_excess_connection_closed(self):
+        """With 4 open connections the 5th is closed at once; after one
+        closes, new connections are served again."""
+        conns = [RawConn(self.gw.port) for _ in range(4)]
+        try:
+            for c in conns:
+                self.assertEqual(c.request("GET", "/echo").status, 200)
+            extra = RawConn(self.gw.port, timeout=3)
+            try:
+                try:
+                    extra.send(build_request("GET", "/echo"))
+                except OSError:
+                    pass
+                self.assertTrue(extra.wait_closed(2),
+                                "5th connection not closed")
+                self.assertNotIn(b"200 OK", bytes(extra.buf))
+            finally:
+                extra.close()
+            conns.pop().close()
+
+            def served():
+                try:
+                    with RawConn(self.gw.port, timeout=2) as c:
+                        return c.request("GET", "/echo").status == 200
+                except (OSError, Incomplete, TimeoutError, ValueError):
+                    return False
+            rgtest.wait_until(served, 5, 0.05, "a slot to free up")
+        finally:
+            for c in conns:
+                c.close()
+
+
+if __name__ == "__main__":
+    rgtest.main()

@@ -1,0 +1,277 @@
+/* Control-thread HTTP server: buffered requests, llhttp strict. */
+#include "admin/httpd.h"
+
+#include <llhttp.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/buf.h"
+#include "event/io.h"
+#include "http/status.h"
+
+#define HTTPD_MAX_HEAD 16384
+#define HTTPD_MAX_BODY (8u << 20)
+
+struct rg_httpd {
+    uv_tcp_t tcp;
+    rg_httpd_handler cb;
+    void *arg;
+    struct hconn *conns;
+};
+
+struct hconn {
+    uv_tcp_t tcp;
+    struct rg_httpd *h;
+    struct hconn *next, *prev;
+    llhttp_t parser;
+    struct rg_head head;
+    struct rg_buf body;
+    int busy;       /* a request is with the handler */
+    int close;      /* close after the response */
+    int closing;
+};
+
+static llhttp_settings_t hsettings;
+static uv_once_t hsettings_once = UV_ONCE_INIT;
+
+static void hconn_closed(uv_handle_t *hd)
+{
+    struct hconn *c = hd->data;
+
+    rg_head_release(&c->head);
+    rg_buf_release(&c->body);
+    rg_free(c);
+}
+
+static void hconn_close(struct hconn *c)
+{
+    if (c->closing)
+        return;
+    c->closing = 1;
+    if (c->prev != NULL)
+        c->prev->next = c->next;
+    else if (c->h != NULL)
+        c->h->conns = c->next;
+    if (c->next != NULL)
+        c->next->prev = c->prev;
+    uv_close((uv_handle_t *)&c->tcp, hconn_closed);
+}
+
+static int h_url(llhttp_t *p, const char *at, size_t n)
+{
+    struct hconn *c = p->data;
+
+    return rg_head_add_url(&c->head, at, n) ? -1 : 0;
+}
+
+static int h_field(llhttp_t *p, const char *at, size_t n)
+{
+    struct hconn *c = p->data;
+
+    return rg_head_add_name(&c->head, at, n) ? -1 : 0;
+}
+
+static int h_value(llhttp_t *p, const char *at, size_t n)
+{
+    struct hconn *c = p->data;
+
+    return rg_head_add_value(&c->head, at, n) ? -1 : 0;
+}
+
+static int h_value_done(llhttp_t *p)
+{
+    struct hconn *c = p->data;
+
+    if (rg_head_add_value(&c->head, "", 0) != 0)
+        return -1;
+    rg_head_end_value(&c->head);
+    return 0;
+}
+
+static int h_body(llhttp_t *p, const char *at, size_t n)
+{
+    struct hconn *c = p->data;
+
+    return rg_buf_add(&c->body, at, n) ? -1 : 0;
+}
+
+static int h_done(llhttp_t *p)
+{
+    struct hconn *c = p->data;
+    struct rg_httpd_req req;
+    char path[2048];
+    const char *url = c->head.buf + c->head.url_off;
+    size_t n = c->head.url_len;
+    const char *q = memchr(url, '?', n);
+    size_t pl = q ? (size_t)(q - url) : n;
+    char query[2048];
+
+    if (pl >= sizeof(path) || (q && n - pl - 1 >= sizeof(query)))
+        return -1;
+    memcpy(path, url, pl);
+    path[pl] = '\0';
+    query[0] = '\0';
+    if (q != NULL) {
+        memcpy(query, q + 1, n - pl - 1);
+        query[n - pl - 1] = '\0';
+    }
+    c->close = !llhttp_should_keep_alive(p);
+    c->busy = 1;
+    req.method = llhttp_method_name(p->method);
+    req.path = path;
+    req.query = query;
+    req.head = &c->head;
+    req.body = c->body.p ? c->body.p : "";
+    req.body_len = c->body.len;
+    req.conn = c;
+    c->h->cb(c->h->arg, &req);
+    return HPE_PAUSED;
+}
+
+static void hsettings_init(void)
+{
+    llhttp_settings_init(&hsettings);
+    hsettings.on_url = h_url;
+    hsettings.on_header_field = h_field;
+    hsettings.on_header_value = h_value;
+    hsettings.on_header_value_complete = h_value_done;
+    hsettings.on_body = h_body;
+    hsettings.on_message_complete = h_done;
+}
+
+static void h_alloc(uv_handle_t *hd, size_t hint, uv_buf_t *buf)
+{
+    static char rbuf[65536]; /* control thread only */
+
+    *buf = uv_buf_init(rbuf, sizeof(rbuf));
+}
+
+static void h_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+    struct hconn *c = s->data;
+    llhttp_errno_t err;
+
+    if (nread < 0) {
+        hconn_close(c);
+        return;
+    }
+    err = llhttp_execute(&c->parser, buf->base, (size_t)nread);
+    if (err == HPE_PAUSED) {
+        /* One request at a time: pipelined extras are not supported on
+         * the control listeners; stop reading until answered. */
+        uv_read_stop(s);
+        return;
+    }
+    if (err != HPE_OK) {
+        static const char bad[] = "HTTP/1.1 400 Bad Request\r\n"
+                                  "Content-Length: 0\r\nConnection: close\r\n\r\n";
+        uv_buf_t b = uv_buf_init((char *)bad, sizeof(bad) - 1);
+
+        rg_io_write(s, &b, 1, NULL, NULL);
+        c->close = 1;
+        uv_read_stop(s);
+        hconn_close(c);
+    }
+}
+
+void rg_httpd_respond(void *conn, int status, const char *ctype,
+                      const char *body, size_t len, const char *extra)
+{
+    struct hconn *c = conn;
+    char head[512];
+    uv_buf_t bufs[3];
+    int hl;
+
+    c->busy = 0;
+    if (c->closing)
+        return;
+    hl = snprintf(head, sizeof(head),
+                  "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n"
+                  "Content-Length: %zu\r\nServer: raftgate\r\n%s",
+                  status, rg_status_reason(status), ctype, len,
+                  c->close ? "Connection: close\r\n" : "");
+    bufs[0] = uv_buf_init(head, (unsigned)hl);
+    bufs[1] = uv_buf_init((char *)(extra ? extra : ""),
+                          (unsigned)(extra ? strlen(extra) : 0));
+    bufs[2] = uv_buf_init("\r\n", 2);
+    rg_io_write((uv_stream_t *)&c->tcp, bufs, 3, NULL, NULL);
+    if (len > 0) {
+        uv_buf_t b = uv_buf_init((char *)body, (unsigned)len);
+
+        rg_io_write((uv_stream_t *)&c->tcp, &b, 1, NULL, NULL);
+    }
+    if (c->close) {
+        hconn_close(c);
+        return;
+    }
+    rg_head_release(&c->head);
+    rg_buf_release(&c->body);
+    llhttp_init(&c->parser, HTTP_REQUEST, &hsettings);
+    c->parser.data = c;
+    uv_read_start((uv_stream_t *)&c->tcp, h_alloc, h_read);
+}
+
+static void h_connection(uv_stream_t *s, int status)
+{
+    struct rg_httpd *h = s->data;
+    struct hconn *c;
+
+    if (status != 0 || (c = rg_calloc(1, sizeof(*c))) == NULL)
+        return;
+    c->h = h;
+    uv_tcp_init(s->loop, &c->tcp);
+    c->tcp.data = c;
+    rg_head_init(&c->head, HTTPD_MAX_HEAD);
+    rg_buf_init(&c->body, HTTPD_MAX_BODY);
+    c->next = h->conns;
+    if (c->next != NULL)
+        c->next->prev = c;
+    h->conns = c;
+    if (uv_accept(s, (uv_stream_t *)&c->tcp) != 0) {
+        hconn_close(c);
+        return;
+    }
+    llhttp_init(&c->parser, HTTP_REQUEST, &hsettings);
+    c->parser.data = c;
+    uv_read_start((uv_stream_t *)&c->tcp, h_alloc, h_read);
+}
+
+struct rg_httpd *rg_httpd_start(uv_loop_t *loop, const char *listen,
+                                rg_httpd_handler cb, void *arg,
+                                struct rg_errbuf *eb)
+{
+    struct rg_httpd *h = rg_calloc(1, sizeof(*h));
+    struct sockaddr_storage ss;
+    int rv;
+
+    uv_once(&hsettings_once, hsettings_init);
+    if (h == NULL) {
+        rg_errbuf_set(eb, "out of memory");
+        return NULL;
+    }
+    h->cb = cb;
+    h->arg = arg;
+    uv_tcp_init(loop, &h->tcp);
+    h->tcp.data = h;
+    rv = rg_io_parse_addr(listen, &ss);
+    if (rv == 0)
+        rv = uv_tcp_bind(&h->tcp, (struct sockaddr *)&ss, 0);
+    if (rv == 0)
+        rv = uv_listen((uv_stream_t *)&h->tcp, 128, h_connection);
+    if (rv != 0) {
+        rg_errbuf_set(eb, "%s: %s", listen, uv_strerror(rv));
+        uv_close((uv_handle_t *)&h->tcp, (uv_close_cb)rg_free);
+        return NULL;
+    }
+    return h;
+}
+
+void rg_httpd_stop(struct rg_httpd *h)
+{
+    if (h == NULL)
+        return;
+    while (h->conns != NULL)
+        hconn_close(h->conns);
+    uv_close((uv_handle_t *)&h->tcp, (uv_close_cb)rg_free);
+}

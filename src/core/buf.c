@@ -1,0 +1,91 @@
+#include "core/buf.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/alloc.h"
+
+void rg_buf_init(struct rg_buf *b, size_t max)
+{
+    b->p = NULL;
+    b->len = 0;
+    b->cap = 0;
+    b->max = max;
+}
+
+void rg_buf_release(struct rg_buf *b)
+{
+    rg_free(b->p);
+    rg_buf_init(b, b->max);
+}
+
+static int buf_reserve(struct rg_buf *b, size_t n)
+{
+    size_t need = b->len + n + 1;
+    size_t cap;
+    char *np;
+
+    if (n > b->max || b->len + n > b->max)
+        return -E2BIG;
+    if (need <= b->cap)
+        return 0;
+    cap = b->cap ? b->cap : 256;
+    while (cap < need)
+        cap *= 2;
+    np = rg_realloc(b->p, cap);
+    if (np == NULL)
+        return -ENOMEM;
+    b->p = np;
+    b->cap = cap;
+    return 0;
+}
+
+int rg_buf_add(struct rg_buf *b, const void *p, size_t n)
+{
+    int rv = buf_reserve(b, n);
+
+    if (rv != 0)
+        return rv;
+    memcpy(b->p + b->len, p, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+    return 0;
+}
+
+int rg_buf_adds(struct rg_buf *b, const char *s)
+{
+    return rg_buf_add(b, s, strlen(s));
+}
+
+int rg_buf_addf(struct rg_buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+    int rv;
+
+    va_start(ap, fmt);
+    n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return -EINVAL;
+    rv = buf_reserve(b, (size_t)n);
+    if (rv != 0)
+        return rv;
+    va_start(ap, fmt);
+    vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+    return 0;
+}
+
+char *rg_buf_detach(struct rg_buf *b, size_t *len)
+{
+    char *p = b->p;
+
+    if (len != NULL)
+        *len = b->len;
+    rg_buf_init(b, b->max);
+    return p;
+}

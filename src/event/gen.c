@@ -1,0 +1,107 @@
+/* Config generations: compile, share, free. */
+#include "event/gen.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "event/io.h"
+
+static int target_init(struct rg_upstream_target *t,
+                       const struct rg_service *svc, struct rg_errbuf *eb)
+{
+    char hp[300];
+    char ip[INET6_ADDRSTRLEN];
+    const void *a;
+    int fam;
+
+    snprintf(hp, sizeof(hp), strchr(svc->host, ':') ? "[%s]:%u" : "%s:%u",
+             svc->host, svc->port);
+    if (rg_io_parse_addr(hp, &t->addr) != 0)
+        return rg_errbuf_set(eb, "service %s: cannot resolve host \"%s\"",
+                             svc->name ? svc->name : "?", svc->host);
+    t->host_header = rg_strdup(hp);
+    if (t->host_header == NULL)
+        return rg_errbuf_set(eb, "out of memory");
+    if (svc->port == 80)
+        t->host_header[strlen(hp) - 3] = '\0';
+    fam = t->addr.ss_family;
+    a = fam == AF_INET6
+            ? (const void *)&((struct sockaddr_in6 *)&t->addr)->sin6_addr
+            : (const void *)&((struct sockaddr_in *)&t->addr)->sin_addr;
+    inet_ntop(fam, a, ip, sizeof(ip));
+    snprintf(hp, sizeof(hp), "%s:%u", ip, svc->port);
+    t->key = rg_strdup(hp);
+    return t->key ? 0 : rg_errbuf_set(eb, "out of memory");
+}
+
+static int limits_init(struct rg_limits *l, const struct rg_node_conf *nc)
+{
+    l->header_timeout_ms = nc->header_timeout_ms;
+    l->idle_timeout_ms = nc->idle_timeout_ms;
+    l->max_header_size = nc->max_header_size;
+    l->max_body_size = nc->max_body_size;
+    l->upstream_keepalive = nc->upstream_keepalive;
+    l->upstream_idle_ms = nc->upstream_idle_ms;
+    l->max_connections = nc->max_connections;
+    l->via = rg_strdup(nc->via ? nc->via : "");
+    l->server = rg_strdup(nc->server ? nc->server : "");
+    return l->via && l->server ? 0 : -1;
+}
+
+static void gen_free(struct rg_gen *g)
+{
+    for (size_t i = 0; i < g->n_targets; i++) {
+        rg_free(g->targets[i].host_header);
+        rg_free(g->targets[i].key);
+    }
+    rg_free(g->targets);
+    rg_router_free(g->router);
+    rg_gateway_release(&g->gw);
+    rg_free(g->limits.via);
+    rg_free(g->limits.server);
+    rg_free(g);
+}
+
+struct rg_gen *rg_gen_new(struct rg_gateway *gw, const struct rg_node_conf *nc,
+                          uint64_t id, struct rg_errbuf *eb)
+{
+    struct rg_gen *g = rg_calloc(1, sizeof(*g));
+
+    if (g == NULL)
+        return NULL;
+    g->targets = rg_calloc(gw->n_services ? gw->n_services : 1,
+                           sizeof(*g->targets));
+    if (g->targets == NULL || limits_init(&g->limits, nc) != 0)
+        goto err;
+    for (size_t i = 0; i < gw->n_services; i++) {
+        if (target_init(&g->targets[i], &gw->services[i], eb) != 0)
+            goto err;
+        g->n_targets++;
+    }
+    g->gw = *gw;
+    g->router = rg_router_new(&g->gw);
+    if (g->router == NULL) {
+        memset(&g->gw, 0, sizeof(g->gw));
+        rg_errbuf_set(eb, "out of memory compiling routes");
+        goto err;
+    }
+    memset(gw, 0, sizeof(*gw));
+    atomic_init(&g->refs, 1);
+    g->id = id;
+    return g;
+err:
+    /* @gw still belongs to the caller: g->gw is zeroed here. */
+    memset(&g->gw, 0, sizeof(g->gw));
+    gen_free(g);
+    return NULL;
+}
+
+void rg_gen_unref(struct rg_gen *g)
+{
+    if (g != NULL &&
+        atomic_fetch_sub_explicit(&g->refs, 1, memory_order_acq_rel) == 1)
+        gen_free(g);
+}

@@ -1,0 +1,65 @@
+/* A config generation: everything the data plane reads per request, built
+ * on the control thread, immutable once published, shared by all workers
+ * and freed by the last reference (DESIGN.md §1). A request holds a
+ * reference to the generation it started with until it ends. */
+#ifndef RG_EVENT_GEN_H
+#define RG_EVENT_GEN_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "config/gateway.h"
+#include "config/node.h"
+#include "core/errbuf.h"
+#include "route/router.h"
+
+/* A service ready to connect to. */
+struct rg_upstream_target {
+    struct sockaddr_storage addr; /* resolved at build time */
+    char *host_header;            /* "host" or "host:port" */
+    char *key;                    /* "ip:port", names the keep-alive pool */
+};
+
+/* The per-request limits and header settings from the node config. */
+struct rg_limits {
+    uint32_t header_timeout_ms;
+    uint32_t idle_timeout_ms;
+    uint32_t max_header_size;
+    uint64_t max_body_size;       /* 0 = unlimited */
+    uint32_t upstream_keepalive;
+    uint32_t upstream_idle_ms;
+    unsigned max_connections;     /* per worker */
+    char *via;                    /* "" = off */
+    char *server;                 /* "" = off */
+};
+
+struct rg_gen {
+    atomic_uint refs;
+    uint64_t id;                          /* 1, 2, ... per process */
+    struct rg_gateway gw;                 /* owned */
+    struct rg_router *router;             /* owned */
+    struct rg_upstream_target *targets;   /* one per gw.services[i] */
+    size_t n_targets;
+    struct rg_limits limits;
+};
+
+/* Build a generation from @gw (taken on success: @gw is zeroed) and the
+ * node settings in @nc (borrowed, copied). Resolves service hosts, which
+ * may block: control thread or start-up only. Returns NULL and fills @eb
+ * on failure (then @gw is still the caller's). The result has one
+ * reference. */
+struct rg_gen *rg_gen_new(struct rg_gateway *gw, const struct rg_node_conf *nc,
+                          uint64_t id, struct rg_errbuf *eb);
+
+/* Take a reference. Thread: any. */
+static inline struct rg_gen *rg_gen_ref(struct rg_gen *g)
+{
+    atomic_fetch_add_explicit(&g->refs, 1, memory_order_relaxed);
+    return g;
+}
+
+/* Drop a reference; the last one frees. Accepts NULL. Thread: any. */
+void rg_gen_unref(struct rg_gen *g);
+
+#endif

@@ -1,0 +1,137 @@
+/* Copying writes and listening sockets. */
+#include "event/io.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/alloc.h"
+
+struct io_wreq {
+    uv_write_t req;
+    rg_io_cb cb;
+    void *arg;
+    size_t len;
+    char *owned; /* for rg_io_write_take; else NULL and data follows */
+    char data[];
+};
+
+static void io_write_done(uv_write_t *req, int status)
+{
+    struct io_wreq *w = (struct io_wreq *)req;
+    rg_io_cb cb = w->cb;
+    void *arg = w->arg;
+    size_t len = w->len;
+
+    rg_free(w->owned);
+    rg_free(w);
+    if (cb != NULL)
+        cb(arg, status, len);
+}
+
+int rg_io_write(uv_stream_t *s, const uv_buf_t *bufs, unsigned n,
+                rg_io_cb cb, void *arg)
+{
+    struct io_wreq *w;
+    size_t total = 0;
+    size_t off = 0;
+    uv_buf_t b;
+    int rv;
+
+    for (unsigned i = 0; i < n; i++)
+        total += bufs[i].len;
+    w = rg_malloc(sizeof(*w) + total);
+    if (w == NULL)
+        return UV_ENOMEM;
+    for (unsigned i = 0; i < n; i++) {
+        memcpy(w->data + off, bufs[i].base, bufs[i].len);
+        off += bufs[i].len;
+    }
+    w->cb = cb;
+    w->arg = arg;
+    w->len = total;
+    w->owned = NULL;
+    b = uv_buf_init(w->data, (unsigned)total);
+    rv = uv_write(&w->req, s, &b, 1, io_write_done);
+    if (rv != 0)
+        rg_free(w);
+    return rv;
+}
+
+int rg_io_write_take(uv_stream_t *s, char *p, size_t len, rg_io_cb cb,
+                     void *arg)
+{
+    struct io_wreq *w = rg_malloc(sizeof(*w));
+    uv_buf_t b;
+    int rv;
+
+    if (w == NULL)
+        return UV_ENOMEM;
+    w->cb = cb;
+    w->arg = arg;
+    w->len = len;
+    w->owned = p;
+    b = uv_buf_init(p, (unsigned)len);
+    rv = uv_write(&w->req, s, &b, 1, io_write_done);
+    if (rv != 0)
+        rg_free(w); /* @p stays the caller's */
+    return rv;
+}
+
+int rg_io_parse_addr(const char *hostport, struct sockaddr_storage *ss)
+{
+    struct addrinfo hints, *res = NULL;
+    const char *colon = strrchr(hostport, ':');
+    char host[256];
+    size_t hl;
+
+    if (colon == NULL || colon[1] == '\0')
+        return UV_EINVAL;
+    hl = (size_t)(colon - hostport);
+    if (hl >= 2 && hostport[0] == '[' && hostport[hl - 1] == ']') {
+        hostport++;
+        hl -= 2;
+    }
+    if (hl == 0 || hl >= sizeof(host))
+        return UV_EINVAL;
+    memcpy(host, hostport, hl);
+    host[hl] = '\0';
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_NUMERICSERV | AI_ADDRCONFIG;
+    if (getaddrinfo(host, colon + 1, &hints, &res) != 0 || res == NULL)
+        return UV_EINVAL;
+    memcpy(ss, res->ai_addr, res->ai_addrlen);
+    freeaddrinfo(res);
+    return 0;
+}
+
+int rg_io_listen_socket(const char *hostport, int backlog)
+{
+    struct sockaddr_storage ss;
+    int one = 1;
+    int fd;
+    int rv;
+
+    rv = rg_io_parse_addr(hostport, &ss);
+    if (rv != 0)
+        return rv;
+    fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0 ||
+        bind(fd, (struct sockaddr *)&ss,
+             ss.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+                                      : sizeof(struct sockaddr_in)) != 0 ||
+        listen(fd, backlog) != 0) {
+        rv = -errno;
+        close(fd);
+        return rv;
+    }
+    return fd;
+}

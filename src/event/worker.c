@@ -1,0 +1,221 @@
+/* Worker threads: loop, listener, mailbox, drain. */
+#include "event/worker.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include "core/alloc.h"
+#include "core/log.h"
+#include "event/io.h"
+#include "http/accesslog.h"
+#include "http/conn.h"
+#include "upstream/pool.h"
+
+uint64_t rg_worker_rand(struct rg_worker *w)
+{
+    /* xorshift64*: ids and jitter, not secrets. */
+    uint64_t x = w->rng;
+
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    w->rng = x;
+    return x * 0x2545F4914F6CDD1DULL;
+}
+
+static void on_connection(uv_stream_t *s, int status)
+{
+    struct rg_worker *w = s->data;
+
+    if (status == 0)
+        rg_conn_accept(w);
+}
+
+static void worker_end(struct rg_worker *w)
+{
+    rg_pool_free(w->pool);
+    w->pool = NULL;
+    rg_accesslog_close(w->alog);
+    w->alog = NULL;
+    uv_close((uv_handle_t *)&w->wake, NULL);
+}
+
+static void on_drain_check(uv_check_t *h)
+{
+    struct rg_worker *w = h->data;
+
+    if (w->n_conns > 0)
+        return;
+    uv_close((uv_handle_t *)h, (uv_close_cb)rg_free);
+    worker_end(w);
+}
+
+static void worker_start_drain(struct rg_worker *w)
+{
+    uv_check_t *chk;
+
+    w->draining = 1;
+    uv_close((uv_handle_t *)&w->listener, NULL);
+    rg_conn_close_idle(w);
+    rg_pool_close_idle(w->pool);
+    chk = rg_malloc(sizeof(*chk));
+    if (chk == NULL) {
+        rg_conn_close_all(w);
+        worker_end(w);
+        return;
+    }
+    uv_check_init(&w->loop, chk);
+    chk->data = w;
+    uv_check_start(chk, on_drain_check);
+}
+
+static void on_wake(uv_async_t *a)
+{
+    struct rg_worker *w = a->data;
+    struct rg_gen *g;
+    int stop;
+
+    pthread_mutex_lock(&w->mu);
+    g = w->pending_gen;
+    w->pending_gen = NULL;
+    stop = w->stop;
+    pthread_mutex_unlock(&w->mu);
+    if (g != NULL) {
+        rg_gen_unref(w->gen);
+        w->gen = g;
+    }
+    if (stop >= 1 && !w->draining)
+        worker_start_drain(w);
+    if (stop == 2)
+        rg_conn_close_all(w);
+}
+
+static void *worker_main(void *arg)
+{
+    struct rg_worker *w = arg;
+
+    uv_run(&w->loop, UV_RUN_DEFAULT);
+    return NULL;
+}
+
+static int worker_init(struct rg_worker *w, unsigned index, int fd,
+                       struct rg_gen *gen, const char *access_log,
+                       struct rg_errbuf *eb)
+{
+    int rv;
+
+    w->index = index;
+    w->gen = rg_gen_ref(gen);
+    if (getrandom(&w->rng, sizeof(w->rng), 0) != sizeof(w->rng) || w->rng == 0)
+        w->rng = 0x9E3779B97F4A7C15ULL ^ (uint64_t)uv_hrtime();
+    pthread_mutex_init(&w->mu, NULL);
+    uv_loop_init(&w->loop);
+    uv_tcp_init(&w->loop, &w->listener);
+    w->listener.data = w;
+    rv = uv_tcp_open(&w->listener, fd);
+    if (rv == 0)
+        rv = uv_listen((uv_stream_t *)&w->listener, 511, on_connection);
+    if (rv != 0)
+        return rg_errbuf_set(eb, "proxy listener: %s", uv_strerror(rv));
+    uv_async_init(&w->loop, &w->wake, on_wake);
+    w->wake.data = w;
+    w->pool = rg_pool_new(w);
+    if (w->pool == NULL)
+        return rg_errbuf_set(eb, "out of memory");
+    if (access_log != NULL) {
+        w->alog = rg_accesslog_new(&w->loop, access_log, &rv);
+        if (w->alog == NULL)
+            return rg_errbuf_set(eb, "access log %s: %s", access_log,
+                                 strerror(-rv));
+    }
+    return 0;
+}
+
+static uint16_t listen_port(const char *listen)
+{
+    const char *colon = strrchr(listen, ':');
+
+    return colon ? (uint16_t)atoi(colon + 1) : 0;
+}
+
+struct rg_worker *rg_workers_start(unsigned n, const char *listen,
+                                   struct rg_gen *gen, const char *access_log,
+                                   struct rg_errbuf *eb)
+{
+    struct rg_worker *ws = rg_calloc(n, sizeof(*ws));
+    unsigned i;
+
+    if (ws == NULL) {
+        rg_errbuf_set(eb, "out of memory");
+        return NULL;
+    }
+    for (i = 0; i < n; i++) {
+        int fd = rg_io_listen_socket(listen, 511);
+
+        if (fd < 0) {
+            rg_errbuf_set(eb, "proxy.listen %s: %s", listen, uv_strerror(fd));
+            break;
+        }
+        ws[i].port = listen_port(listen);
+        if (worker_init(&ws[i], i, fd, gen, access_log, eb) != 0)
+            break;
+    }
+    if (i < n) {
+        /* Threads never started: nothing to join. The process exits on
+         * this error, so the half-built loops are left to it. */
+        return NULL;
+    }
+    for (i = 0; i < n; i++)
+        pthread_create(&ws[i].thread, NULL, worker_main, &ws[i]);
+    return ws;
+}
+
+void rg_workers_publish(struct rg_worker *ws, unsigned n, struct rg_gen *gen)
+{
+    for (unsigned i = 0; i < n; i++) {
+        struct rg_gen *old;
+
+        pthread_mutex_lock(&ws[i].mu);
+        old = ws[i].pending_gen;
+        ws[i].pending_gen = rg_gen_ref(gen);
+        pthread_mutex_unlock(&ws[i].mu);
+        rg_gen_unref(old);
+        uv_async_send(&ws[i].wake);
+    }
+}
+
+void rg_workers_stop(struct rg_worker *ws, unsigned n, int force)
+{
+    for (unsigned i = 0; i < n; i++) {
+        pthread_mutex_lock(&ws[i].mu);
+        ws[i].stop = force ? 2 : 1;
+        pthread_mutex_unlock(&ws[i].mu);
+        uv_async_send(&ws[i].wake);
+    }
+}
+
+unsigned rg_workers_conns(struct rg_worker *ws, unsigned n)
+{
+    unsigned total = 0;
+
+    for (unsigned i = 0; i < n; i++)
+        total += __atomic_load_n(&ws[i].n_conns, __ATOMIC_RELAXED);
+    return total;
+}
+
+void rg_workers_join(struct rg_worker *ws, unsigned n)
+{
+    if (ws == NULL)
+        return;
+    for (unsigned i = 0; i < n; i++) {
+        pthread_join(ws[i].thread, NULL);
+        uv_loop_close(&ws[i].loop);
+        rg_gen_unref(ws[i].gen);
+        rg_gen_unref(ws[i].pending_gen);
+        pthread_mutex_destroy(&ws[i].mu);
+    }
+    rg_free(ws);
+}

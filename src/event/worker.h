@@ -1,0 +1,68 @@
+/* Worker threads: each owns a libuv loop, a SO_REUSEPORT listener on the
+ * proxy port, its client connections and its upstream keep-alive pool
+ * (DESIGN.md §1). The control thread talks to workers only through the
+ * functions below, which post to a mutex-guarded mailbox and wake the loop
+ * with uv_async_send. */
+#ifndef RG_EVENT_WORKER_H
+#define RG_EVENT_WORKER_H
+
+#include <pthread.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "event/gen.h"
+
+struct rg_accesslog;
+struct rg_pool;
+
+struct rg_worker {
+    unsigned index;
+    uv_loop_t loop;
+    uv_tcp_t listener;
+    uv_async_t wake;
+    pthread_t thread;
+    int listen_fd;               /* taken by the worker at start */
+    uint16_t port;               /* proxy port, for X-Forwarded-Port */
+    struct rg_gen *gen;          /* current generation, one reference */
+    struct rg_pool *pool;        /* upstream keep-alive connections */
+    struct rg_accesslog *alog;   /* NULL when the access log is off */
+    void *conns;                 /* list head of live client connections */
+    unsigned n_conns;
+    int draining;                /* stop accepting, close when idle */
+    uint64_t rng;                /* xorshift state for ids and jitter */
+    char rbuf[65536];            /* shared read buffer (reads are handled
+                                    synchronously in their callback) */
+    /* Mailbox, guarded by mu: */
+    pthread_mutex_t mu;
+    struct rg_gen *pending_gen;  /* reference, or NULL */
+    int stop;                    /* 1 = drain, 2 = force close */
+};
+
+/* Start @n workers listening on @listen (each binds its own SO_REUSEPORT
+ * socket) and serving @gen (borrowed; each worker takes a reference).
+ * @access_log is a path or NULL. Returns the array (free with
+ * rg_workers_join) or NULL with @eb filled. Thread: control. */
+struct rg_worker *rg_workers_start(unsigned n, const char *listen,
+                                   struct rg_gen *gen, const char *access_log,
+                                   struct rg_errbuf *eb);
+
+/* Hand @gen (borrowed; a reference is taken per worker) to every worker;
+ * each switches when its loop next runs. In-flight requests keep the
+ * generation they started with. Thread: control. */
+void rg_workers_publish(struct rg_worker *w, unsigned n, struct rg_gen *gen);
+
+/* Ask workers to stop: @force 0 = stop accepting, close idle connections,
+ * finish in-flight requests; 1 = close everything now. Thread: control. */
+void rg_workers_stop(struct rg_worker *w, unsigned n, int force);
+
+/* Wait for all worker threads to end, then free @w. */
+void rg_workers_join(struct rg_worker *w, unsigned n);
+
+/* Number of client connections still open across workers (approximate,
+ * read without locks; for drain progress logs). */
+unsigned rg_workers_conns(struct rg_worker *w, unsigned n);
+
+/* Next pseudo-random 64-bit value from @w's generator. Thread: @w's. */
+uint64_t rg_worker_rand(struct rg_worker *w);
+
+#endif

@@ -1,0 +1,30 @@
+/* The access log: one JSON object per request, formatted on the worker and
+ * written off the hot path (uv_fs_write in the threadpool, double
+ * buffered, flushed every 100 ms). Lines that find both buffers full are
+ * dropped and counted, never blocking the loop. */
+#ifndef RG_HTTP_ACCESSLOG_H
+#define RG_HTTP_ACCESSLOG_H
+
+#include <uv.h>
+
+struct rg_accesslog;
+struct rg_req;
+
+/* Open @path for appending, on @loop. Returns NULL and sets *@err to a
+ * negative errno on failure. Thread: the loop's (or before it runs). */
+struct rg_accesslog *rg_accesslog_new(uv_loop_t *loop, const char *path,
+                                      int *err);
+
+/* Format and queue @r's line (borrowed). Thread: the log's loop. */
+void rg_accesslog_request(struct rg_accesslog *a, const struct rg_req *r);
+
+/* Write what is buffered (synchronously), close the file and the timer;
+ * the memory is freed in the timer's close callback. Accepts NULL. */
+void rg_accesslog_close(struct rg_accesslog *a);
+
+/* Append @s to @b as a JSON string body (no quotes), escaping as needed.
+ * Returns 0 or the rg_buf error. */
+struct rg_buf;
+int rg_json_escape(struct rg_buf *b, const char *s, size_t n);
+
+#endif

@@ -1,0 +1,519 @@
+/* Client connections: accept, parse with llhttp (strict), pipeline,
+ * time out, write back. */
+#include "http/conn.h"
+
+#include <arpa/inet.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/log.h"
+#include "event/io.h"
+#include "event/worker.h"
+#include "http/proxy.h"
+
+static llhttp_settings_t req_settings;
+static uv_once_t settings_once = UV_ONCE_INIT;
+
+static void conn_drive(struct rg_conn *c);
+static void on_head_timeout(uv_timer_t *t);
+static void conn_set_reading(struct rg_conn *c, int on);
+
+/* Parser callbacks. They only record; the exchange is started after
+ * llhttp_execute returns, so no callback frees the parser under it. */
+
+static int on_message_begin(llhttp_t *p)
+{
+    struct rg_conn *c = p->data;
+
+    if (c->req == NULL)
+        c->req = rg_proxy_req_new(c);
+    if (c->req == NULL)
+        return -1;
+    /* From the first byte of a request, its head must come in time. */
+    uv_timer_start(&c->timer, on_head_timeout,
+                   c->w->gen->limits.header_timeout_ms, 0);
+    return 0;
+}
+
+static int head_err(struct rg_conn *c, int rv, int too_big_status)
+{
+    if (rv == 0)
+        return 0;
+    c->req->err_status = rv == -E2BIG ? too_big_status : 503;
+    return -1;
+}
+
+static int on_url(llhttp_t *p, const char *at, size_t n)
+{
+    struct rg_conn *c = p->data;
+
+    return head_err(c, rg_head_add_url(&c->req->head, at, n), 414);
+}
+
+static int on_header_field(llhttp_t *p, const char *at, size_t n)
+{
+    struct rg_conn *c = p->data;
+
+    return head_err(c, rg_head_add_name(&c->req->head, at, n), 431);
+}
+
+static int on_header_value(llhttp_t *p, const char *at, size_t n)
+{
+    struct rg_conn *c = p->data;
+
+    return head_err(c, rg_head_add_value(&c->req->head, at, n), 431);
+}
+
+static int on_header_value_complete(llhttp_t *p)
+{
+    struct rg_conn *c = p->data;
+
+    /* An empty value has no on_header_value call: make sure it exists. */
+    if (head_err(c, rg_head_add_value(&c->req->head, "", 0), 431) != 0)
+        return -1;
+    rg_head_end_value(&c->req->head);
+    return 0;
+}
+
+static int on_headers_complete(llhttp_t *p)
+{
+    struct rg_conn *c = p->data;
+
+    c->ev_head = 1;
+    return HPE_PAUSED;
+}
+
+static int on_body(llhttp_t *p, const char *at, size_t n)
+{
+    struct rg_conn *c = p->data;
+
+    return rg_proxy_body(c->req, at, n);
+}
+
+static int on_message_complete(llhttp_t *p)
+{
+    struct rg_conn *c = p->data;
+
+    c->ev_done = 1;
+    /* An upgrade pauses on its own (HPE_PAUSED_UPGRADE). */
+    return p->upgrade ? 0 : HPE_PAUSED;
+}
+
+static void settings_init(void)
+{
+    llhttp_settings_init(&req_settings);
+    req_settings.on_message_begin = on_message_begin;
+    req_settings.on_url = on_url;
+    req_settings.on_header_field = on_header_field;
+    req_settings.on_header_value = on_header_value;
+    req_settings.on_header_value_complete = on_header_value_complete;
+    req_settings.on_headers_complete = on_headers_complete;
+    req_settings.on_body = on_body;
+    req_settings.on_message_complete = on_message_complete;
+}
+
+/* Handles and lifetime. */
+
+static void conn_handle_closed(uv_handle_t *h)
+{
+    struct rg_conn *c = h->data;
+
+    if (--c->n_handles > 0)
+        return;
+    rg_free(c->pend);
+    rg_free(c);
+}
+
+void rg_conn_close(struct rg_conn *c)
+{
+    struct rg_worker *w = c->w;
+
+    if (c->closing)
+        return;
+    c->closing = 1;
+    if (c->req != NULL) {
+        rg_proxy_abort(c->req);
+        rg_proxy_req_free(c->req);
+        c->req = NULL;
+    }
+    if (c->prev != NULL)
+        c->prev->next = c->next;
+    else
+        w->conns = c->next;
+    if (c->next != NULL)
+        c->next->prev = c->prev;
+    w->n_conns--;
+    uv_close((uv_handle_t *)&c->tcp, conn_handle_closed);
+    uv_close((uv_handle_t *)&c->timer, conn_handle_closed);
+}
+
+static void on_idle_timeout(uv_timer_t *t)
+{
+    rg_conn_close(t->data);
+}
+
+static void on_head_timeout(uv_timer_t *t)
+{
+    struct rg_conn *c = t->data;
+
+    if (c->req == NULL) {
+        rg_conn_close(c);
+        return;
+    }
+    c->want_read = 0;
+    conn_set_reading(c, 0);
+    rg_proxy_reply_error(c, c->req, 408, "Request timeout", 1);
+}
+
+/* Between keep-alive requests the idle timeout applies; a new connection
+ * must send its first request head within the header timeout
+ * (slowloris). */
+static void conn_wait_request(struct rg_conn *c, int first)
+{
+    const struct rg_limits *l = &c->w->gen->limits;
+
+    if (first)
+        uv_timer_start(&c->timer, on_head_timeout, l->header_timeout_ms, 0);
+    else
+        uv_timer_start(&c->timer, on_idle_timeout, l->idle_timeout_ms, 0);
+}
+
+/* Reading. */
+
+static void conn_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+{
+    struct rg_conn *c = h->data;
+
+    *buf = uv_buf_init(c->w->rbuf, sizeof(c->w->rbuf));
+}
+
+static void conn_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
+
+static void conn_set_reading(struct rg_conn *c, int on)
+{
+    if (c->closing || on == (int)c->reading)
+        return;
+    if (on) {
+        if (uv_read_start((uv_stream_t *)&c->tcp, conn_alloc, conn_read) != 0) {
+            rg_conn_close(c);
+            return;
+        }
+    } else {
+        uv_read_stop((uv_stream_t *)&c->tcp);
+    }
+    c->reading = on;
+}
+
+void rg_conn_throttle(struct rg_conn *c, int on)
+{
+    conn_set_reading(c, !on && c->want_read);
+}
+
+static int keep_pending(struct rg_conn *c, const char *p, size_t n)
+{
+    char *np;
+
+    if (n == 0) {
+        rg_free(c->pend);
+        c->pend = NULL;
+        c->pend_len = 0;
+        return 0;
+    }
+    if (p >= c->pend && p < c->pend + c->pend_len) {
+        memmove(c->pend, p, n);
+        c->pend_len = n;
+        return 0;
+    }
+    np = rg_malloc(n);
+    if (np == NULL)
+        return -1;
+    memcpy(np, p, n);
+    rg_free(c->pend);
+    c->pend = np;
+    c->pend_len = n;
+    return 0;
+}
+
+static void conn_parse_error(struct rg_conn *c, llhttp_errno_t err)
+{
+    struct rg_req *r = c->req;
+    int status = r != NULL && r->err_status ? r->err_status : 400;
+
+    rg_log(RG_LOG_INFO, "worker %u: client %s: bad request: %s (%s)",
+           c->w->index, c->peer, llhttp_errno_name(err),
+           llhttp_get_error_reason(&c->parser));
+    if (r != NULL && r->resp_started) {
+        rg_conn_close(c);
+        return;
+    }
+    rg_proxy_reply_error(c, r, status,
+                         status == 400 ? "Bad request" : NULL, 1);
+}
+
+/* Un-pause after a request; an upgrade the upstream declined leaves the
+ * parser in its upgrade pause, from which HTTP parsing goes on. */
+static void parser_resume(struct rg_conn *c)
+{
+    if (llhttp_get_errno(&c->parser) == HPE_PAUSED_UPGRADE)
+        llhttp_resume_after_upgrade(&c->parser);
+    else
+        llhttp_resume(&c->parser);
+}
+
+/* Run the parser over @p..@p+@n; keep what a pause leaves unparsed. */
+static void conn_feed(struct rg_conn *c, const char *p, size_t n)
+{
+    llhttp_errno_t err = llhttp_execute(&c->parser, p, n);
+    const char *pos;
+
+    if (err == HPE_PAUSED || err == HPE_PAUSED_UPGRADE) {
+        pos = llhttp_get_error_pos(&c->parser);
+        c->want_read = 0;
+        if (keep_pending(c, pos, (size_t)(p + n - pos)) != 0) {
+            rg_conn_close(c);
+            return;
+        }
+    } else if (err != HPE_OK) {
+        c->want_read = 0;
+        conn_parse_error(c, err);
+        return;
+    } else if (c->pend != NULL && p == c->pend) {
+        keep_pending(c, NULL, 0);
+    }
+    if (c->ev_head) {
+        c->ev_head = 0;
+        uv_timer_stop(&c->timer);
+        conn_set_reading(c, 0);
+        rg_proxy_start(c->req);
+    }
+    if (c->ev_done && !c->closing) {
+        c->ev_done = 0;
+        if (c->req == NULL) {
+            /* The end of a bodiless request answered before its body was
+             * parsed: just move on to the next request. */
+            parser_resume(c);
+            c->want_read = 1;
+            c->nudge = 1;
+            c->redrive = 1;
+            return;
+        }
+        conn_set_reading(c, 0);
+        rg_proxy_body_done(c->req);
+    }
+}
+
+/* Feed pending bytes and decide whether to read more. Re-entrant calls
+ * (a request finishing inside the feed) only ask the outer call to loop. */
+static void conn_drive(struct rg_conn *c)
+{
+    if (c->in_drive) {
+        c->redrive = 1;
+        return;
+    }
+    c->in_drive = 1;
+    do {
+        c->redrive = 0;
+        if (c->closing || c->tunnel)
+            break;
+        if (c->want_read && (c->pend_len > 0 || c->nudge)) {
+            /* After a resume the parser may complete a bodiless message
+             * without further input: run it even over zero bytes. */
+            c->nudge = 0;
+            conn_feed(c, c->pend_len > 0 ? c->pend : "", c->pend_len);
+        }
+        if (!c->closing && !c->tunnel && c->want_read && c->pend_len == 0 &&
+            c->out_bytes < RG_WQ_HIGH)
+            conn_set_reading(c, 1);
+    } while (c->redrive && !c->closing);
+    c->in_drive = 0;
+}
+
+static void conn_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+    struct rg_conn *c = s->data;
+
+    if (nread < 0) {
+        /* EOF or error. A client that half-closes after a complete request
+         * still gets its response; otherwise the exchange is aborted. */
+        if (nread == UV_EOF && c->req != NULL && c->req->body_done &&
+            !c->tunnel) {
+            conn_set_reading(c, 0);
+            c->req->client_close = 1;
+            return;
+        }
+        rg_conn_close(c);
+        return;
+    }
+    if (nread == 0)
+        return;
+    if (c->tunnel) {
+        rg_proxy_tunnel_data(c->req, buf->base, (size_t)nread);
+        return;
+    }
+    c->in_drive = 1;
+    conn_feed(c, buf->base, (size_t)nread);
+    c->in_drive = 0;
+    if (c->redrive)
+        conn_drive(c);
+}
+
+/* Called by the exchange. */
+
+void rg_conn_resume_body(struct rg_conn *c)
+{
+    llhttp_resume(&c->parser);
+    c->want_read = 1;
+    c->nudge = 1;
+    conn_drive(c);
+}
+
+static void conn_write_done(void *arg, int status, size_t len)
+{
+    struct rg_conn *c = arg;
+    size_t before = c->out_bytes;
+
+    c->out_bytes -= len;
+    if (c->closing)
+        return;
+    if (status != 0) {
+        rg_conn_close(c);
+        return;
+    }
+    if (c->close_after_write && c->out_bytes == 0) {
+        rg_conn_close(c);
+        return;
+    }
+    if (before >= RG_WQ_LOW && c->out_bytes < RG_WQ_LOW) {
+        if (c->req != NULL)
+            rg_proxy_client_drained(c->req);
+        conn_drive(c);
+    }
+}
+
+int rg_conn_write(struct rg_conn *c, const uv_buf_t *bufs, unsigned n)
+{
+    size_t len = 0;
+    int rv;
+
+    if (c->closing)
+        return UV_ECANCELED;
+    for (unsigned i = 0; i < n; i++)
+        len += bufs[i].len;
+    rv = rg_io_write((uv_stream_t *)&c->tcp, bufs, n, conn_write_done, c);
+    if (rv != 0) {
+        rg_conn_close(c);
+        return rv;
+    }
+    c->out_bytes += len;
+    return 0;
+}
+
+int rg_conn_write_take(struct rg_conn *c, char *p, size_t len)
+{
+    int rv;
+
+    if (c->closing)
+        return UV_ECANCELED;
+    rv = rg_io_write_take((uv_stream_t *)&c->tcp, p, len, conn_write_done, c);
+    if (rv != 0)
+        return rv;
+    c->out_bytes += len;
+    return 0;
+}
+
+void rg_conn_request_finished(struct rg_conn *c, int keepalive)
+{
+    if (c->closing)
+        return;
+    rg_proxy_req_free(c->req);
+    c->req = NULL;
+    if (!keepalive || c->w->draining) {
+        c->want_read = 0;
+        conn_set_reading(c, 0);
+        c->close_after_write = 1;
+        if (c->out_bytes == 0)
+            rg_conn_close(c);
+        return;
+    }
+    parser_resume(c);
+    c->want_read = 1;
+    c->nudge = 1;
+    conn_wait_request(c, 0);
+    conn_drive(c);
+}
+
+void rg_conn_start_tunnel(struct rg_conn *c)
+{
+    c->tunnel = 1;
+    c->want_read = 1;
+    uv_timer_stop(&c->timer);
+    if (c->pend_len > 0) {
+        rg_proxy_tunnel_data(c->req, c->pend, c->pend_len);
+        keep_pending(c, NULL, 0);
+    }
+    if (!c->closing && c->out_bytes < RG_WQ_HIGH)
+        conn_set_reading(c, 1);
+}
+
+static void conn_peer(struct rg_conn *c)
+{
+    struct sockaddr_storage ss;
+    int len = sizeof(ss);
+
+    c->peer[0] = '\0';
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) != 0)
+        return;
+    if (ss.ss_family == AF_INET6)
+        uv_ip6_name((struct sockaddr_in6 *)&ss, c->peer, sizeof(c->peer));
+    else
+        uv_ip4_name((struct sockaddr_in *)&ss, c->peer, sizeof(c->peer));
+}
+
+void rg_conn_accept(struct rg_worker *w)
+{
+    struct rg_conn *c = rg_calloc(1, sizeof(*c));
+
+    uv_once(&settings_once, settings_init);
+    if (c == NULL)
+        return;
+    c->w = w;
+    uv_tcp_init(&w->loop, &c->tcp);
+    uv_timer_init(&w->loop, &c->timer);
+    c->tcp.data = c;
+    c->timer.data = c;
+    c->n_handles = 2;
+    c->next = w->conns;
+    if (c->next != NULL)
+        c->next->prev = c;
+    w->conns = c;
+    w->n_conns++;
+    if (uv_accept((uv_stream_t *)&w->listener, (uv_stream_t *)&c->tcp) != 0 ||
+        w->n_conns > w->gen->limits.max_connections || w->draining) {
+        rg_conn_close(c);
+        return;
+    }
+    uv_tcp_nodelay(&c->tcp, 1);
+    conn_peer(c);
+    llhttp_init(&c->parser, HTTP_REQUEST, &req_settings);
+    c->parser.data = c;
+    c->want_read = 1;
+    conn_wait_request(c, 1);
+    conn_set_reading(c, 1);
+}
+
+void rg_conn_close_idle(struct rg_worker *w)
+{
+    struct rg_conn *next;
+
+    for (struct rg_conn *c = w->conns; c != NULL; c = next) {
+        next = c->next;
+        if (c->req == NULL && c->pend_len == 0)
+            rg_conn_close(c);
+    }
+}
+
+void rg_conn_close_all(struct rg_worker *w)
+{
+    while (w->conns != NULL)
+        rg_conn_close(w->conns);
+}

@@ -1,0 +1,81 @@
+/* Client connections on a worker: accept, read, drive the llhttp request
+ * parser (strict mode), pipelining, header/idle timeouts, and writes back to
+ * the client with backpressure. The exchange with the upstream lives in
+ * http/proxy.c; this file only tells it when a request head or the end of a
+ * request body has been parsed. */
+#ifndef RG_HTTP_CONN_H
+#define RG_HTTP_CONN_H
+
+#include <llhttp.h>
+#include <stddef.h>
+#include <uv.h>
+
+struct rg_worker;
+struct rg_req;
+
+/* Writes queued to one peer past this many bytes stop reading from the
+ * other side until they drain below the low-water mark (STYLE rule 7). */
+#define RG_WQ_HIGH (256 * 1024)
+#define RG_WQ_LOW (64 * 1024)
+
+struct rg_conn {
+    uv_tcp_t tcp;
+    uv_timer_t timer;          /* header/idle timeout, retry backoff */
+    struct rg_worker *w;
+    struct rg_conn *next, *prev; /* worker's connection list */
+    llhttp_t parser;
+    struct rg_req *req;        /* current request, or NULL when idle */
+    char *pend;                /* unparsed bytes after a pause, owned */
+    size_t pend_len;
+    size_t out_bytes;          /* queued to the client, not yet written */
+    char peer[48];             /* client IP, text */
+    unsigned reading : 1;      /* uv_read_start is active */
+    unsigned want_read : 1;    /* the parser may take more bytes */
+    unsigned closing : 1;
+    unsigned close_after_write : 1;
+    unsigned tunnel : 1;       /* upgraded: bytes go straight through */
+    unsigned in_drive : 1;
+    unsigned redrive : 1;
+    unsigned nudge : 1;        /* run the parser once even with no bytes */
+    unsigned ev_head : 1;      /* parser events seen during one execute */
+    unsigned ev_done : 1;
+    unsigned n_handles : 2;    /* open uv handles; freed at 0 */
+};
+
+/* Accept a pending connection on @w's listener. Thread: @w's. */
+void rg_conn_accept(struct rg_worker *w);
+
+/* Queue @n buffers (copied) to the client. Returns 0 or a uv error; the
+ * connection is marked for closing on error. Thread: @c's worker. */
+int rg_conn_write(struct rg_conn *c, const uv_buf_t *bufs, unsigned n);
+
+/* Queue @p (an rg_malloc block of @len bytes) to the client, taking it on
+ * success only. Same errors as rg_conn_write. */
+int rg_conn_write_take(struct rg_conn *c, char *p, size_t len);
+
+/* Let the parser run on past a paused request head: the request body (if
+ * any) flows into the exchange from now on. */
+void rg_conn_resume_body(struct rg_conn *c);
+
+/* Stop or restart reading from the client for backpressure. */
+void rg_conn_throttle(struct rg_conn *c, int on);
+
+/* The exchange for the current request is over and its response has been
+ * queued. @keepalive 0 closes the connection once writes drain; 1 frees the
+ * request and goes on to the next one (pipelined bytes first). */
+void rg_conn_request_finished(struct rg_conn *c, int keepalive);
+
+/* Switch to tunnel mode after a 101: further client bytes (and any already
+ * buffered) go to rg_proxy_tunnel_data. */
+void rg_conn_start_tunnel(struct rg_conn *c);
+
+/* Close the connection now (pending writes are dropped). Idempotent. */
+void rg_conn_close(struct rg_conn *c);
+
+/* Close idle connections (no request in flight) for draining. */
+void rg_conn_close_idle(struct rg_worker *w);
+
+/* Close every connection (forced shutdown). */
+void rg_conn_close_all(struct rg_worker *w);
+
+#endif

@@ -1,0 +1,924 @@
+/* The exchange: route, rewrite, attempt, stream, finish. */
+#include "http/proxy.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/alloc.h"
+#include "core/log.h"
+#include "event/worker.h"
+#include "event/io.h"
+#include "http/accesslog.h"
+#include "http/conn.h"
+#include "http/path.h"
+#include "http/status.h"
+#include "upstream/pool.h"
+#include "upstream/retry.h"
+
+#define MSG_NO_ROUTE "no Route matched with those values"
+#define MSG_BAD_UPSTREAM "An invalid response was received from the upstream server"
+#define MSG_TIMEOUT "The upstream server is timing out"
+
+static void attempt_start(struct rg_req *r);
+static void attempt_fail(struct rg_req *r, int status, const char *why);
+
+struct rg_req *rg_proxy_req_new(struct rg_conn *c)
+{
+    struct rg_req *r = rg_calloc(1, sizeof(*r));
+
+    if (r == NULL)
+        return NULL;
+    r->c = c;
+    r->gen = rg_gen_ref(c->w->gen);
+    rg_head_init(&r->head, r->gen->limits.max_header_size);
+    rg_buf_init(&r->up_head, (size_t)r->gen->limits.max_header_size + 4096);
+    r->content_length = -1;
+    r->t_start = uv_hrtime();
+    return r;
+}
+
+static void release_upstream(struct rg_req *r, int reusable)
+{
+    struct rg_upconn *up = r->up;
+
+    if (up == NULL)
+        return;
+    r->up = NULL;
+    up->req = NULL;
+    if (!reusable) {
+        rg_upconn_close(up);
+        return;
+    }
+    rg_pool_put(r->c->w->pool, up, 1, r->gen->limits.upstream_keepalive,
+                r->gen->limits.upstream_idle_ms);
+}
+
+void rg_proxy_req_free(struct rg_req *r)
+{
+    if (r == NULL)
+        return;
+    release_upstream(r, 0);
+    rg_head_release(&r->head);
+    rg_buf_release(&r->up_head);
+    rg_free(r->path);
+    rg_gen_unref(r->gen);
+    rg_free(r);
+}
+
+void rg_proxy_abort(struct rg_req *r)
+{
+    release_upstream(r, 0);
+}
+
+/* Request head analysis. */
+
+static int valid_request_id(const char *p, uint32_t n)
+{
+    if (n == 0 || n > 64)
+        return 0;
+    for (uint32_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)p[i];
+
+        if (ch <= 0x20 || ch >= 0x7f || ch == '"' || ch == '\\')
+            return 0;
+    }
+    return 1;
+}
+
+static void set_request_id(struct rg_req *r)
+{
+    const struct rg_field *f = rg_head_find(&r->head, "x-request-id");
+    uint64_t a, b;
+
+    if (f != NULL && valid_request_id(r->head.buf + f->value_off,
+                                      f->value_len)) {
+        memcpy(r->id, r->head.buf + f->value_off, f->value_len);
+        r->id[f->value_len] = '\0';
+        return;
+    }
+    a = rg_worker_rand(r->c->w);
+    b = rg_worker_rand(r->c->w);
+    snprintf(r->id, sizeof(r->id), "%016llx%016llx", (unsigned long long)a,
+             (unsigned long long)b);
+}
+
+/* The Host header without port, for routing. */
+static void request_host(const struct rg_req *r, const char **p, size_t *n)
+{
+    const struct rg_field *f = rg_head_find(&r->head, "host");
+    const char *h;
+    size_t len;
+
+    *p = NULL;
+    *n = 0;
+    if (f == NULL)
+        return;
+    h = r->head.buf + f->value_off;
+    len = f->value_len;
+    if (len > 0 && h[0] == '[') {
+        const char *e = memchr(h, ']', len);
+
+        len = e ? (size_t)(e - h) + 1 : len;
+    } else {
+        const char *colon = memchr(h, ':', len);
+
+        if (colon != NULL)
+            len = (size_t)(colon - h);
+    }
+    *p = h;
+    *n = len;
+}
+
+/* Parse the head's framing and options. Returns 0 or an HTTP status. */
+static int analyse_head(struct rg_req *r)
+{
+    llhttp_t *p = &r->c->parser;
+    const char *method = llhttp_method_name(p->method);
+    const struct rg_field *f;
+    int conn_close, conn_upgrade;
+
+    r->method = rg_method_bit(method, strlen(method));
+    r->http_minor = p->http_minor;
+    if (p->http_major != 1)
+        return 505;
+    if (p->flags & F_CONTENT_LENGTH)
+        r->content_length = (int64_t)p->content_length;
+    r->chunked = (p->flags & F_CHUNKED) != 0;
+    rg_head_mark_hop(&r->head, &conn_close, &conn_upgrade);
+    r->upgrade = p->upgrade && conn_upgrade;
+    r->client_close = !llhttp_should_keep_alive(p);
+    if (p->http_minor == 1 && rg_head_find(&r->head, "host") == NULL)
+        return 400;
+    f = rg_head_find(&r->head, "expect");
+    if (f != NULL) {
+        if (f->value_len != 12 ||
+            strncasecmp(r->head.buf + f->value_off, "100-continue", 12) != 0)
+            return 417;
+        r->expect = 1;
+        r->head.fields[f - r->head.fields].hop = 1;
+    }
+    if (r->gen->limits.max_body_size > 0 && r->content_length >= 0 &&
+        (uint64_t)r->content_length > r->gen->limits.max_body_size)
+        return 413;
+    if (p->method == HTTP_CONNECT)
+        return 405;
+    return 0;
+}
+
+/* Split the target into path and query, normalise the path. */
+static int normalise_target(struct rg_req *r, const char **query,
+                            size_t *query_len)
+{
+    const char *url = r->head.buf + r->head.url_off;
+    size_t n = r->head.url_len;
+    const char *q = memchr(url, '?', n);
+    size_t plen = q ? (size_t)(q - url) : n;
+    long rv;
+
+    *query = q;
+    *query_len = q ? n - plen : 0;
+    r->path = rg_malloc(plen + 2);
+    if (r->path == NULL)
+        return 503;
+    rv = rg_path_normalize(url, plen, r->path, plen + 2);
+    return rv < 0 ? 400 : 0;
+}
+
+/* Upstream request head (DESIGN.md §3; RFC 9110 §7.6 for forwarding). */
+
+static int is_forwarding_header(const char *name, uint32_t n)
+{
+    static const char *const names[] = {
+        "host", "x-forwarded-proto", "x-forwarded-host", "x-forwarded-port",
+        "x-real-ip", "x-request-id", "x-forwarded-for", "via",
+        "content-length",
+    };
+
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        if (strlen(names[i]) == n && strncasecmp(name, names[i], n) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* Kong's join of the service path and the (stripped) request path:
+ * "/base" + "/x" = "/base/x", "/base" + "" = "/base", "" + "" = "/". */
+static int add_upstream_path(struct rg_req *r, const char *query,
+                             size_t query_len)
+{
+    struct rg_buf *b = &r->up_head;
+    const char *rest = r->path;
+    const char *base = r->svc->path ? r->svc->path : "";
+    size_t bl = strlen(base);
+    int rv = 0;
+
+    if (r->m.route->strip_path)
+        rest = r->path + r->m.prefix_len;
+    while (rest[0] == '/')
+        rest++;
+    if (bl > 0 && rest[0] != '\0') {
+        while (bl > 0 && base[bl - 1] == '/')
+            bl--;
+    }
+    rv |= rg_buf_add(b, base, bl);
+    if (bl == 0 || rest[0] != '\0')
+        rv |= rg_buf_adds(b, "/");
+    rv |= rg_buf_adds(b, rest);
+    if (query_len > 0)
+        rv |= rg_buf_add(b, query, query_len);
+    return rv;
+}
+
+static int add_client_headers(struct rg_req *r, const struct rg_field **xff,
+                              const struct rg_field **via)
+{
+    const struct rg_head *h = &r->head;
+    int rv = 0;
+
+    for (uint32_t i = 0; i < h->n_fields; i++) {
+        const struct rg_field *f = &h->fields[i];
+        const char *name = h->buf + f->name_off;
+
+        if (f->name_len == 15 && strncasecmp(name, "x-forwarded-for", 15) == 0)
+            *xff = f;
+        if (f->name_len == 3 && strncasecmp(name, "via", 3) == 0)
+            *via = f;
+        if (f->hop || is_forwarding_header(name, f->name_len))
+            continue;
+        rv |= rg_buf_add(&r->up_head, name, f->name_len);
+        rv |= rg_buf_adds(&r->up_head, ": ");
+        rv |= rg_buf_add(&r->up_head, h->buf + f->value_off, f->value_len);
+        rv |= rg_buf_adds(&r->up_head, "\r\n");
+    }
+    return rv;
+}
+
+static int build_upstream_head(struct rg_req *r, const char *query,
+                               size_t query_len)
+{
+    struct rg_buf *b = &r->up_head;
+    const struct rg_field *xff = NULL, *via = NULL;
+    const struct rg_field *host = rg_head_find(&r->head, "host");
+    const struct rg_limits *l = &r->gen->limits;
+    const char *method = llhttp_method_name(r->c->parser.method);
+    int rv = 0;
+
+    rv |= rg_buf_addf(b, "%s ", method);
+    rv |= add_upstream_path(r, query, query_len);
+    rv |= rg_buf_adds(b, " HTTP/1.1\r\nHost: ");
+    if (r->m.route->preserve_host && host != NULL)
+        rv |= rg_buf_add(b, r->head.buf + host->value_off, host->value_len);
+    else
+        rv |= rg_buf_adds(b, r->tgt->host_header);
+    rv |= rg_buf_adds(b, "\r\n");
+    rv |= add_client_headers(r, &xff, &via);
+    rv |= rg_buf_adds(b, "X-Forwarded-For: ");
+    if (xff != NULL && xff->value_len > 0) {
+        rv |= rg_buf_add(b, r->head.buf + xff->value_off, xff->value_len);
+        rv |= rg_buf_adds(b, ", ");
+    }
+    rv |= rg_buf_addf(b, "%s\r\nX-Forwarded-Proto: http\r\n", r->c->peer);
+    if (host != NULL) {
+        rv |= rg_buf_adds(b, "X-Forwarded-Host: ");
+        rv |= rg_buf_add(b, r->head.buf + host->value_off, host->value_len);
+        rv |= rg_buf_adds(b, "\r\n");
+    }
+    rv |= rg_buf_addf(b, "X-Forwarded-Port: %u\r\nX-Real-IP: %s\r\n"
+                      "X-Request-ID: %s\r\n", r->c->w->port, r->c->peer, r->id);
+    if (via != NULL || l->via[0] != '\0') {
+        rv |= rg_buf_adds(b, "Via: ");
+        if (via != NULL) {
+            rv |= rg_buf_add(b, r->head.buf + via->value_off, via->value_len);
+            rv |= rg_buf_adds(b, l->via[0] ? ", " : "");
+        }
+        if (l->via[0] != '\0')
+            rv |= rg_buf_addf(b, "1.%u %s", r->http_minor, l->via);
+        rv |= rg_buf_adds(b, "\r\n");
+    }
+    if (r->chunked)
+        rv |= rg_buf_adds(b, "Transfer-Encoding: chunked\r\n");
+    else if (r->content_length >= 0)
+        rv |= rg_buf_addf(b, "Content-Length: %lld\r\n",
+                          (long long)r->content_length);
+    if (r->upgrade) {
+        const struct rg_field *u = rg_head_find(&r->head, "upgrade");
+
+        rv |= rg_buf_adds(b, "Connection: upgrade\r\nUpgrade: ");
+        if (u != NULL)
+            rv |= rg_buf_add(b, r->head.buf + u->value_off, u->value_len);
+        rv |= rg_buf_adds(b, "\r\n");
+    }
+    rv |= rg_buf_adds(b, "\r\n");
+    return rv;
+}
+
+/* Start: route the request and make the first attempt. */
+
+static int route_request(struct rg_req *r)
+{
+    const char *host, *query;
+    size_t host_len, query_len;
+    int rv;
+
+    rv = normalise_target(r, &query, &query_len);
+    if (rv != 0)
+        return rv;
+    request_host(r, &host, &host_len);
+    if (rg_router_match(r->gen->router, host, host_len, r->path,
+                        strlen(r->path), r->method, &r->m) != 0)
+        return 404;
+    r->svc = &r->gen->gw.services[r->m.route->service];
+    r->tgt = &r->gen->targets[r->m.route->service];
+    if (!r->svc->enabled)
+        return 503;
+    r->max_retries = r->m.route->retries >= 0 ? (unsigned)r->m.route->retries
+                                              : r->svc->retries;
+    return build_upstream_head(r, query, query_len) == 0 ? 0 : 431;
+}
+
+void rg_proxy_start(struct rg_req *r)
+{
+    int status;
+
+    set_request_id(r);
+    status = analyse_head(r);
+    if (status == 0)
+        status = route_request(r);
+    if (status != 0) {
+        rg_proxy_reply_error(r->c, r, status,
+                             status == 404 ? MSG_NO_ROUTE : NULL, 0);
+        return;
+    }
+    attempt_start(r);
+}
+
+static uint32_t route_timeout(uint32_t route_ms, uint32_t svc_ms)
+{
+    return route_ms ? route_ms : svc_ms;
+}
+
+static void up_timer_start(struct rg_req *r, uv_timer_cb cb, int which)
+{
+    const struct rg_route *rt = r->m.route;
+    uint32_t ms;
+
+    if (which == 0)
+        ms = route_timeout(rt->connect_timeout_ms, r->svc->connect_timeout_ms);
+    else if (which == 1)
+        ms = route_timeout(rt->write_timeout_ms, r->svc->write_timeout_ms);
+    else
+        ms = route_timeout(rt->read_timeout_ms, r->svc->read_timeout_ms);
+    uv_timer_start(&r->up->timer, cb, ms, 0);
+}
+
+static void on_up_timeout(uv_timer_t *t)
+{
+    struct rg_upconn *up = t->data;
+
+    if (up->req != NULL)
+        attempt_fail(up->req, 504, "timeout");
+}
+
+/* Upstream writes. */
+
+static void up_write_done(void *arg, int status, size_t len)
+{
+    struct rg_upconn *up = arg;
+    struct rg_req *r = up->req;
+    size_t before = up->out_bytes;
+
+    up->out_bytes -= len;
+    if (up->closing || r == NULL)
+        return;
+    if (status != 0) {
+        attempt_fail(r, 502, "write failed");
+        return;
+    }
+    /* Progress: the write timeout restarts; once all is sent, the read
+     * timeout governs. */
+    up_timer_start(r, on_up_timeout, up->out_bytes > 0 ? 1 : 2);
+    if (before >= RG_WQ_LOW && up->out_bytes < RG_WQ_LOW)
+        rg_conn_throttle(r->c, 0);
+}
+
+static int up_write(struct rg_req *r, const uv_buf_t *bufs, unsigned n)
+{
+    struct rg_upconn *up = r->up;
+    size_t len = 0;
+    int rv;
+
+    for (unsigned i = 0; i < n; i++)
+        len += bufs[i].len;
+    rv = rg_io_write((uv_stream_t *)&up->tcp, bufs, n, up_write_done, up);
+    if (rv != 0)
+        return rv;
+    up->out_bytes += len;
+    if (up->out_bytes >= RG_WQ_HIGH)
+        rg_conn_throttle(r->c, 1);
+    return 0;
+}
+
+int rg_proxy_body(struct rg_req *r, const char *p, size_t n)
+{
+    char hex[24];
+    uv_buf_t bufs[3];
+    const struct rg_limits *l = &r->gen->limits;
+
+    r->body_rcvd += n;
+    if (l->max_body_size > 0 && r->body_rcvd > l->max_body_size) {
+        r->err_status = 413;
+        return -1;
+    }
+    if (r->up == NULL || r->resp_done)
+        return 0; /* the exchange is over: the body is read and dropped */
+    if (!r->chunked)
+        return up_write(r, &(uv_buf_t){.base = (char *)p, .len = n}, 1) ? -1 : 0;
+    bufs[0] = uv_buf_init(hex, (unsigned)snprintf(hex, sizeof(hex), "%zx\r\n", n));
+    bufs[1] = uv_buf_init((char *)p, (unsigned)n);
+    bufs[2] = uv_buf_init("\r\n", 2);
+    return up_write(r, bufs, 3) ? -1 : 0;
+}
+
+void rg_proxy_body_done(struct rg_req *r)
+{
+    r->body_done = 1;
+    if (r->chunked && r->up != NULL && !r->resp_done) {
+        uv_buf_t end = uv_buf_init("0\r\n\r\n", 5);
+
+        if (up_write(r, &end, 1) != 0) {
+            attempt_fail(r, 502, "write failed");
+            return;
+        }
+    }
+    if (r->resp_done)
+        rg_proxy_finish(r, !r->client_close);
+}
+
+/* Attempts. */
+
+static void up_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
+
+static void up_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+{
+    struct rg_upconn *up = h->data;
+
+    *buf = uv_buf_init(up->w->rbuf, sizeof(up->w->rbuf));
+}
+
+static void up_set_reading(struct rg_upconn *up, int on)
+{
+    if (up->closing || on == (int)up->reading)
+        return;
+    if (on)
+        uv_read_start((uv_stream_t *)&up->tcp, up_alloc, up_read);
+    else
+        uv_read_stop((uv_stream_t *)&up->tcp);
+    up->reading = on;
+}
+
+static void send_head(struct rg_req *r)
+{
+    uv_buf_t b = uv_buf_init(r->up_head.p, (unsigned)r->up_head.len);
+    static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+
+    r->head_sent = 1;
+    if (up_write(r, &b, 1) != 0) {
+        attempt_fail(r, 502, "write failed");
+        return;
+    }
+    up_set_reading(r->up, 1);
+    if (r->body_resumed)
+        return;
+    r->body_resumed = 1;
+    if (r->expect && (r->chunked || r->content_length > 0)) {
+        uv_buf_t cb = uv_buf_init((char *)cont, sizeof(cont) - 1);
+
+        rg_conn_write(r->c, &cb, 1);
+    }
+    rg_conn_resume_body(r->c);
+}
+
+static void on_connected(uv_connect_t *creq, int status)
+{
+    struct rg_upconn *up = creq->data;
+    struct rg_req *r = up->req;
+
+    if (up->closing || r == NULL)
+        return;
+    if (status != 0) {
+        attempt_fail(r, 502, uv_strerror(status));
+        return;
+    }
+    up->connected = 1;
+    send_head(r);
+}
+
+static void up_begin(struct rg_req *r, struct rg_upconn *up);
+
+static void attempt_start(struct rg_req *r)
+{
+    struct rg_worker *w = r->c->w;
+    struct rg_upconn *up;
+
+    r->attempts++;
+    r->head_sent = 0;
+    r->t_upstream = uv_hrtime();
+    up = rg_pool_take(w->pool, r->tgt->key);
+    if (up != NULL) {
+        up_begin(r, up);
+        up_timer_start(r, on_up_timeout, 1);
+        send_head(r);
+        return;
+    }
+    up = rg_upconn_connect(w->pool, r->tgt->key, &r->tgt->addr, on_connected);
+    if (up == NULL) {
+        attempt_fail(r, 502, "cannot start connect");
+        return;
+    }
+    up_begin(r, up);
+    up_timer_start(r, on_up_timeout, 0);
+}
+
+static void on_backoff_done(uv_timer_t *t)
+{
+    struct rg_conn *c = t->data;
+
+    if (c->req != NULL && c->req->in_backoff) {
+        c->req->in_backoff = 0;
+        attempt_start(c->req);
+    }
+}
+
+static void attempt_fail(struct rg_req *r, int status, const char *why)
+{
+    struct rg_attempt_state st = {
+        .method = r->method,
+        .attempt = r->attempts,
+        .max_retries = r->max_retries,
+        .request_sent = r->head_sent,
+        .body_replayable = !r->chunked && r->content_length <= 0,
+        .response_started = r->resp_started,
+    };
+    uint32_t delay;
+
+    rg_log(RG_LOG_WARN, "worker %u: request %s: upstream %s attempt %u: %s",
+           r->c->w->index, r->id, r->tgt->key, r->attempts, why);
+    release_upstream(r, 0);
+    if (r->resp_started) {
+        /* Never a second response: cut the connection. */
+        rg_conn_close(r->c);
+        return;
+    }
+    if (!rg_retry_allowed(&st)) {
+        rg_proxy_reply_error(r->c, r, status,
+                             status == 504 ? MSG_TIMEOUT : MSG_BAD_UPSTREAM, 0);
+        return;
+    }
+    delay = rg_retry_delay_ms(&r->svc->backoff, r->attempts,
+                              (uint32_t)rg_worker_rand(r->c->w));
+    if (r->m.route->has_backoff)
+        delay = rg_retry_delay_ms(&r->m.route->backoff, r->attempts,
+                                  (uint32_t)rg_worker_rand(r->c->w));
+    if (delay == 0) {
+        attempt_start(r);
+        return;
+    }
+    r->in_backoff = 1;
+    uv_timer_start(&r->c->timer, on_backoff_done, delay, 0);
+}
+
+/* The response. */
+
+static llhttp_settings_t resp_settings;
+static uv_once_t resp_once = UV_ONCE_INIT;
+
+static int resp_head_err(struct rg_upconn *up, int rv)
+{
+    return rv == 0 ? 0 : -1;
+}
+
+static int on_resp_status(llhttp_t *p, const char *at, size_t n)
+{
+    struct rg_upconn *up = p->data;
+
+    return resp_head_err(up, rg_head_add_url(&up->head, at, n));
+}
+
+static int on_resp_field(llhttp_t *p, const char *at, size_t n)
+{
+    struct rg_upconn *up = p->data;
+
+    return resp_head_err(up, rg_head_add_name(&up->head, at, n));
+}
+
+static int on_resp_value(llhttp_t *p, const char *at, size_t n)
+{
+    struct rg_upconn *up = p->data;
+
+    return resp_head_err(up, rg_head_add_value(&up->head, at, n));
+}
+
+static int on_resp_value_complete(llhttp_t *p)
+{
+    struct rg_upconn *up = p->data;
+
+    if (rg_head_add_value(&up->head, "", 0) != 0)
+        return -1;
+    rg_head_end_value(&up->head);
+    return 0;
+}
+
+static int add_response_fields(struct rg_req *r, struct rg_buf *b)
+{
+    const struct rg_head *h = &r->up->head;
+    int rv = 0;
+
+    for (uint32_t i = 0; i < h->n_fields; i++) {
+        const struct rg_field *f = &h->fields[i];
+        const char *name = h->buf + f->name_off;
+
+        if (f->hop || (f->name_len == 14 && r->framing != RG_FRAME_NONE &&
+                       strncasecmp(name, "content-length", 14) == 0))
+            continue;
+        rv |= rg_buf_add(b, name, f->name_len);
+        rv |= rg_buf_adds(b, ": ");
+        rv |= rg_buf_add(b, h->buf + f->value_off, f->value_len);
+        rv |= rg_buf_adds(b, "\r\n");
+    }
+    return rv;
+}
+
+static enum rg_resp_framing response_framing(struct rg_req *r, llhttp_t *p)
+{
+    int st = p->status_code;
+
+    if (r->method == RG_M_HEAD || st == 204 || st == 304 || st < 200)
+        return RG_FRAME_NONE;
+    if ((p->flags & F_CONTENT_LENGTH) && !(p->flags & F_CHUNKED))
+        return RG_FRAME_LENGTH;
+    return r->http_minor >= 1 ? RG_FRAME_CHUNKED : RG_FRAME_CLOSE;
+}
+
+/* Write the client's response head. Returns 0 or -1. */
+static int send_response_head(struct rg_req *r, llhttp_t *p)
+{
+    struct rg_buf b;
+    struct rg_upconn *up = r->up;
+    const struct rg_limits *l = &r->gen->limits;
+    int cc, cu, rv = 0;
+    int close;
+    size_t len;
+    char *s;
+
+    rg_buf_init(&b, (size_t)up->head.max + 1024);
+    rg_head_mark_hop(&up->head, &cc, &cu);
+    r->status = p->status_code;
+    r->framing = response_framing(r, p);
+    close = r->client_close || r->framing == RG_FRAME_CLOSE ||
+            r->c->w->draining || !r->body_done;
+    rv |= rg_buf_addf(&b, "HTTP/1.1 %d ", r->status);
+    if (up->head.url_len > 0)
+        rv |= rg_buf_add(&b, up->head.buf + up->head.url_off, up->head.url_len);
+    else
+        rv |= rg_buf_adds(&b, rg_status_reason(r->status));
+    rv |= rg_buf_adds(&b, "\r\n");
+    rv |= add_response_fields(r, &b);
+    if (r->framing == RG_FRAME_LENGTH)
+        rv |= rg_buf_addf(&b, "Content-Length: %llu\r\n",
+                          (unsigned long long)p->content_length);
+    else if (r->framing == RG_FRAME_CHUNKED)
+        rv |= rg_buf_adds(&b, "Transfer-Encoding: chunked\r\n");
+    if (l->via[0] != '\0')
+        rv |= rg_buf_addf(&b, "Via: 1.1 %s\r\n", l->via);
+    if (rg_head_find(&up->head, "x-request-id") == NULL)
+        rv |= rg_buf_addf(&b, "X-Request-ID: %s\r\n", r->id);
+    if (r->status == 101) {
+        const struct rg_field *u = rg_head_find(&up->head, "upgrade");
+
+        rv |= rg_buf_adds(&b, "Connection: upgrade\r\nUpgrade: ");
+        if (u != NULL)
+            rv |= rg_buf_add(&b, up->head.buf + u->value_off, u->value_len);
+        rv |= rg_buf_adds(&b, "\r\n");
+    } else if (close) {
+        rv |= rg_buf_adds(&b, "Connection: close\r\n");
+        r->client_close = 1;
+    } else if (r->http_minor == 0) {
+        rv |= rg_buf_adds(&b, "Connection: keep-alive\r\n");
+    }
+    rv |= rg_buf_adds(&b, "\r\n");
+    if (rv != 0) {
+        rg_buf_release(&b);
+        return -1;
+    }
+    s = rg_buf_detach(&b, &len);
+    r->resp_started = 1;
+    r->bytes_out += len;
+    if (rg_conn_write_take(r->c, s, len) != 0) {
+        rg_free(s);
+        return -1;
+    }
+    return 0;
+}
+
+static int on_resp_headers_complete(llhttp_t *p)
+{
+    struct rg_upconn *up = p->data;
+    struct rg_req *r = up->req;
+
+    if (p->status_code < 200 && p->status_code != 101) {
+        /* 1xx interim responses (103 Early Hints) are not relayed. */
+        rg_head_release(&up->head);
+        return 0;
+    }
+    if (p->status_code == 101 && !r->upgrade)
+        return -1;
+    if (send_response_head(r, p) != 0)
+        return -1;
+    return r->method == RG_M_HEAD ? 1 : 0;
+}
+
+static int on_resp_body(llhttp_t *p, const char *at, size_t n)
+{
+    struct rg_upconn *up = p->data;
+    struct rg_req *r = up->req;
+    struct rg_conn *c = r->c;
+    uv_buf_t bufs[3];
+    char hex[24];
+    unsigned nb = 0;
+
+    if (r->framing == RG_FRAME_CHUNKED)
+        bufs[nb++] = uv_buf_init(hex, (unsigned)snprintf(hex, sizeof(hex),
+                                                         "%zx\r\n", n));
+    bufs[nb++] = uv_buf_init((char *)at, (unsigned)n);
+    if (r->framing == RG_FRAME_CHUNKED)
+        bufs[nb++] = uv_buf_init("\r\n", 2);
+    r->resp_body += n;
+    r->bytes_out += n;
+    if (rg_conn_write(c, bufs, nb) != 0)
+        return -1;
+    if (c->out_bytes >= RG_WQ_HIGH)
+        up_set_reading(up, 0);
+    return 0;
+}
+
+static int on_resp_message_complete(llhttp_t *p)
+{
+    struct rg_upconn *up = p->data;
+    struct rg_req *r = up->req;
+
+    if (p->status_code < 200 && p->status_code != 101)
+        return 0;
+    r->resp_done = 1;
+    r->up_keepalive = llhttp_should_keep_alive(p);
+    return p->upgrade ? 0 : HPE_PAUSED;
+}
+
+static void resp_settings_init(void)
+{
+    llhttp_settings_init(&resp_settings);
+    resp_settings.on_status = on_resp_status;
+    resp_settings.on_header_field = on_resp_field;
+    resp_settings.on_header_value = on_resp_value;
+    resp_settings.on_header_value_complete = on_resp_value_complete;
+    resp_settings.on_headers_complete = on_resp_headers_complete;
+    resp_settings.on_body = on_resp_body;
+    resp_settings.on_message_complete = on_resp_message_complete;
+}
+
+static void up_begin(struct rg_req *r, struct rg_upconn *up)
+{
+    uv_once(&resp_once, resp_settings_init);
+    r->up = up;
+    up->req = r;
+    rg_head_release(&up->head);
+    llhttp_init(&up->parser, HTTP_RESPONSE, &resp_settings);
+    up->parser.data = up;
+    up->timer.data = up;
+    uv_timer_stop(&up->timer);
+}
+
+static void response_complete(struct rg_req *r, int clean)
+{
+    if (r->framing == RG_FRAME_CHUNKED) {
+        uv_buf_t end = uv_buf_init("0\r\n\r\n", 5);
+
+        r->bytes_out += 5;
+        if (rg_conn_write(r->c, &end, 1) != 0)
+            return;
+    }
+    if (!clean)
+        r->up_keepalive = 0;
+    if (!r->body_done) {
+        /* Answered before the request body ended: that body cannot be
+         * delimited for reuse, so neither connection is kept. */
+        r->up_keepalive = 0;
+        rg_proxy_finish(r, 0);
+        return;
+    }
+    rg_proxy_finish(r, !r->client_close);
+}
+
+static void start_tunnel(struct rg_req *r, const char *rest, size_t n)
+{
+    struct rg_conn *c = r->c;
+
+    if (n > 0 && rg_conn_write(c, &(uv_buf_t){.base = (char *)rest, .len = n},
+                               1) != 0)
+        return;
+    up_timer_start(r, on_up_timeout, 2);
+    rg_conn_start_tunnel(c);
+}
+
+void rg_proxy_tunnel_data(struct rg_req *r, const char *p, size_t n)
+{
+    if (r->up == NULL || up_write(r, &(uv_buf_t){.base = (char *)p, .len = n},
+                                  1) != 0) {
+        rg_conn_close(r->c);
+        return;
+    }
+    up_timer_start(r, on_up_timeout, 2);
+}
+
+static void up_parse(struct rg_req *r, const char *p, size_t n)
+{
+    struct rg_upconn *up = r->up;
+    llhttp_errno_t err = llhttp_execute(&up->parser, p, n);
+    const char *pos;
+
+    /* A callback may have ended the exchange (client gone): @up lives on
+     * until its close callback, @r may not. */
+    if (err == HPE_OK || up->req != r)
+        return;
+    pos = llhttp_get_error_pos(&up->parser);
+    if (err == HPE_PAUSED_UPGRADE && r->status == 101) {
+        start_tunnel(r, pos, (size_t)(p + n - pos));
+        return;
+    }
+    if (err == HPE_PAUSED) {
+        response_complete(r, pos == p + n);
+        return;
+    }
+    rg_log(RG_LOG_WARN, "worker %u: request %s: bad response from %s: %s",
+           r->c->w->index, r->id, r->tgt->key, llhttp_errno_name(err));
+    attempt_fail(r, 502, "invalid response");
+}
+
+static void up_eof(struct rg_req *r)
+{
+    struct rg_upconn *up = r->up;
+
+    if (r->c->tunnel) {
+        rg_proxy_finish(r, 0);
+        return;
+    }
+    if (r->resp_started && llhttp_message_needs_eof(&up->parser) &&
+        llhttp_finish(&up->parser) == HPE_OK && r->resp_done) {
+        response_complete(r, 0);
+        return;
+    }
+    attempt_fail(r, 502, "upstream closed the connection");
+}
+
+static void up_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+    struct rg_upconn *up = s->data;
+    struct rg_req *r = up->req;
+
+    if (r == NULL || nread == 0)
+        return;
+    if (nread < 0) {
+        up_eof(r);
+        return;
+    }
+    up_timer_start(r, on_up_timeout, 2);
+    if (r->c->tunnel) {
+        if (rg_conn_write(r->c, &(uv_buf_t){.base = buf->base,
+                                            .len = (size_t)nread}, 1) == 0 &&
+            r->c->out_bytes >= RG_WQ_HIGH)
+            up_set_reading(up, 0);
+        return;
+    }
+    up_parse(r, buf->base, (size_t)nread);
+}
+
+void rg_proxy_client_drained(struct rg_req *r)
+{
+    if (r->up != NULL && !r->resp_done)
+        up_set_reading(r->up, 1);
+}
+
+/* The end. */
+
+void rg_proxy_finish(struct rg_req *r, int keepalive)
+{
+    struct rg_conn *c = r->c;
+
+    release_upstream(r, r->up_keepalive && r->resp_done && r->body_done);
+    if (c->w->alog != NULL)
+        rg_accesslog_request(c->w->alog, r);
+    if (r->framing == RG_FRAME_CLOSE || r->client_close)
+        keepalive = 0;
+    rg_conn_request_finished(c, keepalive);
+}

@@ -1,0 +1,102 @@
+/* One request's exchange with its upstream: routing, the rewritten head,
+ * attempts with retries and timeouts, streaming the body both ways, the
+ * response head rewrite, upgrades, local error replies and the access log
+ * line. Driven by http/conn.c on the client side and by upstream
+ * connections from upstream/pool.c on the other. */
+#ifndef RG_HTTP_PROXY_H
+#define RG_HTTP_PROXY_H
+
+#include <stdint.h>
+
+#include "core/buf.h"
+#include "event/gen.h"
+#include "http/head.h"
+#include "route/router.h"
+
+struct rg_conn;
+struct rg_upconn;
+
+enum rg_resp_framing {
+    RG_FRAME_NONE,    /* no body (HEAD, 1xx, 204, 304) */
+    RG_FRAME_LENGTH,  /* Content-Length */
+    RG_FRAME_CHUNKED, /* re-chunked for the client */
+    RG_FRAME_CLOSE,   /* delimited by closing the connection */
+};
+
+struct rg_req {
+    struct rg_conn *c;          /* owner */
+    struct rg_gen *gen;         /* one reference, from start to free */
+    struct rg_head head;        /* client's request head */
+    struct rg_buf up_head;      /* rewritten head for the upstream */
+    char *path;                 /* normalised path, owned */
+    char id[72];                /* X-Request-ID */
+    unsigned method;            /* RG_M_* */
+    uint8_t http_minor;
+    int64_t content_length;     /* -1 when absent */
+    uint64_t body_rcvd;         /* request body bytes read */
+    uint64_t resp_body;         /* response body bytes sent */
+    uint64_t bytes_out;         /* all bytes queued to the client */
+    struct rg_route_match m;
+    const struct rg_service *svc;
+    const struct rg_upstream_target *tgt;
+    struct rg_upconn *up;       /* current attempt's connection */
+    unsigned attempts;
+    unsigned max_retries;
+    int status;                 /* response status sent to the client */
+    int err_status;             /* set by parser callbacks on limits */
+    enum rg_resp_framing framing;
+    uint64_t t_start;           /* uv_hrtime at head complete */
+    uint64_t t_upstream;        /* uv_hrtime at the last attempt's start */
+    unsigned chunked : 1;       /* request body is chunked */
+    unsigned expect : 1;        /* Expect: 100-continue */
+    unsigned upgrade : 1;       /* Connection: upgrade requested */
+    unsigned client_close : 1;  /* client asked to close */
+    unsigned body_resumed : 1;  /* the parser went past the head */
+    unsigned body_done : 1;     /* request fully read from the client */
+    unsigned head_sent : 1;     /* this attempt wrote the head upstream */
+    unsigned resp_started : 1;  /* a response byte was queued to client */
+    unsigned resp_done : 1;
+    unsigned up_keepalive : 1;  /* upstream allows reuse */
+    unsigned in_backoff : 1;
+};
+
+/* Allocate a request on @c when a message begins. Returns NULL on ENOMEM. */
+struct rg_req *rg_proxy_req_new(struct rg_conn *c);
+
+/* Free @r and drop its references; closes any upstream it still holds.
+ * Accepts NULL. */
+void rg_proxy_req_free(struct rg_req *r);
+
+/* The request head is parsed (the parser is paused after it): route and
+ * start the first attempt, or answer locally. */
+void rg_proxy_start(struct rg_req *r);
+
+/* A span of request body (borrowed) from the parser. Returns 0, or -1 to
+ * make the parser fail (r->err_status says why). */
+int rg_proxy_body(struct rg_req *r, const char *p, size_t n);
+
+/* The request body ended. */
+void rg_proxy_body_done(struct rg_req *r);
+
+/* Client writes drained below the low-water mark: resume upstream reads. */
+void rg_proxy_client_drained(struct rg_req *r);
+
+/* Tunnel bytes from the client (borrowed) after an upgrade. */
+void rg_proxy_tunnel_data(struct rg_req *r, const char *p, size_t n);
+
+/* The client went away or broke the protocol mid-request: stop the
+ * exchange, closing the upstream connection. */
+void rg_proxy_abort(struct rg_req *r);
+
+/* The exchange is over and its response is fully queued: release the
+ * upstream connection, write the access log line, and hand the client
+ * connection back (@keepalive 0 closes it once writes drain). */
+void rg_proxy_finish(struct rg_req *r, int keepalive);
+
+/* Send a local JSON error reply ({"message","request_id"}) for @r, or
+ * for a request that never got a head when @r has none. @close forces
+ * Connection: close. */
+void rg_proxy_reply_error(struct rg_conn *c, struct rg_req *r, int status,
+                          const char *message, int close);
+
+#endif

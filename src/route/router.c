@@ -26,12 +26,12 @@ enum { ENT_NOPATH = 0, ENT_PREFIX, ENT_EXACT };
 
 /* An open-addressing hash table slot. */
 struct slot {
-    uint64_t hash;  /* fnv of the key, mixed with the tag */
-    uint64_t tag;   /* host kind, or group << 1 | exact for paths */
+    uint64_t hash;   /* fnv of the key, mixed with the tag */
+    uint64_t tag;    /* host kind, or group << 1 | exact for paths */
     const char *key; /* borrowed from the config; NULL: empty slot */
     size_t len;
-    size_t first;   /* host table: group id; path table: first cand */
-    size_t count;   /* path table: cands in the slice */
+    size_t first; /* host table: group id; path table: first cand */
+    size_t count; /* path table: cands in the slice */
 };
 
 struct table {
@@ -43,7 +43,7 @@ struct group {
     uint64_t host_rank;  /* see host_rank(); 0 for the host-less group */
     size_t nopath_first; /* slice of cands: routes without paths */
     size_t nopath_count;
-    int has_paths;       /* any path key filed under this group */
+    int has_paths; /* any path key filed under this group */
 };
 
 struct rg_router {
@@ -253,8 +253,12 @@ static size_t route_entries(const struct rg_route *r, size_t ri, size_t g,
 
         if (p->path == NULL)
             continue;
-        e[n++] = (struct ent){g, p->exact ? ENT_EXACT : ENT_PREFIX, p->path,
-                              strlen(p->path), r->methods != 0, ri};
+        e[n++] = (struct ent){g,
+                              p->exact ? ENT_EXACT : ENT_PREFIX,
+                              p->path,
+                              strlen(p->path),
+                              r->methods != 0,
+                              ri};
     }
     return n;
 }
@@ -334,8 +338,8 @@ static uint64_t path_hash(const char *p, size_t len, uint64_t tag)
 }
 
 /* File @e's key with its slice of cands. */
-static void file_key(struct rg_router *rt, const struct ent *e,
-                     size_t first, size_t count)
+static void file_key(struct rg_router *rt, const struct ent *e, size_t first,
+                     size_t count)
 {
     struct group *g = &rt->groups[e->group];
     uint64_t tag = (uint64_t)e->group << 1 | (e->kind == ENT_EXACT);
@@ -469,9 +473,8 @@ static void probe_path(const struct rg_router *rt, size_t g, int exact,
 /* Find group @g's best route for @path and offer it. Prefix keys are
  * probed where a segment ends: before each "/" (key "/api" for "/api/x"),
  * after it (key "/api/"), and at the end of the path. */
-static void match_group(const struct rg_router *rt, size_t g,
-                        const char *path, size_t n, unsigned method,
-                        struct best *b)
+static void match_group(const struct rg_router *rt, size_t g, const char *path,
+                        size_t n, unsigned method, struct best *b)
 {
     const struct group *gr = &rt->groups[g];
     struct best at = {0, gr->host_rank, 0, SIZE_MAX, 0};
@@ -508,9 +511,9 @@ static void match_host_key(const struct rg_router *rt, int kind, uint64_t h,
 /* Visit every group whose pattern matches @host: "x.*" at each "." seen
  * left to right with something after it, the exact name, and "*.x" at
  * each "." seen right to left with something before it. */
-static void match_hosts(const struct rg_router *rt, const char *host,
-                        size_t hl, const char *path, size_t n,
-                        unsigned method, struct best *b)
+static void match_hosts(const struct rg_router *rt, const char *host, size_t hl,
+                        const char *path, size_t n, unsigned method,
+                        struct best *b)
 {
     uint64_t h = FNV_OFFSET;
     size_t i;
@@ -520,8 +523,7 @@ static void match_hosts(const struct rg_router *rt, const char *host,
 
         h = fnv_step(h, c);
         if (c == '.' && i + 1 < hl)
-            match_host_key(rt, HOST_PREFIX, h, host, i + 1, path, n, method,
-                           b);
+            match_host_key(rt, HOST_PREFIX, h, host, i + 1, path, n, method, b);
     }
     match_host_key(rt, HOST_EXACT, h, host, hl, path, n, method, b);
     h = FNV_OFFSET;

@@ -5,8 +5,7 @@
 
 /* RFC 9110 §9.2.2: the idempotent methods. */
 #define IDEMPOTENT                                                             \
-    (RG_M_GET | RG_M_HEAD | RG_M_PUT | RG_M_DELETE | RG_M_OPTIONS |            \
-     RG_M_TRACE)
+    (RG_M_GET | RG_M_HEAD | RG_M_PUT | RG_M_DELETE | RG_M_OPTIONS | RG_M_TRACE)
 
 static int is_idempotent(unsigned method)
 {

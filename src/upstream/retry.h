@@ -9,12 +9,12 @@
 
 /* What the proxy knows about a failed attempt. */
 struct rg_attempt_state {
-    unsigned method;        /* RG_M_* bit of the request */
-    unsigned attempt;       /* attempts made so far, >= 1 */
-    unsigned max_retries;   /* retries allowed after the first attempt */
-    int request_sent;       /* any request byte reached the upstream */
-    int body_replayable;    /* the request body is empty or fully held */
-    int response_started;   /* any response byte reached the client */
+    unsigned method;      /* RG_M_* bit of the request */
+    unsigned attempt;     /* attempts made so far, >= 1 */
+    unsigned max_retries; /* retries allowed after the first attempt */
+    int request_sent;     /* any request byte reached the upstream */
+    int body_replayable;  /* the request body is empty or fully held */
+    int response_started; /* any response byte reached the client */
 };
 
 /* Whether another attempt is safe and allowed. Allowed means attempt <=

@@ -169,8 +169,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     m = rg_path_normalize(out, (size_t)n, again, (size_t)n + 1);
     CHECK(m == n && memcmp(again, out, (size_t)n + 1) == 0);
     /* One byte short of len + 1 is -ENOSPC. */
-    CHECK(rg_path_normalize((const char *)data, size, again, size) ==
-          -ENOSPC);
+    CHECK(rg_path_normalize((const char *)data, size, again, size) == -ENOSPC);
 done:
     free(out);
     free(ref);

@@ -25,18 +25,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define MAX_REQUESTS 8
 
 static const char *const route_hosts[] = {
-    "a.com", "*.a.com", "b.a.com", "api.*", "*.com", "A.COM", "api.a.com",
-    "api.a.*", "*.b.a.com", "", "*", "*.", ".*", "x.*.com", "api.", "B.A.Com",
+    "a.com",     "*.a.com", "b.a.com",   "api.*",   "*.com", "A.COM",
+    "api.a.com", "api.a.*", "*.b.a.com", "",        "*",     "*.",
+    ".*",        "x.*.com", "api.",      "B.A.Com",
 };
 
 static const char *const req_hosts[] = {
-    "a.com", "b.a.com", "api.a.com", "API.A.COM", "x.b.a.com", "com", "api",
-    "api.", ".a.com", "api.x", "api.a.b", "*.a.com", "a.com.", "",
+    "a.com", "b.a.com", "api.a.com", "API.A.COM", "x.b.a.com", "com",    "api",
+    "api.",  ".a.com",  "api.x",     "api.a.b",   "*.a.com",   "a.com.", "",
 };
 
 static const char *const paths[] = {
-    "/",    "/a",    "/a/",   "/a/b", "/ab",    "/a/b/",  "/b",    "//",
-    "/a//", "/a/bc", "/a/b/c", "",    "a",      "/A",     "/a/b/c/d",
+    "/",    "/a",    "/a/",    "/a/b", "/ab", "/a/b/", "/b",       "//",
+    "/a//", "/a/bc", "/a/b/c", "",     "a",   "/A",    "/a/b/c/d",
 };
 
 #define N(a) (sizeof(a) / sizeof(a[0]))
@@ -279,8 +280,8 @@ static void check_satisfies(const struct rg_route *r,
     CHECK(ok);
 }
 
-static void one_request(const struct rg_gateway *gw,
-                        const struct rg_router *rt, struct input *in)
+static void one_request(const struct rg_gateway *gw, const struct rg_router *rt,
+                        struct input *in)
 {
     char *host = NULL, *path;
     size_t hl = 0, n;

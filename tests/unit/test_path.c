@@ -37,11 +37,11 @@ static void check_vec(const struct vec *v, size_t n)
                           v[i].in, rv);
         } else {
             ck_assert_msg(rv == (long)strlen(v[i].out),
-                          "\"%s\": want \"%s\", got rv %ld", v[i].in,
-                          v[i].out, rv);
+                          "\"%s\": want \"%s\", got rv %ld", v[i].in, v[i].out,
+                          rv);
             ck_assert_msg(strcmp(got, v[i].out) == 0,
-                          "\"%s\": want \"%s\", got \"%s\"", v[i].in,
-                          v[i].out, got);
+                          "\"%s\": want \"%s\", got \"%s\"", v[i].in, v[i].out,
+                          got);
         }
         free(got);
     }
@@ -52,6 +52,7 @@ static void check_vec(const struct vec *v, size_t n)
  * remove_dot_segments receives, with the RFC's expected result. */
 START_TEST(rfc3986_examples)
 {
+    /* clang-format off */
     static const struct vec v[] = {
         {"/b/c/g", "/b/c/g"},
         {"/b/c/./g", "/b/c/g"},
@@ -82,6 +83,7 @@ START_TEST(rfc3986_examples)
         {"/a/b/c/./../../g", "/a/g"},
         {"/mid/content=5/../6", "/mid/6"},
     };
+    /* clang-format on */
 
     check_vec(v, sizeof(v) / sizeof(v[0]));
 }
@@ -91,6 +93,7 @@ END_TEST
  * encoded ".." cannot climb out of a prefix-routed subtree. */
 START_TEST(encoded_dot_segments_are_removed)
 {
+    /* clang-format off */
     static const struct vec v[] = {
         {"/%2e%2e/admin", "/admin"},
         {"/api/%2e%2e/admin", "/admin"},
@@ -107,6 +110,7 @@ START_TEST(encoded_dot_segments_are_removed)
         {"/api/../admin", "/admin"},
         {"/api/./../admin/.", "/admin/"},
     };
+    /* clang-format on */
 
     check_vec(v, sizeof(v) / sizeof(v[0]));
 }
@@ -114,6 +118,7 @@ END_TEST
 
 START_TEST(duplicate_slashes_merge)
 {
+    /* clang-format off */
     static const struct vec v[] = {
         {"/", "/"},
         {"//", "/"},
@@ -129,6 +134,7 @@ START_TEST(duplicate_slashes_merge)
         {"/./", "/"},
         {"/../../a/", "/a/"},
     };
+    /* clang-format on */
 
     check_vec(v, sizeof(v) / sizeof(v[0]));
 }
@@ -137,6 +143,7 @@ END_TEST
 /* Unreserved escapes are decoded, the others get upper-case hex. */
 START_TEST(percent_escapes_are_canonical)
 {
+    /* clang-format off */
     static const struct vec v[] = {
         {"/%61dmin", "/admin"},
         {"/%41%5a%30%39", "/AZ09"},
@@ -152,6 +159,7 @@ START_TEST(percent_escapes_are_canonical)
         {"/a;b=c,d", "/a;b=c,d"},
         {"/\xc3\xa9", "/\xc3\xa9"},
     };
+    /* clang-format on */
 
     check_vec(v, sizeof(v) / sizeof(v[0]));
 }
@@ -159,6 +167,7 @@ END_TEST
 
 START_TEST(bad_input_is_einval)
 {
+    /* clang-format off */
     static const struct vec v[] = {
         {"", NULL},
         {"a", NULL},
@@ -185,6 +194,7 @@ START_TEST(bad_input_is_einval)
         {"/a\x1f", NULL},
         {"/a\x7f", NULL},
     };
+    /* clang-format on */
 
     check_vec(v, sizeof(v) / sizeof(v[0]));
 }
@@ -195,8 +205,7 @@ START_TEST(embedded_nul_is_einval)
 {
     char out[8];
 
-    ck_assert_int_eq(rg_path_normalize("/a\0b", 4, out, sizeof(out)),
-                     -EINVAL);
+    ck_assert_int_eq(rg_path_normalize("/a\0b", 4, out, sizeof(out)), -EINVAL);
 }
 END_TEST
 
@@ -220,7 +229,7 @@ START_TEST(in_place_matches_copy)
 {
     static const char *const in[] = {
         "/a/%62/../%2e%2e/c%3a//d/.", "/%41%42%43%44", "/x/%3a%3b%3c/..",
-        "/a/b/c/./../../g", "//%7e/./",
+        "/a/b/c/./../../g",           "//%7e/./",
     };
     size_t i;
 
@@ -243,7 +252,10 @@ END_TEST
 START_TEST(idempotent)
 {
     static const char *const in[] = {
-        "/a/%62/../%2e%2e/c%3a//d/.", "/%c3%a9/./x", "/a/..", "/.%2e/a/",
+        "/a/%62/../%2e%2e/c%3a//d/.",
+        "/%c3%a9/./x",
+        "/a/..",
+        "/.%2e/a/",
     };
     size_t i;
 

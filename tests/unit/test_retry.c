@@ -70,8 +70,7 @@ START_TEST(never_after_response_started)
     for (i = 0; i < N_METHODS; i++) {
         for (sent = 0; sent <= 1; sent++) {
             for (replay = 0; replay <= 1; replay++) {
-                struct rg_attempt_state s = st(all_methods[i], sent, replay,
-                                               1);
+                struct rg_attempt_state s = st(all_methods[i], sent, replay, 1);
 
                 ck_assert(!rg_retry_allowed(&s));
             }
@@ -216,8 +215,7 @@ START_TEST(jitter_bounds)
     /* Saturated delay with jitter: the top draw is UINT32_MAX itself. */
     b.max_ms = 0;
     ck_assert_uint_eq(rg_retry_delay_ms(&b, 1000, UINT32_MAX), UINT32_MAX);
-    ck_assert_uint_le(rg_retry_delay_ms(&b, 1000, 1u << 31),
-                      (uint32_t)1 << 31);
+    ck_assert_uint_le(rg_retry_delay_ms(&b, 1000, 1u << 31), (uint32_t)1 << 31);
 }
 END_TEST
 

@@ -208,10 +208,10 @@ END_TEST
 START_TEST(more_criteria_first)
 {
     static const struct rdef d[] = {
-        {{NULL}, {"/a/b/c"}, 0},                /* paths */
-        {{NULL}, {"/"}, RG_M_GET},              /* paths + methods */
-        {{"h.com"}, {NULL}, 0},                 /* hosts */
-        {{"h.com"}, {"/"}, 0},                  /* hosts + paths */
+        {{NULL}, {"/a/b/c"}, 0},                 /* paths */
+        {{NULL}, {"/"}, RG_M_GET},               /* paths + methods */
+        {{"h.com"}, {NULL}, 0},                  /* hosts */
+        {{"h.com"}, {"/"}, 0},                   /* hosts + paths */
         {{"*.com"}, {"/"}, RG_M_GET | RG_M_PUT}, /* all three */
     };
     ROUTER(d);
@@ -622,24 +622,19 @@ START_TEST(ten_thousand_routes)
 
     ck_assert_ptr_nonnull(rt);
     /* Spot checks worked out by hand. */
-    ck_assert_int_eq(match(rt, "h42.example.com", "/s4/r42/x", RG_M_POST,
-                           &pl),
+    ck_assert_int_eq(match(rt, "h42.example.com", "/s4/r42/x", RG_M_POST, &pl),
                      42);
     ck_assert_uint_eq(pl, 7);
     /* Route 9900 is GET-only; for POST the host-less prefix "/s990" of
      * route 9906 is next. */
-    ck_assert_int_eq(match(rt, "h0.example.com", "/s990/r9900", RG_M_GET,
-                           NULL),
+    ck_assert_int_eq(match(rt, "h0.example.com", "/s990/r9900", RG_M_GET, NULL),
                      9900);
-    ck_assert_int_eq(match(rt, "h0.example.com", "/s990/r9900", RG_M_POST,
-                           &pl),
+    ck_assert_int_eq(match(rt, "h0.example.com", "/s990/r9900", RG_M_POST, &pl),
                      9906);
     ck_assert_uint_eq(pl, 5);
-    ck_assert_int_eq(match(rt, "h0.example.com", "/s991/r9900", RG_M_GET,
-                           NULL),
+    ck_assert_int_eq(match(rt, "h0.example.com", "/s991/r9900", RG_M_GET, NULL),
                      -1);
-    ck_assert_int_eq(match(rt, "zz.example.com", "/s0/r1", RG_M_GET, NULL),
-                     1);
+    ck_assert_int_eq(match(rt, "zz.example.com", "/s0/r1", RG_M_GET, NULL), 1);
     ck_assert_int_eq(match(rt, "h1.org", "/s0/r2", RG_M_GET, NULL), 2);
     ck_assert_int_eq(match(rt, "nohost", "/s1/r13", RG_M_GET, NULL), 13);
     ck_assert_int_eq(match(rt, "nohost", "/s1/r14", RG_M_GET, NULL), -1);

@@ -7,12 +7,27 @@
  * retries,connect_timeout,write_timeout,read_timeout,tags,enabled,routes},
  * routes[].{name,id,service,paths,hosts,methods,strip_path,preserve_host,
  * protocols,tags,regex_priority*,path_handling*,https_redirect_status_code*,
- * request_buffering*,response_buffering*} (* accepted, checked, unused).
+ * request_buffering*,response_buffering*} (* accepted, checked, unused);
+ * also created_at/updated_at on both (as in Kong exports; unused), and at
+ * the top level _transform and _workspace (checked, unused).
  * raftgate's own keys (Kong has none): services[].retry_backoff,
  * routes[].{connect_timeout,write_timeout,read_timeout,retries,retry_backoff}.
  * Route path syntax: "/a" is a prefix (segment-aware as in Kong), "=/a" is an
  * exact match (nginx's `location =`); Kong regex paths ("~...") are rejected
- * with an error, never silently dropped. */
+ * with an error, never silently dropped.
+ *
+ * Other Kong keys (plugins, consumers, upstreams, certificates, route
+ * headers/snis/sources/destinations, service tls_verify...) fail with
+ * "not supported yet", except when null, or for entity lists (top-level
+ * `plugins: []`, `consumers: []`..., nested `plugins: []`) when empty. Any
+ * key Kong does not know is "unknown key". A key whose value is null
+ * (`path: null`, as Kong exports write) counts as absent. Kong's value
+ * rules apply: names are letters, digits and ".-_~"; ids are UUIDs; a
+ * service takes `url` (http://host[:port][/path]) or protocol/host/port/
+ * path, not both; protocol must be http (https upstreams are not
+ * supported yet). Route hosts are lower-cased labels with at most one
+ * wildcard, as a leading "*." or a trailing ".*" label, and no port;
+ * methods are matched case-insensitively against the RG_M_* names. */
 #ifndef RG_CONFIG_GATEWAY_H
 #define RG_CONFIG_GATEWAY_H
 
@@ -43,7 +58,10 @@ enum rg_backoff_kind {
     RG_BACKOFF_EXPONENTIAL /* base * 2^(attempt-1) */
 };
 
-/* Retry backoff policy: `retry_backoff: {type, base_ms, max_ms, jitter}`. */
+/* Retry backoff policy: `retry_backoff: {type, base, max, jitter}` with
+ * type none|linear|exponential (required), base and max in ms (1..
+ * 2147483646, defaults 100 and 10000, max >= base), jitter a boolean
+ * (default false). A service without the key has kind NONE. */
 struct rg_backoff {
     enum rg_backoff_kind kind;
     uint32_t base_ms; /* first delay, ms */
@@ -77,7 +95,8 @@ struct rg_route {
     size_t service;          /* index into rg_gateway.services */
     struct rg_route_path *paths;
     size_t n_paths;
-    char **hosts;            /* lower-case; "*.example.com" or "api.*" wildcards */
+    char **hosts;            /* lower-case; "*.example.com" or "api.*"
+                                wildcards */
     size_t n_hosts;
     unsigned methods;        /* RG_M_* bits, 0 = any */
     int strip_path;          /* Kong default 1 */
@@ -94,7 +113,8 @@ struct rg_route {
 struct rg_gateway {
     struct rg_service *services;
     size_t n_services;
-    struct rg_route *routes; /* routes from services[].routes and top-level */
+    struct rg_route *routes; /* services[].routes in file order, then the
+                                top-level routes in file order */
     size_t n_routes;
 };
 
@@ -107,7 +127,9 @@ struct rg_gateway {
 int rg_gateway_parse(struct rg_gateway *gw, const char *text, size_t len,
                      struct rg_errbuf *eb);
 
-/* Same, reading the file at @path; errors are prefixed with the path. */
+/* Same, reading the file at @path (at most 16 MiB); errors are prefixed
+ * with the path. Also returns the -errno of open/read (e.g. -ENOENT), or
+ * -EFBIG. */
 int rg_gateway_load(struct rg_gateway *gw, const char *path,
                     struct rg_errbuf *eb);
 

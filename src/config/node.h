@@ -18,10 +18,13 @@ struct rg_node_conf {
     uint32_t idle_timeout_ms;    /* keep-alive idle close, 60000 */
     uint32_t max_header_size;    /* request line + headers, bytes, 32768 */
     uint64_t max_body_size;      /* bytes, 0 = unlimited (Kong default) */
-    uint32_t upstream_keepalive; /* idle upstream conns per host per worker, 64 */
+    uint32_t upstream_keepalive; /* idle upstream conns per host per
+                                    worker, 64 */
     uint32_t upstream_idle_ms;   /* upstream keep-alive idle timeout, 60000 */
-    uint32_t drain_timeout_ms;   /* SIGTERM grace for in-flight requests, 10000 */
-    char *via;                   /* Via pseudonym, default "raftgate"; "" = off */
+    uint32_t drain_timeout_ms;   /* SIGTERM grace for in-flight requests,
+                                    10000 */
+    char *via;                   /* Via pseudonym, default "raftgate";
+                                    "" = off */
     char *server;                /* Server header on local replies, default
                                     "raftgate"; "" = off */
     /* admin/status (control thread): */
@@ -29,17 +32,34 @@ struct rg_node_conf {
     char *status_listen;         /* default "127.0.0.1:8100" */
     /* logging: */
     char *error_log;             /* path or "stderr" (default) */
-    char *log_level;             /* error|warn|notice|info|debug, default info */
-    char *access_log;            /* path, or NULL/"off" (default off) */
+    char *log_level;             /* error|warn|notice|info|debug, default
+                                    info */
+    char *access_log;            /* path, or NULL when off (the default;
+                                    the file says `off`) */
     /* gateway config: */
-    char *declarative_config;    /* path to the Kong-format file; relative
-                                    paths resolve against this file's folder */
+    char *declarative_config;    /* path to the Kong-format file, NULL when
+                                    not set (the default) */
 };
 
-/* Parse @path into @nc (defaults filled first). On failure returns -EINVAL,
- * -ENOENT or -ENOMEM, leaves @nc released, and writes a message naming the
- * key (`proxy.workers: must be an integer in 0..256`) to @eb.
- * Thread: any. */
+/* File syntax (conf/raftgate.yml documents every key): sections proxy,
+ * admin, status, log, gateway; every key optional; unknown keys are
+ * errors. Durations are integer ms or "250ms", "10s", "2m", "1h" (1 ms..
+ * 24 h; drain_timeout may be 0). Sizes are integer bytes or "32k", "8m",
+ * "1g" (powers of 1024); max_header_size 1k..1m, max_body_size 0..1 TiB.
+ * workers 0..256, max_connections 1..1048576, upstream_keepalive 0..65535.
+ * A listen address is "host:port" with an IPv4 literal, "localhost" or
+ * "[IPv6]", port 1..65535, stored as written. via must be an HTTP token,
+ * server printable ASCII. Paths (error_log unless "stderr", access_log
+ * unless "off", declarative_config) are stored absolute: relative ones
+ * are joined to the absolute folder of the node config file. */
+
+/* Parse @path into @nc (defaults filled first; an empty file gives the
+ * defaults). On failure returns -EINVAL, -ENOMEM or the -errno of
+ * open/read (e.g. -ENOENT), leaves @nc released, and writes a message
+ * prefixed with @path and naming the key to @eb:
+ * `conf/raftgate.yml: proxy.workers: must be an integer in 0..256 (line 3)`.
+ * Ownership: @nc is filled and owned by the caller. Thread: any (reads
+ * the working directory when @path is relative). */
 int rg_node_conf_load(struct rg_node_conf *nc, const char *path,
                       struct rg_errbuf *eb);
 

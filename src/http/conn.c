@@ -3,6 +3,7 @@
 #include "http/conn.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <string.h>
 
 #include "core/alloc.h"
@@ -39,7 +40,8 @@ static int head_err(struct rg_conn *c, int rv, int too_big_status)
 {
     if (rv == 0)
         return 0;
-    c->req->err_status = rv == -E2BIG ? too_big_status : 503;
+    c->req->err_status = rv == -E2BIG ? too_big_status
+                         : rv == -ENOMEM ? 503 : 400;
     return -1;
 }
 
@@ -61,6 +63,14 @@ static int on_header_value(llhttp_t *p, const char *at, size_t n)
 {
     struct rg_conn *c = p->data;
 
+    /* llhttp 8.1 accepts obs-fold even in strict mode, delivering the
+     * continuation as a second span of the same value. A value split by a
+     * read boundary resumes at the start of the new input; anything else
+     * is a fold, which RFC 9112 §5.2 lets us reject with 400. */
+    if (c->req->head.in_value && at != c->exec_start) {
+        c->req->err_status = 400;
+        return -1;
+    }
     return head_err(c, rg_head_add_value(&c->req->head, at, n), 431);
 }
 
@@ -263,9 +273,11 @@ static void parser_resume(struct rg_conn *c)
 /* Run the parser over @p..@p+@n; keep what a pause leaves unparsed. */
 static void conn_feed(struct rg_conn *c, const char *p, size_t n)
 {
-    llhttp_errno_t err = llhttp_execute(&c->parser, p, n);
+    llhttp_errno_t err;
     const char *pos;
 
+    c->exec_start = p;
+    err = llhttp_execute(&c->parser, p, n);
     if (err == HPE_PAUSED || err == HPE_PAUSED_UPGRADE) {
         pos = llhttp_get_error_pos(&c->parser);
         c->want_read = 0;

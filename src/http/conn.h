@@ -28,6 +28,7 @@ struct rg_conn {
     char *pend;                /* unparsed bytes after a pause, owned */
     size_t pend_len;
     size_t out_bytes;          /* queued to the client, not yet written */
+    const char *exec_start;    /* input of the running llhttp_execute */
     char peer[48];             /* client IP, text */
     unsigned reading : 1;      /* uv_read_start is active */
     unsigned want_read : 1;    /* the parser may take more bytes */

@@ -99,7 +99,9 @@ int rg_head_add_value(struct rg_head *h, const char *p, size_t n)
 {
     struct rg_field *f;
 
-    if (h->n_fields == 0)
+    /* llhttp 8 passes obs-fold (RFC 9112 §5.2) through as CRLF inside the
+     * value even in strict mode; a proxy must not forward it. */
+    if (h->n_fields == 0 || memchr(p, '\r', n) || memchr(p, '\n', n))
         return -EINVAL;
     f = &h->fields[h->n_fields - 1];
     h->in_value = 1;

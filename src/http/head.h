@@ -37,7 +37,8 @@ int rg_head_add_url(struct rg_head *h, const char *p, size_t n);
 
 /* Append bytes of the current field name (a new field starts after the
  * previous value ended) or value. Returns 0, -E2BIG (past max or more than
- * RG_HEAD_MAX_FIELDS fields), -ENOMEM. Ownership: @p borrowed. */
+ * RG_HEAD_MAX_FIELDS fields), -ENOMEM, or -EINVAL for a value holding CR
+ * or LF (obs-fold). Ownership: @p borrowed. */
 int rg_head_add_name(struct rg_head *h, const char *p, size_t n);
 int rg_head_add_value(struct rg_head *h, const char *p, size_t n);
 

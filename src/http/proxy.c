@@ -36,6 +36,7 @@ struct rg_req *rg_proxy_req_new(struct rg_conn *c)
     rg_buf_init(&r->up_head, (size_t)r->gen->limits.max_header_size + 4096);
     r->content_length = -1;
     r->t_start = uv_hrtime();
+    rg_proxy_new_id(c->w, r->id, sizeof(r->id));
     return r;
 }
 
@@ -76,7 +77,7 @@ void rg_proxy_abort(struct rg_req *r)
 
 static int valid_request_id(const char *p, uint32_t n)
 {
-    if (n == 0 || n > 64)
+    if (n == 0 || n > RG_REQUEST_ID_MAX)
         return 0;
     for (uint32_t i = 0; i < n; i++) {
         unsigned char ch = (unsigned char)p[i];
@@ -87,20 +88,24 @@ static int valid_request_id(const char *p, uint32_t n)
     return 1;
 }
 
+/* The client's X-Request-ID replaces the generated one when valid. */
 static void set_request_id(struct rg_req *r)
 {
     const struct rg_field *f = rg_head_find(&r->head, "x-request-id");
-    uint64_t a, b;
 
     if (f != NULL && valid_request_id(r->head.buf + f->value_off,
                                       f->value_len)) {
         memcpy(r->id, r->head.buf + f->value_off, f->value_len);
         r->id[f->value_len] = '\0';
-        return;
     }
-    a = rg_worker_rand(r->c->w);
-    b = rg_worker_rand(r->c->w);
-    snprintf(r->id, sizeof(r->id), "%016llx%016llx", (unsigned long long)a,
+}
+
+void rg_proxy_new_id(struct rg_worker *w, char *out, size_t cap)
+{
+    uint64_t a = rg_worker_rand(w);
+    uint64_t b = rg_worker_rand(w);
+
+    snprintf(out, cap, "%016llx%016llx", (unsigned long long)a,
              (unsigned long long)b);
 }
 
@@ -131,6 +136,20 @@ static void request_host(const struct rg_req *r, const char **p, size_t *n)
     *n = len;
 }
 
+static unsigned count_fields(const struct rg_head *h, const char *name)
+{
+    size_t n = strlen(name);
+    unsigned count = 0;
+
+    for (uint32_t i = 0; i < h->n_fields; i++) {
+        const struct rg_field *f = &h->fields[i];
+
+        count += f->name_len == n &&
+                 strncasecmp(h->buf + f->name_off, name, n) == 0;
+    }
+    return count;
+}
+
 /* Parse the head's framing and options. Returns 0 or an HTTP status. */
 static int analyse_head(struct rg_req *r)
 {
@@ -142,7 +161,7 @@ static int analyse_head(struct rg_req *r)
     r->method = rg_method_bit(method, strlen(method));
     r->http_minor = p->http_minor;
     if (p->http_major != 1)
-        return 505;
+        return p->http_major == 0 ? 400 : 505; /* HTTP/0.9 has no head */
     if (p->flags & F_CONTENT_LENGTH)
         r->content_length = (int64_t)p->content_length;
     r->chunked = (p->flags & F_CHUNKED) != 0;
@@ -150,6 +169,12 @@ static int analyse_head(struct rg_req *r)
     r->upgrade = p->upgrade && conn_upgrade;
     r->client_close = !llhttp_should_keep_alive(p);
     if (p->http_minor == 1 && rg_head_find(&r->head, "host") == NULL)
+        return 400;
+    if (count_fields(&r->head, "host") > 1)
+        return 400; /* RFC 9112 §3.2 */
+    /* RFC 9112 §6.1: a request whose final coding is not chunked cannot
+     * be delimited. llhttp reports it only after the head; answer now. */
+    if ((p->flags & F_TRANSFER_ENCODING) && !(p->flags & F_CHUNKED))
         return 400;
     f = rg_head_find(&r->head, "expect");
     if (f != NULL) {
@@ -231,8 +256,7 @@ static int add_upstream_path(struct rg_req *r, const char *query,
     return rv;
 }
 
-static int add_client_headers(struct rg_req *r, const struct rg_field **xff,
-                              const struct rg_field **via)
+static int add_client_headers(struct rg_req *r)
 {
     const struct rg_head *h = &r->head;
     int rv = 0;
@@ -241,10 +265,6 @@ static int add_client_headers(struct rg_req *r, const struct rg_field **xff,
         const struct rg_field *f = &h->fields[i];
         const char *name = h->buf + f->name_off;
 
-        if (f->name_len == 15 && strncasecmp(name, "x-forwarded-for", 15) == 0)
-            *xff = f;
-        if (f->name_len == 3 && strncasecmp(name, "via", 3) == 0)
-            *via = f;
         if (f->hop || is_forwarding_header(name, f->name_len))
             continue;
         rv |= rg_buf_add(&r->up_head, name, f->name_len);
@@ -255,11 +275,30 @@ static int add_client_headers(struct rg_req *r, const struct rg_field **xff,
     return rv;
 }
 
+/* Append every value of the list header @name, comma-joined (RFC 9110
+ * §5.3), followed by ", " when there was any. */
+static int add_list_values(struct rg_req *r, const char *name)
+{
+    const struct rg_head *h = &r->head;
+    size_t n = strlen(name);
+    int rv = 0;
+
+    for (uint32_t i = 0; i < h->n_fields; i++) {
+        const struct rg_field *f = &h->fields[i];
+
+        if (f->name_len != n || f->value_len == 0 ||
+            strncasecmp(h->buf + f->name_off, name, n) != 0)
+            continue;
+        rv |= rg_buf_add(&r->up_head, h->buf + f->value_off, f->value_len);
+        rv |= rg_buf_adds(&r->up_head, ", ");
+    }
+    return rv;
+}
+
 static int build_upstream_head(struct rg_req *r, const char *query,
                                size_t query_len)
 {
     struct rg_buf *b = &r->up_head;
-    const struct rg_field *xff = NULL, *via = NULL;
     const struct rg_field *host = rg_head_find(&r->head, "host");
     const struct rg_limits *l = &r->gen->limits;
     const char *method = llhttp_method_name(r->c->parser.method);
@@ -273,12 +312,9 @@ static int build_upstream_head(struct rg_req *r, const char *query,
     else
         rv |= rg_buf_adds(b, r->tgt->host_header);
     rv |= rg_buf_adds(b, "\r\n");
-    rv |= add_client_headers(r, &xff, &via);
+    rv |= add_client_headers(r);
     rv |= rg_buf_adds(b, "X-Forwarded-For: ");
-    if (xff != NULL && xff->value_len > 0) {
-        rv |= rg_buf_add(b, r->head.buf + xff->value_off, xff->value_len);
-        rv |= rg_buf_adds(b, ", ");
-    }
+    rv |= add_list_values(r, "x-forwarded-for");
     rv |= rg_buf_addf(b, "%s\r\nX-Forwarded-Proto: http\r\n", r->c->peer);
     if (host != NULL) {
         rv |= rg_buf_adds(b, "X-Forwarded-Host: ");
@@ -287,14 +323,17 @@ static int build_upstream_head(struct rg_req *r, const char *query,
     }
     rv |= rg_buf_addf(b, "X-Forwarded-Port: %u\r\nX-Real-IP: %s\r\n"
                       "X-Request-ID: %s\r\n", r->c->w->port, r->c->peer, r->id);
-    if (via != NULL || l->via[0] != '\0') {
+    if (l->via[0] != '\0') {
         rv |= rg_buf_adds(b, "Via: ");
-        if (via != NULL) {
-            rv |= rg_buf_add(b, r->head.buf + via->value_off, via->value_len);
-            rv |= rg_buf_adds(b, l->via[0] ? ", " : "");
-        }
-        if (l->via[0] != '\0')
-            rv |= rg_buf_addf(b, "1.%u %s", r->http_minor, l->via);
+        rv |= add_list_values(r, "via");
+        rv |= rg_buf_addf(b, "1.%u %s\r\n", r->http_minor, l->via);
+    } else if (rg_head_find(&r->head, "via") != NULL) {
+        size_t mark;
+
+        rv |= rg_buf_adds(b, "Via: ");
+        mark = b->len;
+        rv |= add_list_values(r, "via");
+        b->len = rv == 0 && b->len >= mark + 2 ? b->len - 2 : b->len;
         rv |= rg_buf_adds(b, "\r\n");
     }
     if (r->chunked)
@@ -347,8 +386,11 @@ void rg_proxy_start(struct rg_req *r)
     if (status == 0)
         status = route_request(r);
     if (status != 0) {
+        /* A malformed request (any 4xx/5xx but "no route" or a disabled
+         * service) closes its connection after the reply. */
         rg_proxy_reply_error(r->c, r, status,
-                             status == 404 ? MSG_NO_ROUTE : NULL, 0);
+                             status == 404 ? MSG_NO_ROUTE : NULL,
+                             status != 404 && status != 503);
         return;
     }
     attempt_start(r);

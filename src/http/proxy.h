@@ -16,6 +16,10 @@
 struct rg_conn;
 struct rg_upconn;
 
+/* A client's X-Request-ID is kept when it is 1..this many visible
+ * characters (no quote or backslash, so it embeds in JSON as is). */
+#define RG_REQUEST_ID_MAX 200
+
 enum rg_resp_framing {
     RG_FRAME_NONE,    /* no body (HEAD, 1xx, 204, 304) */
     RG_FRAME_LENGTH,  /* Content-Length */
@@ -29,7 +33,7 @@ struct rg_req {
     struct rg_head head;        /* client's request head */
     struct rg_buf up_head;      /* rewritten head for the upstream */
     char *path;                 /* normalised path, owned */
-    char id[72];                /* X-Request-ID */
+    char id[RG_REQUEST_ID_MAX + 1]; /* X-Request-ID */
     unsigned method;            /* RG_M_* */
     uint8_t http_minor;
     int64_t content_length;     /* -1 when absent */
@@ -59,6 +63,10 @@ struct rg_req {
     unsigned up_keepalive : 1;  /* upstream allows reuse */
     unsigned in_backoff : 1;
 };
+
+/* Write a new random request id (32 hex digits) into @out. */
+struct rg_worker;
+void rg_proxy_new_id(struct rg_worker *w, char *out, size_t cap);
 
 /* Allocate a request on @c when a message begins. Returns NULL on ENOMEM. */
 struct rg_req *rg_proxy_req_new(struct rg_conn *c);

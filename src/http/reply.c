@@ -13,7 +13,8 @@ void rg_proxy_reply_error(struct rg_conn *c, struct rg_req *r, int status,
 {
     const struct rg_limits *l = &c->w->gen->limits;
     char body[512], head[1024];
-    const char *id = r != NULL ? r->id : "";
+    char idbuf[40];
+    const char *id = r != NULL ? r->id : idbuf;
     uv_buf_t bufs[2];
     int bl, hl;
 
@@ -21,6 +22,8 @@ void rg_proxy_reply_error(struct rg_conn *c, struct rg_req *r, int status,
         return;
     if (message == NULL)
         message = rg_status_reason(status);
+    if (r == NULL)
+        rg_proxy_new_id(c->w, idbuf, sizeof(idbuf));
     bl = snprintf(body, sizeof(body),
                   "{\"message\":\"%s\",\"request_id\":\"%s\"}\n", message, id);
     /* A request whose body was not read leaves unparsed bytes: close. */

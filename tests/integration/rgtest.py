@@ -795,19 +795,42 @@ class GatewayTestCase(unittest.TestCase):
 
     # -- assertions ------------------------------------------------------
     def assertJsonError(self, r, status, message=None):
-        """A local error reply: status, JSON {message, request_id},
-        Content-Type application/json, X-Request-ID equal to request_id."""
-        self.assertEqual(r.status, status, r)
-        ctype = (r.header("content-type") or "").split(";")[0].strip()
-        self.assertEqual(ctype, "application/json", r)
+        """A local error reply: status, Content-Type application/json, JSON
+        {message, request_id} with a non-empty request_id equal to the
+        X-Request-ID header. Returns the JSON document."""
+        problems = json_error_problems(r, status, message)
+        if problems:
+            self.fail("; ".join(problems) + "\n%r" % r)
+        return json.loads(r.body.decode())
+
+
+def json_error_problems(r, status, message=None):
+    """What is wrong with r as a local JSON error reply (list of strings,
+    empty when it is right)."""
+    p = []
+    if r.status != status:
+        p.append("status %d, want %d" % (r.status, status))
+    ctype = (r.header("content-type") or "").split(";")[0].strip()
+    if ctype != "application/json":
+        p.append("Content-Type %r" % ctype)
+    try:
         doc = json.loads(r.body.decode())
-        self.assertIsInstance(doc.get("message"), str, doc)
-        if message is not None:
-            self.assertEqual(doc["message"], message)
-        self.assertIsInstance(doc.get("request_id"), str, doc)
-        self.assertTrue(doc["request_id"], doc)
-        self.assertEqual(r.header("x-request-id"), doc["request_id"], r)
-        return doc
+    except ValueError:
+        return p + ["body is not JSON: %r" % r.body[:100]]
+    if not isinstance(doc, dict) or not isinstance(doc.get("message"), str):
+        return p + ["no message in %r" % doc]
+    if message is not None and doc["message"] != message:
+        p.append("message %r, want %r" % (doc["message"], message))
+    rid = doc.get("request_id")
+    if not isinstance(rid, str):
+        p.append("no request_id in %r" % doc)
+    else:
+        if r.header("x-request-id") != rid:
+            p.append("X-Request-ID header %r != request_id %r"
+                     % (r.header("x-request-id"), rid))
+        if not rid:
+            p.append("empty request_id")
+    return p
 
 
 def main():

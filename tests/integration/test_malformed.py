@@ -10,13 +10,19 @@ import unittest
 
 import rgtest
 from rgtest import (Gateway, GatewayTestCase, Incomplete, RawConn,
-                    build_request, gateway_doc, route, service)
+                    build_request, gateway_doc, json_error_problems, route,
+                    service)
 
 H = b"Host: t\r\n"
 
 # (name, bytes): each must be answered 400 + JSON, then the connection is
 # closed. A valid request is pipelined after each one: it must never be
-# answered nor reach the upstream (the classic smuggling payload).
+# answered nor reach the upstream (the classic smuggling payload). For
+# errors in the head nothing may reach the upstream; for errors inside a
+# chunked body (names in BODY_ERRORS) a streaming gateway may already have
+# sent the head, but the upstream must never receive a complete request.
+BODY_ERRORS = {"chunk size not hex", "chunk size overflow",
+               "chunk data without CRLF"}
 MALFORMED = [
     ("CL and TE together",
      b"POST /echo HTTP/1.1\r\n" + H + b"Content-Length: 5\r\n"
@@ -135,26 +141,46 @@ class MalformedTest(GatewayTestCase):
     def test_rfc9112_rejections(self):
         """Two Host headers and HTTP/0.9 request lines are rejected with
         400 (RFC 9112 §3.2, §2.3) and never forwarded."""
-        self.check_rejected(RFC_EXTRA)
+        # 505 HTTP Version Not Supported is as right as 400 for HTTP/0.9
+        self.check_rejected(RFC_EXTRA, {
+            "request line without version (HTTP/0.9)": (400, 505)})
 
-    def check_rejected(self, cases):
+    def check_rejected(self, cases, statuses={}):
+        """Send each case with a pipelined follow-up; collect every
+        deviation per case (so one root cause does not hide others)."""
+        problems = []
         for name, raw in cases:
-            with self.subTest(name):
-                before = self.up.requests
-                with self.gw.connect(timeout=5) as c:
-                    c.send(raw + FOLLOW_UP)
-                    try:
-                        r = c.read_response()
-                    except (Incomplete, ValueError) as e:
-                        self.fail("%s: no proper response: %s" % (name, e))
-                    self.assertJsonError(r, 400)
-                    self.assertTrue(c.wait_closed(3),
-                                    "%s: connection not closed" % name)
-                    self.assertNotIn(b"HTTP/1.", bytes(c.buf),
-                                     "%s: follow-up was answered" % name)
-                self.assertEqual(self.up.requests, before,
-                                 "%s: a request reached the upstream" % name)
+            p = []
+            before = self.up.requests
+            before_done = self.up.completed
+            with self.gw.connect(timeout=5) as c:
+                c.send(raw + FOLLOW_UP)
+                try:
+                    r = c.read_response()
+                except (Incomplete, ValueError, TimeoutError) as e:
+                    r = None
+                    p.append("no proper response (%s)" % e)
+                if r is not None:
+                    allowed = statuses.get(name, (400,))
+                    want = r.status if r.status in allowed else allowed[0]
+                    p += json_error_problems(r, want)
+                    if not c.wait_closed(2):
+                        p.append("connection not closed")
+                    if b"HTTP/1." in bytes(c.buf):
+                        p.append("follow-up request answered")
+            if self.up.completed != before_done:
+                p.append("%d complete request(s) reached the upstream"
+                         % (self.up.completed - before_done))
+            elif self.up.requests != before and name not in BODY_ERRORS:
+                p.append("%d request head(s) reached the upstream"
+                         % (self.up.requests - before))
+            try:
                 self.assertServes()
+            except Exception as e:
+                p.append("gateway stopped serving: %r" % e)
+            if p:
+                problems.append("%s: %s" % (name, "; ".join(p)))
+        self.assertEqual(problems, [], "\n  " + "\n  ".join(problems))
 
     def test_valid_request_control(self):
         """Control case: the same shapes, well formed, are proxied (so the
@@ -307,10 +333,12 @@ class MaxConnectionsTest(unittest.TestCase):
     def test_excess_connection_closed(self):
         """With 4 open connections the 5th is closed at once; after one
         closes, new connections are served again."""
-        conns = [RawConn(self.gw.port) for _ in range(4)]
+        conns = []
         try:
-            for c in conns:
-                self.assertEqual(c.request("GET", "/echo").status, 200)
+            for _ in range(4):  # one by one: each is accepted and served
+                conns.append(RawConn(self.gw.port))
+                self.assertEqual(conns[-1].request("GET", "/echo").status,
+                                 200)
             extra = RawConn(self.gw.port, timeout=3)
             try:
                 try:

@@ -240,7 +240,8 @@ class Upstream:
         self.next_conn_id = 0
         self.conns = {}          # conn_id -> socket, open connections
         self.counts = {}         # /count keys
-        self.requests = 0        # requests started, all endpoints
+        self.requests = 0        # request heads read, all endpoints
+        self.completed = 0       # requests read in full (head and body)
         self.delays_started = 0  # /delay requests that began waiting
         self.stopping = threading.Event()
         self.thread = None
@@ -416,6 +417,9 @@ class Upstream:
             fn = self._stalling(fn, int(q["stall_at"]),
                                 int(q.get("stall_ms", "1000")))
         framing = Body.consume(rd, req, fn)
+        with self.cond:
+            self.completed += 1
+            self.cond.notify_all()
 
         def echo_doc():
             merged = {}

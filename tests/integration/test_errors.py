@@ -4,6 +4,8 @@ responses, truncation when the response already started, and the retry
 policy (count, idempotency, body, per-route override, backoff)."""
 
 import itertools
+import socket
+import threading
 import time
 
 import rgtest
@@ -36,6 +38,10 @@ class ErrorsTest(GatewayTestCase):
                 route("r1", ["/r1"], strip_path=False, retries=1),
                 route("rtimeout", ["/rtimeout"], strip_path=False,
                       read_timeout=300)]),
+            service("wt", up.port, write_timeout=300, retries=0, routes=[
+                route("wt", ["/wt"], strip_path=False)]),
+            service("off", up.port, enabled=False, routes=[
+                route("off", ["/off"], strip_path=False)]),
             service("rdef", up.port, routes=[
                 route("rdef", ["/rdef"], strip_path=False)]),
             service("backoff", up.port, retries=2,
@@ -93,6 +99,42 @@ class ErrorsTest(GatewayTestCase):
             self.assertEqual(r.status, 200)
             self.assertLess(len(r.body), 100000)
             self.assertNotIn(b"HTTP/1.1", r.body)
+
+    def test_504_write_timeout(self):
+        """An upstream that stops reading the request body for longer than
+        write_timeout -> 504 JSON (the client is held back meanwhile)."""
+        n = 64 << 20
+        c = self.gw.connect(timeout=10)
+        sender_done = threading.Event()
+
+        def send():
+            try:
+                c.send(build_request("POST", "/wt/upload?stall_at=1"
+                                     "&stall_ms=5000",
+                                     [("Content-Length", str(n))]))
+                blk = memoryview(rgtest.pattern(0, 1 << 20))
+                for _ in range(n >> 20):
+                    c.sock.sendall(blk)
+            except OSError:
+                pass
+            sender_done.set()
+        t = threading.Thread(target=send, daemon=True)
+        try:
+            t0 = time.monotonic()
+            t.start()
+            r = c.read_response(timeout=8)
+            elapsed = time.monotonic() - t0
+            self.assertJsonError(r, 504, TIMEOUT)
+            self.assertLess(elapsed, 4.0)
+        finally:
+            c.sock.shutdown(socket.SHUT_RDWR)
+            c.close()
+            t.join(10)
+
+    def test_503_disabled_service(self):
+        """A route whose service is disabled -> 503 JSON."""
+        r, _ = self.fetch("GET", "/off/echo")
+        self.assertJsonError(r, 503)
 
     # -- 502 ---------------------------------------------------------------
     def test_502_dead_upstream(self):

@@ -173,6 +173,17 @@ class ReloadTest(LifecycleBase):
         wait_until(lambda: self.api_path(gw) == "/g2/echo", 3, 0.02,
                    "generation 2 to serve")
 
+    def test_reload_node_settings(self):
+        """SIGHUP also applies reloadable node settings (proxy.via)."""
+        gw = self.gateway(1)
+        r = gw.get("/api/echo")
+        self.assertEqual(r.json()["headers"].get("Via"), "1.1 raftgate")
+        gw.reload(node={"proxy": {"via": "edge7"}})
+
+        def via():
+            return gw.get("/api/echo").json()["headers"].get("Via")
+        wait_until(lambda: via() == "1.1 edge7", 3, 0.02, "new Via value")
+
     def test_reload_under_load(self):
         """Several reloads while two clients (fresh connections, one
         keep-alive connection) send requests: no request fails and each new

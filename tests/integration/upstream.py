@@ -310,10 +310,11 @@ class Upstream:
                 sock, addr = self.lsock.accept()
             except OSError:
                 break
-            with self.lock:
+            with self.cond:
                 self.next_conn_id += 1
                 cid = self.next_conn_id
                 self.conns[cid] = sock
+                self.cond.notify_all()
             t = threading.Thread(target=self._serve, args=(sock, addr, cid),
                                  name="upstream-conn-%d" % cid, daemon=True)
             t.start()
@@ -337,8 +338,9 @@ class Upstream:
         except (PeerClosed, ConnectionError, OSError, ValueError):
             pass
         finally:
-            with self.lock:
+            with self.cond:
                 self.conns.pop(cid, None)
+                self.cond.notify_all()
             try:
                 sock.close()
             except OSError:

@@ -34,6 +34,7 @@ struct control {
     struct rg_httpd *status;
     uv_signal_t sig_hup, sig_term, sig_int;
     uv_timer_t drain_timer;
+    uv_async_t workers_done;
     int stopping;
 };
 
@@ -124,7 +125,6 @@ static void on_drain_deadline(uv_timer_t *t)
                         "closing them", rg_workers_conns(ctl->workers,
                                                          ctl->n_workers));
     rg_workers_stop(ctl->workers, ctl->n_workers, 1);
-    uv_close((uv_handle_t *)t, NULL);
 }
 
 static void begin_shutdown(struct control *ctl)
@@ -144,9 +144,18 @@ static void begin_shutdown(struct control *ctl)
     ctl->drain_timer.data = ctl;
     uv_timer_start(&ctl->drain_timer, on_drain_deadline,
                    ctl->nc.drain_timeout_ms, 0);
-    /* Workers end on their own; the deadline timer must not keep the
-     * control loop alive past them. */
-    uv_unref((uv_handle_t *)&ctl->drain_timer);
+}
+
+/* A worker's loop ended; once all have, the control loop may end too. */
+static void on_workers_done(uv_async_t *a)
+{
+    struct control *ctl = a->data;
+
+    if (!rg_workers_ended(ctl->workers, ctl->n_workers))
+        return;
+    uv_close((uv_handle_t *)a, NULL);
+    if (ctl->stopping && !uv_is_closing((uv_handle_t *)&ctl->drain_timer))
+        uv_close((uv_handle_t *)&ctl->drain_timer, NULL);
 }
 
 static void on_signal(uv_signal_t *s, int signum)
@@ -216,8 +225,11 @@ static int run(struct control *ctl)
         rg_log(RG_LOG_ERROR, "status.listen %s", eb.msg);
         return 1;
     }
+    uv_async_init(ctl->loop, &ctl->workers_done, on_workers_done);
+    ctl->workers_done.data = ctl;
     ctl->workers = rg_workers_start(ctl->n_workers, ctl->nc.proxy_listen,
-                                    ctl->gen, ctl->nc.access_log, &eb);
+                                    ctl->gen, ctl->nc.access_log,
+                                    &ctl->workers_done, &eb);
     if (ctl->workers == NULL) {
         rg_log(RG_LOG_ERROR, "%s", eb.msg);
         return 1;

@@ -98,6 +98,8 @@ static void *worker_main(void *arg)
     struct rg_worker *w = arg;
 
     uv_run(&w->loop, UV_RUN_DEFAULT);
+    atomic_store(&w->ended, 1);
+    uv_async_send(w->done);
     return NULL;
 }
 
@@ -143,7 +145,7 @@ static uint16_t listen_port(const char *listen)
 
 struct rg_worker *rg_workers_start(unsigned n, const char *listen,
                                    struct rg_gen *gen, const char *access_log,
-                                   struct rg_errbuf *eb)
+                                   uv_async_t *done, struct rg_errbuf *eb)
 {
     struct rg_worker *ws = rg_calloc(n, sizeof(*ws));
     unsigned i;
@@ -160,6 +162,7 @@ struct rg_worker *rg_workers_start(unsigned n, const char *listen,
             break;
         }
         ws[i].port = listen_port(listen);
+        ws[i].done = done;
         if (worker_init(&ws[i], i, fd, gen, access_log, eb) != 0)
             break;
     }
@@ -195,6 +198,15 @@ void rg_workers_stop(struct rg_worker *ws, unsigned n, int force)
         pthread_mutex_unlock(&ws[i].mu);
         uv_async_send(&ws[i].wake);
     }
+}
+
+int rg_workers_ended(struct rg_worker *ws, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++) {
+        if (!atomic_load(&ws[i].ended))
+            return 0;
+    }
+    return 1;
 }
 
 unsigned rg_workers_conns(struct rg_worker *ws, unsigned n)

@@ -7,6 +7,7 @@
 #define RG_EVENT_WORKER_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <uv.h>
 
@@ -21,7 +22,8 @@ struct rg_worker {
     uv_tcp_t listener;
     uv_async_t wake;
     pthread_t thread;
-    int listen_fd;               /* taken by the worker at start */
+    uv_async_t *done;            /* control's: signalled when the loop ends */
+    atomic_int ended;            /* 1 once the worker's loop has returned */
     uint16_t port;               /* proxy port, for X-Forwarded-Port */
     struct rg_gen *gen;          /* current generation, one reference */
     struct rg_pool *pool;        /* upstream keep-alive connections */
@@ -40,11 +42,15 @@ struct rg_worker {
 
 /* Start @n workers listening on @listen (each binds its own SO_REUSEPORT
  * socket) and serving @gen (borrowed; each worker takes a reference).
- * @access_log is a path or NULL. Returns the array (free with
+ * @access_log is a path or NULL. Each worker sends @done (kept; the
+ * control loop's) when its loop ends. Returns the array (free with
  * rg_workers_join) or NULL with @eb filled. Thread: control. */
 struct rg_worker *rg_workers_start(unsigned n, const char *listen,
                                    struct rg_gen *gen, const char *access_log,
-                                   struct rg_errbuf *eb);
+                                   uv_async_t *done, struct rg_errbuf *eb);
+
+/* Whether every worker's loop has ended. Thread: any. */
+int rg_workers_ended(struct rg_worker *w, unsigned n);
 
 /* Hand @gen (borrowed; a reference is taken per worker) to every worker;
  * each switches when its loop next runs. In-flight requests keep the

@@ -915,10 +915,14 @@ static void up_eof(struct rg_req *r)
         rg_proxy_finish(r, 0);
         return;
     }
-    if (r->resp_started && llhttp_message_needs_eof(&up->parser) &&
-        llhttp_finish(&up->parser) == HPE_OK && r->resp_done) {
-        response_complete(r, 0);
-        return;
+    if (r->resp_started && llhttp_message_needs_eof(&up->parser)) {
+        llhttp_errno_t err = llhttp_finish(&up->parser);
+
+        /* on_message_complete pauses, so a clean end reads HPE_PAUSED. */
+        if ((err == HPE_OK || err == HPE_PAUSED) && r->resp_done) {
+            response_complete(r, 0);
+            return;
+        }
     }
     attempt_fail(r, 502, "upstream closed the connection");
 }

@@ -370,8 +370,6 @@ static int route_request(struct rg_req *r)
         return 404;
     r->svc = &r->gen->gw.services[r->m.route->service];
     r->tgt = &r->gen->targets[r->m.route->service];
-    if (!r->svc->enabled)
-        return 503;
     r->max_retries = r->m.route->retries >= 0 ? (unsigned)r->m.route->retries
                                               : r->svc->retries;
     return build_upstream_head(r, query, query_len) == 0 ? 0 : 431;
@@ -386,11 +384,11 @@ void rg_proxy_start(struct rg_req *r)
     if (status == 0)
         status = route_request(r);
     if (status != 0) {
-        /* A malformed request (any 4xx/5xx but "no route" or a disabled
-         * service) closes its connection after the reply. */
+        /* A malformed request (any error but "no route") closes its
+         * connection after the reply. */
         rg_proxy_reply_error(r->c, r, status,
                              status == 404 ? MSG_NO_ROUTE : NULL,
-                             status != 404 && status != 503);
+                             status != 404);
         return;
     }
     attempt_start(r);

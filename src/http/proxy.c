@@ -208,7 +208,12 @@ static int normalise_target(struct rg_req *r, const char **query,
     if (r->path == NULL)
         return 503;
     rv = rg_path_normalize(url, plen, r->path, plen + 2);
-    return rv < 0 ? 400 : 0;
+    if (rv < 0) {
+        rg_free(r->path); /* not a string: the log must not read it */
+        r->path = NULL;
+        return 400;
+    }
+    return 0;
 }
 
 /* Upstream request head (DESIGN.md §3; RFC 9110 §7.6 for forwarding). */

@@ -240,6 +240,11 @@ class ReloadTest(LifecycleBase):
         for t in threads:
             t.start()
         try:
+            # Both clients must have seen generation 1 before the first
+            # reload, or a slow (sanitized) start makes gen 1 unobserved.
+            wait_until(lambda: (results["fresh"][-1:] == ["/g1/echo"] and
+                                results["keepalive"][-1:] == ["/g1/echo"]),
+                       10, 0.01, "generation 1 on both clients")
             for gen in range(2, 7):
                 gw.reload(api_config(self.up, gen))
                 want = "/g%d/echo" % gen

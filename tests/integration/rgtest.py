@@ -71,6 +71,19 @@ def _kill_children():
 atexit.register(_kill_children)
 
 
+_sanitized = {}
+
+
+def sanitized_binary():
+    """True when $RAFTGATE_BIN is built with ASan (its shadow memory and
+    quarantine make RSS meaningless)."""
+    path = raftgate_bin()
+    if path not in _sanitized:
+        with open(path, "rb") as f:
+            _sanitized[path] = b"AddressSanitizer" in f.read()
+    return _sanitized[path]
+
+
 def raftgate_bin():
     """The binary under test: $RAFTGATE_BIN (make check sets it)."""
     path = os.environ.get("RAFTGATE_BIN")
@@ -778,9 +791,10 @@ class GatewayTestCase(unittest.TestCase):
         try:
             if cls.gw:
                 code = cls.gw.stop()
-                if code != 0:
-                    sys.stderr.write("raftgate exited with %s at teardown\n"
-                                     "%s\n" % (code, cls.gw.log_tail()))
+                if code != 0:  # a crash, or a sanitizer report
+                    raise AssertionError(
+                        "raftgate exited with %s on SIGTERM at teardown:\n%s"
+                        % (code, cls.gw.log_tail(60)))
         finally:
             if cls.gw:
                 cls.gw.cleanup()

@@ -2,11 +2,10 @@
 """Header handling: X-Forwarded-*, X-Real-IP, X-Request-ID, Via, and removal
 of hop-by-hop headers in both directions."""
 
-import re
 import urllib.parse
 
 import rgtest
-from rgtest import Gateway, GatewayTestCase, gateway_doc, route, service
+from rgtest import GatewayTestCase, gateway_doc, route, service
 
 HOP_REQUEST = ["Keep-Alive", "Proxy-Connection", "TE", "Trailer",
                "Upgrade", "X-Secret-Hop", "X-Other-Hop"]

@@ -2,8 +2,6 @@
 """Connection handling: client keep-alive, pipelining, HTTP/1.0, and reuse of
 upstream connections from the worker's keep-alive pool."""
 
-import time
-
 import rgtest
 from rgtest import GatewayTestCase, build_request, gateway_doc, route, service
 

@@ -4,8 +4,6 @@ listener, SIGHUP reload (under load, and rejected when bad), and graceful
 SIGTERM/SIGINT with draining."""
 
 import http.client
-import json
-import os
 import re
 import signal
 import threading
@@ -13,7 +11,7 @@ import time
 import unittest
 
 import rgtest
-from rgtest import (Gateway, Incomplete, RawConn, Upstream, build_request,
+from rgtest import (Gateway, RawConn, Upstream, build_request,
                     gateway_doc, route, run_binary, service, wait_until)
 
 LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\S* "

@@ -4,7 +4,6 @@ timeouts: each bad request gets a JSON error and (for 400/408) a closed
 connection, nothing reaches the upstream, and the gateway keeps serving."""
 
 import select
-import socket
 import time
 import unittest
 

@@ -48,7 +48,6 @@ import json
 import socket
 import sys
 import threading
-import time
 import urllib.parse
 
 PATTERN_PERIOD = 256

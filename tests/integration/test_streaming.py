@@ -105,7 +105,7 @@ class StreamingTest(GatewayTestCase):
                 c.sock.sendall(b"0\r\n\r\n")
             r = c.read_response(timeout=TIME_LIMIT)
             elapsed = time.monotonic() - t0
-        t.join()
+        t.join(60)
         self.assertEqual(r.status, 200, r)
         doc = r.json()
         self.assertEqual(doc["bytes"], n)

@@ -110,6 +110,33 @@ int rg_io_parse_addr(const char *hostport, struct sockaddr_storage *ss)
     return 0;
 }
 
+static socklen_t addr_len(const struct sockaddr_storage *ss)
+{
+    return ss->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+                                     : sizeof(struct sockaddr_in);
+}
+
+int rg_io_port_free(const char *hostport)
+{
+    struct sockaddr_storage ss;
+    int one = 1;
+    int fd;
+    int rv;
+
+    rv = rg_io_parse_addr(hostport, &ss);
+    if (rv != 0)
+        return rv;
+    fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    rv = 0;
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+        bind(fd, (struct sockaddr *)&ss, addr_len(&ss)) != 0)
+        rv = -errno;
+    close(fd);
+    return rv;
+}
+
 int rg_io_listen_socket(const char *hostport, int backlog)
 {
     struct sockaddr_storage ss;
@@ -125,9 +152,7 @@ int rg_io_listen_socket(const char *hostport, int backlog)
         return -errno;
     if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
         setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0 ||
-        bind(fd, (struct sockaddr *)&ss,
-             ss.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-                                      : sizeof(struct sockaddr_in)) != 0 ||
+        bind(fd, (struct sockaddr *)&ss, addr_len(&ss)) != 0 ||
         listen(fd, backlog) != 0) {
         rv = -errno;
         close(fd);

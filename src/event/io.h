@@ -26,6 +26,12 @@ int rg_io_write_take(uv_stream_t *s, char *p, size_t len, rg_io_cb cb,
  * Returns the fd or a negative uv error (and logs nothing). */
 int rg_io_listen_socket(const char *hostport, int backlog);
 
+/* Whether "host:port" is free: binds a probe socket without SO_REUSEPORT
+ * (then closes it), so a port another process holds, even with
+ * SO_REUSEPORT, reads as taken. Returns 0, or a negative uv error such as
+ * UV_EADDRINUSE. */
+int rg_io_port_free(const char *hostport);
+
 /* Parse "host:port" ("0.0.0.0:8000", "localhost:80", "[::1]:80") into
  * @ss. Returns 0 or UV_EINVAL. Resolves names with getaddrinfo (blocking:
  * config time only). */

@@ -154,6 +154,13 @@ struct rg_worker *rg_workers_start(unsigned n, const char *listen,
         rg_errbuf_set(eb, "out of memory");
         return NULL;
     }
+    /* SO_REUSEPORT would let a second raftgate silently share the port. */
+    i = (unsigned)-rg_io_port_free(listen);
+    if (i != 0) {
+        rg_errbuf_set(eb, "proxy.listen %s: %s", listen, uv_strerror(-(int)i));
+        rg_free(ws);
+        return NULL;
+    }
     for (i = 0; i < n; i++) {
         int fd = rg_io_listen_socket(listen, 511);
 

@@ -256,8 +256,7 @@ static void conn_parse_error(struct rg_conn *c, llhttp_errno_t err)
         rg_conn_close(c);
         return;
     }
-    rg_proxy_reply_error(c, r, status,
-                         status == 400 ? "Bad request" : NULL, 1);
+    rg_proxy_reply_error(c, r, status, NULL, 1);
 }
 
 /* Un-pause after a request; an upgrade the upstream declined leaves the
@@ -427,8 +426,10 @@ int rg_conn_write_take(struct rg_conn *c, char *p, size_t len)
     if (c->closing)
         return UV_ECANCELED;
     rv = rg_io_write_take((uv_stream_t *)&c->tcp, p, len, conn_write_done, c);
-    if (rv != 0)
+    if (rv != 0) {
+        rg_conn_close(c);
         return rv;
+    }
     c->out_bytes += len;
     return 0;
 }

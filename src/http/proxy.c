@@ -476,8 +476,12 @@ int rg_proxy_body(struct rg_req *r, const char *p, size_t n)
         r->err_status = 413;
         return -1;
     }
+    /* The parser stays paused after the head until the head is written
+     * upstream, and a request whose body started is never retried, so
+     * @r->up is set whenever body bytes arrive until the exchange ends;
+     * after that the rest of the body is read and dropped. */
     if (r->up == NULL || r->resp_done)
-        return 0; /* the exchange is over: the body is read and dropped */
+        return 0;
     if (!r->chunked)
         return up_write(r, &(uv_buf_t){.base = (char *)p, .len = n}, 1) ? -1 : 0;
     bufs[0] = uv_buf_init(hex, (unsigned)snprintf(hex, sizeof(hex), "%zx\r\n", n));
@@ -639,30 +643,25 @@ static void attempt_fail(struct rg_req *r, int status, const char *why)
 static llhttp_settings_t resp_settings;
 static uv_once_t resp_once = UV_ONCE_INIT;
 
-static int resp_head_err(struct rg_upconn *up, int rv)
-{
-    return rv == 0 ? 0 : -1;
-}
-
 static int on_resp_status(llhttp_t *p, const char *at, size_t n)
 {
     struct rg_upconn *up = p->data;
 
-    return resp_head_err(up, rg_head_add_url(&up->head, at, n));
+    return rg_head_add_url(&up->head, at, n) ? -1 : 0;
 }
 
 static int on_resp_field(llhttp_t *p, const char *at, size_t n)
 {
     struct rg_upconn *up = p->data;
 
-    return resp_head_err(up, rg_head_add_name(&up->head, at, n));
+    return rg_head_add_name(&up->head, at, n) ? -1 : 0;
 }
 
 static int on_resp_value(llhttp_t *p, const char *at, size_t n)
 {
     struct rg_upconn *up = p->data;
 
-    return resp_head_err(up, rg_head_add_value(&up->head, at, n));
+    return rg_head_add_value(&up->head, at, n) ? -1 : 0;
 }
 
 static int on_resp_value_complete(llhttp_t *p)

@@ -460,6 +460,9 @@ static int up_write(struct rg_req *r, const uv_buf_t *bufs, unsigned n)
     if (rv != 0)
         return rv;
     up->out_bytes += len;
+    /* Queued bytes must drain within the write timeout (a stalled upstream
+     * is a 504, not a wait for the longer read timeout). */
+    up_timer_start(r, on_up_timeout, 1);
     if (up->out_bytes >= RG_WQ_HIGH)
         rg_conn_throttle(r->c, 1);
     return 0;

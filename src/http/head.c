@@ -27,6 +27,8 @@ static int head_append(struct rg_head *h, const char *p, size_t n)
     uint32_t need;
     char *nb;
 
+    if (n == 0)
+        return 0; /* memcpy from or to NULL is undefined even for 0 bytes */
     if (n > h->max || h->len + n > h->max)
         return -E2BIG;
     need = h->len + (uint32_t)n;

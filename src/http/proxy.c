@@ -468,6 +468,25 @@ static int up_write(struct rg_req *r, const uv_buf_t *bufs, unsigned n)
     return 0;
 }
 
+/* The last chunk of a chunked body, without trailers (RFC 9112 §7.1). */
+static const char last_chunk[] = "0\r\n\r\n";
+
+/* Describe @n body bytes at @p for writing into @bufs (room for 3): as is,
+ * or as one chunk (RFC 9112 §7.1) using @hex (24 bytes) for its size line.
+ * Returns the buffer count. */
+static unsigned frame_body(int chunked, char *hex, const char *p, size_t n,
+                           uv_buf_t *bufs)
+{
+    unsigned nb = 0;
+
+    if (chunked)
+        bufs[nb++] = uv_buf_init(hex, (unsigned)snprintf(hex, 24, "%zx\r\n", n));
+    bufs[nb++] = uv_buf_init((char *)p, (unsigned)n);
+    if (chunked)
+        bufs[nb++] = uv_buf_init("\r\n", 2);
+    return nb;
+}
+
 int rg_proxy_body(struct rg_req *r, const char *p, size_t n)
 {
     char hex[24];
@@ -485,19 +504,14 @@ int rg_proxy_body(struct rg_req *r, const char *p, size_t n)
      * after that the rest of the body is read and dropped. */
     if (r->up == NULL || r->resp_done)
         return 0;
-    if (!r->chunked)
-        return up_write(r, &(uv_buf_t){.base = (char *)p, .len = n}, 1) ? -1 : 0;
-    bufs[0] = uv_buf_init(hex, (unsigned)snprintf(hex, sizeof(hex), "%zx\r\n", n));
-    bufs[1] = uv_buf_init((char *)p, (unsigned)n);
-    bufs[2] = uv_buf_init("\r\n", 2);
-    return up_write(r, bufs, 3) ? -1 : 0;
+    return up_write(r, bufs, frame_body(r->chunked, hex, p, n, bufs)) ? -1 : 0;
 }
 
 void rg_proxy_body_done(struct rg_req *r)
 {
     r->body_done = 1;
     if (r->chunked && r->up != NULL && !r->resp_done) {
-        uv_buf_t end = uv_buf_init("0\r\n\r\n", 5);
+        uv_buf_t end = uv_buf_init((char *)last_chunk, sizeof(last_chunk) - 1);
 
         if (up_write(r, &end, 1) != 0) {
             attempt_fail(r, 502, "write failed");
@@ -628,11 +642,9 @@ static void attempt_fail(struct rg_req *r, int status, const char *why)
                              status == 504 ? MSG_TIMEOUT : MSG_BAD_UPSTREAM, 0);
         return;
     }
-    delay = rg_retry_delay_ms(&r->svc->backoff, r->attempts,
-                              (uint32_t)rg_worker_rand(r->c->w));
-    if (r->m.route->has_backoff)
-        delay = rg_retry_delay_ms(&r->m.route->backoff, r->attempts,
-                                  (uint32_t)rg_worker_rand(r->c->w));
+    delay = rg_retry_delay_ms(r->m.route->has_backoff ? &r->m.route->backoff
+                                                      : &r->svc->backoff,
+                              r->attempts, (uint32_t)rg_worker_rand(r->c->w));
     if (delay == 0) {
         attempt_start(r);
         return;
@@ -793,14 +805,8 @@ static int on_resp_body(llhttp_t *p, const char *at, size_t n)
     struct rg_conn *c = r->c;
     uv_buf_t bufs[3];
     char hex[24];
-    unsigned nb = 0;
+    unsigned nb = frame_body(r->framing == RG_FRAME_CHUNKED, hex, at, n, bufs);
 
-    if (r->framing == RG_FRAME_CHUNKED)
-        bufs[nb++] = uv_buf_init(hex, (unsigned)snprintf(hex, sizeof(hex),
-                                                         "%zx\r\n", n));
-    bufs[nb++] = uv_buf_init((char *)at, (unsigned)n);
-    if (r->framing == RG_FRAME_CHUNKED)
-        bufs[nb++] = uv_buf_init("\r\n", 2);
     r->resp_body += n;
     r->bytes_out += n;
     if (rg_conn_write(c, bufs, nb) != 0)
@@ -849,9 +855,9 @@ static void up_begin(struct rg_req *r, struct rg_upconn *up)
 static void response_complete(struct rg_req *r, int clean)
 {
     if (r->framing == RG_FRAME_CHUNKED) {
-        uv_buf_t end = uv_buf_init("0\r\n\r\n", 5);
+        uv_buf_t end = uv_buf_init((char *)last_chunk, sizeof(last_chunk) - 1);
 
-        r->bytes_out += 5;
+        r->bytes_out += end.len;
         if (rg_conn_write(r->c, &end, 1) != 0)
             return;
     }

@@ -1,0 +1,117 @@
+/* The replicated state machine: the config store (objects keyed by kind and
+ * id, each with the revision that last wrote it, and one global revision,
+ * like etcd's), the node registry, the request-id table that makes apply
+ * idempotent, and a ring of recently applied commands for debugging and
+ * fault-injection checks. Pure C over plain data (jansson for bodies): no
+ * socket, clock or thread; fed commands by raft/node.c or by unit tests.
+ *
+ * Determinism: the same sequence of entries gives byte-identical snapshots
+ * and exports on every replica. Time comes only from the entry. */
+#ifndef RG_RAFT_FSM_H
+#define RG_RAFT_FSM_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "raft/codec.h"
+
+/* Checks a whole declarative config (the export format below) and returns 0,
+ * or non-zero with a message in @err (@cap bytes). Must be deterministic.
+ * main.c installs one built on the gateway config parser; raft/ does not
+ * include it (DESIGN.md §2). */
+typedef int (*rg_fsm_validate_fn)(void *arg, const char *doc, size_t len,
+                                  char *err, size_t cap);
+
+enum rg_fsm_status {
+    RG_FSM_OK = 0,
+    RG_FSM_CONFLICT = 1,  /* if_rev did not match: HTTP 412 */
+    RG_FSM_NOT_FOUND = 2, /* DELETE of a missing object: HTTP 404 */
+    RG_FSM_INVALID = 3,   /* the result would not validate: HTTP 400 */
+};
+
+/* The outcome of one command. */
+struct rg_fsm_result {
+    enum rg_fsm_status status;
+    uint64_t revision;    /* global revision after the command (OK), or
+                             the current one (other statuses) */
+    char message[256];    /* for INVALID/CONFLICT, else empty */
+    int duplicate;        /* 1 when the request id was seen: the result is
+                             the original one, nothing was re-applied */
+};
+
+/* One entry in the applied ring (GET /debug/applied). */
+struct rg_fsm_applied {
+    uint64_t index;       /* Raft log index */
+    uint64_t term;        /* term stamped by the proposer */
+    uint64_t revision;    /* global revision after it */
+    uint8_t type;         /* enum rg_cmd_type */
+    uint8_t kind;
+    enum rg_fsm_status status;
+    char rid[RG_CODEC_MAX_RID + 1];
+};
+
+struct rg_fsm;
+
+/* Create an empty state machine (revision 0). @validate may be NULL (then
+ * every body that is valid JSON is accepted). Returns NULL on ENOMEM. */
+struct rg_fsm *rg_fsm_new(rg_fsm_validate_fn validate, void *arg);
+
+/* Free @f; accepts NULL. */
+void rg_fsm_free(struct rg_fsm *f);
+
+/* Apply the entry at Raft @index (@buf of @len bytes, borrowed). Never
+ * fails as a whole: a malformed entry is recorded and skipped; each command
+ * gets a result in @res (room for RG_CODEC_MAX_CMDS, may be NULL). Returns
+ * the number of commands decoded. Commands are applied in order; a command
+ * whose request id was applied before returns its original result. */
+unsigned rg_fsm_apply(struct rg_fsm *f, uint64_t index, const void *buf,
+                      size_t len, struct rg_fsm_result *res);
+
+/* The global revision, the last applied index, and a 64-bit FNV-1a hash of
+ * the canonical export (identical on converged replicas). */
+uint64_t rg_fsm_revision(const struct rg_fsm *f);
+uint64_t rg_fsm_applied_index(const struct rg_fsm *f);
+uint64_t rg_fsm_config_hash(const struct rg_fsm *f);
+
+/* Look up an object by id, or by name when @by_name. Returns the body
+ * (borrowed: valid until the next apply/restore) and its revision, or NULL. */
+const json_t *rg_fsm_get(const struct rg_fsm *f, enum rg_kind k,
+                         const char *key, int by_name, uint64_t *rev);
+
+/* Call @cb for each object of kind @k in id order. @body is borrowed. */
+void rg_fsm_each(const struct rg_fsm *f, enum rg_kind k,
+                 void (*cb)(void *arg, const char *id, const json_t *body,
+                            uint64_t rev),
+                 void *arg);
+
+/* The whole config as a Kong 3.0 declarative document
+ * ({"_format_version":"3.0","services":[...],"routes":[...],...}), canonical
+ * (sorted ids, sorted keys, compact). Loads back to the same state with a
+ * REPLACE_ALL. Returns an rg_malloc'd string (caller frees) or NULL. */
+char *rg_fsm_export(const struct rg_fsm *f, size_t *len);
+
+/* Node registry: each record is a JSON object {id, name, raft, admin,
+ * proxy, role}. Returns the record (borrowed) or NULL. */
+const json_t *rg_fsm_node(const struct rg_fsm *f, uint64_t id);
+void rg_fsm_each_node(const struct rg_fsm *f,
+                      void (*cb)(void *arg, uint64_t id, const json_t *rec),
+                      void *arg);
+
+/* Applied ring: call @cb for entries with index > @since, oldest first;
+ * the ring keeps the last RG_FSM_APPLIED_RING commands. */
+#define RG_FSM_APPLIED_RING 65536
+void rg_fsm_applied_since(const struct rg_fsm *f, uint64_t since,
+                          void (*cb)(void *arg,
+                                     const struct rg_fsm_applied *a),
+                          void *arg);
+
+/* Serialise the whole state (store, registry, request-id table, revision,
+ * applied index) into an rg_malloc'd buffer; 0 or -ENOMEM. */
+int rg_fsm_snapshot(const struct rg_fsm *f, void **buf, size_t *len);
+
+/* Replace the state with a snapshot (@buf borrowed). 0, or -EINVAL for a
+ * malformed snapshot (then @f is unchanged), or -ENOMEM. */
+int rg_fsm_restore(struct rg_fsm *f, const void *buf, size_t len);
+
+#endif

@@ -1,0 +1,142 @@
+/* The facade: the only raft/ header that src/ includes (main.c and the
+ * admin API). It runs libraft 0.22.1 on the control loop (RAFT.md §0: TCP
+ * transport wrapped to set TCP_NODELAY/keepalive/TCP_USER_TIMEOUT, entries
+ * padded to 8 bytes, one entry per raft_apply with commands packed inside,
+ * pre-vote on, auto-recovery off, flock on the data dir, a large snapshot
+ * threshold) and exposes the replicated state machine (raft/fsm.h).
+ *
+ * Thread: every function here runs on the loop given to rg_raft_start (the
+ * control thread) and every callback fires there. libraft is never touched
+ * from another thread. Errors: 0 or a negative RG_RAFT_E* / -errno. */
+#ifndef RG_RAFT_RGRAFT_H
+#define RG_RAFT_RGRAFT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "raft/codec.h"
+#include "raft/fsm.h"
+
+enum {
+    RG_RAFT_ENOTLEADER = -10001, /* not proposed: this node is not leader */
+    RG_RAFT_EUNKNOWN = -10002,   /* proposed, outcome unknown (leadership
+                                    lost): it may still commit */
+    RG_RAFT_ESHUTDOWN = -10003,  /* not proposed: stopping */
+    RG_RAFT_EBUSY = -10004,      /* not proposed: a membership change or
+                                    transfer is in progress */
+};
+
+enum rg_raft_role {
+    RG_ROLE_VOTER = 0,
+    RG_ROLE_STANDBY = 1,         /* replicates and proxies, no vote */
+    RG_ROLE_SPARE = 2,           /* member without log */
+};
+
+struct rg_raft_peer {
+    uint64_t id;
+    const char *address;         /* raft "host:port" */
+};
+
+struct rg_raft_conf {
+    uint64_t id;                 /* this node, >= 1 */
+    const char *name;
+    const char *data_dir;        /* created if missing; locked with flock */
+    const char *raft_addr;       /* "host:port" to listen on and advertise */
+    const char *admin_addr;      /* advertised in the node registry */
+    const char *proxy_addr;
+    const struct rg_raft_peer *voters; /* initial voters: first boot
+                                          bootstraps these, later boots
+                                          resume from disk */
+    unsigned n_voters;
+    int joining;                 /* 1: start with no configuration and wait
+                                    to be added (see rg_raft_add) */
+    unsigned election_ms;        /* default 1000 */
+    unsigned heartbeat_ms;       /* default 100 */
+    unsigned snapshot_threshold; /* entries between snapshots, default 8192 */
+    rg_fsm_validate_fn validate; /* see fsm.h; kept */
+    void *validate_arg;
+    /* Called after each applied entry that changed the config store, with
+     * the new global revision. */
+    void (*on_change)(void *arg, uint64_t revision);
+    void *arg;
+};
+
+struct rg_raft;
+
+/* Open the data dir, start libraft and the transport on @loop. Strings in
+ * @c are copied. On failure returns NULL and writes a message to @err
+ * (@cap bytes): data dir locked by another process, bind error, corrupt
+ * data (auto-recovery is off: wipe the dir and re-join). */
+struct rg_raft *rg_raft_start(uv_loop_t *loop, const struct rg_raft_conf *c,
+                              char *err, size_t cap);
+
+/* Close libraft and the transport; @cb runs when everything is closed,
+ * after which @r is freed. Pending writes complete with RG_RAFT_ESHUTDOWN
+ * or RG_RAFT_EUNKNOWN. */
+void rg_raft_stop(struct rg_raft *r, void (*cb)(void *arg), void *arg);
+
+/* Propose @n commands (borrowed, copied before return). Commands submitted
+ * in one loop iteration are packed into one log entry. @cb gets status 0
+ * and one result per command once the entry is applied locally, or
+ * RG_RAFT_ENOTLEADER / RG_RAFT_ESHUTDOWN (certainly not applied), or
+ * RG_RAFT_EUNKNOWN. Returns 0, or an error with @cb never called. */
+typedef void (*rg_raft_write_cb)(void *arg, int status,
+                                 const struct rg_fsm_result *res, unsigned n);
+int rg_raft_write(struct rg_raft *r, const struct rg_cmd *cmds, unsigned n,
+                  rg_raft_write_cb cb, void *arg);
+
+/* A linearizable read point: on the leader, @cb(arg, 0) fires once every
+ * entry committed before the call is applied locally (raft_barrier);
+ * else RG_RAFT_ENOTLEADER. */
+int rg_raft_barrier(struct rg_raft *r, void (*cb)(void *arg, int status),
+                    void *arg);
+
+/* The state machine, for local reads. Borrowed; valid until rg_raft_stop. */
+const struct rg_fsm *rg_raft_fsm(const struct rg_raft *r);
+
+struct rg_raft_status {
+    uint64_t id;
+    const char *state;           /* "leader", "follower", "candidate",
+                                    "unavailable" */
+    uint64_t term;
+    uint64_t leader_id;          /* 0 when unknown */
+    uint64_t commit_index;
+    uint64_t applied_index;
+    uint64_t revision;
+    uint64_t config_hash;
+    uint64_t incarnation;        /* random per process start */
+};
+void rg_raft_status(const struct rg_raft *r, struct rg_raft_status *st);
+
+/* The leader's admin address from the node registry into @out, or
+ * -ENOENT when there is no known leader or no record for it. */
+int rg_raft_leader_admin(const struct rg_raft *r, char *out, size_t cap);
+
+/* One member of the Raft configuration. */
+struct rg_raft_member {
+    uint64_t id;
+    const char *address;
+    enum rg_raft_role role;
+};
+void rg_raft_members(const struct rg_raft *r,
+                     void (*cb)(void *arg, const struct rg_raft_member *m),
+                     void *arg);
+
+/* Membership and leadership (leader only; one at a time, else
+ * RG_RAFT_EBUSY). add: as spare; assign: change role; remove; transfer to
+ * @id (0 = any voter). @cb(arg, status) reports the outcome. */
+typedef void (*rg_raft_done_cb)(void *arg, int status);
+int rg_raft_add(struct rg_raft *r, uint64_t id, const char *address,
+                rg_raft_done_cb cb, void *arg);
+int rg_raft_assign(struct rg_raft *r, uint64_t id, enum rg_raft_role role,
+                   rg_raft_done_cb cb, void *arg);
+int rg_raft_remove(struct rg_raft *r, uint64_t id, rg_raft_done_cb cb,
+                   void *arg);
+int rg_raft_transfer(struct rg_raft *r, uint64_t id, rg_raft_done_cb cb,
+                     void *arg);
+
+/* Text for an RG_RAFT_E* or -errno value. */
+const char *rg_raft_strerror(int err);
+
+#endif

@@ -1,0 +1,3 @@
+#ifndef RG_RAFT_TRANSPORT_H
+#define RG_RAFT_TRANSPORT_H
+#endif

@@ -1,0 +1,3 @@
+#ifndef RG_ADMIN_ADMIN_H
+#define RG_ADMIN_ADMIN_H
+#endif

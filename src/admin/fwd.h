@@ -1,0 +1,3 @@
+#ifndef RG_ADMIN_FWD_H
+#define RG_ADMIN_FWD_H
+#endif

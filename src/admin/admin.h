@@ -1,3 +1,85 @@
+/* The admin API (Kong-shaped REST on admin.listen): CRUD on services,
+ * routes, consumers and plugins, /config, /cluster and the fault-injection
+ * hooks (/status, /debug/applied). Runs on the control loop and calls the
+ * raft facade directly; followers forward writes to the leader. Without a
+ * raft group (single-node mode) it serves reads of the declarative config
+ * and refuses writes with 409. */
 #ifndef RG_ADMIN_ADMIN_H
 #define RG_ADMIN_ADMIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "config/gateway.h"
+#include "core/errbuf.h"
+
+struct rg_raft;
+struct rg_fsm;
+struct rg_admin;
+
+struct rg_admin_conf {
+    const char *listen;     /* "host:port" */
+    const char *token;      /* bearer token; NULL or "" = no auth */
+    struct rg_raft *raft;   /* kept until rg_admin_stop; NULL in
+                               single-node mode */
+};
+
+/* Start the admin API on @loop. Strings in @c are copied. Returns NULL
+ * with @eb filled on error (bind). Thread: @loop's (the control thread). */
+struct rg_admin *rg_admin_start(uv_loop_t *loop,
+                                const struct rg_admin_conf *c,
+                                struct rg_errbuf *eb);
+
+/* Single-node mode: serve reads from @f (kept until the next call or
+ * rg_admin_stop; the caller frees it after that). */
+void rg_admin_set_local(struct rg_admin *a, const struct rg_fsm *f);
+
+/* The config store reached @revision: answer ?min_revision waiters. Call
+ * after every apply that changed config. */
+void rg_admin_notify(struct rg_admin *a, uint64_t revision);
+
+/* Stop listening; pending requests are answered (503) and closed. Call
+ * before rg_raft_stop. Accepts NULL. */
+void rg_admin_stop(struct rg_admin *a);
+
+/* Turn a declarative document (Kong 3.0, YAML or JSON) into the canonical
+ * JSON body of a REPLACE_ALL command: nested routes and plugins moved to
+ * the top level with references by id ({"service": {"id": ...}}), missing
+ * ids filled deterministically (a name-based UUID, so the same file gives
+ * the same ids on every node). The result is validated first; on error
+ * returns NULL with a path-qualified message in @eb. Returns an rg_malloc'd
+ * string (caller frees) of *@len bytes. Thread: any. */
+char *rg_admin_config_canonical(const char *text, size_t len, size_t *out_len,
+                                struct rg_errbuf *eb);
+
+/* The data-plane view of a canonical document: consumers and plugins
+ * (stored, not yet used by the proxy) checked as objects and removed, so
+ * that the result loads with rg_gateway_parse. Returns an rg_malloc'd
+ * string or NULL with @eb filled. Thread: any. */
+char *rg_admin_config_dataplane(const char *doc, size_t len, size_t *out_len,
+                                struct rg_errbuf *eb);
+
+/* The state machine's validator (rg_fsm_validate_fn): the data-plane view
+ * of @doc must load with rg_gateway_parse. Deterministic; no DNS. */
+int rg_admin_validate(void *arg, const char *doc, size_t len, char *err,
+                      size_t cap);
+
+/* Single-node mode: a state machine holding the declarative file at
+ * @path (NULL = empty), so the admin API reads it like a replicated
+ * store. Returns a new rg_fsm (free with rg_fsm_free) or NULL with @eb
+ * filled. Thread: any. */
+struct rg_fsm *rg_admin_local_state(const char *path, struct rg_errbuf *eb);
+
+/* The gateway config (plain data) for the data plane from the store's
+ * export. 0, or -EINVAL / -ENOMEM with @eb filled; @gw as in
+ * rg_gateway_parse. Thread: the owner of @f. */
+int rg_admin_gateway(const struct rg_fsm *f, struct rg_gateway *gw,
+                     struct rg_errbuf *eb);
+
+/* Seeding: the canonical REPLACE_ALL body of the file at @path, as
+ * rg_admin_config_canonical. */
+char *rg_admin_seed_body(const char *path, size_t *len,
+                         struct rg_errbuf *eb);
+
 #endif

@@ -1,1 +1,268 @@
-/* placeholder: being written (issue 3) */
+/* Forwarding client: connect, write, read one response, close. */
+#include "admin/fwd.h"
+
+#include <llhttp.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/alloc.h"
+#include "core/buf.h"
+#include "event/io.h"
+#include "http/head.h"
+
+#define FWD_MAX_HEAD 16384
+#define FWD_MAX_BODY (16u << 20)
+
+struct rg_fwd {
+    uv_tcp_t tcp;
+    uv_timer_t timer;
+    uv_connect_t connect;
+    uv_write_t write;
+    uv_buf_t out;               /* the request bytes, owned */
+    llhttp_t parser;
+    struct rg_head head;
+    struct rg_buf body;
+    rg_fwd_cb cb;               /* NULL once called or cancelled */
+    void *arg;
+    int sent;                   /* the write was issued */
+    int closes;                 /* handles still to close */
+    int done;
+};
+
+static llhttp_settings_t fsettings;
+static uv_once_t fsettings_once = UV_ONCE_INIT;
+
+static void fwd_closed(uv_handle_t *h)
+{
+    struct rg_fwd *f = h->data;
+
+    if (--f->closes > 0)
+        return;
+    rg_head_release(&f->head);
+    rg_buf_release(&f->body);
+    rg_free(f->out.base);
+    rg_free(f);
+}
+
+static void fwd_close(struct rg_fwd *f)
+{
+    if (f->done)
+        return;
+    f->done = 1;
+    f->closes = 2;
+    uv_close((uv_handle_t *)&f->tcp, fwd_closed);
+    uv_close((uv_handle_t *)&f->timer, fwd_closed);
+}
+
+static void fwd_fail(struct rg_fwd *f, int err)
+{
+    rg_fwd_cb cb = f->cb;
+
+    f->cb = NULL;
+    if (cb != NULL)
+        cb(f->arg, err, NULL);
+    fwd_close(f);
+}
+
+/* Select the headers worth relaying and call back with the answer. */
+static void fwd_finish(struct rg_fwd *f)
+{
+    struct rg_fwd_resp r = {0};
+    struct rg_buf hb;
+    const struct rg_field *ct = rg_head_find(&f->head, "content-type");
+    char ctype[256] = "";
+    rg_fwd_cb cb = f->cb;
+
+    rg_buf_init(&hb, FWD_MAX_HEAD);
+    for (uint32_t i = 0; i < f->head.n_fields; i++) {
+        const struct rg_field *fl = &f->head.fields[i];
+        const char *name = f->head.buf + fl->name_off;
+
+        if (fl->name_len <= 11 || strncasecmp(name, "x-raftgate-", 11) != 0)
+            continue;
+        rg_buf_add(&hb, name, fl->name_len);
+        rg_buf_adds(&hb, ": ");
+        rg_buf_add(&hb, f->head.buf + fl->value_off, fl->value_len);
+        rg_buf_adds(&hb, "\r\n");
+    }
+    if (ct != NULL && ct->value_len < sizeof(ctype)) {
+        memcpy(ctype, f->head.buf + ct->value_off, ct->value_len);
+        ctype[ct->value_len] = '\0';
+        r.ctype = ctype;
+    }
+    r.status = f->parser.status_code;
+    r.headers = hb.p ? hb.p : "";
+    r.body = f->body.p ? f->body.p : "";
+    r.body_len = f->body.len;
+    f->cb = NULL;
+    if (cb != NULL)
+        cb(f->arg, 0, &r);
+    rg_buf_release(&hb);
+    fwd_close(f);
+}
+
+static int p_field(llhttp_t *p, const char *at, size_t n)
+{
+    return rg_head_add_name(&((struct rg_fwd *)p->data)->head, at, n) ? -1 : 0;
+}
+
+static int p_value(llhttp_t *p, const char *at, size_t n)
+{
+    return rg_head_add_value(&((struct rg_fwd *)p->data)->head, at, n) ? -1
+                                                                         : 0;
+}
+
+static int p_value_done(llhttp_t *p)
+{
+    struct rg_fwd *f = p->data;
+
+    if (rg_head_add_value(&f->head, "", 0) != 0)
+        return -1;
+    rg_head_end_value(&f->head);
+    return 0;
+}
+
+static int p_body(llhttp_t *p, const char *at, size_t n)
+{
+    return rg_buf_add(&((struct rg_fwd *)p->data)->body, at, n) ? -1 : 0;
+}
+
+static int p_done(llhttp_t *p)
+{
+    fwd_finish(p->data);
+    return HPE_PAUSED;
+}
+
+static void fsettings_init(void)
+{
+    llhttp_settings_init(&fsettings);
+    fsettings.on_header_field = p_field;
+    fsettings.on_header_value = p_value;
+    fsettings.on_header_value_complete = p_value_done;
+    fsettings.on_body = p_body;
+    fsettings.on_message_complete = p_done;
+}
+
+static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+{
+    static char rbuf[65536]; /* control thread only */
+
+    *buf = uv_buf_init(rbuf, sizeof(rbuf));
+}
+
+static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+{
+    struct rg_fwd *f = s->data;
+    llhttp_errno_t err;
+
+    if (f->done)
+        return;
+    if (n == UV_EOF)
+        err = llhttp_finish(&f->parser); /* close-delimited body */
+    else if (n < 0)
+        err = HPE_USER;
+    else
+        err = llhttp_execute(&f->parser, buf->base, (size_t)n);
+    if (f->done || err == HPE_PAUSED)
+        return;
+    if (err != HPE_OK || n == UV_EOF)
+        fwd_fail(f, RG_FWD_EUNKNOWN);
+}
+
+static void on_write(uv_write_t *w, int status)
+{
+    struct rg_fwd *f = w->data;
+
+    if (status != 0 && !f->done)
+        fwd_fail(f, RG_FWD_EUNKNOWN);
+}
+
+static void on_connect(uv_connect_t *c, int status)
+{
+    struct rg_fwd *f = c->data;
+
+    if (f->done)
+        return;
+    if (status != 0) {
+        fwd_fail(f, RG_FWD_ENOTSENT);
+        return;
+    }
+    f->sent = 1;
+    f->write.data = f;
+    if (uv_write(&f->write, (uv_stream_t *)&f->tcp, &f->out, 1,
+                 on_write) != 0 ||
+        uv_read_start((uv_stream_t *)&f->tcp, on_alloc, on_read) != 0)
+        fwd_fail(f, RG_FWD_EUNKNOWN);
+}
+
+static void on_timeout(uv_timer_t *t)
+{
+    struct rg_fwd *f = t->data;
+
+    fwd_fail(f, f->sent ? RG_FWD_EUNKNOWN : RG_FWD_ENOTSENT);
+}
+
+static int build_request(struct rg_fwd *f, const char *addr,
+                         const char *method, const char *target,
+                         const char *headers, const char *body, size_t len)
+{
+    struct rg_buf b;
+
+    rg_buf_init(&b, FWD_MAX_BODY + FWD_MAX_HEAD);
+    if (rg_buf_addf(&b, "%s %s HTTP/1.1\r\nHost: %s\r\n%s"
+                        "Content-Length: %zu\r\nConnection: close\r\n\r\n",
+                    method, target, addr, headers, len) != 0 ||
+        rg_buf_add(&b, body, len) != 0) {
+        rg_buf_release(&b);
+        return -1;
+    }
+    f->out.len = b.len;
+    f->out.base = rg_buf_detach(&b, NULL);
+    return 0;
+}
+
+struct rg_fwd *rg_fwd_start(uv_loop_t *loop, const char *addr,
+                            const char *method, const char *target,
+                            const char *headers, const char *body,
+                            size_t len, unsigned timeout_ms, rg_fwd_cb cb,
+                            void *arg)
+{
+    struct sockaddr_storage ss;
+    struct rg_fwd *f;
+
+    uv_once(&fsettings_once, fsettings_init);
+    if (rg_io_parse_addr(addr, &ss) != 0 ||
+        (f = rg_calloc(1, sizeof(*f))) == NULL)
+        return NULL;
+    if (build_request(f, addr, method, target, headers, body, len) != 0) {
+        rg_free(f);
+        return NULL;
+    }
+    f->cb = cb;
+    f->arg = arg;
+    rg_head_init(&f->head, FWD_MAX_HEAD);
+    rg_buf_init(&f->body, FWD_MAX_BODY);
+    llhttp_init(&f->parser, HTTP_RESPONSE, &fsettings);
+    f->parser.data = f;
+    uv_tcp_init(loop, &f->tcp);
+    uv_timer_init(loop, &f->timer);
+    f->tcp.data = f->timer.data = f->connect.data = f;
+    uv_tcp_nodelay(&f->tcp, 1);
+    uv_timer_start(&f->timer, on_timeout, timeout_ms, 0);
+    if (uv_tcp_connect(&f->connect, &f->tcp, (struct sockaddr *)&ss,
+                       on_connect) != 0) {
+        f->cb = NULL;
+        fwd_close(f);
+        return NULL;
+    }
+    return f;
+}
+
+void rg_fwd_cancel(struct rg_fwd *f)
+{
+    if (f == NULL)
+        return;
+    f->cb = NULL;
+    fwd_close(f);
+}

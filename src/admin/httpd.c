@@ -30,6 +30,7 @@ struct hconn {
     int busy;       /* a request is with the handler */
     int close;      /* close after the response */
     int closing;
+    int closed;     /* the handle is closed; freed once not busy */
 };
 
 static llhttp_settings_t hsettings;
@@ -39,6 +40,9 @@ static void hconn_closed(uv_handle_t *hd)
 {
     struct hconn *c = hd->data;
 
+    c->closed = 1;
+    if (c->busy)
+        return; /* the handler still holds it: rg_httpd_respond frees */
     rg_head_release(&c->head);
     rg_buf_release(&c->body);
     rg_free(c);
@@ -184,6 +188,12 @@ void rg_httpd_respond(void *conn, int status, const char *ctype,
     int hl;
 
     c->busy = 0;
+    if (c->closed) {
+        rg_head_release(&c->head);
+        rg_buf_release(&c->body);
+        rg_free(c);
+        return;
+    }
     if (c->closing)
         return;
     hl = snprintf(head, sizeof(head),

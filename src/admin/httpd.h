@@ -24,7 +24,9 @@ struct rg_httpd_req {
 };
 
 /* Handle @req and answer it with rg_httpd_respond, now or later (the
- * connection waits). */
+ * connection waits). Every request must be answered exactly once, even
+ * after the peer went away or rg_httpd_stop ran: the connection object
+ * lives until then. */
 typedef void (*rg_httpd_handler)(void *arg, struct rg_httpd_req *req);
 
 /* Listen on "host:port" on @loop. Returns NULL with @eb filled on error.

@@ -1,0 +1,549 @@
+/* Declarative documents for the store: YAML or JSON in, the canonical JSON
+ * of a REPLACE_ALL out (flat lists, references by id, every id present);
+ * and the data-plane view the gateway parser accepts (the validator).
+ *
+ * Ids missing from a file are name-based UUIDs (RFC 9562 §5.5, SHA-1 over
+ * "raftgate:<kind>:<name or path>"), so every node and every reload of the
+ * same file agrees on them. */
+#include "admin/admin_int.h"
+
+#include <errno.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "config/gateway.h"
+#include "config/yamltree.h"
+#include "core/alloc.h"
+
+#define CANON_MAX_DEPTH 64
+#define CANON_MAX_NODES 1000000
+
+/* ---- YAML to JSON (YAML core schema typing, as yamltree reads it) ---- */
+
+struct ytoj {
+    yaml_document_t *doc;
+    unsigned long nodes;
+};
+
+static int plain(const yaml_node_t *n)
+{
+    return n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
+}
+
+static json_t *scalar_to_json(const yaml_node_t *n)
+{
+    const char *s = (const char *)n->data.scalar.value;
+    size_t len = n->data.scalar.length;
+    char *end;
+
+    if (!plain(n))
+        return json_stringn(s, len);
+    if (len == 0 || strcmp(s, "~") == 0 || strcasecmp(s, "null") == 0)
+        return json_null();
+    if (strcasecmp(s, "true") == 0)
+        return json_true();
+    if (strcasecmp(s, "false") == 0)
+        return json_false();
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno == 0 && end == s + len && (*s != '+'))
+        return json_integer(v);
+    double d = strtod(s, &end);
+    if (end == s + len && strpbrk(s, ".eE") != NULL && strpbrk(s, "xX") == NULL)
+        return json_real(d);
+    return json_stringn(s, len);
+}
+
+static json_t *node_to_json(struct ytoj *y, yaml_node_t *n, int depth);
+
+static json_t *map_to_json(struct ytoj *y, yaml_node_t *n, int depth)
+{
+    json_t *o = json_object();
+
+    for (yaml_node_pair_t *p = n->data.mapping.pairs.start;
+         o != NULL && p < n->data.mapping.pairs.top; p++) {
+        yaml_node_t *k = yaml_document_get_node(y->doc, p->key);
+        yaml_node_t *v = yaml_document_get_node(y->doc, p->value);
+        json_t *jv;
+
+        if (k == NULL || k->type != YAML_SCALAR_NODE ||
+            json_object_get(o, (const char *)k->data.scalar.value) != NULL ||
+            (jv = node_to_json(y, v, depth + 1)) == NULL ||
+            json_object_set_new(o, (const char *)k->data.scalar.value,
+                                jv) != 0) {
+            json_decref(o);
+            return NULL;
+        }
+    }
+    return o;
+}
+
+static json_t *node_to_json(struct ytoj *y, yaml_node_t *n, int depth)
+{
+    json_t *a;
+
+    if (n == NULL || depth > CANON_MAX_DEPTH || ++y->nodes > CANON_MAX_NODES)
+        return NULL;
+    switch (n->type) {
+    case YAML_SCALAR_NODE:
+        return scalar_to_json(n);
+    case YAML_MAPPING_NODE:
+        return map_to_json(y, n, depth);
+    case YAML_SEQUENCE_NODE:
+        a = json_array();
+        for (yaml_node_item_t *i = n->data.sequence.items.start;
+             a != NULL && i < n->data.sequence.items.top; i++) {
+            json_t *v = node_to_json(y, yaml_document_get_node(y->doc, *i),
+                                     depth + 1);
+
+            if (v == NULL || json_array_append_new(a, v) != 0) {
+                json_decref(a);
+                return NULL;
+            }
+        }
+        return a;
+    default:
+        return NULL;
+    }
+}
+
+static int is_json(const char *text, size_t len)
+{
+    size_t i = 0;
+
+    while (i < len && strchr(" \t\r\n", text[i]) != NULL)
+        i++;
+    return i < len && text[i] == '{';
+}
+
+/* Load @text (YAML or JSON) into a JSON object. */
+static json_t *load_doc(const char *text, size_t len, struct rg_errbuf *eb)
+{
+    struct rg_yt t = {0};
+    struct ytoj y;
+    json_error_t je;
+    json_t *o;
+
+    if (is_json(text, len)) {
+        o = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+        if (o == NULL)
+            rg_errbuf_set(eb, "JSON syntax error: %s (line %d, column %d)",
+                          je.text, je.line, je.column);
+        return o;
+    }
+    if (rg_yt_load(&t, text, len, eb) != 0)
+        return NULL;
+    y.doc = &t.doc;
+    y.nodes = 0;
+    o = node_to_json(&y, rg_yt_root(&t), 0);
+    rg_yt_release(&t);
+    if (o == NULL || !json_is_object(o)) {
+        json_decref(o);
+        rg_errbuf_set(eb, "document: must be a mapping (with unique keys, "
+                          "at most %d levels deep)", CANON_MAX_DEPTH);
+        return NULL;
+    }
+    return o;
+}
+
+/* ---- the data-plane view ---- */
+
+/* Consumers need a username or custom_id; plugins a name and, when given,
+ * an object config. */
+static int check_entity(const json_t *o, const char *what, const char *path,
+                        struct rg_errbuf *eb)
+{
+    const json_t *cfg;
+
+    if (!json_is_object(o))
+        return rg_errbuf_set(eb, "%s: must be a mapping", path);
+    if (strcmp(what, "consumers") == 0) {
+        if (!json_is_string(json_object_get(o, "username")) &&
+            !json_is_string(json_object_get(o, "custom_id")))
+            return rg_errbuf_set(eb, "%s: needs a username or custom_id",
+                                 path);
+        return 0;
+    }
+    if (!json_is_string(json_object_get(o, "name")))
+        return rg_errbuf_set(eb, "%s.name: required, a plugin name", path);
+    cfg = json_object_get(o, "config");
+    if (cfg != NULL && !json_is_null(cfg) && !json_is_object(cfg))
+        return rg_errbuf_set(eb, "%s.config: must be a mapping", path);
+    return 0;
+}
+
+/* Check and remove @parent[@key] (a list of @what); 1 when removed. */
+static int strip_list(json_t *parent, const char *key, const char *prefix,
+                      struct rg_errbuf *eb, int *removed)
+{
+    json_t *l = json_object_get(parent, key), *e;
+    char path[160];
+    size_t i;
+
+    if (l == NULL || json_is_null(l))
+        return 0;
+    if (!json_is_array(l))
+        return rg_errbuf_set(eb, "%s%s: must be a list", prefix, key);
+    json_array_foreach(l, i, e) {
+        snprintf(path, sizeof(path), "%s%s[%zu]", prefix, key, i);
+        if (check_entity(e, key, path, eb) != 0)
+            return -EINVAL;
+        if (json_is_object(e) &&
+            strip_list(e, "plugins", "", eb, removed) != 0)
+            return -EINVAL;
+    }
+    *removed |= json_array_size(l) > 0;
+    json_object_del(parent, key);
+    return 0;
+}
+
+/* Remove nested plugin lists from every item of @parent[@key]. */
+static int strip_nested(json_t *parent, const char *key, struct rg_errbuf *eb,
+                        int *removed)
+{
+    json_t *l = json_object_get(parent, key), *e;
+    char prefix[96];
+    size_t i;
+
+    json_array_foreach(l, i, e) {
+        if (!json_is_object(e))
+            continue;
+        snprintf(prefix, sizeof(prefix), "%s[%zu].", key, i);
+        if (strip_list(e, "plugins", prefix, eb, removed) != 0)
+            return -EINVAL;
+        if (strcmp(key, "services") == 0 &&
+            json_is_array(json_object_get(e, "routes"))) {
+            json_t *r;
+            size_t j;
+
+            json_array_foreach(json_object_get(e, "routes"), j, r) {
+                char p2[160];
+
+                snprintf(p2, sizeof(p2), "%sroutes[%zu].", prefix, j);
+                if (json_is_object(r) &&
+                    strip_list(r, "plugins", p2, eb, removed) != 0)
+                    return -EINVAL;
+            }
+        }
+    }
+    return 0;
+}
+
+/* Remove what the data plane does not read yet (consumers, plugins),
+ * checking it first. */
+static int dataplane_strip(json_t *doc, struct rg_errbuf *eb, int *removed)
+{
+    *removed = 0;
+    if (strip_list(doc, "consumers", "", eb, removed) != 0 ||
+        strip_list(doc, "plugins", "", eb, removed) != 0 ||
+        strip_nested(doc, "services", eb, removed) != 0 ||
+        strip_nested(doc, "routes", eb, removed) != 0)
+        return -EINVAL;
+    return 0;
+}
+
+/* rg_gateway_parse over a compact JSON dump: every node is on line 1, so
+ * the " (line 1)" suffix says nothing; drop it. */
+static int parse_json_text(const char *text, struct rg_errbuf *eb)
+{
+    struct rg_gateway gw = {0};
+    struct rg_errbuf e2 = {{0}};
+    char *sfx;
+    int rv = rg_gateway_parse(&gw, text, strlen(text), &e2);
+
+    rg_gateway_release(&gw);
+    if (rv == 0)
+        return 0;
+    sfx = strstr(e2.msg, " (line 1)");
+    if (sfx != NULL && sfx[9] == '\0')
+        *sfx = '\0';
+    rg_errbuf_set(eb, "%s", e2.msg);
+    return rv;
+}
+
+char *rg_admin_config_dataplane(const char *doc, size_t len, size_t *out_len,
+                                struct rg_errbuf *eb)
+{
+    json_t *o = load_doc(doc, len, eb);
+    char *text, *out = NULL;
+    int removed;
+
+    if (o == NULL)
+        return NULL;
+    if (dataplane_strip(o, eb, &removed) == 0 &&
+        (text = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS)) != NULL) {
+        out = rg_strdup(text);
+        free(text);
+        if (out != NULL && out_len != NULL)
+            *out_len = strlen(out);
+    }
+    json_decref(o);
+    return out;
+}
+
+int rg_admin_validate(void *arg, const char *doc, size_t len, char *err,
+                      size_t cap)
+{
+    struct rg_errbuf eb = {{0}};
+    char *dp = rg_admin_config_dataplane(doc, len, NULL, &eb);
+    int rv = dp ? parse_json_text(dp, &eb) : -EINVAL;
+
+    rg_free(dp);
+    if (rv != 0 && err != NULL && cap > 0)
+        snprintf(err, cap, "%s", eb.msg[0] ? eb.msg : "invalid");
+    return rv != 0;
+}
+
+/* ---- canonical form ---- */
+
+static void derive_id(const char *kind, const char *key, char out[37])
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned mdlen = 0;
+    char in[512];
+    int n = snprintf(in, sizeof(in), "raftgate:%s:%s", kind, key);
+
+    EVP_Digest(in, (size_t)(n < (int)sizeof(in) ? n : (int)sizeof(in) - 1),
+               md, &mdlen, EVP_sha1(), NULL);
+    md[6] = (unsigned char)((md[6] & 0x0f) | 0x50);
+    md[8] = (unsigned char)((md[8] & 0x3f) | 0x80);
+    snprintf(out, 37,
+             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+             "%02x%02x%02x%02x%02x%02x",
+             md[0], md[1], md[2], md[3], md[4], md[5], md[6], md[7], md[8],
+             md[9], md[10], md[11], md[12], md[13], md[14], md[15]);
+}
+
+/* Give @o an id when it has none: from its name field, else @path. */
+static const char *ensure_id(json_t *o, const char *kind, const char *namef,
+                             const char *path)
+{
+    const char *name = namef ? json_string_value(json_object_get(o, namef))
+                             : NULL;
+    char id[37];
+
+    if (!json_is_string(json_object_get(o, "id"))) {
+        derive_id(kind, name ? name : path, id);
+        json_object_set_new(o, "id", json_string(id));
+    }
+    return json_string_value(json_object_get(o, "id"));
+}
+
+struct canon {
+    json_t *out;        /* the result */
+    json_t *services, *routes, *consumers, *plugins; /* borrowed from out */
+    struct rg_errbuf *eb;
+};
+
+/* Resolve a reference (bare name/id or {id}/{name}/{username}) against
+ * the entities of @list, by id or @namef. NULL when it does not. */
+static const char *resolve(const json_t *list, const char *namef,
+                           const json_t *ref)
+{
+    const char *key = json_string_value(ref);
+    const json_t *e;
+    size_t i;
+
+    if (key == NULL)
+        key = json_string_value(json_object_get(ref, "id"));
+    if (key == NULL)
+        key = json_string_value(json_object_get(ref, namef));
+    if (key == NULL)
+        return NULL;
+    json_array_foreach(list, i, e) {
+        const char *id = json_string_value(json_object_get(e, "id"));
+        const char *nm = json_string_value(json_object_get(e, namef));
+
+        if ((id && strcmp(id, key) == 0) || (nm && strcmp(nm, key) == 0))
+            return id;
+    }
+    return NULL;
+}
+
+static void add_plugins(struct canon *c, json_t *owner, const char *field,
+                        const char *owner_id, const char *path)
+{
+    json_t *l = json_object_get(owner, "plugins"), *p;
+    char pp[200];
+    size_t i;
+
+    json_array_foreach(l, i, p) {
+        json_t *cp = json_deep_copy(p);
+
+        snprintf(pp, sizeof(pp), "%splugins[%zu]", path, i);
+        ensure_id(cp, "plugins", NULL, pp);
+        json_object_set_new(cp, field, json_pack("{s:s}", "id", owner_id));
+        json_array_append_new(c->plugins, cp);
+    }
+    json_object_del(owner, "plugins");
+}
+
+static void add_route(struct canon *c, const json_t *r, const char *sid,
+                      const char *path)
+{
+    json_t *cr = json_deep_copy(r);
+    const char *rid = ensure_id(cr, "routes", "name", path);
+    char pp[200];
+
+    if (sid != NULL)
+        json_object_set_new(cr, "service", json_pack("{s:s}", "id", sid));
+    snprintf(pp, sizeof(pp), "%s.", path);
+    add_plugins(c, cr, "route", rid, pp);
+    json_array_append_new(c->routes, cr);
+}
+
+static void add_services(struct canon *c, const json_t *doc)
+{
+    const json_t *s, *r;
+    size_t i, j;
+    char path[96], rp[160];
+
+    json_array_foreach(json_object_get(doc, "services"), i, s) {
+        json_t *cs = json_deep_copy(s);
+        const char *sid;
+
+        snprintf(path, sizeof(path), "services[%zu]", i);
+        sid = ensure_id(cs, "services", "name", path);
+        json_array_foreach(json_object_get(s, "routes"), j, r) {
+            snprintf(rp, sizeof(rp), "%s.routes[%zu]", path, j);
+            add_route(c, r, sid, rp);
+        }
+        json_object_del(cs, "routes");
+        strcat(path, ".");
+        add_plugins(c, cs, "service", sid, path);
+        json_array_append_new(c->services, cs);
+    }
+}
+
+static void add_routes(struct canon *c, const json_t *doc)
+{
+    const json_t *r;
+    size_t i;
+    char path[96];
+
+    json_array_foreach(json_object_get(doc, "routes"), i, r) {
+        const char *sid = resolve(c->services, "name",
+                                  json_object_get(r, "service"));
+
+        snprintf(path, sizeof(path), "routes[%zu]", i);
+        add_route(c, r, sid, path);
+    }
+}
+
+static void add_consumers(struct canon *c, const json_t *doc)
+{
+    const json_t *e;
+    size_t i;
+    char path[96];
+
+    json_array_foreach(json_object_get(doc, "consumers"), i, e) {
+        json_t *ce = json_deep_copy(e);
+        const char *id;
+
+        snprintf(path, sizeof(path), "consumers[%zu]", i);
+        id = ensure_id(ce, "consumers", "username", path);
+        strcat(path, ".");
+        add_plugins(c, ce, "consumer", id, path);
+        json_array_append_new(c->consumers, ce);
+    }
+}
+
+/* Top-level plugins: references by name become references by id. */
+static int add_top_plugins(struct canon *c, const json_t *doc)
+{
+    static const char *const refs[][3] = {
+        {"service", "services", "name"},
+        {"route", "routes", "name"},
+        {"consumer", "consumers", "username"},
+    };
+    const json_t *p;
+    size_t i;
+    char path[96];
+
+    json_array_foreach(json_object_get(doc, "plugins"), i, p) {
+        json_t *cp = json_deep_copy(p);
+
+        snprintf(path, sizeof(path), "plugins[%zu]", i);
+        ensure_id(cp, "plugins", NULL, path);
+        for (unsigned k = 0; k < 3; k++) {
+            json_t *ref = json_object_get(cp, refs[k][0]);
+            const char *id;
+
+            if (ref == NULL || json_is_null(ref))
+                continue;
+            id = resolve(json_object_get(c->out, refs[k][1]), refs[k][2],
+                         ref);
+            if (id == NULL) {
+                json_decref(cp);
+                return rg_errbuf_set(c->eb, "%s.%s: no such %s", path,
+                                     refs[k][0], refs[k][0]);
+            }
+            json_object_set_new(cp, refs[k][0], json_pack("{s:s}", "id", id));
+        }
+        json_array_append_new(c->plugins, cp);
+    }
+    return 0;
+}
+
+/* Check @doc as the user wrote it, so errors name the user's paths (and
+ * lines, when the gateway parser can read the original text itself). */
+static int validate_user(const json_t *doc, const char *text, size_t len,
+                         struct rg_errbuf *eb)
+{
+    json_t *copy = json_deep_copy(doc);
+    struct rg_gateway gw = {0};
+    int removed, rv;
+    char *dump;
+
+    if (copy == NULL)
+        return rg_errbuf_set(eb, "out of memory");
+    rv = dataplane_strip(copy, eb, &removed);
+    if (rv == 0 && !removed) {
+        rv = rg_gateway_parse(&gw, text, len, eb);
+        rg_gateway_release(&gw);
+    } else if (rv == 0) {
+        dump = json_dumps(copy, JSON_COMPACT);
+        rv = dump ? parse_json_text(dump, eb)
+                  : rg_errbuf_set(eb, "out of memory");
+        free(dump);
+    }
+    json_decref(copy);
+    return rv;
+}
+
+char *rg_admin_config_canonical(const char *text, size_t len, size_t *out_len,
+                                struct rg_errbuf *eb)
+{
+    json_t *doc = load_doc(text, len, eb);
+    struct canon c = {0};
+    char *dump, *out = NULL;
+
+    if (doc == NULL || validate_user(doc, text, len, eb) != 0)
+        goto done;
+    c.eb = eb;
+    c.out = json_pack("{s:s,s:[],s:[],s:[],s:[]}", "_format_version", "3.0",
+                      "services", "routes", "consumers", "plugins");
+    c.services = json_object_get(c.out, "services");
+    c.routes = json_object_get(c.out, "routes");
+    c.consumers = json_object_get(c.out, "consumers");
+    c.plugins = json_object_get(c.out, "plugins");
+    add_services(&c, doc);
+    add_routes(&c, doc);
+    add_consumers(&c, doc);
+    if (add_top_plugins(&c, doc) != 0)
+        goto done;
+    dump = json_dumps(c.out, JSON_COMPACT | JSON_SORT_KEYS);
+    out = dump ? rg_strdup(dump) : NULL;
+    free(dump);
+    if (out == NULL)
+        rg_errbuf_set(eb, "out of memory");
+    else if (out_len != NULL)
+        *out_len = strlen(out);
+done:
+    json_decref(c.out);
+    json_decref(doc);
+    return out;
+}

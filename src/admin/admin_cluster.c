@@ -1,0 +1,399 @@
+/* /cluster (members, leader, join, promote, remove, transfer) and the
+ * fault-injection hooks /status and /debug/applied (JEPSEN.md §4.2 items 1
+ * and 4). Membership changes run on the leader (followers forward them):
+ * join = add as spare, assign standby, record the node (NODE_SET);
+ * promote = assign voter, record the role; remove = remove, NODE_DEL. */
+#include "admin/admin_int.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *role_name(enum rg_raft_role r)
+{
+    switch (r) {
+    case RG_ROLE_VOTER: return "voter";
+    case RG_ROLE_STANDBY: return "standby";
+    default: return "spare";
+    }
+}
+
+static json_t *hex64(uint64_t v)
+{
+    char b[17];
+
+    snprintf(b, sizeof(b), "%016" PRIx64, v);
+    return json_string(b);
+}
+
+/* ---- reads ---- */
+
+static void add_member(void *arg, const struct rg_raft_member *m)
+{
+    json_t *l = arg;
+
+    json_array_append_new(l, json_pack("{s:I,s:s,s:s}", "id",
+                                       (json_int_t)m->id, "raft",
+                                       m->address ? m->address : "",
+                                       "role", role_name(m->role)));
+}
+
+/* Members from the Raft configuration, completed from the registry. */
+static json_t *members(const struct rg_admin *a)
+{
+    const struct rg_fsm *f = rg_raft_fsm(a->raft);
+    json_t *l = json_array(), *m;
+    size_t i;
+
+    rg_raft_members(a->raft, add_member, l);
+    json_array_foreach(l, i, m) {
+        uint64_t id = (uint64_t)json_integer_value(json_object_get(m, "id"));
+        const json_t *rec = rg_fsm_node(f, id);
+        const char *k;
+        json_t *v;
+
+        json_object_foreach((json_t *)rec, k, v)
+            if (json_object_get(m, k) == NULL)
+                json_object_set(m, k, v);
+    }
+    return l;
+}
+
+static void get_cluster(struct rg_areq *q)
+{
+    struct rg_raft_status st;
+
+    if (q->a->raft == NULL) {
+        rg_admin__reply(q, 200, json_pack("{s:s,s:[]}", "mode",
+                                          "single-node", "members"),
+                        rg_admin__revision(q->a), NULL);
+        return;
+    }
+    rg_raft_status(q->a->raft, &st);
+    rg_admin__reply(q, 200,
+                    json_pack("{s:I,s:s,s:I,s:I,s:I,s:I,s:I,s:o}", "id",
+                              (json_int_t)st.id, "state", st.state,
+                              "leader_id", (json_int_t)st.leader_id, "term",
+                              (json_int_t)st.term, "commit_index",
+                              (json_int_t)st.commit_index, "applied_index",
+                              (json_int_t)st.applied_index, "revision",
+                              (json_int_t)st.revision, "members",
+                              members(q->a)),
+                    st.revision, NULL);
+}
+
+static void get_status(struct rg_areq *q)
+{
+    struct rg_raft_status st = {0};
+    const struct rg_fsm *f = rg_admin__fsm(q->a);
+
+    if (q->a->raft != NULL)
+        rg_raft_status(q->a->raft, &st);
+    else {
+        st.state = "single-node";
+        st.revision = f ? rg_fsm_revision(f) : 0;
+        st.config_hash = f ? rg_fsm_config_hash(f) : 0;
+    }
+    rg_admin__reply(
+        q, 200,
+        json_pack("{s:I,s:o,s:b,s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:o,s:{},"
+                  "s:{s:[]}}",
+                  "id", (json_int_t)st.id, "incarnation",
+                  hex64(st.incarnation), "ready",
+                  q->a->raft == NULL || st.leader_id != 0, "raft_state",
+                  st.state, "term", (json_int_t)st.term, "leader_id",
+                  (json_int_t)st.leader_id, "commit_index",
+                  (json_int_t)st.commit_index, "applied_index",
+                  (json_int_t)st.applied_index, "config_version",
+                  (json_int_t)st.revision, "revision",
+                  (json_int_t)st.revision, "config_hash",
+                  hex64(st.config_hash), "cb", "quota", "leases"),
+        st.revision, NULL);
+}
+
+static const char *type_name(uint8_t t)
+{
+    static const char *const n[] = {"?", "put", "delete", "replace_all",
+                                     "node_set", "node_del"};
+
+    return t < sizeof(n) / sizeof(n[0]) ? n[t] : "?";
+}
+
+static const char *status_name(enum rg_fsm_status s)
+{
+    static const char *const n[] = {"ok", "conflict", "not_found",
+                                    "invalid"};
+
+    return (unsigned)s < 4 ? n[s] : "?";
+}
+
+static void add_applied(void *arg, const struct rg_fsm_applied *e)
+{
+    const char *kind = rg_kind_name((enum rg_kind)e->kind);
+
+    json_array_append_new(
+        arg, json_pack("{s:I,s:I,s:s,s:s,s:s,s:s,s:I}", "index",
+                       (json_int_t)e->index, "term", (json_int_t)e->term,
+                       "request_id", e->rid, "kind", kind ? kind : "",
+                       "type", type_name(e->type), "status",
+                       status_name(e->status), "revision",
+                       (json_int_t)e->revision));
+}
+
+static void get_applied(struct rg_areq *q)
+{
+    const struct rg_fsm *f = rg_admin__fsm(q->a);
+    json_t *l = json_array();
+    char v[32];
+    uint64_t since = 0;
+
+    if (rg_admin__param(q, "since", v, sizeof(v)) == 0)
+        since = strtoull(v, NULL, 10);
+    if (f != NULL)
+        rg_fsm_applied_since(f, since, add_applied, l);
+    rg_admin__reply(q, 200, l, rg_admin__revision(q->a), NULL);
+}
+
+/* ---- membership ---- */
+
+static void change_failed(struct rg_areq *q, int status, const char *step)
+{
+    if (status == RG_RAFT_ENOTLEADER || status == RG_RAFT_ESHUTDOWN ||
+        status == RG_RAFT_EBUSY)
+        rg_admin__not_proposed(q, rg_raft_strerror(status));
+    else
+        rg_admin__error(q, 500, "%s: %s", step, rg_raft_strerror(status));
+}
+
+static void on_recorded(struct rg_areq *q, const struct rg_fsm_result *res,
+                        unsigned n)
+{
+    json_t *o = q->obj;
+
+    q->obj = NULL;
+    rg_admin__reply(q, q->ok_status, q->ok_status == 204 ? NULL : o,
+                    res[0].revision, NULL);
+    if (q->ok_status == 204)
+        json_decref(o);
+}
+
+/* Propose the node record in q->obj (NODE_SET) or its removal. */
+static void record(struct rg_areq *q, int del)
+{
+    struct rg_cmd c = {0};
+    char key[24];
+    char *text = del ? NULL : json_dumps(q->obj, JSON_COMPACT |
+                                                     JSON_SORT_KEYS);
+
+    snprintf(key, sizeof(key), "%" PRIu64,
+             (uint64_t)json_integer_value(json_object_get(q->obj, "id")));
+    c.type = del ? RG_CMD_NODE_DEL : RG_CMD_NODE_SET;
+    c.key = key;
+    c.key_len = (uint16_t)strlen(key);
+    c.body = text;
+    c.body_len = text ? (uint32_t)strlen(text) : 0;
+    q->on_ok = on_recorded;
+    rg_admin__propose(q, &c, 1);
+    free(text);
+}
+
+static uint64_t obj_id(const struct rg_areq *q)
+{
+    return (uint64_t)json_integer_value(json_object_get(q->obj, "id"));
+}
+
+static void on_standby(void *arg, int status)
+{
+    struct rg_areq *q = arg;
+
+    if (status != 0)
+        change_failed(q, status, "added as spare, then assign standby");
+    else if (q->conn != NULL)
+        record(q, 0);
+    rg_admin__unref(q);
+}
+
+static void on_added(void *arg, int status)
+{
+    struct rg_areq *q = arg;
+    int rv;
+
+    if (status != 0 || q->conn == NULL) {
+        if (status != 0)
+            change_failed(q, status, "add");
+        rg_admin__unref(q);
+        return;
+    }
+    rv = rg_raft_assign(q->a->raft, obj_id(q), RG_ROLE_STANDBY, on_standby,
+                        q);
+    if (rv != 0) {
+        change_failed(q, rv, "added as spare, then assign standby");
+        rg_admin__unref(q);
+    }
+}
+
+static json_t *join_body(struct rg_areq *q)
+{
+    json_t *b = json_loadb(q->body, q->body_len, 0, NULL);
+    json_int_t id = json_integer_value(json_object_get(b, "id"));
+    const char *raft = json_string_value(json_object_get(b, "raft"));
+    const char *adm = json_string_value(json_object_get(b, "admin"));
+    const char *proxy = json_string_value(json_object_get(b, "proxy"));
+    const char *name = json_string_value(json_object_get(b, "name"));
+    json_t *rec = NULL;
+    char nm[32];
+
+    if (id >= 1 && raft != NULL && adm != NULL) {
+        snprintf(nm, sizeof(nm), "node%lld", (long long)id);
+        rec = json_pack("{s:I,s:s,s:s,s:s,s:s,s:s}", "id", id, "name",
+                        name ? name : nm, "raft", raft, "admin", adm,
+                        "proxy", proxy ? proxy : "", "role", "standby");
+    }
+    json_decref(b);
+    return rec;
+}
+
+static void join(struct rg_areq *q)
+{
+    int rv;
+
+    if ((q->obj = join_body(q)) == NULL) {
+        rg_admin__error(q, 400, "expected {\"id\": n >= 1, \"raft\": "
+                                "\"host:port\", \"admin\": \"host:port\", "
+                                "\"proxy\"?, \"name\"?}");
+        return;
+    }
+    q->ok_status = 201;
+    rg_admin__ref(q);
+    rv = rg_raft_add(q->a->raft, obj_id(q),
+                     json_string_value(json_object_get(q->obj, "raft")),
+                     on_added, q);
+    if (rv != 0) {
+        rg_admin__unref(q);
+        change_failed(q, rv, "add");
+    }
+}
+
+static void on_promoted(void *arg, int status)
+{
+    struct rg_areq *q = arg;
+
+    if (status != 0)
+        change_failed(q, status, "assign voter");
+    else if (q->conn != NULL)
+        record(q, 0);
+    rg_admin__unref(q);
+}
+
+static void on_removed(void *arg, int status)
+{
+    struct rg_areq *q = arg;
+
+    if (status != 0)
+        change_failed(q, status, "remove");
+    else if (q->conn != NULL)
+        record(q, 1);
+    rg_admin__unref(q);
+}
+
+/* promote or remove member @id. */
+static void change(struct rg_areq *q, uint64_t id, int promote)
+{
+    const json_t *rec = rg_fsm_node(rg_raft_fsm(q->a->raft), id);
+    int rv;
+
+    q->obj = rec ? json_deep_copy(rec) : json_object();
+    json_object_set_new(q->obj, "id", json_integer((json_int_t)id));
+    if (promote)
+        json_object_set_new(q->obj, "role", json_string("voter"));
+    q->ok_status = promote ? 200 : 204;
+    rg_admin__ref(q);
+    rv = promote ? rg_raft_assign(q->a->raft, id, RG_ROLE_VOTER, on_promoted,
+                                  q)
+                 : rg_raft_remove(q->a->raft, id, on_removed, q);
+    if (rv != 0) {
+        rg_admin__unref(q);
+        change_failed(q, rv, promote ? "assign voter" : "remove");
+    }
+}
+
+static void on_transferred(void *arg, int status)
+{
+    struct rg_areq *q = arg;
+    struct rg_raft_status st;
+
+    if (status != 0)
+        change_failed(q, status, "transfer");
+    else {
+        rg_raft_status(q->a->raft, &st);
+        rg_admin__reply(q, 200, json_pack("{s:I}", "leader_id",
+                                          (json_int_t)st.leader_id),
+                        0, NULL);
+    }
+    rg_admin__unref(q);
+}
+
+static void transfer(struct rg_areq *q)
+{
+    json_t *b = json_loadb(q->body, q->body_len, 0, NULL);
+    json_int_t id = json_integer_value(json_object_get(b, "id"));
+    int rv;
+
+    json_decref(b);
+    rg_admin__ref(q);
+    rv = rg_raft_transfer(q->a->raft, id > 0 ? (uint64_t)id : 0,
+                          on_transferred, q);
+    if (rv != 0) {
+        rg_admin__unref(q);
+        change_failed(q, rv, "transfer");
+    }
+}
+
+/* /cluster/members/{id}[/promote] */
+static void member(struct rg_areq *q, const char *rest)
+{
+    char *end;
+    uint64_t id = strtoull(rest, &end, 10);
+
+    if (end == rest || id == 0)
+        rg_admin__error(q, 404, "Not found");
+    else if (strcmp(end, "/promote") == 0 && strcmp(q->method, "POST") == 0)
+        change(q, id, 1);
+    else if (*end == '\0' && strcmp(q->method, "DELETE") == 0)
+        change(q, id, 0);
+    else
+        rg_admin__error(q, 405, "Method not allowed");
+}
+
+int rg_admin__cluster(struct rg_areq *q)
+{
+    const char *p = q->path;
+    int get = strcmp(q->method, "GET") == 0;
+
+    if (strcmp(p, "/status") == 0 && get)
+        get_status(q);
+    else if (strcmp(p, "/debug/applied") == 0 && get)
+        get_applied(q);
+    else if (strcmp(p, "/cluster") == 0 && get)
+        get_cluster(q);
+    else if (strncmp(p, "/cluster", 8) != 0)
+        return 0;
+    else if (q->a->raft == NULL)
+        rg_admin__error(q, 409, "single-node mode: no raft group");
+    else if (strcmp(p, "/cluster/members") == 0 && get)
+        rg_admin__reply(q, 200, json_pack("{s:o,s:n}", "data",
+                                          members(q->a), "next"),
+                        rg_admin__revision(q->a), NULL);
+    else if (strcmp(p, "/cluster/members") == 0 &&
+             strcmp(q->method, "POST") == 0)
+        join(q);
+    else if (strncmp(p, "/cluster/members/", 17) == 0)
+        member(q, p + 17);
+    else if (strcmp(p, "/cluster/transfer") == 0 &&
+             strcmp(q->method, "POST") == 0)
+        transfer(q);
+    else
+        rg_admin__error(q, 404, "Not found");
+    return 1;
+}

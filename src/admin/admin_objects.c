@@ -1,0 +1,455 @@
+/* Kong-shaped CRUD on services, routes, consumers and plugins:
+ *   /{kind}               GET list {"data":[...],"next":null}, POST 201
+ *   /{kind}/{id|name}     GET 200, PUT 200/201 (upsert), PATCH 200,
+ *                         DELETE 204
+ *   /{parent}/{x}/{kind}  nested list and create (routes of a service,
+ *                         plugins of a service, route or consumer)
+ * Names and foreign keys are resolved to ids here, on the leader, before
+ * proposing; the state machine's validator has the last word. */
+#include "admin/admin_int.h"
+
+#include <string.h>
+#include <time.h>
+
+#include "core/alloc.h"
+
+/* The reference field a child carries to its parent kind. */
+static const char *ref_field(enum rg_kind parent)
+{
+    switch (parent) {
+    case RG_KIND_SERVICE: return "service";
+    case RG_KIND_ROUTE: return "route";
+    case RG_KIND_CONSUMER: return "consumer";
+    default: return NULL;
+    }
+}
+
+/* The unique name field of @k (Kong: consumers by username); NULL when the
+ * kind has no unique name (plugins). */
+static const char *name_field(enum rg_kind k)
+{
+    switch (k) {
+    case RG_KIND_SERVICE:
+    case RG_KIND_ROUTE: return "name";
+    case RG_KIND_CONSUMER: return "username";
+    default: return NULL;
+    }
+}
+
+static int is_uuid(const char *s)
+{
+    static const char shape[] = "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx";
+
+    if (strlen(s) != sizeof(shape) - 1)
+        return 0;
+    for (size_t i = 0; shape[i]; i++) {
+        int hex = (s[i] >= '0' && s[i] <= '9') ||
+                  (s[i] >= 'a' && s[i] <= 'f') ||
+                  (s[i] >= 'A' && s[i] <= 'F');
+
+        if (shape[i] == '-' ? s[i] != '-' : !hex)
+            return 0;
+    }
+    return 1;
+}
+
+struct find {
+    const char *field, *value;
+    const json_t *body;
+};
+
+static void find_cb(void *arg, const char *id, const json_t *body,
+                    uint64_t rev)
+{
+    struct find *fd = arg;
+    const char *v = json_string_value(json_object_get(body, fd->field));
+
+    if (fd->body == NULL && v != NULL && strcmp(v, fd->value) == 0)
+        fd->body = body;
+}
+
+/* The object of kind @k named by @key (a UUID is an id, anything else a
+ * name), or NULL. Borrowed until the next apply. */
+static const json_t *lookup(const struct rg_fsm *f, enum rg_kind k,
+                            const char *key)
+{
+    struct find fd = {name_field(k), key, NULL};
+
+    if (f == NULL)
+        return NULL;
+    if (is_uuid(key))
+        return rg_fsm_get(f, k, key, 0, NULL);
+    if (fd.field == NULL)
+        return NULL;
+    rg_fsm_each(f, k, find_cb, &fd);
+    return fd.body;
+}
+
+static const char *id_of(const json_t *o)
+{
+    return json_string_value(json_object_get(o, "id"));
+}
+
+/* ---- reads ---- */
+
+struct list {
+    json_t *data;
+    const char *ref, *ref_id; /* nested filter, or NULL */
+};
+
+static void list_cb(void *arg, const char *id, const json_t *body,
+                    uint64_t rev)
+{
+    struct list *l = arg;
+
+    if (l->ref != NULL) {
+        const json_t *r = json_object_get(body, l->ref);
+        const char *rid = json_string_value(json_object_get(r, "id"));
+
+        if (rid == NULL || strcmp(rid, l->ref_id) != 0)
+            return;
+    }
+    json_array_append_new(l->data, json_deep_copy(body));
+}
+
+static void list(struct rg_areq *q, enum rg_kind k, const char *ref,
+                 const char *ref_id)
+{
+    const struct rg_fsm *f = rg_admin__fsm(q->a);
+    struct list l = {json_array(), ref, ref_id};
+
+    if (f != NULL)
+        rg_fsm_each(f, k, list_cb, &l);
+    rg_admin__reply(q, 200, json_pack("{s:o,s:n}", "data", l.data, "next"),
+                    rg_admin__revision(q->a), NULL);
+}
+
+/* ---- writes ---- */
+
+static void on_saved(struct rg_areq *q, const struct rg_fsm_result *res,
+                     unsigned n)
+{
+    json_t *o = q->obj;
+
+    q->obj = NULL;
+    rg_admin__reply(q, q->ok_status, q->ok_status == 204 ? NULL : o,
+                    res[0].revision, NULL);
+    if (q->ok_status == 204)
+        json_decref(o);
+}
+
+/* Propose PUT of @o (taken) under its id. */
+static void save(struct rg_areq *q, enum rg_kind k, json_t *o, int status)
+{
+    struct rg_cmd c = {0};
+    char *text = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+    const char *id = id_of(o);
+
+    if (text == NULL) {
+        json_decref(o);
+        rg_admin__error(q, 500, "out of memory");
+        return;
+    }
+    c.type = RG_CMD_PUT;
+    c.kind = (uint8_t)k;
+    c.key = id;
+    c.key_len = (uint16_t)strlen(id);
+    c.body = text;
+    c.body_len = (uint32_t)strlen(text);
+    q->obj = o;
+    q->ok_status = status;
+    q->on_ok = on_saved;
+    rg_admin__propose(q, &c, 1);
+    free(text);
+}
+
+static void del(struct rg_areq *q, enum rg_kind k, const char *key)
+{
+    const json_t *o = lookup(rg_admin__fsm(q->a), k, key);
+    struct rg_cmd c = {0};
+    const char *id = o ? id_of(o) : key;
+
+    if (o == NULL && !is_uuid(key)) {
+        rg_admin__error(q, 404, "Not found");
+        return;
+    }
+    c.type = RG_CMD_DELETE;
+    c.kind = (uint8_t)k;
+    c.key = id;
+    c.key_len = (uint16_t)strlen(id);
+    q->ok_status = 204;
+    q->on_ok = on_saved;
+    rg_admin__propose(q, &c, 1);
+}
+
+/* Resolve the foreign keys of @o ({"service": {"name": x}} or a bare
+ * string) to {"id": ...}. 0, or answers 400 and returns -1. */
+static int resolve_refs(struct rg_areq *q, json_t *o)
+{
+    static const enum rg_kind kinds[] = {RG_KIND_SERVICE, RG_KIND_ROUTE,
+                                         RG_KIND_CONSUMER};
+
+    for (unsigned i = 0; i < 3; i++) {
+        const char *field = ref_field(kinds[i]);
+        json_t *r = json_object_get(o, field);
+        const char *key = json_string_value(r);
+        const json_t *target;
+
+        if (r == NULL || json_is_null(r))
+            continue;
+        if (key == NULL)
+            key = json_string_value(json_object_get(r, "id"));
+        if (key == NULL)
+            key = json_string_value(json_object_get(r, "name"));
+        if (key == NULL)
+            key = json_string_value(json_object_get(r, "username"));
+        target = key ? lookup(rg_admin__fsm(q->a), kinds[i], key) : NULL;
+        if (target == NULL) {
+            rg_admin__error(q, 400, "the foreign key '%s' does not "
+                            "reference an existing '%s' entity", field,
+                            rg_kind_name(kinds[i]));
+            return -1;
+        }
+        json_object_set_new(o, field, json_pack("{s:s}", "id",
+                                                id_of(target)));
+    }
+    return 0;
+}
+
+/* 409 when another object of kind @k already holds @o's name or id. */
+static int unique_ok(struct rg_areq *q, enum rg_kind k, const json_t *o,
+                     const char *self_id)
+{
+    const char *nf = name_field(k);
+    const char *name = nf ? json_string_value(json_object_get(o, nf)) : NULL;
+    const json_t *other = name ? lookup(rg_admin__fsm(q->a), k, name) : NULL;
+
+    if (other != NULL && (self_id == NULL ||
+                          strcmp(id_of(other), self_id) != 0)) {
+        rg_admin__reply(q, 409,
+                        json_pack("{s:s,s:s,s:i}", "message",
+                                  "UNIQUE violation detected on the name",
+                                  "name", "unique constraint violation",
+                                  "code", 5),
+                        rg_admin__revision(q->a), NULL);
+        return 0;
+    }
+    return 1;
+}
+
+static json_t *body_object(struct rg_areq *q)
+{
+    json_error_t e;
+    json_t *o = json_loadb(q->body, q->body_len, JSON_REJECT_DUPLICATES, &e);
+
+    if (q->body_len == 0)
+        return json_object();
+    if (o == NULL || !json_is_object(o)) {
+        json_decref(o);
+        rg_admin__error(q, 400, "Cannot parse JSON body: %s",
+                        o ? "must be an object" : e.text);
+        return NULL;
+    }
+    return o;
+}
+
+/* Create @o (taken) of kind @k, with a fresh id unless it carries one. */
+static void create(struct rg_areq *q, enum rg_kind k, json_t *o, int status)
+{
+    json_t *id = json_object_get(o, "id");
+    char uuid[37];
+    json_int_t now = (json_int_t)time(NULL);
+
+    if (id != NULL && (!json_is_string(id) ||
+                       !is_uuid(json_string_value(id)))) {
+        json_decref(o);
+        rg_admin__error(q, 400, "id: expected a valid UUID");
+        return;
+    }
+    if (id == NULL) {
+        rg_admin__uuid(uuid);
+        json_object_set_new(o, "id", json_string(uuid));
+    } else if (rg_fsm_get(rg_admin__fsm(q->a), k, json_string_value(id), 0,
+                          NULL) != NULL) {
+        json_decref(o);
+        rg_admin__error(q, 409, "UNIQUE violation detected on the id");
+        return;
+    }
+    if (resolve_refs(q, o) != 0 || !unique_ok(q, k, o, NULL)) {
+        json_decref(o);
+        return;
+    }
+    json_object_set_new(o, "created_at", json_integer(now));
+    json_object_set_new(o, "updated_at", json_integer(now));
+    save(q, k, o, status);
+}
+
+static void post(struct rg_areq *q, enum rg_kind k, enum rg_kind parent,
+                 const char *parent_key)
+{
+    json_t *o = body_object(q);
+    const json_t *p;
+
+    if (o == NULL)
+        return;
+    if (parent != RG_KIND_NONE) {
+        p = lookup(rg_admin__fsm(q->a), parent, parent_key);
+        if (p == NULL) {
+            json_decref(o);
+            rg_admin__error(q, 404, "Not found");
+            return;
+        }
+        json_object_set_new(o, ref_field(parent),
+                            json_pack("{s:s}", "id", id_of(p)));
+    }
+    create(q, k, o, 201);
+}
+
+/* PUT: replace the object named by @key, or create it (201). */
+static void put(struct rg_areq *q, enum rg_kind k, const char *key)
+{
+    const json_t *old = lookup(rg_admin__fsm(q->a), k, key);
+    const char *nf = name_field(k);
+    json_t *o = body_object(q);
+
+    if (o == NULL)
+        return;
+    if (!is_uuid(key) && nf != NULL &&
+        json_object_get(o, nf) == NULL)
+        json_object_set_new(o, nf, json_string(key));
+    if (old == NULL) {
+        if (is_uuid(key))
+            json_object_set_new(o, "id", json_string(key));
+        else
+            json_object_del(o, "id");
+        create(q, k, o, 201);
+        return;
+    }
+    json_object_set_new(o, "id", json_string(id_of(old)));
+    json_object_set(o, "created_at", json_object_get(old, "created_at"));
+    json_object_set_new(o, "updated_at", json_integer(time(NULL)));
+    if (resolve_refs(q, o) != 0 || !unique_ok(q, k, o, id_of(old))) {
+        json_decref(o);
+        return;
+    }
+    save(q, k, o, 200);
+}
+
+static void patch(struct rg_areq *q, enum rg_kind k, const char *key)
+{
+    const json_t *old = lookup(rg_admin__fsm(q->a), k, key);
+    json_t *o, *p;
+    const char *nid;
+
+    if (old == NULL) {
+        rg_admin__error(q, 404, "Not found");
+        return;
+    }
+    if ((p = body_object(q)) == NULL)
+        return;
+    nid = json_string_value(json_object_get(p, "id"));
+    if (nid != NULL && strcmp(nid, id_of(old)) != 0) {
+        json_decref(p);
+        rg_admin__error(q, 400, "id: cannot be changed");
+        return;
+    }
+    o = json_deep_copy(old);
+    json_object_update(o, p);
+    json_decref(p);
+    json_object_set_new(o, "updated_at", json_integer(time(NULL)));
+    if (resolve_refs(q, o) != 0 || !unique_ok(q, k, o, id_of(old))) {
+        json_decref(o);
+        return;
+    }
+    save(q, k, o, 200);
+}
+
+/* ---- dispatch ---- */
+
+static void one(struct rg_areq *q, enum rg_kind k, const char *key)
+{
+    const json_t *o;
+
+    if (strcmp(q->method, "GET") == 0) {
+        o = lookup(rg_admin__fsm(q->a), k, key);
+        if (o == NULL)
+            rg_admin__error(q, 404, "Not found");
+        else
+            rg_admin__reply(q, 200, json_deep_copy(o),
+                            rg_admin__revision(q->a), NULL);
+    } else if (strcmp(q->method, "PUT") == 0)
+        put(q, k, key);
+    else if (strcmp(q->method, "PATCH") == 0)
+        patch(q, k, key);
+    else if (strcmp(q->method, "DELETE") == 0)
+        del(q, k, key);
+    else
+        rg_admin__error(q, 405, "Method not allowed");
+}
+
+static void collection(struct rg_areq *q, enum rg_kind k, enum rg_kind parent,
+                       const char *parent_key)
+{
+    const json_t *p = NULL;
+
+    if (strcmp(q->method, "POST") == 0) {
+        post(q, k, parent, parent_key);
+        return;
+    }
+    if (strcmp(q->method, "GET") != 0) {
+        rg_admin__error(q, 405, "Method not allowed");
+        return;
+    }
+    if (parent == RG_KIND_NONE) {
+        list(q, k, NULL, NULL);
+        return;
+    }
+    p = lookup(rg_admin__fsm(q->a), parent, parent_key);
+    if (p == NULL)
+        rg_admin__error(q, 404, "Not found");
+    else
+        list(q, k, ref_field(parent), id_of(p));
+}
+
+/* Split "/a/b/c" into at most three segments (no empty ones). */
+static int split(const char *path, char seg[3][RG_CODEC_MAX_KEY + 1])
+{
+    int n = 0;
+
+    while (*path == '/') {
+        const char *s = path + 1, *e = strchr(s, '/');
+        size_t len = e ? (size_t)(e - s) : strlen(s);
+
+        if (n == 3 || len == 0 || len > RG_CODEC_MAX_KEY)
+            return -1;
+        memcpy(seg[n], s, len);
+        seg[n++][len] = '\0';
+        path = s + len;
+    }
+    return n;
+}
+
+int rg_admin__objects(struct rg_areq *q)
+{
+    char seg[3][RG_CODEC_MAX_KEY + 1];
+    int n = split(q->path, seg);
+    enum rg_kind k = n > 0 ? rg_kind_from_name(seg[0], strlen(seg[0]))
+                           : RG_KIND_NONE;
+    enum rg_kind child;
+
+    if (k == RG_KIND_NONE)
+        return 0;
+    if (n == 1)
+        collection(q, k, RG_KIND_NONE, NULL);
+    else if (n == 2)
+        one(q, k, seg[1]);
+    else {
+        child = rg_kind_from_name(seg[2], strlen(seg[2]));
+        if (ref_field(k) == NULL || child == RG_KIND_NONE ||
+            child == RG_KIND_SERVICE || child == RG_KIND_CONSUMER ||
+            (child == RG_KIND_ROUTE && k != RG_KIND_SERVICE))
+            return 0;
+        collection(q, child, k, seg[1]);
+    }
+    return 1;
+}

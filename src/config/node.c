@@ -16,10 +16,16 @@
 #define SIZE_K 1024ull
 #define VIA_MAX 64     /* bytes */
 #define SERVER_MAX 128 /* bytes */
+#define NAME_MAX_LEN 64 /* node.name bytes */
+#define TOKEN_MAX 256   /* admin.token bytes */
+#define HOSTNAME_MAX 253
+#define ID_MAX 9223372036854775807LL
 
 struct node_ctx {
     struct rg_node_conf *nc;
     const char *dir; /* absolute folder of the file, for relative paths */
+    yaml_node_t *raft;   /* the raft: section, for cross-key checks */
+    yaml_node_t *voters; /* raft.voters */
 };
 
 static struct rg_node_conf *conf(void *ctx)
@@ -338,6 +344,26 @@ static int admin_listen(struct rg_yt *t, yaml_node_t *v, void *ctx)
     return read_listen(t, v, &conf(ctx)->admin_listen);
 }
 
+/* A bearer token: printable ASCII without spaces (RFC 6750 §2.1 allows
+ * less; we only refuse what cannot travel in the header). */
+static int admin_token(struct rg_yt *t, yaml_node_t *v, void *ctx)
+{
+    const char *s;
+    size_t len, i = 0;
+    int rv = rg_yt_scalar(t, v, &s, &len);
+
+    if (rv < 0)
+        return rv;
+    while (i < len && s[i] > 0x20 && s[i] < 0x7f)
+        i++;
+    if (len == 0 || i < len || len > TOKEN_MAX)
+        return rg_yt_err(t, v,
+                         "must be 1..%d printable ASCII characters "
+                         "without spaces",
+                         TOKEN_MAX);
+    return rg_yt_str(t, v, &conf(ctx)->admin_token);
+}
+
 static int status_listen(struct rg_yt *t, yaml_node_t *v, void *ctx)
 {
     return read_listen(t, v, &conf(ctx)->status_listen);
@@ -346,6 +372,7 @@ static int status_listen(struct rg_yt *t, yaml_node_t *v, void *ctx)
 /* clang-format off */
 static const struct rg_yt_key admin_keys[] = {
     {"listen", admin_listen},
+    {"token", admin_token},
     {NULL, NULL},
 };
 /* clang-format on */
@@ -427,6 +454,267 @@ static const struct rg_yt_key gateway_keys[] = {
 };
 /* clang-format on */
 
+/* ---- node: ---- */
+
+static int node_id(struct rg_yt *t, yaml_node_t *v, void *ctx)
+{
+    long long x;
+    int rv = rg_yt_int(t, v, 1, ID_MAX, &x);
+
+    if (rv == 0)
+        conf(ctx)->node_id = (uint64_t)x;
+    return rv;
+}
+
+static int is_name_char(char ch)
+{
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+           (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' || ch == '-';
+}
+
+static int node_name(struct rg_yt *t, yaml_node_t *v, void *ctx)
+{
+    const char *s;
+    size_t len, i = 0;
+    int rv = rg_yt_scalar(t, v, &s, &len);
+
+    if (rv < 0)
+        return rv;
+    while (i < len && is_name_char(s[i]))
+        i++;
+    if (len == 0 || i < len || len > NAME_MAX_LEN)
+        return rg_yt_err(t, v,
+                         "must be 1..%d letters, digits, '.', '_' or '-'",
+                         NAME_MAX_LEN);
+    return rg_yt_str(t, v, &conf(ctx)->node_name);
+}
+
+/* clang-format off */
+static const struct rg_yt_key node_keys[] = {
+    {"id", node_id},
+    {"name", node_name},
+    {NULL, NULL},
+};
+/* clang-format on */
+
+/* ---- raft: ---- */
+
+/* A host name (RFC 1123 letters, digits, '-' and '.'). */
+static int hostname_ok(const char *s, size_t len)
+{
+    if (len == 0 || len > HOSTNAME_MAX || s[0] == '-' || s[0] == '.')
+        return 0;
+    for (size_t i = 0; i < len; i++) {
+        char ch = s[i];
+
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+              (ch >= '0' && ch <= '9') || ch == '-' || ch == '.'))
+            return 0;
+    }
+    return 1;
+}
+
+/* "host:port" for libraft's TCP transport: an IPv4 literal or a host
+ * name (it resolves with AF_INET only, so no IPv6), port 1..65535. */
+static int raft_addr_ok(const char *s, size_t len)
+{
+    const char *colon = memchr(s, ':', len);
+    size_t hl;
+    long port = 0;
+
+    if (colon == NULL || colon == s + len - 1 || s + len - colon > 6)
+        return 0;
+    for (const char *p = colon + 1; p < s + len; p++) {
+        if (*p < '0' || *p > '9')
+            return 0;
+        port = port * 10 + (*p - '0');
+    }
+    hl = (size_t)(colon - s);
+    return port >= 1 && port <= 65535 && hostname_ok(s, hl);
+}
+
+static int read_raft_addr(struct rg_yt *t, yaml_node_t *n, char **out)
+{
+    const char *s;
+    size_t len;
+    int rv = rg_yt_scalar(t, n, &s, &len);
+
+    if (rv < 0)
+        return rv;
+    if (!raft_addr_ok(s, len))
+        return rg_yt_err(t, n,
+                         "must be \"host:port\" with an IPv4 address or a "
+                         "host name and a port in 1..65535");
+    return rg_yt_str(t, n, out);
+}
+
+static int raft_listen(struct rg_yt *t, yaml_node_t *v, void *ctx)
+{
+    return read_raft_addr(t, v, &conf(ctx)->raft_listen);
+}
+
+static int raft_data_dir(struct rg_yt *t, yaml_node_t *v, void *ctx)
+{
+    struct node_ctx *c = ctx;
+
+    return read_path(t, v, c->dir, &c->nc->raft_data_dir);
+}
+
+/* The voter being parsed is the last one of nc->raft_voters. */
+static struct rg_node_voter *cur_voter(void *ctx)
+{
+    struct rg_node_conf *nc = conf(ctx);
+
+    return &nc->raft_voters[nc->raft_n_voters - 1];
+}
+
+static int voter_id(struct rg_yt *t, yaml_node_t *v, void *ctx)
+{
+    struct rg_node_conf *nc = conf(ctx);
+    long long x;
+    int rv = rg_yt_int(t, v, 1, ID_MAX, &x);
+
+    if (rv < 0)
+        return rv;
+    for (unsigned i = 0; i + 1 < nc->raft_n_voters; i++) {
+        if (nc->raft_voters[i].id == (uint64_t)x)
+            return rg_yt_err(t, v, "duplicate id %lld (also voters[%u])", x,
+                             i);
+    }
+    cur_voter(ctx)->id = (uint64_t)x;
+    return 0;
+}
+
+static int voter_address(struct rg_yt *t, yaml_node_t *v, void *ctx)
+{
+    struct rg_node_conf *nc = conf(ctx);
+    struct rg_node_voter *me = cur_voter(ctx);
+    int rv = read_raft_addr(t, v, &me->address);
+
+    if (rv < 0)
+        return rv;
+    for (unsigned i = 0; i + 1 < nc->raft_n_voters; i++) {
+        if (strcmp(nc->raft_voters[i].address, me->address) == 0)
+            return rg_yt_err(t, v, "duplicate address (also voters[%u])", i);
+    }
+    return 0;
+}
+
+/* clang-format off */
+static const struct rg_yt_key voter_keys[] = {
+    {"id", voter_id},
+    {"address", voter_address},
+    {NULL, NULL},
+};
+/* clang-format on */
+
+static int voter_item(struct rg_yt *t, yaml_node_t *item, size_t i,
+                      void *ctx)
+{
+    struct rg_node_conf *nc = conf(ctx);
+    int rv;
+
+    (void)i;
+    nc->raft_n_voters++; /* the slot was zeroed by voters() */
+    rv = rg_yt_map(t, item, voter_keys, ctx);
+    if (rv < 0)
+        return rv;
+    if (cur_voter(ctx)->id == 0)
+        return rg_yt_err(t, item, "id is required");
+    if (cur_voter(ctx)->address == NULL)
+        return rg_yt_err(t, item, "address is required");
+    return 0;
+}
+
+static int raft_voters(struct rg_yt *t, yaml_node_t *v, void *ctx)
+{
+    struct node_ctx *c = ctx;
+    size_t n = 0;
+
+    if (v->type == YAML_SEQUENCE_NODE)
+        n = (size_t)(v->data.sequence.items.top -
+                     v->data.sequence.items.start);
+    c->voters = v;
+    c->nc->raft_voters = rg_calloc(n > 0 ? n : 1, sizeof(struct rg_node_voter));
+    if (c->nc->raft_voters == NULL)
+        return rg_yt_nomem(t);
+    return rg_yt_seq(t, v, voter_item, ctx);
+}
+
+static int raft_join(struct rg_yt *t, yaml_node_t *v, void *ctx)
+{
+    return rg_yt_bool(t, v, &conf(ctx)->raft_join);
+}
+
+static int raft_election(struct rg_yt *t, yaml_node_t *v, void *ctx)
+{
+    return read_duration(t, v, 10, &conf(ctx)->raft_election_ms);
+}
+
+static int raft_heartbeat(struct rg_yt *t, yaml_node_t *v, void *ctx)
+{
+    return read_duration(t, v, 1, &conf(ctx)->raft_heartbeat_ms);
+}
+
+static int raft_snapshot_threshold(struct rg_yt *t, yaml_node_t *v, void *ctx)
+{
+    return read_uint(t, v, 16, 2147483647, &conf(ctx)->raft_snapshot_threshold);
+}
+
+/* clang-format off */
+static const struct rg_yt_key raft_keys[] = {
+    {"listen", raft_listen},
+    {"data_dir", raft_data_dir},
+    {"voters", raft_voters},
+    {"join", raft_join},
+    {"election_timeout", raft_election},
+    {"heartbeat_timeout", raft_heartbeat},
+    {"snapshot_threshold", raft_snapshot_threshold},
+    {NULL, NULL},
+};
+/* clang-format on */
+
+/* 1 when the voters list this node with its raft.listen address. */
+static int voters_list_self(const struct rg_node_conf *nc)
+{
+    for (unsigned i = 0; i < nc->raft_n_voters; i++) {
+        if (nc->raft_voters[i].id == nc->node_id)
+            return strcmp(nc->raft_voters[i].address, nc->raft_listen) == 0;
+    }
+    return 0;
+}
+
+/* Rules that span keys, checked once the whole file is read; errors name
+ * the raft: section (or raft.voters). */
+static int check_cluster(struct rg_yt *t, struct node_ctx *c)
+{
+    struct rg_node_conf *nc = c->nc;
+    size_t mark = rg_yt_push_key(t, "raft", 4);
+    int rv = 0;
+
+    if (nc->node_id == 0)
+        rv = rg_yt_err(t, c->raft, "node.id is required in cluster mode");
+    else if (nc->raft_listen == NULL)
+        rv = rg_yt_err(t, c->raft, "listen is required");
+    else if (nc->raft_heartbeat_ms >= nc->raft_election_ms)
+        rv = rg_yt_err(t, c->raft,
+                       "heartbeat_timeout (%u ms) must be less than "
+                       "election_timeout (%u ms)",
+                       nc->raft_heartbeat_ms, nc->raft_election_ms);
+    else if (!nc->raft_join && nc->raft_n_voters == 0)
+        rv = rg_yt_err(t, c->voters != NULL ? c->voters : c->raft,
+                       "voters is required unless join is true");
+    else if (!nc->raft_join && !voters_list_self(nc)) {
+        rg_yt_push_key(t, "voters", 6);
+        rv = rg_yt_err(t, c->voters,
+                       "must list this node (id %llu) with the address in "
+                       "raft.listen (\"%s\")",
+                       (unsigned long long)nc->node_id, nc->raft_listen);
+    }
+    rg_yt_pop(t, mark);
+    return rv;
+}
+
 /* ---- The root ---- */
 
 static int sec_proxy(struct rg_yt *t, yaml_node_t *v, void *ctx)
@@ -454,6 +742,20 @@ static int sec_gateway(struct rg_yt *t, yaml_node_t *v, void *ctx)
     return rg_yt_map(t, v, gateway_keys, ctx);
 }
 
+static int sec_node(struct rg_yt *t, yaml_node_t *v, void *ctx)
+{
+    return rg_yt_map(t, v, node_keys, ctx);
+}
+
+static int sec_raft(struct rg_yt *t, yaml_node_t *v, void *ctx)
+{
+    struct node_ctx *c = ctx;
+
+    c->nc->cluster = 1;
+    c->raft = v;
+    return rg_yt_map(t, v, raft_keys, ctx);
+}
+
 /* clang-format off */
 static const struct rg_yt_key root_keys[] = {
     {"proxy", sec_proxy},
@@ -461,6 +763,8 @@ static const struct rg_yt_key root_keys[] = {
     {"status", sec_status},
     {"log", sec_log},
     {"gateway", sec_gateway},
+    {"node", sec_node},
+    {"raft", sec_raft},
     {NULL, NULL},
 };
 /* clang-format on */
@@ -496,7 +800,7 @@ static int folder_of(const char *path, char **out)
 static int parse_text(struct rg_node_conf *nc, const char *text, size_t len,
                       const char *dir, struct rg_errbuf *eb)
 {
-    struct node_ctx c = {nc, dir};
+    struct node_ctx c = {nc, dir, NULL, NULL};
     struct rg_yt t;
     yaml_node_t *root;
     int rv = rg_yt_load(&t, text, len, eb);
@@ -506,6 +810,8 @@ static int parse_text(struct rg_node_conf *nc, const char *text, size_t len,
     root = rg_yt_root(&t);
     if (root != NULL && !rg_yt_is_null(root))
         rv = rg_yt_map(&t, root, root_keys, &c);
+    if (rv == 0 && nc->cluster)
+        rv = check_cluster(&t, &c);
     rg_yt_release(&t);
     return rv;
 }
@@ -572,6 +878,9 @@ int rg_node_conf_defaults(struct rg_node_conf *nc)
     nc->upstream_keepalive = 64;
     nc->upstream_idle_ms = 60000;
     nc->drain_timeout_ms = 10000;
+    nc->raft_election_ms = 1000;
+    nc->raft_heartbeat_ms = 100;
+    nc->raft_snapshot_threshold = 8192;
     rv |= dup_into(&nc->proxy_listen, "0.0.0.0:8000");
     rv |= dup_into(&nc->via, "raftgate");
     rv |= dup_into(&nc->server, "raftgate");
@@ -579,6 +888,7 @@ int rg_node_conf_defaults(struct rg_node_conf *nc)
     rv |= dup_into(&nc->status_listen, "127.0.0.1:8100");
     rv |= dup_into(&nc->error_log, "stderr");
     rv |= dup_into(&nc->log_level, "info");
+    rv |= dup_into(&nc->raft_data_dir, "/var/lib/raftgate");
     if (rv != 0) {
         rg_node_conf_release(nc);
         return -ENOMEM;
@@ -597,5 +907,12 @@ void rg_node_conf_release(struct rg_node_conf *nc)
     rg_free(nc->log_level);
     rg_free(nc->access_log);
     rg_free(nc->declarative_config);
+    rg_free(nc->admin_token);
+    rg_free(nc->node_name);
+    rg_free(nc->raft_listen);
+    rg_free(nc->raft_data_dir);
+    for (unsigned i = 0; i < nc->raft_n_voters; i++)
+        rg_free(nc->raft_voters[i].address);
+    rg_free(nc->raft_voters);
     memset(nc, 0, sizeof(*nc));
 }

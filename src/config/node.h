@@ -9,6 +9,12 @@
 
 #include "core/errbuf.h"
 
+/* One initial voter (raft.voters). */
+struct rg_node_voter {
+    uint64_t id;                 /* >= 1 */
+    char *address;               /* raft "host:port" */
+};
+
 struct rg_node_conf {
     /* proxy: */
     char *proxy_listen;          /* "host:port", default "0.0.0.0:8000" */
@@ -29,7 +35,22 @@ struct rg_node_conf {
                                     "raftgate"; "" = off */
     /* admin/status (control thread): */
     char *admin_listen;          /* default "127.0.0.1:8001" */
+    char *admin_token;           /* bearer token, NULL = no auth (default) */
     char *status_listen;         /* default "127.0.0.1:8100" */
+    /* node: (identity in the Raft group) */
+    uint64_t node_id;            /* >= 1; 0 = not set (single-node mode) */
+    char *node_name;             /* NULL = not set */
+    /* raft: (cluster mode is on when the file has this section) */
+    int cluster;                 /* 1 when a raft: section is present */
+    char *raft_listen;           /* "host:port" to listen on and advertise;
+                                    required in cluster mode */
+    char *raft_data_dir;         /* absolute, default "/var/lib/raftgate" */
+    struct rg_node_voter *raft_voters; /* initial voters, rg_malloc'd */
+    unsigned raft_n_voters;
+    int raft_join;               /* 1: no bootstrap, wait to be added */
+    uint32_t raft_election_ms;   /* election timeout, ms, 1000 */
+    uint32_t raft_heartbeat_ms;  /* heartbeat, ms, 100 */
+    unsigned raft_snapshot_threshold; /* entries between snapshots, 8192 */
     /* logging: */
     char *error_log;             /* path or "stderr" (default) */
     char *log_level;             /* error|warn|notice|info|debug, default
@@ -42,8 +63,8 @@ struct rg_node_conf {
 };
 
 /* File syntax (conf/raftgate.yml documents every key): sections proxy,
- * admin, status, log, gateway; every key optional; unknown keys are
- * errors. Durations are integer ms or "250ms", "10s", "2m", "1h" (1 ms..
+ * admin, status, log, gateway, node, raft; every key optional unless said
+ * otherwise; unknown keys are errors. Durations are integer ms or "250ms", "10s", "2m", "1h" (1 ms..
  * 24 h; drain_timeout may be 0). Sizes are integer bytes or "32k", "8m",
  * "1g" (powers of 1024); max_header_size 1k..1m, max_body_size 0..1 TiB.
  * workers 0..256, max_connections 1..1048576, upstream_keepalive 0..65535.
@@ -51,7 +72,18 @@ struct rg_node_conf {
  * "[IPv6]", port 1..65535, stored as written. via must be an HTTP token,
  * server printable ASCII. Paths (error_log unless "stderr", access_log
  * unless "off", declarative_config) are stored absolute: relative ones
- * are joined to the absolute folder of the node config file. */
+ * are joined to the absolute folder of the node config file.
+ *
+ * Cluster mode (a raft: section): node.id (1..2^63-1) and raft.listen are
+ * required; raft addresses (listen, voters[].address) are "host:port" with
+ * an IPv4 address or a host name (libraft's TCP transport resolves IPv4
+ * only), port 1..65535. raft.voters is a list of {id, address} with unique
+ * ids and addresses; unless raft.join is true it is required and must
+ * list this node (node.id) with address raft.listen. raft.data_dir is a
+ * path (relative to the file's folder); election_timeout 10 ms..24 h,
+ * heartbeat_timeout 1 ms..24 h and below election_timeout;
+ * snapshot_threshold 16..2^31-1. admin.token is 1..256 printable ASCII
+ * characters without spaces. node: alone (without raft:) is allowed. */
 
 /* Parse @path into @nc (defaults filled first; an empty file gives the
  * defaults). On failure returns -EINVAL, -ENOMEM or the -errno of

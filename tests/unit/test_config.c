@@ -699,6 +699,9 @@ START_TEST(node_full_file)
 }
 END_TEST
 
+/* The start of a cluster-mode file: node 1, then raft keys at line 4. */
+#define CLUSTER_HEAD "node: {id: 1, name: n1}\n\nraft:\n"
+
 static const struct error_case node_errors[] = {
     {"proxy:\n  workers: 300\n",
      "proxy.workers: must be an integer in 0..256 (line 2)"},
@@ -736,6 +739,61 @@ static const struct error_case node_errors[] = {
      "proxy.via: must be an HTTP token of at most 64 characters, or \"\" "
      "for none (line 2)"},
     {"proxy: 8000\n", "proxy: must be a mapping (line 1)"},
+    {"node:\n  id: 0\n",
+     "node.id: must be an integer in 1..9223372036854775807 (line 2)"},
+    {"node:\n  name: \"a b\"\n",
+     "node.name: must be 1..64 letters, digits, '.', '_' or '-' (line 2)"},
+    {"admin:\n  token: \"two words\"\n",
+     "admin.token: must be 1..256 printable ASCII characters without "
+     "spaces (line 2)"},
+    {"admin:\n  token: \"\"\n",
+     "admin.token: must be 1..256 printable ASCII characters without "
+     "spaces (line 2)"},
+    {CLUSTER_HEAD "  listen: \"[::1]:9001\"\n",
+     "raft.listen: must be \"host:port\" with an IPv4 address or a host "
+     "name and a port in 1..65535 (line 4)"},
+    {"raft:\n  voters: [{id: 1, address: \"127.0.0.1:9001\"}]\n"
+     "  listen: \"127.0.0.1:9001\"\n",
+     "raft: node.id is required in cluster mode (line 2)"},
+    {CLUSTER_HEAD "  voters: [{id: 1, address: \"127.0.0.1:9001\"}]\n",
+     "raft: listen is required (line 4)"},
+    {CLUSTER_HEAD "  listen: \"127.0.0.1:9001\"\n",
+     "raft: voters is required unless join is true (line 4)"},
+    {CLUSTER_HEAD "  listen: \"127.0.0.1:9001\"\n"
+     "  voters: [{id: 2, address: \"127.0.0.1:9002\"}]\n",
+     "raft.voters: must list this node (id 1) with the address in "
+     "raft.listen (\"127.0.0.1:9001\") (line 5)"},
+    {CLUSTER_HEAD "  listen: \"127.0.0.1:9001\"\n"
+     "  voters: [{id: 1, address: \"127.0.0.1:9009\"}]\n",
+     "raft.voters: must list this node (id 1) with the address in "
+     "raft.listen (\"127.0.0.1:9001\") (line 5)"},
+    {CLUSTER_HEAD "  voters:\n"
+     "    - {id: 1, address: \"127.0.0.1:9001\"}\n"
+     "    - {id: 1, address: \"127.0.0.1:9002\"}\n",
+     "raft.voters[1].id: duplicate id 1 (also voters[0]) (line 6)"},
+    {CLUSTER_HEAD "  voters:\n"
+     "    - {id: 1, address: \"127.0.0.1:9001\"}\n"
+     "    - {id: 2, address: \"127.0.0.1:9001\"}\n",
+     "raft.voters[1].address: duplicate address (also voters[0]) (line 6)"},
+    {CLUSTER_HEAD "  voters:\n    - {id: 2}\n",
+     "raft.voters[0]: address is required (line 5)"},
+    {CLUSTER_HEAD "  voters:\n    - {id: 2, address: \"h_x:1\"}\n",
+     "raft.voters[0].address: must be \"host:port\" with an IPv4 address "
+     "or a host name and a port in 1..65535 (line 5)"},
+    {CLUSTER_HEAD "  voters: {id: 1}\n",
+     "raft.voters: must be a list (line 4)"},
+    {CLUSTER_HEAD "  heartbeat_timeout: 1s\n  join: true\n"
+     "  listen: \"127.0.0.1:9001\"\n",
+     "raft: heartbeat_timeout (1000 ms) must be less than "
+     "election_timeout (1000 ms) (line 4)"},
+    {CLUSTER_HEAD "  election_timeout: 5ms\n",
+     "raft.election_timeout: must be a duration of 10..86400000 ms (an "
+     "integer in ms, or like \"250ms\", \"10s\", \"2m\") (line 4)"},
+    {CLUSTER_HEAD "  snapshot_threshold: 8\n",
+     "raft.snapshot_threshold: must be an integer in 16..2147483647 "
+     "(line 4)"},
+    {CLUSTER_HEAD "  join: maybe\n",
+     "raft.join: must be a boolean (line 4)"},
 };
 
 /* Node errors are prefixed with the file's path. */
@@ -793,6 +851,114 @@ START_TEST(node_alloc_failures)
 }
 END_TEST
 
+/* A three-voter cluster file: every raft key, a relative data dir joined
+ * to the file's folder, the voters in order, the admin token. */
+static const char node_cluster[] =
+    "node:\n"
+    "  id: 2\n"
+    "  name: node-2\n"
+    "raft:\n"
+    "  listen: \"127.0.0.1:9002\"\n"
+    "  data_dir: data/n2\n"
+    "  voters:\n"
+    "    - {id: 1, address: \"127.0.0.1:9001\"}\n"
+    "    - {id: 2, address: \"127.0.0.1:9002\"}\n"
+    "    - {id: 3, address: \"raft3.example:9003\"}\n"
+    "  election_timeout: 2s\n"
+    "  heartbeat_timeout: 200ms\n"
+    "  snapshot_threshold: 100000\n"
+    "admin:\n"
+    "  listen: \"127.0.0.1:8002\"\n"
+    "  token: s3cr3t-T0ken\n";
+
+START_TEST(node_cluster_file)
+{
+    struct rg_node_conf nc;
+    struct rg_errbuf eb;
+    char want[128];
+
+    make_tmpdir();
+    ck_assert_msg(load_node(&nc, node_cluster, &eb) == 0, "%s", eb.msg);
+    ck_assert_int_eq(nc.cluster, 1);
+    ck_assert_uint_eq(nc.node_id, 2);
+    ck_assert_str_eq(nc.node_name, "node-2");
+    ck_assert_str_eq(nc.raft_listen, "127.0.0.1:9002");
+    snprintf(want, sizeof(want), "%s/data/n2", tmpdir);
+    ck_assert_str_eq(nc.raft_data_dir, want);
+    ck_assert_uint_eq(nc.raft_n_voters, 3);
+    ck_assert_uint_eq(nc.raft_voters[0].id, 1);
+    ck_assert_str_eq(nc.raft_voters[0].address, "127.0.0.1:9001");
+    ck_assert_uint_eq(nc.raft_voters[2].id, 3);
+    ck_assert_str_eq(nc.raft_voters[2].address, "raft3.example:9003");
+    ck_assert_int_eq(nc.raft_join, 0);
+    ck_assert_uint_eq(nc.raft_election_ms, 2000);
+    ck_assert_uint_eq(nc.raft_heartbeat_ms, 200);
+    ck_assert_uint_eq(nc.raft_snapshot_threshold, 100000);
+    ck_assert_str_eq(nc.admin_token, "s3cr3t-T0ken");
+    rg_node_conf_release(&nc);
+    ck_assert_ptr_null(nc.raft_voters);
+    remove_tmpdir();
+}
+END_TEST
+
+/* Without raft: the node runs single-node: cluster off, raft defaults in
+ * place, no token (no auth). A joining node needs no voters and gets the
+ * default data dir and timings. */
+START_TEST(node_cluster_defaults)
+{
+    struct rg_node_conf nc;
+    struct rg_errbuf eb;
+
+    make_tmpdir();
+    ck_assert_int_eq(load_node(&nc, "node: {id: 7}\n", &eb), 0);
+    ck_assert_int_eq(nc.cluster, 0);
+    ck_assert_uint_eq(nc.node_id, 7);
+    ck_assert_ptr_null(nc.admin_token);
+    ck_assert_ptr_null(nc.node_name);
+    rg_node_conf_release(&nc);
+    ck_assert_msg(load_node(&nc,
+                            "node: {id: 4}\n"
+                            "raft: {listen: \"10.0.0.14:9000\", join: true}\n",
+                            &eb) == 0,
+                  "%s", eb.msg);
+    ck_assert_int_eq(nc.cluster, 1);
+    ck_assert_int_eq(nc.raft_join, 1);
+    ck_assert_uint_eq(nc.raft_n_voters, 0);
+    ck_assert_str_eq(nc.raft_data_dir, "/var/lib/raftgate");
+    ck_assert_uint_eq(nc.raft_election_ms, 1000);
+    ck_assert_uint_eq(nc.raft_heartbeat_ms, 100);
+    ck_assert_uint_eq(nc.raft_snapshot_threshold, 8192);
+    rg_node_conf_release(&nc);
+    remove_tmpdir();
+}
+END_TEST
+
+/* Every allocation failure in a cluster file is -ENOMEM with nothing
+ * leaked or half-filled. */
+START_TEST(node_cluster_alloc_failures)
+{
+    struct rg_node_conf nc;
+    struct rg_errbuf eb;
+    long n;
+    int rv = -1;
+
+    make_tmpdir();
+    for (n = 1; n < 1000; n++) {
+        rg_alloc_fail_after(n);
+        rv = load_node(&nc, node_cluster, &eb);
+        rg_alloc_fail_after(0);
+        if (rv == 0)
+            break;
+        ck_assert_int_eq(rv, -ENOMEM);
+        ck_assert_ptr_null(nc.raft_voters);
+    }
+    ck_assert_int_eq(rv, 0);
+    ck_assert_uint_eq(nc.raft_n_voters, 3);
+    rg_node_conf_release(&nc);
+    remove_tmpdir();
+}
+END_TEST
+
 static Suite *config_suite(void)
 {
     Suite *s = suite_create("config");
@@ -821,6 +987,9 @@ static Suite *config_suite(void)
                         (int)(sizeof(node_errors) / sizeof(node_errors[0])));
     tcase_add_test(node, node_missing_file);
     tcase_add_test(node, node_alloc_failures);
+    tcase_add_test(node, node_cluster_file);
+    tcase_add_test(node, node_cluster_defaults);
+    tcase_add_test(node, node_cluster_alloc_failures);
     suite_add_tcase(s, gw);
     suite_add_tcase(s, errs);
     suite_add_tcase(s, node);

@@ -247,7 +247,7 @@ static json_t *join_body(struct rg_areq *q)
     if (id >= 1 && raft != NULL && adm != NULL) {
         snprintf(nm, sizeof(nm), "node%lld", (long long)id);
         rec = json_pack("{s:I,s:s,s:s,s:s,s:s,s:s}", "id", id, "name",
-                        name ? name : nm, "raft", raft, "admin", adm,
+                        name && *name ? name : nm, "raft", raft, "admin", adm,
                         "proxy", proxy ? proxy : "", "role", "standby");
     }
     json_decref(b);

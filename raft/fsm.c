@@ -1,1 +1,551 @@
-/* placeholder: being written (issue 3) */
+/* The replicated state machine: apply (decode an entry, run each command
+ * through the request-id table, record it in the applied ring) and the
+ * five commands. Every config-changing command builds the would-be export,
+ * runs the validator on it and only then touches the store, so a rejected
+ * command leaves the state as it was. Nothing here reads a clock or a
+ * random source: the same entries give the same state on every replica. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "raft/fsm_int.h"
+
+/* Fill @r with @st, the current revision and a message; returns 0 so that
+ * command handlers can `return status(...)`. */
+static int status(const struct rg_fsm *f, struct rg_fsm_result *r,
+                  enum rg_fsm_status st, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int status(const struct rg_fsm *f, struct rg_fsm_result *r,
+                  enum rg_fsm_status st, const char *fmt, ...)
+{
+    va_list ap;
+
+    r->status = st;
+    r->revision = f->revision;
+    r->message[0] = '\0';
+    if (fmt != NULL) {
+        va_start(ap, fmt);
+        vsnprintf(r->message, sizeof(r->message), fmt, ap);
+        va_end(ap);
+    }
+    return 0;
+}
+
+static int cas_fail(const struct rg_fsm *f, struct rg_fsm_result *r,
+                    int exists, uint64_t have, uint64_t want)
+{
+    if (!exists)
+        return status(f, r, RG_FSM_CONFLICT,
+                      "expected revision %llu, object does not exist",
+                      (unsigned long long)want);
+    return status(f, r, RG_FSM_CONFLICT,
+                  "expected revision %llu, object is at %llu",
+                  (unsigned long long)want, (unsigned long long)have);
+}
+
+static int kind_ok(unsigned kind)
+{
+    return kind > RG_KIND_NONE && kind < RG_KIND_MAX;
+}
+
+/* Request ids are printable ASCII (they reach JSON, logs and headers). */
+static int rid_ok(const char *rid, size_t len)
+{
+    size_t i;
+
+    for (i = 0; i < len; i++)
+        if (rid[i] < 0x20 || rid[i] > 0x7e)
+            return 0;
+    return 1;
+}
+
+/* Parse a command body that must be a JSON object: NULL with @r INVALID
+ * otherwise. Duplicate keys are refused (which one wins is not JSON). */
+static json_t *parse_object(const struct rg_fsm *f, const struct rg_cmd *c,
+                            struct rg_fsm_result *r)
+{
+    json_error_t je;
+    json_t *j = json_loadb(c->body, c->body_len, JSON_REJECT_DUPLICATES,
+                           &je);
+
+    if (j == NULL) {
+        status(f, r, RG_FSM_INVALID, "body: %s (line %d, column %d)",
+               je.text, je.line, je.column);
+        return NULL;
+    }
+    if (!json_is_object(j)) {
+        json_decref(j);
+        status(f, r, RG_FSM_INVALID, "body: not a JSON object");
+        return NULL;
+    }
+    return j;
+}
+
+/* Dump @doc (the would-be config; reference taken) and run the validator:
+ * 0 with the export in *@out, 1 with @r INVALID, or -ENOMEM. */
+static int propose(struct rg_fsm *f, json_t *doc, struct rg_fsm_result *r,
+                   char **out, size_t *len)
+{
+    char err[sizeof(r->message)] = "";
+    int rv = doc != NULL ? rg_fsm__dump(doc, out, len) : -ENOMEM;
+
+    json_decref(doc);
+    if (rv != 0 || f->validate == NULL ||
+        f->validate(f->arg, *out, *len, err, sizeof(err)) == 0)
+        return rv;
+    rg_free(*out);
+    *out = NULL;
+    err[sizeof(err) - 1] = '\0';
+    status(f, r, RG_FSM_INVALID, "%s",
+           err[0] ? err : "rejected by the config validator");
+    return 1;
+}
+
+/* Is @name (kind @k) taken by an object other than the one at @self? */
+static int name_taken(const struct rg_objs *o, enum rg_kind k,
+                      const char *name, size_t self)
+{
+    const char *other;
+    size_t i;
+
+    for (i = 0; i < o->n; i++) {
+        other = rg_fsm__name_of(k, o->v[i].body);
+        if (i != self && other != NULL && strcmp(other, name) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* The body a PUT stores: the command's object with "id" set to the key.
+ * @self is the index of the object it replaces, or (size_t)-1. NULL with
+ * @r filled when refused, or with -ENOMEM in *@rv. */
+static json_t *put_body(const struct rg_fsm *f, const struct rg_cmd *c,
+                        size_t self, struct rg_fsm_result *r, int *rv)
+{
+    json_t *body, *id;
+    const char *name;
+
+    *rv = 0;
+    body = parse_object(f, c, r);
+    if (body == NULL)
+        return NULL;
+    /* json_stringn refuses text that is not UTF-8. */
+    if (c->key_len == 0 || memchr(c->key, '\0', c->key_len) != NULL ||
+        (id = json_stringn(c->key, c->key_len)) == NULL) {
+        json_decref(body);
+        status(f, r, RG_FSM_INVALID, "id: must be UTF-8 text without NUL");
+        return NULL;
+    }
+    if (json_object_set_new(body, "id", id) != 0) {
+        json_decref(body);
+        *rv = -ENOMEM;
+        return NULL;
+    }
+    name = rg_fsm__name_of(c->kind, body);
+    if (c->kind == RG_KIND_SERVICE && json_object_get(body, "routes")) {
+        status(f, r, RG_FSM_INVALID,
+               "routes: nested routes only in a whole config");
+    } else if (name != NULL &&
+               name_taken(&f->store.k[c->kind], c->kind, name, self)) {
+        status(f, r, RG_FSM_INVALID, "%s: \"%.100s\" is already used",
+               rg_fsm__name_field(c->kind), name);
+    } else {
+        return body;
+    }
+    json_decref(body);
+    return NULL;
+}
+
+/* The would-be export of the store with @body put at @i of kind @k
+ * (replacing when @found), or NULL on ENOMEM. */
+static json_t *doc_with(const struct rg_fsm *f, enum rg_kind k, size_t i,
+                        int found, json_t *body)
+{
+    json_t *doc = rg_fsm__export_doc(&f->store);
+    json_t *a = json_object_get(doc, rg_kind_name(k));
+    int rv;
+
+    if (doc == NULL)
+        return NULL;
+    if (body == NULL)
+        rv = json_array_remove(a, i);
+    else if (found)
+        rv = json_array_set(a, i, body);
+    else
+        rv = json_array_insert(a, i, body);
+    if (rv != 0) {
+        json_decref(doc);
+        return NULL;
+    }
+    return doc;
+}
+
+static int cmd_put(struct rg_fsm *f, const struct rg_cmd *c,
+                   struct rg_fsm_result *r)
+{
+    struct rg_objs *o = &f->store.k[kind_ok(c->kind) ? c->kind : 0];
+    json_t *body;
+    char *out;
+    size_t i, len;
+    int found, rv;
+
+    if (!kind_ok(c->kind))
+        return status(f, r, RG_FSM_INVALID, "unknown kind %u", c->kind);
+    i = rg_fsm__find(o, c->key, c->key_len, &found);
+    if (c->if_rev != 0 && (!found || o->v[i].rev != c->if_rev))
+        return cas_fail(f, r, found, found ? o->v[i].rev : 0, c->if_rev);
+    body = put_body(f, c, found ? i : (size_t)-1, r, &rv);
+    if (body == NULL)
+        return rv;
+    rv = rg_fsm__reserve(o, 1);
+    if (rv == 0)
+        rv = propose(f, doc_with(f, c->kind, i, found, body), r, &out, &len);
+    if (rv != 0)
+        goto out;
+    f->revision++;
+    if (found)
+        rg_fsm__replace(o, i, json_incref(body), f->revision);
+    else
+        rg_fsm__insert(o, i, json_incref(body), f->revision);
+    rg_fsm__set_export(f, out, len);
+    status(f, r, RG_FSM_OK, NULL);
+out:
+    json_decref(body);
+    return rv < 0 ? rv : 0;
+}
+
+static int cmd_delete(struct rg_fsm *f, const struct rg_cmd *c,
+                      struct rg_fsm_result *r)
+{
+    struct rg_objs *o = &f->store.k[kind_ok(c->kind) ? c->kind : 0];
+    char *out;
+    size_t i, len;
+    int found, rv;
+
+    if (!kind_ok(c->kind))
+        return status(f, r, RG_FSM_INVALID, "unknown kind %u", c->kind);
+    i = rg_fsm__find(o, c->key, c->key_len, &found);
+    if (c->if_rev != 0 && (!found || o->v[i].rev != c->if_rev))
+        return cas_fail(f, r, found, found ? o->v[i].rev : 0, c->if_rev);
+    if (!found)
+        return status(f, r, RG_FSM_NOT_FOUND, NULL);
+    rv = propose(f, doc_with(f, c->kind, i, 1, NULL), r, &out, &len);
+    if (rv != 0)
+        return rv < 0 ? rv : 0;
+    f->revision++;
+    rg_fsm__remove(o, i);
+    rg_fsm__set_export(f, out, len);
+    return status(f, r, RG_FSM_OK, NULL);
+}
+
+static int cmd_replace_all(struct rg_fsm *f, const struct rg_cmd *c,
+                           struct rg_fsm_result *r)
+{
+    struct rg_store next;
+    char err[sizeof(r->message)] = "";
+    json_error_t je;
+    json_t *doc;
+    char *out;
+    size_t len;
+    int rv;
+
+    if (c->if_rev != 0 && c->if_rev != f->revision)
+        return status(f, r, RG_FSM_CONFLICT,
+                      "expected revision %llu, config is at %llu",
+                      (unsigned long long)c->if_rev,
+                      (unsigned long long)f->revision);
+    doc = json_loadb(c->body, c->body_len, JSON_REJECT_DUPLICATES, &je);
+    if (doc == NULL)
+        return status(f, r, RG_FSM_INVALID, "config: %s (line %d, "
+                      "column %d)", je.text, je.line, je.column);
+    memset(&next, 0, sizeof(next));
+    rv = rg_fsm__decl_build(doc, &f->store, f->revision + 1, &next, err,
+                            sizeof(err));
+    json_decref(doc);
+    if (rv > 0)
+        return status(f, r, RG_FSM_INVALID, "%s", err);
+    if (rv == 0)
+        rv = propose(f, rg_fsm__export_doc(&next), r, &out, &len);
+    if (rv != 0) {
+        rg_fsm__store_release(&next);
+        return rv < 0 ? rv : 0;
+    }
+    rg_fsm__store_release(&f->store);
+    f->store = next;
+    f->revision++;
+    rg_fsm__set_export(f, out, len);
+    return status(f, r, RG_FSM_OK, NULL);
+}
+
+/* A node id: decimal, no sign or leading zero, 1 to 2^63-1 (it is stored
+ * as a JSON integer). */
+static int node_id(const struct rg_cmd *c, uint64_t *id)
+{
+    uint64_t v = 0;
+    size_t i;
+
+    if (c->key_len == 0 || c->key_len > 19 || c->key[0] == '0')
+        return -EINVAL;
+    for (i = 0; i < c->key_len; i++) {
+        if (c->key[i] < '0' || c->key[i] > '9')
+            return -EINVAL;
+        v = v * 10 + (uint64_t)(c->key[i] - '0');
+    }
+    if (v > (uint64_t)INT64_MAX)
+        return -EINVAL;
+    *id = v;
+    return 0;
+}
+
+static int cmd_node_set(struct rg_fsm *f, const struct rg_cmd *c,
+                        struct rg_fsm_result *r)
+{
+    json_t *rec;
+    uint64_t id;
+    size_t i;
+    int found;
+
+    if (node_id(c, &id) != 0)
+        return status(f, r, RG_FSM_INVALID, "node id: must be an integer "
+                      "from 1 to 2^63-1");
+    rec = parse_object(f, c, r);
+    if (rec == NULL)
+        return 0;
+    if (json_object_set_new(rec, "id", json_integer((json_int_t)id)) != 0 ||
+        rg_fsm__node_reserve(&f->nodes) != 0) {
+        json_decref(rec);
+        return -ENOMEM;
+    }
+    i = rg_fsm__node_find(&f->nodes, id, &found);
+    rg_fsm__node_put(&f->nodes, i, found, id, rec);
+    return status(f, r, RG_FSM_OK, NULL);
+}
+
+static int cmd_node_del(struct rg_fsm *f, const struct rg_cmd *c,
+                        struct rg_fsm_result *r)
+{
+    uint64_t id;
+    size_t i = 0;
+    int found = 0;
+
+    if (node_id(c, &id) == 0)
+        i = rg_fsm__node_find(&f->nodes, id, &found);
+    if (!found)
+        return status(f, r, RG_FSM_NOT_FOUND, NULL);
+    rg_fsm__node_remove(&f->nodes, i);
+    return status(f, r, RG_FSM_OK, NULL);
+}
+
+/* Run @c: 0 with @r filled, or -ENOMEM with the state unchanged. */
+static int run(struct rg_fsm *f, const struct rg_cmd *c,
+               struct rg_fsm_result *r)
+{
+    switch (c->type) {
+    case RG_CMD_PUT:
+        return cmd_put(f, c, r);
+    case RG_CMD_DELETE:
+        return cmd_delete(f, c, r);
+    case RG_CMD_REPLACE_ALL:
+        return cmd_replace_all(f, c, r);
+    case RG_CMD_NODE_SET:
+        return cmd_node_set(f, c, r);
+    case RG_CMD_NODE_DEL:
+        return cmd_node_del(f, c, r);
+    default: /* the codec lets no other type through */
+        return status(f, r, RG_FSM_INVALID, "unknown command type %u",
+                      c->type);
+    }
+}
+
+static void record(struct rg_fsm *f, uint64_t index, uint64_t term,
+                   const struct rg_cmd *c, enum rg_fsm_status st)
+{
+    struct rg_fsm_applied a;
+
+    memset(&a, 0, sizeof(a));
+    a.index = index;
+    a.term = term;
+    a.revision = f->revision;
+    a.status = st;
+    if (c != NULL) {
+        a.type = c->type;
+        a.kind = c->kind;
+        memcpy(a.rid, c->rid, c->rid_len);
+    }
+    /* Out of memory only loses a debugging record. */
+    (void)rg_fsm__ring_add(&f->ring, &a);
+}
+
+static void apply_one(struct rg_fsm *f, uint64_t index, uint64_t term,
+                      const struct rg_cmd *c, struct rg_fsm_result *r)
+{
+    memset(r, 0, sizeof(*r));
+    if (!rid_ok(c->rid, c->rid_len)) {
+        status(f, r, RG_FSM_INVALID, "request id: printable ASCII only");
+    } else if (c->rid_len > 0 &&
+               rg_fsm__dd_lookup(&f->dd, c->rid, c->rid_len, r)) {
+        r->duplicate = 1;
+    } else if (run(f, c, r) != 0) {
+        /* Nothing changed; the id is not remembered so that a retry can
+         * still apply. This replica may now differ from the others:
+         * running out of memory in apply has no deterministic answer. */
+        status(f, r, RG_FSM_INVALID, "out of memory");
+    } else if (c->rid_len > 0) {
+        (void)rg_fsm__dd_add(&f->dd, c->rid, c->rid_len, r);
+    }
+    record(f, index, term, c, r->status);
+}
+
+unsigned rg_fsm_apply(struct rg_fsm *f, uint64_t index, const void *buf,
+                      size_t len, struct rg_fsm_result *res)
+{
+    struct rg_fsm_result scratch;
+    struct rg_entry e;
+    unsigned i, n;
+
+    f->applied_index = index;
+    if (rg_codec_decode(buf, len, &e) != 0) {
+        record(f, index, 0, NULL, RG_FSM_INVALID);
+        return 0;
+    }
+    for (i = 0; i < e.n_cmds; i++)
+        apply_one(f, index, e.term, &e.cmds[i],
+                  res != NULL ? &res[i] : &scratch);
+    n = e.n_cmds;
+    rg_entry_release(&e);
+    return n;
+}
+
+struct rg_fsm *rg_fsm_new(rg_fsm_validate_fn validate, void *arg)
+{
+    struct rg_fsm *f = rg_calloc(1, sizeof(*f));
+
+    if (f == NULL)
+        return NULL;
+    f->validate = validate;
+    f->arg = arg;
+    rg_fsm__dd_init(&f->dd);
+    if (rg_fsm__refresh_export(f) != 0) {
+        rg_free(f);
+        return NULL;
+    }
+    return f;
+}
+
+void rg_fsm_free(struct rg_fsm *f)
+{
+    if (f == NULL)
+        return;
+    rg_fsm__store_release(&f->store);
+    rg_fsm__nodes_release(&f->nodes);
+    rg_fsm__dd_release(&f->dd);
+    rg_fsm__ring_release(&f->ring);
+    rg_free(f->export);
+    rg_free(f);
+}
+
+uint64_t rg_fsm_revision(const struct rg_fsm *f)
+{
+    return f->revision;
+}
+
+uint64_t rg_fsm_applied_index(const struct rg_fsm *f)
+{
+    return f->applied_index;
+}
+
+uint64_t rg_fsm_config_hash(const struct rg_fsm *f)
+{
+    return f->hash;
+}
+
+const json_t *rg_fsm_get(const struct rg_fsm *f, enum rg_kind k,
+                         const char *key, int by_name, uint64_t *rev)
+{
+    const struct rg_objs *o;
+    const char *name;
+    size_t i;
+    int found = 0;
+
+    if (!kind_ok(k) || key == NULL)
+        return NULL;
+    o = &f->store.k[k];
+    if (!by_name) {
+        i = rg_fsm__find(o, key, strlen(key), &found);
+    } else {
+        for (i = 0; i < o->n && !found; i++) {
+            name = rg_fsm__name_of(k, o->v[i].body);
+            found = name != NULL && strcmp(name, key) == 0;
+        }
+        i--; /* the loop stepped past the match */
+    }
+    if (!found)
+        return NULL;
+    if (rev != NULL)
+        *rev = o->v[i].rev;
+    return o->v[i].body;
+}
+
+void rg_fsm_each(const struct rg_fsm *f, enum rg_kind k,
+                 void (*cb)(void *arg, const char *id, const json_t *body,
+                            uint64_t rev),
+                 void *arg)
+{
+    size_t i;
+
+    if (!kind_ok(k))
+        return;
+    for (i = 0; i < f->store.k[k].n; i++) {
+        const struct rg_obj *ob = &f->store.k[k].v[i];
+
+        cb(arg, ob->id, ob->body, ob->rev);
+    }
+}
+
+char *rg_fsm_export(const struct rg_fsm *f, size_t *len)
+{
+    char *s = rg_malloc(f->export_len + 1);
+
+    if (s == NULL)
+        return NULL;
+    memcpy(s, f->export, f->export_len + 1);
+    if (len != NULL)
+        *len = f->export_len;
+    return s;
+}
+
+const json_t *rg_fsm_node(const struct rg_fsm *f, uint64_t id)
+{
+    int found;
+    size_t i = rg_fsm__node_find(&f->nodes, id, &found);
+
+    return found ? f->nodes.v[i].rec : NULL;
+}
+
+void rg_fsm_each_node(const struct rg_fsm *f,
+                      void (*cb)(void *arg, uint64_t id, const json_t *rec),
+                      void *arg)
+{
+    size_t i;
+
+    for (i = 0; i < f->nodes.n; i++)
+        cb(arg, f->nodes.v[i].id, f->nodes.v[i].rec);
+}
+
+void rg_fsm_applied_since(const struct rg_fsm *f, uint64_t since,
+                          void (*cb)(void *arg,
+                                     const struct rg_fsm_applied *a),
+                          void *arg)
+{
+    const struct rg_fsm_applied *a;
+    size_t i;
+
+    for (i = 0; i < f->ring.q.n; i++) {
+        a = &f->ring.v[rg_fsm__fifo_at(&f->ring.q, i)];
+        if (a->index > since)
+            cb(arg, a);
+    }
+}

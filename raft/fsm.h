@@ -53,6 +53,10 @@ struct rg_fsm_applied {
 
 struct rg_fsm;
 
+/* Request ids remembered with their results (a FIFO: the oldest id is
+ * forgotten first, the same way on every replica). */
+#define RG_FSM_DEDUPE 16384
+
 /* Create an empty state machine (revision 0). @validate may be NULL (then
  * every body that is valid JSON is accepted). Returns NULL on ENOMEM. */
 struct rg_fsm *rg_fsm_new(rg_fsm_validate_fn validate, void *arg);

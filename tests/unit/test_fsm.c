@@ -1,20 +1,1192 @@
+/* The replicated state machine (raft/fsm.h), fed encoded entries as
+ * raft/node.c would, with no socket and no clock: CAS rules, validation
+ * that leaves the state untouched, REPLACE_ALL, request-id dedupe, the
+ * node registry, the applied ring, determinism across replicas, snapshot
+ * and restore, and allocation failures. */
 #include <check.h>
+#include <errno.h>
+#include <jansson.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
-START_TEST(placeholder)
+#include "core/alloc.h"
+#include "raft/codec.h"
+#include "raft/fsm.h"
+
+/* --- helpers ---------------------------------------------------------- */
+
+/* A test validator, standing in for the gateway parser main.c installs:
+ * every route's service.id must name a service, and no service may have
+ * host "invalid". Counts its calls in *arg. */
+/* Set while allocations may fail: an entry may then fail to decode, and
+ * jansson allocates through rg_malloc. */
+static int oom_mode;
+
+static int validate(void *arg, const char *doc, size_t len, char *err,
+                    size_t cap)
 {
-    ck_assert_int_eq(1, 1);
+    json_t *j, *r, *s;
+    const char *sid, *host;
+    size_t i, k;
+    int found, rv = 0;
+
+    /* The document must parse even when the state machine ran short of
+     * memory: parse it with allocations that do not fail. */
+    if (oom_mode)
+        json_set_alloc_funcs(malloc, free);
+    j = json_loadb(doc, len, 0, NULL);
+    if (arg != NULL)
+        (*(int *)arg)++;
+    ck_assert_ptr_nonnull(j);
+    ck_assert_uint_eq(doc[len], '\0');
+    ck_assert_str_eq(json_string_value(json_object_get(j, "_format_version")),
+                     "3.0");
+    json_array_foreach(json_object_get(j, "services"), i, s) {
+        host = json_string_value(json_object_get(s, "host"));
+        if (host != NULL && strcmp(host, "invalid") == 0) {
+            snprintf(err, cap, "services[%zu]: bad host", i);
+            rv = 1;
+        }
+    }
+    json_array_foreach(json_object_get(j, "routes"), i, r) {
+        sid = json_string_value(
+            json_object_get(json_object_get(r, "service"), "id"));
+        found = 0;
+        json_array_foreach(json_object_get(j, "services"), k, s)
+            found |= sid != NULL &&
+                     strcmp(sid, json_string_value(json_object_get(s, "id")))
+                         == 0;
+        if (!found && rv == 0) {
+            snprintf(err, cap, "routes[%zu]: unknown service", i);
+            rv = 1;
+        }
+    }
+    json_decref(j);
+    if (oom_mode)
+        json_set_alloc_funcs(rg_malloc, rg_free);
+    return rv;
+}
+
+static struct rg_cmd cmd(uint8_t type, uint8_t kind, uint64_t if_rev,
+                         const char *rid, const char *key, const char *body)
+{
+    struct rg_cmd c;
+
+    memset(&c, 0, sizeof(c));
+    c.type = type;
+    c.kind = kind;
+    c.if_rev = if_rev;
+    c.rid = rid;
+    c.rid_len = rid ? (uint16_t)strlen(rid) : 0;
+    c.key = key;
+    c.key_len = key ? (uint16_t)strlen(key) : 0;
+    c.body = body;
+    c.body_len = body ? (uint32_t)strlen(body) : 0;
+    return c;
+}
+
+/* A replica under test and the next Raft index it will be given. */
+struct tf {
+    struct rg_fsm *f;
+    uint64_t index;
+    int calls; /* validator calls */
+};
+
+static void tf_init(struct tf *t)
+{
+    t->index = 1;
+    t->calls = 0;
+    t->f = rg_fsm_new(validate, &t->calls);
+    ck_assert_ptr_nonnull(t->f);
+}
+
+static void *encode(const struct rg_cmd *c, unsigned n, size_t *len)
+{
+    size_t sz = rg_codec_size(c, n);
+    void *b = malloc(sz);
+
+    ck_assert_uint_gt(sz, 0);
+    ck_assert_ptr_nonnull(b);
+    ck_assert_int_eq(rg_codec_encode(c, n, 7, 1000, b, sz), (long)sz);
+    *len = sz;
+    return b;
+}
+
+static unsigned apply_cmds(struct tf *t, const struct rg_cmd *c, unsigned n,
+                           struct rg_fsm_result *res)
+{
+    size_t len;
+    void *b = encode(c, n, &len);
+    unsigned got = rg_fsm_apply(t->f, t->index++, b, len, res);
+
+    free(b);
+    return got;
+}
+
+static struct rg_fsm_result run(struct tf *t, struct rg_cmd c)
+{
+    struct rg_fsm_result r;
+
+    memset(&r, 0, sizeof(r));
+    if (apply_cmds(t, &c, 1, &r) != 1)
+        ck_assert(oom_mode);
+    return r;
+}
+
+static struct rg_fsm_result put(struct tf *t, enum rg_kind k, const char *id,
+                                const char *body, uint64_t if_rev)
+{
+    return run(t, cmd(RG_CMD_PUT, k, if_rev, NULL, id, body));
+}
+
+static struct rg_fsm_result del(struct tf *t, enum rg_kind k, const char *id,
+                                uint64_t if_rev)
+{
+    return run(t, cmd(RG_CMD_DELETE, k, if_rev, NULL, id, NULL));
+}
+
+static struct rg_fsm_result replace_all(struct tf *t, const char *doc,
+                                        uint64_t if_rev)
+{
+    return run(t, cmd(RG_CMD_REPLACE_ALL, 0, if_rev, NULL, NULL, doc));
+}
+
+static char *export_of(const struct rg_fsm *f)
+{
+    size_t len;
+    char *s = rg_fsm_export(f, &len);
+
+    ck_assert_ptr_nonnull(s);
+    ck_assert_uint_eq(strlen(s), len);
+    return s;
+}
+
+static char *snap_of(const struct rg_fsm *f, size_t *len)
+{
+    void *b = NULL;
+
+    ck_assert_int_eq(rg_fsm_snapshot(f, &b, len), 0);
+    ck_assert_ptr_nonnull(b);
+    return b;
+}
+
+/* Two replicas hold the same state: snapshots, exports and hashes are
+ * byte-identical. */
+static void same_state(const struct rg_fsm *a, const struct rg_fsm *b)
+{
+    size_t la, lb;
+    char *sa = snap_of(a, &la), *sb = snap_of(b, &lb);
+    char *ea = export_of(a), *eb = export_of(b);
+
+    ck_assert_uint_eq(la, lb);
+    ck_assert(memcmp(sa, sb, la) == 0);
+    ck_assert_str_eq(ea, eb);
+    ck_assert_uint_eq(rg_fsm_config_hash(a), rg_fsm_config_hash(b));
+    ck_assert_uint_eq(rg_fsm_revision(a), rg_fsm_revision(b));
+    ck_assert_uint_eq(rg_fsm_applied_index(a), rg_fsm_applied_index(b));
+    rg_free(sa);
+    rg_free(sb);
+    rg_free(ea);
+    rg_free(eb);
+}
+
+/* FNV-1a 64 written out here, to check the hash independently. */
+static uint64_t fnv(const char *s, size_t n)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        h ^= (unsigned char)s[i];
+        h *= 0x100000001b3ULL;
+    }
+    return h;
+}
+
+#define SVC(host) "{\"host\":\"" host "\",\"port\":80}"
+#define ROUTE(sid) "{\"paths\":[\"/a\"],\"service\":{\"id\":\"" sid "\"}}"
+
+/* --- store, PUT and DELETE ---------------------------------------------- */
+
+/* The empty store exports a canonical document and hashes it. */
+START_TEST(empty_export_is_canonical)
+{
+    struct tf t;
+    char *e;
+
+    tf_init(&t);
+    e = export_of(t.f);
+    ck_assert_str_eq(e, "{\"_format_version\":\"3.0\",\"consumers\":[],"
+                        "\"plugins\":[],\"routes\":[],\"services\":[]}");
+    ck_assert_uint_eq(rg_fsm_config_hash(t.f), fnv(e, strlen(e)));
+    ck_assert_uint_eq(rg_fsm_revision(t.f), 0);
+    rg_free(e);
+    rg_fsm_free(t.f);
+}
+END_TEST
+
+/* PUT creates, overwrites "id" with the key, bumps the global revision
+ * once and stamps the object with it; the export is sorted by id with
+ * sorted keys. */
+START_TEST(put_creates_and_sets_id)
+{
+    struct tf t;
+    struct rg_fsm_result r;
+    const json_t *b;
+    uint64_t rev = 0;
+    char *e;
+
+    tf_init(&t);
+    r = put(&t, RG_KIND_SERVICE, "s2", "{\"port\":80,\"id\":\"bogus\","
+                                        "\"host\":\"b\",\"name\":\"two\"}", 0);
+    ck_assert_int_eq(r.status, RG_FSM_OK);
+    ck_assert_uint_eq(r.revision, 1);
+    ck_assert_int_eq(r.duplicate, 0);
+    r = put(&t, RG_KIND_SERVICE, "s1", SVC("a"), 0);
+    ck_assert_int_eq(r.status, RG_FSM_OK);
+    ck_assert_uint_eq(r.revision, 2);
+    b = rg_fsm_get(t.f, RG_KIND_SERVICE, "s2", 0, &rev);
+    ck_assert_ptr_nonnull(b);
+    ck_assert_str_eq(json_string_value(json_object_get(b, "id")), "s2");
+    ck_assert_uint_eq(rev, 1);
+    ck_assert_ptr_eq(rg_fsm_get(t.f, RG_KIND_SERVICE, "two", 1, &rev), b);
+    ck_assert_ptr_null(rg_fsm_get(t.f, RG_KIND_SERVICE, "two", 0, NULL));
+    ck_assert_ptr_null(rg_fsm_get(t.f, RG_KIND_ROUTE, "s2", 0, NULL));
+    e = export_of(t.f);
+    ck_assert_str_eq(e, "{\"_format_version\":\"3.0\",\"consumers\":[],"
+                        "\"plugins\":[],\"routes\":[],\"services\":["
+                        "{\"host\":\"a\",\"id\":\"s1\",\"port\":80},"
+                        "{\"host\":\"b\",\"id\":\"s2\",\"name\":\"two\","
+                        "\"port\":80}]}");
+    ck_assert_uint_eq(rg_fsm_config_hash(t.f), fnv(e, strlen(e)));
+    rg_free(e);
+    rg_fsm_free(t.f);
+}
+END_TEST
+
+static void count_cb(void *arg, const char *id, const json_t *body,
+                     uint64_t rev)
+{
+    char *acc = arg;
+
+    (void)body;
+    (void)rev;
+    strcat(acc, id);
+    strcat(acc, ",");
+}
+
+/* rg_fsm_each visits objects of one kind in id order. */
+START_TEST(each_in_id_order)
+{
+    struct tf t;
+    char acc[64] = "";
+
+    tf_init(&t);
+    put(&t, RG_KIND_CONSUMER, "c", "{\"username\":\"u3\"}", 0);
+    put(&t, RG_KIND_CONSUMER, "a", "{\"username\":\"u1\"}", 0);
+    put(&t, RG_KIND_CONSUMER, "b", "{}", 0);
+    rg_fsm_each(t.f, RG_KIND_CONSUMER, count_cb, acc);
+    ck_assert_str_eq(acc, "a,b,c,");
+    /* Consumers are named by username. */
+    ck_assert_ptr_nonnull(rg_fsm_get(t.f, RG_KIND_CONSUMER, "u3", 1, NULL));
+    rg_fsm_free(t.f);
+}
+END_TEST
+
+/* Bodies that are not JSON objects, unknown kinds and empty ids are
+ * INVALID and change nothing. */
+START_TEST(put_refuses_bad_input)
+{
+    static const char *const bodies[] = {
+        "", "[]", "1", "\"s\"", "{", "{\"a\":1,\"a\":2}", "{} x", "null",
+    };
+    struct tf t;
+    struct rg_fsm_result r;
+    uint64_t h;
+    size_t i;
+
+    tf_init(&t);
+    h = rg_fsm_config_hash(t.f);
+    for (i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
+        r = put(&t, RG_KIND_SERVICE, "s", bodies[i], 0);
+        ck_assert_int_eq(r.status, RG_FSM_INVALID);
+        ck_assert_str_ne(r.message, "");
+    }
+    r = put(&t, RG_KIND_NONE, "s", "{}", 0);
+    ck_assert_int_eq(r.status, RG_FSM_INVALID);
+    r = put(&t, RG_KIND_SERVICE, "", "{}", 0);
+    ck_assert_int_eq(r.status, RG_FSM_INVALID);
+    r = put(&t, RG_KIND_SERVICE, "\xff\xfe", "{}", 0);
+    ck_assert_int_eq(r.status, RG_FSM_INVALID);
+    /* Nested routes belong to a whole config, not to one service. */
+    r = put(&t, RG_KIND_SERVICE, "s", "{\"routes\":[]}", 0);
+    ck_assert_int_eq(r.status, RG_FSM_INVALID);
+    ck_assert_uint_eq(rg_fsm_revision(t.f), 0);
+    ck_assert_uint_eq(rg_fsm_config_hash(t.f), h);
+    rg_fsm_free(t.f);
+}
+END_TEST
+
+/* CAS: a matching if_rev applies; a different one is CONFLICT; if_rev on
+ * a missing object is CONFLICT for PUT and DELETE; a DELETE of a missing
+ * object without if_rev is NOT_FOUND. Refusals keep the revision. */
+START_TEST(cas_rules)
+{
+    struct tf t;
+    struct rg_fsm_result r;
+    uint64_t rev;
+
+    tf_init(&t);
+    r = put(&t, RG_KIND_SERVICE, "s", SVC("a"), 5);
+    ck_assert_int_eq(r.status, RG_FSM_CONFLICT);
+    ck_assert_uint_eq(r.revision, 0);
+    ck_assert_ptr_null(rg_fsm_get(t.f, RG_KIND_SERVICE, "s", 0, NULL));
+    ck_assert_int_eq(put(&t, RG_KIND_SERVICE, "s", SVC("a"), 0).status,
+                     RG_FSM_OK);
+    ck_assert_int_eq(put(&t, RG_KIND_SERVICE, "o", SVC("o"), 0).status,
+                     RG_FSM_OK);
+    r = put(&t, RG_KIND_SERVICE, "s", SVC("b"), 1);
+    ck_assert_int_eq(r.status, RG_FSM_OK);
+    ck_assert_uint_eq(r.revision, 3);
+    rg_fsm_get(t.f, RG_KIND_SERVICE, "s", 0, &rev);
+    ck_assert_uint_eq(rev, 3);
+    r = put(&t, RG_KIND_SERVICE, "s", SVC("c"), 1);
+    ck_assert_int_eq(r.status, RG_FSM_CONFLICT);
+    ck_assert_uint_eq(r.revision, 3);
+    ck_assert_str_ne(r.message, "");
+    ck_assert_str_eq(json_string_value(json_object_get(
+                         rg_fsm_get(t.f, RG_KIND_SERVICE, "s", 0, NULL),
+                         "host")),
+                     "b");
+    ck_assert_int_eq(del(&t, RG_KIND_SERVICE, "s", 2).status,
+                     RG_FSM_CONFLICT);
+    ck_assert_int_eq(del(&t, RG_KIND_SERVICE, "x", 2).status,
+                     RG_FSM_CONFLICT);
+    ck_assert_int_eq(del(&t, RG_KIND_SERVICE, "x", 0).status,
+                     RG_FSM_NOT_FOUND);
+    ck_assert_uint_eq(rg_fsm_revision(t.f), 3);
+    r = del(&t, RG_KIND_SERVICE, "s", 3);
+    ck_assert_int_eq(r.status, RG_FSM_OK);
+    ck_assert_uint_eq(r.revision, 4);
+    ck_assert_ptr_null(rg_fsm_get(t.f, RG_KIND_SERVICE, "s", 0, NULL));
+    r = del(&t, RG_KIND_SERVICE, "o", 0);
+    ck_assert_int_eq(r.status, RG_FSM_OK);
+    ck_assert_uint_eq(r.revision, 5);
+    rg_fsm_free(t.f);
+}
+END_TEST
+
+/* Every config change goes through the validator on the would-be export;
+ * deleting a service that a route references, or a route to nowhere, is
+ * INVALID and leaves store, revision and hash as they were. */
+START_TEST(validator_guards_every_change)
+{
+    struct tf t;
+    struct rg_fsm_result r;
+    uint64_t h;
+    char *before, *after;
+
+    tf_init(&t);
+    ck_assert_int_eq(put(&t, RG_KIND_SERVICE, "s", SVC("a"), 0).status,
+                     RG_FSM_OK);
+    ck_assert_int_eq(put(&t, RG_KIND_ROUTE, "r", ROUTE("s"), 0).status,
+                     RG_FSM_OK);
+    ck_assert_int_eq(t.calls, 2);
+    h = rg_fsm_config_hash(t.f);
+    before = export_of(t.f);
+    r = del(&t, RG_KIND_SERVICE, "s", 0);
+    ck_assert_int_eq(r.status, RG_FSM_INVALID);
+    ck_assert_str_eq(r.message, "routes[0]: unknown service");
+    ck_assert_uint_eq(r.revision, 2);
+    r = put(&t, RG_KIND_ROUTE, "r2", ROUTE("nope"), 0);
+    ck_assert_int_eq(r.status, RG_FSM_INVALID);
+    r = put(&t, RG_KIND_SERVICE, "s", SVC("invalid"), 0);
+    ck_assert_int_eq(r.status, RG_FSM_INVALID);
+    ck_assert_str_eq(r.message, "services[0]: bad host");
+    ck_assert_int_eq(t.calls, 5);
+    after = export_of(t.f);
+    ck_assert_str_eq(before, after);
+    ck_assert_uint_eq(rg_fsm_config_hash(t.f), h);
+    ck_assert_uint_eq(rg_fsm_revision(t.f), 2);
+    ck_assert_ptr_null(rg_fsm_get(t.f, RG_KIND_ROUTE, "r2", 0, NULL));
+    /* Route first, then the service: allowed. */
+    ck_assert_int_eq(del(&t, RG_KIND_ROUTE, "r", 0).status, RG_FSM_OK);
+    ck_assert_int_eq(del(&t, RG_KIND_SERVICE, "s", 0).status, RG_FSM_OK);
+    rg_free(before);
+    rg_free(after);
+    rg_fsm_free(t.f);
+}
+END_TEST
+
+/* Names (services, routes) and usernames (consumers) are unique within a
+ * kind; plugin names are plugin types and may repeat. */
+START_TEST(names_unique_per_kind)
+{
+    struct tf t;
+
+    tf_init(&t);
+    ck_assert_int_eq(put(&t, RG_KIND_SERVICE, "a",
+                         "{\"name\":\"n\",\"host\":\"h\"}", 0).status,
+                     RG_FSM_OK);
+    ck_assert_int_eq(put(&t, RG_KIND_SERVICE, "b",
+                         "{\"name\":\"n\",\"host\":\"h\"}", 0).status,
+                     RG_FSM_INVALID);
+    /* Replacing the holder itself keeps its name. */
+    ck_assert_int_eq(put(&t, RG_KIND_SERVICE, "a",
+                         "{\"name\":\"n\",\"host\":\"i\"}", 0).status,
+                     RG_FSM_OK);
+    ck_assert_int_eq(put(&t, RG_KIND_CONSUMER, "c1",
+                         "{\"username\":\"u\"}", 0).status, RG_FSM_OK);
+    ck_assert_int_eq(put(&t, RG_KIND_CONSUMER, "c2",
+                         "{\"username\":\"u\"}", 0).status, RG_FSM_INVALID);
+    ck_assert_int_eq(put(&t, RG_KIND_PLUGIN, "p1",
+                         "{\"name\":\"jwt\"}", 0).status, RG_FSM_OK);
+    ck_assert_int_eq(put(&t, RG_KIND_PLUGIN, "p2",
+                         "{\"name\":\"jwt\"}", 0).status, RG_FSM_OK);
+    ck_assert_uint_eq(rg_fsm_revision(t.f), 5);
+    rg_fsm_free(t.f);
+}
+END_TEST
+
+/* --- REPLACE_ALL ---------------------------------------------------------- */
+
+static const char *const decl =
+    "{\"_format_version\":\"3.0\",\"_transform\":true,"
+    "\"services\":[{\"id\":\"s1\",\"host\":\"a\",\"routes\":["
+    "{\"id\":\"r1\",\"paths\":[\"/x\"]},{\"id\":\"r0\",\"paths\":[\"/y\"]}]},"
+    "{\"id\":\"s0\",\"host\":\"b\"}],"
+    "\"routes\":[{\"id\":\"r2\",\"service\":{\"id\":\"s0\"}}],"
+    "\"consumers\":[{\"id\":\"c\",\"username\":\"u\"}],"
+    "\"plugins\":null}";
+
+/* A declarative config replaces the store: nested routes are flattened
+ * with service: {id}, every object is stamped with the new revision, and
+ * the export is canonical. */
+START_TEST(replace_all_flattens_routes)
+{
+    struct tf t;
+    struct rg_fsm_result r;
+    const json_t *rt;
+    uint64_t rev;
+    char *e;
+
+    tf_init(&t);
+    put(&t, RG_KIND_SERVICE, "old", SVC("o"), 0);
+    r = replace_all(&t, decl, 0);
+    ck_assert_int_eq(r.status, RG_FSM_OK);
+    ck_assert_uint_eq(r.revision, 2);
+    ck_assert_ptr_null(rg_fsm_get(t.f, RG_KIND_SERVICE, "old", 0, NULL));
+    rt = rg_fsm_get(t.f, RG_KIND_ROUTE, "r1", 0, &rev);
+    ck_assert_ptr_nonnull(rt);
+    ck_assert_uint_eq(rev, 2);
+    ck_assert_str_eq(json_string_value(json_object_get(
+                         json_object_get(rt, "service"), "id")),
+                     "s1");
+    ck_assert_ptr_null(json_object_get(
+        rg_fsm_get(t.f, RG_KIND_SERVICE, "s1", 0, NULL), "routes"));
+    e = export_of(t.f);
+    ck_assert_str_eq(
+        e, "{\"_format_version\":\"3.0\","
+           "\"consumers\":[{\"id\":\"c\",\"username\":\"u\"}],\"plugins\":[],"
+           "\"routes\":[{\"id\":\"r0\",\"paths\":[\"/y\"],\"service\":{\"id\":"
+           "\"s1\"}},{\"id\":\"r1\",\"paths\":[\"/x\"],\"service\":{\"id\":"
+           "\"s1\"}},{\"id\":\"r2\",\"service\":{\"id\":\"s0\"}}],"
+           "\"services\":[{\"host\":\"b\",\"id\":\"s0\"},"
+           "{\"host\":\"a\",\"id\":\"s1\"}]}");
+    rg_free(e);
+    rg_fsm_free(t.f);
+}
+END_TEST
+
+/* An invalid document applies nothing at all: not even the objects that
+ * came before the fault. */
+START_TEST(replace_all_invalid_applies_nothing)
+{
+    static const char *const bad[] = {
+        /* dangling reference: caught by the validator */
+        "{\"services\":[{\"id\":\"s\",\"host\":\"a\"}],"
+        "\"routes\":[{\"id\":\"r\",\"service\":{\"id\":\"zz\"}}]}",
+        /* object without an id */
+        "{\"services\":[{\"id\":\"s\",\"host\":\"a\"},{\"host\":\"b\"}]}",
+        "{\"services\":[{\"id\":\"s\",\"host\":\"a\",\"routes\":"
+        "[{\"paths\":[\"/\"]}]}]}",
+        "{\"consumers\":[{\"id\":\"\"}]}",
+        "{\"consumers\":[{\"id\":5}]}",
+        /* duplicate ids, also nested against top level */
+        "{\"services\":[{\"id\":\"s\"},{\"id\":\"s\"}]}",
+        "{\"services\":[{\"id\":\"s\",\"routes\":[{\"id\":\"r\"}]}],"
+        "\"routes\":[{\"id\":\"r\",\"service\":{\"id\":\"s\"}}]}",
+        /* duplicate names */
+        "{\"services\":[{\"id\":\"a\",\"name\":\"n\"},{\"id\":\"b\","
+        "\"name\":\"n\"}]}",
+        /* shape */
+        "[]", "{\"services\":{}}", "{\"services\":[1]}",
+        "{\"upstreams\":[]}", "{\"_format_version\":\"1.1\"}",
+        "{\"services\":[{\"id\":\"s\",\"routes\":{}}]}", "not json",
+        /* the validator's own refusal */
+        "{\"services\":[{\"id\":\"s\",\"host\":\"invalid\"}]}",
+    };
+    struct tf t;
+    struct rg_fsm_result r;
+    char *before, *after;
+    size_t i;
+
+    tf_init(&t);
+    ck_assert_int_eq(replace_all(&t, decl, 0).status, RG_FSM_OK);
+    before = export_of(t.f);
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        r = replace_all(&t, bad[i], 0);
+        ck_assert_msg(r.status == RG_FSM_INVALID, "bad[%zu] gave %d", i,
+                      r.status);
+        ck_assert_str_ne(r.message, "");
+        ck_assert_uint_eq(r.revision, 1);
+    }
+    after = export_of(t.f);
+    ck_assert_str_eq(before, after);
+    ck_assert_uint_eq(rg_fsm_revision(t.f), 1);
+    rg_free(before);
+    rg_free(after);
+    rg_fsm_free(t.f);
+}
+END_TEST
+
+/* REPLACE_ALL's if_rev is a CAS on the global revision. */
+START_TEST(replace_all_cas_on_global_revision)
+{
+    struct tf t;
+    struct rg_fsm_result r;
+
+    tf_init(&t);
+    put(&t, RG_KIND_SERVICE, "s", SVC("a"), 0);
+    put(&t, RG_KIND_SERVICE, "t", SVC("a"), 0);
+    r = replace_all(&t, "{}", 1);
+    ck_assert_int_eq(r.status, RG_FSM_CONFLICT);
+    ck_assert_uint_eq(r.revision, 2);
+    ck_assert_ptr_nonnull(rg_fsm_get(t.f, RG_KIND_SERVICE, "s", 0, NULL));
+    r = replace_all(&t, "{}", 2);
+    ck_assert_int_eq(r.status, RG_FSM_OK);
+    ck_assert_uint_eq(r.revision, 3);
+    ck_assert_ptr_null(rg_fsm_get(t.f, RG_KIND_SERVICE, "s", 0, NULL));
+    rg_fsm_free(t.f);
+}
+END_TEST
+
+/* The export, loaded with REPLACE_ALL into another replica, gives the same
+ * config hash; objects whose body did not change keep their revision (so a
+ * client's CAS on them survives a reload). */
+START_TEST(export_loads_back_and_keeps_revisions)
+{
+    struct tf a, b;
+    char *e;
+    uint64_t rev;
+
+    tf_init(&a);
+    tf_init(&b);
+    put(&a, RG_KIND_SERVICE, "s", SVC("a"), 0);
+    put(&a, RG_KIND_ROUTE, "r", ROUTE("s"), 0);
+    put(&a, RG_KIND_PLUGIN, "p", "{\"name\":\"cors\",\"config\":{\"x\":1.5}}",
+        0);
+    e = export_of(a.f);
+    ck_assert_int_eq(replace_all(&b, e, 0).status, RG_FSM_OK);
+    ck_assert_uint_eq(rg_fsm_config_hash(a.f), rg_fsm_config_hash(b.f));
+    ck_assert_int_eq(replace_all(&a, e, 0).status, RG_FSM_OK);
+    ck_assert_uint_eq(rg_fsm_revision(a.f), 4);
+    rg_fsm_get(a.f, RG_KIND_ROUTE, "r", 0, &rev);
+    ck_assert_uint_eq(rev, 2);
+    ck_assert_uint_eq(rg_fsm_config_hash(a.f), rg_fsm_config_hash(b.f));
+    rg_free(e);
+    rg_fsm_free(a.f);
+    rg_fsm_free(b.f);
+}
+END_TEST
+
+/* --- dedupe ------------------------------------------------------------ */
+
+/* A request id seen before returns the original result with duplicate=1
+ * and is not applied again, even when it would now give another answer. */
+START_TEST(duplicate_request_not_reapplied)
+{
+    struct tf t;
+    struct rg_fsm_result r1, r2;
+    struct rg_cmd c = cmd(RG_CMD_PUT, RG_KIND_SERVICE, 0, "req-1", "s",
+                          SVC("a"));
+    struct rg_cmd cas = cmd(RG_CMD_PUT, RG_KIND_SERVICE, 9, "req-2", "s",
+                            SVC("z"));
+
+    tf_init(&t);
+    r1 = run(&t, c);
+    ck_assert_int_eq(r1.status, RG_FSM_OK);
+    put(&t, RG_KIND_SERVICE, "s", SVC("b"), 0);
+    c.body = SVC("c");
+    c.body_len = (uint32_t)strlen(c.body);
+    r2 = run(&t, c);
+    ck_assert_int_eq(r2.duplicate, 1);
+    ck_assert_int_eq(r2.status, RG_FSM_OK);
+    ck_assert_uint_eq(r2.revision, r1.revision);
+    ck_assert_uint_eq(rg_fsm_revision(t.f), 2);
+    ck_assert_str_eq(json_string_value(json_object_get(
+                         rg_fsm_get(t.f, RG_KIND_SERVICE, "s", 0, NULL),
+                         "host")),
+                     "b");
+    /* A refusal is remembered too: the retry of a failed CAS fails the
+     * same way, with its message. */
+    r1 = run(&t, cas);
+    ck_assert_int_eq(r1.status, RG_FSM_CONFLICT);
+    cas.if_rev = 2;
+    r2 = run(&t, cas);
+    ck_assert_int_eq(r2.status, RG_FSM_CONFLICT);
+    ck_assert_int_eq(r2.duplicate, 1);
+    ck_assert_str_eq(r2.message, r1.message);
+    rg_fsm_free(t.f);
+}
+END_TEST
+
+/* Two commands with the same id in one entry: the second is a
+ * duplicate. */
+START_TEST(duplicate_within_one_entry)
+{
+    struct tf t;
+    struct rg_cmd c[2] = {
+        cmd(RG_CMD_PUT, RG_KIND_SERVICE, 0, "same", "s", SVC("a")),
+        cmd(RG_CMD_PUT, RG_KIND_SERVICE, 0, "same", "s", SVC("b")),
+    };
+    struct rg_fsm_result r[2];
+
+    tf_init(&t);
+    ck_assert_uint_eq(apply_cmds(&t, c, 2, r), 2);
+    ck_assert_int_eq(r[0].duplicate, 0);
+    ck_assert_int_eq(r[1].duplicate, 1);
+    ck_assert_uint_eq(rg_fsm_revision(t.f), 1);
+    rg_fsm_free(t.f);
+}
+END_TEST
+
+/* The table keeps the last RG_FSM_DEDUPE ids: the oldest is forgotten
+ * first (and re-applies), the next one is still remembered. */
+START_TEST(dedupe_table_evicts_oldest)
+{
+    struct tf t;
+    struct rg_fsm_result r;
+    char rid[32];
+    unsigned i;
+
+    tf_init(&t);
+    for (i = 0; i <= RG_FSM_DEDUPE; i++) {
+        snprintf(rid, sizeof(rid), "id-%u", i);
+        r = run(&t, cmd(RG_CMD_NODE_DEL, 0, 0, rid, "1", NULL));
+        ck_assert_int_eq(r.duplicate, 0);
+    }
+    r = run(&t, cmd(RG_CMD_NODE_DEL, 0, 0, "id-1", "1", NULL));
+    ck_assert_int_eq(r.duplicate, 1);
+    r = run(&t, cmd(RG_CMD_NODE_DEL, 0, 0, "id-0", "1", NULL));
+    ck_assert_int_eq(r.duplicate, 0);
+    /* id-0 came back and pushed id-1 out. */
+    r = run(&t, cmd(RG_CMD_NODE_DEL, 0, 0, "id-1", "1", NULL));
+    ck_assert_int_eq(r.duplicate, 0);
+    r = run(&t, cmd(RG_CMD_NODE_DEL, 0, 0, "id-2", "1", NULL));
+    ck_assert_int_eq(r.duplicate, 0);
+    r = run(&t, cmd(RG_CMD_NODE_DEL, 0, 0, "id-4", "1", NULL));
+    ck_assert_int_eq(r.duplicate, 1);
+    rg_fsm_free(t.f);
+}
+END_TEST
+
+/* A request id with control bytes is refused and not remembered. */
+START_TEST(request_id_printable_only)
+{
+    struct tf t;
+    struct rg_fsm_result r;
+
+    tf_init(&t);
+    r = run(&t, cmd(RG_CMD_PUT, RG_KIND_SERVICE, 0, "a\nb", "s", SVC("a")));
+    ck_assert_int_eq(r.status, RG_FSM_INVALID);
+    ck_assert_uint_eq(rg_fsm_revision(t.f), 0);
+    rg_fsm_free(t.f);
+}
+END_TEST
+
+/* --- node registry ------------------------------------------------------ */
+
+static void node_cb(void *arg, uint64_t id, const json_t *rec)
+{
+    char *acc = arg;
+    char one[32];
+
+    snprintf(one, sizeof(one), "%llu:%s,", (unsigned long long)id,
+             json_string_value(json_object_get(rec, "name")));
+    strcat(acc, one);
+}
+
+/* NODE_SET inserts or replaces a record whose id is the key, NODE_DEL
+ * removes it; neither moves the config revision or hash. */
+START_TEST(node_registry)
+{
+    struct tf t;
+    struct rg_fsm_result r;
+    const json_t *rec;
+    char acc[128] = "";
+    uint64_t h;
+
+    tf_init(&t);
+    put(&t, RG_KIND_SERVICE, "s", SVC("a"), 0);
+    h = rg_fsm_config_hash(t.f);
+    r = run(&t, cmd(RG_CMD_NODE_SET, 0, 0, "n", "12",
+                    "{\"name\":\"b\",\"admin\":\"127.0.0.1:1\",\"id\":99}"));
+    ck_assert_int_eq(r.status, RG_FSM_OK);
+    ck_assert_uint_eq(r.revision, 1);
+    run(&t, cmd(RG_CMD_NODE_SET, 0, 0, NULL, "3", "{\"name\":\"a\"}"));
+    rec = rg_fsm_node(t.f, 12);
+    ck_assert_ptr_nonnull(rec);
+    ck_assert_int_eq(json_integer_value(json_object_get(rec, "id")), 12);
+    ck_assert_str_eq(json_string_value(json_object_get(rec, "admin")),
+                     "127.0.0.1:1");
+    run(&t, cmd(RG_CMD_NODE_SET, 0, 0, NULL, "12", "{\"name\":\"c\"}"));
+    rg_fsm_each_node(t.f, node_cb, acc);
+    ck_assert_str_eq(acc, "3:a,12:c,");
+    ck_assert_int_eq(run(&t, cmd(RG_CMD_NODE_DEL, 0, 0, NULL, "3", NULL))
+                         .status,
+                     RG_FSM_OK);
+    ck_assert_ptr_null(rg_fsm_node(t.f, 3));
+    ck_assert_int_eq(run(&t, cmd(RG_CMD_NODE_DEL, 0, 0, NULL, "3", NULL))
+                         .status,
+                     RG_FSM_NOT_FOUND);
+    ck_assert_int_eq(run(&t, cmd(RG_CMD_NODE_SET, 0, 0, NULL, "0", "{}"))
+                         .status,
+                     RG_FSM_INVALID);
+    ck_assert_int_eq(run(&t, cmd(RG_CMD_NODE_SET, 0, 0, NULL, "01", "{}"))
+                         .status,
+                     RG_FSM_INVALID);
+    ck_assert_int_eq(run(&t, cmd(RG_CMD_NODE_SET, 0, 0, NULL,
+                                 "9223372036854775808", "{}"))
+                         .status,
+                     RG_FSM_INVALID);
+    ck_assert_int_eq(run(&t, cmd(RG_CMD_NODE_SET, 0, 0, NULL, "4", "[]"))
+                         .status,
+                     RG_FSM_INVALID);
+    ck_assert_uint_eq(rg_fsm_revision(t.f), 1);
+    ck_assert_uint_eq(rg_fsm_config_hash(t.f), h);
+    rg_fsm_free(t.f);
+}
+END_TEST
+
+/* --- applied ring ------------------------------------------------------ */
+
+struct seen {
+    uint64_t index[8];
+    uint8_t type[8];
+    enum rg_fsm_status status[8];
+    char rid[8][RG_CODEC_MAX_RID + 1];
+    size_t n;
+    uint64_t first, last;
+    size_t total;
+};
+
+static void seen_cb(void *arg, const struct rg_fsm_applied *a)
+{
+    struct seen *s = arg;
+
+    if (s->total == 0)
+        s->first = a->index;
+    ck_assert_uint_ge(a->index, s->last); /* oldest first */
+    s->last = a->index;
+    s->total++;
+    if (s->n < 8) {
+        s->index[s->n] = a->index;
+        s->type[s->n] = a->type;
+        s->status[s->n] = a->status;
+        strcpy(s->rid[s->n], a->rid);
+        s->n++;
+    }
+}
+
+/* The ring lists commands oldest first with their index, type, status
+ * and request id; since=N skips indexes <= N; a malformed entry is
+ * recorded as type 0, INVALID. */
+START_TEST(applied_ring_order_and_since)
+{
+    struct tf t;
+    struct seen s;
+    struct rg_cmd c[2] = {
+        cmd(RG_CMD_PUT, RG_KIND_SERVICE, 0, "a", "s", SVC("a")),
+        cmd(RG_CMD_DELETE, RG_KIND_ROUTE, 0, "b", "r", NULL),
+    };
+    static const unsigned char junk[8] = "garbage";
+
+    tf_init(&t);
+    apply_cmds(&t, c, 2, NULL); /* index 1, results not wanted */
+    ck_assert_uint_eq(rg_fsm_apply(t.f, t.index++, junk, 8, NULL), 0);
+    run(&t, cmd(RG_CMD_NODE_SET, 0, 0, "c", "1", "{}"));
+    memset(&s, 0, sizeof(s));
+    rg_fsm_applied_since(t.f, 0, seen_cb, &s);
+    ck_assert_uint_eq(s.n, 4);
+    ck_assert_uint_eq(s.index[0], 1);
+    ck_assert_uint_eq(s.index[1], 1);
+    ck_assert_uint_eq(s.index[2], 2);
+    ck_assert_uint_eq(s.index[3], 3);
+    ck_assert_str_eq(s.rid[0], "a");
+    ck_assert_str_eq(s.rid[1], "b");
+    ck_assert_uint_eq(s.type[1], RG_CMD_DELETE);
+    ck_assert_int_eq(s.status[1], RG_FSM_NOT_FOUND);
+    ck_assert_uint_eq(s.type[2], 0);
+    ck_assert_int_eq(s.status[2], RG_FSM_INVALID);
+    ck_assert_uint_eq(rg_fsm_applied_index(t.f), 3);
+    memset(&s, 0, sizeof(s));
+    rg_fsm_applied_since(t.f, 1, seen_cb, &s);
+    ck_assert_uint_eq(s.n, 2);
+    ck_assert_uint_eq(s.index[0], 2);
+    memset(&s, 0, sizeof(s));
+    rg_fsm_applied_since(t.f, 3, seen_cb, &s);
+    ck_assert_uint_eq(s.n, 0);
+    rg_fsm_free(t.f);
+}
+END_TEST
+
+/* The ring holds the last RG_FSM_APPLIED_RING commands. */
+START_TEST(applied_ring_bounded)
+{
+    struct tf t;
+    struct seen s;
+    struct rg_cmd c = cmd(RG_CMD_NODE_DEL, 0, 0, NULL, "1", NULL);
+    size_t len;
+    void *b = encode(&c, 1, &len);
+    uint64_t i;
+
+    tf_init(&t);
+    for (i = 1; i <= RG_FSM_APPLIED_RING + 10; i++)
+        rg_fsm_apply(t.f, i, b, len, NULL);
+    memset(&s, 0, sizeof(s));
+    rg_fsm_applied_since(t.f, 0, seen_cb, &s);
+    ck_assert_uint_eq(s.total, RG_FSM_APPLIED_RING);
+    ck_assert_uint_eq(s.first, 11);
+    ck_assert_uint_eq(s.last, RG_FSM_APPLIED_RING + 10);
+    free(b);
+    rg_fsm_free(t.f);
+}
+END_TEST
+
+/* --- determinism, snapshot, restore ------------------------------------ */
+
+/* A fixed pseudo-random workload of mixed commands, some refused. */
+static void workload(struct tf *t, unsigned seed, unsigned n)
+{
+    static const char *const bodies[] = {
+        SVC("a"), SVC("b"), SVC("invalid"), "[]", "{\"name\":\"x\"}",
+        "{\"name\":\"y\",\"host\":\"h\"}", "{\"config\":{\"k\":[1,2.25,null]}}",
+    };
+    unsigned x = seed, i, k;
+    char rid[16], key[8], doc[256];
+    struct rg_cmd c;
+
+    for (i = 0; i < n; i++) {
+        x = x * 1103515245u + 12345u;
+        k = (x >> 16) % 10;
+        snprintf(rid, sizeof(rid), "w%u", (x >> 8) % 2048);
+        snprintf(key, sizeof(key), "k%u", (x >> 4) % 6);
+        if (k < 4)
+            c = cmd(RG_CMD_PUT, 1 + (x >> 20) % 4, 0, rid, key,
+                    bodies[(x >> 12) % 7]);
+        else if (k < 6)
+            c = cmd(RG_CMD_PUT, RG_KIND_ROUTE, (x >> 9) % 4, rid, key,
+                    ROUTE("k1"));
+        else if (k < 8)
+            c = cmd(RG_CMD_DELETE, 1 + (x >> 20) % 4, (x >> 9) % 3, rid, key,
+                    NULL);
+        else if (k < 9)
+            c = cmd(RG_CMD_NODE_SET, 0, 0, rid, "2", "{\"name\":\"n\"}");
+        else {
+            snprintf(doc, sizeof(doc),
+                     "{\"services\":[{\"id\":\"k%u\",\"host\":\"z\","
+                     "\"routes\":[{\"id\":\"k%u\"}]}]}",
+                     (x >> 5) % 6, (x >> 7) % 6);
+            c = cmd(RG_CMD_REPLACE_ALL, 0, (x >> 9) % 2, rid, NULL, doc);
+        }
+        run(t, c);
+    }
+}
+
+/* Two replicas fed the same entries end byte-identical, and their state
+ * really moved (the workload is not all refusals). */
+START_TEST(determinism_two_replicas)
+{
+    struct tf a, b;
+
+    tf_init(&a);
+    tf_init(&b);
+    workload(&a, 1, 600);
+    workload(&b, 1, 600);
+    same_state(a.f, b.f);
+    ck_assert_uint_gt(rg_fsm_revision(a.f), 20);
+    rg_fsm_free(a.f);
+    rg_fsm_free(b.f);
+}
+END_TEST
+
+/* A snapshot restored into a fresh replica gives the same hash, export,
+ * revision, applied index and snapshot bytes, and both continue
+ * identically, request-id table included. */
+START_TEST(snapshot_roundtrip_then_continue)
+{
+    struct tf a, b;
+    struct rg_fsm_result r1, r2;
+    struct rg_cmd dup = cmd(RG_CMD_PUT, RG_KIND_SERVICE, 0, "keep", "d",
+                            SVC("a"));
+    size_t len;
+    char *snap;
+
+    tf_init(&a);
+    tf_init(&b);
+    workload(&a, 7, 300);
+    r1 = run(&a, dup);
+    snap = snap_of(a.f, &len);
+    ck_assert_int_eq(rg_fsm_restore(b.f, snap, len), 0);
+    b.index = a.index;
+    same_state(a.f, b.f);
+    /* Restored: the request id is still known. */
+    r2 = run(&b, dup);
+    ck_assert_int_eq(r2.duplicate, 1);
+    ck_assert_uint_eq(r2.revision, r1.revision);
+    run(&a, dup);
+    workload(&a, 8, 200);
+    workload(&b, 8, 200);
+    same_state(a.f, b.f);
+    rg_free(snap);
+    rg_fsm_free(a.f);
+    rg_fsm_free(b.f);
+}
+END_TEST
+
+static void applied_cmp_cb(void *arg, const struct rg_fsm_applied *x)
+{
+    struct seen *s = arg;
+
+    seen_cb(s, x);
+}
+
+/* The applied ring survives a restore (for GET /debug/applied after a
+ * restart). */
+START_TEST(snapshot_keeps_applied_ring)
+{
+    struct tf a, b;
+    struct seen sa, sb;
+    size_t len;
+    char *snap;
+
+    tf_init(&a);
+    tf_init(&b);
+    workload(&a, 3, 50);
+    snap = snap_of(a.f, &len);
+    ck_assert_int_eq(rg_fsm_restore(b.f, snap, len), 0);
+    memset(&sa, 0, sizeof(sa));
+    memset(&sb, 0, sizeof(sb));
+    rg_fsm_applied_since(a.f, 0, applied_cmp_cb, &sa);
+    rg_fsm_applied_since(b.f, 0, applied_cmp_cb, &sb);
+    ck_assert_uint_eq(sa.total, 50);
+    ck_assert_uint_eq(sb.total, 50);
+    ck_assert(memcmp(sa.rid, sb.rid, sizeof(sa.rid)) == 0);
+    rg_free(snap);
+    rg_fsm_free(a.f);
+    rg_fsm_free(b.f);
+}
+END_TEST
+
+/* Garbage, truncated snapshots and snapshots with one field wrong are
+ * refused with -EINVAL and leave the state exactly as it was. */
+START_TEST(restore_garbage_leaves_state)
+{
+    static const char *const bad[] = {
+        "", "x", "{}", "[]", "null",
+        "{\"format\":2,\"revision\":0,\"applied_index\":0,\"store\":{},"
+        "\"nodes\":[],\"dedupe\":[],\"applied\":[]}",
+    };
+    static const char *const edits[][2] = {
+        {"\"format\":1", "\"format\":\"1\""},
+        {"\"revision\":", "\"revision\":\"x\",\"r\":"},
+        {"\"services\":[", "\"services\":[[1,{\"id\":\"\"}],"},
+        {"\"services\":[", "\"services\":[[0,{\"id\":\"q\"}],"},
+        {"\"services\":[", "\"services\":[[1,[]],"},
+        {"\"routes\":[", "\"routes\":[7,"},
+        {"\"plugins\":[", "\"plugins\":[[1,{\"id\":\"p\"}],[1,{\"id\":\"p\"}],"},
+        {"\"nodes\":[", "\"nodes\":[{\"id\":0},"},
+        {"\"nodes\":[", "\"nodes\":[{\"id\":5},{\"id\":5},"},
+        {"\"dedupe\":[", "\"dedupe\":[[\"a\",9,1,\"\"],"},
+        {"\"dedupe\":[", "\"dedupe\":[[\"\",0,1,\"\"],"},
+        {"\"dedupe\":[", "\"dedupe\":[[\"x\",0,1,\"\"],[\"x\",0,1,\"\"],"},
+        {"\"applied\":[", "\"applied\":[[1,1,1,9,0,0,\"\"],"},
+        {"\"applied\":[", "\"applied\":[[1,1,1,1,0,0],"},
+        {"\"store\":{", "\"store\":{\"upstreams\":[],"},
+        {"\"store\":{", "\"extra\":1,\"store\":{"},
+    };
+    struct tf a, b;
+    size_t len, before_len, i, n;
+    char *snap, *before, *after, *p, *m;
+
+    tf_init(&a);
+    tf_init(&b);
+    workload(&a, 5, 200);
+    run(&a, cmd(RG_CMD_NODE_SET, 0, 0, "nn", "9", "{}"));
+    put(&a, RG_KIND_SERVICE, "aaa", SVC("a"), 0);
+    put(&a, RG_KIND_PLUGIN, "aaa", "{}", 0);
+    snap = snap_of(a.f, &len);
+    workload(&b, 6, 100);
+    before = snap_of(b.f, &before_len);
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        ck_assert_int_eq(rg_fsm_restore(b.f, bad[i], strlen(bad[i])),
+                         -EINVAL);
+    for (n = 0; n < len; n += 1 + n / 16)
+        ck_assert_int_eq(rg_fsm_restore(b.f, snap, n), -EINVAL);
+    for (i = 0; i < sizeof(edits) / sizeof(edits[0]); i++) {
+        p = strstr(snap, edits[i][0]);
+        ck_assert_msg(p != NULL, "edit %zu: no %s", i, edits[i][0]);
+        m = malloc(len + strlen(edits[i][1]) + 1);
+        ck_assert_ptr_nonnull(m);
+        sprintf(m, "%.*s%s%s", (int)(p - snap), snap, edits[i][1],
+                p + strlen(edits[i][0]));
+        ck_assert_msg(rg_fsm_restore(b.f, m, strlen(m)) == -EINVAL,
+                      "edit %zu accepted", i);
+        free(m);
+    }
+    after = snap_of(b.f, &n);
+    ck_assert_uint_eq(n, before_len);
+    ck_assert(memcmp(before, after, n) == 0);
+    ck_assert_int_eq(rg_fsm_restore(b.f, snap, len), 0);
+    same_state(a.f, b.f);
+    rg_free(snap);
+    rg_free(before);
+    rg_free(after);
+    rg_fsm_free(a.f);
+    rg_fsm_free(b.f);
+}
+END_TEST
+
+/* A malformed entry changes nothing but the applied index. */
+START_TEST(malformed_entry_skipped)
+{
+    struct tf t;
+    struct rg_cmd c = cmd(RG_CMD_PUT, RG_KIND_SERVICE, 0, "r", "s", SVC("a"));
+    size_t len;
+    unsigned char *b = encode(&c, 1, &len);
+    uint64_t h;
+
+    tf_init(&t);
+    h = rg_fsm_config_hash(t.f);
+    b[len - 1] = 1; /* padding */
+    ck_assert_uint_eq(rg_fsm_apply(t.f, 5, b, len, NULL), 0);
+    ck_assert_uint_eq(rg_fsm_apply(t.f, 6, b, len - 8, NULL), 0);
+    ck_assert_uint_eq(rg_fsm_apply(t.f, 7, NULL, 0, NULL), 0);
+    ck_assert_uint_eq(rg_fsm_applied_index(t.f), 7);
+    ck_assert_uint_eq(rg_fsm_revision(t.f), 0);
+    ck_assert_uint_eq(rg_fsm_config_hash(t.f), h);
+    free(b);
+    rg_fsm_free(t.f);
+}
+END_TEST
+
+/* --- allocation failures --------------------------------------------- */
+
+/* Was the failure armed with rg_alloc_fail_after(@nth) still pending?
+ * Then one of the next @nth allocations fails (and disarms it). */
+static int failure_pending(long nth)
+{
+    long i;
+    void *p;
+
+    for (i = 0; i < nth; i++) {
+        p = rg_malloc(1);
+        if (p == NULL)
+            return 1;
+        rg_free(p);
+    }
+    return 0;
+}
+
+/* One pass of everything, under an allocation that fails at step @nth.
+ * Returns 1 when the pass ran without the failure firing. */
+static int alloc_pass(long nth)
+{
+    struct rg_fsm *g = NULL;
+    struct tf t;
+    void *snap = NULL;
+    size_t len = 0;
+    char *e;
+    int done;
+
+    oom_mode = 1;
+    rg_alloc_fail_after(nth);
+    t.f = rg_fsm_new(validate, NULL);
+    t.index = 1;
+    if (t.f != NULL) {
+        workload(&t, 11, 40);
+        put(&t, RG_KIND_SERVICE, "s", SVC("a"), 0);
+        replace_all(&t, decl, 0);
+        rg_free(rg_fsm_export(t.f, NULL));
+        if (rg_fsm_snapshot(t.f, &snap, &len) == 0 &&
+            (g = rg_fsm_new(NULL, NULL)) != NULL)
+            (void)rg_fsm_restore(g, snap, len);
+    }
+    done = failure_pending(nth);
+    rg_alloc_fail_after(0);
+    oom_mode = 0;
+    if (t.f != NULL) {
+        /* Whatever failed, the hash still describes the export. */
+        e = export_of(t.f);
+        ck_assert_uint_eq(rg_fsm_config_hash(t.f), fnv(e, strlen(e)));
+        rg_free(e);
+    }
+    rg_free(snap);
+    rg_fsm_free(g);
+    rg_fsm_free(t.f);
+    return done;
+}
+
+/* Failing each allocation in turn (ours and, routed through rg_malloc
+ * here, jansson's) never crashes or leaks (ASan), and leaves a consistent
+ * export/hash pair. */
+START_TEST(allocation_failures_never_crash)
+{
+    long nth;
+
+    json_set_alloc_funcs(rg_malloc, rg_free);
+    for (nth = 1; nth < 20000; nth++)
+        if (alloc_pass(nth))
+            break;
+    ck_assert_int_lt(nth, 20000);
 }
 END_TEST
 
 int main(void)
 {
-    Suite *s = suite_create("placeholder");
-    TCase *tc = tcase_create("core");
+    Suite *s = suite_create("fsm");
+    TCase *tc = tcase_create("fsm");
     SRunner *sr;
     int nf;
 
-    tcase_add_test(tc, placeholder);
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, empty_export_is_canonical);
+    tcase_add_test(tc, put_creates_and_sets_id);
+    tcase_add_test(tc, each_in_id_order);
+    tcase_add_test(tc, put_refuses_bad_input);
+    tcase_add_test(tc, cas_rules);
+    tcase_add_test(tc, validator_guards_every_change);
+    tcase_add_test(tc, names_unique_per_kind);
+    tcase_add_test(tc, replace_all_flattens_routes);
+    tcase_add_test(tc, replace_all_invalid_applies_nothing);
+    tcase_add_test(tc, replace_all_cas_on_global_revision);
+    tcase_add_test(tc, export_loads_back_and_keeps_revisions);
+    tcase_add_test(tc, duplicate_request_not_reapplied);
+    tcase_add_test(tc, duplicate_within_one_entry);
+    tcase_add_test(tc, dedupe_table_evicts_oldest);
+    tcase_add_test(tc, request_id_printable_only);
+    tcase_add_test(tc, node_registry);
+    tcase_add_test(tc, applied_ring_order_and_since);
+    tcase_add_test(tc, applied_ring_bounded);
+    tcase_add_test(tc, determinism_two_replicas);
+    tcase_add_test(tc, snapshot_roundtrip_then_continue);
+    tcase_add_test(tc, snapshot_keeps_applied_ring);
+    tcase_add_test(tc, restore_garbage_leaves_state);
+    tcase_add_test(tc, malformed_entry_skipped);
+    tcase_add_test(tc, allocation_failures_never_crash);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -1,0 +1,174 @@
+/* Internals of the replicated state machine, shared by raft/fsm.c (apply
+ * and commands), raft/fsm_store.c (objects, node registry, export),
+ * raft/fsm_decl.c (REPLACE_ALL documents), raft/fsm_hist.c (request-id
+ * table and applied ring) and raft/fsm_snap.c (snapshot and restore).
+ * Nothing here is for callers outside raft/fsm*.c. Thread: the owner of the
+ * struct rg_fsm. */
+#ifndef RG_RAFT_FSM_INT_H
+#define RG_RAFT_FSM_INT_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "raft/fsm.h"
+
+/* Buckets of the request-id hash (a power of two, one per slot). */
+#define RG_FSM_DEDUPE_BUCKETS RG_FSM_DEDUPE
+
+/* One stored object. */
+struct rg_obj {
+    const char *id;   /* the body's "id" string (borrowed from @body) */
+    size_t id_len;    /* bytes */
+    json_t *body;     /* one reference owned; never mutated once stored */
+    uint64_t rev;     /* the global revision that last wrote it */
+};
+
+/* The objects of one kind, sorted by id (bytewise, like strcmp). */
+struct rg_objs {
+    struct rg_obj *v; /* rg_malloc'd */
+    size_t n, cap;
+};
+
+struct rg_store {
+    struct rg_objs k[RG_KIND_MAX]; /* index RG_KIND_NONE unused */
+};
+
+struct rg_node_rec {
+    uint64_t id;
+    json_t *rec;      /* one reference owned */
+};
+
+/* The node registry, sorted by id. */
+struct rg_nodes {
+    struct rg_node_rec *v;
+    size_t n, cap;
+};
+
+/* A bounded FIFO laid out in one array: slots grow by doubling up to a
+ * maximum; once full, the oldest slot (head) is overwritten. Invariant:
+ * head == 0 unless n == cap == the maximum. */
+struct rg_fifo {
+    size_t n, cap, head;
+};
+
+/* One remembered request id and its original result. */
+struct rg_dd_ent {
+    char rid[RG_CODEC_MAX_RID + 1]; /* NUL-terminated */
+    uint32_t hash;    /* FNV-1a 32 of rid */
+    int32_t next;     /* next slot in the same bucket, -1 ends */
+    uint8_t status;   /* enum rg_fsm_status */
+    uint64_t revision;
+    char *message;    /* rg_malloc'd, NULL when empty */
+};
+
+struct rg_dedupe {
+    struct rg_fifo q;
+    struct rg_dd_ent *v;                    /* rg_malloc'd */
+    int32_t bucket[RG_FSM_DEDUPE_BUCKETS];  /* first slot, -1 empty */
+};
+
+struct rg_ring {
+    struct rg_fifo q;
+    struct rg_fsm_applied *v;               /* rg_malloc'd */
+};
+
+struct rg_fsm {
+    rg_fsm_validate_fn validate;  /* may be NULL */
+    void *arg;
+    struct rg_store store;
+    struct rg_nodes nodes;
+    struct rg_dedupe dd;
+    struct rg_ring ring;
+    uint64_t revision;            /* global config revision */
+    uint64_t applied_index;       /* last Raft index given to apply */
+    char *export;                 /* canonical export, rg_malloc'd,
+                                     NUL-terminated */
+    size_t export_len;
+    uint64_t hash;                /* FNV-1a 64 of export */
+};
+
+/* --- fsm_store.c ------------------------------------------------------ */
+
+uint64_t rg_fsm__fnv64(const void *p, size_t n);
+
+/* Index of @id in @o, or where it would be inserted; *@found says which. */
+size_t rg_fsm__find(const struct rg_objs *o, const char *id, size_t len,
+                    int *found);
+/* Make room for @extra more objects: 0 or -ENOMEM. */
+int rg_fsm__reserve(struct rg_objs *o, size_t extra);
+/* Insert at @i (room reserved before), taking one reference of @body,
+ * whose "id" member must be a string. */
+void rg_fsm__insert(struct rg_objs *o, size_t i, json_t *body, uint64_t rev);
+/* Replace the body at @i (taking @body's reference, dropping the old). */
+void rg_fsm__replace(struct rg_objs *o, size_t i, json_t *body,
+                     uint64_t rev);
+void rg_fsm__remove(struct rg_objs *o, size_t i);
+void rg_fsm__store_release(struct rg_store *s);
+
+/* The member that names objects of kind @k ("name", or "username" for
+ * consumers), or NULL when names are not unique (plugins: "name" is the
+ * plugin type). */
+const char *rg_fsm__name_field(enum rg_kind k);
+/* The string name of @body for kind @k, or NULL. */
+const char *rg_fsm__name_of(enum rg_kind k, const json_t *body);
+
+/* The declarative document of @s as a new JSON value whose arrays hold
+ * references to the stored bodies (the caller may edit the arrays, never
+ * the bodies), or NULL on ENOMEM. */
+json_t *rg_fsm__export_doc(const struct rg_store *s);
+/* Dump @j canonically (sorted keys, compact) into an rg_malloc'd,
+ * NUL-terminated string: 0 or -ENOMEM. */
+int rg_fsm__dump(const json_t *j, char **out, size_t *len);
+/* Recompute f->export and f->hash from f->store: 0 or -ENOMEM (then the
+ * old ones stay). */
+int rg_fsm__refresh_export(struct rg_fsm *f);
+/* Take @out (rg_malloc'd export of the current store) as f->export. */
+void rg_fsm__set_export(struct rg_fsm *f, char *out, size_t len);
+
+size_t rg_fsm__node_find(const struct rg_nodes *s, uint64_t id, int *found);
+int rg_fsm__node_reserve(struct rg_nodes *s);
+void rg_fsm__node_put(struct rg_nodes *s, size_t i, int found, uint64_t id,
+                      json_t *rec);
+void rg_fsm__node_remove(struct rg_nodes *s, size_t i);
+void rg_fsm__nodes_release(struct rg_nodes *s);
+
+/* --- fsm_decl.c ------------------------------------------------------- */
+
+/* Build @out (empty on entry) from the Kong declarative document @doc
+ * (borrowed; its objects may be edited and referenced by @out). An object
+ * whose body equals the one in @old keeps that revision, others get
+ * @rev. Returns 0, 1 with a message in @err (@cap bytes) when the document
+ * is invalid, or -ENOMEM; on non-zero @out is released. */
+int rg_fsm__decl_build(json_t *doc, const struct rg_store *old, uint64_t rev,
+                       struct rg_store *out, char *err, size_t cap);
+/* 0 when names (rg_fsm__name_field) are unique within each kind of @s,
+ * else 1 with a message in @err; -ENOMEM. */
+int rg_fsm__names_unique(const struct rg_store *s, char *err, size_t cap);
+
+/* --- fsm_hist.c ------------------------------------------------------- */
+
+/* The slot for a new element in a FIFO of elements of @size bytes in
+ * *@v, growing it up to @max; *@evicted is set to 1 when the slot held the
+ * oldest element (the caller releases it first). Returns -1 on ENOMEM
+ * (nothing changed). */
+long rg_fsm__fifo_push(struct rg_fifo *q, void **v, size_t size, size_t max,
+                       int *evicted);
+/* The slot of the @i-th oldest element. */
+size_t rg_fsm__fifo_at(const struct rg_fifo *q, size_t i);
+
+void rg_fsm__dd_init(struct rg_dedupe *d);
+void rg_fsm__dd_release(struct rg_dedupe *d);
+/* Fill @r with the remembered result for @rid and return 1, or 0. */
+int rg_fsm__dd_lookup(const struct rg_dedupe *d, const char *rid,
+                      size_t len, struct rg_fsm_result *r);
+/* Remember @r for @rid (not present yet), evicting the oldest id when
+ * full: 0 or -ENOMEM (then nothing is remembered). */
+int rg_fsm__dd_add(struct rg_dedupe *d, const char *rid, size_t len,
+                   const struct rg_fsm_result *r);
+
+void rg_fsm__ring_release(struct rg_ring *g);
+/* Append @a, evicting the oldest entry when full: 0 or -ENOMEM. */
+int rg_fsm__ring_add(struct rg_ring *g, const struct rg_fsm_applied *a);
+
+#endif

@@ -7,7 +7,8 @@
  *
  * Thread: every function here runs on the loop given to rg_raft_start (the
  * control thread) and every callback fires there. libraft is never touched
- * from another thread. Errors: 0 or a negative RG_RAFT_E* / -errno. */
+ * from another thread. Errors: 0 or a negative RG_RAFT_E* / -errno.
+ * The process must ignore SIGPIPE: libuv writes to peers that went away. */
 #ifndef RG_RAFT_RGRAFT_H
 #define RG_RAFT_RGRAFT_H
 
@@ -56,8 +57,10 @@ struct rg_raft_conf {
     unsigned snapshot_threshold; /* entries between snapshots, default 8192 */
     rg_fsm_validate_fn validate; /* see fsm.h; kept */
     void *validate_arg;
-    /* Called after each applied entry that changed the config store, with
-     * the new global revision. */
+    /* Called after each applied entry that changed the config store, and
+     * after a snapshot restore that changed it, with the new global
+     * revision. Never from inside rg_raft_start: a restore at start is
+     * reported on the loop's first iteration. */
     void (*on_change)(void *arg, uint64_t revision);
     void *arg;
 };
@@ -67,20 +70,29 @@ struct rg_raft;
 /* Open the data dir, start libraft and the transport on @loop. Strings in
  * @c are copied. On failure returns NULL and writes a message to @err
  * (@cap bytes): data dir locked by another process, bind error, corrupt
- * data (auto-recovery is off: wipe the dir and re-join). */
+ * data (auto-recovery is off: wipe the dir and re-join). A failure after
+ * libraft started finishes its cleanup (closing handles, releasing the
+ * lock) when @loop runs next. */
 struct rg_raft *rg_raft_start(uv_loop_t *loop, const struct rg_raft_conf *c,
                               char *err, size_t cap);
 
 /* Close libraft and the transport; @cb runs when everything is closed,
- * after which @r is freed. Pending writes complete with RG_RAFT_ESHUTDOWN
- * or RG_RAFT_EUNKNOWN. */
+ * after which @r is freed (the data dir lock is released). Pending writes
+ * complete with RG_RAFT_ESHUTDOWN (not yet proposed) or RG_RAFT_EUNKNOWN
+ * (proposed), barriers and changes likewise, before @cb. Writes after
+ * this call return RG_RAFT_ESHUTDOWN. A second call is ignored. */
 void rg_raft_stop(struct rg_raft *r, void (*cb)(void *arg), void *arg);
 
 /* Propose @n commands (borrowed, copied before return). Commands submitted
- * in one loop iteration are packed into one log entry. @cb gets status 0
- * and one result per command once the entry is applied locally, or
- * RG_RAFT_ENOTLEADER / RG_RAFT_ESHUTDOWN (certainly not applied), or
- * RG_RAFT_EUNKNOWN. Returns 0, or an error with @cb never called. */
+ * in one loop iteration are packed into one log entry (they go out on the
+ * next iteration). @cb gets status 0 and one result per command (@res is
+ * borrowed for the call) once the entry is applied locally, or
+ * RG_RAFT_ENOTLEADER / RG_RAFT_ESHUTDOWN / -ENOMEM / -ENOSPC (certainly
+ * not applied), or RG_RAFT_EUNKNOWN (may still commit: retry with the same
+ * request ids). Returns 0, or with @cb never called: RG_RAFT_ENOTLEADER,
+ * RG_RAFT_ESHUTDOWN, -EINVAL (n is 0 or above RG_CODEC_MAX_CMDS, or a
+ * command breaks a codec limit), -E2BIG (the commands take more than 4 MiB
+ * encoded), -ENOMEM. */
 typedef void (*rg_raft_write_cb)(void *arg, int status,
                                  const struct rg_fsm_result *res, unsigned n);
 int rg_raft_write(struct rg_raft *r, const struct rg_cmd *cmds, unsigned n,
@@ -88,7 +100,8 @@ int rg_raft_write(struct rg_raft *r, const struct rg_cmd *cmds, unsigned n,
 
 /* A linearizable read point: on the leader, @cb(arg, 0) fires once every
  * entry committed before the call is applied locally (raft_barrier);
- * else RG_RAFT_ENOTLEADER. */
+ * else RG_RAFT_ENOTLEADER (returned, or later through @cb),
+ * RG_RAFT_EUNKNOWN (leadership lost meanwhile) or RG_RAFT_ESHUTDOWN. */
 int rg_raft_barrier(struct rg_raft *r, void (*cb)(void *arg, int status),
                     void *arg);
 
@@ -110,7 +123,11 @@ struct rg_raft_status {
 void rg_raft_status(const struct rg_raft *r, struct rg_raft_status *st);
 
 /* The leader's admin address from the node registry into @out, or
- * -ENOENT when there is no known leader or no record for it. */
+ * -ENOENT when there is no known leader or no record for it, or -ENOSPC
+ * when it does not fit in @cap bytes. This node's own address when it
+ * leads. (Each node records itself {id, name, raft, admin, proxy, role}
+ * with a NODE_SET when it becomes leader and its record is missing or
+ * stale.) */
 int rg_raft_leader_admin(const struct rg_raft *r, char *out, size_t cap);
 
 /* One member of the Raft configuration. */
@@ -123,9 +140,18 @@ void rg_raft_members(const struct rg_raft *r,
                      void (*cb)(void *arg, const struct rg_raft_member *m),
                      void *arg);
 
-/* Membership and leadership (leader only; one at a time, else
- * RG_RAFT_EBUSY). add: as spare; assign: change role; remove; transfer to
- * @id (0 = any voter). @cb(arg, status) reports the outcome. */
+/* Membership and leadership (leader only; one change and one transfer at
+ * a time, else RG_RAFT_EBUSY). add: as spare; assign: change role (to
+ * voter after the node caught up); remove; transfer to @id (0 = any
+ * voter). Returned errors (@cb never called): RG_RAFT_ENOTLEADER,
+ * RG_RAFT_EBUSY, RG_RAFT_ESHUTDOWN, -EINVAL (bad id/role/address, or a
+ * transfer target that is this node or not a voter), -EEXIST (id or
+ * address already a member), -ENOENT (no such member; no voter to
+ * transfer to), -EALREADY (the member has that role), -ENOMEM.
+ * @cb(arg, status) then reports 0, RG_RAFT_ENOTLEADER, -ETIMEDOUT (a
+ * promotee did not catch up, nothing changed; or a transfer's target did
+ * not take over within the election timeout), RG_RAFT_EUNKNOWN (the
+ * change may still commit) or RG_RAFT_ESHUTDOWN (transfer, at stop). */
 typedef void (*rg_raft_done_cb)(void *arg, int status);
 int rg_raft_add(struct rg_raft *r, uint64_t id, const char *address,
                 rg_raft_done_cb cb, void *arg);

@@ -1,3 +1,53 @@
+/* The Raft network transport: libraft's stock raft_uv_tcp, wrapped so that
+ * every raft socket gets TCP_NODELAY (RAFT.md §4.3: without it Nagle and
+ * delayed ACKs cost 20-30x throughput), keepalive and TCP_USER_TIMEOUT (a
+ * stream black-holed by a partition errors out instead of waiting for
+ * minutes of retransmission backoff after the heal, JEPSEN.md §3), and a
+ * deadline on each outgoing connect (raft_uv_tcp has none: a SYN dropped
+ * by a partition would hang for the kernel's SYN retries, ~2 min). */
 #ifndef RG_RAFT_TRANSPORT_H
 #define RG_RAFT_TRANSPORT_H
+
+#include <raft.h>
+#include <raft/uv.h>
+
+struct rg_transport_opts {
+    unsigned user_timeout_ms;    /* TCP_USER_TIMEOUT on every raft socket:
+                                    unacknowledged data older than this
+                                    closes the stream; 0 = kernel default */
+    unsigned keepalive_s;        /* idle seconds before keepalive probes;
+                                    probes every second, 3 lost = dead;
+                                    0 = keepalive off */
+    unsigned connect_timeout_ms; /* give up an outgoing connect after this
+                                    (raft_uv retries it); 0 = never */
+};
+
+/* Owned by the node; @outer is what raft_uv_init takes. */
+struct rg_transport {
+    struct raft_uv_transport outer; /* the wrapper (version 1) */
+    struct raft_uv_transport inner; /* raft_uv_tcp (version 1) */
+    uv_loop_t *loop;
+    struct rg_transport_opts opts;
+    /* Internal: */
+    raft_id id;                     /* ours, for the handshake */
+    char *address;                  /* ours, rg_malloc'd */
+    raft_uv_accept_cb accept_cb;    /* raft_uv's, set by listen */
+    raft_uv_transport_close_cb close_cb;
+    struct tconn *connecting;       /* outgoing connects not yet answered */
+    unsigned live;                  /* connect objects not yet freed */
+    int closing;
+    int inner_closed;
+};
+
+/* Initialise @t on @loop (raft_uv_tcp_init underneath). Returns 0 or a
+ * RAFT_* code. Ownership: @t is kept by the caller until rg_transport_
+ * release; @opts is copied. Thread: @loop's. */
+int rg_transport_init(struct rg_transport *t, uv_loop_t *loop,
+                      const struct rg_transport_opts *opts);
+
+/* Free what raft_uv_tcp allocated. Call only after the transport's close
+ * callback fired (raft_close's callback implies it), or when raft_uv_init
+ * was never called on it. */
+void rg_transport_release(struct rg_transport *t);
+
 #endif

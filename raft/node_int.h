@@ -1,0 +1,70 @@
+/* Internals shared by raft/node.c (start, stop, writes, the state machine
+ * glue, the monitor) and raft/membership.c (members, role changes,
+ * leadership transfer, status). Not for src/. */
+#ifndef RG_RAFT_NODE_INT_H
+#define RG_RAFT_NODE_INT_H
+
+#include <raft.h>
+#include <raft/uv.h>
+
+#include "raft/rgraft.h"
+#include "raft/transport.h"
+
+struct rg_waiter;
+struct rg_proposal;
+struct rg_rbarrier;
+
+struct rg_raft {
+    uv_loop_t *loop;
+    struct raft raft;
+    struct raft_io io;
+    struct rg_transport transport;
+    struct raft_fsm fsm_ops;
+    struct rg_fsm *fsm;
+    uv_idle_t kick;              /* runs while writes wait to be proposed */
+    uv_prepare_t monitor;        /* state changes, deferred notifications */
+    int lock_fd;                 /* flock'd lock file in the data dir */
+    uint64_t id;
+    uint64_t incarnation;        /* random per start */
+    char *name, *raft_addr, *admin_addr, *proxy_addr; /* rg_malloc'd */
+    void (*on_change)(void *arg, uint64_t revision);
+    void *arg;
+
+    /* Writes not yet proposed (one loop iteration's worth), and proposed
+     * entries waiting for their raft_apply callback. */
+    struct rg_waiter *batch_head, *batch_tail;
+    struct rg_proposal *inflight;
+    struct rg_rbarrier *barriers; /* outstanding rg_raft_barrier calls */
+
+    /* Monitor. */
+    int last_state;              /* enum raft_state seen last iteration */
+    int started;                 /* rg_raft_start returned */
+    int change_pending;          /* on_change owed (restore during start) */
+    int self_check;              /* verify our registry record */
+    int self_busy;               /* barrier or NODE_SET for it in flight */
+    unsigned self_seq;
+    struct raft_barrier self_barrier;
+
+    /* Membership and transfer: one of each at a time. The transfer request
+     * lives as long as the node (RAFT.md §2.5). */
+    struct raft_change change;
+    int change_busy;
+    rg_raft_done_cb change_cb;
+    void *change_arg;
+    struct raft_transfer transfer;
+    int transfer_busy;
+    rg_raft_done_cb transfer_cb;
+    void *transfer_arg;
+
+    int stopping;
+    void (*stop_cb)(void *arg);
+    void *stop_arg;
+};
+
+/* The state's name as rg_raft_status reports it. */
+const char *rg_raft__state_name(int state);
+
+/* Membership: fail a pending change/transfer at close (status given). */
+void rg_raft__membership_close(struct rg_raft *r);
+
+#endif

@@ -1,6 +1,8 @@
 /* raftgate: wiring only. Arguments, config, the control loop (signals,
- * status listener, reloads) and the worker threads, in that order; shutdown
- * in reverse. */
+ * status listener, raft node, admin API, reloads) and the worker threads,
+ * in that order; shutdown in reverse: admin API, workers drain, raft node,
+ * then the loop ends. Cluster mode (a raft: section) takes the gateway
+ * config from the replicated store; single-node mode from the file. */
 #include "config.h"
 
 #include <errno.h>
@@ -12,12 +14,16 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include "admin/admin.h"
+#include "admin/cli.h"
 #include "admin/httpd.h"
 #include "config/gateway.h"
 #include "config/node.h"
+#include "core/alloc.h"
 #include "core/log.h"
 #include "event/gen.h"
 #include "event/worker.h"
+#include "raft/rgraft.h"
 
 #ifndef RG_SYSCONFDIR
 #define RG_SYSCONFDIR "/usr/local/etc"
@@ -32,6 +38,14 @@ struct control {
     struct rg_gen *gen;           /* the latest published generation */
     uint64_t next_gen;
     struct rg_httpd *status;
+    struct rg_admin *admin;
+    struct rg_raft *raft;         /* NULL in single-node mode */
+    struct rg_fsm *local;         /* single-node mode: the file, for the
+                                     admin API's reads */
+    uv_timer_t rebuild;           /* coalesces store changes into one
+                                     generation per loop turn */
+    uv_timer_t seed;              /* cluster mode: propose the seed */
+    int seeding;                  /* a seed proposal is in flight */
     uv_signal_t sig_hup, sig_term, sig_int;
     uv_timer_t drain_timer;
     uv_async_t workers_done;
@@ -41,22 +55,38 @@ struct control {
 static void usage(FILE *f)
 {
     fprintf(f, "usage: raftgate [-c FILE] [-t] [-v]\n"
+               "       raftgate cluster status|join|promote|remove|"
+               "transfer --admin HOST:PORT ...\n"
                "  -c FILE  node config (default %s/raftgate/raftgate.yml)\n"
                "  -t       test the configuration and exit\n"
                "  -v       print the version and exit\n", RG_SYSCONFDIR);
 }
 
-/* Load the node config and the gateway file it names into a generation. */
+/* Cluster mode is on when the node config has a raft: section. */
+static int cluster_mode(const struct rg_node_conf *nc)
+{
+    return nc->cluster;
+}
+
+/* Load the node config and the gateway config into a generation. The
+ * gateway config comes from @store when given (cluster mode), else from
+ * the declarative file when @file is set or in single-node mode; else it
+ * is empty (a cluster node before its store is read). */
 static struct rg_gen *load_all(const char *path, struct rg_node_conf *nc,
-                               uint64_t id, struct rg_errbuf *eb)
+                               uint64_t id, const struct rg_fsm *store,
+                               int file, struct rg_errbuf *eb)
 {
     struct rg_gateway gw = {0};
     struct rg_gen *g;
+    int rv = 0;
 
     if (rg_node_conf_load(nc, path, eb) != 0)
         return NULL;
-    if (nc->declarative_config != NULL &&
-        rg_gateway_load(&gw, nc->declarative_config, eb) != 0) {
+    if (store != NULL)
+        rv = rg_admin_gateway(store, &gw, eb);
+    else if (nc->declarative_config != NULL && (file || !cluster_mode(nc)))
+        rv = rg_gateway_load(&gw, nc->declarative_config, eb);
+    if (rv != 0) {
         rg_node_conf_release(nc);
         return NULL;
     }
@@ -66,6 +96,27 @@ static struct rg_gen *load_all(const char *path, struct rg_node_conf *nc,
         rg_node_conf_release(nc);
     }
     return g;
+}
+
+static const struct rg_fsm *store_of(const struct control *ctl)
+{
+    return ctl->raft ? rg_raft_fsm(ctl->raft) : NULL;
+}
+
+/* Single-node mode: (re)load the file into the admin API's read-only
+ * store. A failure leaves the admin API with the previous state. */
+static void local_store(struct control *ctl)
+{
+    struct rg_errbuf eb = {{0}};
+    struct rg_fsm *f = rg_admin_local_state(ctl->nc.declarative_config, &eb);
+
+    if (f == NULL) {
+        rg_log(RG_LOG_WARN, "admin API: %s", eb.msg);
+        return;
+    }
+    rg_admin_set_local(ctl->admin, f);
+    rg_fsm_free(ctl->local);
+    ctl->local = f;
 }
 
 static void status_handler(void *arg, struct rg_httpd_req *req)
@@ -96,7 +147,7 @@ static void reload(struct control *ctl)
     struct rg_gen *g;
     enum rg_log_level lvl;
 
-    g = load_all(ctl->conf_path, &nc, ctl->next_gen, &eb);
+    g = load_all(ctl->conf_path, &nc, ctl->next_gen, store_of(ctl), 0, &eb);
     if (g == NULL) {
         rg_log(RG_LOG_ERROR, "reload rejected: %s", eb.msg);
         return;
@@ -113,8 +164,191 @@ static void reload(struct control *ctl)
     ctl->gen = g;
     rg_node_conf_release(&ctl->nc);
     ctl->nc = nc;
+    if (ctl->raft == NULL)
+        local_store(ctl);
     rg_log(RG_LOG_NOTICE, "config reloaded: generation %llu",
            (unsigned long long)g->id);
+}
+
+/* ---- cluster mode: the store drives the data plane ---- */
+
+/* Build a generation from the store and hand it to the workers. */
+static void on_rebuild(uv_timer_t *t)
+{
+    struct control *ctl = t->data;
+    struct rg_gateway gw = {0};
+    struct rg_errbuf eb = {{0}};
+    struct rg_gen *g;
+
+    if (ctl->stopping || ctl->raft == NULL)
+        return;
+    if (rg_admin_gateway(rg_raft_fsm(ctl->raft), &gw, &eb) != 0 ||
+        (g = rg_gen_new(&gw, &ctl->nc, ctl->next_gen, &eb)) == NULL) {
+        rg_gateway_release(&gw);
+        rg_log(RG_LOG_ERROR, "replicated config not applied: %s", eb.msg);
+        return;
+    }
+    ctl->next_gen++;
+    rg_workers_publish(ctl->workers, ctl->n_workers, g);
+    rg_gen_unref(ctl->gen);
+    ctl->gen = g;
+    rg_log(RG_LOG_INFO, "config revision %llu: generation %llu",
+           (unsigned long long)rg_fsm_revision(rg_raft_fsm(ctl->raft)),
+           (unsigned long long)g->id);
+}
+
+static void on_store_change(void *arg, uint64_t revision)
+{
+    struct control *ctl = arg;
+
+    rg_admin_notify(ctl->admin, revision);
+    if (!ctl->stopping && ctl->workers != NULL)
+        uv_timer_start(&ctl->rebuild, on_rebuild, 0, 0);
+}
+
+static void on_seeded(void *arg, int status, const struct rg_fsm_result *res,
+                      unsigned n)
+{
+    struct control *ctl = arg;
+
+    ctl->seeding = 0;
+    if (status != 0) {
+        rg_log(RG_LOG_WARN, "seed not applied (%s): will retry",
+               rg_raft_strerror(status));
+        return;
+    }
+    if (res[0].status != RG_FSM_OK)
+        rg_log(RG_LOG_ERROR, "seed %s rejected: %s",
+               ctl->nc.declarative_config, res[0].message);
+    else
+        rg_log(RG_LOG_NOTICE, "seeded the store from %s (revision %llu)",
+               ctl->nc.declarative_config,
+               (unsigned long long)res[0].revision);
+    uv_timer_stop(&ctl->seed);
+}
+
+/* After a barrier the leader has applied everything committed before: an
+ * empty store now really is empty. The request id is derived from the
+ * body, so a retried or duplicate seed applies once. */
+static void seed_after_barrier(void *arg, int status)
+{
+    struct control *ctl = arg;
+    struct rg_errbuf eb = {{0}};
+    struct rg_cmd c = {.type = RG_CMD_REPLACE_ALL};
+    char rid[32];
+    uint64_t h = 1469598103934665603ull;
+    size_t len;
+    char *body;
+
+    if (status != 0 || ctl->stopping ||
+        rg_fsm_revision(rg_raft_fsm(ctl->raft)) > 0) {
+        ctl->seeding = 0;
+        return;
+    }
+    body = rg_admin_seed_body(ctl->nc.declarative_config, &len, &eb);
+    if (body == NULL) {
+        rg_log(RG_LOG_ERROR, "seed: %s", eb.msg);
+        ctl->seeding = 0;
+        uv_timer_stop(&ctl->seed);
+        return;
+    }
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)body[i]) * 1099511628211ull;
+    snprintf(rid, sizeof(rid), "seed-%016llx", (unsigned long long)h);
+    c.rid = rid;
+    c.rid_len = (uint16_t)strlen(rid);
+    c.body = body;
+    c.body_len = (uint32_t)len;
+    if (rg_raft_write(ctl->raft, &c, 1, on_seeded, ctl) != 0)
+        ctl->seeding = 0;
+    rg_free(body);
+}
+
+static void on_seed_tick(uv_timer_t *t)
+{
+    struct control *ctl = t->data;
+    struct rg_raft_status st;
+
+    rg_raft_status(ctl->raft, &st);
+    if (st.revision > 0) {
+        uv_timer_stop(t);
+        return;
+    }
+    if (ctl->seeding || st.leader_id == 0 || st.leader_id != st.id)
+        return;
+    ctl->seeding = 1;
+    if (rg_raft_barrier(ctl->raft, seed_after_barrier, ctl) != 0)
+        ctl->seeding = 0;
+}
+
+static int raft_start(struct control *ctl)
+{
+    struct rg_raft_conf rc = {0};
+    struct rg_raft_peer *peers;
+    char err[512] = "";
+
+    peers = rg_calloc(ctl->nc.raft_n_voters + 1, sizeof(*peers));
+    if (peers == NULL)
+        return -1;
+    for (unsigned i = 0; i < ctl->nc.raft_n_voters; i++) {
+        peers[i].id = ctl->nc.raft_voters[i].id;
+        peers[i].address = ctl->nc.raft_voters[i].address;
+    }
+
+    rc.id = ctl->nc.node_id;
+    rc.name = ctl->nc.node_name;
+    rc.data_dir = ctl->nc.raft_data_dir;
+    rc.raft_addr = ctl->nc.raft_listen;
+    rc.admin_addr = ctl->nc.admin_listen;
+    rc.proxy_addr = ctl->nc.proxy_listen;
+    rc.voters = peers;
+    rc.n_voters = ctl->nc.raft_n_voters;
+    rc.joining = ctl->nc.raft_join;
+    rc.election_ms = ctl->nc.raft_election_ms;
+    rc.heartbeat_ms = ctl->nc.raft_heartbeat_ms;
+    rc.snapshot_threshold = ctl->nc.raft_snapshot_threshold;
+    rc.validate = rg_admin_validate;
+    rc.on_change = on_store_change;
+    rc.arg = ctl;
+    ctl->raft = rg_raft_start(ctl->loop, &rc, err, sizeof(err));
+    rg_free(peers);
+    if (ctl->raft == NULL) {
+        rg_log(RG_LOG_ERROR, "raft: %s", err);
+        return -1;
+    }
+    uv_timer_init(ctl->loop, &ctl->rebuild);
+    ctl->rebuild.data = ctl;
+    uv_timer_init(ctl->loop, &ctl->seed);
+    ctl->seed.data = ctl;
+    if (ctl->nc.declarative_config != NULL)
+        uv_timer_start(&ctl->seed, on_seed_tick, 100, 250);
+    return 0;
+}
+
+/* The admin API, after raft (cluster mode) or with the file's state. */
+static int admin_start(struct control *ctl)
+{
+    struct rg_admin_conf ac = {0};
+    struct rg_errbuf eb = {{0}};
+
+    ac.listen = ctl->nc.admin_listen;
+    ac.token = ctl->nc.admin_token;
+    ac.raft = ctl->raft;
+    ctl->admin = rg_admin_start(ctl->loop, &ac, &eb);
+    if (ctl->admin == NULL) {
+        rg_log(RG_LOG_ERROR, "admin.listen %s", eb.msg);
+        return -1;
+    }
+    if (ctl->raft == NULL)
+        local_store(ctl);
+    return 0;
+}
+
+static void on_raft_stopped(void *arg)
+{
+    struct control *ctl = arg;
+
+    ctl->raft = NULL;
 }
 
 static void on_drain_deadline(uv_timer_t *t)
@@ -140,6 +374,10 @@ static void begin_shutdown(struct control *ctl)
     uv_close((uv_handle_t *)&ctl->sig_int, NULL);
     rg_httpd_stop(ctl->status);
     ctl->status = NULL;
+    rg_admin_stop(ctl->admin);
+    ctl->admin = NULL;
+    if (ctl->raft != NULL)
+        uv_close((uv_handle_t *)&ctl->seed, NULL);
     uv_timer_init(ctl->loop, &ctl->drain_timer);
     ctl->drain_timer.data = ctl;
     uv_timer_start(&ctl->drain_timer, on_drain_deadline,
@@ -156,6 +394,11 @@ static void on_workers_done(uv_async_t *a)
     uv_close((uv_handle_t *)a, NULL);
     if (ctl->stopping && !uv_is_closing((uv_handle_t *)&ctl->drain_timer))
         uv_close((uv_handle_t *)&ctl->drain_timer, NULL);
+    /* Workers have drained: now the raft node may go (DESIGN.md §1). */
+    if (ctl->raft != NULL) {
+        uv_close((uv_handle_t *)&ctl->rebuild, NULL);
+        rg_raft_stop(ctl->raft, on_raft_stopped, ctl);
+    }
 }
 
 static void on_signal(uv_signal_t *s, int signum)
@@ -172,7 +415,7 @@ static int test_config(const char *path)
 {
     struct rg_node_conf nc = {0};
     struct rg_errbuf eb = {{0}};
-    struct rg_gen *g = load_all(path, &nc, 1, &eb);
+    struct rg_gen *g = load_all(path, &nc, 1, NULL, 1, &eb);
 
     if (g == NULL) {
         fprintf(stderr, "raftgate: %s\n", eb.msg);
@@ -200,7 +443,7 @@ static int run(struct control *ctl)
     enum rg_log_level lvl;
     unsigned n;
 
-    ctl->gen = load_all(ctl->conf_path, &ctl->nc, 1, &eb);
+    ctl->gen = load_all(ctl->conf_path, &ctl->nc, 1, NULL, 0, &eb);
     if (ctl->gen == NULL) {
         fprintf(stderr, "raftgate: %s\n", eb.msg);
         return 1;
@@ -225,6 +468,9 @@ static int run(struct control *ctl)
         rg_log(RG_LOG_ERROR, "status.listen %s", eb.msg);
         return 1;
     }
+    if ((cluster_mode(&ctl->nc) && raft_start(ctl) != 0) ||
+        admin_start(ctl) != 0)
+        return 1;
     uv_async_init(ctl->loop, &ctl->workers_done, on_workers_done);
     ctl->workers_done.data = ctl;
     ctl->workers = rg_workers_start(ctl->n_workers, ctl->nc.proxy_listen,
@@ -234,13 +480,17 @@ static int run(struct control *ctl)
         rg_log(RG_LOG_ERROR, "%s", eb.msg);
         return 1;
     }
-    rg_log(RG_LOG_NOTICE, "raftgate: listening on %s with %u workers",
-           ctl->nc.proxy_listen, ctl->n_workers);
+    rg_log(RG_LOG_NOTICE, "raftgate: listening on %s with %u workers%s",
+           ctl->nc.proxy_listen, ctl->n_workers,
+           ctl->raft ? " (cluster mode)" : "");
+    if (ctl->raft != NULL) /* the store may have been read from disk */
+        uv_timer_start(&ctl->rebuild, on_rebuild, 0, 0);
     uv_run(ctl->loop, UV_RUN_DEFAULT);
     rg_workers_join(ctl->workers, ctl->n_workers);
     rg_log(RG_LOG_NOTICE, "raftgate: stopped");
     uv_run(ctl->loop, UV_RUN_NOWAIT);
     uv_loop_close(ctl->loop);
+    rg_fsm_free(ctl->local);
     rg_gen_unref(ctl->gen);
     rg_node_conf_release(&ctl->nc);
     return 0;
@@ -253,6 +503,8 @@ int main(int argc, char **argv)
     int test = 0;
     int opt;
 
+    if (argc > 1 && strcmp(argv[1], "cluster") == 0)
+        return rg_cli_cluster(argc - 1, argv + 1);
     while ((opt = getopt(argc, argv, "c:tvh")) != -1) {
         switch (opt) {
         case 'c': conf = optarg; break;

@@ -254,7 +254,7 @@ void rg_admin__reply(struct rg_areq *q, int status, json_t *body,
     json_decref(body);
     rg_httpd_respond(q->conn, status, "application/json; charset=utf-8",
                      text ? text : "", text ? strlen(text) : 0, extra);
-    free(text);
+    rg_admin__jfree(text);
     q->conn = NULL;
     unlink_pending(q);
     if (q->timer_on)

@@ -276,7 +276,7 @@ char *rg_admin_config_dataplane(const char *doc, size_t len, size_t *out_len,
     if (dataplane_strip(o, eb, &removed) == 0 &&
         (text = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS)) != NULL) {
         out = rg_strdup(text);
-        free(text);
+        rg_admin__jfree(text);
         if (out != NULL && out_len != NULL)
             *out_len = strlen(out);
     }
@@ -508,7 +508,7 @@ static int validate_user(const json_t *doc, const char *text, size_t len,
         dump = json_dumps(copy, JSON_COMPACT);
         rv = dump ? parse_json_text(dump, eb)
                   : rg_errbuf_set(eb, "out of memory");
-        free(dump);
+        rg_admin__jfree(dump);
     }
     json_decref(copy);
     return rv;
@@ -537,7 +537,7 @@ char *rg_admin_config_canonical(const char *text, size_t len, size_t *out_len,
         goto done;
     dump = json_dumps(c.out, JSON_COMPACT | JSON_SORT_KEYS);
     out = dump ? rg_strdup(dump) : NULL;
-    free(dump);
+    rg_admin__jfree(dump);
     if (out == NULL)
         rg_errbuf_set(eb, "out of memory");
     else if (out_len != NULL)

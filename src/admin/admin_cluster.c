@@ -195,7 +195,7 @@ static void record(struct rg_areq *q, int del)
     c.body_len = text ? (uint32_t)strlen(text) : 0;
     q->on_ok = on_recorded;
     rg_admin__propose(q, &c, 1);
-    free(text);
+    rg_admin__jfree(text);
 }
 
 static uint64_t obj_id(const struct rg_areq *q)

@@ -68,6 +68,16 @@ struct rg_areq {
     int ok_status;               /* HTTP status on success */
 };
 
+/* Free a string from json_dumps with jansson's own allocator (tests may
+ * route jansson through rg_malloc). */
+static inline void rg_admin__jfree(void *p)
+{
+    json_free_t f;
+
+    json_get_alloc_funcs(NULL, &f);
+    f(p);
+}
+
 /* ---- admin.c ---- */
 
 /* The state machine to read from (the raft group's or the local one). */

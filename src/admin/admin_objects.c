@@ -160,7 +160,7 @@ static void save(struct rg_areq *q, enum rg_kind k, json_t *o, int status)
     q->ok_status = status;
     q->on_ok = on_saved;
     rg_admin__propose(q, &c, 1);
-    free(text);
+    rg_admin__jfree(text);
 }
 
 static void del(struct rg_areq *q, enum rg_kind k, const char *key)

@@ -71,15 +71,19 @@ struct rg_entry {
 size_t rg_codec_size(const struct rg_cmd *cmds, unsigned n);
 
 /* Encode @n commands with @term and @ts_ms into @buf of @cap bytes (at
- * least rg_codec_size). Returns the length written (a multiple of 8) or
- * -EINVAL / -ENOSPC. Ownership: all borrowed. */
+ * least rg_codec_size). Returns the length written (a multiple of 8,
+ * asserted) or -EINVAL (a limit broken, unknown type or kind, a length
+ * without its pointer) / -ENOSPC. Ownership: all borrowed. */
 long rg_codec_encode(const struct rg_cmd *cmds, unsigned n, uint64_t term,
                      uint64_t ts_ms, void *buf, size_t cap);
 
 /* Decode @buf (@len bytes, borrowed; must outlive @e's strings). Returns 0,
- * -EINVAL for anything malformed (bad magic, newer version, lengths past
- * the end, length not a multiple of 8, non-zero padding, unknown type),
- * or -ENOMEM. On error @e is left empty. */
+ * -EINVAL for anything malformed (bad magic, version 0 or newer, lengths
+ * past the end or past the limits above, length not a multiple of 8,
+ * padding that is not exactly the zero bytes up to the next multiple of 8,
+ * non-zero reserved field, unknown type or kind), or -ENOMEM. On error @e
+ * is left empty. Every valid entry has one encoding: re-encoding @e gives
+ * @buf byte for byte. Thread: any. */
 int rg_codec_decode(const void *buf, size_t len, struct rg_entry *e);
 
 /* Free what @e owns (not the buffer). Accepts an empty @e. */

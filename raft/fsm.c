@@ -373,7 +373,9 @@ static void record(struct rg_fsm *f, uint64_t index, uint64_t term,
     if (c != NULL) {
         a.type = c->type;
         a.kind = c->kind;
-        memcpy(a.rid, c->rid, c->rid_len);
+        /* A refused id is not kept: the ring holds printable text only. */
+        if (rid_ok(c->rid, c->rid_len))
+            memcpy(a.rid, c->rid, c->rid_len);
     }
     /* Out of memory only loses a debugging record. */
     (void)rg_fsm__ring_add(&f->ring, &a);

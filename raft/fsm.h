@@ -16,8 +16,9 @@
 
 #include "raft/codec.h"
 
-/* Checks a whole declarative config (the export format below) and returns 0,
- * or non-zero with a message in @err (@cap bytes). Must be deterministic.
+/* Checks a whole declarative config (the export format below; @doc is
+ * NUL-terminated at @len) and returns 0, or non-zero with a message in @err
+ * (@cap bytes). Must be deterministic.
  * main.c installs one built on the gateway config parser; raft/ does not
  * include it (DESIGN.md §2). */
 typedef int (*rg_fsm_validate_fn)(void *arg, const char *doc, size_t len,
@@ -65,10 +66,41 @@ struct rg_fsm *rg_fsm_new(rg_fsm_validate_fn validate, void *arg);
 void rg_fsm_free(struct rg_fsm *f);
 
 /* Apply the entry at Raft @index (@buf of @len bytes, borrowed). Never
- * fails as a whole: a malformed entry is recorded and skipped; each command
- * gets a result in @res (room for RG_CODEC_MAX_CMDS, may be NULL). Returns
- * the number of commands decoded. Commands are applied in order; a command
- * whose request id was applied before returns its original result. */
+ * fails as a whole: a malformed entry is recorded in the applied ring (type
+ * 0, INVALID) and skipped; each command gets a result in @res (room for
+ * RG_CODEC_MAX_CMDS, may be NULL). Returns the number of commands decoded.
+ * Commands are applied in order; a command whose request id was applied
+ * before returns its original result (any status) with duplicate = 1.
+ *
+ * Command rules:
+ * - Request ids must be printable ASCII (else INVALID, not remembered);
+ *   an empty id is never deduplicated.
+ * - PUT: body a JSON object (duplicate keys refused); its "id" is set to
+ *   the key (non-empty UTF-8 without NUL). if_rev != 0 must equal the
+ *   object's revision; on a missing object it is a CONFLICT. A service
+ *   body may not nest "routes". Names are unique per kind: "name" for
+ *   services and routes, "username" for consumers; plugins' "name" is
+ *   their type and may repeat.
+ * - DELETE: NOT_FOUND when missing (CONFLICT when if_rev != 0); else as
+ *   PUT for if_rev.
+ * - REPLACE_ALL: if_rev != 0 must equal the global revision. The body is
+ *   a Kong 3.0 declarative JSON object with keys services, routes,
+ *   consumers, plugins (arrays or null), _format_version ("3.0") and
+ *   _transform/_workspace (ignored); any other key is INVALID. Every
+ *   object needs a string "id" (1..RG_CODEC_MAX_KEY bytes), ids unique per
+ *   kind; services[].routes are flattened into routes with
+ *   "service": {"id": <service id>}. All or nothing. Objects whose body
+ *   is unchanged keep their revision; the others get the new one.
+ * - Config changes (PUT, DELETE, REPLACE_ALL) run the validator on the
+ *   would-be export; INVALID (or any refusal) leaves the state unchanged.
+ *   Success bumps the global revision by one.
+ * - NODE_SET: key a decimal id in 1..2^63-1, body a JSON object whose
+ *   "id" is set to that integer. NODE_DEL: NOT_FOUND when missing. Both
+ *   ignore if_rev and leave the revision and config hash alone.
+ * Out of memory in a command yields INVALID "out of memory" with that
+ * command's state unchanged and its id not remembered: there is no
+ * deterministic answer, so this replica may then differ from the others.
+ * Thread: the owner of @f. */
 unsigned rg_fsm_apply(struct rg_fsm *f, uint64_t index, const void *buf,
                       size_t len, struct rg_fsm_result *res);
 
@@ -78,8 +110,10 @@ uint64_t rg_fsm_revision(const struct rg_fsm *f);
 uint64_t rg_fsm_applied_index(const struct rg_fsm *f);
 uint64_t rg_fsm_config_hash(const struct rg_fsm *f);
 
-/* Look up an object by id, or by name when @by_name. Returns the body
- * (borrowed: valid until the next apply/restore) and its revision, or NULL. */
+/* Look up an object by id, or by name when @by_name ("name"; "username"
+ * for consumers; plugins have none). Returns the body (borrowed: valid
+ * until the next apply/restore) and its revision (@rev may be NULL), or
+ * NULL. */
 const json_t *rg_fsm_get(const struct rg_fsm *f, enum rg_kind k,
                          const char *key, int by_name, uint64_t *rev);
 
@@ -103,15 +137,17 @@ void rg_fsm_each_node(const struct rg_fsm *f,
                       void *arg);
 
 /* Applied ring: call @cb for entries with index > @since, oldest first;
- * the ring keeps the last RG_FSM_APPLIED_RING commands. */
+ * the ring keeps the last RG_FSM_APPLIED_RING commands (duplicates
+ * included, with their original status) and is part of the snapshot. */
 #define RG_FSM_APPLIED_RING 65536
 void rg_fsm_applied_since(const struct rg_fsm *f, uint64_t since,
                           void (*cb)(void *arg,
                                      const struct rg_fsm_applied *a),
                           void *arg);
 
-/* Serialise the whole state (store, registry, request-id table, revision,
- * applied index) into an rg_malloc'd buffer; 0 or -ENOMEM. */
+/* Serialise the whole state (store, registry, request-id table, applied
+ * ring, revision, applied index) into an rg_malloc'd buffer (canonical
+ * JSON: replicas in the same state write the same bytes); 0 or -ENOMEM. */
 int rg_fsm_snapshot(const struct rg_fsm *f, void **buf, size_t *len);
 
 /* Replace the state with a snapshot (@buf borrowed). 0, or -EINVAL for a

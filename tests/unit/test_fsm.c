@@ -693,16 +693,35 @@ START_TEST(dedupe_table_evicts_oldest)
 }
 END_TEST
 
-/* A request id with control bytes is refused and not remembered. */
+static void rid_cb(void *arg, const struct rg_fsm_applied *a)
+{
+    strcat(arg, a->rid);
+    strcat(arg, "|");
+}
+
+/* A request id with control or non-ASCII bytes is refused, not
+ * remembered, and kept out of the applied ring, so the snapshot (JSON)
+ * can still be written (found by fuzz_codec). */
 START_TEST(request_id_printable_only)
 {
     struct tf t;
     struct rg_fsm_result r;
+    char acc[64] = "";
+    size_t len;
 
     tf_init(&t);
     r = run(&t, cmd(RG_CMD_PUT, RG_KIND_SERVICE, 0, "a\nb", "s", SVC("a")));
     ck_assert_int_eq(r.status, RG_FSM_INVALID);
+    r = run(&t, cmd(RG_CMD_PUT, RG_KIND_SERVICE, 0, "\x8e\x9e", "s",
+                    SVC("a")));
+    ck_assert_int_eq(r.status, RG_FSM_INVALID);
+    r = run(&t, cmd(RG_CMD_PUT, RG_KIND_SERVICE, 0, "\x8e\x9e", "s",
+                    SVC("a")));
+    ck_assert_int_eq(r.duplicate, 0);
     ck_assert_uint_eq(rg_fsm_revision(t.f), 0);
+    rg_fsm_applied_since(t.f, 0, rid_cb, acc);
+    ck_assert_str_eq(acc, "|||");
+    rg_free(snap_of(t.f, &len));
     rg_fsm_free(t.f);
 }
 END_TEST

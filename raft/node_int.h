@@ -1,6 +1,6 @@
-/* Internals shared by raft/node.c (start, stop, writes, the state machine
- * glue, the monitor) and raft/membership.c (members, role changes,
- * leadership transfer, status). Not for src/. */
+/* Internals shared by raft/node.c (start, stop, the monitor), raft/write.c
+ * (writes, barriers, the state machine glue) and raft/membership.c
+ * (members, role changes, leadership transfer, status). Not for src/. */
 #ifndef RG_RAFT_NODE_INT_H
 #define RG_RAFT_NODE_INT_H
 
@@ -60,6 +60,12 @@ struct rg_raft {
     void (*stop_cb)(void *arg);
     void *stop_arg;
 };
+
+/* write.c: fill r->fsm_ops; report a store change (deferred until start
+ * returned); fail whatever is still pending at close. */
+void rg_raft__fsm_init(struct rg_raft *r);
+void rg_raft__notify_change(struct rg_raft *r);
+void rg_raft__sweep(struct rg_raft *r);
 
 /* The state's name as rg_raft_status reports it. */
 const char *rg_raft__state_name(int state);

@@ -176,9 +176,9 @@ static int get_cmd(struct rd *r, struct rg_cmd *c)
     c->rid_len = get16(h + 12);
     c->key_len = get16(h + 14);
     c->body_len = get32(h + 16);
-    if (get16(h + 2) != 0 || !type_known(c->type) ||
-        c->kind >= RG_KIND_MAX || c->rid_len > RG_CODEC_MAX_RID ||
-        c->key_len > RG_CODEC_MAX_KEY || c->body_len > RG_CODEC_MAX_BODY)
+    if (get16(h + 2) != 0 || !type_known(c->type) || c->kind >= RG_KIND_MAX ||
+        c->rid_len > RG_CODEC_MAX_RID || c->key_len > RG_CODEC_MAX_KEY ||
+        c->body_len > RG_CODEC_MAX_BODY)
         return -EINVAL;
     c->rid = (const char *)take(r, c->rid_len);
     c->key = (const char *)take(r, c->key_len);

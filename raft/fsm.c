@@ -34,8 +34,8 @@ static int status(const struct rg_fsm *f, struct rg_fsm_result *r,
     return 0;
 }
 
-static int cas_fail(const struct rg_fsm *f, struct rg_fsm_result *r,
-                    int exists, uint64_t have, uint64_t want)
+static int cas_fail(const struct rg_fsm *f, struct rg_fsm_result *r, int exists,
+                    uint64_t have, uint64_t want)
 {
     if (!exists)
         return status(f, r, RG_FSM_CONFLICT,
@@ -68,12 +68,11 @@ static json_t *parse_object(const struct rg_fsm *f, const struct rg_cmd *c,
                             struct rg_fsm_result *r)
 {
     json_error_t je;
-    json_t *j = json_loadb(c->body, c->body_len, JSON_REJECT_DUPLICATES,
-                           &je);
+    json_t *j = json_loadb(c->body, c->body_len, JSON_REJECT_DUPLICATES, &je);
 
     if (j == NULL) {
-        status(f, r, RG_FSM_INVALID, "body: %s (line %d, column %d)",
-               je.text, je.line, je.column);
+        status(f, r, RG_FSM_INVALID, "body: %s (line %d, column %d)", je.text,
+               je.line, je.column);
         return NULL;
     }
     if (!json_is_object(j)) {
@@ -105,8 +104,8 @@ static int propose(struct rg_fsm *f, json_t *doc, struct rg_fsm_result *r,
 }
 
 /* Is @name (kind @k) taken by an object other than the one at @self? */
-static int name_taken(const struct rg_objs *o, enum rg_kind k,
-                      const char *name, size_t self)
+static int name_taken(const struct rg_objs *o, enum rg_kind k, const char *name,
+                      size_t self)
 {
     const char *other;
     size_t i;
@@ -253,14 +252,15 @@ static int cmd_replace_all(struct rg_fsm *f, const struct rg_cmd *c,
     int rv;
 
     if (c->if_rev != 0 && c->if_rev != f->revision)
-        return status(f, r, RG_FSM_CONFLICT,
-                      "expected revision %llu, config is at %llu",
-                      (unsigned long long)c->if_rev,
-                      (unsigned long long)f->revision);
+        return status(
+            f, r, RG_FSM_CONFLICT, "expected revision %llu, config is at %llu",
+            (unsigned long long)c->if_rev, (unsigned long long)f->revision);
     doc = json_loadb(c->body, c->body_len, JSON_REJECT_DUPLICATES, &je);
     if (doc == NULL)
-        return status(f, r, RG_FSM_INVALID, "config: %s (line %d, "
-                      "column %d)", je.text, je.line, je.column);
+        return status(f, r, RG_FSM_INVALID,
+                      "config: %s (line %d, "
+                      "column %d)",
+                      je.text, je.line, je.column);
     memset(&next, 0, sizeof(next));
     rv = rg_fsm__decl_build(doc, &f->store, f->revision + 1, &next, err,
                             sizeof(err));
@@ -309,7 +309,8 @@ static int cmd_node_set(struct rg_fsm *f, const struct rg_cmd *c,
     int found;
 
     if (node_id(c, &id) != 0)
-        return status(f, r, RG_FSM_INVALID, "node id: must be an integer "
+        return status(f, r, RG_FSM_INVALID,
+                      "node id: must be an integer "
                       "from 1 to 2^63-1");
     rec = parse_object(f, c, r);
     if (rec == NULL)
@@ -355,8 +356,7 @@ static int run(struct rg_fsm *f, const struct rg_cmd *c,
     case RG_CMD_NODE_DEL:
         return cmd_node_del(f, c, r);
     default: /* the codec lets no other type through */
-        return status(f, r, RG_FSM_INVALID, "unknown command type %u",
-                      c->type);
+        return status(f, r, RG_FSM_INVALID, "unknown command type %u", c->type);
     }
 }
 
@@ -478,11 +478,13 @@ const json_t *rg_fsm_get(const struct rg_fsm *f, enum rg_kind k,
     if (!by_name) {
         i = rg_fsm__find(o, key, strlen(key), &found);
     } else {
-        for (i = 0; i < o->n && !found; i++) {
+        for (i = 0; i < o->n; i++) {
             name = rg_fsm__name_of(k, o->v[i].body);
-            found = name != NULL && strcmp(name, key) == 0;
+            if (name != NULL && strcmp(name, key) == 0) {
+                found = 1;
+                break;
+            }
         }
-        i--; /* the loop stepped past the match */
     }
     if (!found)
         return NULL;
@@ -538,8 +540,7 @@ void rg_fsm_each_node(const struct rg_fsm *f,
 }
 
 void rg_fsm_applied_since(const struct rg_fsm *f, uint64_t since,
-                          void (*cb)(void *arg,
-                                     const struct rg_fsm_applied *a),
+                          void (*cb)(void *arg, const struct rg_fsm_applied *a),
                           void *arg)
 {
     const struct rg_fsm_applied *a;

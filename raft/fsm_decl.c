@@ -57,8 +57,8 @@ static int add_obj(struct rg_store *out, const struct rg_store *old,
     if (!json_is_object(item))
         return fail(err, cap, "%s: not an object", where);
     if (s == NULL || len == 0 || len > RG_CODEC_MAX_KEY)
-        return fail(err, cap, "%s: id must be a string of 1 to %d bytes",
-                    where, RG_CODEC_MAX_KEY);
+        return fail(err, cap, "%s: id must be a string of 1 to %d bytes", where,
+                    RG_CODEC_MAX_KEY);
     i = rg_fsm__find(o, s, len, &found);
     if (found)
         return fail(err, cap, "%s: duplicate id \"%.100s\"", where, s);
@@ -124,8 +124,7 @@ static int add_services(struct rg_store *out, const struct rg_store *old,
     for (a.i = 0; a.i < json_array_size(list); a.i++) {
         sv = json_array_get(list, a.i);
         routes = json_incref(json_object_get(sv, "routes"));
-        if (routes != NULL && !json_is_null(routes) &&
-            !json_is_array(routes)) {
+        if (routes != NULL && !json_is_null(routes) && !json_is_array(routes)) {
             json_decref(routes);
             return fail(err, cap, "services[%zu].routes: not a list", a.i);
         }
@@ -133,9 +132,8 @@ static int add_services(struct rg_store *out, const struct rg_store *old,
             json_object_del(sv, "routes");
         rv = add_obj(out, old, RG_KIND_SERVICE, sv, rev, &a, err, cap);
         if (rv == 0 && json_is_array(routes))
-            rv = add_nested_routes(out, old, routes,
-                                   json_object_get(sv, "id"), rev,
-                                   (long)a.i, err, cap);
+            rv = add_nested_routes(out, old, routes, json_object_get(sv, "id"),
+                                   rev, (long)a.i, err, cap);
         json_decref(routes);
         if (rv != 0)
             return rv;
@@ -151,8 +149,7 @@ static int add_kind(struct rg_store *out, const struct rg_store *old,
     int rv;
 
     for (a.i = 0; a.i < json_array_size(list); a.i++) {
-        rv = add_obj(out, old, k, json_array_get(list, a.i), rev, &a, err,
-                     cap);
+        rv = add_obj(out, old, k, json_array_get(list, a.i), rev, &a, err, cap);
         if (rv != 0)
             return rv;
     }
@@ -163,18 +160,20 @@ static int add_kind(struct rg_store *out, const struct rg_store *old,
  * _transform and _workspace, which carry no state here. */
 static int check_top(const json_t *doc, char *err, size_t cap)
 {
-    static const char *const known[] = {"services", "routes", "consumers",
-                                        "plugins", "_transform",
-                                        "_workspace", "_format_version"};
+    static const char *const known[] = {
+        "services",   "routes",     "consumers",      "plugins",
+        "_transform", "_workspace", "_format_version"};
     const json_t *fv = json_object_get(doc, "_format_version");
     const char *key;
-    const json_t *v;
+    void *it;
     size_t i;
 
-    if (fv != NULL && !(json_is_string(fv) &&
-                        strcmp(json_string_value(fv), "3.0") == 0))
+    if (fv != NULL &&
+        !(json_is_string(fv) && strcmp(json_string_value(fv), "3.0") == 0))
         return fail(err, cap, "_format_version: must be \"3.0\"");
-    json_object_foreach((json_t *)doc, key, v) {
+    for (it = json_object_iter((json_t *)doc); it != NULL;
+         it = json_object_iter_next((json_t *)doc, it)) {
+        key = json_object_iter_key(it);
         for (i = 0; i < sizeof(known) / sizeof(known[0]); i++)
             if (strcmp(key, known[i]) == 0)
                 break;
@@ -232,8 +231,8 @@ static int named_cmp(const void *a, const void *b)
     return c != 0 ? c : strcmp(x->ob->id, y->ob->id);
 }
 
-static int kind_names_unique(const struct rg_objs *o, enum rg_kind k,
-                             char *err, size_t cap)
+static int kind_names_unique(const struct rg_objs *o, enum rg_kind k, char *err,
+                             size_t cap)
 {
     struct named *v = rg_malloc(o->n * sizeof(*v));
     size_t i, n = 0;

@@ -81,8 +81,8 @@ static int32_t *bucket_of(struct rg_dedupe *d, uint32_t hash)
     return &d->bucket[hash & (RG_FSM_DEDUPE_BUCKETS - 1)];
 }
 
-int rg_fsm__dd_lookup(const struct rg_dedupe *d, const char *rid,
-                      size_t len, struct rg_fsm_result *r)
+int rg_fsm__dd_lookup(const struct rg_dedupe *d, const char *rid, size_t len,
+                      struct rg_fsm_result *r)
 {
     uint32_t h = fnv32(rid, len);
     int32_t s = d->bucket[h & (RG_FSM_DEDUPE_BUCKETS - 1)];
@@ -127,8 +127,7 @@ int rg_fsm__dd_add(struct rg_dedupe *d, const char *rid, size_t len,
 
     if (r->message[0] != '\0' && (msg = rg_strdup(r->message)) == NULL)
         return -ENOMEM;
-    s = rg_fsm__fifo_push(&d->q, &v, sizeof(*d->v), RG_FSM_DEDUPE,
-                          &evicted);
+    s = rg_fsm__fifo_push(&d->q, &v, sizeof(*d->v), RG_FSM_DEDUPE, &evicted);
     d->v = v;
     if (s < 0) {
         rg_free(msg);
@@ -159,8 +158,8 @@ int rg_fsm__ring_add(struct rg_ring *g, const struct rg_fsm_applied *a)
 {
     void *v = g->v;
     int evicted;
-    long s = rg_fsm__fifo_push(&g->q, &v, sizeof(*g->v),
-                               RG_FSM_APPLIED_RING, &evicted);
+    long s = rg_fsm__fifo_push(&g->q, &v, sizeof(*g->v), RG_FSM_APPLIED_RING,
+                               &evicted);
 
     g->v = v;
     if (s < 0)

@@ -18,10 +18,10 @@
 
 /* One stored object. */
 struct rg_obj {
-    const char *id;   /* the body's "id" string (borrowed from @body) */
-    size_t id_len;    /* bytes */
-    json_t *body;     /* one reference owned; never mutated once stored */
-    uint64_t rev;     /* the global revision that last wrote it */
+    const char *id; /* the body's "id" string (borrowed from @body) */
+    size_t id_len;  /* bytes */
+    json_t *body;   /* one reference owned; never mutated once stored */
+    uint64_t rev;   /* the global revision that last wrote it */
 };
 
 /* The objects of one kind, sorted by id (bytewise, like strcmp). */
@@ -36,7 +36,7 @@ struct rg_store {
 
 struct rg_node_rec {
     uint64_t id;
-    json_t *rec;      /* one reference owned */
+    json_t *rec; /* one reference owned */
 };
 
 /* The node registry, sorted by id. */
@@ -55,37 +55,37 @@ struct rg_fifo {
 /* One remembered request id and its original result. */
 struct rg_dd_ent {
     char rid[RG_CODEC_MAX_RID + 1]; /* NUL-terminated */
-    uint32_t hash;    /* FNV-1a 32 of rid */
-    int32_t next;     /* next slot in the same bucket, -1 ends */
-    uint8_t status;   /* enum rg_fsm_status */
+    uint32_t hash;                  /* FNV-1a 32 of rid */
+    int32_t next;                   /* next slot in the same bucket, -1 ends */
+    uint8_t status;                 /* enum rg_fsm_status */
     uint64_t revision;
-    char *message;    /* rg_malloc'd, NULL when empty */
+    char *message; /* rg_malloc'd, NULL when empty */
 };
 
 struct rg_dedupe {
     struct rg_fifo q;
-    struct rg_dd_ent *v;                    /* rg_malloc'd */
-    int32_t bucket[RG_FSM_DEDUPE_BUCKETS];  /* first slot, -1 empty */
+    struct rg_dd_ent *v;                   /* rg_malloc'd */
+    int32_t bucket[RG_FSM_DEDUPE_BUCKETS]; /* first slot, -1 empty */
 };
 
 struct rg_ring {
     struct rg_fifo q;
-    struct rg_fsm_applied *v;               /* rg_malloc'd */
+    struct rg_fsm_applied *v; /* rg_malloc'd */
 };
 
 struct rg_fsm {
-    rg_fsm_validate_fn validate;  /* may be NULL */
+    rg_fsm_validate_fn validate; /* may be NULL */
     void *arg;
     struct rg_store store;
     struct rg_nodes nodes;
     struct rg_dedupe dd;
     struct rg_ring ring;
-    uint64_t revision;            /* global config revision */
-    uint64_t applied_index;       /* last Raft index given to apply */
-    char *export;                 /* canonical export, rg_malloc'd,
-                                     NUL-terminated */
+    uint64_t revision;      /* global config revision */
+    uint64_t applied_index; /* last Raft index given to apply */
+    char *export;           /* canonical export, rg_malloc'd,
+                               NUL-terminated */
     size_t export_len;
-    uint64_t hash;                /* FNV-1a 64 of export */
+    uint64_t hash; /* FNV-1a 64 of export */
 };
 
 /* --- fsm_store.c ------------------------------------------------------ */
@@ -101,8 +101,7 @@ int rg_fsm__reserve(struct rg_objs *o, size_t extra);
  * whose "id" member must be a string. */
 void rg_fsm__insert(struct rg_objs *o, size_t i, json_t *body, uint64_t rev);
 /* Replace the body at @i (taking @body's reference, dropping the old). */
-void rg_fsm__replace(struct rg_objs *o, size_t i, json_t *body,
-                     uint64_t rev);
+void rg_fsm__replace(struct rg_objs *o, size_t i, json_t *body, uint64_t rev);
 void rg_fsm__remove(struct rg_objs *o, size_t i);
 void rg_fsm__store_release(struct rg_store *s);
 
@@ -160,8 +159,8 @@ size_t rg_fsm__fifo_at(const struct rg_fifo *q, size_t i);
 void rg_fsm__dd_init(struct rg_dedupe *d);
 void rg_fsm__dd_release(struct rg_dedupe *d);
 /* Fill @r with the remembered result for @rid and return 1, or 0. */
-int rg_fsm__dd_lookup(const struct rg_dedupe *d, const char *rid,
-                      size_t len, struct rg_fsm_result *r);
+int rg_fsm__dd_lookup(const struct rg_dedupe *d, const char *rid, size_t len,
+                      struct rg_fsm_result *r);
 /* Remember @r for @rid (not present yet), evicting the oldest id when
  * full: 0 or -ENOMEM (then nothing is remembered). */
 int rg_fsm__dd_add(struct rg_dedupe *d, const char *rid, size_t len,

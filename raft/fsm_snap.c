@@ -90,8 +90,8 @@ static json_t *snap_ring(const struct rg_ring *g)
         if (append_new(a, json_pack("[IIIiiis]", (json_int_t)x->index,
                                     (json_int_t)x->term,
                                     (json_int_t)x->revision, (int)x->type,
-                                    (int)x->kind, (int)x->status,
-                                    x->rid)) != 0) {
+                                    (int)x->kind, (int)x->status, x->rid)) !=
+            0) {
             json_decref(a);
             return NULL;
         }
@@ -212,7 +212,8 @@ static int load_nodes(struct rg_fsm *t, const json_t *a)
 
     if (!json_is_array(a))
         return -EINVAL;
-    json_array_foreach(a, i, rec) {
+    for (i = 0; i < json_array_size(a); i++) {
+        rec = json_array_get(a, i);
         if (!json_is_object(rec) ||
             get_u64(json_object_get(rec, "id"), &id) != 0 || id == 0 ||
             id > (uint64_t)INT64_MAX)
@@ -238,8 +239,7 @@ static int load_dd_ent(struct rg_fsm *t, const json_t *e)
         json_string_length(rid) == 0 ||
         get_small(json_array_get(e, 1), RG_FSM_INVALID, &st) != 0 ||
         get_u64(json_array_get(e, 2), &r.revision) != 0 ||
-        !json_is_string(msg) ||
-        json_string_length(msg) >= sizeof(r.message) ||
+        !json_is_string(msg) || json_string_length(msg) >= sizeof(r.message) ||
         strlen(json_string_value(msg)) != json_string_length(msg))
         return -EINVAL;
     if (rg_fsm__dd_lookup(&t->dd, json_string_value(rid),

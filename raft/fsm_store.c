@@ -102,8 +102,7 @@ void rg_fsm__insert(struct rg_objs *o, size_t i, json_t *body, uint64_t rev)
     obj_set(&o->v[i], body, rev);
 }
 
-void rg_fsm__replace(struct rg_objs *o, size_t i, json_t *body,
-                     uint64_t rev)
+void rg_fsm__replace(struct rg_objs *o, size_t i, json_t *body, uint64_t rev)
 {
     json_decref(o->v[i].body);
     obj_set(&o->v[i], body, rev);
@@ -216,8 +215,8 @@ int rg_fsm__dump(const json_t *j, char **out, size_t *len)
 {
     struct out o = {NULL, 0, 0, 0};
 
-    if (json_dump_callback(j, out_write, &o,
-                           JSON_SORT_KEYS | JSON_COMPACT) != 0 ||
+    if (json_dump_callback(j, out_write, &o, JSON_SORT_KEYS | JSON_COMPACT) !=
+            0 ||
         o.failed || o.p == NULL) {
         rg_free(o.p);
         return -ENOMEM;

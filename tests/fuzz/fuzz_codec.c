@@ -26,8 +26,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static struct rg_fsm_result res[RG_CODEC_MAX_CMDS];
 
-static void reencode(const uint8_t *data, size_t size,
-                     const struct rg_entry *e)
+static void reencode(const uint8_t *data, size_t size, const struct rg_entry *e)
 {
     size_t need = rg_codec_size(e->cmds, e->n_cmds);
     unsigned char *b;
@@ -42,8 +41,8 @@ static void reencode(const uint8_t *data, size_t size,
 }
 
 /* Encode @n commands and apply them at @index. */
-static void apply_cmds(struct rg_fsm *f, uint64_t index,
-                       const struct rg_cmd *c, unsigned n)
+static void apply_cmds(struct rg_fsm *f, uint64_t index, const struct rg_cmd *c,
+                       unsigned n)
 {
     size_t need = rg_codec_size(c, n);
     void *b;

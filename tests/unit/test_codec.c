@@ -97,17 +97,19 @@ END_TEST
 /* The layout is little-endian, byte for byte as codec.h draws it. */
 START_TEST(layout_little_endian)
 {
-    struct rg_cmd c = cmd(RG_CMD_PUT, RG_KIND_ROUTE, 0x1122334455667788ULL,
-                          "ab", "k", "{}");
+    struct rg_cmd c =
+        cmd(RG_CMD_PUT, RG_KIND_ROUTE, 0x1122334455667788ULL, "ab", "k", "{}");
+    /* clang-format off */
     static const unsigned char want[] = {
-        'R', 'G', 'C', '1', 1, 0, 1, 0,                /* ver 1, 1 cmd */
-        8, 7, 6, 5, 4, 3, 2, 1,                        /* term */
-        0x10, 0x0f, 0x0e, 0x0d, 0x0c, 0x0b, 0x0a, 9,   /* ts_ms */
-        RG_CMD_PUT, RG_KIND_ROUTE, 0, 0,               /* type kind rsv */
+        'R', 'G', 'C', '1', 1, 0, 1, 0,                 /* ver 1, 1 cmd */
+        8, 7, 6, 5, 4, 3, 2, 1,                         /* term */
+        0x10, 0x0f, 0x0e, 0x0d, 0x0c, 0x0b, 0x0a, 9,    /* ts_ms */
+        RG_CMD_PUT, RG_KIND_ROUTE, 0, 0,                /* type kind rsv */
         0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11, /* if_rev */
-        2, 0, 1, 0, 2, 0, 0, 0,                        /* rid key body */
-        'a', 'b', 'k', '{', '}', 0, 0, 0, 0, 0, 0, 0,  /* + padding */
+        2, 0, 1, 0, 2, 0, 0, 0,                         /* rid key body */
+        'a', 'b', 'k', '{', '}', 0, 0, 0, 0, 0, 0, 0,   /* + padding */
     };
+    /* clang-format on */
     unsigned char *b;
     size_t len;
 
@@ -129,8 +131,8 @@ START_TEST(padding_always_multiple_of_8)
     memset(rid, 'r', sizeof(rid));
     for (n = 0; n < 40; n++) {
         for (r = 0; r <= 9; r++) {
-            struct rg_cmd c = cmd(RG_CMD_PUT, RG_KIND_PLUGIN, 0, NULL, "k",
-                                  NULL);
+            struct rg_cmd c =
+                cmd(RG_CMD_PUT, RG_KIND_PLUGIN, 0, NULL, "k", NULL);
             size_t len, used = HEAD + CMDH + r + 1 + n, i;
             struct rg_entry e;
             unsigned char *b;
@@ -185,8 +187,7 @@ START_TEST(limits)
 
     c.rid_len++;
     ck_assert_uint_eq(rg_codec_size(&c, 1), 0);
-    ck_assert_int_eq(rg_codec_encode(&c, 1, 1, 1, buf, sizeof(buf)),
-                     -EINVAL);
+    ck_assert_int_eq(rg_codec_encode(&c, 1, 1, 1, buf, sizeof(buf)), -EINVAL);
     c.rid_len--;
     c.key_len++;
     ck_assert_uint_eq(rg_codec_size(&c, 1), 0);
@@ -235,8 +236,7 @@ START_TEST(encode_refuses)
     ck_assert_int_eq(rg_codec_encode(&c, 1, 1, 1, buf, need - 1), -ENOSPC);
     ck_assert_int_eq(rg_codec_encode(&c, 1, 1, 1, NULL, 0), -EINVAL);
     c.type = 0;
-    ck_assert_int_eq(rg_codec_encode(&c, 1, 1, 1, buf, sizeof(buf)),
-                     -EINVAL);
+    ck_assert_int_eq(rg_codec_encode(&c, 1, 1, 1, buf, sizeof(buf)), -EINVAL);
     c.type = RG_CMD_NODE_DEL + 1;
     ck_assert_uint_eq(rg_codec_size(&c, 1), 0);
     c.type = RG_CMD_PUT;

@@ -27,7 +27,7 @@ static int oom_mode;
 static int validate(void *arg, const char *doc, size_t len, char *err,
                     size_t cap)
 {
-    json_t *j, *r, *s;
+    json_t *j, *r, *s, *svcs, *routes;
     const char *sid, *host;
     size_t i, k;
     int found, rv = 0;
@@ -43,21 +43,27 @@ static int validate(void *arg, const char *doc, size_t len, char *err,
     ck_assert_uint_eq(doc[len], '\0');
     ck_assert_str_eq(json_string_value(json_object_get(j, "_format_version")),
                      "3.0");
-    json_array_foreach(json_object_get(j, "services"), i, s) {
+    svcs = json_object_get(j, "services");
+    routes = json_object_get(j, "routes");
+    for (i = 0; i < json_array_size(svcs); i++) {
+        s = json_array_get(svcs, i);
         host = json_string_value(json_object_get(s, "host"));
         if (host != NULL && strcmp(host, "invalid") == 0) {
             snprintf(err, cap, "services[%zu]: bad host", i);
             rv = 1;
         }
     }
-    json_array_foreach(json_object_get(j, "routes"), i, r) {
+    for (i = 0; i < json_array_size(routes); i++) {
+        r = json_array_get(routes, i);
         sid = json_string_value(
             json_object_get(json_object_get(r, "service"), "id"));
         found = 0;
-        json_array_foreach(json_object_get(j, "services"), k, s)
-            found |= sid != NULL &&
-                     strcmp(sid, json_string_value(json_object_get(s, "id")))
-                         == 0;
+        for (k = 0; k < json_array_size(svcs); k++) {
+            s = json_array_get(svcs, k);
+            found |=
+                sid != NULL &&
+                strcmp(sid, json_string_value(json_object_get(s, "id"))) == 0;
+        }
         if (!found && rv == 0) {
             snprintf(err, cap, "routes[%zu]: unknown service", i);
             rv = 1;
@@ -239,8 +245,10 @@ START_TEST(put_creates_and_sets_id)
     char *e;
 
     tf_init(&t);
-    r = put(&t, RG_KIND_SERVICE, "s2", "{\"port\":80,\"id\":\"bogus\","
-                                        "\"host\":\"b\",\"name\":\"two\"}", 0);
+    r = put(&t, RG_KIND_SERVICE, "s2",
+            "{\"port\":80,\"id\":\"bogus\","
+            "\"host\":\"b\",\"name\":\"two\"}",
+            0);
     ck_assert_int_eq(r.status, RG_FSM_OK);
     ck_assert_uint_eq(r.revision, 1);
     ck_assert_int_eq(r.duplicate, 0);
@@ -356,16 +364,13 @@ START_TEST(cas_rules)
     ck_assert_int_eq(r.status, RG_FSM_CONFLICT);
     ck_assert_uint_eq(r.revision, 3);
     ck_assert_str_ne(r.message, "");
-    ck_assert_str_eq(json_string_value(json_object_get(
-                         rg_fsm_get(t.f, RG_KIND_SERVICE, "s", 0, NULL),
-                         "host")),
-                     "b");
-    ck_assert_int_eq(del(&t, RG_KIND_SERVICE, "s", 2).status,
-                     RG_FSM_CONFLICT);
-    ck_assert_int_eq(del(&t, RG_KIND_SERVICE, "x", 2).status,
-                     RG_FSM_CONFLICT);
-    ck_assert_int_eq(del(&t, RG_KIND_SERVICE, "x", 0).status,
-                     RG_FSM_NOT_FOUND);
+    ck_assert_str_eq(
+        json_string_value(json_object_get(
+            rg_fsm_get(t.f, RG_KIND_SERVICE, "s", 0, NULL), "host")),
+        "b");
+    ck_assert_int_eq(del(&t, RG_KIND_SERVICE, "s", 2).status, RG_FSM_CONFLICT);
+    ck_assert_int_eq(del(&t, RG_KIND_SERVICE, "x", 2).status, RG_FSM_CONFLICT);
+    ck_assert_int_eq(del(&t, RG_KIND_SERVICE, "x", 0).status, RG_FSM_NOT_FOUND);
     ck_assert_uint_eq(rg_fsm_revision(t.f), 3);
     r = del(&t, RG_KIND_SERVICE, "s", 3);
     ck_assert_int_eq(r.status, RG_FSM_OK);
@@ -427,24 +432,31 @@ START_TEST(names_unique_per_kind)
     struct tf t;
 
     tf_init(&t);
-    ck_assert_int_eq(put(&t, RG_KIND_SERVICE, "a",
-                         "{\"name\":\"n\",\"host\":\"h\"}", 0).status,
-                     RG_FSM_OK);
-    ck_assert_int_eq(put(&t, RG_KIND_SERVICE, "b",
-                         "{\"name\":\"n\",\"host\":\"h\"}", 0).status,
-                     RG_FSM_INVALID);
+    ck_assert_int_eq(
+        put(&t, RG_KIND_SERVICE, "a", "{\"name\":\"n\",\"host\":\"h\"}", 0)
+            .status,
+        RG_FSM_OK);
+    ck_assert_int_eq(
+        put(&t, RG_KIND_SERVICE, "b", "{\"name\":\"n\",\"host\":\"h\"}", 0)
+            .status,
+        RG_FSM_INVALID);
     /* Replacing the holder itself keeps its name. */
-    ck_assert_int_eq(put(&t, RG_KIND_SERVICE, "a",
-                         "{\"name\":\"n\",\"host\":\"i\"}", 0).status,
-                     RG_FSM_OK);
-    ck_assert_int_eq(put(&t, RG_KIND_CONSUMER, "c1",
-                         "{\"username\":\"u\"}", 0).status, RG_FSM_OK);
-    ck_assert_int_eq(put(&t, RG_KIND_CONSUMER, "c2",
-                         "{\"username\":\"u\"}", 0).status, RG_FSM_INVALID);
-    ck_assert_int_eq(put(&t, RG_KIND_PLUGIN, "p1",
-                         "{\"name\":\"jwt\"}", 0).status, RG_FSM_OK);
-    ck_assert_int_eq(put(&t, RG_KIND_PLUGIN, "p2",
-                         "{\"name\":\"jwt\"}", 0).status, RG_FSM_OK);
+    ck_assert_int_eq(
+        put(&t, RG_KIND_SERVICE, "a", "{\"name\":\"n\",\"host\":\"i\"}", 0)
+            .status,
+        RG_FSM_OK);
+    ck_assert_int_eq(
+        put(&t, RG_KIND_CONSUMER, "c1", "{\"username\":\"u\"}", 0).status,
+        RG_FSM_OK);
+    ck_assert_int_eq(
+        put(&t, RG_KIND_CONSUMER, "c2", "{\"username\":\"u\"}", 0).status,
+        RG_FSM_INVALID);
+    ck_assert_int_eq(
+        put(&t, RG_KIND_PLUGIN, "p1", "{\"name\":\"jwt\"}", 0).status,
+        RG_FSM_OK);
+    ck_assert_int_eq(
+        put(&t, RG_KIND_PLUGIN, "p2", "{\"name\":\"jwt\"}", 0).status,
+        RG_FSM_OK);
     ck_assert_uint_eq(rg_fsm_revision(t.f), 5);
     rg_fsm_free(t.f);
 }
@@ -481,8 +493,8 @@ START_TEST(replace_all_flattens_routes)
     rt = rg_fsm_get(t.f, RG_KIND_ROUTE, "r1", 0, &rev);
     ck_assert_ptr_nonnull(rt);
     ck_assert_uint_eq(rev, 2);
-    ck_assert_str_eq(json_string_value(json_object_get(
-                         json_object_get(rt, "service"), "id")),
+    ck_assert_str_eq(json_string_value(
+                         json_object_get(json_object_get(rt, "service"), "id")),
                      "s1");
     ck_assert_ptr_null(json_object_get(
         rg_fsm_get(t.f, RG_KIND_SERVICE, "s1", 0, NULL), "routes"));
@@ -522,9 +534,13 @@ START_TEST(replace_all_invalid_applies_nothing)
         "{\"services\":[{\"id\":\"a\",\"name\":\"n\"},{\"id\":\"b\","
         "\"name\":\"n\"}]}",
         /* shape */
-        "[]", "{\"services\":{}}", "{\"services\":[1]}",
-        "{\"upstreams\":[]}", "{\"_format_version\":\"1.1\"}",
-        "{\"services\":[{\"id\":\"s\",\"routes\":{}}]}", "not json",
+        "[]",
+        "{\"services\":{}}",
+        "{\"services\":[1]}",
+        "{\"upstreams\":[]}",
+        "{\"_format_version\":\"1.1\"}",
+        "{\"services\":[{\"id\":\"s\",\"routes\":{}}]}",
+        "not json",
         /* the validator's own refusal */
         "{\"services\":[{\"id\":\"s\",\"host\":\"invalid\"}]}",
     };
@@ -610,10 +626,10 @@ START_TEST(duplicate_request_not_reapplied)
 {
     struct tf t;
     struct rg_fsm_result r1, r2;
-    struct rg_cmd c = cmd(RG_CMD_PUT, RG_KIND_SERVICE, 0, "req-1", "s",
-                          SVC("a"));
-    struct rg_cmd cas = cmd(RG_CMD_PUT, RG_KIND_SERVICE, 9, "req-2", "s",
-                            SVC("z"));
+    struct rg_cmd c =
+        cmd(RG_CMD_PUT, RG_KIND_SERVICE, 0, "req-1", "s", SVC("a"));
+    struct rg_cmd cas =
+        cmd(RG_CMD_PUT, RG_KIND_SERVICE, 9, "req-2", "s", SVC("z"));
 
     tf_init(&t);
     r1 = run(&t, c);
@@ -626,10 +642,10 @@ START_TEST(duplicate_request_not_reapplied)
     ck_assert_int_eq(r2.status, RG_FSM_OK);
     ck_assert_uint_eq(r2.revision, r1.revision);
     ck_assert_uint_eq(rg_fsm_revision(t.f), 2);
-    ck_assert_str_eq(json_string_value(json_object_get(
-                         rg_fsm_get(t.f, RG_KIND_SERVICE, "s", 0, NULL),
-                         "host")),
-                     "b");
+    ck_assert_str_eq(
+        json_string_value(json_object_get(
+            rg_fsm_get(t.f, RG_KIND_SERVICE, "s", 0, NULL), "host")),
+        "b");
     /* A refusal is remembered too: the retry of a failed CAS fails the
      * same way, with its message. */
     r1 = run(&t, cas);
@@ -712,11 +728,9 @@ START_TEST(request_id_printable_only)
     tf_init(&t);
     r = run(&t, cmd(RG_CMD_PUT, RG_KIND_SERVICE, 0, "a\nb", "s", SVC("a")));
     ck_assert_int_eq(r.status, RG_FSM_INVALID);
-    r = run(&t, cmd(RG_CMD_PUT, RG_KIND_SERVICE, 0, "\x8e\x9e", "s",
-                    SVC("a")));
+    r = run(&t, cmd(RG_CMD_PUT, RG_KIND_SERVICE, 0, "\x8e\x9e", "s", SVC("a")));
     ck_assert_int_eq(r.status, RG_FSM_INVALID);
-    r = run(&t, cmd(RG_CMD_PUT, RG_KIND_SERVICE, 0, "\x8e\x9e", "s",
-                    SVC("a")));
+    r = run(&t, cmd(RG_CMD_PUT, RG_KIND_SERVICE, 0, "\x8e\x9e", "s", SVC("a")));
     ck_assert_int_eq(r.duplicate, 0);
     ck_assert_uint_eq(rg_fsm_revision(t.f), 0);
     rg_fsm_applied_since(t.f, 0, rid_cb, acc);
@@ -764,26 +778,25 @@ START_TEST(node_registry)
     run(&t, cmd(RG_CMD_NODE_SET, 0, 0, NULL, "12", "{\"name\":\"c\"}"));
     rg_fsm_each_node(t.f, node_cb, acc);
     ck_assert_str_eq(acc, "3:a,12:c,");
-    ck_assert_int_eq(run(&t, cmd(RG_CMD_NODE_DEL, 0, 0, NULL, "3", NULL))
-                         .status,
-                     RG_FSM_OK);
+    ck_assert_int_eq(
+        run(&t, cmd(RG_CMD_NODE_DEL, 0, 0, NULL, "3", NULL)).status, RG_FSM_OK);
     ck_assert_ptr_null(rg_fsm_node(t.f, 3));
-    ck_assert_int_eq(run(&t, cmd(RG_CMD_NODE_DEL, 0, 0, NULL, "3", NULL))
-                         .status,
-                     RG_FSM_NOT_FOUND);
-    ck_assert_int_eq(run(&t, cmd(RG_CMD_NODE_SET, 0, 0, NULL, "0", "{}"))
-                         .status,
-                     RG_FSM_INVALID);
-    ck_assert_int_eq(run(&t, cmd(RG_CMD_NODE_SET, 0, 0, NULL, "01", "{}"))
-                         .status,
-                     RG_FSM_INVALID);
-    ck_assert_int_eq(run(&t, cmd(RG_CMD_NODE_SET, 0, 0, NULL,
-                                 "9223372036854775808", "{}"))
-                         .status,
-                     RG_FSM_INVALID);
-    ck_assert_int_eq(run(&t, cmd(RG_CMD_NODE_SET, 0, 0, NULL, "4", "[]"))
-                         .status,
-                     RG_FSM_INVALID);
+    ck_assert_int_eq(
+        run(&t, cmd(RG_CMD_NODE_DEL, 0, 0, NULL, "3", NULL)).status,
+        RG_FSM_NOT_FOUND);
+    ck_assert_int_eq(
+        run(&t, cmd(RG_CMD_NODE_SET, 0, 0, NULL, "0", "{}")).status,
+        RG_FSM_INVALID);
+    ck_assert_int_eq(
+        run(&t, cmd(RG_CMD_NODE_SET, 0, 0, NULL, "01", "{}")).status,
+        RG_FSM_INVALID);
+    ck_assert_int_eq(
+        run(&t, cmd(RG_CMD_NODE_SET, 0, 0, NULL, "9223372036854775808", "{}"))
+            .status,
+        RG_FSM_INVALID);
+    ck_assert_int_eq(
+        run(&t, cmd(RG_CMD_NODE_SET, 0, 0, NULL, "4", "[]")).status,
+        RG_FSM_INVALID);
     ck_assert_uint_eq(rg_fsm_revision(t.f), 1);
     ck_assert_uint_eq(rg_fsm_config_hash(t.f), h);
     rg_fsm_free(t.f);
@@ -891,8 +904,13 @@ END_TEST
 static void workload(struct tf *t, unsigned seed, unsigned n)
 {
     static const char *const bodies[] = {
-        SVC("a"), SVC("b"), SVC("invalid"), "[]", "{\"name\":\"x\"}",
-        "{\"name\":\"y\",\"host\":\"h\"}", "{\"config\":{\"k\":[1,2.25,null]}}",
+        SVC("a"),
+        SVC("b"),
+        SVC("invalid"),
+        "[]",
+        "{\"name\":\"x\"}",
+        "{\"name\":\"y\",\"host\":\"h\"}",
+        "{\"config\":{\"k\":[1,2.25,null]}}",
     };
     unsigned x = seed, i, k;
     char rid[16], key[8], doc[256];
@@ -949,8 +967,8 @@ START_TEST(snapshot_roundtrip_then_continue)
 {
     struct tf a, b;
     struct rg_fsm_result r1, r2;
-    struct rg_cmd dup = cmd(RG_CMD_PUT, RG_KIND_SERVICE, 0, "keep", "d",
-                            SVC("a"));
+    struct rg_cmd dup =
+        cmd(RG_CMD_PUT, RG_KIND_SERVICE, 0, "keep", "d", SVC("a"));
     size_t len;
     char *snap;
 
@@ -1015,7 +1033,11 @@ END_TEST
 START_TEST(restore_garbage_leaves_state)
 {
     static const char *const bad[] = {
-        "", "x", "{}", "[]", "null",
+        "",
+        "x",
+        "{}",
+        "[]",
+        "null",
         "{\"format\":2,\"revision\":0,\"applied_index\":0,\"store\":{},"
         "\"nodes\":[],\"dedupe\":[],\"applied\":[]}",
     };
@@ -1026,7 +1048,8 @@ START_TEST(restore_garbage_leaves_state)
         {"\"services\":[", "\"services\":[[0,{\"id\":\"q\"}],"},
         {"\"services\":[", "\"services\":[[1,[]],"},
         {"\"routes\":[", "\"routes\":[7,"},
-        {"\"plugins\":[", "\"plugins\":[[1,{\"id\":\"p\"}],[1,{\"id\":\"p\"}],"},
+        {"\"plugins\":[",
+         "\"plugins\":[[1,{\"id\":\"p\"}],[1,{\"id\":\"p\"}],"},
         {"\"nodes\":[", "\"nodes\":[{\"id\":0},"},
         {"\"nodes\":[", "\"nodes\":[{\"id\":5},{\"id\":5},"},
         {"\"dedupe\":[", "\"dedupe\":[[\"a\",9,1,\"\"],"},
@@ -1051,8 +1074,7 @@ START_TEST(restore_garbage_leaves_state)
     workload(&b, 6, 100);
     before = snap_of(b.f, &before_len);
     for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-        ck_assert_int_eq(rg_fsm_restore(b.f, bad[i], strlen(bad[i])),
-                         -EINVAL);
+        ck_assert_int_eq(rg_fsm_restore(b.f, bad[i], strlen(bad[i])), -EINVAL);
     for (n = 0; n < len; n += 1 + n / 16)
         ck_assert_int_eq(rg_fsm_restore(b.f, snap, n), -EINVAL);
     for (i = 0; i < sizeof(edits) / sizeof(edits[0]); i++) {

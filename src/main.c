@@ -50,6 +50,7 @@ struct control {
     uv_timer_t drain_timer;
     uv_async_t workers_done;
     int stopping;
+    int workers_ended;            /* every worker loop has returned */
 };
 
 static void usage(FILE *f)
@@ -344,12 +345,24 @@ static int admin_start(struct control *ctl)
     return 0;
 }
 
+/* The last step of a stop: signal watchers stay open until here, so a
+ * repeated SIGTERM during the drain is absorbed, not fatal. */
+static void close_signals(struct control *ctl)
+{
+    uv_close((uv_handle_t *)&ctl->sig_hup, NULL);
+    uv_close((uv_handle_t *)&ctl->sig_term, NULL);
+    uv_close((uv_handle_t *)&ctl->sig_int, NULL);
+}
+
 static void on_raft_stopped(void *arg)
 {
     struct control *ctl = arg;
 
     ctl->raft = NULL;
+    close_signals(ctl);
 }
+
+static void finish_stop(struct control *ctl);
 
 static void on_drain_deadline(uv_timer_t *t)
 {
@@ -369,9 +382,6 @@ static void begin_shutdown(struct control *ctl)
     rg_log(RG_LOG_NOTICE, "shutting down: draining for up to %u ms",
            ctl->nc.drain_timeout_ms);
     rg_workers_stop(ctl->workers, ctl->n_workers, 0);
-    uv_close((uv_handle_t *)&ctl->sig_hup, NULL);
-    uv_close((uv_handle_t *)&ctl->sig_term, NULL);
-    uv_close((uv_handle_t *)&ctl->sig_int, NULL);
     rg_httpd_stop(ctl->status);
     ctl->status = NULL;
     rg_admin_stop(ctl->admin);
@@ -382,6 +392,21 @@ static void begin_shutdown(struct control *ctl)
     ctl->drain_timer.data = ctl;
     uv_timer_start(&ctl->drain_timer, on_drain_deadline,
                    ctl->nc.drain_timeout_ms, 0);
+    if (ctl->workers_ended)
+        finish_stop(ctl);
+}
+
+/* Workers have drained: now the raft node may go (DESIGN.md §1), then
+ * the signal watchers, and the loop ends. */
+static void finish_stop(struct control *ctl)
+{
+    if (!uv_is_closing((uv_handle_t *)&ctl->drain_timer))
+        uv_close((uv_handle_t *)&ctl->drain_timer, NULL);
+    if (ctl->raft != NULL) {
+        uv_close((uv_handle_t *)&ctl->rebuild, NULL);
+        rg_raft_stop(ctl->raft, on_raft_stopped, ctl);
+    } else
+        close_signals(ctl);
 }
 
 /* A worker's loop ended; once all have, the control loop may end too. */
@@ -392,13 +417,9 @@ static void on_workers_done(uv_async_t *a)
     if (!rg_workers_ended(ctl->workers, ctl->n_workers))
         return;
     uv_close((uv_handle_t *)a, NULL);
-    if (ctl->stopping && !uv_is_closing((uv_handle_t *)&ctl->drain_timer))
-        uv_close((uv_handle_t *)&ctl->drain_timer, NULL);
-    /* Workers have drained: now the raft node may go (DESIGN.md §1). */
-    if (ctl->raft != NULL) {
-        uv_close((uv_handle_t *)&ctl->rebuild, NULL);
-        rg_raft_stop(ctl->raft, on_raft_stopped, ctl);
-    }
+    ctl->workers_ended = 1;
+    if (ctl->stopping)
+        finish_stop(ctl);
 }
 
 static void on_signal(uv_signal_t *s, int signum)

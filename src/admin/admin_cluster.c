@@ -297,11 +297,30 @@ static void on_removed(void *arg, int status)
     rg_admin__unref(q);
 }
 
-/* promote or remove member @id. */
+struct is_member {
+    uint64_t id;
+    int found;
+};
+
+static void is_member_cb(void *arg, const struct rg_raft_member *m)
+{
+    struct is_member *im = arg;
+
+    im->found |= m->id == im->id;
+}
+
+/* promote or remove member @id (404 when it is not a member). */
 static void change(struct rg_areq *q, uint64_t id, int promote)
 {
     const json_t *rec = rg_fsm_node(rg_raft_fsm(q->a->raft), id);
+    struct is_member im = {id, 0};
     int rv;
+
+    rg_raft_members(q->a->raft, is_member_cb, &im);
+    if (!im.found) {
+        rg_admin__error(q, 404, "Not found");
+        return;
+    }
 
     q->obj = rec ? json_deep_copy(rec) : json_object();
     json_object_set_new(q->obj, "id", json_integer((json_int_t)id));

@@ -281,12 +281,19 @@ class Cluster:
             nd.start(wait=False)
         for nd in self.nodes:
             nd.wait_ready(timeout or scaled(20.0))
-        return self.wait_leader(timeout=timeout)
+        lead = self.wait_leader(timeout=timeout)
+        if self.seed.get("services") or self.seed.get("routes"):
+            # ready means "a leader is known"; the seed is proposed by the
+            # first leader right after: wait until every node applied it
+            self.wait_revision(1, timeout=timeout)
+        return lead
 
     def stop(self):
         """SIGTERM every running node; returns a list of problems (non-zero
         exits with their log tails)."""
         problems = []
+        # one SIGTERM each, all at once (a second SIGTERM late in the
+        # shutdown may find the default action again: not a fair test)
         for nd in self.nodes:
             if nd.proc is not None and nd.proc.poll() is None:
                 nd.send_signal(signal.SIGTERM)
@@ -294,11 +301,17 @@ class Cluster:
             if nd.proc is None:
                 continue
             was_expected = nd.expect_alive
+            nd.expect_alive = False
             try:
-                code = nd.stop()
-            except TimeoutError as e:
-                problems.append("node %d: %s" % (nd.id, e))
+                code = nd.wait_exit(scaled(15.0))
+            except rgtest.subprocess.TimeoutExpired:
+                nd.kill()
+                problems.append("node %d did not exit within %.0fs of "
+                                "SIGTERM:\n%s" % (nd.id, scaled(15.0),
+                                                   nd.log_tail(40)))
                 continue
+            finally:
+                nd._close()
             if was_expected and code != 0:
                 problems.append("node %d exited with %s on SIGTERM:\n%s"
                                 % (nd.id, code, nd.log_tail(60)))

@@ -59,7 +59,7 @@ class MembershipTest(ClusterTestCase):
             self.assertEqual(role_of(m), "voter", repr(info))
 
         # join through a follower (forwarded to the leader)
-        fol = c.followers()[0]
+        fol = c.followers(nodes=c.nodes[:3])[0]  # n4 knows no leader yet
         r = fol.admin("POST", "/cluster/members", n4.member_doc())
         self.assertIn(r.status, (200, 201), repr(r))
         self.wait_role(4, "standby", timeout=scaled(15.0))

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "core/alloc.h"
+#include "core/failpoint.h"
 #include "raft/codec.h"
 #include "raft/fsm.h"
 
@@ -133,7 +134,9 @@ static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf,
         if (n == p->n_cmds && term == p->term)
             res = p->res;
     }
+    RG_FAILPOINT("raft_before_apply");
     n = rg_fsm_apply(r->fsm, index, buf->base, buf->len, res);
+    RG_FAILPOINT("raft_after_apply");
     if (res != NULL && n == p->n_cmds)
         p->applied = 1;
     *result = NULL;
@@ -343,6 +346,7 @@ static void propose(struct rg_raft *r, struct rg_waiter *waiters,
     }
     if (rv != 0)
         goto fail;
+    RG_FAILPOINT("raft_before_propose");
     rv = raft_apply(&r->raft, &p->req, &buf, 1, apply_cb);
     if (rv == 0) {
         p->next = r->inflight;

@@ -2,6 +2,7 @@
  * the wait, and map outcomes to HTTP (JEPSEN.md §4.2 item 2): committed ->
  * the handler's answer; precondition failed -> 412; certainly not applied
  * -> 503 not-proposed; anything else -> 504 unknown. */
+#include "core/failpoint.h"
 #include "admin/admin_int.h"
 
 #include <string.h>
@@ -53,6 +54,7 @@ static void on_written(void *arg, int status, const struct rg_fsm_result *res,
     struct rg_areq *q = arg;
 
     q->in_raft = 0;
+    RG_FAILPOINT("admin_before_reply");
     if (status == 0 && !rg_admin__result_error(q, res, n))
         q->on_ok(q, res, n);
     else if (status == RG_RAFT_EUNKNOWN)

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -135,6 +136,150 @@ static void monitor_cb(uv_prepare_t *h)
             r->self_busy = 1;
         else if (rv != RAFT_NOTLEADER)
             r->self_check = 1; /* try again next iteration */
+    }
+}
+
+/* ---- The io shim: no InstallSnapshot while taking a snapshot ----
+ *
+ * libraft 0.22.1 (legacy.c) holds an InstallSnapshot that arrives while the
+ * node's own snapshot is being written, to start it when the write ends;
+ * but takeSnapshotCb clears snapshot_pending before reading it and calls
+ * legacyPersistSnapshotStart(NULL): SIGSEGV. Seen on a restarted follower
+ * that applied a burst of queued AppendEntries (own snapshot at the
+ * threshold) just before the leader's queued InstallSnapshot arrived. So
+ * raft_uv's start and snapshot_put are wrapped: while one of our own
+ * snapshot puts (trailing > 0; an install persists with 0) is in flight,
+ * an InstallSnapshot is held back, and delivered once the put completed.
+ * Raft tolerates the reordering (it is just a slower network). */
+
+#define SHIM(io) \
+    ((struct rg_raft *)((char *)(io) - offsetof(struct rg_raft, io)))
+
+struct rg_held_msg {
+    struct raft_message m;      /* owns the conf and the data */
+    struct rg_held_msg *next;
+    char address[];             /* m.server_address points here */
+};
+
+struct shim_put {
+    struct raft_io_snapshot_put put; /* ours, given to raft_uv */
+    struct raft_io_snapshot_put *orig;
+    raft_io_snapshot_put_cb cb;
+    struct rg_raft *r;
+};
+
+static void held_free(struct rg_held_msg *h)
+{
+    raft_configuration_close(&h->m.install_snapshot.conf);
+    raft_free(h->m.install_snapshot.data.base);
+    rg_free(h);
+}
+
+/* Deliver what was held, in arrival order, unless a put is in flight
+ * again (a delivered message may start one). */
+static void shim_release(struct rg_raft *r)
+{
+    while (r->held != NULL && r->taking == 0) {
+        struct rg_held_msg *h = r->held;
+
+        r->held = h->next;
+        r->recv_cb(&r->io, &h->m); /* takes the conf and the data */
+        rg_free(h);
+    }
+}
+
+static void shim_recv(struct raft_io *io, struct raft_message *m)
+{
+    struct rg_raft *r = SHIM(io);
+    struct rg_held_msg *h, **tail;
+    size_t alen;
+
+    if (m->type != RAFT_INSTALL_SNAPSHOT || r->taking == 0) {
+        r->recv_cb(io, m);
+        return;
+    }
+    alen = strlen(m->server_address) + 1;
+    h = rg_malloc(sizeof(*h) + alen);
+    if (h == NULL) {
+        /* Dropped: the leader sends it again after its timeout. */
+        raft_configuration_close(&m->install_snapshot.conf);
+        raft_free(m->install_snapshot.data.base);
+        return;
+    }
+    h->m = *m;
+    memcpy(h->address, m->server_address, alen);
+    h->m.server_address = h->address;
+    h->next = NULL;
+    for (tail = &r->held; *tail != NULL; tail = &(*tail)->next)
+        ;
+    *tail = h;
+}
+
+static int shim_start(struct raft_io *io, unsigned msecs,
+                      raft_io_tick_cb tick, raft_io_recv_cb recv)
+{
+    struct rg_raft *r = SHIM(io);
+
+    r->recv_cb = recv;
+    return r->uv_start(io, msecs, tick, shim_recv);
+}
+
+static void shim_put_cb(struct raft_io_snapshot_put *put, int status)
+{
+    struct shim_put *p = put->data;
+    struct rg_raft *r = p->r;
+
+    r->taking--;
+    p->cb(p->orig, status);
+    rg_free(p);
+    shim_release(r);
+}
+
+static int shim_snapshot_put(struct raft_io *io, unsigned trailing,
+                             struct raft_io_snapshot_put *req,
+                             const struct raft_snapshot *snapshot,
+                             raft_io_snapshot_put_cb cb)
+{
+    struct rg_raft *r = SHIM(io);
+    struct shim_put *p;
+    int rv;
+
+    if (trailing == 0) /* persisting an installed snapshot */
+        return r->uv_snapshot_put(io, trailing, req, snapshot, cb);
+    p = rg_malloc(sizeof(*p));
+    if (p == NULL)
+        return RAFT_NOMEM;
+    p->put.data = p;
+    p->orig = req;
+    p->cb = cb;
+    p->r = r;
+    req->cb = cb;
+    rv = r->uv_snapshot_put(io, trailing, &p->put, snapshot, shim_put_cb);
+    if (rv != 0) {
+        rg_free(p);
+        return rv;
+    }
+    r->taking++;
+    return 0;
+}
+
+static void shim_install(struct rg_raft *r)
+{
+    r->uv_start = r->io.start;
+    r->uv_snapshot_put = r->io.snapshot_put;
+    r->io.start = shim_start;
+    r->io.snapshot_put = shim_snapshot_put;
+}
+
+/* Nothing is held once raft has closed (every put completed first); this
+ * is for safety only. */
+static void shim_clear(struct rg_raft *r)
+{
+    while (r->held != NULL) {
+        struct rg_held_msg *h = r->held;
+
+        r->held = h->next;
+        held_free(h);
     }
 }
 
@@ -269,6 +414,7 @@ static struct rg_raft *node_new(uv_loop_t *loop, const struct rg_raft_conf *c,
     /* RAFT.md §4.4: fail stop on a corrupt segment; wipe and re-join. */
     raft_uv_set_auto_recovery(&r->io, false);
     raft_uv_set_connect_retry_delay(&r->io, CONNECT_RETRY_MS);
+    shim_install(r);
     return r;
 
 nomem:
@@ -281,6 +427,7 @@ fail:
 
 static void release_io(struct rg_raft *r)
 {
+    shim_clear(r);
     raft_uv_close(&r->io);
     rg_transport_release(&r->transport);
 }

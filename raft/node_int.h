@@ -13,6 +13,7 @@
 struct rg_waiter;
 struct rg_proposal;
 struct rg_rbarrier;
+struct rg_held_msg;
 
 struct rg_raft {
     uv_loop_t *loop;
@@ -59,6 +60,19 @@ struct rg_raft {
     int stopping;
     void (*stop_cb)(void *arg);
     void *stop_arg;
+
+    /* The io shim (node.c): raft_uv's start and snapshot_put, the recv
+     * callback libraft passed to start, own snapshot puts in flight and
+     * InstallSnapshot messages held until they complete. */
+    int (*uv_start)(struct raft_io *io, unsigned msecs, raft_io_tick_cb tick,
+                    raft_io_recv_cb recv);
+    int (*uv_snapshot_put)(struct raft_io *io, unsigned trailing,
+                           struct raft_io_snapshot_put *req,
+                           const struct raft_snapshot *snapshot,
+                           raft_io_snapshot_put_cb cb);
+    raft_io_recv_cb recv_cb;
+    unsigned taking;
+    struct rg_held_msg *held;
 };
 
 /* write.c: fill r->fsm_ops; report a store change (deferred until start

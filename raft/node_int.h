@@ -62,7 +62,7 @@ struct rg_raft {
     void *stop_arg;
 
     /* The io shim (node.c): raft_uv's start and snapshot_put, the recv
-     * callback libraft passed to start, own snapshot puts in flight and
+     * callback libraft passed to start, snapshot puts in flight and
      * InstallSnapshot messages held until they complete. */
     int (*uv_start)(struct raft_io *io, unsigned msecs, raft_io_tick_cb tick,
                     raft_io_recv_cb recv);

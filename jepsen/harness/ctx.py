@@ -5,6 +5,7 @@ Stable contract (jepsen/notes: issue4.md):
     class Node:  name ('n1'), id (1), ip ('10.77.0.1'),
                  admin (('10.77.0.1', 8001)), proxy (('10.77.0.1', 8000)),
                  status_addr (('10.77.0.1', 8100))
+    UPSTREAMS = [('10.77.0.61', 8080), ...]  fake upstream instances (200 OK)
     class Ctx:
         nodes: list[Node]; rng: random.Random; store: str (run dir);
         time_scale: float; history: History; stop: threading.Event;
@@ -43,6 +44,8 @@ PROXY_PORT = 8000
 STATUS_PORT = 8100
 RAFT_PORT = 9000
 NET = '10.77.0'
+# fake upstreams (fakes/upstream.py) in the client netns, answering 200
+UPSTREAMS = [('10.77.0.61', 8080), ('10.77.0.62', 8080), ('10.77.0.63', 8080)]
 
 
 class Node:

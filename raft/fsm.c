@@ -1,9 +1,19 @@
 /* The replicated state machine: apply (decode an entry, run each command
  * through the request-id table, record it in the applied ring) and the
- * five commands. Every config-changing command builds the would-be export,
- * runs the validator on it and only then touches the store, so a rejected
- * command leaves the state as it was. Nothing here reads a clock or a
- * random source: the same entries give the same state on every replica. */
+ * five commands. A config-changing command checked on its own builds the
+ * would-be export, runs the validator on it and only then touches the
+ * store, so a rejected command leaves the state as it was.
+ *
+ * Entries with several config commands are validated once (a dry run):
+ * the commands are applied to the store with the validator assumed to
+ * accept, the final store is dumped and validated, and the dry run is
+ * undone. If the final store is valid, the commands run for real without
+ * per-command validation (each gets the result the dry run gave it);
+ * otherwise they run checked one by one, as a single command would. So a
+ * big entry costs one export and one validation, not one per command.
+ *
+ * Nothing here reads a clock or a random source: the same entries give
+ * the same state on every replica. */
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -103,26 +113,59 @@ static int propose(struct rg_fsm *f, json_t *doc, struct rg_fsm_result *r,
     return 1;
 }
 
-/* Is @name (kind @k) taken by an object other than the one at @self? */
-static int name_taken(const struct rg_objs *o, enum rg_kind k, const char *name,
-                      size_t self)
-{
-    const char *other;
-    size_t i;
+/* How a command runs: checked (the validator on its own would-be export)
+ * or not (the validator assumed to accept: an entry's dry run, or a real
+ * run after the dry run's final store validated). A dry run records how
+ * to undo each change in @log. */
+struct undo {
+    const struct rg_cmd *c; /* PUT/DELETE: the key and kind */
+    json_t *body;           /* the object before (one reference) or NULL */
+    uint64_t rev;
+    int whole; /* REPLACE_ALL: @store is the store before */
+    struct rg_store store;
+};
 
-    for (i = 0; i < o->n; i++) {
-        other = rg_fsm__name_of(k, o->v[i].body);
-        if (i != self && other != NULL && strcmp(other, name) == 0)
-            return 1;
+struct how {
+    int check;
+    struct undo *log; /* NULL: no dry run */
+    unsigned n_log;
+};
+
+static struct undo *undo_next(struct how *h)
+{
+    struct undo *u = h->log != NULL ? &h->log[h->n_log++] : NULL;
+
+    if (u != NULL)
+        memset(u, 0, sizeof(*u));
+    return u;
+}
+
+/* Run the validator on @doc when @h says so (NULL *@out otherwise). */
+static int check_doc(struct rg_fsm *f, const struct how *h, json_t *doc,
+                     struct rg_fsm_result *r, char **out, size_t *len)
+{
+    *out = NULL;
+    *len = 0;
+    if (!h->check || f->validate == NULL) {
+        json_decref(doc);
+        return 0;
     }
-    return 0;
+    return propose(f, doc, r, out, len);
+}
+
+/* The store changed: keep the validated export when there is one. */
+static void changed(struct rg_fsm *f, char *out, size_t len)
+{
+    if (out != NULL)
+        rg_fsm__set_export(f, out, len);
+    else
+        rg_fsm__export_stale(f);
 }
 
 /* The body a PUT stores: the command's object with "id" set to the key.
- * @self is the index of the object it replaces, or (size_t)-1. NULL with
- * @r filled when refused, or with -ENOMEM in *@rv. */
+ * NULL with @r filled when refused, or with -ENOMEM in *@rv. */
 static json_t *put_body(const struct rg_fsm *f, const struct rg_cmd *c,
-                        size_t self, struct rg_fsm_result *r, int *rv)
+                        struct rg_fsm_result *r, int *rv)
 {
     json_t *body, *id;
     const char *name;
@@ -147,8 +190,8 @@ static json_t *put_body(const struct rg_fsm *f, const struct rg_cmd *c,
     if (c->kind == RG_KIND_SERVICE && json_object_get(body, "routes")) {
         status(f, r, RG_FSM_INVALID,
                "routes: nested routes only in a whole config");
-    } else if (name != NULL &&
-               name_taken(&f->store.k[c->kind], c->kind, name, self)) {
+    } else if (name != NULL && rg_fsm__name_used(&f->store.k[c->kind], name,
+                                                 json_string_value(id))) {
         status(f, r, RG_FSM_INVALID, "%s: \"%.100s\" is already used",
                rg_fsm__name_field(c->kind), name);
     } else {
@@ -183,11 +226,12 @@ static json_t *doc_with(const struct rg_fsm *f, enum rg_kind k, size_t i,
 }
 
 static int cmd_put(struct rg_fsm *f, const struct rg_cmd *c,
-                   struct rg_fsm_result *r)
+                   struct rg_fsm_result *r, struct how *h)
 {
     struct rg_objs *o = &f->store.k[kind_ok(c->kind) ? c->kind : 0];
+    struct undo *u;
     json_t *body;
-    char *out;
+    char *out = NULL;
     size_t i, len;
     int found, rv;
 
@@ -196,20 +240,29 @@ static int cmd_put(struct rg_fsm *f, const struct rg_cmd *c,
     i = rg_fsm__find(o, c->key, c->key_len, &found);
     if (c->if_rev != 0 && (!found || o->v[i].rev != c->if_rev))
         return cas_fail(f, r, found, found ? o->v[i].rev : 0, c->if_rev);
-    body = put_body(f, c, found ? i : (size_t)-1, r, &rv);
+    body = put_body(f, c, r, &rv);
     if (body == NULL)
         return rv;
     rv = rg_fsm__reserve(o, 1);
     if (rv == 0)
-        rv = propose(f, doc_with(f, c->kind, i, found, body), r, &out, &len);
+        rv = check_doc(f, h,
+                       h->check && f->validate != NULL
+                           ? doc_with(f, c->kind, i, found, body)
+                           : NULL,
+                       r, &out, &len);
     if (rv != 0)
         goto out;
+    if ((u = undo_next(h)) != NULL) {
+        u->c = c;
+        u->body = found ? json_incref(o->v[i].body) : NULL;
+        u->rev = found ? o->v[i].rev : 0;
+    }
     f->revision++;
     if (found)
         rg_fsm__replace(o, i, json_incref(body), f->revision);
     else
         rg_fsm__insert(o, i, json_incref(body), f->revision);
-    rg_fsm__set_export(f, out, len);
+    changed(f, out, len);
     status(f, r, RG_FSM_OK, NULL);
 out:
     json_decref(body);
@@ -217,9 +270,10 @@ out:
 }
 
 static int cmd_delete(struct rg_fsm *f, const struct rg_cmd *c,
-                      struct rg_fsm_result *r)
+                      struct rg_fsm_result *r, struct how *h)
 {
     struct rg_objs *o = &f->store.k[kind_ok(c->kind) ? c->kind : 0];
+    struct undo *u;
     char *out;
     size_t i, len;
     int found, rv;
@@ -231,24 +285,35 @@ static int cmd_delete(struct rg_fsm *f, const struct rg_cmd *c,
         return cas_fail(f, r, found, found ? o->v[i].rev : 0, c->if_rev);
     if (!found)
         return status(f, r, RG_FSM_NOT_FOUND, NULL);
-    rv = propose(f, doc_with(f, c->kind, i, 1, NULL), r, &out, &len);
+    /* Build the would-be export only when it is checked. */
+    rv = check_doc(f, h,
+                   h->check && f->validate != NULL
+                       ? doc_with(f, c->kind, i, 1, NULL)
+                       : NULL,
+                   r, &out, &len);
     if (rv != 0)
         return rv < 0 ? rv : 0;
+    if ((u = undo_next(h)) != NULL) {
+        u->c = c;
+        u->body = json_incref(o->v[i].body);
+        u->rev = o->v[i].rev;
+    }
     f->revision++;
     rg_fsm__remove(o, i);
-    rg_fsm__set_export(f, out, len);
+    changed(f, out, len);
     return status(f, r, RG_FSM_OK, NULL);
 }
 
 static int cmd_replace_all(struct rg_fsm *f, const struct rg_cmd *c,
-                           struct rg_fsm_result *r)
+                           struct rg_fsm_result *r, struct how *h)
 {
     struct rg_store next;
     char err[sizeof(r->message)] = "";
+    struct undo *u;
     json_error_t je;
     json_t *doc;
-    char *out;
-    size_t len;
+    char *out = NULL;
+    size_t len = 0;
     int rv;
 
     if (c->if_rev != 0 && c->if_rev != f->revision)
@@ -267,16 +332,21 @@ static int cmd_replace_all(struct rg_fsm *f, const struct rg_cmd *c,
     json_decref(doc);
     if (rv > 0)
         return status(f, r, RG_FSM_INVALID, "%s", err);
-    if (rv == 0)
-        rv = propose(f, rg_fsm__export_doc(&next), r, &out, &len);
+    if (rv == 0 && h->check && f->validate != NULL)
+        rv = check_doc(f, h, rg_fsm__export_doc(&next), r, &out, &len);
     if (rv != 0) {
         rg_fsm__store_release(&next);
         return rv < 0 ? rv : 0;
     }
-    rg_fsm__store_release(&f->store);
+    if ((u = undo_next(h)) != NULL) {
+        u->whole = 1;
+        u->store = f->store;
+    } else {
+        rg_fsm__store_release(&f->store);
+    }
     f->store = next;
     f->revision++;
-    rg_fsm__set_export(f, out, len);
+    changed(f, out, len);
     return status(f, r, RG_FSM_OK, NULL);
 }
 
@@ -342,15 +412,15 @@ static int cmd_node_del(struct rg_fsm *f, const struct rg_cmd *c,
 
 /* Run @c: 0 with @r filled, or -ENOMEM with the state unchanged. */
 static int run(struct rg_fsm *f, const struct rg_cmd *c,
-               struct rg_fsm_result *r)
+               struct rg_fsm_result *r, struct how *h)
 {
     switch (c->type) {
     case RG_CMD_PUT:
-        return cmd_put(f, c, r);
+        return cmd_put(f, c, r, h);
     case RG_CMD_DELETE:
-        return cmd_delete(f, c, r);
+        return cmd_delete(f, c, r, h);
     case RG_CMD_REPLACE_ALL:
-        return cmd_replace_all(f, c, r);
+        return cmd_replace_all(f, c, r, h);
     case RG_CMD_NODE_SET:
         return cmd_node_set(f, c, r);
     case RG_CMD_NODE_DEL:
@@ -382,7 +452,8 @@ static void record(struct rg_fsm *f, uint64_t index, uint64_t term,
 }
 
 static void apply_one(struct rg_fsm *f, uint64_t index, uint64_t term,
-                      const struct rg_cmd *c, struct rg_fsm_result *r)
+                      const struct rg_cmd *c, struct rg_fsm_result *r,
+                      struct how *h)
 {
     memset(r, 0, sizeof(*r));
     if (!rid_ok(c->rid, c->rid_len)) {
@@ -390,7 +461,7 @@ static void apply_one(struct rg_fsm *f, uint64_t index, uint64_t term,
     } else if (c->rid_len > 0 &&
                rg_fsm__dd_lookup(&f->dd, c->rid, c->rid_len, r)) {
         r->duplicate = 1;
-    } else if (run(f, c, r) != 0) {
+    } else if (run(f, c, r, h) != 0) {
         /* Nothing changed; the id is not remembered so that a retry can
          * still apply. This replica may now differ from the others:
          * running out of memory in apply has no deterministic answer. */
@@ -401,12 +472,156 @@ static void apply_one(struct rg_fsm *f, uint64_t index, uint64_t term,
     record(f, index, term, c, r->status);
 }
 
+/* ---- Validating an entry once ---- */
+
+static int is_config(const struct rg_cmd *c)
+{
+    return c->type == RG_CMD_PUT || c->type == RG_CMD_DELETE ||
+           c->type == RG_CMD_REPLACE_ALL;
+}
+
+/* Undo a dry run's changes, newest first. Never fails: every object put
+ * back had its slot before (arrays never shrink). */
+static void undo_all(struct rg_fsm *f, struct undo *log, unsigned n)
+{
+    struct rg_objs *o;
+    struct undo *u;
+    size_t i;
+    int found;
+
+    while (n-- > 0) {
+        u = &log[n];
+        if (u->whole) {
+            rg_fsm__store_release(&f->store);
+            f->store = u->store;
+            continue;
+        }
+        o = &f->store.k[u->c->kind];
+        i = rg_fsm__find(o, u->c->key, u->c->key_len, &found);
+        if (u->body == NULL)
+            rg_fsm__remove(o, i); /* it was created: found */
+        else if (found)
+            rg_fsm__replace(o, i, u->body, u->rev);
+        else
+            rg_fsm__insert(o, i, u->body, u->rev);
+    }
+}
+
+/* The request ids an entry's commands remember, as the real run will: an
+ * open-addressed set of command indexes (@cap a power of two). */
+struct rids {
+    const struct rg_cmd *cmds;
+    unsigned *slot; /* index + 1, 0 empty */
+    size_t cap;
+    size_t adds; /* ids added to the table so far */
+    size_t room; /* adds before the table starts evicting */
+};
+
+static size_t rid_hash(const struct rg_cmd *c)
+{
+    return (size_t)rg_fsm__fnv64(c->rid, c->rid_len);
+}
+
+static int rid_eq(const struct rg_cmd *a, const struct rg_cmd *b)
+{
+    return a->rid_len == b->rid_len && memcmp(a->rid, b->rid, a->rid_len) == 0;
+}
+
+/* Would the real run find @c's id in the table? The ids added earlier in
+ * this entry, and the remembered ones not yet evicted by those adds
+ * (the table forgets its oldest id at each add once full). */
+static int rids_dup(const struct rg_fsm *f, const struct rids *s,
+                    const struct rg_cmd *c)
+{
+    size_t i = rid_hash(c) & (s->cap - 1), age;
+
+    for (; s->slot[i] != 0; i = (i + 1) & (s->cap - 1))
+        if (rid_eq(&s->cmds[s->slot[i] - 1], c))
+            return 1;
+    return rg_fsm__dd_age(&f->dd, c->rid, c->rid_len, &age) &&
+           s->adds < s->room + age + 1;
+}
+
+static void rids_add(struct rids *s, unsigned k)
+{
+    size_t i = rid_hash(&s->cmds[k]) & (s->cap - 1);
+
+    while (s->slot[i] != 0)
+        i = (i + 1) & (s->cap - 1);
+    s->slot[i] = k + 1;
+    s->adds++;
+}
+
+/* The dry run: apply @e's config commands unchecked, then dump and
+ * validate the final store, then undo. 0 when the final store is valid
+ * (*@out: its export, or NULL when nothing changed), else non-zero
+ * (invalid, or out of memory: check each command instead). */
+static int dry_run(struct rg_fsm *f, const struct rg_entry *e, char **out,
+                   size_t *len)
+{
+    struct how h = {0, NULL, 0};
+    struct rids s;
+    struct rg_fsm_result r;
+    uint64_t rev = f->revision;
+    char err[sizeof(r.message)];
+    unsigned k;
+    int rv = 0;
+
+    *out = NULL;
+    memset(&s, 0, sizeof(s));
+    s.cmds = e->cmds;
+    for (s.cap = 16; s.cap < 2 * (size_t)e->n_cmds; s.cap *= 2)
+        ;
+    s.room = RG_FSM_DEDUPE - f->dd.q.n;
+    s.slot = rg_calloc(s.cap, sizeof(*s.slot));
+    h.log = rg_malloc(e->n_cmds * sizeof(*h.log));
+    if (s.slot == NULL || h.log == NULL)
+        rv = -ENOMEM;
+    for (k = 0; rv == 0 && k < e->n_cmds; k++) {
+        const struct rg_cmd *c = &e->cmds[k];
+
+        if (!rid_ok(c->rid, c->rid_len) ||
+            (c->rid_len > 0 && rids_dup(f, &s, c)))
+            continue;
+        /* Registry commands leave the config alone: not run here, but
+         * their ids are remembered all the same. */
+        if (is_config(c))
+            rv = run(f, c, &r, &h);
+        if (rv == 0 && c->rid_len > 0)
+            rids_add(&s, k);
+    }
+    if (rv == 0 && f->revision != rev) {
+        rv = rg_fsm__refresh_export(f);
+        if (rv == 0 && f->validate(f->arg, f->export, f->export_len, err,
+                                   sizeof(err)) != 0)
+            rv = 1;
+        if (rv == 0) {
+            *out = f->export; /* the cache is stale after the undo */
+            *len = f->export_len;
+            f->export = NULL;
+        }
+    }
+    if (h.log != NULL)
+        undo_all(f, h.log, h.n_log);
+    if (h.n_log > 0 || f->revision != rev)
+        rg_fsm__export_stale(f);
+    f->revision = rev;
+    rg_free(h.log);
+    rg_free(s.slot);
+    return rv;
+}
+
 unsigned rg_fsm_apply(struct rg_fsm *f, uint64_t index, const void *buf,
                       size_t len, struct rg_fsm_result *res)
 {
     struct rg_fsm_result scratch;
+    struct how h = {1, NULL, 0};
     struct rg_entry e;
-    unsigned i, n;
+    unsigned i, n, configs = 0;
+    uint64_t rev;
+    char *out = NULL;
+    size_t out_len = 0;
+    int fast = 0;
 
     f->applied_index = index;
     if (rg_codec_decode(buf, len, &e) != 0) {
@@ -414,8 +629,24 @@ unsigned rg_fsm_apply(struct rg_fsm *f, uint64_t index, const void *buf,
         return 0;
     }
     for (i = 0; i < e.n_cmds; i++)
+        configs += is_config(&e.cmds[i]);
+    if (f->validate != NULL && configs > 1 &&
+        dry_run(f, &e, &out, &out_len) == 0) {
+        fast = 1;
+        h.check = 0;
+    }
+    rev = f->revision;
+    for (i = 0; i < e.n_cmds; i++)
         apply_one(f, index, e.term, &e.cmds[i],
-                  res != NULL ? &res[i] : &scratch);
+                  res != NULL ? &res[i] : &scratch, &h);
+    if (out != NULL) {
+        /* The dry run dumped this very store (same commands, same
+         * outcomes); a difference would mean an allocation failed. */
+        if (fast && f->revision != rev)
+            rg_fsm__set_export(f, out, out_len);
+        else
+            rg_free(out);
+    }
     n = e.n_cmds;
     rg_entry_release(&e);
     return n;
@@ -429,12 +660,9 @@ struct rg_fsm *rg_fsm_new(rg_fsm_validate_fn validate, void *arg)
         return NULL;
     f->validate = validate;
     f->arg = arg;
+    rg_fsm__store_init(&f->store);
     rg_fsm__dd_init(&f->dd);
-    if (rg_fsm__refresh_export(f) != 0) {
-        rg_free(f);
-        return NULL;
-    }
-    return f;
+    return f; /* the export is computed when first asked for */
 }
 
 void rg_fsm_free(struct rg_fsm *f)
@@ -459,9 +687,13 @@ uint64_t rg_fsm_applied_index(const struct rg_fsm *f)
     return f->applied_index;
 }
 
+/* The export and its hash are a cache: filling it does not change the
+ * state, hence the casts. */
 uint64_t rg_fsm_config_hash(const struct rg_fsm *f)
 {
-    return f->hash;
+    struct rg_fsm *m = (struct rg_fsm *)f;
+
+    return rg_fsm__export_cached(m) == 0 ? m->hash : 0;
 }
 
 const json_t *rg_fsm_get(const struct rg_fsm *f, enum rg_kind k,
@@ -511,8 +743,11 @@ void rg_fsm_each(const struct rg_fsm *f, enum rg_kind k,
 
 char *rg_fsm_export(const struct rg_fsm *f, size_t *len)
 {
-    char *s = rg_malloc(f->export_len + 1);
+    char *s;
 
+    if (rg_fsm__export_cached((struct rg_fsm *)f) != 0)
+        return NULL;
+    s = rg_malloc(f->export_len + 1);
     if (s == NULL)
         return NULL;
     memcpy(s, f->export, f->export_len + 1);

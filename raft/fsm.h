@@ -94,6 +94,13 @@ void rg_fsm_free(struct rg_fsm *f);
  * - Config changes (PUT, DELETE, REPLACE_ALL) run the validator on the
  *   would-be export; INVALID (or any refusal) leaves the state unchanged.
  *   Success bumps the global revision by one.
+ * - An entry with several config changes is validated once: if the config
+ *   after all of them (those the rules above accept) validates, each gets
+ *   the result it would get with an always-accepting validator; if not,
+ *   each is validated on its own export, in order, as when alone. So a
+ *   later change in the same entry can make an earlier one valid (a route
+ *   put before its service): the validator only sees the entry's final
+ *   config. Every other rule stays per command.
  * - NODE_SET: key a decimal id in 1..2^63-1, body a JSON object whose
  *   "id" is set to that integer. NODE_DEL: NOT_FOUND when missing. Both
  *   ignore if_rev and leave the revision and config hash alone.
@@ -105,7 +112,9 @@ unsigned rg_fsm_apply(struct rg_fsm *f, uint64_t index, const void *buf,
                       size_t len, struct rg_fsm_result *res);
 
 /* The global revision, the last applied index, and a 64-bit FNV-1a hash of
- * the canonical export (identical on converged replicas). */
+ * the canonical export (identical on converged replicas). The export and
+ * its hash are computed when first asked for after a change (O(store)),
+ * then cached; the hash is 0 when that runs out of memory. */
 uint64_t rg_fsm_revision(const struct rg_fsm *f);
 uint64_t rg_fsm_applied_index(const struct rg_fsm *f);
 uint64_t rg_fsm_config_hash(const struct rg_fsm *f);
@@ -126,7 +135,8 @@ void rg_fsm_each(const struct rg_fsm *f, enum rg_kind k,
 /* The whole config as a Kong 3.0 declarative document
  * ({"_format_version":"3.0","services":[...],"routes":[...],...}), canonical
  * (sorted ids, sorted keys, compact). Loads back to the same state with a
- * REPLACE_ALL. Returns an rg_malloc'd string (caller frees) or NULL. */
+ * REPLACE_ALL. Returns an rg_malloc'd string (caller frees) or NULL.
+ * Computed on demand and cached, as rg_fsm_config_hash. */
 char *rg_fsm_export(const struct rg_fsm *f, size_t *len);
 
 /* Node registry: each record is a JSON object {id, name, raft, admin,

@@ -207,7 +207,10 @@ static int build(json_t *doc, const struct rg_store *old, uint64_t rev,
 int rg_fsm__decl_build(json_t *doc, const struct rg_store *old, uint64_t rev,
                        struct rg_store *out, char *err, size_t cap)
 {
-    int rv = build(doc, old, rev, out, err, cap);
+    int rv;
+
+    rg_fsm__store_init(out);
+    rv = build(doc, old, rev, out, err, cap);
 
     if (rv == 0)
         rv = rg_fsm__names_unique(out, err, cap);

@@ -103,6 +103,24 @@ int rg_fsm__dd_lookup(const struct rg_dedupe *d, const char *rid, size_t len,
     return 0;
 }
 
+int rg_fsm__dd_age(const struct rg_dedupe *d, const char *rid, size_t len,
+                   size_t *age)
+{
+    uint32_t h = fnv32(rid, len);
+    int32_t s = d->bucket[h & (RG_FSM_DEDUPE_BUCKETS - 1)];
+
+    for (; s >= 0; s = d->v[s].next) {
+        const struct rg_dd_ent *e = &d->v[s];
+
+        if (e->hash == h && strlen(e->rid) == len &&
+            memcmp(e->rid, rid, len) == 0) {
+            *age = ((size_t)s + d->q.cap - d->q.head) % d->q.cap;
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* Unlink slot @s from its bucket chain and free what it owns. */
 static void dd_evict(struct rg_dedupe *d, int32_t s)
 {

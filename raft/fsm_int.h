@@ -18,16 +18,30 @@
 
 /* One stored object. */
 struct rg_obj {
-    const char *id; /* the body's "id" string (borrowed from @body) */
-    size_t id_len;  /* bytes */
-    json_t *body;   /* one reference owned; never mutated once stored */
-    uint64_t rev;   /* the global revision that last wrote it */
+    const char *id;   /* the body's "id" string (borrowed from @body) */
+    size_t id_len;    /* bytes */
+    const char *name; /* its unique name (rg_fsm__name_of), borrowed from
+                         @body, or NULL */
+    json_t *body;     /* one reference owned; never mutated once stored */
+    uint64_t rev;     /* the global revision that last wrote it */
 };
 
-/* The objects of one kind, sorted by id (bytewise, like strcmp). */
+/* An entry of the name index: a named object's name and id, both
+ * borrowed from its body. */
+struct rg_named {
+    const char *name;
+    const char *id;
+};
+
+/* The objects of one kind, sorted by id (bytewise, like strcmp), and the
+ * named ones again sorted by (name, id) so that a name clash is a binary
+ * search (names[] has room for cap entries too). */
 struct rg_objs {
     struct rg_obj *v; /* rg_malloc'd */
     size_t n, cap;
+    struct rg_named *names; /* rg_malloc'd, nn of them */
+    size_t nn;
+    enum rg_kind kind; /* set by rg_fsm__store_init */
 };
 
 struct rg_store {
@@ -82,15 +96,22 @@ struct rg_fsm {
     struct rg_ring ring;
     uint64_t revision;      /* global config revision */
     uint64_t applied_index; /* last Raft index given to apply */
-    char *export;           /* canonical export, rg_malloc'd,
-                               NUL-terminated */
+    /* The canonical export and its hash are a cache, filled on demand
+     * (rg_fsm__export_cached) or by a validation that dumped the same
+     * store; export_ok says whether they describe the current store. */
+    char *export; /* canonical export, rg_malloc'd,
+                     NUL-terminated, or NULL */
     size_t export_len;
     uint64_t hash; /* FNV-1a 64 of export */
+    int export_ok;
 };
 
 /* --- fsm_store.c ------------------------------------------------------ */
 
 uint64_t rg_fsm__fnv64(const void *p, size_t n);
+
+/* Give each kind's objects their kind (the store otherwise all zero). */
+void rg_fsm__store_init(struct rg_store *s);
 
 /* Index of @id in @o, or where it would be inserted; *@found says which. */
 size_t rg_fsm__find(const struct rg_objs *o, const char *id, size_t len,
@@ -103,7 +124,12 @@ void rg_fsm__insert(struct rg_objs *o, size_t i, json_t *body, uint64_t rev);
 /* Replace the body at @i (taking @body's reference, dropping the old). */
 void rg_fsm__replace(struct rg_objs *o, size_t i, json_t *body, uint64_t rev);
 void rg_fsm__remove(struct rg_objs *o, size_t i);
+/* Release every object; @s is left empty and initialised. */
 void rg_fsm__store_release(struct rg_store *s);
+/* Is @name used by an object of @o other than the one with id @self
+ * (NULL: any object)? O(log n). */
+int rg_fsm__name_used(const struct rg_objs *o, const char *name,
+                      const char *self);
 
 /* The member that names objects of kind @k ("name", or "username" for
  * consumers), or NULL when names are not unique (plugins: "name" is the
@@ -120,10 +146,14 @@ json_t *rg_fsm__export_doc(const struct rg_store *s);
  * NUL-terminated string: 0 or -ENOMEM. */
 int rg_fsm__dump(const json_t *j, char **out, size_t *len);
 /* Recompute f->export and f->hash from f->store: 0 or -ENOMEM (then the
- * old ones stay). */
+ * cache stays invalid). */
 int rg_fsm__refresh_export(struct rg_fsm *f);
+/* Make sure the cache describes the current store: 0 or -ENOMEM. */
+int rg_fsm__export_cached(struct rg_fsm *f);
 /* Take @out (rg_malloc'd export of the current store) as f->export. */
 void rg_fsm__set_export(struct rg_fsm *f, char *out, size_t len);
+/* The store changed: the cached export no longer describes it. */
+void rg_fsm__export_stale(struct rg_fsm *f);
 
 size_t rg_fsm__node_find(const struct rg_nodes *s, uint64_t id, int *found);
 int rg_fsm__node_reserve(struct rg_nodes *s);
@@ -161,6 +191,10 @@ void rg_fsm__dd_release(struct rg_dedupe *d);
 /* Fill @r with the remembered result for @rid and return 1, or 0. */
 int rg_fsm__dd_lookup(const struct rg_dedupe *d, const char *rid, size_t len,
                       struct rg_fsm_result *r);
+/* 1 with *@age set to the position of @rid in the table (0: the oldest,
+ * evicted first), or 0 when @rid is not remembered. */
+int rg_fsm__dd_age(const struct rg_dedupe *d, const char *rid, size_t len,
+                   size_t *age);
 /* Remember @r for @rid (not present yet), evicting the oldest id when
  * full: 0 or -ENOMEM (then nothing is remembered). */
 int rg_fsm__dd_add(struct rg_dedupe *d, const char *rid, size_t len,

@@ -320,9 +320,7 @@ static int load(struct rg_fsm *t, const json_t *doc)
         rv = load_dedupe(t, json_object_get(doc, "dedupe"));
     if (rv == 0)
         rv = load_ring(t, json_object_get(doc, "applied"));
-    if (rv == 0)
-        rv = rg_fsm__refresh_export(t);
-    return rv;
+    return rv; /* the export is computed when first asked for */
 }
 
 /* Exchange the states of @f and @t, keeping @f's validator. */

@@ -78,38 +78,127 @@ static int grow(void **v, size_t *cap, size_t need, size_t size)
 
 int rg_fsm__reserve(struct rg_objs *o, size_t extra)
 {
-    void *v = o->v;
-    int rv = grow(&v, &o->cap, o->n + extra, sizeof(*o->v));
+    size_t cap = o->cap, ncap = o->cap;
+    void *v = o->v, *names = o->names;
+    int rv = grow(&v, &cap, o->n + extra, sizeof(*o->v));
 
     o->v = v;
+    /* names[] always has the same room as v[]. */
+    if (rv == 0 && cap > ncap) {
+        names = rg_realloc(o->names, cap * sizeof(*o->names));
+        if (names == NULL)
+            return -ENOMEM;
+        o->names = names;
+        o->cap = cap;
+    }
     return rv;
 }
 
-static void obj_set(struct rg_obj *ob, json_t *body, uint64_t rev)
+void rg_fsm__store_init(struct rg_store *s)
+{
+    int k;
+
+    for (k = 0; k < RG_KIND_MAX; k++)
+        s->k[k].kind = (enum rg_kind)k;
+}
+
+/* Order of the name index: by name, then by id (a total order: two
+ * objects never share an id). */
+static int named_cmp(const char *name, const char *id, const struct rg_named *e)
+{
+    int c = strcmp(name, e->name);
+
+    if (c != 0 || id == NULL)
+        return c;
+    return strcmp(id, e->id);
+}
+
+/* The first index entry at or after (@name, @id); @id NULL: the first
+ * with @name. */
+static size_t named_lower(const struct rg_objs *o, const char *name,
+                          const char *id)
+{
+    size_t lo = 0, hi = o->nn;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+
+        if (named_cmp(name, id, &o->names[mid]) > 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static void named_add(struct rg_objs *o, const struct rg_obj *ob)
+{
+    size_t i;
+
+    if (ob->name == NULL)
+        return;
+    i = named_lower(o, ob->name, ob->id);
+    memmove(&o->names[i + 1], &o->names[i], (o->nn - i) * sizeof(*o->names));
+    o->names[i].name = ob->name;
+    o->names[i].id = ob->id;
+    o->nn++;
+}
+
+static void named_del(struct rg_objs *o, const struct rg_obj *ob)
+{
+    size_t i;
+
+    if (ob->name == NULL)
+        return;
+    i = named_lower(o, ob->name, ob->id);
+    if (i == o->nn || o->names[i].id != ob->id)
+        return; /* cannot happen: every named object is indexed */
+    memmove(&o->names[i], &o->names[i + 1],
+            (o->nn - i - 1) * sizeof(*o->names));
+    o->nn--;
+}
+
+int rg_fsm__name_used(const struct rg_objs *o, const char *name,
+                      const char *self)
+{
+    size_t i = named_lower(o, name, NULL);
+
+    for (; i < o->nn && strcmp(o->names[i].name, name) == 0; i++)
+        if (self == NULL || strcmp(o->names[i].id, self) != 0)
+            return 1;
+    return 0;
+}
+
+static void obj_set(struct rg_objs *o, struct rg_obj *ob, json_t *body,
+                    uint64_t rev)
 {
     const json_t *id = json_object_get(body, "id");
 
     ob->id = json_string_value(id);
     ob->id_len = json_string_length(id);
+    ob->name = rg_fsm__name_of(o->kind, body);
     ob->body = body;
     ob->rev = rev;
+    named_add(o, ob);
 }
 
 void rg_fsm__insert(struct rg_objs *o, size_t i, json_t *body, uint64_t rev)
 {
     memmove(&o->v[i + 1], &o->v[i], (o->n - i) * sizeof(*o->v));
     o->n++;
-    obj_set(&o->v[i], body, rev);
+    obj_set(o, &o->v[i], body, rev);
 }
 
 void rg_fsm__replace(struct rg_objs *o, size_t i, json_t *body, uint64_t rev)
 {
+    named_del(o, &o->v[i]);
     json_decref(o->v[i].body);
-    obj_set(&o->v[i], body, rev);
+    obj_set(o, &o->v[i], body, rev);
 }
 
 void rg_fsm__remove(struct rg_objs *o, size_t i)
 {
+    named_del(o, &o->v[i]);
     json_decref(o->v[i].body);
     memmove(&o->v[i], &o->v[i + 1], (o->n - i - 1) * sizeof(*o->v));
     o->n--;
@@ -123,8 +212,10 @@ void rg_fsm__store_release(struct rg_store *s)
         for (i = 0; i < s->k[k].n; i++)
             json_decref(s->k[k].v[i].body);
         rg_free(s->k[k].v);
+        rg_free(s->k[k].names);
     }
     memset(s, 0, sizeof(*s));
+    rg_fsm__store_init(s);
 }
 
 const char *rg_fsm__name_field(enum rg_kind k)
@@ -233,6 +324,16 @@ void rg_fsm__set_export(struct rg_fsm *f, char *out, size_t len)
     f->export = out;
     f->export_len = len;
     f->hash = rg_fsm__fnv64(out, len);
+    f->export_ok = 1;
+}
+
+void rg_fsm__export_stale(struct rg_fsm *f)
+{
+    rg_free(f->export);
+    f->export = NULL;
+    f->export_len = 0;
+    f->hash = 0;
+    f->export_ok = 0;
 }
 
 int rg_fsm__refresh_export(struct rg_fsm *f)
@@ -249,6 +350,11 @@ int rg_fsm__refresh_export(struct rg_fsm *f)
     if (rv == 0)
         rg_fsm__set_export(f, out, len);
     return rv;
+}
+
+int rg_fsm__export_cached(struct rg_fsm *f)
+{
+    return f->export_ok ? 0 : rg_fsm__refresh_export(f);
 }
 
 size_t rg_fsm__node_find(const struct rg_nodes *s, uint64_t id, int *found)

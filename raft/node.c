@@ -464,8 +464,8 @@ static void configure(struct rg_raft *r, const struct rg_raft_conf *c)
 
     raft_set_election_timeout(&r->raft,
                               c->election_ms > 0 ? c->election_ms : 1000);
-    raft_set_heartbeat_timeout(&r->raft,
-                               c->heartbeat_ms > 0 ? c->heartbeat_ms : 100);
+    r->heartbeat_ms = c->heartbeat_ms > 0 ? c->heartbeat_ms : 100;
+    raft_set_heartbeat_timeout(&r->raft, r->heartbeat_ms);
     raft_set_pre_vote(&r->raft, true);
     raft_set_snapshot_threshold(&r->raft, threshold);
     /* Entries kept behind a snapshot so a lagging follower catches up from

@@ -15,6 +15,10 @@
 #include "raft/fsm.h"
 
 #define ENTRY_MAX (4u << 20) /* bytes per log entry (segments: 8 MiB) */
+/* Commands per log entry. Every node applies an entry in one go on its
+ * raft loop: this bounds the stall (and the per-command validation an
+ * entry with a refused command falls back to, fsm.c). */
+#define ENTRY_CMDS 256
 
 /* One rg_raft_write call: its commands, deep-copied in one block. */
 struct rg_waiter {
@@ -321,6 +325,28 @@ static int encode_entry(struct rg_proposal *p, struct raft_buffer *out)
     return 0;
 }
 
+/* libraft 0.22.1 puts idle followers in probe mode: a leader tick that
+ * sends no heartbeat (something went out less than heartbeat_timeout
+ * before) still restarts the contact window, the next tick finds no reply
+ * in it ("server N is unreachable -> abort pipeline"), and a heartbeat
+ * reply that matches nothing new never brings the follower back to
+ * pipeline. In probe mode a new entry waits until heartbeat_timeout has
+ * passed since the last message to that follower: up to a whole
+ * heartbeat for the first write after an idle spell. Probe mode's pacing
+ * is "one message per heartbeat_timeout", so a zero heartbeat timeout
+ * for the duration of the call makes libraft send the entry at once; the
+ * configured one is back before anything else runs. */
+static int nudged_apply(struct rg_raft *r, struct raft_apply *req,
+                        const struct raft_buffer *buf)
+{
+    int rv;
+
+    raft_set_heartbeat_timeout(&r->raft, 0);
+    rv = raft_apply(&r->raft, req, buf, 1, apply_cb);
+    raft_set_heartbeat_timeout(&r->raft, r->heartbeat_ms);
+    return rv;
+}
+
 /* Propose @waiters (already unlinked from the batch) as one entry. */
 static void propose(struct rg_raft *r, struct rg_waiter *waiters,
                     unsigned n_cmds)
@@ -347,7 +373,7 @@ static void propose(struct rg_raft *r, struct rg_waiter *waiters,
     if (rv != 0)
         goto fail;
     RG_FAILPOINT("raft_before_propose");
-    rv = raft_apply(&r->raft, &p->req, &buf, 1, apply_cb);
+    rv = nudged_apply(r, &p->req, &buf);
     if (rv == 0) {
         p->next = r->inflight;
         if (p->next != NULL)
@@ -380,7 +406,7 @@ static void flush(struct rg_raft *r)
         size_t size = first->size;
 
         while (last->next != NULL &&
-               n + last->next->n <= RG_CODEC_MAX_CMDS &&
+               n + last->next->n <= ENTRY_CMDS &&
                size + last->next->size <= ENTRY_MAX) {
             last = last->next;
             n += last->n;
@@ -474,7 +500,10 @@ int rg_raft_barrier(struct rg_raft *r, void (*cb)(void *arg, int status),
     b->cb = cb;
     b->arg = arg;
     b->req.data = b;
+    /* As nudged_apply: a barrier is an entry too. */
+    raft_set_heartbeat_timeout(&r->raft, 0);
     rv = raft_barrier(&r->raft, &b->req, barrier_cb);
+    raft_set_heartbeat_timeout(&r->raft, r->heartbeat_ms);
     if (rv != 0) {
         rg_free(b);
         return rv == RAFT_NOTLEADER ? RG_RAFT_ENOTLEADER

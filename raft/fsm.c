@@ -451,15 +451,47 @@ static void record(struct rg_fsm *f, uint64_t index, uint64_t term,
     (void)rg_fsm__ring_add(&f->ring, &a);
 }
 
+/* The request-id table's key for @c: its request id together with a digest
+ * of what it does, so a retry of the same command is found (and not
+ * applied twice) while a different command that reuses an id (a client
+ * recycling X-Request-Id for tracing) is applied as the new command it is.
+ * Layout: 16 hex digits of the id's FNV-1a 64, 16 of the command's, ':',
+ * then up to 31 bytes of the id for reading; at most RG_CODEC_MAX_RID bytes,
+ * printable. Returns the length. */
+static size_t dd_key(const struct rg_cmd *c, char out[RG_CODEC_MAX_RID + 1])
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+    unsigned char fixed[10];
+    size_t n;
+
+    fixed[0] = c->type;
+    fixed[1] = c->kind;
+    for (int i = 0; i < 8; i++)
+        fixed[2 + i] = (unsigned char)(c->if_rev >> (8 * i));
+    h = rg_fsm__fnv64_more(h, fixed, sizeof(fixed));
+    h = rg_fsm__fnv64_more(h, &c->key_len, sizeof(c->key_len));
+    h = rg_fsm__fnv64_more(h, c->key, c->key_len);
+    h = rg_fsm__fnv64_more(h, c->body, c->body_len);
+    n = c->rid_len > 31 ? 31 : c->rid_len;
+    snprintf(out, RG_CODEC_MAX_RID + 1, "%016llx%016llx:%.*s",
+             (unsigned long long)rg_fsm__fnv64(c->rid, c->rid_len),
+             (unsigned long long)h, (int)n, c->rid);
+    return 33 + n;
+}
+
 static void apply_one(struct rg_fsm *f, uint64_t index, uint64_t term,
                       const struct rg_cmd *c, struct rg_fsm_result *r,
                       struct how *h)
 {
+    char key[RG_CODEC_MAX_RID + 1];
+    size_t kl = 0;
+
     memset(r, 0, sizeof(*r));
+    if (c->rid_len > 0 && rid_ok(c->rid, c->rid_len))
+        kl = dd_key(c, key);
     if (!rid_ok(c->rid, c->rid_len)) {
         status(f, r, RG_FSM_INVALID, "request id: printable ASCII only");
-    } else if (c->rid_len > 0 &&
-               rg_fsm__dd_lookup(&f->dd, c->rid, c->rid_len, r)) {
+    } else if (c->rid_len > 0 && rg_fsm__dd_lookup(&f->dd, key, kl, r)) {
         r->duplicate = 1;
     } else if (run(f, c, r, h) != 0) {
         /* Nothing changed; the id is not remembered so that a retry can
@@ -467,7 +499,7 @@ static void apply_one(struct rg_fsm *f, uint64_t index, uint64_t term,
          * running out of memory in apply has no deterministic answer. */
         status(f, r, RG_FSM_INVALID, "out of memory");
     } else if (c->rid_len > 0) {
-        (void)rg_fsm__dd_add(&f->dd, c->rid, c->rid_len, r);
+        (void)rg_fsm__dd_add(&f->dd, key, kl, r);
     }
     record(f, index, term, c, r->status);
 }
@@ -519,12 +551,18 @@ struct rids {
 
 static size_t rid_hash(const struct rg_cmd *c)
 {
-    return (size_t)rg_fsm__fnv64(c->rid, c->rid_len);
+    char key[RG_CODEC_MAX_RID + 1];
+    size_t n = dd_key(c, key);
+
+    return (size_t)rg_fsm__fnv64(key, n);
 }
 
 static int rid_eq(const struct rg_cmd *a, const struct rg_cmd *b)
 {
-    return a->rid_len == b->rid_len && memcmp(a->rid, b->rid, a->rid_len) == 0;
+    char ka[RG_CODEC_MAX_RID + 1], kb[RG_CODEC_MAX_RID + 1];
+    size_t na = dd_key(a, ka), nb = dd_key(b, kb);
+
+    return na == nb && memcmp(ka, kb, na) == 0;
 }
 
 /* Would the real run find @c's id in the table? The ids added earlier in
@@ -534,11 +572,13 @@ static int rids_dup(const struct rg_fsm *f, const struct rids *s,
                     const struct rg_cmd *c)
 {
     size_t i = rid_hash(c) & (s->cap - 1), age;
+    char key[RG_CODEC_MAX_RID + 1];
+    size_t kl = dd_key(c, key);
 
     for (; s->slot[i] != 0; i = (i + 1) & (s->cap - 1))
         if (rid_eq(&s->cmds[s->slot[i] - 1], c))
             return 1;
-    return rg_fsm__dd_age(&f->dd, c->rid, c->rid_len, &age) &&
+    return rg_fsm__dd_age(&f->dd, key, kl, &age) &&
            s->adds < s->room + age + 1;
 }
 

@@ -109,6 +109,8 @@ struct rg_fsm {
 /* --- fsm_store.c ------------------------------------------------------ */
 
 uint64_t rg_fsm__fnv64(const void *p, size_t n);
+/* Continue an FNV-1a 64 hash @h over @n more bytes. */
+uint64_t rg_fsm__fnv64_more(uint64_t h, const void *p, size_t n);
 
 /* Give each kind's objects their kind (the store otherwise all zero). */
 void rg_fsm__store_init(struct rg_store *s);

@@ -11,17 +11,20 @@
 #define FNV64_OFFSET 0xcbf29ce484222325ULL
 #define FNV64_PRIME 0x100000001b3ULL
 
-uint64_t rg_fsm__fnv64(const void *p, size_t n)
+uint64_t rg_fsm__fnv64_more(uint64_t h, const void *p, size_t n)
 {
     const unsigned char *b = p;
-    uint64_t h = FNV64_OFFSET;
-    size_t i;
 
-    for (i = 0; i < n; i++) {
+    for (size_t i = 0; i < n; i++) {
         h ^= b[i];
         h *= FNV64_PRIME;
     }
     return h;
+}
+
+uint64_t rg_fsm__fnv64(const void *p, size_t n)
+{
+    return rg_fsm__fnv64_more(FNV64_OFFSET, p, n);
 }
 
 /* Bytewise order of (@a, @al) and (@b, @bl), a prefix first: strcmp's

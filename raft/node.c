@@ -318,8 +318,10 @@ static int lock_dir(const char *dir, char *err, size_t cap)
     snprintf(path, sizeof(path), "%s/%s", dir, LOCK_FILE);
     fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0) {
-        snprintf(err, cap, "raft.data_dir %s: %s", dir, strerror(errno));
-        return -errno;
+        int e = errno; /* before snprintf/strerror can change it */
+
+        snprintf(err, cap, "raft.data_dir %s: %s", dir, strerror(e));
+        return -e;
     }
     if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
         int e = errno;

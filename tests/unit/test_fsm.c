@@ -620,8 +620,9 @@ END_TEST
 
 /* --- dedupe ------------------------------------------------------------ */
 
-/* A request id seen before returns the original result with duplicate=1
- * and is not applied again, even when it would now give another answer. */
+/* A retried command (same request id, same command) returns the original
+ * result with duplicate=1 and is not applied again, even when it would now
+ * give another answer. */
 START_TEST(duplicate_request_not_reapplied)
 {
     struct tf t;
@@ -635,8 +636,6 @@ START_TEST(duplicate_request_not_reapplied)
     r1 = run(&t, c);
     ck_assert_int_eq(r1.status, RG_FSM_OK);
     put(&t, RG_KIND_SERVICE, "s", SVC("b"), 0);
-    c.body = SVC("c");
-    c.body_len = (uint32_t)strlen(c.body);
     r2 = run(&t, c);
     ck_assert_int_eq(r2.duplicate, 1);
     ck_assert_int_eq(r2.status, RG_FSM_OK);
@@ -650,7 +649,6 @@ START_TEST(duplicate_request_not_reapplied)
      * same way, with its message. */
     r1 = run(&t, cas);
     ck_assert_int_eq(r1.status, RG_FSM_CONFLICT);
-    cas.if_rev = 2;
     r2 = run(&t, cas);
     ck_assert_int_eq(r2.status, RG_FSM_CONFLICT);
     ck_assert_int_eq(r2.duplicate, 1);
@@ -659,14 +657,13 @@ START_TEST(duplicate_request_not_reapplied)
 }
 END_TEST
 
-/* Two commands with the same id in one entry: the second is a
- * duplicate. */
+/* The same command twice in one entry: the second is a duplicate. */
 START_TEST(duplicate_within_one_entry)
 {
     struct tf t;
     struct rg_cmd c[2] = {
         cmd(RG_CMD_PUT, RG_KIND_SERVICE, 0, "same", "s", SVC("a")),
-        cmd(RG_CMD_PUT, RG_KIND_SERVICE, 0, "same", "s", SVC("b")),
+        cmd(RG_CMD_PUT, RG_KIND_SERVICE, 0, "same", "s", SVC("a")),
     };
     struct rg_fsm_result r[2];
 
@@ -675,6 +672,40 @@ START_TEST(duplicate_within_one_entry)
     ck_assert_int_eq(r[0].duplicate, 0);
     ck_assert_int_eq(r[1].duplicate, 1);
     ck_assert_uint_eq(rg_fsm_revision(t.f), 1);
+    rg_fsm_free(t.f);
+}
+END_TEST
+
+/* A client that reuses one X-Request-Id for different writes (tracing
+ * ids often repeat) gets each write applied: only a retry of the same
+ * command is a duplicate. Found by review: the second write was answered
+ * 201 and silently dropped. */
+START_TEST(reused_request_id_different_command_applies)
+{
+    struct tf t;
+    struct rg_fsm_result r1, r2;
+    struct rg_cmd c[2] = {
+        cmd(RG_CMD_PUT, RG_KIND_SERVICE, 0, "fixed-123", "a1", SVC("a")),
+        cmd(RG_CMD_PUT, RG_KIND_SERVICE, 0, "fixed-123", "a2", SVC("b")),
+    };
+    struct rg_fsm_result r[2];
+
+    tf_init(&t);
+    r1 = run(&t, c[0]);
+    r2 = run(&t, c[1]);
+    ck_assert_int_eq(r1.status, RG_FSM_OK);
+    ck_assert_int_eq(r2.status, RG_FSM_OK);
+    ck_assert_int_eq(r2.duplicate, 0);
+    ck_assert_ptr_nonnull(rg_fsm_get(t.f, RG_KIND_SERVICE, "a2", 0, NULL));
+    ck_assert_uint_eq(rg_fsm_revision(t.f), 2);
+    /* Both in one entry too. */
+    c[0].key = "a3";
+    c[0].key_len = 2;
+    c[1].key = "a4";
+    c[1].key_len = 2;
+    ck_assert_uint_eq(apply_cmds(&t, c, 2, r), 2);
+    ck_assert_int_eq(r[1].duplicate, 0);
+    ck_assert_uint_eq(rg_fsm_revision(t.f), 4);
     rg_fsm_free(t.f);
 }
 END_TEST
@@ -946,7 +977,7 @@ START_TEST(batch_invalid_in_middle_same_as_one_by_one)
         cmd(RG_CMD_PUT, RG_KIND_SERVICE, 0, "b8", "s4", SVC("invalid")),
         cmd(RG_CMD_NODE_SET, 0, 0, "b9", "3", "{}"),
         cmd(RG_CMD_DELETE, RG_KIND_SERVICE, 0, "b10", "s2", NULL),
-        cmd(RG_CMD_PUT, RG_KIND_SERVICE, 0, "b1", "s9", SVC("z")),
+        cmd(RG_CMD_PUT, RG_KIND_SERVICE, 0, "b1", "s1", SVC("a")), /* retry */
         cmd(RG_CMD_PUT, RG_KIND_SERVICE, 0, "", "s5",
             "{\"name\":\"n\",\"host\":\"h\"}"),
     };
@@ -1392,6 +1423,7 @@ int main(void)
     tcase_add_test(tc, export_loads_back_and_keeps_revisions);
     tcase_add_test(tc, duplicate_request_not_reapplied);
     tcase_add_test(tc, duplicate_within_one_entry);
+    tcase_add_test(tc, reused_request_id_different_command_applies);
     tcase_add_test(tc, dedupe_table_evicts_oldest);
     tcase_add_test(tc, request_id_printable_only);
     tcase_add_test(tc, node_registry);

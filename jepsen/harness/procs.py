@@ -75,13 +75,14 @@ class NodeProc:
         self.skew = dir_ + '.skew'
         self.popen = None
         self.paused = False
+        self.rate = 1.0        # libfaketime rate, fixed at start
         self.starts = 0
         self.exits = []         # (t, returncode) of processes that ended
 
 
 class Cluster:
     def __init__(self, topo, nodes, store, binary, faketime=False,
-                 tmpfs_mb=0, log=print):
+                 tmpfs_mb=0, log=print, rates=None):
         self.topo = topo
         self.nodes = nodes
         self.store = store
@@ -94,6 +95,7 @@ class Cluster:
             fh.write(SEED)
         for n in nodes:
             np_ = NodeProc(n, os.path.join(store, n.name))
+            np_.rate = (rates or {}).get(n.name, 1.0)
             os.makedirs(np_.data, exist_ok=True)
             if tmpfs_mb:
                 topo_mod.sh(['mount', '-t', 'tmpfs', '-o',
@@ -103,7 +105,7 @@ class Cluster:
                 fh.write(node_yaml(n, nodes, np_.data))
             if faketime:
                 with open(np_.skew, 'w') as fh:
-                    fh.write('+0 x1\n')
+                    fh.write('+0 x%s\n' % np_.rate)
             self.p[n.name] = np_
 
     def env(self, np_):

@@ -1,0 +1,562 @@
+"""raftgate jepsen harness CLI (JEPSEN.md 4.5, 4.6).
+
+    jepsen/run --suite smoke|extended [--test NAME ...] [--seed S]
+               [--time-scale F] [--store DIR] [--keep] [--list]
+
+Exit 0: no FAIL (SKIPPED/UNKNOWN allowed in smoke; UNKNOWN fails in
+extended); 1: a FAIL; 2: harness error.
+"""
+
+import argparse
+import atexit
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+import traceback
+
+from . import ctx as ctx_mod
+from . import history as history_mod
+from . import nemesis as nem_mod
+from . import procs, report, sampler, topo as topo_mod
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TOP = os.path.dirname(os.path.dirname(HERE))
+
+# ------------------------------------------------------------- profiles
+# each test: main phase seconds, schedule (op, hold s, heal s; hold None
+# = permanent), node options.  All workloads run in every test.
+SMOKE = {
+    'baseline': dict(main=30, schedule=[]),
+    'partition': dict(main=80, schedule=[
+        ('partition:isolate-leader', 10, 8),
+        ('partition:isolate-follower', 10, 8),
+        ('partition:bridge-leader', 10, 8),
+        ('partition:isolate-follower', 10, 8)]),
+    'kill': dict(main=70, final_kill_all=True, schedule=[
+        ('kill:leader', 6, 8), ('kill:follower', 6, 8), ('kill:all', 6, 8)]),
+    'pause': dict(main=60, schedule=[
+        ('pause:leader', 5, 8), ('pause:leader', 5, 8),
+        ('pause:follower', 5, 8)]),
+    'clock': dict(main=60, faketime=True, skew=True, schedule=[
+        ('clock-jump:2', None, 10), ('clock-jump:10', None, 10),
+        ('clock-jump:30', None, 10)]),
+    'packet': dict(main=60, schedule=[
+        ('packet:loss', 10, 8), ('packet:delay', 10, 8)]),
+    'disk': dict(main=45, tmpfs=64, schedule=[
+        ('disk:follower', 8, 8), ('disk:leader', 8, 8)]),
+}
+
+
+def _cycle(ops, hold, heal, total):
+    out = []
+    i = 0
+    t = 0
+    while t + (hold or 0) + heal <= total and i < 1000:
+        out.append((ops[i % len(ops)], hold, heal))
+        t += (hold or 0) + heal
+        i += 1
+    return out
+
+
+EXTENDED = {
+    'baseline': dict(main=120, schedule=[]),
+    'partition': dict(main=300, schedule=_cycle(
+        ['partition:isolate-leader', 'partition:isolate-follower',
+         'partition:bridge-leader', 'partition:bridge-follower'], 10, 8, 300)),
+    'kill': dict(main=300, final_kill_all=True, schedule=_cycle(
+        ['kill:leader', 'kill:follower', 'kill:all'], 7, 8, 300)),
+    'pause': dict(main=300, schedule=_cycle(
+        ['pause:leader', 'pause:follower'], 5, 8, 300)),
+    'clock': dict(main=300, faketime=True, skew=True, schedule=_cycle(
+        ['clock-jump:2', 'clock-jump:5', 'clock-jump:30'], None, 10, 300)),
+    'packet': dict(main=300, schedule=_cycle(
+        ['packet:loss', 'packet:delay'], 10, 8, 300)),
+    'disk': dict(main=300, tmpfs=64, schedule=_cycle(
+        ['disk:follower', 'disk:leader'], 8, 8, 300)),
+    'partition+kill': dict(main=300, final_kill_all=True, schedule=_cycle(
+        ['partition:isolate-leader', 'kill:follower', 'partition:bridge-leader',
+         'kill:leader'], 8, 8, 300)),
+    'partition+pause': dict(main=300, schedule=_cycle(
+        ['partition:isolate-follower', 'pause:leader'], 8, 8, 300)),
+    'packet+kill': dict(main=300, final_kill_all=True, schedule=_cycle(
+        ['packet:delay', 'kill:leader', 'packet:loss'], 8, 8, 300)),
+}
+
+# capabilities whose absence skips a test
+NEEDS = {'partition': ['nft'], 'clock': ['faketime'],
+         'packet': ['nft_numgen', 'nfqueue'], 'disk': ['tmpfs'],
+         'partition+kill': ['nft'], 'partition+pause': ['nft'],
+         'packet+kill': ['nft_numgen', 'nfqueue']}
+
+T0 = time.monotonic()
+
+
+def log(msg):
+    sys.stdout.write('[%7.1f] %s\n' % (time.monotonic() - T0, msg))
+    sys.stdout.flush()
+
+
+# ------------------------------------------------------------- built-ins
+class StatusLoop:
+    """Trivial built-in workload (used when workloads/ is absent): GET
+    /status through the admin port and GET /jepsen-base through the proxy,
+    round robin over the nodes."""
+    name = 'status'
+    rate = 20
+    workers = 2
+
+    def setup(self, ctx):
+        pass
+
+    def run(self, ctx, stop):
+        def worker(w):
+            proc = w
+            k = w
+            nxt = time.monotonic()
+            for _ in range(10 ** 6):
+                if stop.is_set():
+                    return
+                node = ctx.nodes[k % len(ctx.nodes)]
+                k += 1
+                port = 'proxy' if k % 2 else 'admin'
+                path = '/jepsen-base/x' if port == 'proxy' else '/status'
+                op = ctx.history.invoke(proc, self.name, 'get-' + port,
+                                        node=node.name)
+                try:
+                    st, _, _ = ctx.http(node, 'GET', path, timeout=1.0,
+                                        port=port)
+                    ctx.history.complete(op, 'ok' if st == 200 else 'fail',
+                                         http=st)
+                except OSError as e:
+                    ctx.history.complete(op, 'info', err=str(e)[:80])
+                    proc += self.workers
+                nxt += self.workers / self.rate
+                ctx.sleep_until(nxt)
+        ts = [threading.Thread(target=worker, args=(w,), daemon=True)
+              for w in range(self.workers)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+
+    def final(self, ctx):
+        pass
+
+    def check(self, ctx, history):
+        evs = [e for e in history.events() if e.get('wl') == self.name]
+        ok = sum(1 for e in evs if e['type'] == 'ok')
+        n = sum(1 for e in evs if e['type'] != 'invoke')
+        return [{'name': 'status/ops', 'verdict': 'PASS' if ok else 'FAIL',
+                 'summary': '%d of %d completed ok' % (ok, n),
+                 'witness': None}]
+
+
+def load_workloads():
+    try:
+        from .workloads import WORKLOADS
+        return [cls() for cls in WORKLOADS.values()], 'workloads/'
+    except Exception as e:      # not landed yet, or broken: say so
+        log('workloads/ unavailable (%s: %s): using the built-in status '
+            'workload' % (type(e).__name__, e))
+        return [StatusLoop()], 'builtin (%s)' % type(e).__name__
+
+
+def check_nemesis_effective(events):
+    starts = [e['value'] for e in events if e.get('proc') == 'nemesis' and
+              e.get('f', '').startswith('start-')]
+    bad = [v for v in starts if not v.get('effective')]
+    if not starts:
+        return {'name': 'nemesis-effective', 'verdict': 'INFO',
+                'summary': 'no faults', 'witness': None}
+    return {'name': 'nemesis-effective',
+            'verdict': 'FAIL' if bad else 'PASS',
+            'summary': '%d/%d faults observable%s' % (
+                len(starts) - len(bad), len(starts),
+                '' if bad else '; ' + '; '.join(
+                    '%s: %s' % (v['kind'], v.get('detail', ''))
+                    for v in starts[:4])[:300]),
+            'witness': bad or None}
+
+
+def converged(samples_by_node):
+    """Same (config_version, config_hash), same leader, all ready."""
+    vals = list(samples_by_node.values())
+    if any(v is None or not v.get('ready') for v in vals):
+        return False
+    keys = {(v.get('config_version'), v.get('config_hash'),
+             v.get('leader_id')) for v in vals}
+    return len(keys) == 1 and vals[0].get('leader_id')
+
+
+def wait_converged(ctx, timeout):
+    end = time.monotonic() + timeout
+    t0 = time.monotonic()
+    last = {}
+    while time.monotonic() < end:
+        last = {n.name: ctx.status(n, timeout=0.5) for n in ctx.nodes}
+        if converged(last):
+            return time.monotonic() - t0, last
+        time.sleep(0.2)
+    return None, last
+
+
+def check_converged(t_conv, last, bound):
+    if t_conv is None:
+        return {'name': 'harness/converged', 'verdict': 'FAIL',
+                'summary': 'nodes not converged within %.0f s of final heal'
+                % bound, 'witness': last}
+    v = next(iter(last.values()))
+    return {'name': 'harness/converged', 'verdict': 'PASS',
+            'summary': '%s @ version %s hash %s leader n%s %.1f s after '
+                       'heal (bound %.0f s)' % (
+                           ','.join(sorted(last)), v.get('config_version'),
+                           str(v.get('config_hash'))[:8], v.get('leader_id'),
+                           t_conv, bound), 'witness': None}
+
+
+LOG_BAD = re.compile(r'RG-ASSERT|AddressSanitizer|LeakSanitizer|'
+                     r'UndefinedBehaviorSanitizer|runtime error:|'
+                     r'raft:.*corrupt|Segmentation fault|core dumped')
+
+
+def check_logscan(cluster, unexpected_exits):
+    hits = []
+    for name, np_ in cluster.p.items():
+        for fn in ('raftgate.log', 'stdout.log'):
+            path = os.path.join(np_.dir, fn)
+            try:
+                with open(path, errors='replace') as fh:
+                    for ln, line in enumerate(fh, 1):
+                        if LOG_BAD.search(line) and len(hits) < 20:
+                            hits.append('%s/%s:%d: %s' % (name, fn, ln,
+                                                          line.strip()[:200]))
+            except OSError:
+                pass
+        for fn in os.listdir(np_.dir):
+            if fn.startswith('core'):
+                hits.append('%s: core file %s' % (name, fn))
+    hits += unexpected_exits
+    return {'name': 'harness/logscan', 'verdict': 'FAIL' if hits else 'PASS',
+            'summary': '%d findings (asserts, sanitizers, cores, unexpected '
+                       'exits)' % len(hits), 'witness': hits or None}
+
+
+# ------------------------------------------------------------- probe
+def probe_caps(topo, store):
+    caps = {'netns': True}
+    r = topo.exec_in(1, ['nft', '-f', '-'], input=(
+        'add table inet rgjprobe\nadd chain inet rgjprobe input { type filter '
+        'hook input priority 0 ; policy accept ; }\n'))
+    caps['nft'] = r.returncode == 0
+    r = topo.exec_in(1, ['nft', 'add', 'rule', 'inet', 'rgjprobe', 'input',
+                         'ip', 'saddr', '10.77.0.0/24', 'numgen', 'random',
+                         'mod', '100', '<', '1', 'drop'])
+    caps['nft_numgen'] = caps['nft'] and r.returncode == 0
+    topo.exec_in(1, ['nft', 'delete', 'table', 'inet', 'rgjprobe'])
+    rule = ['OUTPUT', '-d', '10.77.0.250', '-j', 'NFQUEUE', '--queue-num',
+            '7', '--queue-bypass']
+    r = topo.exec_in(1, ['iptables', '-w', '-A'] + rule)
+    caps['nfqueue'] = r.returncode == 0
+    topo.exec_in(1, ['iptables', '-w', '-D'] + rule)
+    caps['faketime'] = procs.faketime_lib() is not None
+    d = os.path.join(store, '.tmpfs-probe')
+    os.makedirs(d, exist_ok=True)
+    r = topo_mod.sh(['mount', '-t', 'tmpfs', '-o', 'size=1m', 'rgjtmpfs', d],
+                    check=False)
+    caps['tmpfs'] = r.returncode == 0
+    if caps['tmpfs']:
+        topo_mod.sh(['umount', d], check=False)
+    os.rmdir(d)
+    caps['netem'] = False       # never available on this kernel kind
+    return caps
+
+
+# ------------------------------------------------------------- one test
+def wait_ready(ctx, cluster, timeout):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        sts = [ctx.status(n, timeout=0.5) for n in ctx.nodes]
+        if all(s and s.get('ready') for s in sts) and \
+                len({s.get('leader_id') for s in sts}) == 1 and \
+                all(int(s.get('config_version') or 0) >= 1 for s in sts):
+            return True
+        for n in ctx.nodes:
+            if not cluster.running(n):
+                raise RuntimeError('%s exited during start, rc %s (see %s)'
+                                   % (n.name, cluster.p[n.name].exits,
+                                      cluster.p[n.name].dir))
+        time.sleep(0.2)
+    return False
+
+
+def run_test(name, spec, args, topo, caps, binary, run_store):
+    ts = time.strftime('%Y%m%dT%H%M%S')
+    store = os.path.join(run_store, name, ts)
+    os.makedirs(store, exist_ok=True)
+    scale = args.time_scale
+    main_s = spec['main'] * scale
+    sched = [(op, None if h is None else h * scale, hl * scale)
+             for op, h, hl in spec['schedule']]
+    tr = {'test': name, 'main_s': round(main_s), 'store': store,
+          'nemesis': ', '.join(op for op, _, _ in spec['schedule']) or 'none',
+          'checks': []}
+    missing = [c for c in NEEDS.get(name, []) if not caps.get(c)]
+    if missing:
+        tr['skipped'] = 'capability missing: %s' % ', '.join(missing)
+        log('%s: SKIPPED (%s)' % (name, tr['skipped']))
+        return tr
+    seed = '%s/%s' % (args.seed, name)
+    nodes = [ctx_mod.Node(k) for k in (1, 2, 3)]
+    hist = history_mod.History(os.path.join(store, 'history.jsonl'))
+    ctx = ctx_mod.Ctx(nodes, hist, store, seed=seed, time_scale=scale,
+                      test=name)
+    rates = {}
+    if spec.get('skew'):
+        rates[ctx.rng.choice(nodes).name] = ctx.rng.choice([0.9, 1.1])
+    cluster = procs.Cluster(topo, nodes, store, binary,
+                            faketime=spec.get('faketime', False),
+                            tmpfs_mb=spec.get('tmpfs', 0), log=log,
+                            rates=rates)
+    ctx.procs = cluster
+    smp = None
+    nem = nem_mod.Nemesis(ctx, topo, cluster, caps, log=log)
+    wl_threads = []
+    try:
+        cluster.start_all()
+        if not wait_ready(ctx, cluster, 30):
+            raise RuntimeError('cluster not ready within 30 s')
+        log('%s: cluster ready (store %s, seed %s)' % (name, store, seed))
+        smp = sampler.Sampler(ctx, os.path.join(store, 'samples.jsonl'))
+        smp.start()
+        workloads, wl_src = load_workloads()
+        tr['workloads'] = wl_src
+        for w in workloads:
+            w.setup(ctx)
+        for w in workloads:
+            t = threading.Thread(target=w.run, args=(ctx, ctx.stop),
+                                 name='wl-' + w.name, daemon=True)
+            t.start()
+            wl_threads.append(t)
+        t_main = time.monotonic() + 3.0 * min(1.0, scale * 2)   # warm-up
+        ctx.sleep_until(t_main)
+        t_end = t_main + main_s
+        if rates:
+            nem.clock_rate_check()
+        nerr = []
+
+        def nemrun():
+            try:
+                nem.run_schedule(sched, t_end)
+            except nem_mod.Skip as e:
+                nerr.append(('skip', str(e)))
+            except Exception as e:
+                nerr.append(('error', '%s\n%s' % (e, traceback.format_exc())))
+        nth = threading.Thread(target=nemrun, name='nemesis', daemon=True)
+        nth.start()
+        nth.join(timeout=main_s + 120)
+        ctx.sleep_until(t_end)
+        # final heal
+        nem.heal_all()
+        for n in nodes:
+            if not cluster.running(n):
+                cluster.start(n)
+        if spec.get('final_kill_all'):
+            fid = nem.kill('all')
+            nem._stop(fid)
+        if nerr and nerr[0][0] == 'skip':
+            tr['skipped'] = nerr[0][1]
+        elif nerr:
+            tr['checks'].append({'name': 'harness/nemesis',
+                                 'verdict': 'FAIL',
+                                 'summary': 'nemesis error',
+                                 'witness': nerr[0][1][-2000:]})
+        t_conv, last = wait_converged(ctx, 15.0)
+        tr['checks'].append(check_converged(t_conv, last, 10.0))
+        if t_conv is not None and t_conv > 10.0:
+            tr['checks'][-1]['verdict'] = 'FAIL'
+        ctx.stop.set()
+        for t in wl_threads:
+            t.join(timeout=15)
+        for w in workloads:
+            try:
+                w.final(ctx)
+            except Exception as e:
+                tr['checks'].append({'name': '%s/final' % w.name,
+                                     'verdict': 'UNKNOWN',
+                                     'summary': 'final() raised %s' % e,
+                                     'witness': traceback.format_exc()[-1500:]})
+        for n in nodes:         # applied-log dumps
+            try:
+                st, _, body = ctx.http(n, 'GET', '/debug/applied?since=0',
+                                       timeout=5)
+                with open(os.path.join(store, 'applied-%s.json' % n.name),
+                          'wb') as fh:
+                    fh.write(body)
+            except OSError:
+                pass
+        smp.close()
+        smp = None
+        # expected exits: those the nemesis caused (kill), graceful stop
+        unexpected = []
+        for nm, np_ in cluster.p.items():
+            cluster.running(np_.node)
+            exp = sum(1 for e in hist.events() if e.get('proc') == 'nemesis'
+                      and e.get('f') == 'start-kill' and
+                      nm in (e['value'].get('nodes') or []))
+            if len(np_.exits) > exp:
+                unexpected.append('%s: %d exits, %d expected (rc %s)' % (
+                    nm, len(np_.exits), exp, [rc for _, rc in np_.exits]))
+        cluster.stop_all(graceful=True)
+        hist.close()
+        evs = hist.events()
+        tr['ops'] = report.op_counts(evs)
+        for w in workloads:
+            try:
+                tr['checks'] += w.check(ctx, hist)
+            except Exception as e:
+                tr['checks'].append({'name': '%s/check' % w.name,
+                                     'verdict': 'UNKNOWN',
+                                     'summary': 'check() raised %s' % e,
+                                     'witness': traceback.format_exc()[-1500:]})
+        tr['checks'].append(check_nemesis_effective(evs))
+        tr['checks'].append(check_logscan(cluster, unexpected))
+        report.svg_timeline(os.path.join(store, 'timeline.svg'), evs,
+                            'raftgate jepsen %s seed %s' % (name, seed))
+    finally:
+        ctx.stop.set()
+        if smp:
+            smp.close()
+        try:
+            nem.heal_all()
+        except Exception:
+            pass
+        for n in nodes:
+            try:
+                cluster.kill(n, signal.SIGKILL, wait=5)
+            except Exception:
+                pass
+        for k in (1, 2, 3):
+            topo_mod.kill_ns_pids(topo.ns(k))
+        for np_ in cluster.p.values():
+            if os.path.ismount(np_.data):
+                topo_mod.sh(['umount', '-l', np_.data], check=False)
+        hist.close()
+    return tr
+
+
+# ------------------------------------------------------------- main
+def main(argv):
+    ap = argparse.ArgumentParser(prog='jepsen/run')
+    ap.add_argument('--suite', choices=['smoke', 'extended'],
+                    default='smoke')
+    ap.add_argument('--test', action='append', default=[])
+    ap.add_argument('--seed', default=None)
+    ap.add_argument('--time-scale', type=float, default=1.0)
+    ap.add_argument('--store', default=os.path.join(TOP, 'jepsen', 'store'))
+    ap.add_argument('--keep', action='store_true')
+    ap.add_argument('--list', action='store_true')
+    args = ap.parse_args(argv)
+    prof = SMOKE if args.suite == 'smoke' else EXTENDED
+    if args.list:
+        for k, v in prof.items():
+            print('%-16s %4d s  %s' % (k, v['main'], ', '.join(
+                op for op, _, _ in v['schedule']) or 'no nemesis'))
+        return 0
+    names = args.test or list(prof)
+    for n in names:
+        if n not in prof:
+            print('unknown test %s (--list)' % n, file=sys.stderr)
+            return 2
+    if args.seed is None:
+        r = subprocess.run(['git', '-C', TOP, 'rev-parse', '--short', 'HEAD'],
+                           capture_output=True, text=True)
+        args.seed = r.stdout.strip() or str(int(time.time()))
+    binary = os.environ.get('RAFTGATE_BIN') or os.path.join(TOP, 'build',
+                                                            'raftgate')
+    binary = os.path.abspath(binary)
+    if not os.access(binary, os.X_OK):
+        print('raftgate binary %s not executable (set RAFTGATE_BIN)' % binary,
+              file=sys.stderr)
+        return 2
+    run_store = os.path.abspath(os.path.join(
+        args.store, time.strftime('run-%Y%m%dT%H%M%S-') + str(os.getpid())))
+    os.makedirs(run_store, exist_ok=True)
+    topo_mod.clean_stale(log=log)
+    topo = topo_mod.Topo()
+    atexit.register(topo.down)
+    for s in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+        signal.signal(s, lambda *a: sys.exit(2))
+    results = []
+    rc = 2
+    up = None
+    try:
+        topo.up()
+        log('topology %s up' % topo.prefix)
+        caps = probe_caps(topo, run_store)
+        log('capabilities: %s' % caps)
+        topo.enter_client()
+        up = subprocess.Popen(
+            ['/usr/bin/python3', '-m', 'harness.fakes.upstream',
+             '--lifetime', '7200'] + ['%s:%d' % a for a in ctx_mod.UPSTREAMS],
+            cwd=os.path.dirname(HERE), stdout=subprocess.DEVNULL,
+            stderr=open(os.path.join(run_store, 'upstream.log'), 'wb'))
+        run = {'suite': args.suite, 'seed': args.seed, 'caps': caps,
+               'binary': binary, 'time_scale': args.time_scale,
+               'store': run_store}
+        for name in names:
+            t0 = time.monotonic()
+            log('== %s' % name)
+            try:
+                tr = run_test(name, prof[name], args, topo, caps, binary,
+                              run_store)
+            except Exception as e:
+                tr = {'test': name, 'main_s': prof[name]['main'],
+                      'checks': [{'name': 'harness/error', 'verdict': 'FAIL',
+                                  'summary': str(e)[:300],
+                                  'witness': traceback.format_exc()[-2000:]}]}
+            tr['wall_s'] = round(time.monotonic() - t0, 1)
+            results.append(tr)
+            p, f, s = report.counts([tr])
+            log('%s: %d passed, %d failed, %d skipped (%.0f s)' % (
+                name, p, f, s, tr['wall_s']))
+        text, (p, f, s) = report.write(run_store, run, results)
+        sys.stdout.write(text)
+        unknown = any(c.get('verdict') == 'UNKNOWN' for tr in results
+                      for c in tr.get('checks', []))
+        rc = 1 if f or (unknown and args.suite == 'extended') else 0
+        if rc == 0 and not args.keep:
+            for tr in results:
+                d = tr.get('store')
+                if d and os.path.isdir(d):
+                    for fn in os.listdir(d):
+                        fp = os.path.join(d, fn)
+                        if fn not in ('results.json', 'report.txt',
+                                      'timeline.svg'):
+                            if os.path.isdir(fp) and not os.path.ismount(fp):
+                                shutil.rmtree(fp, ignore_errors=True)
+                            elif os.path.isfile(fp):
+                                os.unlink(fp)
+    except SystemExit:
+        raise
+    except Exception:
+        traceback.print_exc()
+        rc = 2
+    finally:
+        if up is not None:
+            up.terminate()
+            try:
+                up.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                up.kill()
+        topo.down()
+    return rc
+
+
+if __name__ == '__main__':
+    sys.exit(main(sys.argv[1:]))

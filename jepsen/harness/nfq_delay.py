@@ -139,6 +139,7 @@ def main(argv):
             continue
         except OSError:         # ENOBUFS: the kernel dropped messages
             continue
+        now = time.monotonic()     # not the pre-select time
         i = 0
         while i + 16 <= len(data):
             n, t = struct.unpack_from('=IH', data, i)

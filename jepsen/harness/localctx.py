@@ -102,8 +102,14 @@ class LocalCluster:
     def kill(self, node):
         return self._lc('kill', str(node.id)).returncode == 0
 
-    def restart(self, node):
-        return self._lc('restart', str(node.id)).returncode == 0
+    def restart(self, node, wait=True):
+        """Start @node again; without @wait, do not wait for the cluster
+        (a lone node of a killed-all cluster has no leader to find)."""
+        args = ['restart', str(node.id)]
+        if not wait:
+            args += ['--timeout', '0.5']
+        r = self._lc(*args)
+        return r.returncode == 0 or not wait
 
     def stop(self):
         return self._lc('stop').returncode == 0
@@ -150,8 +156,8 @@ def nemesis_kill(ctx, which, stop, down_s=4.0, up_s=6.0):
                                            't_apply': t_apply,
                                            'minority': names})
         stop.wait(down_s)
-        for n in targets:
-            ctx.cluster.restart(n)
+        for k2, n in enumerate(targets):
+            ctx.cluster.restart(n, wait=k2 == len(targets) - 1)
         ctx.history.nemesis('stop-kill', {'id': fid, 'kind': which,
                                           'nodes': names})
         if stop.wait(up_s):
@@ -171,6 +177,9 @@ def main(argv=None):
     ap.add_argument('--dir', default=None)
     ap.add_argument('--seed', type=int, default=None)
     ap.add_argument('--keep', action='store_true')
+    ap.add_argument('--unsafe-local-reads', action='store_true',
+                    help='negative control: register reads without the '
+                    'barrier, still checked as linearizable')
     a = ap.parse_args(argv)
     if not a.raftgate:
         ap.error('--raftgate or RAFTGATE_BIN')
@@ -183,7 +192,13 @@ def main(argv=None):
     nodes = cl.start()
     ctx = LocalCtx(nodes, hist, d, up.addr, seed=seed, cluster=cl,
                    test='local%d' % (seed % 100000))
-    wls = [WORKLOADS[w]() for w in a.workloads.split(',') if w]
+    wls = []
+    for w in a.workloads.split(','):
+        if w == 'register':
+            wls.append(WORKLOADS[w](
+                unsafe_local_reads=a.unsafe_local_reads))
+        elif w:
+            wls.append(WORKLOADS[w]())
     results = []
     try:
         for w in wls:

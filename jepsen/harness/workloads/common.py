@@ -23,6 +23,12 @@ def outcome(status, headers):
     return 'info'
 
 
+def exc_outcome(e):
+    """fail when the request was certainly not sent (connection refused:
+    nothing reached the node), info otherwise (timeout, reset)."""
+    return 'fail' if isinstance(e, ConnectionRefusedError) else 'info'
+
+
 def version(headers):
     v = headers.get('x-raftgate-version') or headers.get(
         'x-raftgate-revision')

@@ -70,8 +70,10 @@ class Durable:
                       'service': {'name': SERVICE}},
                 headers={'X-Request-Id': rid}, timeout=common.ADMIN_TIMEOUT)
         except OSError as e:
-            ctx.history.complete(op, 'info', err=repr(e)[:120])
-            self.procs.crashed(w)
+            typ = common.exc_outcome(e)
+            ctx.history.complete(op, typ, err=repr(e)[:120])
+            if typ == 'info':
+                self.procs.crashed(w)
             return
         typ = common.outcome(st, h)
         if typ == 'ok' and st >= 300:
@@ -88,8 +90,10 @@ class Durable:
         try:
             st, h, body = ctx.http(node, 'GET', path, timeout=5.0)
         except OSError as e:
-            ctx.history.complete(op, 'info', err=repr(e)[:120])
-            self.procs.crashed(w)
+            typ = common.exc_outcome(e)
+            ctx.history.complete(op, typ, err=repr(e)[:120])
+            if typ == 'info':
+                self.procs.crashed(w)
             return False
         v = names(body) if st == 200 else None
         if v is None:

@@ -57,8 +57,10 @@ class Proxy:
             st, _, _ = ctx.http(node, 'GET', PATH, timeout=TIMEOUT,
                                 port='proxy')
         except OSError as e:
-            ctx.history.complete(op, 'info', err=repr(e)[:80])
-            self.procs.crashed(w)
+            typ = common.exc_outcome(e)
+            ctx.history.complete(op, typ, err=repr(e)[:80])
+            if typ == 'info':
+                self.procs.crashed(w)
             return
         ctx.history.complete(op, 'ok' if 200 <= st < 300 else 'fail',
                              http=st)

@@ -55,12 +55,15 @@ class Register:
     name = 'register'
 
     def __init__(self, rate=30, workers=6, ops_per_key=150, info_per_key=8,
-                 local_p=0.1, proc_base=0):
+                 local_p=0.1, proc_base=0, unsafe_local_reads=False):
         self.rate = rate
         self.workers = workers
         self.ops_per_key = ops_per_key
         self.info_per_key = info_per_key
         self.local_p = local_p
+        # negative control: 'read' ops are served as local reads (no
+        # barrier) yet recorded and checked as linearizable
+        self.unsafe_local_reads = unsafe_local_reads
         self.procs = common.Procs(proc_base, workers)
         self.lock = threading.Lock()
         self.key_no = 0
@@ -143,15 +146,17 @@ class Register:
 
     def _read(self, ctx, w, proc, node, key, local):
         f = 'read-local' if local else 'read'
-        path = '/routes/' + key + ('' if local else
-                                   '?consistency=linearizable')
+        path = '/routes/' + key + ('' if local or self.unsafe_local_reads
+                                   else '?consistency=linearizable')
         op = ctx.history.invoke(proc, self.name, f, node=node.name, key=key)
         try:
             st, h, body = ctx.http(node, 'GET', path,
                                    timeout=common.ADMIN_TIMEOUT)
         except OSError as ex:
-            ctx.history.complete(op, 'info', err=repr(ex)[:120])
-            self.procs.crashed(w)
+            typ = common.exc_outcome(ex)
+            ctx.history.complete(op, typ, err=repr(ex)[:120])
+            if typ == 'info':
+                self.procs.crashed(w)
             return
         if st == 200 or st == 404:
             val = parse_value(body) if st == 200 else None
@@ -181,9 +186,11 @@ class Register:
                                    body=route_body(key, v), headers=hdrs,
                                    timeout=common.ADMIN_TIMEOUT)
         except OSError as ex:
-            ctx.history.complete(op, 'info', err=repr(ex)[:120])
-            self.procs.crashed(w)
-            self._info(key)
+            typ = common.exc_outcome(ex)
+            ctx.history.complete(op, typ, err=repr(ex)[:120])
+            if typ == 'info':
+                self.procs.crashed(w)
+                self._info(key)
             return
         typ = common.outcome(st, h)
         ver = common.version(h)

@@ -1,0 +1,267 @@
+"""Self-tests of versions, setfull, converge, avail and logscan on planted
+histories: each anomaly must FAIL, the clean twin must PASS.  No root."""
+
+import os
+import sys
+import tempfile
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                '..'))
+
+from harness.checkers import avail, converge, logscan, setfull  # noqa
+from harness.checkers import versions  # noqa: E402
+from harness.workloads import register  # noqa: E402
+
+S = 1_000_000_000
+
+
+class H:
+    """A tiny history builder: op(...) appends an invoke and completion."""
+
+    def __init__(self):
+        self.evs = []
+
+    def op(self, wl, f, t0, t1, typ='ok', proc=1, node='n1', inv=None,
+           **done):
+        i = {'i': None, 't': t0, 'proc': proc, 'type': 'invoke', 'wl': wl,
+             'f': f, 'node': node}
+        i.update(inv or {})
+        c = {'i': None, 't': t1, 'proc': proc, 'type': typ, 'wl': wl,
+             'f': f, 'node': node}
+        c.update(done)
+        self.evs.append(i)
+        if t1 is not None:
+            c['_inv'] = i
+            self.evs.append(c)
+        return self
+
+    def events(self):
+        evs = sorted(self.evs, key=lambda e: e['t'])
+        for k, e in enumerate(evs):
+            e['i'] = k
+        for e in evs:
+            if '_inv' in e:
+                e['inv'] = e.pop('_inv')['i']
+        return evs
+
+
+class Versions(unittest.TestCase):
+    def test_clean(self):
+        h = (H().op('register', 'write', 0, 10, ver=5, inv={'value': 1})
+             .op('register', 'read', 20, 30, ver=5)
+             .op('register', 'write', 40, 50, ver=6, inv={'value': 2})
+             .op('register', 'cas', 45, 55, ver=6, res=False))
+        self.assertEqual(versions.check(h.events())['verdict'], 'PASS')
+
+    def test_stale_read_inversion(self):
+        h = (H().op('register', 'write', 0, 10, ver=7)
+             .op('register', 'read', 20, 30, ver=6, node='n3'))
+        r = versions.check(h.events())
+        self.assertEqual(r['verdict'], 'FAIL')
+        self.assertEqual(r['witness'][0]['kind'], 'realtime-inversion')
+
+    def test_write_version_inversion(self):
+        # the later write got a lower version: time travel
+        h = (H().op('register', 'write', 0, 10, ver=9)
+             .op('durable', 'add', 20, 30, ver=8))
+        self.assertEqual(versions.check(h.events())['verdict'], 'FAIL')
+
+    def test_duplicate_write_version(self):
+        h = (H().op('register', 'write', 0, 10, ver=9)
+             .op('register', 'write', 5, 15, ver=9, proc=2))
+        r = versions.check(h.events())
+        self.assertEqual(r['verdict'], 'FAIL')
+        self.assertIn('duplicate-version',
+                      [a['kind'] for a in r['witness']])
+
+    def test_concurrent_is_fine(self):
+        # overlapping ops may be ordered either way
+        h = (H().op('register', 'write', 0, 30, ver=9)
+             .op('register', 'read', 10, 20, ver=8, proc=2))
+        self.assertEqual(versions.check(h.events())['verdict'], 'PASS')
+
+    def test_local_read_regression_and_restart(self):
+        h = (H().op('register', 'read-local', 0, 10, ver=9, node='n2')
+             .op('register', 'read-local', 20, 30, ver=8, node='n2'))
+        self.assertEqual(versions.check(h.events())['verdict'], 'FAIL')
+        # a kill of n2 in between: the new incarnation may be behind
+        faults = [{'kind': 'kill-follower', 'start': 12, 'end': 18,
+                   'nodes': ['n2']}]
+        self.assertEqual(versions.check(h.events(), faults=faults)['verdict'],
+                         'PASS')
+        # a kill of another node does not excuse it
+        faults[0]['nodes'] = ['n1']
+        self.assertEqual(versions.check(h.events(), faults=faults)['verdict'],
+                         'FAIL')
+
+    def test_samples(self):
+        ss = [{'t': 1, 'node': 'n1', 'status': {'incarnation': 'a',
+                                                 'applied_index': 10}},
+              {'t': 2, 'node': 'n1', 'status': {'incarnation': 'a',
+                                                 'applied_index': 9}}]
+        self.assertEqual(versions.check([], samples=ss)['verdict'], 'FAIL')
+        ss[1]['status']['incarnation'] = 'b'
+        self.assertEqual(versions.check([], samples=ss)['verdict'], 'PASS')
+
+
+class SetFull(unittest.TestCase):
+    def base(self):
+        h = H()
+        h.op('durable', 'add', 0, 10, inv={'value': 1})
+        h.op('durable', 'add', 5, 15, inv={'value': 2}, proc=2)
+        h.op('durable', 'add', 20, None, inv={'value': 3}, proc=2)  # open
+        h.op('durable', 'add', 21, 25, 'fail', inv={'value': 4}, proc=3)
+        h.op('durable', 'read', 30, 40, value=[1, 2], proc=9)
+        return h
+
+    def finals(self, h, sets):
+        for k, s in enumerate(sets):
+            h.op('durable', 'final-read', 100 + k, 101 + k, value=s,
+                 node='n%d' % (k + 1), proc=9)
+        return h
+
+    def test_clean(self):
+        h = self.finals(self.base(), [[1, 2, 3]] * 3)
+        r = setfull.check(h.events())
+        self.assertEqual(r['verdict'], 'PASS', r)
+        self.assertIn('1 recovered', r['summary'])
+
+    def test_lost_write(self):
+        h = self.finals(self.base(), [[1, 2], [1, 2], [1]])
+        r = setfull.check(h.events())
+        self.assertEqual(r['verdict'], 'FAIL')
+        self.assertEqual(r['witness']['lost'][0]['x'], 2)
+
+    def test_stale_linearizable_read(self):
+        h = self.base()
+        h.op('durable', 'read', 50, 60, value=[1], proc=9)
+        self.finals(h, [[1, 2]] * 3)
+        r = setfull.check(h.events())
+        self.assertEqual(r['verdict'], 'FAIL')
+        self.assertEqual(r['witness']['stale'][0]['x'], 2)
+
+    def test_unexpected_and_failed_present(self):
+        h = self.finals(self.base(), [[1, 2, 99]] * 3)
+        self.assertEqual(setfull.check(h.events())['verdict'], 'FAIL')
+        h = self.finals(self.base(), [[1, 2, 4]] * 3)
+        r = setfull.check(h.events())
+        self.assertEqual(r['verdict'], 'FAIL')
+        self.assertEqual(r['witness']['failed_present'], [4])
+
+
+class Converge(unittest.TestCase):
+    def st(self, v, h):
+        return {'config_version': v, 'config_hash': h}
+
+    def test_converged_and_logs_match(self):
+        polls = [(1 * S, {'n1': self.st(5, 'a'), 'n2': self.st(4, 'b'),
+                          'n3': None}),
+                 (2 * S, {'n1': self.st(5, 'a'), 'n2': self.st(5, 'a'),
+                          'n3': self.st(5, 'a')})]
+        log = [{'index': 3, 'term': 2, 'request_id': 'x', 'type': 'put',
+                'status': 'ok', 'revision': 1}]
+        r = converge.check(polls, {'n1': log, 'n2': log, 'n3': log}, 0,
+                           ['n1', 'n2', 'n3'])
+        self.assertEqual(r['verdict'], 'PASS', r)
+        r = converge.check(polls, {'n1': log, 'n2': log, 'n3': log}, 0,
+                           ['n1', 'n2', 'n3'], bound_s=1.0)
+        self.assertEqual(r['verdict'], 'FAIL')
+
+    def test_not_converged_and_divergent_log(self):
+        polls = [(1 * S, {'n1': self.st(5, 'a'), 'n2': self.st(5, 'b'),
+                          'n3': self.st(5, 'a')})]
+        r = converge.check(polls, {}, 0, ['n1', 'n2', 'n3'])
+        self.assertEqual(r['verdict'], 'FAIL')
+        a = [{'index': 3, 'term': 2, 'request_id': 'x', 'type': 'put',
+              'status': 'ok', 'revision': 1}]
+        b = [dict(a[0], request_id='y')]
+        polls = [(1 * S, {n: self.st(5, 'a') for n in ('n1', 'n2')})]
+        r = converge.check(polls, {'n1': a, 'n2': b}, 0, ['n1', 'n2'])
+        self.assertEqual(r['verdict'], 'FAIL')
+        self.assertEqual(r['witness']['log_mismatch'][0]['index'], 3)
+
+
+class Avail(unittest.TestCase):
+    """Synthetic phases: n1 is isolated 10-20 s, n2 killed 30-35 s."""
+    faults = [{'kind': 'isolate-leader', 'start': 10 * S, 'end': 20 * S,
+               'nodes': ['n1', 'n2', 'n3'],
+               'value': {'minority': ['n1'], 't_apply': 10 * S}},
+              {'kind': 'kill-follower', 'start': 30 * S, 'end': 35 * S,
+               'nodes': ['n2'], 'value': {'minority': ['n2']}}]
+
+    def test_phase(self):
+        ph = lambda n, t: avail.phase(n, int(t * S), self.faults, 3 * S)  # noqa
+        self.assertEqual(ph('n1', 5), 'healthy')
+        self.assertEqual(ph('n1', 11), 'recovering')
+        self.assertEqual(ph('n1', 15), 'minority-side')
+        self.assertEqual(ph('n2', 15), 'majority-side')
+        self.assertEqual(ph('n2', 21), 'recovering')
+        self.assertEqual(ph('n2', 25), 'healthy')
+        self.assertEqual(ph('n2', 31), 'killed')
+        self.assertEqual(ph('n3', 34), 'majority-side')
+        self.assertEqual(ph('n2', 36), 'recovering')
+        self.assertEqual(avail.phase('n1', 5 * S, [
+            {'kind': 'packet-loss', 'start': 0, 'end': 9 * S,
+             'nodes': ['n1']}], 0), 'fault:packet-loss')
+
+    def hist(self, bad=lambda node, t: False):
+        h = H()
+        for k in range(0, 40 * 20):      # 20 req/s per node for 40 s
+            t = k * S // 20
+            for n in ('n1', 'n2', 'n3'):
+                ph = avail.phase(n, t, self.faults, 3 * S)
+                ok = ph != 'killed' and not bad(n, t)
+                h.op('proxy', 'get', t, t + 1_000_000, 'ok' if ok else 'fail',
+                     node=n)
+        return h.events()
+
+    def test_gates(self):
+        r = avail.check(self.hist(), self.faults, ['n1', 'n2', 'n3'])
+        self.assertEqual(r['verdict'], 'PASS', r['summary'])
+        self.assertIn('killed 0.0%', r['summary'])
+        # the minority stops serving: FAIL (< 95%)
+        r = avail.check(self.hist(lambda n, t: n == 'n1' and
+                                  14 * S <= t < 18 * S),
+                        self.faults, ['n1', 'n2', 'n3'])
+        self.assertEqual(r['verdict'], 'FAIL')
+        self.assertEqual(r['witness']['below_gate'][0]['phase'],
+                         'minority-side')
+        # 2% errors on the majority side: FAIL (< 99%)
+        r = avail.check(self.hist(lambda n, t: n == 'n3' and
+                                  13 * S <= t < 13 * S + S // 5),
+                        self.faults, ['n1', 'n2', 'n3'])
+        self.assertEqual(r['verdict'], 'FAIL')
+
+
+class LogScan(unittest.TestCase):
+    def test_markers_and_cores(self):
+        with tempfile.TemporaryDirectory() as d:
+            a = os.path.join(d, 'n1.log')
+            b = os.path.join(d, 'n2.log')
+            with open(a, 'w') as f:
+                f.write('[info] started\n[info] config revision 3\n')
+            with open(b, 'w') as f:
+                f.write('ok\nRG-ASSERT raft/node.c:12: x != NULL\n')
+            r = logscan.check({'n1': a})
+            self.assertEqual(r['verdict'], 'PASS')
+            r = logscan.check({'n1': a, 'n2': b})
+            self.assertEqual(r['verdict'], 'FAIL')
+            self.assertEqual(r['witness']['hits'][0]['line'], 2)
+            os.mkdir(os.path.join(d, 'n1'))
+            open(os.path.join(d, 'n1', 'core'), 'w').close()
+            r = logscan.check({'n1': a}, dirs=[d])
+            self.assertEqual(r['verdict'], 'FAIL')
+            self.assertTrue(logscan.scan_text(
+                ['==12==ERROR: AddressSanitizer: heap-use-after-free']))
+
+
+class RegisterValue(unittest.TestCase):
+    def test_parse_value(self):
+        self.assertEqual(register.parse_value(b'{"tags":["v12"]}'), 12)
+        self.assertEqual(register.parse_value(b'{"tags":[]}'), 'tags:[]')
+        self.assertEqual(register.parse_value(b'x'), 'unparsable')
+
+
+if __name__ == '__main__':
+    unittest.main()

@@ -23,7 +23,6 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 
 from harness import ctx as ctxmod
 from harness.history import History

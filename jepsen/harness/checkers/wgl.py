@@ -242,6 +242,7 @@ def register_ops(events, applied=None, applied_complete=False,
                 op['res'] = bool(comp.get('res'))
         else:
             if op['f'] == 'read':
+                stats['info_reads'] = stats.get('info_reads', 0) + 1
                 continue
             a = (applied or {}).get(inv.get('rid'))
             if a is not None:
@@ -322,9 +323,10 @@ def check_history(events, applied=None, applied_complete=False,
             unknown += 1
     verdict = FAIL if invalid else (UNKNOWN if unknown else OK)
     summary = ('%d keys: %d valid, %d invalid, %d unknown; %d info '
-               'resolved (%d applied, %d dropped, %d open); max %.2f s/key'
-               % (len(keys), valid, invalid, unknown,
-                  stats['info'], stats['resolved'], stats['dropped'],
-                  stats['optional'], worst))
+               '(%d reads dropped; writes: %d found applied, %d not applied,'
+               ' %d open); max %.2f s/key'
+               % (len(keys), valid, invalid, unknown, stats['info'],
+                  stats.get('info_reads', 0), stats['resolved'],
+                  stats['dropped'], stats['optional'], worst))
     return {'name': 'a/linearizable-admin', 'verdict': verdict,
             'summary': summary, 'witness': witness, 'counts': stats}

@@ -22,6 +22,7 @@ A key is used for 150 ops or until 8 info ops, then the next key.
 """
 
 import json
+import os
 import threading
 import time
 
@@ -49,6 +50,18 @@ def parse_value(body):
         return int(tags[0][1:])
     except ValueError:
         return 'tags:%r' % (tags,)
+
+
+def load_samples(store):
+    """The sampler's <store>/samples.jsonl (JEPSEN.md 4.7), or None."""
+    if not store:
+        return None
+    path = os.path.join(store, 'samples.jsonl')
+    try:
+        with open(path, encoding='utf-8') as fh:
+            return [json.loads(line) for line in fh if line.strip()]
+    except (OSError, ValueError):
+        return None
 
 
 class Register:
@@ -265,6 +278,8 @@ class Register:
         samples = getattr(ctx, 'samples', None)
         if callable(samples):
             samples = samples()
+        if samples is None:
+            samples = load_samples(getattr(ctx, 'store', None))
         out.append(versions.check(evs, samples=samples,
                                   faults=ctx.faults()))
         n = sum(1 for ev in evs if ev.get('wl') == self.name and

@@ -335,6 +335,9 @@ static int admin_start(struct control *ctl)
     ac.listen = ctl->nc.admin_listen;
     ac.token = ctl->nc.admin_token;
     ac.raft = ctl->raft;
+    ac.name = ctl->nc.node_name;
+    ac.raft_addr = ctl->nc.raft_listen;
+    ac.proxy_addr = ctl->nc.proxy_listen;
     ctl->admin = rg_admin_start(ctl->loop, &ac, &eb);
     if (ctl->admin == NULL) {
         rg_log(RG_LOG_ERROR, "admin.listen %s", eb.msg);

@@ -500,30 +500,63 @@ static int is_read(const struct rg_areq *q)
     return strcmp(q->method, "GET") == 0 || strcmp(q->method, "HEAD") == 0;
 }
 
+/* A decimal revision: digits only, at most 2^63-1 (JSON integers). */
+static int parse_revision(const char *v, uint64_t *out)
+{
+    uint64_t r = 0;
+
+    if (*v == '\0')
+        return -EINVAL;
+    for (; *v; v++) {
+        if (*v < '0' || *v > '9' ||
+            r > (UINT64_C(0x7fffffffffffffff) - (uint64_t)(*v - '0')) / 10)
+            return -EINVAL;
+        r = r * 10 + (uint64_t)(*v - '0');
+    }
+    *out = r;
+    return 0;
+}
+
+/* Check ?consistency= and ?min_revision=; 0, or answers 400 and -1. */
+static int check_params(struct rg_areq *q, int *linear)
+{
+    char v[64];
+
+    *linear = 0;
+    if (rg_admin__param(q, "consistency", v, sizeof(v)) == 0) {
+        if (strcmp(v, "linearizable") == 0)
+            *linear = 1;
+        else if (strcmp(v, "local") != 0) {
+            rg_admin__error(q, 400, "consistency: must be local or "
+                                    "linearizable");
+            return -1;
+        }
+    }
+    if (rg_admin__param(q, "min_revision", v, sizeof(v)) == 0 &&
+        (strlen(v) > 20 || parse_revision(v, &q->min_rev) != 0)) {
+        q->min_rev = 0;
+        rg_admin__error(q, 400, "min_revision: must be a decimal integer "
+                                "from 0 to 9223372036854775807");
+        return -1;
+    }
+    return 0;
+}
+
 static void dispatch(struct rg_areq *q)
 {
-    char v[32];
+    int linear;
 
+    if (check_params(q, &linear) != 0)
+        return;
     if (q->a->raft != NULL && !is_read(q) && !rg_admin__is_leader(q->a)) {
         rg_admin__forward(q);
         return;
     }
-    if (rg_admin__param(q, "min_revision", v, sizeof(v)) == 0) {
-        char *end;
-
-        q->min_rev = strtoull(v, &end, 10);
-        if (end == v || *end != '\0') {
-            rg_admin__error(q, 400, "min_revision: must be an integer");
-            return;
-        }
-        if (rg_admin__revision(q->a) < q->min_rev) {
-            wait_revision(q);
-            return;
-        }
+    if (q->min_rev > 0 && rg_admin__revision(q->a) < q->min_rev) {
+        wait_revision(q);
+        return;
     }
-    if (q->a->raft != NULL && is_read(q) &&
-        rg_admin__param(q, "consistency", v, sizeof(v)) == 0 &&
-        strcmp(v, "linearizable") == 0) {
+    if (q->a->raft != NULL && is_read(q) && linear) {
         linearizable(q);
         return;
     }
@@ -601,6 +634,13 @@ struct rg_admin *rg_admin_start(uv_loop_t *loop,
         rg_free(a);
         return NULL;
     }
+    if (a->raft != NULL && (a->self = rg_admin__self_start(a, c)) == NULL) {
+        rg_errbuf_set(eb, "out of memory");
+        rg_httpd_stop(a->httpd);
+        rg_free(a->token);
+        rg_free(a);
+        return NULL;
+    }
     return a;
 }
 
@@ -614,6 +654,8 @@ void rg_admin_stop(struct rg_admin *a)
     if (a == NULL)
         return;
     a->stopping = 1;
+    rg_admin__self_stop(a->self);
+    a->self = NULL;
     while (a->pending != NULL) {
         struct rg_areq *q = a->pending;
 

@@ -23,6 +23,12 @@ struct rg_admin_conf {
     const char *token;      /* bearer token; NULL or "" = no auth */
     struct rg_raft *raft;   /* kept until rg_admin_stop; NULL in
                                single-node mode */
+    /* Cluster mode: this node's registry record {name, raft, admin (=
+     * listen), proxy}; the node keeps it in step through the leader. NULL
+     * name = "node-<id>". */
+    const char *name;
+    const char *raft_addr;
+    const char *proxy_addr;
 };
 
 /* Start the admin API on @loop. Strings in @c are copied. Returns NULL

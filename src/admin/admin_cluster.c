@@ -2,9 +2,13 @@
  * fault-injection hooks /status and /debug/applied (JEPSEN.md §4.2 items 1
  * and 4). Membership changes run on the leader (followers forward them):
  * join = add as spare, assign standby, record the node (NODE_SET);
- * promote = assign voter, record the role; remove = remove, NODE_DEL. */
+ * promote = assign voter, record the role; remove = remove, NODE_DEL.
+ * Once the Raft change committed, any later failure answers 504 unknown.
+ * PUT /cluster/members/{id} rewrites a member's registry record. */
 #include "admin/admin_int.h"
 
+#include <ctype.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -157,13 +161,56 @@ static void get_applied(struct rg_areq *q)
 
 /* ---- membership ---- */
 
+/* A membership change or transfer that did not commit (it was refused or
+ * failed before committing). */
 static void change_failed(struct rg_areq *q, int status, const char *step)
 {
-    if (status == RG_RAFT_ENOTLEADER || status == RG_RAFT_ESHUTDOWN ||
-        status == RG_RAFT_EBUSY)
+    switch (status) {
+    case RG_RAFT_ENOTLEADER:
+    case RG_RAFT_ESHUTDOWN:
+    case RG_RAFT_EBUSY:
+    case -ENOMEM:
         rg_admin__not_proposed(q, rg_raft_strerror(status));
-    else
+        break;
+    case -ETIMEDOUT: /* a promotee that did not catch up: nothing changed */
+        if (strcmp(step, "transfer") == 0)
+            rg_admin__unknown(q, "transfer: the target did not take over "
+                                 "within the election timeout");
+        else
+            rg_admin__not_proposed(q, "the node did not catch up");
+        break;
+    case RG_RAFT_EUNKNOWN:
+        rg_admin__unknown(q, rg_raft_strerror(status));
+        break;
+    case -ENOENT:
+        rg_admin__error(q, 404, "Not found");
+        break;
+    case -EEXIST:
+        rg_admin__error(q, 409, "%s: id or raft address already a member",
+                        step);
+        break;
+    case -EALREADY:
+        rg_admin__error(q, 409, "%s: the member already has that role",
+                        step);
+        break;
+    case -EINVAL:
+        rg_admin__error(q, 400, "%s: %s", step, rg_raft_strerror(status));
+        break;
+    default:
         rg_admin__error(q, 500, "%s: %s", step, rg_raft_strerror(status));
+    }
+}
+
+/* A step after the membership change committed failed: the change stays,
+ * so the outcome the client sees is unknown, never not-proposed. */
+static void after_commit_failed(struct rg_areq *q, int status,
+                                const char *step)
+{
+    char msg[256];
+
+    snprintf(msg, sizeof(msg), "membership changed, then %s: %s", step,
+             rg_raft_strerror(status));
+    rg_admin__unknown(q, msg);
 }
 
 static void on_recorded(struct rg_areq *q, const struct rg_fsm_result *res,
@@ -178,16 +225,30 @@ static void on_recorded(struct rg_areq *q, const struct rg_fsm_result *res,
         json_decref(o);
 }
 
-/* Propose the node record in q->obj (NODE_SET) or its removal. */
+static uint64_t obj_id(const struct rg_areq *q)
+{
+    return (uint64_t)json_integer_value(json_object_get(q->obj, "id"));
+}
+
+/* Propose the node record in q->obj (NODE_SET) or its removal. Runs
+ * whether or not the client is still connected: the registry follows the
+ * Raft configuration, not the client. */
 static void record(struct rg_areq *q, int del)
 {
+    const struct rg_fsm *f = rg_raft_fsm(q->a->raft);
     struct rg_cmd c = {0};
     char key[24];
-    char *text = del ? NULL : json_dumps(q->obj, JSON_COMPACT |
-                                                     JSON_SORT_KEYS);
+    char *text;
 
-    snprintf(key, sizeof(key), "%" PRIu64,
-             (uint64_t)json_integer_value(json_object_get(q->obj, "id")));
+    if (del && rg_fsm_node(f, obj_id(q)) == NULL) {
+        /* nothing recorded: the removal is the whole answer */
+        json_decref(q->obj);
+        q->obj = NULL;
+        rg_admin__reply(q, 204, NULL, rg_fsm_revision(f), NULL);
+        return;
+    }
+    text = del ? NULL : json_dumps(q->obj, JSON_COMPACT | JSON_SORT_KEYS);
+    snprintf(key, sizeof(key), "%" PRIu64, obj_id(q));
     c.type = del ? RG_CMD_NODE_DEL : RG_CMD_NODE_SET;
     c.key = key;
     c.key_len = (uint16_t)strlen(key);
@@ -198,18 +259,13 @@ static void record(struct rg_areq *q, int del)
     rg_admin__jfree(text);
 }
 
-static uint64_t obj_id(const struct rg_areq *q)
-{
-    return (uint64_t)json_integer_value(json_object_get(q->obj, "id"));
-}
-
 static void on_standby(void *arg, int status)
 {
     struct rg_areq *q = arg;
 
     if (status != 0)
-        change_failed(q, status, "added as spare, then assign standby");
-    else if (q->conn != NULL)
+        after_commit_failed(q, status, "assign standby");
+    else
         record(q, 0);
     rg_admin__unref(q);
 }
@@ -219,20 +275,22 @@ static void on_added(void *arg, int status)
     struct rg_areq *q = arg;
     int rv;
 
-    if (status != 0 || q->conn == NULL) {
-        if (status != 0)
-            change_failed(q, status, "add");
+    if (status != 0) {
+        change_failed(q, status, "add");
         rg_admin__unref(q);
         return;
     }
+    q->committed = 1;
     rv = rg_raft_assign(q->a->raft, obj_id(q), RG_ROLE_STANDBY, on_standby,
                         q);
     if (rv != 0) {
-        change_failed(q, rv, "added as spare, then assign standby");
+        after_commit_failed(q, rv, "assign standby");
         rg_admin__unref(q);
     }
 }
 
+/* The registry record from a request body: {id, raft, admin, proxy?,
+ * name?}. @id 0 = the body's. NULL when it lacks a required field. */
 static json_t *join_body(struct rg_areq *q)
 {
     json_t *b = json_loadb(q->body, q->body_len, 0, NULL);
@@ -245,7 +303,9 @@ static json_t *join_body(struct rg_areq *q)
     char nm[32];
 
     if (id >= 1 && raft != NULL && adm != NULL) {
-        snprintf(nm, sizeof(nm), "node%lld", (long long)id);
+        /* the node corrects the name from its own node.name once it
+         * runs; this default is raft/node.c's */
+        snprintf(nm, sizeof(nm), "node-%lld", (long long)id);
         rec = json_pack("{s:I,s:s,s:s,s:s,s:s,s:s}", "id", id, "name",
                         name && *name ? name : nm, "raft", raft, "admin", adm,
                         "proxy", proxy ? proxy : "", "role", "standby");
@@ -281,8 +341,10 @@ static void on_promoted(void *arg, int status)
 
     if (status != 0)
         change_failed(q, status, "assign voter");
-    else if (q->conn != NULL)
+    else {
+        q->committed = 1;
         record(q, 0);
+    }
     rg_admin__unref(q);
 }
 
@@ -292,38 +354,55 @@ static void on_removed(void *arg, int status)
 
     if (status != 0)
         change_failed(q, status, "remove");
-    else if (q->conn != NULL)
+    else {
+        q->committed = 1;
         record(q, 1);
+    }
     rg_admin__unref(q);
 }
 
-struct is_member {
+struct find_member {
     uint64_t id;
     int found;
+    enum rg_raft_role role;
+    char address[256];
 };
 
-static void is_member_cb(void *arg, const struct rg_raft_member *m)
+static void find_member_cb(void *arg, const struct rg_raft_member *m)
 {
-    struct is_member *im = arg;
+    struct find_member *fm = arg;
 
-    im->found |= m->id == im->id;
+    if (m->id != fm->id)
+        return;
+    fm->found = 1;
+    fm->role = m->role;
+    snprintf(fm->address, sizeof(fm->address), "%s",
+             m->address ? m->address : "");
+}
+
+/* Fill @fm for member fm->id; 1 when it is a member. */
+static int find_member(const struct rg_admin *a, struct find_member *fm)
+{
+    fm->found = 0;
+    rg_raft_members(a->raft, find_member_cb, fm);
+    return fm->found;
 }
 
 /* promote or remove member @id (404 when it is not a member). */
 static void change(struct rg_areq *q, uint64_t id, int promote)
 {
     const json_t *rec = rg_fsm_node(rg_raft_fsm(q->a->raft), id);
-    struct is_member im = {id, 0};
+    struct find_member fm = {.id = id};
     int rv;
 
-    rg_raft_members(q->a->raft, is_member_cb, &im);
-    if (!im.found) {
+    if (!find_member(q->a, &fm)) {
         rg_admin__error(q, 404, "Not found");
         return;
     }
-
     q->obj = rec ? json_deep_copy(rec) : json_object();
     json_object_set_new(q->obj, "id", json_integer((json_int_t)id));
+    if (json_object_get(q->obj, "raft") == NULL)
+        json_object_set_new(q->obj, "raft", json_string(fm.address));
     if (promote)
         json_object_set_new(q->obj, "role", json_string("voter"));
     q->ok_status = promote ? 200 : 204;
@@ -331,10 +410,62 @@ static void change(struct rg_areq *q, uint64_t id, int promote)
     rv = promote ? rg_raft_assign(q->a->raft, id, RG_ROLE_VOTER, on_promoted,
                                   q)
                  : rg_raft_remove(q->a->raft, id, on_removed, q);
-    if (rv != 0) {
+    if (rv == -EALREADY && promote) {
+        /* already a voter: make sure the registry says so */
+        q->committed = 1;
+        record(q, 0);
+        rg_admin__unref(q);
+    } else if (rv != 0) {
         rg_admin__unref(q);
         change_failed(q, rv, promote ? "assign voter" : "remove");
     }
+}
+
+/* PUT /cluster/members/{id}: (re)write member @id's registry record. The
+ * Raft configuration has the last word on "raft" and "role"; name, admin
+ * and proxy come from the body (or stay as recorded). Each member sends
+ * its own through this (admin_self.c). */
+static void set_record(struct rg_areq *q, uint64_t id)
+{
+    const json_t *old = rg_fsm_node(rg_raft_fsm(q->a->raft), id);
+    json_t *b = json_loadb(q->body, q->body_len, 0, NULL);
+    struct find_member fm = {.id = id};
+    static const char *const keep[] = {"name", "admin", "proxy"};
+    json_int_t bid = json_integer_value(json_object_get(b, "id"));
+    char nm[32];
+
+    if (!json_is_object(b) ||
+        (json_object_get(b, "id") != NULL && bid != (json_int_t)id)) {
+        json_decref(b);
+        rg_admin__error(q, 400, "expected {\"name\"?, \"admin\"?, "
+                                "\"proxy\"?} (\"id\", when given, as in "
+                                "the path)");
+        return;
+    }
+    if (!find_member(q->a, &fm)) {
+        json_decref(b);
+        rg_admin__error(q, 404, "Not found");
+        return;
+    }
+    snprintf(nm, sizeof(nm), "node-%" PRIu64, id);
+    q->obj = json_pack("{s:I,s:s,s:s,s:s,s:s,s:s}", "id", (json_int_t)id,
+                       "name", nm, "raft", fm.address, "admin", "", "proxy",
+                       "", "role", role_name(fm.role));
+    for (unsigned i = 0; i < 3 && q->obj != NULL; i++) {
+        const json_t *v = json_object_get(b, keep[i]);
+
+        if (!json_is_string(v) || json_string_length(v) == 0)
+            v = json_object_get(old, keep[i]);
+        if (json_is_string(v))
+            json_object_set(q->obj, keep[i], (json_t *)v);
+    }
+    json_decref(b);
+    if (q->obj == NULL) {
+        rg_admin__error(q, 500, "out of memory");
+        return;
+    }
+    q->ok_status = 200;
+    record(q, 0);
 }
 
 static void on_transferred(void *arg, int status)
@@ -353,16 +484,41 @@ static void on_transferred(void *arg, int status)
     rg_admin__unref(q);
 }
 
+/* POST /cluster/transfer {"id": n} (no id or 0: any voter). An unknown id
+ * is 404, a non-voter 400; the current leader is already there (200). */
 static void transfer(struct rg_areq *q)
 {
-    json_t *b = json_loadb(q->body, q->body_len, 0, NULL);
-    json_int_t id = json_integer_value(json_object_get(b, "id"));
+    json_t *b = q->body_len ? json_loadb(q->body, q->body_len, 0, NULL)
+                            : json_object();
+    json_t *jid = json_object_get(b, "id");
+    json_int_t id = json_integer_value(jid);
+    struct find_member fm = {.id = (uint64_t)id};
+    struct rg_raft_status st;
+    int bad = !json_is_object(b) || (jid != NULL && (!json_is_integer(jid) ||
+                                                     id < 0));
     int rv;
 
     json_decref(b);
+    if (bad) {
+        rg_admin__error(q, 400, "expected {\"id\": n} (a member id) or {}");
+        return;
+    }
+    rg_raft_status(q->a->raft, &st);
+    if (id > 0 && !find_member(q->a, &fm)) {
+        rg_admin__error(q, 404, "Not found");
+        return;
+    }
+    if (id > 0 && fm.role != RG_ROLE_VOTER) {
+        rg_admin__error(q, 400, "member %lld is not a voter", (long long)id);
+        return;
+    }
+    if (id > 0 && (uint64_t)id == st.id) {
+        rg_admin__reply(q, 200, json_pack("{s:I}", "leader_id",
+                                          (json_int_t)st.id), 0, NULL);
+        return;
+    }
     rg_admin__ref(q);
-    rv = rg_raft_transfer(q->a->raft, id > 0 ? (uint64_t)id : 0,
-                          on_transferred, q);
+    rv = rg_raft_transfer(q->a->raft, (uint64_t)id, on_transferred, q);
     if (rv != 0) {
         rg_admin__unref(q);
         change_failed(q, rv, "transfer");
@@ -375,12 +531,14 @@ static void member(struct rg_areq *q, const char *rest)
     char *end;
     uint64_t id = strtoull(rest, &end, 10);
 
-    if (end == rest || id == 0)
+    if (end == rest || id == 0 || !isdigit((unsigned char)*rest))
         rg_admin__error(q, 404, "Not found");
     else if (strcmp(end, "/promote") == 0 && strcmp(q->method, "POST") == 0)
         change(q, id, 1);
     else if (*end == '\0' && strcmp(q->method, "DELETE") == 0)
         change(q, id, 0);
+    else if (*end == '\0' && strcmp(q->method, "PUT") == 0)
+        set_record(q, id);
     else
         rg_admin__error(q, 405, "Method not allowed");
 }

@@ -19,6 +19,7 @@
 struct rg_httpd;
 struct rg_fwd;
 struct rg_areq;
+struct rg_admin_self;
 
 struct rg_admin {
     uv_loop_t *loop;
@@ -26,6 +27,8 @@ struct rg_admin {
     char *token;                 /* NULL = no auth */
     struct rg_raft *raft;        /* NULL in single-node mode */
     const struct rg_fsm *local;  /* single-node mode state, borrowed */
+    struct rg_admin_self *self;  /* keeps our registry record; NULL in
+                                    single-node mode */
     struct rg_areq *pending;     /* requests not answered yet */
     unsigned live;               /* request objects not freed yet */
     int stopping;                /* rg_admin_stop started */
@@ -58,6 +61,9 @@ struct rg_areq {
     uint64_t if_match;           /* If-Match revision */
     int forwarded;               /* arrived from another node */
     int in_raft;                 /* a proposal is in flight */
+    int committed;               /* a membership change of this request
+                                    committed: a later failure is an
+                                    unknown outcome (504), never 503 */
     uv_timer_t timer;
     int timer_on;                /* timer initialised (closed on free) */
     struct rg_fwd *fwd;          /* forward in flight, or NULL */
@@ -121,12 +127,33 @@ void rg_admin__forward(struct rg_areq *q);
 /* Propose @n commands (borrowed) for @q: rid and If-Match filled from @q
  * when the command has none. On commit @q->on_ok runs (every result is
  * OK) or the first failing result is answered (412, 404, 400); not
- * proposed -> 503, unknown -> 504. Single-node mode -> 409. */
+ * proposed -> 503, unknown -> 504. With @q->committed set (a membership
+ * change already committed) every failure is 504 unknown. Single-node
+ * mode -> 409. */
 void rg_admin__propose(struct rg_areq *q, struct rg_cmd *cmds, unsigned n);
 
 /* Map the first non-OK result to an answer; returns 1 when it answered. */
 int rg_admin__result_error(struct rg_areq *q, const struct rg_fsm_result *r,
                            unsigned n);
+
+/* ---- admin_form.c ---- */
+
+/* An application/x-www-form-urlencoded body (@len bytes, borrowed) as a
+ * JSON object, Kong's way (see admin_form.c). NULL with a message in @err
+ * (@cap bytes) when a key cannot be placed. */
+json_t *rg_admin__form_parse(const char *body, size_t len, char *err,
+                             size_t cap);
+
+/* ---- admin_self.c ---- */
+
+/* Start keeping this node's registry record in step (cluster mode). Strings
+ * in @c are copied. NULL on ENOMEM. */
+struct rg_admin_self *rg_admin__self_start(struct rg_admin *a,
+                                           const struct rg_admin_conf *c);
+
+/* Stop: cancel a forward in flight and close the timer; the object goes
+ * when a raft write in flight has called back. Accepts NULL. */
+void rg_admin__self_stop(struct rg_admin_self *s);
 
 /* ---- one handler per area: 1 when it answered or took @q ---- */
 int rg_admin__objects(struct rg_areq *q);

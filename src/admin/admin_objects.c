@@ -9,6 +9,7 @@
 #include "admin/admin_int.h"
 
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "core/alloc.h"
@@ -237,13 +238,34 @@ static int unique_ok(struct rg_areq *q, enum rg_kind k, const json_t *o,
     return 1;
 }
 
+static int is_form(const struct rg_areq *q)
+{
+    static const char form[] = "application/x-www-form-urlencoded";
+
+    return q->ctype != NULL &&
+           strncasecmp(q->ctype, form, sizeof(form) - 1) == 0 &&
+           (q->ctype[sizeof(form) - 1] == '\0' ||
+            q->ctype[sizeof(form) - 1] == ';' ||
+            q->ctype[sizeof(form) - 1] == ' ');
+}
+
+/* The request body as a JSON object: JSON, or a form (Kong accepts both
+ * on every object endpoint). NULL after answering 400. */
 static json_t *body_object(struct rg_areq *q)
 {
     json_error_t e;
-    json_t *o = json_loadb(q->body, q->body_len, JSON_REJECT_DUPLICATES, &e);
+    json_t *o;
+    char err[160];
 
     if (q->body_len == 0)
         return json_object();
+    if (is_form(q)) {
+        o = rg_admin__form_parse(q->body, q->body_len, err, sizeof(err));
+        if (o == NULL)
+            rg_admin__error(q, 400, "Cannot parse form body: %s", err);
+        return o;
+    }
+    o = json_loadb(q->body, q->body_len, JSON_REJECT_DUPLICATES, &e);
     if (o == NULL || !json_is_object(o)) {
         json_decref(o);
         rg_admin__error(q, 400, "Cannot parse JSON body: %s",

@@ -55,9 +55,12 @@ static void on_written(void *arg, int status, const struct rg_fsm_result *res,
 
     q->in_raft = 0;
     RG_FAILPOINT("admin_before_reply");
-    if (status == 0 && !rg_admin__result_error(q, res, n))
+    if (status == 0 && q->committed && res[0].status != RG_FSM_OK)
+        rg_admin__unknown(q, "membership changed; the node registry "
+                             "refused the record");
+    else if (status == 0 && !rg_admin__result_error(q, res, n))
         q->on_ok(q, res, n);
-    else if (status == RG_RAFT_EUNKNOWN)
+    else if (status == RG_RAFT_EUNKNOWN || (status != 0 && q->committed))
         rg_admin__unknown(q, rg_raft_strerror(status));
     else if (status != 0)
         rg_admin__not_proposed(q, rg_raft_strerror(status));
@@ -96,7 +99,10 @@ void rg_admin__propose(struct rg_areq *q, struct rg_cmd *cmds, unsigned n)
     if (rv != 0) {
         q->in_raft = 0;
         rg_admin__unref(q);
-        rg_admin__not_proposed(q, rg_raft_strerror(rv));
+        if (q->committed)
+            rg_admin__unknown(q, rg_raft_strerror(rv));
+        else
+            rg_admin__not_proposed(q, rg_raft_strerror(rv));
         return;
     }
     start_timer(q);

@@ -31,6 +31,7 @@ struct hconn {
     int close;      /* close after the response */
     int closing;
     int closed;     /* the handle is closed; freed once not busy */
+    int too_big;    /* the body passes HTTPD_MAX_BODY: answer 413 */
 };
 
 static llhttp_settings_t hsettings;
@@ -93,10 +94,26 @@ static int h_value_done(llhttp_t *p)
     return 0;
 }
 
+/* A declared body over the cap is refused before any of it is read. */
+static int h_head_done(llhttp_t *p)
+{
+    struct hconn *c = p->data;
+
+    if ((p->flags & F_CONTENT_LENGTH) && p->content_length > HTTPD_MAX_BODY) {
+        c->too_big = 1;
+        return -1;
+    }
+    return 0;
+}
+
 static int h_body(llhttp_t *p, const char *at, size_t n)
 {
     struct hconn *c = p->data;
 
+    if (c->body.len + n > HTTPD_MAX_BODY) { /* chunked past the cap */
+        c->too_big = 1;
+        return -1;
+    }
     return rg_buf_add(&c->body, at, n) ? -1 : 0;
 }
 
@@ -140,6 +157,7 @@ static void hsettings_init(void)
     hsettings.on_header_field = h_field;
     hsettings.on_header_value = h_value;
     hsettings.on_header_value_complete = h_value_done;
+    hsettings.on_headers_complete = h_head_done;
     hsettings.on_body = h_body;
     hsettings.on_message_complete = h_done;
 }
@@ -170,7 +188,13 @@ static void h_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     if (err != HPE_OK) {
         static const char bad[] = "HTTP/1.1 400 Bad Request\r\n"
                                   "Content-Length: 0\r\nConnection: close\r\n\r\n";
-        uv_buf_t b = uv_buf_init((char *)bad, sizeof(bad) - 1);
+        static const char big[] =
+            "HTTP/1.1 413 Payload Too Large\r\n"
+            "Content-Type: application/json\r\nContent-Length: 37\r\n"
+            "Connection: close\r\n\r\n"
+            "{\"message\":\"Request body too large\"}\n";
+        uv_buf_t b = c->too_big ? uv_buf_init((char *)big, sizeof(big) - 1)
+                                : uv_buf_init((char *)bad, sizeof(bad) - 1);
 
         rg_io_write(s, &b, 1, NULL, NULL);
         c->close = 1;

@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import unittest
 
 import rgtest
@@ -114,6 +115,56 @@ class LauncherTest(unittest.TestCase):
             self.assertFalse(pid_alive(p), "pid %d still alive" % p)
         self.assertEqual(out.count("stopped"), 3, out)
         self.started = False
+
+    def test_token_restart_and_exit_reported_at_once(self):
+        """--admin-token: nodes get admin.token and the launcher polls with
+        it (start and restart succeed). Ports come from below the
+        ephemeral range (a killed node's port cannot be taken as a source
+        port). A restarted node that exits (its admin port taken by
+        another listener) ends the wait at once, with its log tail."""
+        self.started = True
+        timeout = scaled(30.0)
+        out = self.run_lc("start", "--base-port", "0", "--raftgate",
+                          rgtest.raftgate_bin(), "--seed", self.seed,
+                          "--admin-token", "s3cret", "--timeout",
+                          str(timeout))
+        st = self.state()
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            lo = int(f.read().split()[0])
+        for n in st["nodes"]:
+            with open(n["config"]) as f:
+                self.assertIn("s3cret", f.read())
+            r = rgtest.request(n["admin"], "GET", "/status")
+            self.assertEqual(r.status, 401, repr(r))
+            for k in ("proxy", "admin", "status", "raft"):
+                self.assertLess(n[k], lo, "n%d %s port %d is ephemeral"
+                                % (n["id"], k, n[k]))
+        roles = self.table_roles(out)
+        victim = [k for k, role in roles.items() if role != "leader"][0]
+        self.run_lc("kill", str(victim))
+        out = self.run_lc("restart", str(victim))
+        self.assertNotEqual(self.table_roles(out).get(victim), "down", out)
+        out = self.run_lc("status")
+        self.assertIn("cluster (from n", out)
+
+        # take the victim's admin port while it is down
+        self.run_lc("kill", str(victim))
+        n = self.state()["nodes"][victim - 1]
+        hold = rgtest.socket.socket()
+        hold.setsockopt(rgtest.socket.SOL_SOCKET,
+                        rgtest.socket.SO_REUSEADDR, 1)
+        hold.bind((rgtest.HOST, n["admin"]))
+        hold.listen(1)
+        try:
+            t0 = time.monotonic()
+            out = self.run_lc("restart", str(victim), "--timeout",
+                              str(timeout), check=False)
+            took = time.monotonic() - t0
+        finally:
+            hold.close()
+        self.assertIn("n%d exited" % victim, out)
+        self.assertIn("address already in use", out)
+        self.assertLess(took, timeout / 2, out)
 
 
 if __name__ == "__main__":

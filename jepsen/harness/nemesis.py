@@ -183,8 +183,13 @@ class Nemesis:
         names = [n.name for n in targets]
 
         def verify():
-            st = {n.name: self.cl.proc_state(n) for n in targets}
-            ok = all(s == 'T' for s in st.values())
+            end = time.monotonic() + 2.0    # SIGSTOP lands asynchronously
+            while True:
+                st = {n.name: self.cl.proc_state(n) for n in targets}
+                ok = all(s == 'T' for s in st.values())
+                if ok or time.monotonic() >= end:
+                    break
+                time.sleep(0.02)
             detail = 'proc state %s' % st
             if ok and leader in targets:
                 maj = [n for n in self.ctx.nodes if n not in targets]

@@ -18,6 +18,7 @@
 #include "admin/cli.h"
 #include "admin/httpd.h"
 #include "config/gateway.h"
+#include "config/lastgood.h"
 #include "config/node.h"
 #include "core/alloc.h"
 #include "core/log.h"
@@ -51,6 +52,8 @@ struct control {
     uv_async_t workers_done;
     int stopping;
     int workers_ended;            /* every worker loop has returned */
+    uint64_t served_rev;          /* cluster mode: store revision of the
+                                     config the workers serve */
 };
 
 static void usage(FILE *f)
@@ -84,7 +87,7 @@ static struct rg_gen *load_all(const char *path, struct rg_node_conf *nc,
     if (rg_node_conf_load(nc, path, eb) != 0)
         return NULL;
     if (store != NULL)
-        rv = rg_admin_gateway(store, &gw, eb);
+        rv = rg_admin_gateway(store, &gw, NULL, NULL, eb);
     else if (nc->declarative_config != NULL && (file || !cluster_mode(nc)))
         rv = rg_gateway_load(&gw, nc->declarative_config, eb);
     if (rv != 0) {
@@ -174,28 +177,87 @@ static void reload(struct control *ctl)
 /* ---- cluster mode: the store drives the data plane ---- */
 
 /* Build a generation from the store and hand it to the workers. */
+static void publish(struct control *ctl, struct rg_gen *g, uint64_t rev)
+{
+    ctl->next_gen++;
+    if (ctl->workers != NULL)
+        rg_workers_publish(ctl->workers, ctl->n_workers, g);
+    rg_gen_unref(ctl->gen);
+    ctl->gen = g;
+    ctl->served_rev = rev;
+    rg_log(RG_LOG_INFO, "config revision %llu: generation %llu",
+           (unsigned long long)rev, (unsigned long long)g->id);
+}
+
+/* Build a generation from the store and hand it to the workers; keep it
+ * in the data dir as the last good config. While the store is behind the
+ * config already served (a restart replaying its log), keep serving. */
 static void on_rebuild(uv_timer_t *t)
 {
     struct control *ctl = t->data;
     struct rg_gateway gw = {0};
     struct rg_errbuf eb = {{0}};
+    const struct rg_fsm *f;
     struct rg_gen *g;
+    uint64_t rev;
+    char *dp = NULL;
+    size_t dl = 0;
+    int rv;
 
     if (ctl->stopping || ctl->raft == NULL)
         return;
-    if (rg_admin_gateway(rg_raft_fsm(ctl->raft), &gw, &eb) != 0 ||
+    f = rg_raft_fsm(ctl->raft);
+    rev = rg_fsm_revision(f);
+    if (rev < ctl->served_rev)
+        return;
+    if (rg_admin_gateway(f, &gw, &dp, &dl, &eb) != 0 ||
         (g = rg_gen_new(&gw, &ctl->nc, ctl->next_gen, &eb)) == NULL) {
         rg_gateway_release(&gw);
+        rg_free(dp);
         rg_log(RG_LOG_ERROR, "replicated config not applied: %s", eb.msg);
         return;
     }
-    ctl->next_gen++;
-    rg_workers_publish(ctl->workers, ctl->n_workers, g);
-    rg_gen_unref(ctl->gen);
-    ctl->gen = g;
-    rg_log(RG_LOG_INFO, "config revision %llu: generation %llu",
-           (unsigned long long)rg_fsm_revision(rg_raft_fsm(ctl->raft)),
-           (unsigned long long)g->id);
+    publish(ctl, g, rev);
+    rv = rg_lastgood_save(ctl->nc.raft_data_dir, rev, dp, dl);
+    if (rv != 0)
+        rg_log(RG_LOG_WARN, "raft.data_dir %s: cannot keep the last config: "
+                            "%s", ctl->nc.raft_data_dir, strerror(-rv));
+    rg_free(dp);
+}
+
+/* Serve the config this node served last, if it is newer than what the
+ * store holds after reading its snapshot: the log is replayed only once a
+ * leader is heard from, and a node cut off at start must still proxy. */
+static void serve_lastgood(struct control *ctl)
+{
+    struct rg_gateway gw = {0};
+    struct rg_errbuf eb = {{0}};
+    struct rg_gen *g;
+    uint64_t rev;
+    char *doc;
+    size_t len;
+    int rv = rg_lastgood_load(ctl->nc.raft_data_dir, &rev, &doc, &len);
+
+    if (rv != 0) {
+        if (rv != -ENOENT)
+            rg_log(RG_LOG_WARN, "raft.data_dir %s: last config unreadable: %s",
+                   ctl->nc.raft_data_dir, strerror(-rv));
+        return;
+    }
+    if (rev <= rg_fsm_revision(rg_raft_fsm(ctl->raft))) {
+        rg_free(doc);
+        return;
+    }
+    if (rg_gateway_parse(&gw, doc, len, &eb) != 0 ||
+        (g = rg_gen_new(&gw, &ctl->nc, ctl->next_gen, &eb)) == NULL) {
+        rg_gateway_release(&gw);
+        rg_log(RG_LOG_WARN, "last config not used: %s", eb.msg);
+    } else {
+        publish(ctl, g, rev);
+        rg_log(RG_LOG_NOTICE, "serving the last config (revision %llu) "
+               "until the log is replayed", (unsigned long long)rev);
+    }
+    rg_free(doc);
 }
 
 static void on_store_change(void *arg, uint64_t revision)
@@ -495,6 +557,8 @@ static int run(struct control *ctl)
     if ((cluster_mode(&ctl->nc) && raft_start(ctl) != 0) ||
         admin_start(ctl) != 0)
         return 1;
+    if (ctl->raft != NULL)
+        serve_lastgood(ctl);
     uv_async_init(ctl->loop, &ctl->workers_done, on_workers_done);
     ctl->workers_done.data = ctl;
     ctl->workers = rg_workers_start(ctl->n_workers, ctl->nc.proxy_listen,

@@ -79,9 +79,11 @@ struct rg_fsm *rg_admin_local_state(const char *path, struct rg_errbuf *eb);
 
 /* The gateway config (plain data) for the data plane from the store's
  * export. 0, or -EINVAL / -ENOMEM with @eb filled; @gw as in
- * rg_gateway_parse. Thread: the owner of @f. */
+ * rg_gateway_parse. On success, when @dp_out is not NULL, *@dp_out gets
+ * the data-plane JSON document it was parsed from (rg_malloc'd, the caller
+ * frees; @dp_len its length). Thread: the owner of @f. */
 int rg_admin_gateway(const struct rg_fsm *f, struct rg_gateway *gw,
-                     struct rg_errbuf *eb);
+                     char **dp_out, size_t *dp_len, struct rg_errbuf *eb);
 
 /* Seeding: the canonical REPLACE_ALL body of the file at @path, as
  * rg_admin_config_canonical. */

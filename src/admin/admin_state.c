@@ -76,7 +76,7 @@ struct rg_fsm *rg_admin_local_state(const char *path, struct rg_errbuf *eb)
 }
 
 int rg_admin_gateway(const struct rg_fsm *f, struct rg_gateway *gw,
-                     struct rg_errbuf *eb)
+                     char **dp_out, size_t *dp_len, struct rg_errbuf *eb)
 {
     size_t len, dl;
     char *doc = rg_fsm_export(f, &len);
@@ -87,6 +87,11 @@ int rg_admin_gateway(const struct rg_fsm *f, struct rg_gateway *gw,
     if (dp == NULL)
         return eb->msg[0] ? -EINVAL : rg_errbuf_set(eb, "out of memory");
     rv = rg_gateway_parse(gw, dp, dl, eb);
+    if (rv == 0 && dp_out != NULL) {
+        *dp_out = dp;
+        *dp_len = dl;
+        return 0;
+    }
     rg_free(dp);
     return rv;
 }

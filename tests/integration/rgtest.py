@@ -21,6 +21,7 @@ import os
 import re
 import shutil
 import signal
+import random
 import socket
 import subprocess
 import sys
@@ -114,13 +115,38 @@ def wait_until(pred, timeout=DEFAULT_TIMEOUT, interval=0.02, what="condition"):
 # ---------------------------------------------------------------------------
 # ports
 
+_handed_out = set()
+
+
+def _ephemeral_low():
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port():
-    """A loopback TCP port that was free a moment ago."""
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.bind((HOST, 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+    """A loopback TCP port that was free a moment ago, chosen below the
+    kernel's ephemeral range: a port from that range can be handed out as
+    the source port of some outgoing connection (another test's client)
+    between our check and the gateway's bind, which then fails."""
+    lo = _ephemeral_low()
+    for _ in range(500):
+        port = random.randrange(10000, lo) if lo > 11000 else 0
+        if port in _handed_out:
+            continue
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            s.bind((HOST, port))
+            port = s.getsockname()[1]
+        except OSError:
+            continue
+        finally:
+            s.close()
+        _handed_out.add(port)
+        return port
+    raise RuntimeError("no free loopback port below %d" % lo)
 
 
 class DeadPort:

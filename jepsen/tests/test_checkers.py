@@ -4,6 +4,8 @@ histories: each anomaly must FAIL, the clean twin must PASS.  No root."""
 import os
 import sys
 import tempfile
+import threading
+import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
@@ -11,7 +13,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
 
 from harness.checkers import avail, converge, logscan, setfull  # noqa
 from harness.checkers import versions  # noqa: E402
-from harness.workloads import register  # noqa: E402
+from harness.workloads import durable, register  # noqa: E402
 
 S = 1_000_000_000
 
@@ -169,10 +171,15 @@ class Converge(unittest.TestCase):
         self.assertEqual(r['verdict'], 'FAIL')
 
     def test_not_converged_and_divergent_log(self):
-        polls = [(1 * S, {'n1': self.st(5, 'a'), 'n2': self.st(5, 'b'),
-                          'n3': self.st(5, 'a')})]
+        split = {'n1': self.st(5, 'a'), 'n2': self.st(5, 'b'),
+                 'n3': self.st(5, 'a')}
+        polls = [(t * S, split) for t in (1, 5, 10)]
         r = converge.check(polls, {}, 0, ['n1', 'n2', 'n3'])
         self.assertEqual(r['verdict'], 'FAIL')
+        # One poll 1 s after heal cannot show "not within 10 s".
+        r = converge.check(polls[:1], {}, 0, ['n1', 'n2', 'n3'])
+        self.assertEqual(r['verdict'], 'UNKNOWN', r)
+        self.assertIn('short of the 10 s bound', r['summary'])
         a = [{'index': 3, 'term': 2, 'request_id': 'x', 'type': 'put',
               'status': 'ok', 'revision': 1}]
         b = [dict(a[0], request_id='y')]
@@ -180,6 +187,84 @@ class Converge(unittest.TestCase):
         r = converge.check(polls, {'n1': a, 'n2': b}, 0, ['n1', 'n2'])
         self.assertEqual(r['verdict'], 'FAIL')
         self.assertEqual(r['witness']['log_mismatch'][0]['index'], 3)
+
+
+class FakeHistory:
+    def __init__(self):
+        self.t0 = time.monotonic_ns()
+        self.evs = []
+
+    def now(self):
+        return time.monotonic_ns() - self.t0
+
+    def invoke(self, proc, wl, f, **kw):
+        ev = dict(kw, proc=proc, wl=wl, f=f, type='invoke', t=self.now())
+        self.evs.append(ev)
+        return ev
+
+    def complete(self, op, typ, **kw):
+        self.evs.append(dict(kw, proc=op['proc'], wl=op['wl'], f=op['f'],
+                             node=op.get('node'), type=typ, t=self.now()))
+
+    def events(self):
+        return list(self.evs)
+
+
+class LaggingCtx:
+    """Three nodes whose followers learn the last write only on the
+    third /status round (the next heartbeat), as after the register
+    workload's final write; stop is set, as when the harness calls
+    final()."""
+
+    class Node:
+        def __init__(self, name):
+            self.name = name
+
+    def __init__(self, lag_rounds=2):
+        self.nodes = [self.Node(n) for n in ('n1', 'n2', 'n3')]
+        self.history = FakeHistory()
+        self.stop = threading.Event()
+        self.stop.set()
+        self.lag = {'n1': lag_rounds, 'n3': lag_rounds}
+        self.test = 't'
+
+    def faults(self):
+        return []
+
+    def status(self, node, timeout=1.0):
+        behind = self.lag.get(node.name, 0) > 0
+        if behind:
+            self.lag[node.name] -= 1
+        return {'ready': True, 'config_version': 686 if behind else 687,
+                'config_hash': 'old' if behind else 'new',
+                'applied_index': 1377 if behind else 1378}
+
+    def http(self, node, method, path, **kw):
+        if path.startswith('/debug/applied'):
+            return 200, {}, b'[]'
+        return 200, {}, b'{"data": []}'
+
+
+class DurableFinal(unittest.TestCase):
+    def test_polls_past_a_set_stop_event(self):
+        ctx = LaggingCtx()
+        w = durable.Durable(t_conv=3.0)
+        w.final(ctx)
+        self.assertEqual(len(w.polls), 3)
+        log = [{'index': 3, 'term': 2, 'request_id': 'x', 'type': 'put',
+                'status': 'ok', 'revision': 1}]
+        r = converge.check(w.polls, {'n1': log, 'n2': log, 'n3': log},
+                           w.heal_t, ['n1', 'n2', 'n3'], bound_s=3.0)
+        self.assertEqual(r['verdict'], 'PASS', r)
+
+    def test_never_converging_polls_the_whole_bound(self):
+        ctx = LaggingCtx(lag_rounds=1000)
+        w = durable.Durable(t_conv=0.5)
+        w.final(ctx)
+        self.assertGreaterEqual(w.polls[-1][0] - w.heal_t, 0.5 * S)
+        r = converge.check(w.polls, {'n1': [], 'n2': [], 'n3': []},
+                           w.heal_t, ['n1', 'n2', 'n3'], bound_s=0.5)
+        self.assertEqual(r['verdict'], 'FAIL', r)
 
 
 class Avail(unittest.TestCase):

@@ -369,6 +369,9 @@ def run_test(name, spec, args, topo, caps, binary, run_store):
         if spec.get('final_kill_all'):
             fid = nem.kill('all')
             nem._stop(fid)
+        # T_conv counts from here (JEPSEN.md 4.4b), not from the end of
+        # the schedule's last fault, which can be long before t_end.
+        ctx.heal_t = hist.now()
         if nerr and nerr[0][0] == 'skip':
             tr['skipped'] = nerr[0][1]
         elif nerr:

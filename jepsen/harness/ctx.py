@@ -10,6 +10,9 @@ Stable contract (jepsen/notes: issue4.md):
         nodes: list[Node]; rng: random.Random; store: str (run dir);
         time_scale: float; history: History; stop: threading.Event;
         test: str (test name); seed
+        heal_t: history time (ns) of the final heal (step 4: heal all,
+                restart dead nodes, the final kill-all and restart), set
+                by the harness before the workloads' final(); else None
         http(node, method, path, body=None, headers=None, timeout=2.0,
              port='admin'|'proxy'|'status')
             -> (status:int, headers:dict lower-case, body:bytes)
@@ -75,6 +78,7 @@ class Ctx:
         self.stop = threading.Event()
         self.token = token
         self.procs = None       # set by the harness (procs.Cluster)
+        self.heal_t = None      # set by the harness after the final heal
 
     def node(self, name):
         for n in self.nodes:

@@ -227,6 +227,7 @@ class LaggingCtx:
         self.stop.set()
         self.lag = {'n1': lag_rounds, 'n3': lag_rounds}
         self.test = 't'
+        self.heal_t = None
 
     def faults(self):
         return []
@@ -256,6 +257,19 @@ class DurableFinal(unittest.TestCase):
         r = converge.check(w.polls, {'n1': log, 'n2': log, 'n3': log},
                            w.heal_t, ['n1', 'n2', 'n3'], bound_s=3.0)
         self.assertEqual(r['verdict'], 'PASS', r)
+
+    def test_counts_from_the_final_heal(self):
+        # The schedule's last fault healed long before the main phase
+        # ended; T_conv counts from the harness's final heal.
+        ctx = LaggingCtx()
+        ctx.faults = lambda: [{'kind': 'pause', 'start': 0, 'end': 1}]
+        ctx.heal_t = ctx.history.now()
+        w = durable.Durable(t_conv=3.0)
+        w.final(ctx)
+        self.assertEqual(w.heal_t, ctx.heal_t)
+        del ctx.heal_t          # a ctx without it: the last fault's end
+        w.final(ctx)
+        self.assertEqual(w.heal_t, 1)
 
     def test_never_converging_polls_the_whole_bound(self):
         ctx = LaggingCtx(lag_rounds=1000)

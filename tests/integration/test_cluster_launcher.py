@@ -153,7 +153,15 @@ class LauncherTest(unittest.TestCase):
         hold = rgtest.socket.socket()
         hold.setsockopt(rgtest.socket.SOL_SOCKET,
                         rgtest.socket.SO_REUSEADDR, 1)
-        hold.bind((rgtest.HOST, n["admin"]))
+
+        def bound():
+            # SIGKILL is asynchronous: the dying node may hold it a moment.
+            try:
+                hold.bind((rgtest.HOST, n["admin"]))
+                return True
+            except OSError:
+                return False
+        rgtest.wait_until(bound, 5.0, 0.05, "the victim's admin port")
         hold.listen(1)
         try:
             t0 = time.monotonic()

@@ -3,12 +3,12 @@
  * so the log reads the same on every host. */
 #include "raft/codec.h"
 
-#include <assert.h>
 #include <errno.h>
 #include <limits.h>
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/rgassert.h"
 
 #define MAGIC "RGC1"
 #define HEAD_SIZE 24u /* magic, version, n_cmds, term, ts_ms */
@@ -143,7 +143,7 @@ long rg_codec_encode(const struct rg_cmd *cmds, unsigned n, uint64_t term,
     memset(end, 0, need - (size_t)(end - p));
     /* RAFT.md §4.2: an entry whose length is not a multiple of 8 loses
      * data (0.15.0) or crashes the next raft_apply (0.22.1). */
-    assert(need % 8 == 0);
+    RG_ASSERT(need % 8 == 0);
     return (long)need;
 }
 

@@ -4,13 +4,13 @@
  * fanned back out per caller from the FSM apply of that entry. */
 #include "raft/node_int.h"
 
-#include <assert.h>
 #include <errno.h>
 #include <string.h>
 #include <time.h>
 
 #include "core/alloc.h"
 #include "core/failpoint.h"
+#include "core/rgassert.h"
 #include "raft/codec.h"
 #include "raft/fsm.h"
 
@@ -320,7 +320,7 @@ static int encode_entry(struct rg_proposal *p, struct raft_buffer *out)
         return (int)len;
     }
     /* RAFT.md §4.2: shorter entries lost data (0.15) or crash (0.22.1). */
-    assert(len > 0 && len % 8 == 0);
+    RG_ASSERT(len > 0 && len % 8 == 0);
     out->len = (size_t)len;
     return 0;
 }

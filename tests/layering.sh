@@ -4,7 +4,8 @@
 #   includes raft/;
 # - src/ reaches raft/ only through the facade raft/rgraft.h, and only from
 #   main.c and src/admin/;
-# - raft/ includes nothing from src/ but core/alloc.h and core/failpoint.h.
+# - raft/ includes nothing from src/ but core/alloc.h, core/failpoint.h and
+#   core/rgassert.h.
 # Prints each violation; exits 1 if there is any.
 set -u
 top=${RAFTGATE_SRCDIR:-$(cd "$(dirname "$0")/.." && pwd)}
@@ -26,7 +27,8 @@ for f in $(grep -rl '#include "raft/rgraft.h"' src); do
     esac
 done
 grep -rn '#include "' raft | grep -v '#include "raft/' |
-    grep -v -e '#include "core/alloc.h"' -e '#include "core/failpoint.h"' | sed 's/^/layering: raft includes src: /' |
+    grep -v -e '#include "core/alloc.h"' -e '#include "core/failpoint.h"' \
+        -e '#include "core/rgassert.h"' | sed 's/^/layering: raft includes src: /' |
     grep . && bad=1
 [ $bad -eq 0 ] && echo "layering: ok"
 exit $bad

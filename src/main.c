@@ -21,6 +21,7 @@
 #include "config/lastgood.h"
 #include "config/node.h"
 #include "core/alloc.h"
+#include "core/failpoint.h"
 #include "core/log.h"
 #include "event/gen.h"
 #include "event/worker.h"
@@ -54,16 +55,47 @@ struct control {
     int workers_ended;            /* every worker loop has returned */
     uint64_t served_rev;          /* cluster mode: store revision of the
                                      config the workers serve */
+    int unsafe_local_reads;       /* --unsafe-local-admin-reads (test
+                                     builds only) */
+};
+
+/* Long options without a short form start here. */
+enum { OPT_UNSAFE_LOCAL_READS = 256 };
+
+static const struct option long_opts[] = {
+    {"unsafe-local-admin-reads", no_argument, NULL, OPT_UNSAFE_LOCAL_READS},
+    {NULL, 0, NULL, 0},
 };
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: raftgate [-c FILE] [-t] [-v]\n"
+    fprintf(f, "usage: raftgate [-c FILE] [-t] [-v] "
+               "[--unsafe-local-admin-reads]\n"
                "       raftgate cluster status|join|promote|remove|"
                "transfer --admin HOST:PORT ...\n"
                "  -c FILE  node config (default %s/raftgate/raftgate.yml)\n"
                "  -t       test the configuration and exit\n"
-               "  -v       print the version and exit\n", RG_SYSCONFDIR);
+               "  -v       print the version and exit\n"
+               "  --unsafe-local-admin-reads\n"
+               "           test builds only: linearizable admin reads are "
+               "served locally\n"
+               "           with no barrier (may be stale)\n", RG_SYSCONFDIR);
+}
+
+/* The version, then the build features the test suites look for. */
+static void print_version(void)
+{
+    printf("raftgate %s\nfeatures: %s\n", PACKAGE_VERSION,
+           RG_FAILPOINTS_BUILT ? "failpoints" : "-");
+}
+
+/* An unsafe test switch in a build without them: refuse to start. */
+static int unsafe_refused(const char *name)
+{
+    fprintf(stderr, "raftgate: --%s is a test switch: this binary was "
+                    "built without it (configure --enable-failpoints)\n",
+            name);
+    return 2;
 }
 
 /* Cluster mode is on when the node config has a raft: section. */
@@ -400,6 +432,7 @@ static int admin_start(struct control *ctl)
     ac.name = ctl->nc.node_name;
     ac.raft_addr = ctl->nc.raft_listen;
     ac.proxy_addr = ctl->nc.proxy_listen;
+    ac.unsafe_local_reads = ctl->unsafe_local_reads;
     ctl->admin = rg_admin_start(ctl->loop, &ac, &eb);
     if (ctl->admin == NULL) {
         rg_log(RG_LOG_ERROR, "admin.listen %s", eb.msg);
@@ -542,6 +575,13 @@ static int run(struct control *ctl)
                 strerror(errno));
         return 1;
     }
+    /* Written whatever log.level says: a run with this switch must never
+     * be mistaken for a safe one (JEPSEN.md §4.2 item 9). */
+    if (ctl->unsafe_local_reads)
+        rg_log_write(RG_LOG_WARN, "UNSAFE: --unsafe-local-admin-reads: "
+                     "?consistency=linearizable admin reads are served from "
+                     "this node's state with no barrier and may be STALE; "
+                     "for fault-injection negative controls only");
     n = ctl->nc.workers ? ctl->nc.workers : (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
     ctl->n_workers = n ? n : 1;
     ctl->loop = uv_default_loop();
@@ -589,16 +629,22 @@ int main(int argc, char **argv)
     struct control ctl;
     const char *conf = RG_SYSCONFDIR "/raftgate/raftgate.yml";
     int test = 0;
+    int unsafe_local_reads = 0;
     int opt;
 
     if (argc > 1 && strcmp(argv[1], "cluster") == 0)
         return rg_cli_cluster(argc - 1, argv + 1);
-    while ((opt = getopt(argc, argv, "c:tvh")) != -1) {
+    while ((opt = getopt_long(argc, argv, "c:tvh", long_opts, NULL)) != -1) {
         switch (opt) {
         case 'c': conf = optarg; break;
         case 't': test = 1; break;
-        case 'v': printf("raftgate %s\n", PACKAGE_VERSION); return 0;
+        case 'v': print_version(); return 0;
         case 'h': usage(stdout); return 0;
+        case OPT_UNSAFE_LOCAL_READS:
+            if (!RG_FAILPOINTS_BUILT)
+                return unsafe_refused("unsafe-local-admin-reads");
+            unsafe_local_reads = 1;
+            break;
         default: usage(stderr); return 2;
         }
     }
@@ -613,5 +659,6 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     memset(&ctl, 0, sizeof(ctl));
     ctl.conf_path = conf;
+    ctl.unsafe_local_reads = unsafe_local_reads;
     return run(&ctl);
 }

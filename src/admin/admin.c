@@ -479,10 +479,17 @@ static void on_barrier(void *arg, int status)
     rg_admin__unref(q);
 }
 
+/* A read that reflects every write committed before it arrived: on the
+ * leader after a barrier, else on the leader by forwarding. The unsafe
+ * test switch skips both and reads this node's store, maybe stale. */
 static void linearizable(struct rg_areq *q)
 {
     int rv;
 
+    if (q->a->unsafe_local_reads) {
+        route(q);
+        return;
+    }
     if (!rg_admin__is_leader(q->a)) {
         rg_admin__forward(q);
         return;
@@ -622,6 +629,7 @@ struct rg_admin *rg_admin_start(uv_loop_t *loop,
     }
     a->loop = loop;
     a->raft = c->raft;
+    a->unsafe_local_reads = c->unsafe_local_reads;
     if (c->token != NULL && c->token[0] != '\0' &&
         (a->token = rg_strdup(c->token)) == NULL) {
         rg_free(a);

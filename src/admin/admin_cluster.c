@@ -87,6 +87,17 @@ static void get_cluster(struct rg_areq *q)
                     st.revision, NULL);
 }
 
+/* The unsafe test switches this node runs with (JEPSEN.md §4.2 item 9),
+ * so a checker can tell a negative control from a real run. */
+static json_t *unsafe_switches(const struct rg_admin *a)
+{
+    json_t *l = json_array();
+
+    if (a->unsafe_local_reads)
+        json_array_append_new(l, json_string("local-admin-reads"));
+    return l;
+}
+
 static void get_status(struct rg_areq *q)
 {
     struct rg_raft_status st = {0};
@@ -102,7 +113,7 @@ static void get_status(struct rg_areq *q)
     rg_admin__reply(
         q, 200,
         json_pack("{s:I,s:o,s:b,s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:o,s:{},"
-                  "s:{s:[]}}",
+                  "s:{s:[]},s:o}",
                   "id", (json_int_t)st.id, "incarnation",
                   hex64(st.incarnation), "ready",
                   q->a->raft == NULL || st.leader_id != 0, "raft_state",
@@ -112,7 +123,8 @@ static void get_status(struct rg_areq *q)
                   (json_int_t)st.applied_index, "config_version",
                   (json_int_t)st.revision, "revision",
                   (json_int_t)st.revision, "config_hash",
-                  hex64(st.config_hash), "cb", "quota", "leases"),
+                  hex64(st.config_hash), "cb", "quota", "leases",
+                  "unsafe", unsafe_switches(q->a)),
         st.revision, NULL);
 }
 

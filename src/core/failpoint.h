@@ -12,10 +12,14 @@
 
 #include "config.h"
 
+/* RG_FAILPOINTS_BUILT is 1 in a test build (failpoints and the unsafe
+ * switches of JEPSEN.md §4.2 item 9), else 0: test it with a plain if. */
 #ifdef RG_FAILPOINTS
 #define RG_FAILPOINT(name) rg_failpoint_hit(name)
+#define RG_FAILPOINTS_BUILT 1
 #else
 #define RG_FAILPOINT(name) ((void)0)
+#define RG_FAILPOINTS_BUILT 0
 #endif
 
 void rg_failpoint_hit(const char *name);

@@ -281,6 +281,7 @@ class Gateway:
         self.proc = None
         self.stdout = None
         self.exit_code = None
+        self.args = []  # extra command-line arguments after -c FILE
 
     # -- config files ----------------------------------------------------
     def write_config(self):
@@ -292,7 +293,7 @@ class Gateway:
         self.write_config()
         self.stdout = open(self.stdout_path, "ab")
         self.proc = subprocess.Popen(
-            [raftgate_bin(), "-c", self.node_path], cwd=self.dir,
+            [raftgate_bin(), "-c", self.node_path] + self.args, cwd=self.dir,
             stdin=subprocess.DEVNULL, stdout=self.stdout,
             stderr=subprocess.STDOUT, process_group=0)
         _register(self.proc)

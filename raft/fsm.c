@@ -93,20 +93,19 @@ static json_t *parse_object(const struct rg_fsm *f, const struct rg_cmd *c,
     return j;
 }
 
-/* Dump @doc (the would-be config; reference taken) and run the validator:
- * 0 with the export in *@out, 1 with @r INVALID, or -ENOMEM. */
-static int propose(struct rg_fsm *f, json_t *doc, struct rg_fsm_result *r,
-                   char **out, size_t *len)
+/* Run the validator on @doc (the would-be config; reference taken): 0, 1
+ * with @r INVALID, or -ENOMEM. */
+static int propose(struct rg_fsm *f, json_t *doc, struct rg_fsm_result *r)
 {
     char err[sizeof(r->message)] = "";
-    int rv = doc != NULL ? rg_fsm__dump(doc, out, len) : -ENOMEM;
+    int bad;
 
+    if (doc == NULL)
+        return -ENOMEM;
+    bad = f->validate(f->arg, doc, err, sizeof(err));
     json_decref(doc);
-    if (rv != 0 || f->validate == NULL ||
-        f->validate(f->arg, *out, *len, err, sizeof(err)) == 0)
-        return rv;
-    rg_free(*out);
-    *out = NULL;
+    if (!bad)
+        return 0;
     err[sizeof(err) - 1] = '\0';
     status(f, r, RG_FSM_INVALID, "%s",
            err[0] ? err : "rejected by the config validator");
@@ -140,26 +139,15 @@ static struct undo *undo_next(struct how *h)
     return u;
 }
 
-/* Run the validator on @doc when @h says so (NULL *@out otherwise). */
+/* Run the validator on @doc (reference taken) when @h says so. */
 static int check_doc(struct rg_fsm *f, const struct how *h, json_t *doc,
-                     struct rg_fsm_result *r, char **out, size_t *len)
+                     struct rg_fsm_result *r)
 {
-    *out = NULL;
-    *len = 0;
     if (!h->check || f->validate == NULL) {
         json_decref(doc);
         return 0;
     }
-    return propose(f, doc, r, out, len);
-}
-
-/* The store changed: keep the validated export when there is one. */
-static void changed(struct rg_fsm *f, char *out, size_t len)
-{
-    if (out != NULL)
-        rg_fsm__set_export(f, out, len);
-    else
-        rg_fsm__export_stale(f);
+    return propose(f, doc, r);
 }
 
 /* The body a PUT stores: the command's object with "id" set to the key.
@@ -225,14 +213,98 @@ static json_t *doc_with(const struct rg_fsm *f, enum rg_kind k, size_t i,
     return doc;
 }
 
+/* The service a route's body references as {"id": x} or {"name": x}, or
+ * NULL (not found, or another form). */
+static json_t *service_of(const struct rg_fsm *f, const json_t *route)
+{
+    const struct rg_objs *s = &f->store.k[RG_KIND_SERVICE];
+    const json_t *ref = json_object_get(route, "service");
+    const char *id = json_string_value(json_object_get(ref, "id"));
+    const char *name = json_string_value(json_object_get(ref, "name"));
+    size_t i = 0;
+    int found = 0;
+
+    if (json_object_size(ref) != 1)
+        return NULL;
+    if (id == NULL && name != NULL)
+        id = rg_fsm__id_named(s, name);
+    if (id != NULL)
+        i = rg_fsm__find(s, id, strlen(id), &found);
+    return found ? s->v[i].body : NULL;
+}
+
+static int has_upper(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (s[i] >= 'A' && s[i] <= 'Z')
+            return 1;
+    return 0;
+}
+
+/* May a PUT of @body (kind @c->kind; replacing @o->v[@i] when @found) be
+ * checked on its own (doc_alone) rather than in the whole would-be
+ * export? The store passed the validator, and the validator's rules
+ * across objects are: names unique per kind (put_body refuses a used
+ * name, but compares strings only), ids unique per kind without case
+ * (keys are unique exactly), and a route's service must exist. So: yes
+ * unless the id has upper case, the name is not a string, a service is
+ * renamed (routes may reference the old name), or a route's service is
+ * not found in the simple forms service_of knows. */
+static int alone_ok(const struct rg_fsm *f, const struct rg_cmd *c,
+                    const struct rg_objs *o, size_t i, int found,
+                    const json_t *body)
+{
+    const char *field = rg_fsm__name_field(c->kind);
+    const json_t *name = field ? json_object_get(body, field) : NULL;
+
+    if (has_upper(c->key, c->key_len) ||
+        (name != NULL && !json_is_string(name) && !json_is_null(name)))
+        return 0;
+    switch (c->kind) {
+    case RG_KIND_SERVICE:
+        return !found || json_equal(json_object_get(o->v[i].body, "name"),
+                                    json_object_get(body, "name")) ||
+               (json_object_get(o->v[i].body, "name") == NULL &&
+                json_object_get(body, "name") == NULL);
+    case RG_KIND_ROUTE:
+        return service_of(f, body) != NULL;
+    case RG_KIND_CONSUMER:
+    case RG_KIND_PLUGIN:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+/* The document alone_ok allows: the export of an empty store with @body
+ * in its list and, for a route, the service it references. NULL on
+ * ENOMEM. */
+static json_t *doc_alone(const struct rg_fsm *f, enum rg_kind k,
+                         json_t *body)
+{
+    struct rg_store none;
+    json_t *doc, *svc = k == RG_KIND_ROUTE ? service_of(f, body) : NULL;
+
+    memset(&none, 0, sizeof(none));
+    rg_fsm__store_init(&none);
+    doc = rg_fsm__export_doc(&none);
+    if (doc == NULL ||
+        json_array_append(json_object_get(doc, rg_kind_name(k)), body) != 0 ||
+        (svc != NULL &&
+         json_array_append(json_object_get(doc, "services"), svc) != 0)) {
+        json_decref(doc);
+        return NULL;
+    }
+    return doc;
+}
+
 static int cmd_put(struct rg_fsm *f, const struct rg_cmd *c,
                    struct rg_fsm_result *r, struct how *h)
 {
     struct rg_objs *o = &f->store.k[kind_ok(c->kind) ? c->kind : 0];
     struct undo *u;
     json_t *body;
-    char *out = NULL;
-    size_t i, len;
+    size_t i;
     int found, rv;
 
     if (!kind_ok(c->kind))
@@ -244,12 +316,12 @@ static int cmd_put(struct rg_fsm *f, const struct rg_cmd *c,
     if (body == NULL)
         return rv;
     rv = rg_fsm__reserve(o, 1);
-    if (rv == 0)
+    if (rv == 0 && h->check && f->validate != NULL)
         rv = check_doc(f, h,
-                       h->check && f->validate != NULL
-                           ? doc_with(f, c->kind, i, found, body)
-                           : NULL,
-                       r, &out, &len);
+                       alone_ok(f, c, o, i, found, body)
+                           ? doc_alone(f, c->kind, body)
+                           : doc_with(f, c->kind, i, found, body),
+                       r);
     if (rv != 0)
         goto out;
     if ((u = undo_next(h)) != NULL) {
@@ -262,7 +334,7 @@ static int cmd_put(struct rg_fsm *f, const struct rg_cmd *c,
         rg_fsm__replace(o, i, json_incref(body), f->revision);
     else
         rg_fsm__insert(o, i, json_incref(body), f->revision);
-    changed(f, out, len);
+    rg_fsm__export_stale(f);
     status(f, r, RG_FSM_OK, NULL);
 out:
     json_decref(body);
@@ -274,8 +346,7 @@ static int cmd_delete(struct rg_fsm *f, const struct rg_cmd *c,
 {
     struct rg_objs *o = &f->store.k[kind_ok(c->kind) ? c->kind : 0];
     struct undo *u;
-    char *out;
-    size_t i, len;
+    size_t i;
     int found, rv;
 
     if (!kind_ok(c->kind))
@@ -290,7 +361,7 @@ static int cmd_delete(struct rg_fsm *f, const struct rg_cmd *c,
                    h->check && f->validate != NULL
                        ? doc_with(f, c->kind, i, 1, NULL)
                        : NULL,
-                   r, &out, &len);
+                   r);
     if (rv != 0)
         return rv < 0 ? rv : 0;
     if ((u = undo_next(h)) != NULL) {
@@ -300,7 +371,7 @@ static int cmd_delete(struct rg_fsm *f, const struct rg_cmd *c,
     }
     f->revision++;
     rg_fsm__remove(o, i);
-    changed(f, out, len);
+    rg_fsm__export_stale(f);
     return status(f, r, RG_FSM_OK, NULL);
 }
 
@@ -312,8 +383,6 @@ static int cmd_replace_all(struct rg_fsm *f, const struct rg_cmd *c,
     struct undo *u;
     json_error_t je;
     json_t *doc;
-    char *out = NULL;
-    size_t len = 0;
     int rv;
 
     if (c->if_rev != 0 && c->if_rev != f->revision)
@@ -333,7 +402,7 @@ static int cmd_replace_all(struct rg_fsm *f, const struct rg_cmd *c,
     if (rv > 0)
         return status(f, r, RG_FSM_INVALID, "%s", err);
     if (rv == 0 && h->check && f->validate != NULL)
-        rv = check_doc(f, h, rg_fsm__export_doc(&next), r, &out, &len);
+        rv = check_doc(f, h, rg_fsm__export_doc(&next), r);
     if (rv != 0) {
         rg_fsm__store_release(&next);
         return rv < 0 ? rv : 0;
@@ -346,7 +415,7 @@ static int cmd_replace_all(struct rg_fsm *f, const struct rg_cmd *c,
     }
     f->store = next;
     f->revision++;
-    changed(f, out, len);
+    rg_fsm__export_stale(f);
     return status(f, r, RG_FSM_OK, NULL);
 }
 
@@ -592,12 +661,10 @@ static void rids_add(struct rids *s, unsigned k)
     s->adds++;
 }
 
-/* The dry run: apply @e's config commands unchecked, then dump and
- * validate the final store, then undo. 0 when the final store is valid
- * (*@out: its export, or NULL when nothing changed), else non-zero
+/* The dry run: apply @e's config commands unchecked, then validate the
+ * final store, then undo. 0 when the final store is valid, else non-zero
  * (invalid, or out of memory: check each command instead). */
-static int dry_run(struct rg_fsm *f, const struct rg_entry *e, char **out,
-                   size_t *len)
+static int dry_run(struct rg_fsm *f, const struct rg_entry *e)
 {
     struct how h = {0, NULL, 0};
     struct rids s;
@@ -607,7 +674,6 @@ static int dry_run(struct rg_fsm *f, const struct rg_entry *e, char **out,
     unsigned k;
     int rv = 0;
 
-    *out = NULL;
     memset(&s, 0, sizeof(s));
     s.cmds = e->cmds;
     for (s.cap = 16; s.cap < 2 * (size_t)e->n_cmds; s.cap *= 2)
@@ -631,15 +697,11 @@ static int dry_run(struct rg_fsm *f, const struct rg_entry *e, char **out,
             rids_add(&s, k);
     }
     if (rv == 0 && f->revision != rev) {
-        rv = rg_fsm__refresh_export(f);
-        if (rv == 0 && f->validate(f->arg, f->export, f->export_len, err,
-                                   sizeof(err)) != 0)
-            rv = 1;
-        if (rv == 0) {
-            *out = f->export; /* the cache is stale after the undo */
-            *len = f->export_len;
-            f->export = NULL;
-        }
+        json_t *doc = rg_fsm__export_doc(&f->store);
+
+        rv = doc == NULL ? -ENOMEM
+                         : f->validate(f->arg, doc, err, sizeof(err)) != 0;
+        json_decref(doc);
     }
     if (h.log != NULL)
         undo_all(f, h.log, h.n_log);
@@ -658,10 +720,6 @@ unsigned rg_fsm_apply(struct rg_fsm *f, uint64_t index, const void *buf,
     struct how h = {1, NULL, 0};
     struct rg_entry e;
     unsigned i, n, configs = 0;
-    uint64_t rev;
-    char *out = NULL;
-    size_t out_len = 0;
-    int fast = 0;
 
     f->applied_index = index;
     if (rg_codec_decode(buf, len, &e) != 0) {
@@ -670,23 +728,11 @@ unsigned rg_fsm_apply(struct rg_fsm *f, uint64_t index, const void *buf,
     }
     for (i = 0; i < e.n_cmds; i++)
         configs += is_config(&e.cmds[i]);
-    if (f->validate != NULL && configs > 1 &&
-        dry_run(f, &e, &out, &out_len) == 0) {
-        fast = 1;
+    if (f->validate != NULL && configs > 1 && dry_run(f, &e) == 0)
         h.check = 0;
-    }
-    rev = f->revision;
     for (i = 0; i < e.n_cmds; i++)
         apply_one(f, index, e.term, &e.cmds[i],
                   res != NULL ? &res[i] : &scratch, &h);
-    if (out != NULL) {
-        /* The dry run dumped this very store (same commands, same
-         * outcomes); a difference would mean an allocation failed. */
-        if (fast && f->revision != rev)
-            rg_fsm__set_export(f, out, out_len);
-        else
-            rg_free(out);
-    }
     n = e.n_cmds;
     rg_entry_release(&e);
     return n;
@@ -794,6 +840,11 @@ char *rg_fsm_export(const struct rg_fsm *f, size_t *len)
     if (len != NULL)
         *len = f->export_len;
     return s;
+}
+
+json_t *rg_fsm_export_json(const struct rg_fsm *f)
+{
+    return rg_fsm__export_doc(&f->store);
 }
 
 const json_t *rg_fsm_node(const struct rg_fsm *f, uint64_t id)

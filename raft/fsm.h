@@ -16,13 +16,14 @@
 
 #include "raft/codec.h"
 
-/* Checks a whole declarative config (the export format below; @doc is
- * NUL-terminated at @len) and returns 0, or non-zero with a message in @err
- * (@cap bytes). Must be deterministic.
+/* Checks a whole declarative config (@doc, borrowed: the export format
+ * below as a JSON tree, never text, so that a check costs no dump and no
+ * parse) and returns 0, or non-zero with a message in @err (@cap bytes).
+ * Must be deterministic and must not change @doc.
  * main.c installs one built on the gateway config parser; raft/ does not
  * include it (DESIGN.md §2). */
-typedef int (*rg_fsm_validate_fn)(void *arg, const char *doc, size_t len,
-                                  char *err, size_t cap);
+typedef int (*rg_fsm_validate_fn)(void *arg, const json_t *doc, char *err,
+                                  size_t cap);
 
 enum rg_fsm_status {
     RG_FSM_OK = 0,
@@ -138,6 +139,11 @@ void rg_fsm_each(const struct rg_fsm *f, enum rg_kind k,
  * REPLACE_ALL. Returns an rg_malloc'd string (caller frees) or NULL.
  * Computed on demand and cached, as rg_fsm_config_hash. */
 char *rg_fsm_export(const struct rg_fsm *f, size_t *len);
+
+/* The same document as a JSON tree (a new reference, NULL on ENOMEM),
+ * with no dump: its objects are the store's own, so the caller must not
+ * change the tree (json_deep_copy it first). */
+json_t *rg_fsm_export_json(const struct rg_fsm *f);
 
 /* Node registry: each record is a JSON object {id, name, raft, admin,
  * proxy, role}. Returns the record (borrowed) or NULL. */

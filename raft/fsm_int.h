@@ -97,8 +97,8 @@ struct rg_fsm {
     uint64_t revision;      /* global config revision */
     uint64_t applied_index; /* last Raft index given to apply */
     /* The canonical export and its hash are a cache, filled on demand
-     * (rg_fsm__export_cached) or by a validation that dumped the same
-     * store; export_ok says whether they describe the current store. */
+     * (rg_fsm__export_cached); export_ok says whether they describe the
+     * current store. */
     char *export; /* canonical export, rg_malloc'd,
                      NUL-terminated, or NULL */
     size_t export_len;
@@ -132,6 +132,8 @@ void rg_fsm__store_release(struct rg_store *s);
  * (NULL: any object)? O(log n). */
 int rg_fsm__name_used(const struct rg_objs *o, const char *name,
                       const char *self);
+/* The id of the object of @o named @name, or NULL. O(log n). */
+const char *rg_fsm__id_named(const struct rg_objs *o, const char *name);
 
 /* The member that names objects of kind @k ("name", or "username" for
  * consumers), or NULL when names are not unique (plugins: "name" is the
@@ -152,8 +154,6 @@ int rg_fsm__dump(const json_t *j, char **out, size_t *len);
 int rg_fsm__refresh_export(struct rg_fsm *f);
 /* Make sure the cache describes the current store: 0 or -ENOMEM. */
 int rg_fsm__export_cached(struct rg_fsm *f);
-/* Take @out (rg_malloc'd export of the current store) as f->export. */
-void rg_fsm__set_export(struct rg_fsm *f, char *out, size_t len);
 /* The store changed: the cached export no longer describes it. */
 void rg_fsm__export_stale(struct rg_fsm *f);
 

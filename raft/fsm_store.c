@@ -172,6 +172,14 @@ int rg_fsm__name_used(const struct rg_objs *o, const char *name,
     return 0;
 }
 
+const char *rg_fsm__id_named(const struct rg_objs *o, const char *name)
+{
+    size_t i = named_lower(o, name, NULL);
+
+    return i < o->nn && strcmp(o->names[i].name, name) == 0 ? o->names[i].id
+                                                             : NULL;
+}
+
 static void obj_set(struct rg_objs *o, struct rg_obj *ob, json_t *body,
                     uint64_t rev)
 {
@@ -321,7 +329,7 @@ int rg_fsm__dump(const json_t *j, char **out, size_t *len)
     return 0;
 }
 
-void rg_fsm__set_export(struct rg_fsm *f, char *out, size_t len)
+static void set_export(struct rg_fsm *f, char *out, size_t len)
 {
     rg_free(f->export);
     f->export = out;
@@ -351,7 +359,7 @@ int rg_fsm__refresh_export(struct rg_fsm *f)
     rv = rg_fsm__dump(doc, &out, &len);
     json_decref(doc);
     if (rv == 0)
-        rg_fsm__set_export(f, out, len);
+        set_export(f, out, len);
     return rv;
 }
 

@@ -31,7 +31,6 @@ void rg_raft_status(const struct rg_raft *r, struct rg_raft_status *st)
     st->commit_index = raft_commit_index(raft);
     st->applied_index = raft_last_applied(raft);
     st->revision = rg_fsm_revision(r->fsm);
-    st->config_hash = rg_fsm_config_hash(r->fsm);
     st->incarnation = r->incarnation;
 }
 

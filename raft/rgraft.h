@@ -117,7 +117,6 @@ struct rg_raft_status {
     uint64_t commit_index;
     uint64_t applied_index;
     uint64_t revision;
-    uint64_t config_hash;
     uint64_t incarnation;        /* random per process start */
 };
 void rg_raft_status(const struct rg_raft *r, struct rg_raft_status *st);

@@ -31,6 +31,9 @@
 #define RG_SYSCONFDIR "/usr/local/etc"
 #endif
 
+/* The longest a store change waits to be served (schedule_rebuild). */
+#define REBUILD_WAIT_MAX_MS 500
+
 struct control {
     uv_loop_t *loop;
     const char *conf_path;
@@ -45,7 +48,9 @@ struct control {
     struct rg_fsm *local;         /* single-node mode: the file, for the
                                      admin API's reads */
     uv_timer_t rebuild;           /* coalesces store changes into one
-                                     generation per loop turn */
+                                     generation (schedule_rebuild) */
+    uint64_t rebuild_cost;        /* ns the last rebuild took */
+    uint64_t rebuilt_at;          /* uv_now (ms) when it ended */
     uv_timer_t seed;              /* cluster mode: propose the seed */
     int seeding;                  /* a seed proposal is in flight */
     uv_signal_t sig_hup, sig_term, sig_int;
@@ -224,9 +229,8 @@ static void publish(struct control *ctl, struct rg_gen *g, uint64_t rev)
 /* Build a generation from the store and hand it to the workers; keep it
  * in the data dir as the last good config. While the store is behind the
  * config already served (a restart replaying its log), keep serving. */
-static void on_rebuild(uv_timer_t *t)
+static void rebuild(struct control *ctl)
 {
-    struct control *ctl = t->data;
     struct rg_gateway gw = {0};
     struct rg_errbuf eb = {{0}};
     const struct rg_fsm *f;
@@ -236,8 +240,6 @@ static void on_rebuild(uv_timer_t *t)
     size_t dl = 0;
     int rv;
 
-    if (ctl->stopping || ctl->raft == NULL)
-        return;
     f = rg_raft_fsm(ctl->raft);
     rev = rg_fsm_revision(f);
     if (rev < ctl->served_rev)
@@ -255,6 +257,36 @@ static void on_rebuild(uv_timer_t *t)
         rg_log(RG_LOG_WARN, "raft.data_dir %s: cannot keep the last config: "
                             "%s", ctl->nc.raft_data_dir, strerror(-rv));
     rg_free(dp);
+}
+
+static void on_rebuild(uv_timer_t *t)
+{
+    struct control *ctl = t->data;
+    uint64_t t0 = uv_hrtime();
+
+    if (ctl->stopping || ctl->raft == NULL)
+        return;
+    rebuild(ctl);
+    ctl->rebuild_cost = uv_hrtime() - t0;
+    uv_update_time(ctl->loop);
+    ctl->rebuilt_at = uv_now(ctl->loop);
+}
+
+/* Rebuild the served config from the store soon. A rebuild costs time in
+ * proportion to the config, not to the change: under a stream of writes,
+ * wait after one for four times what it cost (at most REBUILD_WAIT_MAX_MS)
+ * so that rebuilding takes at most about a fifth of the control loop and
+ * the rest is left for raft and the admin API. */
+static void schedule_rebuild(struct control *ctl)
+{
+    uint64_t ready = ctl->rebuilt_at + 4 * ctl->rebuild_cost / 1000000;
+    uint64_t now = uv_now(ctl->loop);
+    uint64_t wait = ready > now ? ready - now : 0;
+
+    if (uv_is_active((uv_handle_t *)&ctl->rebuild))
+        return;
+    uv_timer_start(&ctl->rebuild, on_rebuild,
+                   wait < REBUILD_WAIT_MAX_MS ? wait : REBUILD_WAIT_MAX_MS, 0);
 }
 
 /* Serve the config this node served last, if it is newer than what the
@@ -298,7 +330,7 @@ static void on_store_change(void *arg, uint64_t revision)
 
     rg_admin_notify(ctl->admin, revision);
     if (!ctl->stopping && ctl->workers != NULL)
-        uv_timer_start(&ctl->rebuild, on_rebuild, 0, 0);
+        schedule_rebuild(ctl);
 }
 
 static void on_seeded(void *arg, int status, const struct rg_fsm_result *res,
@@ -612,7 +644,7 @@ static int run(struct control *ctl)
            ctl->nc.proxy_listen, ctl->n_workers,
            ctl->raft ? " (cluster mode)" : "");
     if (ctl->raft != NULL) /* the store may have been read from disk */
-        uv_timer_start(&ctl->rebuild, on_rebuild, 0, 0);
+        schedule_rebuild(ctl);
     uv_run(ctl->loop, UV_RUN_DEFAULT);
     rg_workers_join(ctl->workers, ctl->n_workers);
     rg_log(RG_LOG_NOTICE, "raftgate: stopped");

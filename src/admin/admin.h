@@ -7,6 +7,7 @@
 #ifndef RG_ADMIN_ADMIN_H
 #define RG_ADMIN_ADMIN_H
 
+#include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
@@ -72,9 +73,9 @@ char *rg_admin_config_dataplane(const char *doc, size_t len, size_t *out_len,
                                 struct rg_errbuf *eb);
 
 /* The state machine's validator (rg_fsm_validate_fn): the data-plane view
- * of @doc must load with rg_gateway_parse. Deterministic; no DNS. */
-int rg_admin_validate(void *arg, const char *doc, size_t len, char *err,
-                      size_t cap);
+ * of @doc (borrowed, unchanged) must load with the gateway parser.
+ * Deterministic; no DNS. */
+int rg_admin_validate(void *arg, const json_t *doc, char *err, size_t cap);
 
 /* Single-node mode: a state machine holding the declarative file at
  * @path (NULL = empty), so the admin API reads it like a replicated

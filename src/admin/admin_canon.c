@@ -234,7 +234,8 @@ static int strip_nested(json_t *parent, const char *key, struct rg_errbuf *eb,
 
 /* Remove what the data plane does not read yet (consumers, plugins),
  * checking it first. */
-static int dataplane_strip(json_t *doc, struct rg_errbuf *eb, int *removed)
+int rg_admin__dataplane_strip(json_t *doc, struct rg_errbuf *eb,
+                              int *removed)
 {
     *removed = 0;
     if (strip_list(doc, "consumers", "", eb, removed) != 0 ||
@@ -245,22 +246,25 @@ static int dataplane_strip(json_t *doc, struct rg_errbuf *eb, int *removed)
     return 0;
 }
 
-/* rg_gateway_parse over a compact JSON dump: every node is on line 1, so
- * the " (line 1)" suffix says nothing; drop it. */
+void rg_admin__line1_error(struct rg_errbuf *e2, struct rg_errbuf *eb)
+{
+    char *sfx = strstr(e2->msg, " (line 1)");
+
+    if (sfx != NULL && sfx[9] == '\0')
+        *sfx = '\0';
+    rg_errbuf_set(eb, "%s", e2->msg);
+}
+
+/* rg_gateway_parse over a compact JSON dump. */
 static int parse_json_text(const char *text, struct rg_errbuf *eb)
 {
     struct rg_gateway gw = {0};
     struct rg_errbuf e2 = {{0}};
-    char *sfx;
     int rv = rg_gateway_parse(&gw, text, strlen(text), &e2);
 
     rg_gateway_release(&gw);
-    if (rv == 0)
-        return 0;
-    sfx = strstr(e2.msg, " (line 1)");
-    if (sfx != NULL && sfx[9] == '\0')
-        *sfx = '\0';
-    rg_errbuf_set(eb, "%s", e2.msg);
+    if (rv != 0)
+        rg_admin__line1_error(&e2, eb);
     return rv;
 }
 
@@ -273,7 +277,7 @@ char *rg_admin_config_dataplane(const char *doc, size_t len, size_t *out_len,
 
     if (o == NULL)
         return NULL;
-    if (dataplane_strip(o, eb, &removed) == 0 &&
+    if (rg_admin__dataplane_strip(o, eb, &removed) == 0 &&
         (text = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS)) != NULL) {
         out = rg_strdup(text);
         rg_admin__jfree(text);
@@ -282,19 +286,6 @@ char *rg_admin_config_dataplane(const char *doc, size_t len, size_t *out_len,
     }
     json_decref(o);
     return out;
-}
-
-int rg_admin_validate(void *arg, const char *doc, size_t len, char *err,
-                      size_t cap)
-{
-    struct rg_errbuf eb = {{0}};
-    char *dp = rg_admin_config_dataplane(doc, len, NULL, &eb);
-    int rv = dp ? parse_json_text(dp, &eb) : -EINVAL;
-
-    rg_free(dp);
-    if (rv != 0 && err != NULL && cap > 0)
-        snprintf(err, cap, "%s", eb.msg[0] ? eb.msg : "invalid");
-    return rv != 0;
 }
 
 /* ---- canonical form ---- */
@@ -500,7 +491,7 @@ static int validate_user(const json_t *doc, const char *text, size_t len,
 
     if (copy == NULL)
         return rg_errbuf_set(eb, "out of memory");
-    rv = dataplane_strip(copy, eb, &removed);
+    rv = rg_admin__dataplane_strip(copy, eb, &removed);
     if (rv == 0 && !removed) {
         rv = rg_gateway_parse(&gw, text, len, eb);
         rg_gateway_release(&gw);

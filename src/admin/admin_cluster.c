@@ -102,13 +102,15 @@ static void get_status(struct rg_areq *q)
 {
     struct rg_raft_status st = {0};
     const struct rg_fsm *f = rg_admin__fsm(q->a);
+    /* A dump of the store when it changed since the last: computed here,
+     * not in rg_raft_status, which every admin request calls. */
+    uint64_t hash = f ? rg_fsm_config_hash(f) : 0;
 
     if (q->a->raft != NULL)
         rg_raft_status(q->a->raft, &st);
     else {
         st.state = "single-node";
         st.revision = f ? rg_fsm_revision(f) : 0;
-        st.config_hash = f ? rg_fsm_config_hash(f) : 0;
     }
     rg_admin__reply(
         q, 200,
@@ -123,7 +125,7 @@ static void get_status(struct rg_areq *q)
                   (json_int_t)st.applied_index, "config_version",
                   (json_int_t)st.revision, "revision",
                   (json_int_t)st.revision, "config_hash",
-                  hex64(st.config_hash), "cb", "quota", "leases",
+                  hex64(hash), "cb", "quota", "leases",
                   "unsafe", unsafe_switches(q->a)),
         st.revision, NULL);
 }

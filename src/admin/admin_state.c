@@ -78,20 +78,10 @@ struct rg_fsm *rg_admin_local_state(const char *path, struct rg_errbuf *eb)
 int rg_admin_gateway(const struct rg_fsm *f, struct rg_gateway *gw,
                      char **dp_out, size_t *dp_len, struct rg_errbuf *eb)
 {
-    size_t len, dl;
-    char *doc = rg_fsm_export(f, &len);
-    char *dp = doc ? rg_admin_config_dataplane(doc, len, &dl, eb) : NULL;
-    int rv;
+    json_t *doc = rg_fsm_export_json(f);
+    int rv = doc ? rg_admin__dataplane_gateway(doc, gw, dp_out, dp_len, eb)
+                 : rg_errbuf_set(eb, "out of memory");
 
-    rg_free(doc);
-    if (dp == NULL)
-        return eb->msg[0] ? -EINVAL : rg_errbuf_set(eb, "out of memory");
-    rv = rg_gateway_parse(gw, dp, dl, eb);
-    if (rv == 0 && dp_out != NULL) {
-        *dp_out = dp;
-        *dp_len = dl;
-        return 0;
-    }
-    rg_free(dp);
+    json_decref(doc);
     return rv;
 }

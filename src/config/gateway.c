@@ -14,6 +14,7 @@
 
 #include "config/yamltree.h"
 #include "core/alloc.h"
+#include "core/strmap.h"
 #include "http/path.h"
 
 #define GW_FILE_MAX (16u << 20) /* bytes; a declarative file is small */
@@ -41,6 +42,9 @@ struct gw_ctx {
     const char *ref_id;    /* service: {id: x} being read; borrowed */
     yaml_node_t *services; /* top-level lists, walked after the root */
     yaml_node_t *routes;
+    /* Names and ids seen so far (keys borrowed from the YAML document),
+     * mapped to the index of their service or route. */
+    struct rg_strmap svc_names, svc_ids, route_names, route_ids;
 };
 
 static struct rg_service *cur_svc(struct gw_ctx *c)
@@ -303,17 +307,17 @@ static int id_scalar(struct rg_yt *t, yaml_node_t *v, const char **s,
     return rv;
 }
 
-/* Fail when @s equals @other, which an earlier entity already holds;
- * names compare exactly, ids (UUIDs) without case. */
-static int unique(struct rg_yt *t, yaml_node_t *v, const char *s, size_t len,
-                  const char *other, const char *what)
+/* Record @s as held by entity @i in @m; fail when an earlier entity
+ * holds it already. */
+static int claim(struct rg_yt *t, yaml_node_t *v, struct rg_strmap *m,
+                 const char *s, size_t len, size_t i, const char *what)
 {
-    int is_id = strstr(what, " id") != NULL;
+    int rv = rg_strmap_put(m, s, len, i);
     char clip[64];
 
-    if (other == NULL || strlen(other) != len)
-        return 0;
-    if (is_id ? strncasecmp(s, other, len) != 0 : memcmp(s, other, len) != 0)
+    if (rv < 0)
+        return rg_yt_nomem(t);
+    if (rv == 0)
         return 0;
     rg_yt_clip(s, len, clip, sizeof(clip));
     return rg_yt_err(t, v, "duplicate %s \"%s\"", what, clip);
@@ -407,8 +411,8 @@ static int rt_name(struct rg_yt *t, yaml_node_t *v, void *ctx)
     size_t len;
     int rv = name_scalar(t, v, &s, &len);
 
-    for (size_t i = 0; rv == 0 && i < c->route; i++)
-        rv = unique(t, v, s, len, c->gw->routes[i].name, "route name");
+    if (rv == 0)
+        rv = claim(t, v, &c->route_names, s, len, c->route, "route name");
     return rv < 0 ? rv : rg_yt_str(t, v, &cur_route(c)->name);
 }
 
@@ -419,25 +423,20 @@ static int rt_id(struct rg_yt *t, yaml_node_t *v, void *ctx)
     size_t len;
     int rv = id_scalar(t, v, &s, &len);
 
-    for (size_t i = 0; rv == 0 && i < c->route; i++)
-        rv = unique(t, v, s, len, c->gw->routes[i].id, "route id");
+    if (rv == 0)
+        rv = claim(t, v, &c->route_ids, s, len, c->route, "route id");
     return rv < 0 ? rv : store_id(t, v, &cur_route(c)->id);
 }
 
-/* Index of the service named or identified by @s, or SIZE_MAX. */
-static size_t find_service(const struct rg_gateway *gw, const char *s,
+/* Index of the service named or identified by @s, or SIZE_MAX; the
+ * first service in the file when a name and an id both match. */
+static size_t find_service(const struct gw_ctx *c, const char *s,
                            size_t len, int by_name, int by_id)
 {
-    for (size_t i = 0; i < gw->n_services; i++) {
-        const struct rg_service *sv = &gw->services[i];
+    size_t n = by_name ? rg_strmap_get(&c->svc_names, s, len) : SIZE_MAX;
+    size_t i = by_id ? rg_strmap_get(&c->svc_ids, s, len) : SIZE_MAX;
 
-        if (by_name && sv->name != NULL && eq(s, len, sv->name))
-            return i;
-        if (by_id && sv->id != NULL && len == 36 &&
-            strncasecmp(s, sv->id, len) == 0)
-            return i;
-    }
-    return SIZE_MAX;
+    return n < i ? n : i;
 }
 
 static int ref_name(struct rg_yt *t, yaml_node_t *v, void *ctx)
@@ -492,7 +491,7 @@ static int rt_service(struct rg_yt *t, yaml_node_t *v, void *ctx)
                          "must be a service name or id, or a mapping "
                          "with one of them");
     }
-    cur_route(c)->service = find_service(c->gw, s, len, by_name, by_id);
+    cur_route(c)->service = find_service(c, s, len, by_name, by_id);
     if (cur_route(c)->service != SIZE_MAX)
         return 0;
     rg_yt_clip(s, len, clip, sizeof(clip));
@@ -829,8 +828,8 @@ static int sv_name(struct rg_yt *t, yaml_node_t *v, void *ctx)
     size_t len;
     int rv = name_scalar(t, v, &s, &len);
 
-    for (size_t i = 0; rv == 0 && i < c->svc; i++)
-        rv = unique(t, v, s, len, c->gw->services[i].name, "service name");
+    if (rv == 0)
+        rv = claim(t, v, &c->svc_names, s, len, c->svc, "service name");
     return rv < 0 ? rv : rg_yt_str(t, v, &cur_svc(c)->name);
 }
 
@@ -841,8 +840,8 @@ static int sv_id(struct rg_yt *t, yaml_node_t *v, void *ctx)
     size_t len;
     int rv = id_scalar(t, v, &s, &len);
 
-    for (size_t i = 0; rv == 0 && i < c->svc; i++)
-        rv = unique(t, v, s, len, c->gw->services[i].id, "service id");
+    if (rv == 0)
+        rv = claim(t, v, &c->svc_ids, s, len, c->svc, "service id");
     return rv < 0 ? rv : store_id(t, v, &cur_svc(c)->id);
 }
 
@@ -1225,26 +1224,52 @@ static int parse_root(struct rg_yt *t, struct gw_ctx *c)
     return rv;
 }
 
+/* Parse the document @t holds into @gw, then release @t. */
+static int parse_yt(struct rg_gateway *gw, struct rg_yt *t)
+{
+    struct gw_ctx c;
+    int rv;
+
+    memset(&c, 0, sizeof(c));
+    c.gw = gw;
+    rg_strmap_init(&c.svc_names, 0);
+    rg_strmap_init(&c.svc_ids, 1);
+    rg_strmap_init(&c.route_names, 0);
+    rg_strmap_init(&c.route_ids, 1);
+    rv = parse_root(t, &c);
+    rg_strmap_release(&c.svc_names);
+    rg_strmap_release(&c.svc_ids);
+    rg_strmap_release(&c.route_names);
+    rg_strmap_release(&c.route_ids);
+    rg_yt_release(t);
+    if (rv < 0)
+        rg_gateway_release(gw);
+    return rv;
+}
+
 int rg_gateway_parse(struct rg_gateway *gw, const char *text, size_t len,
                      struct rg_errbuf *eb)
 {
-    struct gw_ctx c;
     struct rg_yt t;
     int rv;
 
     memset(gw, 0, sizeof(*gw));
-    memset(&c, 0, sizeof(c));
-    c.gw = gw;
     if (eb != NULL)
         eb->msg[0] = '\0';
     rv = rg_yt_load(&t, text, len, eb);
-    if (rv < 0)
-        return rv;
-    rv = parse_root(&t, &c);
-    rg_yt_release(&t);
-    if (rv < 0)
-        rg_gateway_release(gw);
-    return rv;
+    return rv < 0 ? rv : parse_yt(gw, &t);
+}
+
+int rg_gateway_parse_doc(struct rg_gateway *gw, yaml_document_t *doc,
+                         struct rg_errbuf *eb)
+{
+    struct rg_yt t;
+
+    memset(gw, 0, sizeof(*gw));
+    if (eb != NULL)
+        eb->msg[0] = '\0';
+    rg_yt_adopt(&t, doc, eb);
+    return parse_yt(gw, &t);
 }
 
 int rg_gateway_load(struct rg_gateway *gw, const char *path,

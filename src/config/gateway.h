@@ -33,6 +33,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <yaml.h>
 
 #include "core/errbuf.h"
 
@@ -126,6 +127,12 @@ struct rg_gateway {
  * Ownership: @text is borrowed. Thread: any. */
 int rg_gateway_parse(struct rg_gateway *gw, const char *text, size_t len,
                      struct rg_errbuf *eb);
+
+/* Same, over a YAML document built in memory (taken, even on failure;
+ * left zeroed): how the admin API checks the replicated config without
+ * dumping it to text and parsing the text again. */
+int rg_gateway_parse_doc(struct rg_gateway *gw, yaml_document_t *doc,
+                         struct rg_errbuf *eb);
 
 /* Same, reading the file at @path (at most 16 MiB); errors are prefixed
  * with the path. Also returns the -errno of open/read (e.g. -ENOENT), or

@@ -41,6 +41,13 @@ static int load_next(struct rg_yt *t, yaml_parser_t *p, yaml_document_t *doc)
     return yaml_document_get_root_node(doc) != NULL;
 }
 
+static void set_budget(struct rg_yt *t)
+{
+    t->budget = (unsigned long)(t->doc.nodes.top - t->doc.nodes.start) *
+                    VISITS_PER_NODE +
+                VISITS_FLOOR;
+}
+
 int rg_yt_load(struct rg_yt *t, const char *text, size_t len,
                struct rg_errbuf *eb)
 {
@@ -67,9 +74,7 @@ int rg_yt_load(struct rg_yt *t, const char *text, size_t len,
             goto err_after_doc;
         }
     }
-    t->budget = (unsigned long)(t->doc.nodes.top - t->doc.nodes.start) *
-                    VISITS_PER_NODE +
-                VISITS_FLOOR;
+    set_budget(t);
     yaml_parser_delete(&p);
     return 0;
 
@@ -79,6 +84,17 @@ err_after_doc:
 err_after_parser:
     yaml_parser_delete(&p);
     return rv;
+}
+
+int rg_yt_adopt(struct rg_yt *t, yaml_document_t *doc, struct rg_errbuf *eb)
+{
+    memset(t, 0, sizeof(*t));
+    t->eb = eb;
+    t->doc = *doc;
+    t->loaded = 1;
+    memset(doc, 0, sizeof(*doc));
+    set_budget(t);
+    return 0;
 }
 
 void rg_yt_release(struct rg_yt *t)

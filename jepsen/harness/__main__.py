@@ -52,6 +52,21 @@ SMOKE = {
         ('disk:follower', 8, 8), ('disk:leader', 8, 8)]),
 }
 
+# Negative controls (JEPSEN.md 4.2 item 9): raftgate started with an
+# unsafe test switch; the test passes only when the expect_fail checks
+# FAIL.  Checks in may_fail rest on the guarantee the switch removes (here
+# stale reads also break version order and the durable workload's
+# linearizable lists): their FAIL is reported, not counted.  They need a
+# test build (configure --enable-failpoints).
+NEGATIVE = {
+    'neg-local-reads': dict(main=40, node_args=['--unsafe-local-admin-reads'],
+                            expect_fail=['a/linearizable-admin'],
+                            may_fail=['a/version-order',
+                                      'b/no-lost-acked-writes'], schedule=[
+                                ('partition:isolate-leader', 10, 8),
+                                ('partition:isolate-leader', 10, 8)]),
+}
+
 
 def _cycle(ops, hold, heal, total):
     out = []
@@ -87,11 +102,13 @@ EXTENDED = {
     'packet+kill': dict(main=300, final_kill_all=True, schedule=_cycle(
         ['packet:delay', 'kill:leader', 'packet:loss'], 8, 8, 300)),
 }
+EXTENDED.update(NEGATIVE)
 
 # capabilities whose absence skips a test
 NEEDS = {'partition': ['nft'], 'clock': ['faketime'],
          'packet': ['nft_numgen', 'nfqueue'], 'disk': ['tmpfs'],
          'partition+kill': ['nft'], 'partition+pause': ['nft'],
+         'neg-local-reads': ['nft', 'test_build'],
          'packet+kill': ['nft_numgen', 'nfqueue']}
 
 T0 = time.monotonic()
@@ -248,6 +265,14 @@ def check_logscan(cluster, unexpected_exits):
 
 
 # ------------------------------------------------------------- probe
+def test_build(binary):
+    """Was @binary built with failpoints (`raftgate -v`: "features:
+    failpoints"), so that its unsafe test switches exist?"""
+    r = subprocess.run([binary, '-v'], capture_output=True, text=True)
+    return bool(re.search(r'^features:.*\bfailpoints\b', r.stdout + r.stderr,
+                          re.M))
+
+
 def probe_caps(topo, store):
     caps = {'netns': True}
     r = topo.exec_in(1, ['nft', '-f', '-'], input=(
@@ -295,6 +320,37 @@ def wait_ready(ctx, cluster, timeout):
     return False
 
 
+def invert_expected(checks, names, may, why):
+    """A negative control: each check in @names must FAIL (the suite saw
+    the violation the unsafe switch causes); it becomes a PASS named
+    negative-control/<name>, and a FAIL when it did not fail.  A check in
+    @may keeps its name with verdict PASS and its finding in the summary."""
+    out = []
+    for c in checks:
+        if c['name'] in may:
+            out.append(dict(c, verdict='PASS', witness=None, summary='%s '
+                            'under %s (allowed): %s' % (
+                                'fails' if c['verdict'] == 'FAIL' else
+                                'holds', ' '.join(why), c.get('summary'))))
+            continue
+        if c['name'] not in names:
+            out.append(c)
+            continue
+        seen = c['verdict'] == 'FAIL'
+        out.append({'name': 'negative-control/' + c['name'],
+                    'verdict': 'PASS' if seen else 'FAIL',
+                    'summary': '%s with %s: %s' % (
+                        'violation found' if seen else
+                        'violation NOT found (verdict %s)' % c['verdict'],
+                        ' '.join(why), c.get('summary', '')),
+                    'witness': c.get('witness') if seen else None})
+    missing = set(names) - {c['name'] for c in checks}
+    for n in sorted(missing):
+        out.append({'name': 'negative-control/' + n, 'verdict': 'FAIL',
+                    'summary': 'check %s did not run' % n, 'witness': None})
+    return out
+
+
 def run_test(name, spec, args, topo, caps, binary, run_store):
     ts = time.strftime('%Y%m%dT%H%M%S')
     store = os.path.join(run_store, name, ts)
@@ -322,7 +378,7 @@ def run_test(name, spec, args, topo, caps, binary, run_store):
     cluster = procs.Cluster(topo, nodes, store, binary,
                             faketime=spec.get('faketime', False),
                             tmpfs_mb=spec.get('tmpfs', 0), log=log,
-                            rates=rates)
+                            rates=rates, args=spec.get('node_args', ()))
     ctx.procs = cluster
     smp = None
     nem = nem_mod.Nemesis(ctx, topo, cluster, caps, log=log)
@@ -429,6 +485,10 @@ def run_test(name, spec, args, topo, caps, binary, run_store):
                                      'witness': traceback.format_exc()[-1500:]})
         tr['checks'].append(check_nemesis_effective(evs))
         tr['checks'].append(check_logscan(cluster, unexpected))
+        if spec.get('expect_fail'):
+            tr['checks'] = invert_expected(tr['checks'], spec['expect_fail'],
+                                           spec.get('may_fail', ()),
+                                           spec.get('node_args', ()))
         report.svg_timeline(os.path.join(store, 'timeline.svg'), evs,
                             'raftgate jepsen %s seed %s' % (name, seed))
     finally:
@@ -472,6 +532,7 @@ def main(argv):
                 op for op, _, _ in v['schedule']) or 'no nemesis'))
         return 0
     names = args.test or list(prof)
+    prof = dict(NEGATIVE, **prof)   # --test may name a negative control
     for n in names:
         if n not in prof:
             print('unknown test %s (--list)' % n, file=sys.stderr)
@@ -502,6 +563,7 @@ def main(argv):
         topo.up()
         log('topology %s up' % topo.prefix)
         caps = probe_caps(topo, run_store)
+        caps['test_build'] = test_build(binary)
         log('capabilities: %s' % caps)
         topo.enter_client()
         up = subprocess.Popen(

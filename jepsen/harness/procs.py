@@ -82,11 +82,12 @@ class NodeProc:
 
 class Cluster:
     def __init__(self, topo, nodes, store, binary, faketime=False,
-                 tmpfs_mb=0, log=print, rates=None):
+                 tmpfs_mb=0, log=print, rates=None, args=()):
         self.topo = topo
         self.nodes = nodes
         self.store = store
         self.binary = binary
+        self.args = list(args)      # extra raftgate arguments
         self.faketime = faketime
         self.tmpfs_mb = tmpfs_mb
         self.log = log
@@ -126,7 +127,7 @@ class Cluster:
         try:
             np_.popen = subprocess.Popen(
                 ['ip', 'netns', 'exec', self.topo.ns(np_.node),
-                 self.binary, '-c', np_.config],
+                 self.binary, '-c', np_.config] + self.args,
                 cwd=np_.dir, stdin=subprocess.DEVNULL, stdout=out,
                 stderr=subprocess.STDOUT, env=self.env(np_),
                 start_new_session=True,

@@ -326,6 +326,12 @@ class Avail(unittest.TestCase):
         self.assertEqual(r['verdict'], 'FAIL')
         self.assertEqual(r['witness']['below_gate'][0]['phase'],
                          'minority-side')
+        # a request in flight when its node is killed is not a healthy
+        # failure (the kill's start counts, not only the invoke time)
+        self.assertEqual(avail.request_phase('n2', 29.97 * S, 30.01 * S,
+                                             self.faults, 3 * S), 'killed')
+        self.assertEqual(avail.request_phase('n2', 29.97 * S, None,
+                                             self.faults, 3 * S), 'healthy')
         # 2% errors on the majority side: FAIL (< 99%)
         r = avail.check(self.hist(lambda n, t: n == 'n3' and
                                   13 * S <= t < 13 * S + S // 5),
@@ -364,3 +370,31 @@ class RegisterValue(unittest.TestCase):
 
 if __name__ == '__main__':
     unittest.main()
+
+
+class NegativeControl(unittest.TestCase):
+    """A negative control passes only when its expected check FAILs."""
+
+    def test_invert_expected(self):
+        import harness.__main__ as hm
+        chk = [{'name': 'a/linearizable-admin', 'verdict': 'FAIL',
+                'summary': '1 invalid', 'witness': {'key': 'jr0'}},
+               {'name': 'a/version-order', 'verdict': 'FAIL',
+                'summary': '3 inversions', 'witness': {}},
+               {'name': 'harness/logscan', 'verdict': 'PASS',
+                'summary': '0 findings', 'witness': None}]
+        out = hm.invert_expected(chk, ['a/linearizable-admin'],
+                                 ['a/version-order'], ['--unsafe-x'])
+        v = {c['name']: c['verdict'] for c in out}
+        self.assertEqual(v, {'negative-control/a/linearizable-admin': 'PASS',
+                             'a/version-order': 'PASS',
+                             'harness/logscan': 'PASS'})
+        # the violation went unnoticed: the control FAILs
+        chk[0]['verdict'] = 'PASS'
+        out = hm.invert_expected(chk, ['a/linearizable-admin'], [], ['-x'])
+        self.assertEqual(out[0]['verdict'], 'FAIL')
+        self.assertIn('NOT found', out[0]['summary'])
+        # the expected check did not run at all: FAIL
+        out = hm.invert_expected(chk[2:], ['a/linearizable-admin'], [],
+                                 ['-x'])
+        self.assertEqual(out[-1]['verdict'], 'FAIL')

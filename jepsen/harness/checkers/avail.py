@@ -1,7 +1,9 @@
 """(e) Proxy availability per node and phase (JEPSEN.md 4.4e).
 
 Every proxy request (an invoke of workload 'proxy' and its completion; ok
-means a 2xx) is classified by its node and the phase at its invoke time:
+means a 2xx) is classified by its node and the worse of the phases at its
+invoke and at its completion (a request in flight when its node is killed
+or paused counts as killed or paused, not as a healthy failure):
 
   killed / paused   the node is down (expected errors, reported apart)
   recovering        within 2*election_timeout + 1 s of any fault start or
@@ -70,6 +72,27 @@ def phase(node, t, faults, recover_ns):
     return best or 'healthy'
 
 
+SEVERITY = ('killed', 'paused', 'recovering', 'minority-side',
+            'majority-side')
+
+
+def worse(p, q):
+    """The more severe of two phases (fault:* above healthy)."""
+    def rank(x):
+        if x in SEVERITY:
+            return SEVERITY.index(x)
+        return len(SEVERITY) + (x == 'healthy')
+    return p if rank(p) <= rank(q) else q
+
+
+def request_phase(node, t_inv, t_done, faults, recover_ns):
+    """The phase of a request in flight from t_inv to t_done (or None)."""
+    p = phase(node, t_inv, faults, recover_ns)
+    if t_done is None:
+        return p
+    return worse(p, phase(node, t_done, faults, recover_ns))
+
+
 def _pct(xs, p):
     if not xs:
         return None
@@ -78,7 +101,8 @@ def _pct(xs, p):
 
 
 def requests(events, wl='proxy'):
-    """[(node, t_inv, ok, latency_ns or None, invoke i)]"""
+    """[(node, t_inv, ok, latency_ns or None, invoke i, completion or None)]
+    """
     inv = {}
     done = {}
     for ev in events:
@@ -93,7 +117,7 @@ def requests(events, wl='proxy'):
         c = done.get(i)
         ok = c is not None and c.get('type') == 'ok'
         lat = c['t'] - ev['t'] if c is not None else None
-        out.append((ev.get('node'), ev['t'], ok, lat, i))
+        out.append((ev.get('node'), ev['t'], ok, lat, i, c))
     out.sort(key=lambda r: r[1])
     return out
 
@@ -133,8 +157,14 @@ def check(events, faults, nodes, election_timeout_s=1.0,
     reqs = requests(events)
     cells = {}          # (node, phase) -> [n, ok, lats]
     phases = {}
-    for node, t, ok, lat, _ in reqs:
-        p = phase(node, t, faults, recover_ns)
+    bad = {}            # (node, phase) -> first failed requests
+    for node, t, ok, lat, _, c in reqs:
+        p = request_phase(node, t, c['t'] if c else None, faults,
+                          recover_ns)
+        if not ok and p in gates and len(bad.setdefault((node, p), [])) < 5:
+            bad[(node, p)].append({'t_inv_s': round(t / 1e9, 3),
+                                   'type': c.get('type') if c else None,
+                                   'err': (c or {}).get('err')})
         for key, d in (((node, p), cells), (p, phases)):
             c = d.setdefault(key, [0, 0, []])
             c[0] += 1
@@ -146,7 +176,8 @@ def check(events, faults, nodes, election_timeout_s=1.0,
         g = gates.get(p)
         if g is not None and n >= MIN_N and ok < g * n:
             failed.append({'node': node, 'phase': p, 'n': n, 'ok': ok,
-                           'ratio': round(ok / n, 4), 'gate': g})
+                           'ratio': round(ok / n, 4), 'gate': g,
+                           'first_failures': bad.get((node, p), [])})
     order = ['healthy', 'majority-side', 'minority-side', 'recovering',
              'paused', 'killed']
     parts = []

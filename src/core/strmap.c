@@ -4,7 +4,6 @@
 
 #include <errno.h>
 #include <string.h>
-#include <strings.h>
 
 #include "core/alloc.h"
 
@@ -31,8 +30,13 @@ static int same(const struct rg_strmap *m, const struct rg_strmap_slot *s,
 {
     if (s->hash != h || s->len != len)
         return 0;
-    return m->fold ? strncasecmp(s->key, key, len) == 0
-                   : memcmp(s->key, key, len) == 0;
+    if (!m->fold)
+        return memcmp(s->key, key, len) == 0;
+    for (size_t i = 0; i < len; i++)
+        if (fold_byte(m, (unsigned char)s->key[i]) !=
+            fold_byte(m, (unsigned char)key[i]))
+            return 0;
+    return 1;
 }
 
 /* The slot holding @key, or the free slot where it would go. */
@@ -93,11 +97,11 @@ int rg_strmap_put(struct rg_strmap *m, const char *key, size_t len,
     uint64_t h = hash(m, key, len);
     struct rg_strmap_slot *s;
 
+    if (m->n > 0 && find(m, key, len, h)->key != NULL)
+        return 1;
     if (2 * (m->n + 1) > m->cap && grow(m) != 0)
         return -ENOMEM;
     s = find(m, key, len, h);
-    if (s->key != NULL)
-        return 1;
     s->key = key;
     s->len = len;
     s->val = val;

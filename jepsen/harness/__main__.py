@@ -29,6 +29,16 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
 
 # ------------------------------------------------------------- profiles
+# Negative controls (JEPSEN.md 4.2 item 9): raftgate started with an
+# unsafe test switch; the test passes only when the expect_fail checks
+# FAIL.  Checks in may_fail rest on the guarantee the switch removes (here
+# stale reads also break version order and the durable workload's
+# linearizable lists): their FAIL is reported, not counted.  They need a
+# test build (configure --enable-failpoints).
+NEG_LOCAL_READS = dict(node_args=['--unsafe-local-admin-reads'],
+                       expect_fail=['a/linearizable-admin'],
+                       may_fail=['a/version-order', 'b/no-lost-acked-writes'])
+
 # each test: main phase seconds, schedule (op, hold s, heal s; hold None
 # = permanent), node options.  All workloads run in every test.
 SMOKE = {
@@ -50,21 +60,15 @@ SMOKE = {
         ('packet:loss', 10, 8), ('packet:delay', 10, 8)]),
     'disk': dict(main=45, tmpfs=64, schedule=[
         ('disk:follower', 8, 8), ('disk:leader', 8, 8)]),
+    # skipped unless RAFTGATE_BIN is a test build
+    'neg-local-reads': dict(NEG_LOCAL_READS, main=20, schedule=[
+        ('partition:isolate-leader', 10, 8)]),
 }
 
-# Negative controls (JEPSEN.md 4.2 item 9): raftgate started with an
-# unsafe test switch; the test passes only when the expect_fail checks
-# FAIL.  Checks in may_fail rest on the guarantee the switch removes (here
-# stale reads also break version order and the durable workload's
-# linearizable lists): their FAIL is reported, not counted.  They need a
-# test build (configure --enable-failpoints).
 NEGATIVE = {
-    'neg-local-reads': dict(main=40, node_args=['--unsafe-local-admin-reads'],
-                            expect_fail=['a/linearizable-admin'],
-                            may_fail=['a/version-order',
-                                      'b/no-lost-acked-writes'], schedule=[
-                                ('partition:isolate-leader', 10, 8),
-                                ('partition:isolate-leader', 10, 8)]),
+    'neg-local-reads': dict(NEG_LOCAL_READS, main=40, schedule=[
+        ('partition:isolate-leader', 10, 8),
+        ('partition:isolate-leader', 10, 8)]),
 }
 
 
@@ -88,6 +92,8 @@ EXTENDED = {
         ['kill:leader', 'kill:follower', 'kill:all'], 7, 8, 300)),
     'pause': dict(main=300, schedule=_cycle(
         ['pause:leader', 'pause:follower'], 5, 8, 300)),
+    'freeze': dict(main=120, schedule=_cycle(
+        ['freeze:leader', 'freeze:follower'], 5, 8, 120)),
     'clock': dict(main=300, faketime=True, skew=True, schedule=_cycle(
         ['clock-jump:2', 'clock-jump:5', 'clock-jump:30'], None, 10, 300)),
     'packet': dict(main=300, schedule=_cycle(
@@ -107,6 +113,7 @@ EXTENDED.update(NEGATIVE)
 # capabilities whose absence skips a test
 NEEDS = {'partition': ['nft'], 'clock': ['faketime'],
          'packet': ['nft_numgen', 'nfqueue'], 'disk': ['tmpfs'],
+         'freeze': ['freezer'],
          'partition+kill': ['nft'], 'partition+pause': ['nft'],
          'neg-local-reads': ['nft', 'test_build'],
          'packet+kill': ['nft_numgen', 'nfqueue']}
@@ -299,6 +306,8 @@ def probe_caps(topo, store):
         topo_mod.sh(['umount', d], check=False)
     os.rmdir(d)
     caps['netem'] = False       # never available on this kernel kind
+    caps['freezer'] = os.access(os.path.join(procs.FREEZER, 'cgroup.procs'),
+                                os.W_OK)
     return caps
 
 

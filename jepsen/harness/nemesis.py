@@ -206,6 +206,37 @@ class Nemesis:
                            lambda: [self.cl.pause(n) for n in targets],
                            verify, heal, minority=names)
 
+    def freeze(self, which):
+        """As pause, through the cgroup v1 freezer: no signal, the whole
+        process tree stops (JEPSEN.md 3, 4.5 extended)."""
+        self.need('freezer')
+        targets, leader, term = self._target(which)
+        names = [n.name for n in targets]
+
+        def verify():
+            end = time.monotonic() + 2.0    # FREEZING, then FROZEN
+            while True:
+                st = {n.name: self.cl.freezer_state(n) for n in targets}
+                ok = all(s == 'FROZEN' for s in st.values())
+                if ok or time.monotonic() >= end:
+                    break
+                time.sleep(0.02)
+            detail = 'freezer %s' % st
+            if ok and leader in targets:
+                maj = [n for n in self.ctx.nodes if n not in targets]
+                ok, d2 = wait_new_leader(self.ctx, leader, term, maj,
+                                         4 * ELECTION_S + 2)
+                detail += '; ' + d2
+            return ok, detail
+
+        def heal():
+            for n in targets:
+                self.cl.thaw(n)
+            return 'thawed'
+        return self._start('freeze', 'freeze-' + which, names,
+                           lambda: [self.cl.freeze(n) for n in targets],
+                           verify, heal, minority=names)
+
     # clock: forward jumps through the per-node faketime file; the rate
     # skew is fixed at node start (libfaketime reads the rate once).
     def _probe_clock(self, n):
@@ -344,6 +375,8 @@ class Nemesis:
             return self.kill(arg)
         if fam == 'pause':
             return self.pause(arg)
+        if fam == 'freeze':
+            return self.freeze(arg)
         if fam == 'clock-jump':
             return self.clock_jump(int(arg))
         if fam == 'packet':

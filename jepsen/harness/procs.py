@@ -75,6 +75,7 @@ class NodeProc:
         self.skew = dir_ + '.skew'
         self.popen = None
         self.paused = False
+        self.frozen = None      # the freezer cgroup dir while frozen
         self.rate = 1.0        # libfaketime rate, fixed at start
         self.starts = 0
         self.exits = []         # (t, returncode) of processes that ended
@@ -170,6 +171,8 @@ class Cluster:
         if not self.running(np_.node):
             return True
         p = np_.popen
+        if np_.frozen:          # a signal waits until the cgroup thaws
+            self.thaw(np_.node)
         if np_.paused and sig != _sig.SIGKILL:
             os.kill(p.pid, _sig.SIGCONT)
         os.kill(p.pid, sig)
@@ -198,6 +201,45 @@ class Cluster:
         np_.paused = False
         return ok
 
+    def freeze(self, node):
+        """Freeze the node's process tree in a cgroup v1 freezer of its
+        own (no signal): /sys/fs/cgroup/freezer/<prefix><node>."""
+        np_ = self.p[getattr(node, 'name', node)]
+        if not self.running(np_.node):
+            return False
+        d = os.path.join(FREEZER, self.topo.prefix + np_.node.name)
+        os.makedirs(d, exist_ok=True)
+        self.topo.record_freezer(d)
+        _write(os.path.join(d, 'cgroup.procs'), str(np_.popen.pid))
+        _write(os.path.join(d, 'freezer.state'), 'FROZEN')
+        np_.frozen = d
+        return True
+
+    def thaw(self, node):
+        """Thaw, move the process back to the root freezer cgroup and
+        remove the node's."""
+        np_ = self.p[getattr(node, 'name', node)]
+        d = np_.frozen
+        if d is None:
+            return False
+        _write(os.path.join(d, 'freezer.state'), 'THAWED')
+        if self.running(np_.node):
+            _write(os.path.join(FREEZER, 'cgroup.procs'), str(np_.popen.pid))
+        np_.frozen = None
+        try:
+            os.rmdir(d)
+        except OSError:
+            pass
+        return True
+
+    def freezer_state(self, node):
+        np_ = self.p[getattr(node, 'name', node)]
+        try:
+            with open(os.path.join(np_.frozen, 'freezer.state')) as fh:
+                return fh.read().strip()
+        except (OSError, TypeError):
+            return None
+
     def proc_state(self, node):
         """The kernel's state letter for the node's PID (T = stopped)."""
         pid = self.pid(node)
@@ -212,10 +254,20 @@ class Cluster:
     def stop_all(self, graceful=True):
         for n in self.nodes:
             np_ = self.p[n.name]
+            if np_.frozen:
+                self.thaw(n)
             if np_.paused:
                 self.resume(n)
             self.kill(n, _sig.SIGTERM if graceful else _sig.SIGKILL,
                       wait=8.0)
+
+
+FREEZER = '/sys/fs/cgroup/freezer'
+
+
+def _write(path, text):
+    with open(path, 'w') as fh:
+        fh.write(text)
 
 
 def _core_unlimited():

@@ -94,7 +94,14 @@ void rg_fsm_free(struct rg_fsm *f);
  *   is unchanged keep their revision; the others get the new one.
  * - Config changes (PUT, DELETE, REPLACE_ALL) run the validator on the
  *   would-be export; INVALID (or any refusal) leaves the state unchanged.
- *   Success bumps the global revision by one.
+ *   Success bumps the global revision by one. A PUT is checked in a
+ *   document of its own (the object, and a route's service) when the
+ *   rules across objects cannot tell otherwise: the store already passed
+ *   the validator, whose only such rules are unique names and ids per kind
+ *   and a route's service existing (fsm.c alone_ok says when). The verdict
+ *   is the same; a message's list index is then 0. This keeps the cost of
+ *   an entry, and of replaying the log at restart, independent of the
+ *   size of the config.
  * - An entry with several config changes is validated once: if the config
  *   after all of them (those the rules above accept) validates, each gets
  *   the result it would get with an always-accepting validator; if not,

@@ -124,6 +124,10 @@ struct rg_gateway {
  * rg_gateway_release) and returns 0. On failure returns -EINVAL (or
  * -ENOMEM), leaves @gw zeroed, and writes a path-qualified message to @eb,
  * e.g. `services[1].routes[0].paths[2]: must start with "/"`.
+ * The only rules across entities are: names unique per kind, ids unique
+ * per kind (without case), a route's service must exist. The replicated
+ * store checks a single PUT without the rest of the config on that basis
+ * (raft/fsm.c alone_ok): a new rule across entities must be added there.
  * Ownership: @text is borrowed. Thread: any. */
 int rg_gateway_parse(struct rg_gateway *gw, const char *text, size_t len,
                      struct rg_errbuf *eb);

@@ -550,15 +550,17 @@ def main(argv):
         r = subprocess.run(['git', '-C', TOP, 'rev-parse', '--short', 'HEAD'],
                            capture_output=True, text=True)
         args.seed = r.stdout.strip() or str(int(time.time()))
+    cwd = os.environ.get('RGJ_CWD') or os.getcwd()   # set by jepsen/run
     binary = os.environ.get('RAFTGATE_BIN') or os.path.join(TOP, 'build',
                                                             'raftgate')
-    binary = os.path.abspath(binary)
+    binary = os.path.abspath(os.path.join(cwd, binary))  # unless absolute
     if not os.access(binary, os.X_OK):
         print('raftgate binary %s not executable (set RAFTGATE_BIN)' % binary,
               file=sys.stderr)
         return 2
     run_store = os.path.abspath(os.path.join(
-        args.store, time.strftime('run-%Y%m%dT%H%M%S-') + str(os.getpid())))
+        cwd, args.store,
+        time.strftime('run-%Y%m%dT%H%M%S-') + str(os.getpid())))
     os.makedirs(run_store, exist_ok=True)
     topo_mod.clean_stale(log=log)
     topo = topo_mod.Topo()

@@ -233,32 +233,21 @@ static json_t *service_of(const struct rg_fsm *f, const json_t *route)
     return found ? s->v[i].body : NULL;
 }
 
-static int has_upper(const char *s, size_t len)
-{
-    for (size_t i = 0; i < len; i++)
-        if (s[i] >= 'A' && s[i] <= 'Z')
-            return 1;
-    return 0;
-}
-
 /* May a PUT of @body (kind @c->kind; replacing @o->v[@i] when @found) be
  * checked on its own (doc_alone) rather than in the whole would-be
  * export? The store passed the validator, and the validator's rules
  * across objects are: names unique per kind (put_body refuses a used
  * name, but compares strings only), ids unique per kind without case
  * (keys are unique exactly), and a route's service must exist. So: yes
- * unless the id has upper case, the name is not a string, a service is
- * renamed (routes may reference the old name), or a route's service is
- * not found in the simple forms service_of knows. */
+ * unless this object or another of its kind is odd (rg_fsm__odd: an id
+ * with upper case, a name that is not a string), a service is renamed
+ * (routes may reference the old name), or a route's service is not found
+ * in the simple forms service_of knows. */
 static int alone_ok(const struct rg_fsm *f, const struct rg_cmd *c,
                     const struct rg_objs *o, size_t i, int found,
                     const json_t *body)
 {
-    const char *field = rg_fsm__name_field(c->kind);
-    const json_t *name = field ? json_object_get(body, field) : NULL;
-
-    if (has_upper(c->key, c->key_len) ||
-        (name != NULL && !json_is_string(name) && !json_is_null(name)))
+    if (o->odd > 0 || rg_fsm__odd(o, c->key, c->key_len, body))
         return 0;
     switch (c->kind) {
     case RG_KIND_SERVICE:

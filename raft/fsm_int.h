@@ -41,6 +41,8 @@ struct rg_objs {
     size_t n, cap;
     struct rg_named *names; /* rg_malloc'd, nn of them */
     size_t nn;
+    size_t odd;        /* objects whose id has an ASCII upper-case letter
+                          or whose name is not a string (rg_fsm__odd) */
     enum rg_kind kind; /* set by rg_fsm__store_init */
 };
 
@@ -132,6 +134,12 @@ void rg_fsm__store_release(struct rg_store *s);
  * (NULL: any object)? O(log n). */
 int rg_fsm__name_used(const struct rg_objs *o, const char *name,
                       const char *self);
+/* Could @ob clash with another object of @o for the config validator
+ * (ids compared without case, names of any scalar type) where the store's
+ * exact string comparisons see none? An id with an ASCII upper-case
+ * letter, or a name member that is not a string. */
+int rg_fsm__odd(const struct rg_objs *o, const char *id, size_t id_len,
+                const json_t *body);
 /* The id of the object of @o named @name, or NULL. O(log n). */
 const char *rg_fsm__id_named(const struct rg_objs *o, const char *name);
 

@@ -134,10 +134,24 @@ static size_t named_lower(const struct rg_objs *o, const char *name,
     return lo;
 }
 
+int rg_fsm__odd(const struct rg_objs *o, const char *id, size_t id_len,
+                const json_t *body)
+{
+    const char *field = rg_fsm__name_field(o->kind);
+    const json_t *name = field ? json_object_get(body, field) : NULL;
+
+    for (size_t i = 0; i < id_len; i++)
+        if (id[i] >= 'A' && id[i] <= 'Z')
+            return 1;
+    return name != NULL && !json_is_string(name) && !json_is_null(name);
+}
+
+/* Index @ob: its name, and whether it is odd. */
 static void named_add(struct rg_objs *o, const struct rg_obj *ob)
 {
     size_t i;
 
+    o->odd += rg_fsm__odd(o, ob->id, ob->id_len, ob->body);
     if (ob->name == NULL)
         return;
     i = named_lower(o, ob->name, ob->id);
@@ -151,6 +165,7 @@ static void named_del(struct rg_objs *o, const struct rg_obj *ob)
 {
     size_t i;
 
+    o->odd -= rg_fsm__odd(o, ob->id, ob->id_len, ob->body);
     if (ob->name == NULL)
         return;
     i = named_lower(o, ob->name, ob->id);

@@ -1006,6 +1006,24 @@ START_TEST(put_checked_alone)
     ck_assert_int_eq(put(&t, RG_KIND_SERVICE, "S7", SVC("h"), 0).status,
                      RG_FSM_OK);
     ck_assert_uint_eq(seen_services, 8);
+    /* While S7 is stored, a lower-case key could clash with it for the
+     * validator (ids compare without case): the whole export again. */
+    ck_assert_int_eq(put(&t, RG_KIND_SERVICE, "s8", SVC("h"), 0).status,
+                     RG_FSM_OK);
+    ck_assert_uint_eq(seen_services, 9);
+    ck_assert_int_eq(del(&t, RG_KIND_SERVICE, "S7", 0).status, RG_FSM_OK);
+    ck_assert_int_eq(put(&t, RG_KIND_SERVICE, "s10", SVC("h"), 0).status,
+                     RG_FSM_OK);
+    ck_assert_uint_eq(seen_services, 1);
+    /* The same for a name that is not a string (5 and "5" clash). */
+    ck_assert_int_eq(
+        put(&t, RG_KIND_SERVICE, "s11", "{\"name\":5,\"host\":\"h\"}", 0)
+            .status,
+        RG_FSM_OK);
+    ck_assert_uint_eq(seen_services, 10);
+    ck_assert_int_eq(put(&t, RG_KIND_SERVICE, "s12", SVC("h"), 0).status,
+                     RG_FSM_OK);
+    ck_assert_uint_eq(seen_services, 11);
     rg_fsm_free(t.f);
 }
 END_TEST

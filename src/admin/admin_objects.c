@@ -54,6 +54,17 @@ static int is_uuid(const char *s)
     return 1;
 }
 
+/* @s (a UUID) in lower case, as ids are stored: the config parser
+ * compares ids without case, the store exactly. */
+static json_t *uuid_lower(const char *s)
+{
+    char l[37];
+
+    for (size_t i = 0; i < sizeof(l); i++)
+        l[i] = (char)(s[i] >= 'A' && s[i] <= 'F' ? s[i] + 32 : s[i]);
+    return json_string(l);
+}
+
 struct find {
     const char *field, *value;
     const json_t *body;
@@ -78,8 +89,14 @@ static const json_t *lookup(const struct rg_fsm *f, enum rg_kind k,
 
     if (f == NULL)
         return NULL;
-    if (is_uuid(key))
-        return rg_fsm_get(f, k, key, 0, NULL);
+    if (is_uuid(key)) {
+        json_t *id = uuid_lower(key);
+        const json_t *o =
+            id ? rg_fsm_get(f, k, json_string_value(id), 0, NULL) : NULL;
+
+        json_decref(id);
+        return o;
+    }
     if (fd.field == NULL)
         return NULL;
     rg_fsm_each(f, k, find_cb, &fd);
@@ -217,13 +234,20 @@ static int resolve_refs(struct rg_areq *q, json_t *o)
     return 0;
 }
 
-/* 409 when another object of kind @k already holds @o's name or id. */
+/* 400 when @o's name is not a string (Kong: "expected a string"), 409
+ * when another object of kind @k already holds it. */
 static int unique_ok(struct rg_areq *q, enum rg_kind k, const json_t *o,
                      const char *self_id)
 {
     const char *nf = name_field(k);
-    const char *name = nf ? json_string_value(json_object_get(o, nf)) : NULL;
+    const json_t *nv = nf ? json_object_get(o, nf) : NULL;
+    const char *name = json_string_value(nv);
     const json_t *other = name ? lookup(rg_admin__fsm(q->a), k, name) : NULL;
+
+    if (nv != NULL && !json_is_string(nv) && !json_is_null(nv)) {
+        rg_admin__error(q, 400, "%s: expected a string", nf);
+        return 0;
+    }
 
     if (other != NULL && (self_id == NULL ||
                           strcmp(id_of(other), self_id) != 0)) {
@@ -291,7 +315,13 @@ static void create(struct rg_areq *q, enum rg_kind k, json_t *o, int status)
     if (id == NULL) {
         rg_admin__uuid(uuid);
         json_object_set_new(o, "id", json_string(uuid));
-    } else if (rg_fsm_get(rg_admin__fsm(q->a), k, json_string_value(id), 0,
+    } else if (json_object_set_new(o, "id",
+                                   uuid_lower(json_string_value(id))) != 0) {
+        json_decref(o);
+        rg_admin__error(q, 500, "out of memory");
+        return;
+    } else if (rg_fsm_get(rg_admin__fsm(q->a), k,
+                          json_string_value(json_object_get(o, "id")), 0,
                           NULL) != NULL) {
         json_decref(o);
         rg_admin__error(q, 409, "UNIQUE violation detected on the id");
@@ -341,7 +371,7 @@ static void put(struct rg_areq *q, enum rg_kind k, const char *key)
         json_object_set_new(o, nf, json_string(key));
     if (old == NULL) {
         if (is_uuid(key))
-            json_object_set_new(o, "id", json_string(key));
+            json_object_set_new(o, "id", uuid_lower(key));
         else
             json_object_del(o, "id");
         create(q, k, o, 201);

@@ -127,6 +127,33 @@ class AdminTest(ClusterTestCase):
             s.close()
         self.assertTrue(data.startswith(b"HTTP/1.1 413 "), data)
 
+    def test_ids_lower_case_names_strings(self):
+        """A UUID key in upper case is stored in lower case (the config
+        parser compares ids without case, the store exactly: two spellings
+        would pass one and break the other); a name that is not a string
+        is refused with 400, as Kong does."""
+        c = self.cluster
+        nd = c.wait_leader()
+        sid = str(uuid.uuid4())
+        r = nd.admin("PUT", "/services/" + sid.upper(),
+                     {"name": self.uniq("up"), "url": "http://127.0.0.1:9"})
+        self.assertEqual(r.status, 201, repr(r))
+        self.assertEqual(r.json()["id"], sid)
+        r = nd.admin("PUT", "/services/" + sid,
+                     {"name": self.uniq("low"), "url": "http://127.0.0.1:9"})
+        self.assertEqual(r.status, 200, repr(r))   # the same object
+        r = nd.admin("GET", "/services/" + sid.upper())
+        self.assertEqual(r.status, 200, repr(r))
+        r = nd.admin("POST", "/services", {"id": str(uuid.uuid4()).upper(),
+                                           "url": "http://127.0.0.1:9"})
+        self.assertEqual(r.status, 201, repr(r))
+        self.assertEqual(r.json()["id"], r.json()["id"].lower())
+        for name in (5, True, ["a"]):
+            r = nd.admin("POST", "/services", {"name": name,
+                                               "url": "http://127.0.0.1:9"})
+            self.assertEqual(r.status, 400, repr(r))
+            self.assertIn("name: expected a string", r.json()["message"])
+
     def test_unknown_ids_are_404(self):
         c = self.cluster
         for nd in (c.wait_leader(), c.followers()[0]):

@@ -222,6 +222,7 @@ static void publish(struct control *ctl, struct rg_gen *g, uint64_t rev)
     rg_gen_unref(ctl->gen);
     ctl->gen = g;
     ctl->served_rev = rev;
+    rg_admin_served(ctl->admin, rev);
     rg_log(RG_LOG_INFO, "config revision %llu: generation %llu",
            (unsigned long long)rev, (unsigned long long)g->id);
 }
@@ -470,6 +471,7 @@ static int admin_start(struct control *ctl)
         rg_log(RG_LOG_ERROR, "admin.listen %s", eb.msg);
         return -1;
     }
+    rg_admin_served(ctl->admin, ctl->served_rev);
     if (ctl->raft == NULL)
         local_store(ctl);
     return 0;

@@ -209,9 +209,13 @@ def check_nemesis_effective(events):
 
 
 def converged(samples_by_node):
-    """Same (config_version, config_hash), same leader, all ready."""
+    """Same (config_version, config_hash), same leader, all ready, and the
+    data plane serves the store's revision (served_revision)."""
     vals = list(samples_by_node.values())
     if any(v is None or not v.get('ready') for v in vals):
+        return False
+    if any(v.get('served_revision', v.get('config_version')) !=
+           v.get('config_version') for v in vals):
         return False
     keys = {(v.get('config_version'), v.get('config_hash'),
              v.get('leader_id')) for v in vals}

@@ -398,3 +398,17 @@ class NegativeControl(unittest.TestCase):
         out = hm.invert_expected(chk[2:], ['a/linearizable-admin'], [],
                                  ['-x'])
         self.assertEqual(out[-1]['verdict'], 'FAIL')
+
+
+class HarnessConverged(unittest.TestCase):
+    def test_served_revision_must_catch_up(self):
+        import harness.__main__ as hm
+        st = {'ready': True, 'config_version': 7, 'config_hash': 'h',
+              'leader_id': 1, 'served_revision': 7}
+        self.assertTrue(hm.converged({'n1': dict(st), 'n2': dict(st)}))
+        # a node whose data plane could not load the store keeps serving 6
+        self.assertFalse(hm.converged({'n1': dict(st),
+                                       'n2': dict(st, served_revision=6)}))
+        self.assertFalse(hm.converged({'n1': dict(st),
+                                       'n2': dict(st, config_hash='x')}))
+        self.assertFalse(hm.converged({'n1': dict(st), 'n2': None}))

@@ -449,6 +449,12 @@ static void wait_revision(struct rg_areq *q)
     uv_timer_start(&q->timer, on_wait_timeout, RG_ADMIN_WAIT_MS, 0);
 }
 
+void rg_admin_served(struct rg_admin *a, uint64_t revision)
+{
+    if (a != NULL)
+        a->served = revision;
+}
+
 void rg_admin_notify(struct rg_admin *a, uint64_t revision)
 {
     struct rg_areq *q = a ? a->pending : NULL;

@@ -51,6 +51,11 @@ void rg_admin_set_local(struct rg_admin *a, const struct rg_fsm *f);
  * after every apply that changed config. */
 void rg_admin_notify(struct rg_admin *a, uint64_t revision);
 
+/* The data plane now serves the store's config at @revision: GET /status
+ * reports it as served_revision, so that a store the data plane could not
+ * load (it keeps the config it had) shows. Accepts NULL. */
+void rg_admin_served(struct rg_admin *a, uint64_t revision);
+
 /* Stop listening; pending requests are answered (503) and closed. Call
  * before rg_raft_stop. Accepts NULL. */
 void rg_admin_stop(struct rg_admin *a);

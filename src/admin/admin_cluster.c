@@ -114,7 +114,7 @@ static void get_status(struct rg_areq *q)
     }
     rg_admin__reply(
         q, 200,
-        json_pack("{s:I,s:o,s:b,s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:o,s:{},"
+        json_pack("{s:I,s:o,s:b,s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:o,s:{},"
                   "s:{s:[]},s:o}",
                   "id", (json_int_t)st.id, "incarnation",
                   hex64(st.incarnation), "ready",
@@ -124,7 +124,9 @@ static void get_status(struct rg_areq *q)
                   (json_int_t)st.commit_index, "applied_index",
                   (json_int_t)st.applied_index, "config_version",
                   (json_int_t)st.revision, "revision",
-                  (json_int_t)st.revision, "config_hash",
+                  (json_int_t)st.revision, "served_revision",
+                  (json_int_t)(q->a->raft ? q->a->served : st.revision),
+                  "config_hash",
                   hex64(hash), "cb", "quota", "leases",
                   "unsafe", unsafe_switches(q->a)),
         st.revision, NULL);

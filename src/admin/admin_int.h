@@ -32,6 +32,7 @@ struct rg_admin {
     struct rg_areq *pending;     /* requests not answered yet */
     unsigned live;               /* request objects not freed yet */
     int unsafe_local_reads;      /* rg_admin_conf.unsafe_local_reads */
+    uint64_t served;             /* rg_admin_served */
     int stopping;                /* rg_admin_stop started */
     int stopped;                 /* free @a when live reaches 0 */
 };

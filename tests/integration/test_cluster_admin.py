@@ -154,6 +154,29 @@ class AdminTest(ClusterTestCase):
             self.assertEqual(r.status, 400, repr(r))
             self.assertIn("name: expected a string", r.json()["message"])
 
+    def test_status_served_revision(self):
+        """GET /status reports the revision the proxy serves; after a
+        write every node's served_revision reaches the write's revision."""
+        c = self.cluster
+        r = c.wait_leader().admin("POST", "/services",
+                                  {"name": self.uniq("srv"),
+                                   "url": "http://127.0.0.1:9"})
+        self.assertEqual(r.status, 201, repr(r))
+        rev = int(r.header("x-raftgate-revision"))
+        seen = {}
+
+        def pred():
+            for nd in c.nodes:
+                seen[nd.id] = st = nd.status() or {}
+                if st.get("served_revision", 0) < rev:
+                    return False
+            return True
+        try:
+            rgtest.wait_until(pred, scaled(5.0), 0.05,
+                              "served_revision >= %d everywhere" % rev)
+        except TimeoutError as e:
+            self.fail("%s: %s" % (e, seen))
+
     def test_unknown_ids_are_404(self):
         c = self.cluster
         for nd in (c.wait_leader(), c.followers()[0]):

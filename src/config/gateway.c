@@ -1260,7 +1260,7 @@ int rg_gateway_parse(struct rg_gateway *gw, const char *text, size_t len,
     return rv < 0 ? rv : parse_yt(gw, &t);
 }
 
-int rg_gateway_parse_doc(struct rg_gateway *gw, yaml_document_t *doc,
+int rg_gateway_parse_doc(struct rg_gateway *gw, struct yaml_document_s *doc,
                          struct rg_errbuf *eb)
 {
     struct rg_yt t;

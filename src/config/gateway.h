@@ -33,7 +33,6 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include <yaml.h>
 
 #include "core/errbuf.h"
 
@@ -135,7 +134,8 @@ int rg_gateway_parse(struct rg_gateway *gw, const char *text, size_t len,
 /* Same, over a YAML document built in memory (taken, even on failure;
  * left zeroed): how the admin API checks the replicated config without
  * dumping it to text and parsing the text again. */
-int rg_gateway_parse_doc(struct rg_gateway *gw, yaml_document_t *doc,
+struct yaml_document_s; /* libyaml's yaml_document_t */
+int rg_gateway_parse_doc(struct rg_gateway *gw, struct yaml_document_s *doc,
                          struct rg_errbuf *eb);
 
 /* Same, reading the file at @path (at most 16 MiB); errors are prefixed

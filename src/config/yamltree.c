@@ -86,7 +86,7 @@ err_after_parser:
     return rv;
 }
 
-int rg_yt_adopt(struct rg_yt *t, yaml_document_t *doc, struct rg_errbuf *eb)
+void rg_yt_adopt(struct rg_yt *t, yaml_document_t *doc, struct rg_errbuf *eb)
 {
     memset(t, 0, sizeof(*t));
     t->eb = eb;
@@ -94,7 +94,6 @@ int rg_yt_adopt(struct rg_yt *t, yaml_document_t *doc, struct rg_errbuf *eb)
     t->loaded = 1;
     memset(doc, 0, sizeof(*doc));
     set_budget(t);
-    return 0;
 }
 
 void rg_yt_release(struct rg_yt *t)

@@ -53,9 +53,9 @@ int rg_yt_load(struct rg_yt *t, const char *text, size_t len,
                struct rg_errbuf *eb);
 
 /* Take @doc (a document built with yaml_document_add_*, its root node
- * first) as @t's document, as rg_yt_load would have loaded it. @doc is
- * taken even on failure, and left zeroed. Returns 0. */
-int rg_yt_adopt(struct rg_yt *t, yaml_document_t *doc, struct rg_errbuf *eb);
+ * first) as @t's document, as rg_yt_load would have loaded it; @doc is
+ * left zeroed. @eb is kept until release. */
+void rg_yt_adopt(struct rg_yt *t, yaml_document_t *doc, struct rg_errbuf *eb);
 
 /* Free the document. Accepts a zeroed or failed @t. */
 void rg_yt_release(struct rg_yt *t);

@@ -29,7 +29,8 @@ void rg_strmap_init(struct rg_strmap *m, int fold);
 /* Free the slots (not the keys) and reset to empty. */
 void rg_strmap_release(struct rg_strmap *m);
 
-/* The value of @key (@len bytes), or SIZE_MAX when absent. */
+/* The value of @key (@len bytes), or SIZE_MAX when absent (so values
+ * must be below SIZE_MAX). */
 size_t rg_strmap_get(const struct rg_strmap *m, const char *key,
                      size_t len);
 

@@ -94,6 +94,8 @@ EXTENDED = {
         ['pause:leader', 'pause:follower'], 5, 8, 300)),
     'freeze': dict(main=120, schedule=_cycle(
         ['freeze:leader', 'freeze:follower'], 5, 8, 120)),
+    'membership': dict(main=120, schedule=[
+        ('member:transfer', 0, 8), ('kill:leader', 6, 8)] * 4),
     'clock': dict(main=300, faketime=True, skew=True, schedule=_cycle(
         ['clock-jump:2', 'clock-jump:5', 'clock-jump:30'], None, 10, 300)),
     'packet': dict(main=300, schedule=_cycle(

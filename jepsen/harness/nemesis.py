@@ -237,6 +237,37 @@ class Nemesis:
                            lambda: [self.cl.freeze(n) for n in targets],
                            verify, heal, minority=names)
 
+    def transfer(self, which):
+        """Leadership transfer to a random follower (POST /cluster/transfer
+        on the leader, JEPSEN.md 4.5 membership); effective when that
+        follower leads at a higher term.  Nothing to heal."""
+        leader, term = leader_of(self.ctx)
+        cands = [n for n in self.ctx.nodes if n is not leader]
+        target = self.ctx.rng.choice(cands)
+        res = {}
+
+        def apply():
+            if leader is None:
+                res['err'] = 'no leader'
+                return
+            try:
+                st, _, body = self.ctx.http(leader, 'POST', '/cluster/transfer',
+                                            {'id': target.id}, timeout=5)
+                res['http'] = st
+            except OSError as e:
+                res['err'] = str(e)[:80]
+
+        def verify():
+            if 'http' not in res or res['http'] >= 300:
+                return False, 'transfer to %s: %s' % (target.name, res)
+            ok, d = wait_new_leader(self.ctx, leader, term, [target],
+                                    4 * ELECTION_S)
+            return ok, 'to %s (HTTP %s): %s' % (target.name, res['http'], d)
+
+        return self._start('member', 'transfer-' + which,
+                           [leader.name if leader else '?', target.name],
+                           apply, verify, lambda: 'done')
+
     # clock: forward jumps through the per-node faketime file; the rate
     # skew is fixed at node start (libfaketime reads the rate once).
     def _probe_clock(self, n):
@@ -377,6 +408,8 @@ class Nemesis:
             return self.pause(arg)
         if fam == 'freeze':
             return self.freeze(arg)
+        if fam == 'member' and arg == 'transfer':
+            return self.transfer('leader')
         if fam == 'clock-jump':
             return self.clock_jump(int(arg))
         if fam == 'packet':

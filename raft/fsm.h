@@ -149,7 +149,7 @@ char *rg_fsm_export(const struct rg_fsm *f, size_t *len);
 
 /* The same document as a JSON tree (a new reference, NULL on ENOMEM),
  * with no dump: its objects are the store's own, so the caller must not
- * change the tree (json_deep_copy it first). */
+ * change the tree (json_deep_copy it first). Thread: the owner of @f. */
 json_t *rg_fsm_export_json(const struct rg_fsm *f);
 
 /* Node registry: each record is a JSON object {id, name, raft, admin,

@@ -164,11 +164,9 @@ class Nemesis:
             dead = [n.name for n in targets if not self.cl.running(n)]
             ok = len(dead) == len(targets)
             detail = 'dead %s' % dead
-            if ok and leader in targets and which != 'all':
-                maj = [n for n in self.ctx.nodes if n not in targets]
-                ok, d2 = wait_new_leader(self.ctx, leader, term, maj,
-                                         4 * ELECTION_S + 2)
-                detail += '; ' + d2
+            if ok and which != 'all':
+                ok, d2 = self._replaced(leader, term, targets)
+                detail += d2
             return ok, detail
 
         def heal():
@@ -178,64 +176,57 @@ class Nemesis:
         return self._start('kill', 'kill-' + which, names, apply, verify,
                            heal, minority=names)
 
-    def pause(self, which):
+    def _replaced(self, leader, term, targets):
+        """(ok, detail): when the leader is among @targets, the other nodes
+        elect a new one at a higher term in time."""
+        if leader not in targets:
+            return True, ''
+        maj = [n for n in self.ctx.nodes if n not in targets]
+        ok, d = wait_new_leader(self.ctx, leader, term, maj,
+                                4 * ELECTION_S + 2)
+        return ok, '; ' + d
+
+    def _halt(self, family, which, halt, state, want, label, resume, done):
+        """Stop @which's nodes without ending them: halt(n), then each must
+        reach state(n) == @want within 2 s (the stop lands asynchronously)
+        and a halted leader must be replaced; heal with resume(n)."""
         targets, leader, term = self._target(which)
         names = [n.name for n in targets]
 
         def verify():
-            end = time.monotonic() + 2.0    # SIGSTOP lands asynchronously
+            end = time.monotonic() + 2.0
             while True:
-                st = {n.name: self.cl.proc_state(n) for n in targets}
-                ok = all(s == 'T' for s in st.values())
+                st = {n.name: state(n) for n in targets}
+                ok = all(s == want for s in st.values())
                 if ok or time.monotonic() >= end:
                     break
                 time.sleep(0.02)
-            detail = 'proc state %s' % st
-            if ok and leader in targets:
-                maj = [n for n in self.ctx.nodes if n not in targets]
-                ok, d2 = wait_new_leader(self.ctx, leader, term, maj,
-                                         4 * ELECTION_S + 2)
-                detail += '; ' + d2
+            detail = '%s %s' % (label, st)
+            if ok:
+                ok, d2 = self._replaced(leader, term, targets)
+                detail += d2
             return ok, detail
 
         def heal():
             for n in targets:
-                self.cl.resume(n)
-            return 'resumed'
-        return self._start('pause', 'pause-' + which, names,
-                           lambda: [self.cl.pause(n) for n in targets],
+                resume(n)
+            return done
+        return self._start(family, '%s-%s' % (family, which), names,
+                           lambda: [halt(n) for n in targets],
                            verify, heal, minority=names)
+
+    def pause(self, which):
+        """SIGSTOP (state T), then SIGCONT."""
+        return self._halt('pause', which, self.cl.pause, self.cl.proc_state,
+                          'T', 'proc state', self.cl.resume, 'resumed')
 
     def freeze(self, which):
         """As pause, through the cgroup v1 freezer: no signal, the whole
         process tree stops (JEPSEN.md 3, 4.5 extended)."""
         self.need('freezer')
-        targets, leader, term = self._target(which)
-        names = [n.name for n in targets]
-
-        def verify():
-            end = time.monotonic() + 2.0    # FREEZING, then FROZEN
-            while True:
-                st = {n.name: self.cl.freezer_state(n) for n in targets}
-                ok = all(s == 'FROZEN' for s in st.values())
-                if ok or time.monotonic() >= end:
-                    break
-                time.sleep(0.02)
-            detail = 'freezer %s' % st
-            if ok and leader in targets:
-                maj = [n for n in self.ctx.nodes if n not in targets]
-                ok, d2 = wait_new_leader(self.ctx, leader, term, maj,
-                                         4 * ELECTION_S + 2)
-                detail += '; ' + d2
-            return ok, detail
-
-        def heal():
-            for n in targets:
-                self.cl.thaw(n)
-            return 'thawed'
-        return self._start('freeze', 'freeze-' + which, names,
-                           lambda: [self.cl.freeze(n) for n in targets],
-                           verify, heal, minority=names)
+        return self._halt('freeze', which, self.cl.freeze,
+                          self.cl.freezer_state, 'FROZEN', 'freezer',
+                          self.cl.thaw, 'thawed')
 
     def transfer(self, which):
         """Leadership transfer to a random follower (POST /cluster/transfer

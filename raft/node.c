@@ -579,14 +579,3 @@ void rg_raft_stop(struct rg_raft *r, void (*cb)(void *arg), void *arg)
     uv_idle_stop(&r->kick);
     raft_close(&r->raft, close_cb);
 }
-
-const char *rg_raft_strerror(int err)
-{
-    switch (err) {
-    case RG_RAFT_ENOTLEADER: return "not the leader";
-    case RG_RAFT_EUNKNOWN: return "outcome unknown (leadership lost)";
-    case RG_RAFT_ESHUTDOWN: return "shutting down";
-    case RG_RAFT_EBUSY: return "a membership change or transfer is running";
-    default: return err < 0 ? strerror(-err) : "success";
-    }
-}

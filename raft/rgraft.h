@@ -16,17 +16,9 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "core/err.h"
 #include "raft/codec.h"
 #include "raft/fsm.h"
-
-enum {
-    RG_RAFT_ENOTLEADER = -10001, /* not proposed: this node is not leader */
-    RG_RAFT_EUNKNOWN = -10002,   /* proposed, outcome unknown (leadership
-                                    lost): it may still commit */
-    RG_RAFT_ESHUTDOWN = -10003,  /* not proposed: stopping */
-    RG_RAFT_EBUSY = -10004,      /* not proposed: a membership change or
-                                    transfer is in progress */
-};
 
 enum rg_raft_role {
     RG_ROLE_VOTER = 0,
@@ -160,8 +152,5 @@ int rg_raft_remove(struct rg_raft *r, uint64_t id, rg_raft_done_cb cb,
                    void *arg);
 int rg_raft_transfer(struct rg_raft *r, uint64_t id, rg_raft_done_cb cb,
                      void *arg);
-
-/* Text for an RG_RAFT_E* or -errno value. */
-const char *rg_raft_strerror(int err);
 
 #endif

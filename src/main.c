@@ -342,7 +342,7 @@ static void on_seeded(void *arg, int status, const struct rg_fsm_result *res,
     ctl->seeding = 0;
     if (status != 0) {
         rg_log(RG_LOG_WARN, "seed not applied (%s): will retry",
-               rg_raft_strerror(status));
+               rg_strerror(status));
         return;
     }
     if (res[0].status != RG_FSM_OK)

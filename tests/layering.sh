@@ -28,7 +28,7 @@ for f in $(grep -rl '#include "raft/rgraft.h"' src); do
 done
 grep -rn '#include "' raft | grep -v '#include "raft/' |
     grep -v -e '#include "core/alloc.h"' -e '#include "core/failpoint.h"' \
-        -e '#include "core/rgassert.h"' | sed 's/^/layering: raft includes src: /' |
+        -e '#include "core/rgassert.h"' -e '#include "core/err.h"' | sed 's/^/layering: raft includes src: /' |
     grep . && bad=1
 [ $bad -eq 0 ] && echo "layering: ok"
 exit $bad

@@ -481,7 +481,7 @@ static void on_barrier(void *arg, int status)
     if (status == 0)
         route(q);
     else
-        rg_admin__not_proposed(q, rg_raft_strerror(status));
+        rg_admin__not_proposed(q, rg_strerror(status));
     rg_admin__unref(q);
 }
 
@@ -504,7 +504,7 @@ static void linearizable(struct rg_areq *q)
     rv = rg_raft_barrier(q->a->raft, on_barrier, q);
     if (rv != 0) {
         rg_admin__unref(q);
-        rg_admin__not_proposed(q, rg_raft_strerror(rv));
+        rg_admin__not_proposed(q, rg_strerror(rv));
     }
 }
 

@@ -186,7 +186,7 @@ static void change_failed(struct rg_areq *q, int status, const char *step)
     case RG_RAFT_ESHUTDOWN:
     case RG_RAFT_EBUSY:
     case -ENOMEM:
-        rg_admin__not_proposed(q, rg_raft_strerror(status));
+        rg_admin__not_proposed(q, rg_strerror(status));
         break;
     case -ETIMEDOUT: /* a promotee that did not catch up: nothing changed */
         if (strcmp(step, "transfer") == 0)
@@ -196,7 +196,7 @@ static void change_failed(struct rg_areq *q, int status, const char *step)
             rg_admin__not_proposed(q, "the node did not catch up");
         break;
     case RG_RAFT_EUNKNOWN:
-        rg_admin__unknown(q, rg_raft_strerror(status));
+        rg_admin__unknown(q, rg_strerror(status));
         break;
     case -ENOENT:
         rg_admin__error(q, 404, "Not found");
@@ -210,10 +210,10 @@ static void change_failed(struct rg_areq *q, int status, const char *step)
                         step);
         break;
     case -EINVAL:
-        rg_admin__error(q, 400, "%s: %s", step, rg_raft_strerror(status));
+        rg_admin__error(q, 400, "%s: %s", step, rg_strerror(status));
         break;
     default:
-        rg_admin__error(q, 500, "%s: %s", step, rg_raft_strerror(status));
+        rg_admin__error(q, 500, "%s: %s", step, rg_strerror(status));
     }
 }
 
@@ -225,7 +225,7 @@ static void after_commit_failed(struct rg_areq *q, int status,
     char msg[256];
 
     snprintf(msg, sizeof(msg), "membership changed, then %s: %s", step,
-             rg_raft_strerror(status));
+             rg_strerror(status));
     rg_admin__unknown(q, msg);
 }
 

@@ -61,9 +61,9 @@ static void on_written(void *arg, int status, const struct rg_fsm_result *res,
     else if (status == 0 && !rg_admin__result_error(q, res, n))
         q->on_ok(q, res, n);
     else if (status == RG_RAFT_EUNKNOWN || (status != 0 && q->committed))
-        rg_admin__unknown(q, rg_raft_strerror(status));
+        rg_admin__unknown(q, rg_strerror(status));
     else if (status != 0)
-        rg_admin__not_proposed(q, rg_raft_strerror(status));
+        rg_admin__not_proposed(q, rg_strerror(status));
     rg_admin__unref(q);
 }
 
@@ -100,9 +100,9 @@ void rg_admin__propose(struct rg_areq *q, struct rg_cmd *cmds, unsigned n)
         q->in_raft = 0;
         rg_admin__unref(q);
         if (q->committed)
-            rg_admin__unknown(q, rg_raft_strerror(rv));
+            rg_admin__unknown(q, rg_strerror(rv));
         else
-            rg_admin__not_proposed(q, rg_raft_strerror(rv));
+            rg_admin__not_proposed(q, rg_strerror(rv));
         return;
     }
     start_timer(q);

@@ -11,10 +11,7 @@
 #include <stddef.h>
 #include <uv.h>
 
-enum {
-    RG_FWD_ENOTSENT = -20001, /* connect failed: nothing was sent */
-    RG_FWD_EUNKNOWN = -20002, /* sent, then failed or timed out */
-};
+#include "core/err.h"
 
 /* The relayed answer; every pointer is borrowed for the callback. */
 struct rg_fwd_resp {

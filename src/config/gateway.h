@@ -34,6 +34,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "config/schema.h"
 #include "core/errbuf.h"
 
 /* Method bits for rg_route.methods; 0 means any method. */
@@ -110,12 +111,53 @@ struct rg_route {
     struct rg_backoff backoff;
 };
 
+/* A Kong consumer (credentials come with the authentication plugins). */
+struct rg_consumer {
+    char *id;                /* lower-case UUID, or NULL */
+    char *username;          /* unique; NULL when only custom_id is set */
+    char *custom_id;         /* unique; NULL when only username is set */
+};
+
+#define RG_NO_INDEX SIZE_MAX /* a plugin not scoped to that entity */
+
+/* Kong 3 dynamic ordering (`ordering: {before: {access: [names]},
+ * after: {access: [names]}}`); it only affects the access phase. */
+struct rg_ordering {
+    unsigned *before;        /* catalog type indexes this one runs before */
+    size_t n_before;
+    unsigned *after;         /* ... and after */
+    size_t n_after;
+};
+
+/* One plugin instance, wherever the file put it (top level, or nested in
+ * a service, route or consumer): the nesting becomes the scope. */
+struct rg_plugin_inst {
+    char *id;                /* lower-case UUID, or NULL */
+    char *instance_name;     /* unique, or NULL */
+    unsigned type;           /* index into rg_gateway.catalog */
+    size_t service;          /* index into services, or RG_NO_INDEX */
+    size_t route;            /* index into routes, or RG_NO_INDEX */
+    size_t consumer;         /* index into consumers, or RG_NO_INDEX */
+    int enabled;             /* Kong default 1 */
+    unsigned protocols;      /* RG_PROTO_* bits */
+    struct rg_ordering ordering;
+    void *conf;              /* typed, from the schema's conf_parse; freed
+                                with its conf_free */
+};
+
 struct rg_gateway {
     struct rg_service *services;
     size_t n_services;
     struct rg_route *routes; /* services[].routes in file order, then the
                                 top-level routes in file order */
     size_t n_routes;
+    struct rg_consumer *consumers; /* file order */
+    size_t n_consumers;
+    struct rg_plugin_inst *plugins; /* every instance, in file order of
+                                       their first appearance */
+    size_t n_plugins;
+    /* The catalog the file was parsed with (borrowed; frees the confs). */
+    const struct rg_plugin_catalog *catalog;
 };
 
 /* Parse and validate a declarative config held in memory (YAML or JSON).

@@ -272,6 +272,52 @@ int rg_yt_map(struct rg_yt *t, yaml_node_t *n, const struct rg_yt_key *keys,
     return 0;
 }
 
+/* Whether an earlier key of @n's pairs before @end equals @k. Quadratic,
+ * which suits the few keys of a free-form mapping (headers to add). */
+static int key_before(struct rg_yt *t, yaml_node_t *n, yaml_node_pair_t *end,
+                      const yaml_node_t *k)
+{
+    for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < end; p++) {
+        yaml_node_t *o = node_at(t, p->key);
+
+        if (o->data.scalar.length == k->data.scalar.length &&
+            memcmp(o->data.scalar.value, k->data.scalar.value,
+                   k->data.scalar.length) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+int rg_yt_pairs(struct rg_yt *t, yaml_node_t *n, rg_yt_pair_fn fn, void *ctx)
+{
+    yaml_node_pair_t *pair;
+    size_t mark;
+    int rv;
+
+    if (n == NULL || n->type != YAML_MAPPING_NODE)
+        return rg_yt_err(t, n, "must be a mapping");
+    for (pair = n->data.mapping.pairs.start; pair < n->data.mapping.pairs.top;
+         pair++) {
+        yaml_node_t *k = node_at(t, pair->key);
+        const char *s = (const char *)k->data.scalar.value;
+        size_t len = k->data.scalar.length;
+
+        rv = visit(t, k);
+        if (rv < 0)
+            return rv;
+        if (k->type != YAML_SCALAR_NODE || memchr(s, '\0', len) != NULL)
+            return rg_yt_err(t, k, "keys must be strings");
+        mark = rg_yt_push_key(t, s, len);
+        rv = key_before(t, n, pair, k) ? rg_yt_err(t, k, "duplicate key")
+                                        : fn(t, s, len, node_at(t, pair->value),
+                                             ctx);
+        rg_yt_pop(t, mark);
+        if (rv < 0)
+            return rv;
+    }
+    return 0;
+}
+
 int rg_yt_seq(struct rg_yt *t, yaml_node_t *n, rg_yt_item_fn fn, void *ctx)
 {
     yaml_node_item_t *it;

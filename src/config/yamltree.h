@@ -89,6 +89,16 @@ int rg_yt_map(struct rg_yt *t, yaml_node_t *n, const struct rg_yt_key *keys,
  * Error: "must be a list". */
 int rg_yt_seq(struct rg_yt *t, yaml_node_t *n, rg_yt_item_fn fn, void *ctx);
 
+/* Pair callback for rg_yt_pairs: key @key (@len bytes, NUL-terminated,
+ * borrowed from the document) and its value node. */
+typedef int (*rg_yt_pair_fn)(struct rg_yt *t, const char *key, size_t len,
+                             yaml_node_t *v, void *ctx);
+
+/* Walk a free-form mapping @n (keys chosen by the user, e.g. header names),
+ * calling @fn for each pair in document order with the key on the path.
+ * Errors: "must be a mapping", "keys must be strings", "duplicate key". */
+int rg_yt_pairs(struct rg_yt *t, yaml_node_t *n, rg_yt_pair_fn fn, void *ctx);
+
 /* 1 when @n is a null scalar (see the typing rules above). */
 int rg_yt_is_null(const yaml_node_t *n);
 

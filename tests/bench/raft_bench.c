@@ -707,7 +707,7 @@ static void print_row(struct phase *ph)
                ph->name, ph->node->o->phase_s, ph->completed, ph->n_total);
     if (ph->first_err != 0)
         printf("  %s: error %s (%u failed calls)\n", ph->name,
-               rg_raft_strerror(ph->first_err), ph->failed_calls);
+               rg_strerror(ph->first_err), ph->failed_calls);
     if (ph->not_ok > 0)
         printf("  %s: %u commands refused by the state machine: %s\n", ph->name,
                ph->not_ok, ph->not_ok_msg);

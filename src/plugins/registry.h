@@ -1,0 +1,17 @@
+/* Every plugin raftgate has, in one explicit table (STYLE.md: an X-macro
+ * list, not constructor magic). The catalog (config-time schemas) and the
+ * ops (runtime) share indexes: catalog type i is ops[i]. Test builds
+ * (configure --enable-failpoints) add the test-phases plugins. */
+#ifndef RG_PLUGINS_REGISTRY_H
+#define RG_PLUGINS_REGISTRY_H
+
+#include "config/schema.h"
+#include "http/filter.h"
+
+/* The catalog to parse gateway configs with. Static; thread: any. */
+const struct rg_plugin_catalog *rg_plugins_catalog(void);
+
+/* The runtime of each catalog type, indexed like the catalog. Static. */
+const struct rg_filter_ops *const *rg_plugins_ops(void);
+
+#endif

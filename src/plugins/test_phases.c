@@ -1,0 +1,289 @@
+/* test-phases (test builds only): a plugin that exercises every phase of
+ * the engine so that tests can watch it through the real binary. It is
+ * registered three times (test-phases, test-phases-b, test-phases-c, at
+ * priorities 500, 499, 498) so that one route can carry three at once.
+ * Every config key is optional; with none the plugin does nothing in any
+ * phase (the benchmark's no-op chain):
+ *
+ *   tag: s             header_filter appends s to the response header
+ *                      X-Test-Phases (a comma list, in chain order)
+ *   respond_in: rewrite|access
+ *                      answer locally in that phase: status (default 418)
+ *                      with respond_body (default {"message":"test-phases"})
+ *   status: n          100..599
+ *   respond_body: s
+ *   request_headers: {name: value}   added to the upstream request (access)
+ *   response_headers: {name: value}  added to the response (header_filter)
+ *   pause_ms: n        access pauses for n ms (a timer), then goes on
+ *   read_body: bool    access sees the whole request body and adds
+ *                      X-Test-Request-Body-Bytes: <n> upstream
+ *   body_upper: bool   body_filter upper-cases the response body and adds
+ *                      X-Test-Body-Bytes: <n> (its length before)
+ *   body_max: n        the cap for both buffered bodies, bytes
+ *   set_consumer: username  access makes the request that consumer's
+ *   fail_in: access|header  return RG_FILTER_ERROR in that phase
+ *   log: bool          the log phase writes a notice line
+ *                      "test-phases: log <tag> <request id> <status>" */
+#include <errno.h>
+#include <string.h>
+
+#include "config/yamltree.h"
+#include "core/alloc.h"
+#include "http/filter.h"
+
+#define TP_PAUSE_MAX 10000 /* ms */
+
+struct tp_header {
+    char *name;
+    char *value;
+};
+
+struct tp_headers {
+    struct tp_header *v;
+    size_t n;
+};
+
+struct tp_conf {
+    char *tag;
+    int respond_in;          /* RG_PHASE_REWRITE/ACCESS, or -1 */
+    int status;
+    char *respond_body;
+    struct tp_headers req;
+    struct tp_headers resp;
+    uint32_t pause_ms;
+    int read_body;
+    int body_upper;
+    uint32_t body_max;       /* 0: the engine's default */
+    char *set_consumer;
+    int fail_in;             /* RG_PHASE_ACCESS/HEADER, or -1 */
+    int log;
+};
+
+/* ---- config ---- */
+
+static void headers_free(struct tp_headers *h)
+{
+    for (size_t i = 0; i < h->n; i++) {
+        rg_free(h->v[i].name);
+        rg_free(h->v[i].value);
+    }
+    rg_free(h->v);
+}
+
+static void tp_conf_free(void *p)
+{
+    struct tp_conf *c = p;
+
+    if (c == NULL)
+        return;
+    rg_free(c->tag);
+    rg_free(c->respond_body);
+    headers_free(&c->req);
+    headers_free(&c->resp);
+    rg_free(c->set_consumer);
+    rg_free(c);
+}
+
+static int phase_word(struct rg_yt *t, yaml_node_t *v, const char *a, int pa,
+                      const char *b, int pb, int *out)
+{
+    const char *s;
+    size_t len;
+    int rv = rg_yt_scalar(t, v, &s, &len);
+
+    if (rv < 0)
+        return rv;
+    if (strcmp(s, a) == 0)
+        *out = pa;
+    else if (strcmp(s, b) == 0)
+        *out = pb;
+    else
+        return rg_yt_err(t, v, "must be \"%s\" or \"%s\"", a, b);
+    return 0;
+}
+
+static int k_tag(struct rg_yt *t, yaml_node_t *v, void *ctx)
+{
+    return rg_yt_str(t, v, &((struct tp_conf *)ctx)->tag);
+}
+
+static int k_respond_in(struct rg_yt *t, yaml_node_t *v, void *ctx)
+{
+    return phase_word(t, v, "rewrite", RG_PHASE_REWRITE, "access",
+                      RG_PHASE_ACCESS, &((struct tp_conf *)ctx)->respond_in);
+}
+
+static int k_status(struct rg_yt *t, yaml_node_t *v, void *ctx)
+{
+    long long x;
+    int rv = rg_yt_int(t, v, 100, 599, &x);
+
+    if (rv == 0)
+        ((struct tp_conf *)ctx)->status = (int)x;
+    return rv;
+}
+
+static int k_respond_body(struct rg_yt *t, yaml_node_t *v, void *ctx)
+{
+    return rg_yt_str(t, v, &((struct tp_conf *)ctx)->respond_body);
+}
+
+static int header_pair(struct rg_yt *t, const char *key, size_t len,
+                       yaml_node_t *v, void *ctx)
+{
+    struct tp_headers *h = ctx;
+    struct tp_header *e = &h->v[h->n];
+    int rv;
+
+    for (size_t i = 0; i < len; i++) {
+        unsigned char ch = (unsigned char)key[i];
+
+        if (ch <= 0x20 || ch >= 0x7f || strchr("()<>@,;:\\\"/[]?={}", ch))
+            return rg_yt_err(t, v, "is not a header name");
+    }
+    rv = rg_yt_str(t, v, &e->value);
+    if (rv < 0)
+        return rv;
+    e->name = rg_strndup(key, len);
+    if (e->name == NULL) {
+        rg_free(e->value);
+        return rg_yt_nomem(t);
+    }
+    h->n++;
+    return 0;
+}
+
+static int read_headers(struct rg_yt *t, yaml_node_t *v, struct tp_headers *h)
+{
+    size_t n = v->type == YAML_MAPPING_NODE
+                   ? (size_t)(v->data.mapping.pairs.top -
+                              v->data.mapping.pairs.start)
+                   : 0;
+
+    h->v = rg_calloc(n ? n : 1, sizeof(*h->v));
+    if (h->v == NULL)
+        return rg_yt_nomem(t);
+    return rg_yt_pairs(t, v, header_pair, h);
+}
+
+static int k_request_headers(struct rg_yt *t, yaml_node_t *v, void *ctx)
+{
+    return read_headers(t, v, &((struct tp_conf *)ctx)->req);
+}
+
+static int k_response_headers(struct rg_yt *t, yaml_node_t *v, void *ctx)
+{
+    return read_headers(t, v, &((struct tp_conf *)ctx)->resp);
+}
+
+static int k_pause_ms(struct rg_yt *t, yaml_node_t *v, void *ctx)
+{
+    long long x;
+    int rv = rg_yt_int(t, v, 0, TP_PAUSE_MAX, &x);
+
+    if (rv == 0)
+        ((struct tp_conf *)ctx)->pause_ms = (uint32_t)x;
+    return rv;
+}
+
+static int k_read_body(struct rg_yt *t, yaml_node_t *v, void *ctx)
+{
+    return rg_yt_bool(t, v, &((struct tp_conf *)ctx)->read_body);
+}
+
+static int k_body_upper(struct rg_yt *t, yaml_node_t *v, void *ctx)
+{
+    return rg_yt_bool(t, v, &((struct tp_conf *)ctx)->body_upper);
+}
+
+static int k_body_max(struct rg_yt *t, yaml_node_t *v, void *ctx)
+{
+    long long x;
+    int rv = rg_yt_int(t, v, 1, 64 << 20, &x);
+
+    if (rv == 0)
+        ((struct tp_conf *)ctx)->body_max = (uint32_t)x;
+    return rv;
+}
+
+static int k_set_consumer(struct rg_yt *t, yaml_node_t *v, void *ctx)
+{
+    return rg_yt_str(t, v, &((struct tp_conf *)ctx)->set_consumer);
+}
+
+static int k_fail_in(struct rg_yt *t, yaml_node_t *v, void *ctx)
+{
+    return phase_word(t, v, "access", RG_PHASE_ACCESS, "header",
+                      RG_PHASE_HEADER, &((struct tp_conf *)ctx)->fail_in);
+}
+
+static int k_log(struct rg_yt *t, yaml_node_t *v, void *ctx)
+{
+    return rg_yt_bool(t, v, &((struct tp_conf *)ctx)->log);
+}
+
+/* clang-format off */
+static const struct rg_yt_key tp_keys[] = {
+    {"tag", k_tag},
+    {"respond_in", k_respond_in},
+    {"status", k_status},
+    {"respond_body", k_respond_body},
+    {"request_headers", k_request_headers},
+    {"response_headers", k_response_headers},
+    {"pause_ms", k_pause_ms},
+    {"read_body", k_read_body},
+    {"body_upper", k_body_upper},
+    {"body_max", k_body_max},
+    {"set_consumer", k_set_consumer},
+    {"fail_in", k_fail_in},
+    {"log", k_log},
+    {NULL, NULL},
+};
+/* clang-format on */
+
+static int tp_conf_parse(struct rg_yt *t, yaml_node_t *config, void **out)
+{
+    struct tp_conf *c = rg_calloc(1, sizeof(*c));
+    int rv = 0;
+
+    *out = NULL;
+    if (c == NULL)
+        return rg_yt_nomem(t);
+    c->respond_in = -1;
+    c->fail_in = -1;
+    c->status = 418;
+    if (config != NULL)
+        rv = rg_yt_map(t, config, tp_keys, c);
+    if (rv < 0) {
+        tp_conf_free(c);
+        return rv;
+    }
+    *out = c;
+    return 0;
+}
+
+static unsigned tp_wants(const void *conf, uint32_t *body_max)
+{
+    const struct tp_conf *c = conf;
+
+    if (c->body_max > 0)
+        *body_max = c->body_max;
+    return (c->read_body ? RG_FILTER_REQ_BODY : 0) |
+           (c->body_upper ? RG_FILTER_RESP_BODY : 0);
+}
+
+/* ---- runtime: added with the request API ---- */
+
+#define TP_OPS(sym, nm, prio)                                                  \
+    const struct rg_filter_ops sym = {                                         \
+        .schema = {.name = nm,                                                 \
+                   .conf_parse = tp_conf_parse,                                \
+                   .conf_free = tp_conf_free,                                  \
+                   .protocols = RG_PROTO_HTTP | RG_PROTO_HTTPS},               \
+        .priority = prio,                                                      \
+        .wants = tp_wants,                                                     \
+    }
+
+TP_OPS(rg_plugin_test_phases, "test-phases", 500);
+TP_OPS(rg_plugin_test_phases_b, "test-phases-b", 499);
+TP_OPS(rg_plugin_test_phases_c, "test-phases-c", 498);

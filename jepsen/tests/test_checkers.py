@@ -412,3 +412,24 @@ class HarnessConverged(unittest.TestCase):
         self.assertFalse(hm.converged({'n1': dict(st),
                                        'n2': dict(st, config_hash='x')}))
         self.assertFalse(hm.converged({'n1': dict(st), 'n2': None}))
+
+    def test_floor_lets_writes_go_on_but_not_a_lagging_node(self):
+        import harness.__main__ as hm
+        st = {'ready': True, 'config_version': 7, 'config_hash': 'h',
+              'leader_id': 1, 'served_revision': 7}
+        ahead = dict(st, config_version=8, config_hash='g', served_revision=8)
+        # writes go on: n2 already applied 8, both are past the floor 7
+        self.assertFalse(hm.converged({'n1': dict(st), 'n2': ahead}))
+        self.assertTrue(hm.converged({'n1': dict(st), 'n2': ahead}, 7))
+        # n1 still at 6 (applied or served) is behind the floor
+        self.assertFalse(hm.converged({'n1': dict(st, config_version=6),
+                                       'n2': ahead}, 7))
+        self.assertFalse(hm.converged({'n1': dict(st, served_revision=6),
+                                       'n2': ahead}, 7))
+        # the same version with two hashes, or two leaders, never converges
+        self.assertFalse(hm.converged({'n1': dict(st),
+                                       'n2': dict(st, config_hash='x')}, 7))
+        self.assertFalse(hm.converged({'n1': dict(st),
+                                       'n2': dict(st, leader_id=2)}, 7))
+        self.assertEqual(hm.top_version({'n1': dict(st), 'n2': ahead,
+                                         'n3': None}), 8)

@@ -264,6 +264,17 @@ static int px_upstream_keepalive(struct rg_yt *t, yaml_node_t *v, void *ctx)
     return rv;
 }
 
+static int px_upstream_keepalive_max(struct rg_yt *t, yaml_node_t *v,
+                                     void *ctx)
+{
+    long long x;
+    int rv = rg_yt_int(t, v, 1, 65535, &x);
+
+    if (rv == 0)
+        conf(ctx)->upstream_keepalive_max = (uint32_t)x;
+    return rv;
+}
+
 static int px_upstream_idle(struct rg_yt *t, yaml_node_t *v, void *ctx)
 {
     return read_duration(t, v, 1, &conf(ctx)->upstream_idle_ms);
@@ -329,6 +340,7 @@ static const struct rg_yt_key proxy_keys[] = {
     {"max_header_size", px_max_header_size},
     {"max_body_size", px_max_body_size},
     {"upstream_keepalive", px_upstream_keepalive},
+    {"upstream_keepalive_max", px_upstream_keepalive_max},
     {"upstream_idle_timeout", px_upstream_idle},
     {"drain_timeout", px_drain_timeout},
     {"via", px_via},
@@ -876,6 +888,7 @@ int rg_node_conf_defaults(struct rg_node_conf *nc)
     nc->max_header_size = 32768;
     nc->max_body_size = 0;
     nc->upstream_keepalive = 64;
+    nc->upstream_keepalive_max = 1024;
     nc->upstream_idle_ms = 60000;
     nc->drain_timeout_ms = 10000;
     nc->raft_election_ms = 1000;

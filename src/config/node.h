@@ -25,7 +25,9 @@ struct rg_node_conf {
     uint32_t max_header_size;    /* request line + headers, bytes, 32768 */
     uint64_t max_body_size;      /* bytes, 0 = unlimited (Kong default) */
     uint32_t upstream_keepalive; /* idle upstream conns per host per
-                                    worker, 64 */
+                                    worker kept whatever the demand, 64 */
+    uint32_t upstream_keepalive_max; /* bound on them when demand is
+                                        higher, 1024 */
     uint32_t upstream_idle_ms;   /* upstream keep-alive idle timeout, 60000 */
     uint32_t drain_timeout_ms;   /* SIGTERM grace for in-flight requests,
                                     10000 */
@@ -67,7 +69,8 @@ struct rg_node_conf {
  * otherwise; unknown keys are errors. Durations are integer ms or "250ms", "10s", "2m", "1h" (1 ms..
  * 24 h; drain_timeout may be 0). Sizes are integer bytes or "32k", "8m",
  * "1g" (powers of 1024); max_header_size 1k..1m, max_body_size 0..1 TiB.
- * workers 0..256, max_connections 1..1048576, upstream_keepalive 0..65535.
+ * workers 0..256, max_connections 1..1048576, upstream_keepalive 0..65535,
+ * upstream_keepalive_max 1..65535.
  * A listen address is "host:port" with an IPv4 literal, "localhost" or
  * "[IPv6]", port 1..65535, stored as written. via must be an HTTP token,
  * server printable ASCII. Paths (error_log unless "stderr", access_log

@@ -43,8 +43,9 @@ static int limits_init(struct rg_limits *l, const struct rg_node_conf *nc)
     l->idle_timeout_ms = nc->idle_timeout_ms;
     l->max_header_size = nc->max_header_size;
     l->max_body_size = nc->max_body_size;
-    l->upstream_keepalive = nc->upstream_keepalive;
-    l->upstream_idle_ms = nc->upstream_idle_ms;
+    l->pool.keep_min = nc->upstream_keepalive;
+    l->pool.keep_max = nc->upstream_keepalive_max;
+    l->pool.idle_ms = nc->upstream_idle_ms;
     l->max_connections = nc->max_connections;
     l->via = rg_strdup(nc->via ? nc->via : "");
     l->server = rg_strdup(nc->server ? nc->server : "");

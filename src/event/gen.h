@@ -13,6 +13,7 @@
 #include "config/node.h"
 #include "core/errbuf.h"
 #include "route/router.h"
+#include "upstream/pool.h"
 
 /* A service ready to connect to. */
 struct rg_upstream_target {
@@ -27,8 +28,7 @@ struct rg_limits {
     uint32_t idle_timeout_ms;
     uint32_t max_header_size;
     uint64_t max_body_size;       /* 0 = unlimited */
-    uint32_t upstream_keepalive;
-    uint32_t upstream_idle_ms;
+    struct rg_pool_limits pool;   /* upstream keep-alive sizing */
     unsigned max_connections;     /* per worker */
     char *via;                    /* "" = off */
     char *server;                 /* "" = off */

@@ -52,8 +52,7 @@ static void release_upstream(struct rg_req *r, int reusable)
         rg_upconn_close(up);
         return;
     }
-    rg_pool_put(r->c->w->pool, up, 1, r->gen->limits.upstream_keepalive,
-                r->gen->limits.upstream_idle_ms);
+    rg_pool_put(up, 1, &r->gen->limits.pool);
 }
 
 void rg_proxy_req_free(struct rg_req *r)
@@ -526,22 +525,10 @@ void rg_proxy_body_done(struct rg_req *r)
 
 static void up_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
 
-static void up_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+/* Reading the response, or pausing it while the client is slow. */
+static int up_set_reading(struct rg_upconn *up, int on)
 {
-    struct rg_upconn *up = h->data;
-
-    *buf = uv_buf_init(up->w->rbuf, sizeof(up->w->rbuf));
-}
-
-static void up_set_reading(struct rg_upconn *up, int on)
-{
-    if (up->closing || on == (int)up->reading)
-        return;
-    if (on)
-        uv_read_start((uv_stream_t *)&up->tcp, up_alloc, up_read);
-    else
-        uv_read_stop((uv_stream_t *)&up->tcp);
-    up->reading = on;
+    return rg_upconn_read(up, on ? up_read : NULL);
 }
 
 static void send_head(struct rg_req *r)
@@ -554,7 +541,10 @@ static void send_head(struct rg_req *r)
         attempt_fail(r, 502, "write failed");
         return;
     }
-    up_set_reading(r->up, 1);
+    if (up_set_reading(r->up, 1) != 0) {
+        attempt_fail(r, 502, "cannot read");
+        return;
+    }
     if (r->body_resumed)
         return;
     r->body_resumed = 1;
@@ -591,14 +581,15 @@ static void attempt_start(struct rg_req *r)
     r->attempts++;
     r->head_sent = 0;
     r->t_upstream = uv_hrtime();
-    up = rg_pool_take(w->pool, r->tgt->key);
+    up = rg_pool_take(w->pool, r->tgt->key, r->gen->limits.pool.idle_ms);
     if (up != NULL) {
         up_begin(r, up);
         up_timer_start(r, on_up_timeout, 1);
         send_head(r);
         return;
     }
-    up = rg_upconn_connect(w->pool, r->tgt->key, &r->tgt->addr, on_connected);
+    up = rg_upconn_connect(w->pool, r->tgt->key, &r->tgt->addr,
+                           r->gen->limits.pool.idle_ms, on_connected);
     if (up == NULL) {
         attempt_fail(r, 502, "cannot start connect");
         return;

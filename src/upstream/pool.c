@@ -11,6 +11,9 @@ struct pool_key {
     char key[64];
     struct rg_upconn *idle;   /* most recently used first */
     unsigned n_idle;
+    unsigned busy;            /* connecting or in an exchange */
+    unsigned peak, prev_peak; /* most busy at once: this window, the last */
+    uint64_t window_start;    /* loop ms */
     struct pool_key *next;
 };
 
@@ -49,21 +52,54 @@ static struct pool_key *pool_key(struct rg_pool *p, const char *key, int add)
 
 static void idle_unlink(struct rg_upconn *up)
 {
-    struct pool_key *k;
+    struct pool_key *k = up->k;
 
     if (!up->idle)
         return;
-    k = pool_key(up->pool, up->key, 0);
     if (up->prev != NULL)
         up->prev->next = up->next;
-    else if (k != NULL)
+    else
         k->idle = up->next;
     if (up->next != NULL)
         up->next->prev = up->prev;
     up->next = up->prev = NULL;
     up->idle = 0;
-    if (k != NULL)
-        k->n_idle--;
+    k->n_idle--;
+}
+
+/* Demand: @up starts (or stops) counting as busy on its key. */
+static void busy_set(struct rg_upconn *up, int on, uint32_t idle_ms)
+{
+    struct pool_key *k = up->k;
+    uint64_t now;
+
+    if (on == (int)up->busy)
+        return;
+    up->busy = on;
+    if (!on) {
+        k->busy--;
+        return;
+    }
+    now = uv_now(&up->w->loop);
+    if (now - k->window_start >= idle_ms) {
+        k->prev_peak = now - k->window_start >= 2 * (uint64_t)idle_ms
+                           ? 0
+                           : k->peak;
+        k->peak = k->busy;
+        k->window_start = now;
+    }
+    if (++k->busy > k->peak)
+        k->peak = k->busy;
+}
+
+static int keep_idle(const struct pool_key *k, const struct rg_pool_limits *l)
+{
+    unsigned demand = k->peak > k->prev_peak ? k->peak : k->prev_peak;
+    unsigned bound = l->keep_max > l->keep_min ? l->keep_max : l->keep_min;
+
+    if (l->keep_min == 0 || k->n_idle >= bound)
+        return 0;
+    return k->n_idle < l->keep_min || k->n_idle + k->busy < demand;
 }
 
 static void upconn_handle_closed(uv_handle_t *h)
@@ -82,6 +118,7 @@ void rg_upconn_close(struct rg_upconn *up)
         return;
     up->closing = 1;
     idle_unlink(up);
+    busy_set(up, 0, 0);
     uv_close((uv_handle_t *)&up->tcp, upconn_handle_closed);
     uv_close((uv_handle_t *)&up->timer, upconn_handle_closed);
 }
@@ -110,7 +147,8 @@ void rg_pool_free(struct rg_pool *p)
     rg_free(p);
 }
 
-struct rg_upconn *rg_pool_take(struct rg_pool *p, const char *key)
+struct rg_upconn *rg_pool_take(struct rg_pool *p, const char *key,
+                               uint32_t idle_ms)
 {
     struct pool_key *k = pool_key(p, key, 0);
     struct rg_upconn *up;
@@ -119,23 +157,24 @@ struct rg_upconn *rg_pool_take(struct rg_pool *p, const char *key)
         return NULL;
     up = k->idle;
     idle_unlink(up);
+    busy_set(up, 1, idle_ms);
     uv_timer_stop(&up->timer);
-    uv_read_stop((uv_stream_t *)&up->tcp);
-    up->reading = 0;
     up->reused = 1;
     return up;
 }
 
 struct rg_upconn *rg_upconn_connect(struct rg_pool *p, const char *key,
                                     const struct sockaddr_storage *addr,
-                                    uv_connect_cb cb)
+                                    uint32_t idle_ms, uv_connect_cb cb)
 {
-    struct rg_upconn *up = rg_calloc(1, sizeof(*up));
+    struct pool_key *k = pool_key(p, key, 1);
+    struct rg_upconn *up;
 
-    if (up == NULL)
+    if (k == NULL || (up = rg_calloc(1, sizeof(*up))) == NULL)
         return NULL;
     up->w = p->w;
     up->pool = p;
+    up->k = k;
     snprintf(up->key, sizeof(up->key), "%s", key);
     rg_head_init(&up->head, 65536);
     if (uv_tcp_init(&p->w->loop, &up->tcp) != 0) {
@@ -147,6 +186,7 @@ struct rg_upconn *rg_upconn_connect(struct rg_pool *p, const char *key,
     up->timer.data = up;
     up->creq.data = up;
     up->n_handles = 2;
+    busy_set(up, 1, idle_ms);
     uv_tcp_nodelay(&up->tcp, 1);
     if (uv_tcp_connect(&up->creq, &up->tcp, (const struct sockaddr *)addr,
                        cb) != 0) {
@@ -156,18 +196,52 @@ struct rg_upconn *rg_upconn_connect(struct rg_pool *p, const char *key,
     return up;
 }
 
-static void idle_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+static void upconn_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 {
     struct rg_upconn *up = h->data;
 
     *buf = uv_buf_init(up->w->rbuf, sizeof(up->w->rbuf));
 }
 
-/* Any byte or EOF on an idle connection makes it unusable. */
-static void idle_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+/* The one read callback: the exchange's, or, on an idle connection, any
+ * byte or EOF makes it unusable. */
+static void upconn_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
-    if (nread != 0)
-        rg_upconn_close(s->data);
+    struct rg_upconn *up = s->data;
+
+    if (nread < 0) {    /* libuv stopped reading */
+        up->eof = 1;
+        up->reading = 0;
+    }
+    if (up->req != NULL && up->on_read != NULL)
+        up->on_read(s, nread, buf);
+    else if (nread != 0)
+        rg_upconn_close(up);
+}
+
+static int upconn_reading(struct rg_upconn *up, int on)
+{
+    if (up->closing || on == (int)up->reading)
+        return 0;
+    if (on) {
+        int rv = uv_read_start((uv_stream_t *)&up->tcp, upconn_alloc,
+                               upconn_on_read);
+
+        if (rv != 0) {
+            rg_upconn_close(up);
+            return rv;
+        }
+    } else {
+        uv_read_stop((uv_stream_t *)&up->tcp);
+    }
+    up->reading = on;
+    return 0;
+}
+
+int rg_upconn_read(struct rg_upconn *up, uv_read_cb cb)
+{
+    up->on_read = cb;
+    return upconn_reading(up, cb != NULL);
 }
 
 static void idle_expired(uv_timer_t *t)
@@ -175,22 +249,21 @@ static void idle_expired(uv_timer_t *t)
     rg_upconn_close(t->data);
 }
 
-void rg_pool_put(struct rg_pool *p, struct rg_upconn *up, int reusable,
-                 uint32_t max_idle, uint32_t idle_ms)
+void rg_pool_put(struct rg_upconn *up, int reusable,
+                 const struct rg_pool_limits *l)
 {
-    struct pool_key *k;
+    struct pool_key *k = up->k;
 
     up->req = NULL;
-    uv_read_stop((uv_stream_t *)&up->tcp);
-    up->reading = 0;
-    if (!reusable || up->closing || up->w->draining ||
-        (k = pool_key(p, up->key, 1)) == NULL || k->n_idle >= max_idle ||
-        uv_read_start((uv_stream_t *)&up->tcp, idle_alloc, idle_read) != 0) {
+    up->on_read = NULL;
+    busy_set(up, 0, l->idle_ms);
+    if (!reusable || up->closing || up->eof || up->w->draining ||
+        !keep_idle(k, l) ||
+        upconn_reading(up, 1) != 0) {
         rg_upconn_close(up);
         return;
     }
-    up->reading = 1;
-    uv_timer_start(&up->timer, idle_expired, idle_ms, 0);
+    uv_timer_start(&up->timer, idle_expired, l->idle_ms, 0);
     up->idle = 1;
     up->prev = NULL;
     up->next = k->idle;

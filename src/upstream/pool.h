@@ -1,7 +1,20 @@
 /* Upstream connections and the per-worker keep-alive pool, keyed by the
  * target's "ip:port". Idle connections are watched for EOF so a connection
  * the upstream closed is dropped before reuse, and expire after
- * upstream_idle_timeout. */
+ * upstream_idle_timeout.
+ *
+ * Sizing follows demand: a returned connection stays idle while the key's
+ * connections (busy + idle) number no more than the most that were busy at
+ * once in the current or the previous window of upstream_idle_timeout, so
+ * 1000 concurrent clients keep about 1000 upstream connections instead of
+ * reconnecting past a fixed cap. upstream_keepalive idle connections are
+ * kept whatever the demand, and upstream_keepalive_max (or
+ * upstream_keepalive, when larger) bounds the idle ones.
+ *
+ * A connection reads from the moment it is connected until it is closed:
+ * the pool's one read callback hands bytes to the exchange's hook while it
+ * has one, and treats any byte or EOF on an idle connection as the end of
+ * it. Reuse costs no epoll_ctl. */
 #ifndef RG_UPSTREAM_POOL_H
 #define RG_UPSTREAM_POOL_H
 
@@ -15,6 +28,7 @@
 struct rg_worker;
 struct rg_pool;
 struct rg_req;
+struct pool_key;
 
 struct rg_upconn {
     uv_tcp_t tcp;
@@ -26,14 +40,25 @@ struct rg_upconn {
     llhttp_t parser;         /* response parser */
     struct rg_head head;     /* response head; status text as "url" */
     char key[64];            /* pool key, "ip:port" */
+    struct pool_key *k;      /* its key's demand and idle list */
+    uv_read_cb on_read;      /* the exchange's reader, or NULL */
     struct rg_upconn *next, *prev; /* idle list */
     size_t out_bytes;        /* queued to the upstream, not yet written */
     unsigned connected : 1;
     unsigned reused : 1;
     unsigned closing : 1;
     unsigned idle : 1;
+    unsigned busy : 1;       /* counted in its key's busy connections */
     unsigned reading : 1;
+    unsigned eof : 1;        /* read EOF or an error: never reused */
     unsigned n_handles : 2;
+};
+
+/* How many idle connections a key may keep (see above). */
+struct rg_pool_limits {
+    uint32_t keep_min;       /* upstream_keepalive; 0 = no reuse */
+    uint32_t keep_max;       /* upstream_keepalive_max */
+    uint32_t idle_ms;        /* upstream_idle_timeout */
 };
 
 /* Create the pool of worker @w. Returns NULL on ENOMEM. Thread: @w's. */
@@ -46,20 +71,27 @@ void rg_pool_free(struct rg_pool *p);
 /* Close all idle connections (drain). */
 void rg_pool_close_idle(struct rg_pool *p);
 
-/* Take an idle connection to @key, or NULL. The caller owns it. */
-struct rg_upconn *rg_pool_take(struct rg_pool *p, const char *key);
+/* Take an idle connection to @key, or NULL. The caller owns it.
+ * @idle_ms is the demand window (upstream_idle_timeout). */
+struct rg_upconn *rg_pool_take(struct rg_pool *p, const char *key,
+                               uint32_t idle_ms);
 
 /* Allocate a connection to @addr and start connecting; @cb runs on the
  * loop with status 0 or a uv error. Returns NULL on failure to start (then
  * @cb is never called). */
 struct rg_upconn *rg_upconn_connect(struct rg_pool *p, const char *key,
                                     const struct sockaddr_storage *addr,
-                                    uv_connect_cb cb);
+                                    uint32_t idle_ms, uv_connect_cb cb);
 
-/* Give @up back: kept idle when @reusable and the pool has room for @key
- * (at most @max_idle per key, expiring after @idle_ms), else closed. */
-void rg_pool_put(struct rg_pool *p, struct rg_upconn *up, int reusable,
-                 uint32_t max_idle, uint32_t idle_ms);
+/* Hand what @up reads to @cb (its stream's data is @up), or, with @cb
+ * NULL, pause reading (back-pressure). Returns 0 or a uv error (then @up
+ * is closed). Call it once connected. */
+int rg_upconn_read(struct rg_upconn *up, uv_read_cb cb);
+
+/* Give @up back: kept idle when @reusable and demand (see above, with
+ * @l) has room for it, else closed. */
+void rg_pool_put(struct rg_upconn *up, int reusable,
+                 const struct rg_pool_limits *l);
 
 /* Close @up now, dropping queued writes; freed after its handles close. */
 void rg_upconn_close(struct rg_upconn *up);

@@ -159,5 +159,54 @@ class KeepAliveTest(GatewayTestCase):
                 c.close()
 
 
+def concurrent_conn_ids(gw, n, path="/delay/300"):
+    """Send @n requests at once on @n client connections; the upstream
+    connection ids that served them."""
+    conns = [gw.connect() for _ in range(n)]
+    try:
+        for c in conns:
+            c.send(build_request("GET", path))
+        ids = set()
+        for c in conns:
+            r = c.read_response()
+            assert r.status == 200, r
+            ids.add(r.json()["conn_id"])
+        return ids
+    finally:
+        for c in conns:
+            c.close()
+
+
+class DemandSizedPoolTest(GatewayTestCase):
+    """The keep-alive pool follows demand: 40 concurrent clients keep about
+    40 upstream connections although upstream_keepalive is 2."""
+
+    GATEWAY_NODE = {"proxy": {"upstream_keepalive": 2}}
+
+    def test_second_burst_reuses_first_bursts_connections(self):
+        first = concurrent_conn_ids(self.gw, 40)
+        self.assertGreaterEqual(len(first), 30, first)
+        second = concurrent_conn_ids(self.gw, 40)
+        self.assertLessEqual(len(second - first), 4,
+                             "new upstream connections: %d of %d"
+                             % (len(second - first), len(second)))
+
+
+class BoundedPoolTest(GatewayTestCase):
+    """upstream_keepalive_max bounds what demand may keep (the control for
+    the test above: with a bound of 2 the second burst reconnects)."""
+
+    GATEWAY_NODE = {"proxy": {"upstream_keepalive": 2,
+                              "upstream_keepalive_max": 2}}
+
+    def test_second_burst_reconnects_past_the_bound(self):
+        first = concurrent_conn_ids(self.gw, 40)
+        self.assertGreaterEqual(len(first), 30, first)
+        second = concurrent_conn_ids(self.gw, 40)
+        self.assertGreaterEqual(len(second - first), 30,
+                                "new upstream connections: %d of %d"
+                                % (len(second - first), len(second)))
+
+
 if __name__ == "__main__":
     rgtest.main()

@@ -580,6 +580,7 @@ static void check_defaults(const struct rg_node_conf *nc)
     ck_assert_uint_eq(nc->max_header_size, 32768);
     ck_assert_uint_eq(nc->max_body_size, 0);
     ck_assert_uint_eq(nc->upstream_keepalive, 64);
+    ck_assert_uint_eq(nc->upstream_keepalive_max, 1024);
     ck_assert_uint_eq(nc->upstream_idle_ms, 60000);
     ck_assert_uint_eq(nc->drain_timeout_ms, 10000);
     ck_assert_str_eq(nc->via, "raftgate");
@@ -653,6 +654,7 @@ static const char node_full[] = "proxy:\n"
                                 "  max_header_size: 8k\n"
                                 "  max_body_size: 1g\n"
                                 "  upstream_keepalive: 0\n"
+                                "  upstream_keepalive_max: 9\n"
                                 "  upstream_idle_timeout: 1500\n"
                                 "  drain_timeout: 0\n"
                                 "  via: \"\"\n"
@@ -682,6 +684,7 @@ START_TEST(node_full_file)
     ck_assert_uint_eq(nc.max_header_size, 8192);
     ck_assert_uint_eq(nc.max_body_size, 1073741824ull);
     ck_assert_uint_eq(nc.upstream_keepalive, 0);
+    ck_assert_uint_eq(nc.upstream_keepalive_max, 9);
     ck_assert_uint_eq(nc.upstream_idle_ms, 1500);
     ck_assert_uint_eq(nc.drain_timeout_ms, 0);
     ck_assert_str_eq(nc.via, "");
@@ -705,6 +708,8 @@ END_TEST
 static const struct error_case node_errors[] = {
     {"proxy:\n  workers: 300\n",
      "proxy.workers: must be an integer in 0..256 (line 2)"},
+    {"proxy:\n  upstream_keepalive_max: 0\n",
+     "proxy.upstream_keepalive_max: must be an integer in 1..65535 (line 2)"},
     {"proxy:\n  header_timeout: 10x\n",
      "proxy.header_timeout: must be a duration of 1..86400000 ms (an "
      "integer in ms, or like \"250ms\", \"10s\", \"2m\") (line 2)"},

@@ -275,6 +275,34 @@ static int px_upstream_keepalive_max(struct rg_yt *t, yaml_node_t *v,
     return rv;
 }
 
+static int trusted_ip_item(struct rg_yt *t, yaml_node_t *item, size_t i,
+                           void *ctx)
+{
+    struct rg_cidr c;
+    const char *s;
+    size_t len;
+    int rv = rg_yt_scalar(t, item, &s, &len);
+
+    (void)i;
+    if (rv < 0)
+        return rv;
+    if (rg_cidr_parse(s, len, &c) != 0)
+        return rg_yt_err(t, item,
+                         "must be an IPv4 or IPv6 address or prefix, such "
+                         "as 10.0.0.0/8 or 2001:db8::/32, with no host "
+                         "bits set past the prefix");
+    rv = rg_cidrs_add(&conf(ctx)->trusted_ips, &c);
+    if (rv == -E2BIG)
+        return rg_yt_err(t, item, "more than %d entries", RG_CIDRS_MAX);
+    return rv == 0 ? 0 : rg_yt_nomem(t);
+}
+
+static int px_trusted_ips(struct rg_yt *t, yaml_node_t *v, void *ctx)
+{
+    rg_cidrs_release(&conf(ctx)->trusted_ips);
+    return rg_yt_seq(t, v, trusted_ip_item, ctx);
+}
+
 static int px_upstream_idle(struct rg_yt *t, yaml_node_t *v, void *ctx)
 {
     return read_duration(t, v, 1, &conf(ctx)->upstream_idle_ms);
@@ -341,6 +369,7 @@ static const struct rg_yt_key proxy_keys[] = {
     {"max_body_size", px_max_body_size},
     {"upstream_keepalive", px_upstream_keepalive},
     {"upstream_keepalive_max", px_upstream_keepalive_max},
+    {"trusted_ips", px_trusted_ips},
     {"upstream_idle_timeout", px_upstream_idle},
     {"drain_timeout", px_drain_timeout},
     {"via", px_via},
@@ -927,5 +956,6 @@ void rg_node_conf_release(struct rg_node_conf *nc)
     for (unsigned i = 0; i < nc->raft_n_voters; i++)
         rg_free(nc->raft_voters[i].address);
     rg_free(nc->raft_voters);
+    rg_cidrs_release(&nc->trusted_ips);
     memset(nc, 0, sizeof(*nc));
 }

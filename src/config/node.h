@@ -7,6 +7,7 @@
 
 #include <stdint.h>
 
+#include "core/cidr.h"
 #include "core/errbuf.h"
 
 /* One initial voter (raft.voters). */
@@ -29,6 +30,8 @@ struct rg_node_conf {
     uint32_t upstream_keepalive_max; /* bound on them when demand is
                                         higher, 1024 */
     uint32_t upstream_idle_ms;   /* upstream keep-alive idle timeout, 60000 */
+    struct rg_cidrs trusted_ips; /* peers whose X-Forwarded-Proto/-Host/
+                                    -Port are kept, none by default */
     uint32_t drain_timeout_ms;   /* SIGTERM grace for in-flight requests,
                                     10000 */
     char *via;                   /* Via pseudonym, default "raftgate";

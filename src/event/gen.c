@@ -49,6 +49,8 @@ static int limits_init(struct rg_limits *l, const struct rg_node_conf *nc)
     l->max_connections = nc->max_connections;
     l->via = rg_strdup(nc->via ? nc->via : "");
     l->server = rg_strdup(nc->server ? nc->server : "");
+    if (rg_cidrs_copy(&l->trusted_ips, &nc->trusted_ips) != 0)
+        return -1;
     return l->via && l->server ? 0 : -1;
 }
 
@@ -63,6 +65,7 @@ static void gen_free(struct rg_gen *g)
     rg_gateway_release(&g->gw);
     rg_free(g->limits.via);
     rg_free(g->limits.server);
+    rg_cidrs_release(&g->limits.trusted_ips);
     rg_free(g);
 }
 

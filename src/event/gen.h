@@ -32,6 +32,7 @@ struct rg_limits {
     unsigned max_connections;     /* per worker */
     char *via;                    /* "" = off */
     char *server;                 /* "" = off */
+    struct rg_cidrs trusted_ips;  /* proxy.trusted_ips */
 };
 
 struct rg_gen {

@@ -169,6 +169,7 @@ struct rg_worker *rg_workers_start(unsigned n, const char *listen,
             break;
         }
         ws[i].port = listen_port(listen);
+        ws[i].scheme = "http";
         ws[i].done = done;
         if (worker_init(&ws[i], i, fd, gen, access_log, eb) != 0)
             break;

@@ -25,6 +25,8 @@ struct rg_worker {
     uv_async_t *done;            /* control's: signalled when the loop ends */
     atomic_int ended;            /* 1 once the worker's loop has returned */
     uint16_t port;               /* proxy port, for X-Forwarded-Port */
+    const char *scheme;          /* the listener's, for X-Forwarded-Proto:
+                                    "http" (TLS listeners: issue 12) */
     struct rg_gen *gen;          /* current generation, one reference */
     struct rg_pool *pool;        /* upstream keep-alive connections */
     struct rg_accesslog *alog;   /* NULL when the access log is off */

@@ -474,12 +474,16 @@ static void conn_peer(struct rg_conn *c)
     int len = sizeof(ss);
 
     c->peer[0] = '\0';
+    memset(&c->peer_addr, 0, sizeof(c->peer_addr));
     if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) != 0)
         return;
-    if (ss.ss_family == AF_INET6)
+    if (ss.ss_family == AF_INET6) {
+        memcpy(&c->peer_addr.in6, &ss, sizeof(c->peer_addr.in6));
         uv_ip6_name((struct sockaddr_in6 *)&ss, c->peer, sizeof(c->peer));
-    else
+    } else {
+        memcpy(&c->peer_addr.in, &ss, sizeof(c->peer_addr.in));
         uv_ip4_name((struct sockaddr_in *)&ss, c->peer, sizeof(c->peer));
+    }
 }
 
 void rg_conn_accept(struct rg_worker *w)

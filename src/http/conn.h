@@ -7,6 +7,7 @@
 #define RG_HTTP_CONN_H
 
 #include <llhttp.h>
+#include <netinet/in.h>
 #include <stddef.h>
 #include <uv.h>
 
@@ -30,6 +31,11 @@ struct rg_conn {
     size_t out_bytes;          /* queued to the client, not yet written */
     const char *exec_start;    /* input of the running llhttp_execute */
     char peer[48];             /* client IP, text */
+    union {
+        struct sockaddr sa;
+        struct sockaddr_in in;
+        struct sockaddr_in6 in6;
+    } peer_addr;               /* client IP (family 0 when unknown) */
     unsigned reading : 1;      /* uv_read_start is active */
     unsigned want_read : 1;    /* the parser may take more bytes */
     unsigned closing : 1;

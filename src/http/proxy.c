@@ -299,6 +299,38 @@ static int add_list_values(struct rg_req *r, const char *name)
     return rv;
 }
 
+/* X-Forwarded-Proto, -Host and -Port as Kong sets them: the client's own
+ * when the peer is in proxy.trusted_ips and sent one, else what this hop
+ * saw (the listener's scheme, the Host header, the listener's port).
+ * X-Forwarded-For is always appended to, X-Real-IP is always the peer. */
+static int add_forwarded(struct rg_req *r, const struct rg_field *host)
+{
+    struct rg_buf *b = &r->up_head;
+    int trusted = rg_cidrs_match(&r->gen->limits.trusted_ips,
+                                 &r->c->peer_addr.sa);
+    const struct rg_field *f;
+    int rv = 0;
+
+    rv |= rg_buf_adds(b, "X-Forwarded-Proto: ");
+    if (trusted && (f = rg_head_find(&r->head, "x-forwarded-proto")) != NULL)
+        rv |= rg_buf_add(b, r->head.buf + f->value_off, f->value_len);
+    else
+        rv |= rg_buf_adds(b, r->c->w->scheme);
+    if (trusted && (f = rg_head_find(&r->head, "x-forwarded-host")) != NULL)
+        host = f;
+    if (host != NULL) {
+        rv |= rg_buf_adds(b, "\r\nX-Forwarded-Host: ");
+        rv |= rg_buf_add(b, r->head.buf + host->value_off, host->value_len);
+    }
+    rv |= rg_buf_adds(b, "\r\nX-Forwarded-Port: ");
+    if (trusted && (f = rg_head_find(&r->head, "x-forwarded-port")) != NULL)
+        rv |= rg_buf_add(b, r->head.buf + f->value_off, f->value_len);
+    else
+        rv |= rg_buf_addf(b, "%u", r->c->w->port);
+    rv |= rg_buf_adds(b, "\r\n");
+    return rv;
+}
+
 static int build_upstream_head(struct rg_req *r, const char *query,
                                size_t query_len)
 {
@@ -319,14 +351,10 @@ static int build_upstream_head(struct rg_req *r, const char *query,
     rv |= add_client_headers(r);
     rv |= rg_buf_adds(b, "X-Forwarded-For: ");
     rv |= add_list_values(r, "x-forwarded-for");
-    rv |= rg_buf_addf(b, "%s\r\nX-Forwarded-Proto: http\r\n", r->c->peer);
-    if (host != NULL) {
-        rv |= rg_buf_adds(b, "X-Forwarded-Host: ");
-        rv |= rg_buf_add(b, r->head.buf + host->value_off, host->value_len);
-        rv |= rg_buf_adds(b, "\r\n");
-    }
-    rv |= rg_buf_addf(b, "X-Forwarded-Port: %u\r\nX-Real-IP: %s\r\n"
-                      "X-Request-ID: %s\r\n", r->c->w->port, r->c->peer, r->id);
+    rv |= rg_buf_addf(b, "%s\r\n", r->c->peer);
+    rv |= add_forwarded(r, host);
+    rv |= rg_buf_addf(b, "X-Real-IP: %s\r\nX-Request-ID: %s\r\n", r->c->peer,
+                      r->id);
     if (l->via[0] != '\0') {
         rv |= rg_buf_adds(b, "Via: ");
         rv |= add_list_values(r, "via");

@@ -172,6 +172,51 @@ class HeadersTest(GatewayTestCase):
         self.assertEqual(doc["body_len"], 5)
 
 
+class TrustedProxyTest(GatewayTestCase):
+    """A peer in proxy.trusted_ips (here loopback, the test client) may set
+    X-Forwarded-Proto/-Host/-Port, as a TLS-terminating proxy in front of
+    the gateway does; X-Real-IP stays the peer and X-Forwarded-For is
+    still appended to. HeadersTest.test_spoofed_forwarding_headers_replaced
+    is the untrusted side."""
+    GATEWAY_NODE = {"proxy": {"trusted_ips": ["10.0.0.0/8", "127.0.0.0/8",
+                                              "::1"]}}
+
+    @classmethod
+    def gateway_config(cls, up):
+        return gateway_doc(service("echo", up.port, routes=[
+            route("all", ["/"], strip_path=False)]))
+
+    def test_trusted_peer_keeps_forwarded_headers(self):
+        with self.gw.connect() as c:
+            c.send(rgtest.build_request("GET", "/echo?raw=1", [
+                ("X-Forwarded-Proto", "https"),
+                ("X-Forwarded-Host", "api.example.com"),
+                ("X-Forwarded-Port", "443"),
+                ("X-Forwarded-For", "203.0.113.7"),
+                ("X-Real-IP", "6.6.6.6")], b"", host="front.test"))
+            r = c.read_response()
+        self.assertEqual(r.status, 200, r)
+        hl = [(k.lower(), v) for k, v in r.json()["header_list"]]
+
+        def values(name):
+            return [v for k, v in hl if k == name]
+        self.assertEqual(values("x-forwarded-proto"), ["https"])
+        self.assertEqual(values("x-forwarded-host"), ["api.example.com"])
+        self.assertEqual(values("x-forwarded-port"), ["443"])
+        self.assertEqual(values("x-forwarded-for"), ["203.0.113.7, 127.0.0.1"])
+        self.assertEqual(values("x-real-ip"), ["127.0.0.1"])
+
+    def test_trusted_peer_without_headers_gets_this_hops(self):
+        with self.gw.connect() as c:
+            c.send(rgtest.build_request("GET", "/echo?raw=1", [], b"",
+                                        host="front.test"))
+            r = c.read_response()
+        hl = [(k.lower(), v) for k, v in r.json()["header_list"]]
+        self.assertIn(("x-forwarded-proto", "http"), hl)
+        self.assertIn(("x-forwarded-host", "front.test"), hl)
+        self.assertIn(("x-forwarded-port", str(self.gw.port)), hl)
+
+
 class ViaOffTest(GatewayTestCase):
     """proxy.via "" turns Via off; proxy.server "" drops Server on local
     replies."""

@@ -708,6 +708,12 @@ END_TEST
 static const struct error_case node_errors[] = {
     {"proxy:\n  workers: 300\n",
      "proxy.workers: must be an integer in 0..256 (line 2)"},
+    {"proxy:\n  trusted_ips: [10.0.0.0/8, 10.0.0.1/8]\n",
+     "proxy.trusted_ips[1]: must be an IPv4 or IPv6 address or prefix, such "
+     "as 10.0.0.0/8 or 2001:db8::/32, with no host bits set past the prefix "
+     "(line 2)"},
+    {"proxy:\n  trusted_ips: 10.0.0.0/8\n",
+     "proxy.trusted_ips: must be a list (line 2)"},
     {"proxy:\n  upstream_keepalive_max: 0\n",
      "proxy.upstream_keepalive_max: must be an integer in 1..65535 (line 2)"},
     {"proxy:\n  header_timeout: 10x\n",

@@ -32,53 +32,80 @@ static void io_write_done(uv_write_t *req, int status)
         cb(arg, status, len);
 }
 
-int rg_io_write(uv_stream_t *s, const uv_buf_t *bufs, unsigned n,
-                rg_io_cb cb, void *arg)
+/* Bytes of @bufs that go out now: 0 when the stream has queued writes or
+ * on any error (uv_write then reports it, after the callback contract). */
+static size_t try_now(uv_stream_t *s, const uv_buf_t *bufs, unsigned n)
+{
+    int rv = uv_try_write(s, bufs, n);
+
+    return rv > 0 ? (size_t)rv : 0;
+}
+
+ssize_t rg_io_write(uv_stream_t *s, const uv_buf_t *bufs, unsigned n,
+                    rg_io_cb cb, void *arg)
 {
     struct io_wreq *w;
     size_t total = 0;
-    size_t off = 0;
+    size_t skip, off = 0;
     uv_buf_t b;
     int rv;
 
     for (unsigned i = 0; i < n; i++)
         total += bufs[i].len;
-    w = rg_malloc(sizeof(*w) + total);
+    if (total == 0)
+        return 0;
+    skip = try_now(s, bufs, n);
+    if (skip == total)
+        return 0;
+    w = rg_malloc(sizeof(*w) + total - skip);
     if (w == NULL)
         return UV_ENOMEM;
     for (unsigned i = 0; i < n; i++) {
-        memcpy(w->data + off, bufs[i].base, bufs[i].len);
-        off += bufs[i].len;
+        size_t from = skip < bufs[i].len ? skip : bufs[i].len;
+
+        skip -= from;
+        memcpy(w->data + off, bufs[i].base + from, bufs[i].len - from);
+        off += bufs[i].len - from;
     }
     w->cb = cb;
     w->arg = arg;
-    w->len = total;
+    w->len = off;
     w->owned = NULL;
-    b = uv_buf_init(w->data, (unsigned)total);
+    b = uv_buf_init(w->data, (unsigned)off);
     rv = uv_write(&w->req, s, &b, 1, io_write_done);
-    if (rv != 0)
+    if (rv != 0) {
         rg_free(w);
-    return rv;
+        return rv;
+    }
+    return (ssize_t)off;
 }
 
-int rg_io_write_take(uv_stream_t *s, char *p, size_t len, rg_io_cb cb,
-                     void *arg)
+ssize_t rg_io_write_take(uv_stream_t *s, char *p, size_t len, rg_io_cb cb,
+                         void *arg)
 {
-    struct io_wreq *w = rg_malloc(sizeof(*w));
-    uv_buf_t b;
+    uv_buf_t b = uv_buf_init(p, (unsigned)len);
+    size_t done = len > 0 ? try_now(s, &b, 1) : 0;
+    struct io_wreq *w;
     int rv;
 
+    if (done == len) {
+        rg_free(p);
+        return 0;
+    }
+    w = rg_malloc(sizeof(*w));
     if (w == NULL)
-        return UV_ENOMEM;
+        return UV_ENOMEM; /* @p stays the caller's */
     w->cb = cb;
     w->arg = arg;
-    w->len = len;
+    w->len = len - done;
     w->owned = p;
-    b = uv_buf_init(p, (unsigned)len);
+    b = uv_buf_init(p + done, (unsigned)(len - done));
     rv = uv_write(&w->req, s, &b, 1, io_write_done);
-    if (rv != 0)
+    if (rv != 0) {
         rg_free(w); /* @p stays the caller's */
-    return rv;
+        return rv;
+    }
+    return (ssize_t)(len - done);
 }
 
 int rg_io_parse_addr(const char *hostport, struct sockaddr_storage *ss)

@@ -1,25 +1,32 @@
-/* Writes on libuv streams whose payload lives in the write request itself,
- * so callers never track buffer lifetimes (STYLE ownership rule 3). */
+/* Writes on libuv streams that never leave the caller a buffer to keep:
+ * what the socket takes at once is written in place (uv_try_write: no
+ * copy, no allocation, no epoll_ctl), and only the rest is copied into the
+ * write request (STYLE ownership rule 3). */
 #ifndef RG_EVENT_IO_H
 #define RG_EVENT_IO_H
 
 #include <stddef.h>
 #include <uv.h>
 
-/* Called once per successful rg_io_write*, with uv's status and the byte
- * count that was queued. Never called when rg_io_write* returned an error. */
+/* Called once for the part an rg_io_write* queued (a positive return),
+ * with uv's status and that byte count; never for bytes written at once,
+ * and never when rg_io_write* returned an error. Always from the loop,
+ * never from inside rg_io_write*. */
 typedef void (*rg_io_cb)(void *arg, int status, size_t len);
 
-/* Queue the concatenation of @bufs (copied before return) on @s.
- * Returns 0 or a negative uv error; on error nothing is queued and @cb is
- * not called. Thread: @s's loop. */
-int rg_io_write(uv_stream_t *s, const uv_buf_t *bufs, unsigned n,
-                rg_io_cb cb, void *arg);
+/* Write the concatenation of @bufs on @s: as much as the socket takes now
+ * at once, the rest copied and queued behind any earlier writes. Returns
+ * the number of bytes queued (0: all written, @cb will not run), or a
+ * negative uv error (nothing queued, @cb not called). A socket error is
+ * reported through @cb, as uv_write does, not as a return value.
+ * Thread: @s's loop. */
+ssize_t rg_io_write(uv_stream_t *s, const uv_buf_t *bufs, unsigned n,
+                    rg_io_cb cb, void *arg);
 
-/* Queue @p (@len bytes), taking ownership of @p (an rg_malloc block) on
- * success only; it is freed after the write completes. */
-int rg_io_write_take(uv_stream_t *s, char *p, size_t len, rg_io_cb cb,
-                     void *arg);
+/* The same for @p (@len bytes), taking ownership of @p (an rg_malloc
+ * block) on success only; it is freed once written. */
+ssize_t rg_io_write_take(uv_stream_t *s, char *p, size_t len, rg_io_cb cb,
+                         void *arg);
 
 /* Create a listening TCP socket on "host:port" with SO_REUSEADDR and
  * SO_REUSEPORT (so each worker can own one), non-blocking, close-on-exec.

@@ -214,9 +214,14 @@ static void conn_set_reading(struct rg_conn *c, int on)
     c->reading = on;
 }
 
+/* Bytes read while the parser is paused (the request is being proxied)
+ * wait in pend: reading stays on across a request, which saves the
+ * epoll_ctl calls of stopping and restarting it, and pend is bounded. */
+#define PEND_MAX 65536
+
 void rg_conn_throttle(struct rg_conn *c, int on)
 {
-    conn_set_reading(c, !on && c->want_read);
+    conn_set_reading(c, !on && !c->rd_eof && c->pend_len < PEND_MAX);
 }
 
 static int keep_pending(struct rg_conn *c, const char *p, size_t n)
@@ -241,6 +246,18 @@ static int keep_pending(struct rg_conn *c, const char *p, size_t n)
     rg_free(c->pend);
     c->pend = np;
     c->pend_len = n;
+    return 0;
+}
+
+static int pend_append(struct rg_conn *c, const char *p, size_t n)
+{
+    char *np = rg_realloc(c->pend, c->pend_len + n);
+
+    if (np == NULL)
+        return -1;
+    memcpy(np + c->pend_len, p, n);
+    c->pend = np;
+    c->pend_len += n;
     return 0;
 }
 
@@ -294,7 +311,6 @@ static void conn_feed(struct rg_conn *c, const char *p, size_t n)
     if (c->ev_head) {
         c->ev_head = 0;
         uv_timer_stop(&c->timer);
-        conn_set_reading(c, 0);
         rg_proxy_start(c->req);
     }
     if (c->ev_done && !c->closing) {
@@ -308,9 +324,23 @@ static void conn_feed(struct rg_conn *c, const char *p, size_t n)
             c->redrive = 1;
             return;
         }
-        conn_set_reading(c, 0);
         rg_proxy_body_done(c->req);
     }
+}
+
+/* The parser wants bytes and pend is empty: read more, or, after the
+ * client's EOF, finish (a complete request still gets its response). */
+static void conn_input_end(struct rg_conn *c)
+{
+    if (!c->rd_eof) {
+        if (c->out_bytes < RG_WQ_HIGH)
+            conn_set_reading(c, 1);
+        return;
+    }
+    if (c->req != NULL && c->req->body_done)
+        c->req->client_close = 1;
+    else
+        rg_conn_close(c);
 }
 
 /* Feed pending bytes and decide whether to read more. Re-entrant calls
@@ -332,9 +362,8 @@ static void conn_drive(struct rg_conn *c)
             c->nudge = 0;
             conn_feed(c, c->pend_len > 0 ? c->pend : "", c->pend_len);
         }
-        if (!c->closing && !c->tunnel && c->want_read && c->pend_len == 0 &&
-            c->out_bytes < RG_WQ_HIGH)
-            conn_set_reading(c, 1);
+        if (!c->closing && !c->tunnel && c->want_read && c->pend_len == 0)
+            conn_input_end(c);
     } while (c->redrive && !c->closing);
     c->in_drive = 0;
 }
@@ -346,10 +375,12 @@ static void conn_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     if (nread < 0) {
         /* EOF or error. A client that half-closes after a complete request
          * still gets its response; otherwise the exchange is aborted. */
-        if (nread == UV_EOF && c->req != NULL && c->req->body_done &&
-            !c->tunnel) {
+        if (nread == UV_EOF && c->req != NULL && !c->tunnel &&
+            (c->req->body_done || !c->want_read)) {
             conn_set_reading(c, 0);
-            c->req->client_close = 1;
+            c->rd_eof = 1;
+            if (c->req->body_done)
+                c->req->client_close = 1;
             return;
         }
         rg_conn_close(c);
@@ -359,6 +390,15 @@ static void conn_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         return;
     if (c->tunnel) {
         rg_proxy_tunnel_data(c->req, buf->base, (size_t)nread);
+        return;
+    }
+    if (!c->want_read) {
+        if (pend_append(c, buf->base, (size_t)nread) != 0) {
+            rg_conn_close(c);
+            return;
+        }
+        if (c->pend_len >= PEND_MAX)
+            conn_set_reading(c, 0);
         return;
     }
     c->in_drive = 1;
@@ -403,34 +443,32 @@ static void conn_write_done(void *arg, int status, size_t len)
 
 int rg_conn_write(struct rg_conn *c, const uv_buf_t *bufs, unsigned n)
 {
-    size_t len = 0;
-    int rv;
+    ssize_t queued;
 
     if (c->closing)
         return UV_ECANCELED;
-    for (unsigned i = 0; i < n; i++)
-        len += bufs[i].len;
-    rv = rg_io_write((uv_stream_t *)&c->tcp, bufs, n, conn_write_done, c);
-    if (rv != 0) {
+    queued = rg_io_write((uv_stream_t *)&c->tcp, bufs, n, conn_write_done, c);
+    if (queued < 0) {
         rg_conn_close(c);
-        return rv;
+        return (int)queued;
     }
-    c->out_bytes += len;
+    c->out_bytes += (size_t)queued;
     return 0;
 }
 
 int rg_conn_write_take(struct rg_conn *c, char *p, size_t len)
 {
-    int rv;
+    ssize_t queued;
 
     if (c->closing)
         return UV_ECANCELED;
-    rv = rg_io_write_take((uv_stream_t *)&c->tcp, p, len, conn_write_done, c);
-    if (rv != 0) {
+    queued = rg_io_write_take((uv_stream_t *)&c->tcp, p, len, conn_write_done,
+                              c);
+    if (queued < 0) {
         rg_conn_close(c);
-        return rv;
+        return (int)queued;
     }
-    c->out_bytes += len;
+    c->out_bytes += (size_t)queued;
     return 0;
 }
 

@@ -44,6 +44,8 @@ struct rg_conn {
     unsigned in_drive : 1;
     unsigned redrive : 1;
     unsigned nudge : 1;        /* run the parser once even with no bytes */
+    unsigned rd_eof : 1;       /* the client half-closed while a request was
+                                  in progress; pend holds what it sent */
     unsigned ev_head : 1;      /* parser events seen during one execute */
     unsigned ev_done : 1;
     unsigned n_handles : 2;    /* open uv handles; freed at 0 */
@@ -52,8 +54,10 @@ struct rg_conn {
 /* Accept a pending connection on @w's listener. Thread: @w's. */
 void rg_conn_accept(struct rg_worker *w);
 
-/* Queue @n buffers (copied) to the client. Returns 0 or a uv error; the
- * connection is marked for closing on error. Thread: @c's worker. */
+/* Write @n buffers to the client (event/io.h: written at once where the
+ * socket takes them, the rest copied and queued; out_bytes counts only
+ * the queued part). Returns 0 or a uv error; the connection is marked for
+ * closing on error. Thread: @c's worker. */
 int rg_conn_write(struct rg_conn *c, const uv_buf_t *bufs, unsigned n);
 
 /* Queue @p (an rg_malloc block of @len bytes) to the client, taking it on

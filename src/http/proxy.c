@@ -62,6 +62,7 @@ void rg_proxy_req_free(struct rg_req *r)
     release_upstream(r, 0);
     rg_head_release(&r->head);
     rg_buf_release(&r->up_head);
+    rg_free(r->resp_head);
     rg_free(r->path);
     rg_gen_unref(r->gen);
     rg_free(r);
@@ -478,18 +479,16 @@ static void up_write_done(void *arg, int status, size_t len)
 static int up_write(struct rg_req *r, const uv_buf_t *bufs, unsigned n)
 {
     struct rg_upconn *up = r->up;
-    size_t len = 0;
-    int rv;
+    ssize_t queued = rg_io_write((uv_stream_t *)&up->tcp, bufs, n,
+                                 up_write_done, up);
 
-    for (unsigned i = 0; i < n; i++)
-        len += bufs[i].len;
-    rv = rg_io_write((uv_stream_t *)&up->tcp, bufs, n, up_write_done, up);
-    if (rv != 0)
-        return rv;
-    up->out_bytes += len;
+    if (queued < 0)
+        return (int)queued;
+    up->out_bytes += (size_t)queued;
     /* Queued bytes must drain within the write timeout (a stalled upstream
-     * is a 504, not a wait for the longer read timeout). */
-    up_timer_start(r, on_up_timeout, 1);
+     * is a 504, not a wait for the longer read timeout); with nothing
+     * queued the read timeout governs. */
+    up_timer_start(r, on_up_timeout, up->out_bytes > 0 ? 1 : 2);
     if (up->out_bytes >= RG_WQ_HIGH)
         rg_conn_throttle(r->c, 1);
     return 0;
@@ -739,8 +738,25 @@ static enum rg_resp_framing response_framing(struct rg_req *r, llhttp_t *p)
     return r->http_minor >= 1 ? RG_FRAME_CHUNKED : RG_FRAME_CLOSE;
 }
 
-/* Write the client's response head. Returns 0 or -1. */
-static int send_response_head(struct rg_req *r, llhttp_t *p)
+/* Write the response head built by build_response_head, if it is still
+ * waiting for body bytes to go out with. Returns 0 or -1. */
+static int flush_response_head(struct rg_req *r)
+{
+    char *s = r->resp_head;
+
+    if (s == NULL)
+        return 0;
+    r->resp_head = NULL;
+    if (rg_conn_write_take(r->c, s, r->resp_head_len) != 0) {
+        rg_free(s);
+        return -1;
+    }
+    return 0;
+}
+
+/* Build the client's response head; it is written with the first body
+ * bytes (one write for both) or by flush_response_head. Returns 0 or -1. */
+static int build_response_head(struct rg_req *r, llhttp_t *p)
 {
     struct rg_buf b;
     struct rg_upconn *up = r->up;
@@ -793,10 +809,9 @@ static int send_response_head(struct rg_req *r, llhttp_t *p)
     s = rg_buf_detach(&b, &len);
     r->resp_started = 1;
     r->bytes_out += len;
-    if (rg_conn_write_take(r->c, s, len) != 0) {
-        rg_free(s);
-        return -1;
-    }
+    rg_free(r->resp_head);
+    r->resp_head = s;
+    r->resp_head_len = len;
     return 0;
 }
 
@@ -812,7 +827,7 @@ static int on_resp_headers_complete(llhttp_t *p)
     }
     if (p->status_code == 101 && !r->upgrade)
         return -1;
-    if (send_response_head(r, p) != 0)
+    if (build_response_head(r, p) != 0)
         return -1;
     return r->method == RG_M_HEAD ? 1 : 0;
 }
@@ -822,14 +837,23 @@ static int on_resp_body(llhttp_t *p, const char *at, size_t n)
     struct rg_upconn *up = p->data;
     struct rg_req *r = up->req;
     struct rg_conn *c = r->c;
-    uv_buf_t bufs[3];
+    uv_buf_t bufs[4];
     char hex[24];
-    unsigned nb = frame_body(r->framing == RG_FRAME_CHUNKED, hex, at, n, bufs);
+    char *head = r->resp_head;  /* goes out in the same write */
+    unsigned h = head != NULL;
+    unsigned nb = frame_body(r->framing == RG_FRAME_CHUNKED, hex, at, n,
+                             bufs + h);
+    int rv;
 
+    if (h)
+        bufs[0] = uv_buf_init(head, (unsigned)r->resp_head_len);
+    r->resp_head = NULL;
     r->resp_body += n;
     r->bytes_out += n;
-    if (rg_conn_write(c, bufs, nb) != 0)
-        return -1;
+    rv = rg_conn_write(c, bufs, nb + h);
+    rg_free(head);  /* written or copied either way */
+    if (rv != 0)
+        return -1;  /* the connection, and @r with it, may be gone */
     if (c->out_bytes >= RG_WQ_HIGH)
         up_set_reading(up, 0);
     return 0;
@@ -842,6 +866,8 @@ static int on_resp_message_complete(llhttp_t *p)
 
     if (p->status_code < 200 && p->status_code != 101)
         return 0;
+    if (flush_response_head(r) != 0)
+        return -1;
     r->resp_done = 1;
     r->up_keepalive = llhttp_should_keep_alive(p);
     return p->upgrade ? 0 : HPE_PAUSED;
@@ -921,8 +947,14 @@ static void up_parse(struct rg_req *r, const char *p, size_t n)
 
     /* A callback may have ended the exchange (client gone): @up lives on
      * until its close callback, @r may not. */
-    if (err == HPE_OK || up->req != r)
+    if (up->req != r)
         return;
+    if (err == HPE_OK) {
+        /* A head whose body is in a later read. A failed write closed the
+         * connection (and may have freed @r): nothing more to do. */
+        (void)flush_response_head(r);
+        return;
+    }
     pos = llhttp_get_error_pos(&up->parser);
     if (err == HPE_PAUSED_UPGRADE && r->status == 101) {
         start_tunnel(r, pos, (size_t)(p + n - pos));

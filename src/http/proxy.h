@@ -32,6 +32,10 @@ struct rg_req {
     struct rg_gen *gen;         /* one reference, from start to free */
     struct rg_head head;        /* client's request head */
     struct rg_buf up_head;      /* rewritten head for the upstream */
+    char *resp_head;            /* the client's response head, built and
+                                   not yet written (it goes out with the
+                                   first body bytes), rg_malloc'd */
+    size_t resp_head_len;
     char *path;                 /* normalised path, owned */
     char id[RG_REQUEST_ID_MAX + 1]; /* X-Request-ID */
     unsigned method;            /* RG_M_* */

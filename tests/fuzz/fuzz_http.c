@@ -9,6 +9,8 @@
 #include "http/head.h"
 #include "http/path.h"
 
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
 struct ctx {
     struct rg_head head;
     int heads;

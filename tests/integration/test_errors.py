@@ -17,17 +17,60 @@ TIMEOUT = "The upstream server is timing out"
 _keys = itertools.count()
 
 
+class FullBacklog:
+    """A listener that never accepts, its accept queue filled (listen(0)
+    holds one connection): further SYNs are dropped, so a connect to it
+    hangs until the connecting side gives up, as a black-holed upstream
+    does. Loopback only."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(0)
+        self.port = self.sock.getsockname()[1]
+        self.fill = []
+        for _ in range(2):
+            s = socket.socket()
+            s.setblocking(False)
+            s.connect_ex(("127.0.0.1", self.port))
+            self.fill.append(s)
+        time.sleep(0.05)
+        probe = socket.socket()
+        probe.settimeout(0.3)
+        try:
+            probe.connect(("127.0.0.1", self.port))
+            raise AssertionError("the full backlog still accepts: the "
+                                 "connect-timeout tests would prove nothing")
+        except socket.timeout:
+            pass
+        finally:
+            probe.close()
+
+    def close(self):
+        for s in self.fill:
+            s.close()
+        self.sock.close()
+
+
 def key(tag):
     return "%s-%d-%d" % (tag, time.monotonic_ns(), next(_keys))
 
 
 class ErrorsTest(GatewayTestCase):
     dead = None
+    hole = None
 
     @classmethod
     def gateway_config(cls, up):
         cls.dead = DeadPort()
+        cls.hole = FullBacklog()
         return gateway_doc(
+            service("hole", cls.hole.port, connect_timeout=300, retries=0,
+                    routes=[route("hole", ["/hole"], strip_path=False)]),
+            service("hole3", cls.hole.port, connect_timeout=300, retries=2,
+                    retry_backoff={"type": "linear", "base": 10, "max": 10,
+                                   "jitter": False},
+                    routes=[route("hole3", ["/hole3"], strip_path=False)]),
             service("slow", up.port, read_timeout=300, retries=0, routes=[
                 route("slow", ["/slow"], strip_path=False)]),
             service("dead", cls.dead.port, retries=2, connect_timeout=1000,
@@ -58,6 +101,8 @@ class ErrorsTest(GatewayTestCase):
         finally:
             if cls.dead:
                 cls.dead.close()
+            if cls.hole:
+                cls.hole.close()
 
     def fetch(self, method, path, body=b"", timeout=10):
         with self.gw.connect(timeout=timeout) as c:
@@ -75,6 +120,27 @@ class ErrorsTest(GatewayTestCase):
         self.assertLess(elapsed, 2.0)
         r, _ = self.fetch("GET", "/slow/echo")
         self.assertEqual(r.status, 200, r)
+
+    def test_504_connect_timeout(self):
+        """A connect that never completes (the upstream's accept queue is
+        full) expires after connect_timeout -> 504 JSON, as nginx and Kong
+        answer a connect timeout."""
+        r, elapsed = self.fetch("GET", "/hole/x")
+        self.assertJsonError(r, 504, TIMEOUT)
+        self.assertGreaterEqual(elapsed, 0.25)
+        self.assertLess(elapsed, 2.0)
+        self.assertTrue(self.gw.wait_log(
+            r"upstream 127\.0\.0\.1:%d attempt 1: timeout" % self.hole.port))
+
+    def test_connect_timeout_retried(self):
+        """A connect timeout may be retried for any method (nothing was
+        sent): three attempts of 300 ms, then 504."""
+        r, elapsed = self.fetch("POST", "/hole3/x", body=b"abc")
+        self.assertJsonError(r, 504, TIMEOUT)
+        self.assertGreaterEqual(elapsed, 0.85)
+        self.assertLess(elapsed, 4.0)
+        self.assertTrue(self.gw.wait_log(
+            r"upstream 127\.0\.0\.1:%d attempt 3: timeout" % self.hole.port))
 
     def test_504_after_retries(self):
         """A timing-out idempotent request is retried, then 504."""

@@ -23,7 +23,7 @@
 #include "core/alloc.h"
 #include "core/failpoint.h"
 #include "core/log.h"
-#include "event/gen.h"
+#include "http/gen.h"
 #include "event/worker.h"
 #include "raft/rgraft.h"
 

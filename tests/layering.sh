@@ -1,5 +1,11 @@
 #!/bin/sh
-# The layering rules of DESIGN.md §2 / STYLE.md, checked by grep:
+# The layering rules of docs/architecture.md §2 / docs/style.md, checked by
+# grep:
+# - src/ is one-way: a folder includes only its own headers and those of
+#   the folders below it, in the order
+#     core <- config <- route, upstream <- http <- plugins <- event
+#          <- admin, main.c
+#   (route and upstream sit side by side and do not include each other);
 # - the data plane (src/core, config, event, http, route, upstream) never
 #   includes raft/;
 # - src/ reaches raft/ only through the facade raft/rgraft.h, and only from
@@ -12,6 +18,30 @@ top=${RAFTGATE_SRCDIR:-$(cd "$(dirname "$0")/.." && pwd)}
 cd "$top" || exit 2
 bad=0
 report() { echo "layering: $*"; bad=1; }
+
+# rank of a src/ folder in the one-way order; route and upstream share one
+rank() {
+    case $1 in
+    core) echo 0 ;; config) echo 1 ;; route | upstream) echo 2 ;;
+    http) echo 3 ;; plugins) echo 4 ;; event) echo 5 ;; admin) echo 6 ;;
+    *) echo 9 ;;
+    esac
+}
+for dir in core config route upstream http plugins event admin; do
+    me=$(rank "$dir")
+    for inc in $(grep -ho '#include "[a-z_]*/' "src/$dir"/*.[ch] 2>/dev/null |
+                 sed 's/#include "//; s|/$||' | sort -u); do
+        [ "$inc" = raft ] && continue     # checked below
+        [ "$inc" = "$dir" ] && continue
+        it=$(rank "$inc")
+        if [ "$it" -gt "$me" ] || { [ "$it" -eq "$me" ] && [ "$it" -eq 2 ]; }; then
+            grep -ln "#include \"$inc/" "src/$dir"/*.[ch] | while read -r f; do
+                echo "layering: $f includes $inc/, which is not below $dir/"
+            done
+            bad=1
+        fi
+    done
+done
 
 for f in $(grep -rl '#include "raft/' src/core src/config src/event src/http \
                src/route src/upstream 2>/dev/null); do

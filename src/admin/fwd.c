@@ -8,7 +8,7 @@
 
 #include "core/alloc.h"
 #include "core/buf.h"
-#include "event/io.h"
+#include "core/io.h"
 #include "http/head.h"
 
 #define FWD_MAX_HEAD 16384

@@ -7,7 +7,7 @@
 
 #include "core/alloc.h"
 #include "core/buf.h"
-#include "event/io.h"
+#include "core/io.h"
 #include "http/status.h"
 
 #define HTTPD_MAX_HEAD 16384

@@ -15,7 +15,7 @@
 #include "config/yamltree.h"
 #include "core/alloc.h"
 #include "core/strmap.h"
-#include "http/path.h"
+#include "core/path.h"
 
 #define GW_FILE_MAX (16u << 20) /* bytes; a declarative file is small */
 #define TIMEOUT_MAX 2147483646  /* ms, Kong's upper bound */

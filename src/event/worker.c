@@ -9,37 +9,25 @@
 
 #include "core/alloc.h"
 #include "core/log.h"
-#include "event/io.h"
+#include "core/io.h"
 #include "http/accesslog.h"
 #include "http/conn.h"
 #include "upstream/pool.h"
-
-uint64_t rg_worker_rand(struct rg_worker *w)
-{
-    /* xorshift64*: ids and jitter, not secrets. */
-    uint64_t x = w->rng;
-
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    w->rng = x;
-    return x * 0x2545F4914F6CDD1DULL;
-}
 
 static void on_connection(uv_stream_t *s, int status)
 {
     struct rg_worker *w = s->data;
 
     if (status == 0)
-        rg_conn_accept(w);
+        rg_conn_accept(&w->x, s);
 }
 
 static void worker_end(struct rg_worker *w)
 {
-    rg_pool_free(w->pool);
-    w->pool = NULL;
-    rg_accesslog_close(w->alog);
-    w->alog = NULL;
+    rg_pool_free(w->x.pool);
+    w->x.pool = NULL;
+    rg_accesslog_close(w->x.alog);
+    w->x.alog = NULL;
     uv_close((uv_handle_t *)&w->wake, NULL);
 }
 
@@ -47,7 +35,7 @@ static void on_drain_check(uv_check_t *h)
 {
     struct rg_worker *w = h->data;
 
-    if (w->n_conns > 0)
+    if (w->x.n_conns > 0)
         return;
     uv_close((uv_handle_t *)h, (uv_close_cb)rg_free);
     worker_end(w);
@@ -57,17 +45,17 @@ static void worker_start_drain(struct rg_worker *w)
 {
     uv_check_t *chk;
 
-    w->draining = 1;
+    w->x.draining = 1;
     uv_close((uv_handle_t *)&w->listener, NULL);
-    rg_conn_close_idle(w);
-    rg_pool_close_idle(w->pool);
+    rg_conn_close_idle(&w->x);
+    rg_pool_drain(w->x.pool);
     chk = rg_malloc(sizeof(*chk));
     if (chk == NULL) {
-        rg_conn_close_all(w);
+        rg_conn_close_all(&w->x);
         worker_end(w);
         return;
     }
-    uv_check_init(&w->loop, chk);
+    uv_check_init(&w->x.loop, chk);
     chk->data = w;
     uv_check_start(chk, on_drain_check);
 }
@@ -84,20 +72,20 @@ static void on_wake(uv_async_t *a)
     stop = w->stop;
     pthread_mutex_unlock(&w->mu);
     if (g != NULL) {
-        rg_gen_unref(w->gen);
-        w->gen = g;
+        rg_gen_unref(w->x.gen);
+        w->x.gen = g;
     }
-    if (stop >= 1 && !w->draining)
+    if (stop >= 1 && !w->x.draining)
         worker_start_drain(w);
     if (stop == 2)
-        rg_conn_close_all(w);
+        rg_conn_close_all(&w->x);
 }
 
 static void *worker_main(void *arg)
 {
     struct rg_worker *w = arg;
 
-    uv_run(&w->loop, UV_RUN_DEFAULT);
+    uv_run(&w->x.loop, UV_RUN_DEFAULT);
     atomic_store(&w->ended, 1);
     uv_async_send(w->done);
     return NULL;
@@ -109,27 +97,27 @@ static int worker_init(struct rg_worker *w, unsigned index, int fd,
 {
     int rv;
 
-    w->index = index;
-    w->gen = rg_gen_ref(gen);
-    if (getrandom(&w->rng, sizeof(w->rng), 0) != sizeof(w->rng) || w->rng == 0)
-        w->rng = 0x9E3779B97F4A7C15ULL ^ (uint64_t)uv_hrtime();
+    w->x.index = index;
+    w->x.gen = rg_gen_ref(gen);
+    if (getrandom(&w->x.rng, sizeof(w->x.rng), 0) != sizeof(w->x.rng) || w->x.rng == 0)
+        w->x.rng = 0x9E3779B97F4A7C15ULL ^ (uint64_t)uv_hrtime();
     pthread_mutex_init(&w->mu, NULL);
-    uv_loop_init(&w->loop);
-    uv_tcp_init(&w->loop, &w->listener);
+    uv_loop_init(&w->x.loop);
+    uv_tcp_init(&w->x.loop, &w->listener);
     w->listener.data = w;
     rv = uv_tcp_open(&w->listener, fd);
     if (rv == 0)
         rv = uv_listen((uv_stream_t *)&w->listener, 511, on_connection);
     if (rv != 0)
         return rg_errbuf_set(eb, "proxy listener: %s", uv_strerror(rv));
-    uv_async_init(&w->loop, &w->wake, on_wake);
+    uv_async_init(&w->x.loop, &w->wake, on_wake);
     w->wake.data = w;
-    w->pool = rg_pool_new(w);
-    if (w->pool == NULL)
+    w->x.pool = rg_pool_new(&w->x.loop, w->x.rbuf, sizeof(w->x.rbuf));
+    if (w->x.pool == NULL)
         return rg_errbuf_set(eb, "out of memory");
     if (access_log != NULL) {
-        w->alog = rg_accesslog_new(&w->loop, access_log, &rv);
-        if (w->alog == NULL)
+        w->x.alog = rg_accesslog_new(&w->x.loop, access_log, &rv);
+        if (w->x.alog == NULL)
             return rg_errbuf_set(eb, "access log %s: %s", access_log,
                                  strerror(-rv));
     }
@@ -168,8 +156,8 @@ struct rg_worker *rg_workers_start(unsigned n, const char *listen,
             rg_errbuf_set(eb, "proxy.listen %s: %s", listen, uv_strerror(fd));
             break;
         }
-        ws[i].port = listen_port(listen);
-        ws[i].scheme = "http";
+        ws[i].x.port = listen_port(listen);
+        ws[i].x.scheme = "http";
         ws[i].done = done;
         if (worker_init(&ws[i], i, fd, gen, access_log, eb) != 0)
             break;
@@ -222,7 +210,7 @@ unsigned rg_workers_conns(struct rg_worker *ws, unsigned n)
     unsigned total = 0;
 
     for (unsigned i = 0; i < n; i++)
-        total += __atomic_load_n(&ws[i].n_conns, __ATOMIC_RELAXED);
+        total += __atomic_load_n(&ws[i].x.n_conns, __ATOMIC_RELAXED);
     return total;
 }
 
@@ -232,8 +220,8 @@ void rg_workers_join(struct rg_worker *ws, unsigned n)
         return;
     for (unsigned i = 0; i < n; i++) {
         pthread_join(ws[i].thread, NULL);
-        uv_loop_close(&ws[i].loop);
-        rg_gen_unref(ws[i].gen);
+        uv_loop_close(&ws[i].x.loop);
+        rg_gen_unref(ws[i].x.gen);
         rg_gen_unref(ws[i].pending_gen);
         pthread_mutex_destroy(&ws[i].mu);
     }

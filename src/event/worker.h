@@ -11,31 +11,16 @@
 #include <stdint.h>
 #include <uv.h>
 
-#include "event/gen.h"
-
-struct rg_accesslog;
-struct rg_pool;
+#include "http/gen.h"
+#include "http/wctx.h"
 
 struct rg_worker {
-    unsigned index;
-    uv_loop_t loop;
+    struct rg_wctx x;            /* what the request path sees */
     uv_tcp_t listener;
     uv_async_t wake;
     pthread_t thread;
     uv_async_t *done;            /* control's: signalled when the loop ends */
     atomic_int ended;            /* 1 once the worker's loop has returned */
-    uint16_t port;               /* proxy port, for X-Forwarded-Port */
-    const char *scheme;          /* the listener's, for X-Forwarded-Proto:
-                                    "http" (TLS listeners: issue 12) */
-    struct rg_gen *gen;          /* current generation, one reference */
-    struct rg_pool *pool;        /* upstream keep-alive connections */
-    struct rg_accesslog *alog;   /* NULL when the access log is off */
-    void *conns;                 /* list head of live client connections */
-    unsigned n_conns;
-    int draining;                /* stop accepting, close when idle */
-    uint64_t rng;                /* xorshift state for ids and jitter */
-    char rbuf[65536];            /* shared read buffer (reads are handled
-                                    synchronously in their callback) */
     /* Mailbox, guarded by mu: */
     pthread_mutex_t mu;
     struct rg_gen *pending_gen;  /* reference, or NULL */
@@ -69,8 +54,5 @@ void rg_workers_join(struct rg_worker *w, unsigned n);
 /* Number of client connections still open across workers (approximate,
  * read without locks; for drain progress logs). */
 unsigned rg_workers_conns(struct rg_worker *w, unsigned n);
-
-/* Next pseudo-random 64-bit value from @w's generator. Thread: @w's. */
-uint64_t rg_worker_rand(struct rg_worker *w);
 
 #endif

@@ -10,7 +10,7 @@
 
 #include "core/alloc.h"
 #include "core/buf.h"
-#include "event/worker.h"
+#include "http/wctx.h"
 #include "http/conn.h"
 #include "http/proxy.h"
 

@@ -8,8 +8,8 @@
 
 #include "core/alloc.h"
 #include "core/log.h"
-#include "event/io.h"
-#include "event/worker.h"
+#include "core/io.h"
+#include "http/wctx.h"
 #include "http/proxy.h"
 
 static llhttp_settings_t req_settings;
@@ -136,7 +136,7 @@ static void conn_handle_closed(uv_handle_t *h)
 
 void rg_conn_close(struct rg_conn *c)
 {
-    struct rg_worker *w = c->w;
+    struct rg_wctx *w = c->w;
 
     if (c->closing)
         return;
@@ -524,7 +524,7 @@ static void conn_peer(struct rg_conn *c)
     }
 }
 
-void rg_conn_accept(struct rg_worker *w)
+void rg_conn_accept(struct rg_wctx *w, uv_stream_t *listener)
 {
     struct rg_conn *c = rg_calloc(1, sizeof(*c));
 
@@ -542,7 +542,7 @@ void rg_conn_accept(struct rg_worker *w)
         c->next->prev = c;
     w->conns = c;
     w->n_conns++;
-    if (uv_accept((uv_stream_t *)&w->listener, (uv_stream_t *)&c->tcp) != 0 ||
+    if (uv_accept(listener, (uv_stream_t *)&c->tcp) != 0 ||
         w->n_conns > w->gen->limits.max_connections || w->draining) {
         rg_conn_close(c);
         return;
@@ -556,7 +556,7 @@ void rg_conn_accept(struct rg_worker *w)
     conn_set_reading(c, 1);
 }
 
-void rg_conn_close_idle(struct rg_worker *w)
+void rg_conn_close_idle(struct rg_wctx *w)
 {
     struct rg_conn *next;
 
@@ -567,7 +567,7 @@ void rg_conn_close_idle(struct rg_worker *w)
     }
 }
 
-void rg_conn_close_all(struct rg_worker *w)
+void rg_conn_close_all(struct rg_wctx *w)
 {
     while (w->conns != NULL)
         rg_conn_close(w->conns);

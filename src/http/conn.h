@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <uv.h>
 
-struct rg_worker;
+struct rg_wctx;
 struct rg_req;
 
 /* Writes queued to one peer past this many bytes stop reading from the
@@ -22,7 +22,7 @@ struct rg_req;
 struct rg_conn {
     uv_tcp_t tcp;
     uv_timer_t timer;          /* header/idle timeout, retry backoff */
-    struct rg_worker *w;
+    struct rg_wctx *w;
     struct rg_conn *next, *prev; /* worker's connection list */
     llhttp_t parser;
     struct rg_req *req;        /* current request, or NULL when idle */
@@ -51,10 +51,10 @@ struct rg_conn {
     unsigned n_handles : 2;    /* open uv handles; freed at 0 */
 };
 
-/* Accept a pending connection on @w's listener. Thread: @w's. */
-void rg_conn_accept(struct rg_worker *w);
+/* Accept a pending connection on @listener for worker @w. Thread: @w's. */
+void rg_conn_accept(struct rg_wctx *w, uv_stream_t *listener);
 
-/* Write @n buffers to the client (event/io.h: written at once where the
+/* Write @n buffers to the client (core/io.h: written at once where the
  * socket takes them, the rest copied and queued; out_bytes counts only
  * the queued part). Returns 0 or a uv error; the connection is marked for
  * closing on error. Thread: @c's worker. */
@@ -84,9 +84,9 @@ void rg_conn_start_tunnel(struct rg_conn *c);
 void rg_conn_close(struct rg_conn *c);
 
 /* Close idle connections (no request in flight) for draining. */
-void rg_conn_close_idle(struct rg_worker *w);
+void rg_conn_close_idle(struct rg_wctx *w);
 
 /* Close every connection (forced shutdown). */
-void rg_conn_close_all(struct rg_worker *w);
+void rg_conn_close_all(struct rg_wctx *w);
 
 #endif

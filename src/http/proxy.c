@@ -7,15 +7,33 @@
 #include <strings.h>
 
 #include "core/alloc.h"
+#include "core/io.h"
 #include "core/log.h"
-#include "event/worker.h"
-#include "event/io.h"
+#include "core/path.h"
 #include "http/accesslog.h"
 #include "http/conn.h"
-#include "http/path.h"
 #include "http/status.h"
+#include "http/wctx.h"
 #include "upstream/pool.h"
 #include "upstream/retry.h"
+
+/* What the exchange keeps with each upstream connection (its data[]): the
+ * response parser and head outlive the request, so a callback that ends
+ * the request inside llhttp_execute leaves the parser's memory valid. */
+struct up_state {
+    llhttp_t parser;
+    struct rg_head head;     /* response head; status text as "url" */
+};
+
+static struct up_state *ups(struct rg_upconn *up)
+{
+    return (struct up_state *)up->data;
+}
+
+static void up_state_fini(struct rg_upconn *up)
+{
+    rg_head_release(&ups(up)->head);
+}
 
 #define MSG_NO_ROUTE "no Route matched with those values"
 #define MSG_BAD_UPSTREAM "An invalid response was received from the upstream server"
@@ -100,10 +118,10 @@ static void set_request_id(struct rg_req *r)
     }
 }
 
-void rg_proxy_new_id(struct rg_worker *w, char *out, size_t cap)
+void rg_proxy_new_id(struct rg_wctx *w, char *out, size_t cap)
 {
-    uint64_t a = rg_worker_rand(w);
-    uint64_t b = rg_worker_rand(w);
+    uint64_t a = rg_wctx_rand(w);
+    uint64_t b = rg_wctx_rand(w);
 
     snprintf(out, cap, "%016llx%016llx", (unsigned long long)a,
              (unsigned long long)b);
@@ -602,7 +620,7 @@ static void up_begin(struct rg_req *r, struct rg_upconn *up);
 
 static void attempt_start(struct rg_req *r)
 {
-    struct rg_worker *w = r->c->w;
+    struct rg_wctx *w = r->c->w;
     struct rg_upconn *up;
 
     r->attempts++;
@@ -616,11 +634,14 @@ static void attempt_start(struct rg_req *r)
         return;
     }
     up = rg_upconn_connect(w->pool, r->tgt->key, &r->tgt->addr,
-                           r->gen->limits.pool.idle_ms, on_connected);
+                           r->gen->limits.pool.idle_ms,
+                           sizeof(struct up_state), on_connected);
     if (up == NULL) {
         attempt_fail(r, 502, "cannot start connect");
         return;
     }
+    rg_head_init(&ups(up)->head, 65536);
+    up->fini = up_state_fini;
     up_begin(r, up);
     up_timer_start(r, on_up_timeout, 0);
 }
@@ -662,7 +683,7 @@ static void attempt_fail(struct rg_req *r, int status, const char *why)
     }
     delay = rg_retry_delay_ms(r->m.route->has_backoff ? &r->m.route->backoff
                                                       : &r->svc->backoff,
-                              r->attempts, (uint32_t)rg_worker_rand(r->c->w));
+                              r->attempts, (uint32_t)rg_wctx_rand(r->c->w));
     if (delay == 0) {
         attempt_start(r);
         return;
@@ -680,36 +701,36 @@ static int on_resp_status(llhttp_t *p, const char *at, size_t n)
 {
     struct rg_upconn *up = p->data;
 
-    return rg_head_add_url(&up->head, at, n) ? -1 : 0;
+    return rg_head_add_url(&ups(up)->head, at, n) ? -1 : 0;
 }
 
 static int on_resp_field(llhttp_t *p, const char *at, size_t n)
 {
     struct rg_upconn *up = p->data;
 
-    return rg_head_add_name(&up->head, at, n) ? -1 : 0;
+    return rg_head_add_name(&ups(up)->head, at, n) ? -1 : 0;
 }
 
 static int on_resp_value(llhttp_t *p, const char *at, size_t n)
 {
     struct rg_upconn *up = p->data;
 
-    return rg_head_add_value(&up->head, at, n) ? -1 : 0;
+    return rg_head_add_value(&ups(up)->head, at, n) ? -1 : 0;
 }
 
 static int on_resp_value_complete(llhttp_t *p)
 {
     struct rg_upconn *up = p->data;
 
-    if (rg_head_add_value(&up->head, "", 0) != 0)
+    if (rg_head_add_value(&ups(up)->head, "", 0) != 0)
         return -1;
-    rg_head_end_value(&up->head);
+    rg_head_end_value(&ups(up)->head);
     return 0;
 }
 
 static int add_response_fields(struct rg_req *r, struct rg_buf *b)
 {
-    const struct rg_head *h = &r->up->head;
+    const struct rg_head *h = &ups(r->up)->head;
     int rv = 0;
 
     for (uint32_t i = 0; i < h->n_fields; i++) {
@@ -766,15 +787,15 @@ static int build_response_head(struct rg_req *r, llhttp_t *p)
     size_t len;
     char *s;
 
-    rg_buf_init(&b, (size_t)up->head.max + 1024);
-    rg_head_mark_hop(&up->head, &cc, &cu);
+    rg_buf_init(&b, (size_t)ups(up)->head.max + 1024);
+    rg_head_mark_hop(&ups(up)->head, &cc, &cu);
     r->status = p->status_code;
     r->framing = response_framing(r, p);
     close = r->client_close || r->framing == RG_FRAME_CLOSE ||
             r->c->w->draining || !r->body_done;
     rv |= rg_buf_addf(&b, "HTTP/1.1 %d ", r->status);
-    if (up->head.url_len > 0)
-        rv |= rg_buf_add(&b, up->head.buf + up->head.url_off, up->head.url_len);
+    if (ups(up)->head.url_len > 0)
+        rv |= rg_buf_add(&b, ups(up)->head.buf + ups(up)->head.url_off, ups(up)->head.url_len);
     else
         rv |= rg_buf_adds(&b, rg_status_reason(r->status));
     rv |= rg_buf_adds(&b, "\r\n");
@@ -786,14 +807,14 @@ static int build_response_head(struct rg_req *r, llhttp_t *p)
         rv |= rg_buf_adds(&b, "Transfer-Encoding: chunked\r\n");
     if (l->via[0] != '\0')
         rv |= rg_buf_addf(&b, "Via: 1.1 %s\r\n", l->via);
-    if (rg_head_find(&up->head, "x-request-id") == NULL)
+    if (rg_head_find(&ups(up)->head, "x-request-id") == NULL)
         rv |= rg_buf_addf(&b, "X-Request-ID: %s\r\n", r->id);
     if (r->status == 101) {
-        const struct rg_field *u = rg_head_find(&up->head, "upgrade");
+        const struct rg_field *u = rg_head_find(&ups(up)->head, "upgrade");
 
         rv |= rg_buf_adds(&b, "Connection: upgrade\r\nUpgrade: ");
         if (u != NULL)
-            rv |= rg_buf_add(&b, up->head.buf + u->value_off, u->value_len);
+            rv |= rg_buf_add(&b, ups(up)->head.buf + u->value_off, u->value_len);
         rv |= rg_buf_adds(&b, "\r\n");
     } else if (close) {
         rv |= rg_buf_adds(&b, "Connection: close\r\n");
@@ -822,7 +843,7 @@ static int on_resp_headers_complete(llhttp_t *p)
 
     if (p->status_code < 200 && p->status_code != 101) {
         /* 1xx interim responses (103 Early Hints) are not relayed. */
-        rg_head_release(&up->head);
+        rg_head_release(&ups(up)->head);
         return 0;
     }
     if (p->status_code == 101 && !r->upgrade)
@@ -890,9 +911,9 @@ static void up_begin(struct rg_req *r, struct rg_upconn *up)
     uv_once(&resp_once, resp_settings_init);
     r->up = up;
     up->req = r;
-    rg_head_release(&up->head);
-    llhttp_init(&up->parser, HTTP_RESPONSE, &resp_settings);
-    up->parser.data = up;
+    rg_head_release(&ups(up)->head);
+    llhttp_init(&ups(up)->parser, HTTP_RESPONSE, &resp_settings);
+    ups(up)->parser.data = up;
     up->timer.data = up;
     uv_timer_stop(&up->timer);
 }
@@ -942,7 +963,7 @@ void rg_proxy_tunnel_data(struct rg_req *r, const char *p, size_t n)
 static void up_parse(struct rg_req *r, const char *p, size_t n)
 {
     struct rg_upconn *up = r->up;
-    llhttp_errno_t err = llhttp_execute(&up->parser, p, n);
+    llhttp_errno_t err = llhttp_execute(&ups(up)->parser, p, n);
     const char *pos;
 
     /* A callback may have ended the exchange (client gone): @up lives on
@@ -955,7 +976,7 @@ static void up_parse(struct rg_req *r, const char *p, size_t n)
         (void)flush_response_head(r);
         return;
     }
-    pos = llhttp_get_error_pos(&up->parser);
+    pos = llhttp_get_error_pos(&ups(up)->parser);
     if (err == HPE_PAUSED_UPGRADE && r->status == 101) {
         start_tunnel(r, pos, (size_t)(p + n - pos));
         return;
@@ -977,8 +998,8 @@ static void up_eof(struct rg_req *r)
         rg_proxy_finish(r, 0);
         return;
     }
-    if (r->resp_started && llhttp_message_needs_eof(&up->parser)) {
-        llhttp_errno_t err = llhttp_finish(&up->parser);
+    if (r->resp_started && llhttp_message_needs_eof(&ups(up)->parser)) {
+        llhttp_errno_t err = llhttp_finish(&ups(up)->parser);
 
         /* on_message_complete pauses, so a clean end reads HPE_PAUSED. */
         if ((err == HPE_OK || err == HPE_PAUSED) && r->resp_done) {

@@ -9,7 +9,7 @@
 #include <stdint.h>
 
 #include "core/buf.h"
-#include "event/gen.h"
+#include "http/gen.h"
 #include "http/head.h"
 #include "route/router.h"
 
@@ -69,8 +69,8 @@ struct rg_req {
 };
 
 /* Write a new random request id (32 hex digits) into @out. */
-struct rg_worker;
-void rg_proxy_new_id(struct rg_worker *w, char *out, size_t cap);
+struct rg_wctx;
+void rg_proxy_new_id(struct rg_wctx *w, char *out, size_t cap);
 
 /* Allocate a request on @c when a message begins. Returns NULL on ENOMEM. */
 struct rg_req *rg_proxy_req_new(struct rg_conn *c);

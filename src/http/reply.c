@@ -3,7 +3,7 @@
 #include <string.h>
 
 #include "core/log.h"
-#include "event/worker.h"
+#include "http/wctx.h"
 #include "http/conn.h"
 #include "http/proxy.h"
 #include "http/status.h"

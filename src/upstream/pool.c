@@ -5,7 +5,6 @@
 #include <string.h>
 
 #include "core/alloc.h"
-#include "event/worker.h"
 
 struct pool_key {
     char key[64];
@@ -18,16 +17,22 @@ struct pool_key {
 };
 
 struct rg_pool {
-    struct rg_worker *w;
+    uv_loop_t *loop;
+    char *rbuf;
+    size_t rbuf_size;
+    int draining;             /* keep nothing idle */
     struct pool_key *keys;    /* few distinct upstreams: a list is enough */
 };
 
-struct rg_pool *rg_pool_new(struct rg_worker *w)
+struct rg_pool *rg_pool_new(uv_loop_t *loop, char *rbuf, size_t rbuf_size)
 {
     struct rg_pool *p = rg_calloc(1, sizeof(*p));
 
-    if (p != NULL)
-        p->w = w;
+    if (p != NULL) {
+        p->loop = loop;
+        p->rbuf = rbuf;
+        p->rbuf_size = rbuf_size;
+    }
     return p;
 }
 
@@ -80,7 +85,7 @@ static void busy_set(struct rg_upconn *up, int on, uint32_t idle_ms)
         k->busy--;
         return;
     }
-    now = uv_now(&up->w->loop);
+    now = uv_now(up->pool->loop);
     if (now - k->window_start >= idle_ms) {
         k->prev_peak = now - k->window_start >= 2 * (uint64_t)idle_ms
                            ? 0
@@ -107,7 +112,8 @@ static void upconn_handle_closed(uv_handle_t *h)
     struct rg_upconn *up = h->data;
 
     if (--up->n_handles == 0) {
-        rg_head_release(&up->head);
+        if (up->fini != NULL)
+            up->fini(up);
         rg_free(up);
     }
 }
@@ -123,14 +129,18 @@ void rg_upconn_close(struct rg_upconn *up)
     uv_close((uv_handle_t *)&up->timer, upconn_handle_closed);
 }
 
-void rg_pool_close_idle(struct rg_pool *p)
+static void close_idle(struct rg_pool *p)
 {
-    if (p == NULL)
-        return;
     for (struct pool_key *k = p->keys; k != NULL; k = k->next) {
         while (k->idle != NULL)
             rg_upconn_close(k->idle);
     }
+}
+
+void rg_pool_drain(struct rg_pool *p)
+{
+    p->draining = 1;
+    close_idle(p);
 }
 
 void rg_pool_free(struct rg_pool *p)
@@ -139,7 +149,7 @@ void rg_pool_free(struct rg_pool *p)
 
     if (p == NULL)
         return;
-    rg_pool_close_idle(p);
+    close_idle(p);
     for (struct pool_key *k = p->keys; k != NULL; k = next) {
         next = k->next;
         rg_free(k);
@@ -165,23 +175,22 @@ struct rg_upconn *rg_pool_take(struct rg_pool *p, const char *key,
 
 struct rg_upconn *rg_upconn_connect(struct rg_pool *p, const char *key,
                                     const struct sockaddr_storage *addr,
-                                    uint32_t idle_ms, uv_connect_cb cb)
+                                    uint32_t idle_ms, size_t data_size,
+                                    uv_connect_cb cb)
 {
     struct pool_key *k = pool_key(p, key, 1);
     struct rg_upconn *up;
 
-    if (k == NULL || (up = rg_calloc(1, sizeof(*up))) == NULL)
+    if (k == NULL || (up = rg_calloc(1, sizeof(*up) + data_size)) == NULL)
         return NULL;
-    up->w = p->w;
     up->pool = p;
     up->k = k;
     snprintf(up->key, sizeof(up->key), "%s", key);
-    rg_head_init(&up->head, 65536);
-    if (uv_tcp_init(&p->w->loop, &up->tcp) != 0) {
+    if (uv_tcp_init(p->loop, &up->tcp) != 0) {
         rg_free(up);
         return NULL;
     }
-    uv_timer_init(&p->w->loop, &up->timer);
+    uv_timer_init(p->loop, &up->timer);
     up->tcp.data = up;
     up->timer.data = up;
     up->creq.data = up;
@@ -200,7 +209,7 @@ static void upconn_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 {
     struct rg_upconn *up = h->data;
 
-    *buf = uv_buf_init(up->w->rbuf, sizeof(up->w->rbuf));
+    *buf = uv_buf_init(up->pool->rbuf, up->pool->rbuf_size);
 }
 
 /* The one read callback: the exchange's, or, on an idle connection, any
@@ -257,7 +266,7 @@ void rg_pool_put(struct rg_upconn *up, int reusable,
     up->req = NULL;
     up->on_read = NULL;
     busy_set(up, 0, l->idle_ms);
-    if (!reusable || up->closing || up->eof || up->w->draining ||
+    if (!reusable || up->closing || up->eof || up->pool->draining ||
         !keep_idle(k, l) ||
         upconn_reading(up, 1) != 0) {
         rg_upconn_close(up);

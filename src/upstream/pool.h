@@ -18,14 +18,11 @@
 #ifndef RG_UPSTREAM_POOL_H
 #define RG_UPSTREAM_POOL_H
 
-#include <llhttp.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
 #include <uv.h>
 
-#include "http/head.h"
-
-struct rg_worker;
 struct rg_pool;
 struct rg_req;
 struct pool_key;
@@ -34,11 +31,10 @@ struct rg_upconn {
     uv_tcp_t tcp;
     uv_timer_t timer;        /* connect/read/write timeout; idle expiry */
     uv_connect_t creq;
-    struct rg_worker *w;
     struct rg_pool *pool;
     struct rg_req *req;      /* the exchange using it, or NULL when idle */
-    llhttp_t parser;         /* response parser */
-    struct rg_head head;     /* response head; status text as "url" */
+    void (*fini)(struct rg_upconn *up); /* the layer above's cleanup of
+                                           data[], at free; or NULL */
     char key[64];            /* pool key, "ip:port" */
     struct pool_key *k;      /* its key's demand and idle list */
     uv_read_cb on_read;      /* the exchange's reader, or NULL */
@@ -52,6 +48,9 @@ struct rg_upconn {
     unsigned reading : 1;
     unsigned eof : 1;        /* read EOF or an error: never reused */
     unsigned n_handles : 2;
+    max_align_t data[];      /* the layer above's per-connection state
+                                (the response parser): rg_upconn_connect's
+                                @data_size bytes, zeroed */
 };
 
 /* How many idle connections a key may keep (see above). */
@@ -61,15 +60,17 @@ struct rg_pool_limits {
     uint32_t idle_ms;        /* upstream_idle_timeout */
 };
 
-/* Create the pool of worker @w. Returns NULL on ENOMEM. Thread: @w's. */
-struct rg_pool *rg_pool_new(struct rg_worker *w);
+/* Create a pool on @loop; connections read into @rbuf (@rbuf_size bytes,
+ * shared: reads are consumed within their callback). Returns NULL on
+ * ENOMEM. Thread: @loop's, for everything below. */
+struct rg_pool *rg_pool_new(uv_loop_t *loop, char *rbuf, size_t rbuf_size);
 
 /* Close every idle connection and free the pool; busy connections must have
  * been released first. Accepts NULL. */
 void rg_pool_free(struct rg_pool *p);
 
-/* Close all idle connections (drain). */
-void rg_pool_close_idle(struct rg_pool *p);
+/* Drain: close all idle connections and keep none from now on. */
+void rg_pool_drain(struct rg_pool *p);
 
 /* Take an idle connection to @key, or NULL. The caller owns it.
  * @idle_ms is the demand window (upstream_idle_timeout). */
@@ -81,7 +82,8 @@ struct rg_upconn *rg_pool_take(struct rg_pool *p, const char *key,
  * @cb is never called). */
 struct rg_upconn *rg_upconn_connect(struct rg_pool *p, const char *key,
                                     const struct sockaddr_storage *addr,
-                                    uint32_t idle_ms, uv_connect_cb cb);
+                                    uint32_t idle_ms, size_t data_size,
+                                    uv_connect_cb cb);
 
 /* Hand what @up reads to @cb (its stream's data is @up), or, with @cb
  * NULL, pause reading (back-pressure). Returns 0 or a uv error (then @up

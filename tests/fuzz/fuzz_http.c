@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "http/head.h"
-#include "http/path.h"
+#include "core/path.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "http/path.h"
+#include "core/path.h"
 
 struct vec {
     const char *in;

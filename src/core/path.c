@@ -1,7 +1,7 @@
 /* Request path normalisation: one left-to-right pass that decodes and
  * copies a segment at a time, then applies RFC 3986 §5.2.4 to the decoded
  * segment, so dot segments spelled "%2e%2e" are removed like "..". */
-#include "http/path.h"
+#include "core/path.h"
 
 #include <errno.h>
 #include <limits.h>

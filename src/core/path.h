@@ -2,8 +2,8 @@
  * decoding of unreserved characters, upper-casing of remaining percent
  * escapes, removal of dot segments (§5.2.4) and merging of duplicate
  * slashes, so "/api/../admin" and "/%61dmin" both route as "/admin". */
-#ifndef RG_HTTP_PATH_H
-#define RG_HTTP_PATH_H
+#ifndef RG_CORE_PATH_H
+#define RG_CORE_PATH_H
 
 #include <stddef.h>
 

@@ -1,5 +1,5 @@
 /* Copying writes and listening sockets. */
-#include "event/io.h"
+#include "core/io.h"
 
 #include <errno.h>
 #include <netdb.h>

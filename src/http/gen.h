@@ -2,8 +2,8 @@
  * on the control thread, immutable once published, shared by all workers
  * and freed by the last reference (DESIGN.md §1). A request holds a
  * reference to the generation it started with until it ends. */
-#ifndef RG_EVENT_GEN_H
-#define RG_EVENT_GEN_H
+#ifndef RG_HTTP_GEN_H
+#define RG_HTTP_GEN_H
 
 #include <stdatomic.h>
 #include <stdint.h>

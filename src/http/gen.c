@@ -1,5 +1,5 @@
 /* Config generations: compile, share, free. */
-#include "event/gen.h"
+#include "http/gen.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -7,7 +7,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
-#include "event/io.h"
+#include "core/io.h"
 
 static int target_init(struct rg_upstream_target *t,
                        const struct rg_service *svc, struct rg_errbuf *eb)

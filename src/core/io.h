@@ -2,8 +2,8 @@
  * what the socket takes at once is written in place (uv_try_write: no
  * copy, no allocation, no epoll_ctl), and only the rest is copied into the
  * write request (STYLE ownership rule 3). */
-#ifndef RG_EVENT_IO_H
-#define RG_EVENT_IO_H
+#ifndef RG_CORE_IO_H
+#define RG_CORE_IO_H
 
 #include <stddef.h>
 #include <uv.h>

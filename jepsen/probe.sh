@@ -1,5 +1,5 @@
 #!/bin/bash
-# Capability probe for the jepsen suite (JEPSEN.md section 3): re-checks
+# Capability probe for the jepsen suite (docs/fault-injection.md section 3): re-checks
 # the mechanisms the nemeses rely on, one PASS/FAIL line each, and ends
 # with "N passed, N failed".  Needs root.  Everything happens inside
 # namespaces named rgj<pid>*, removed on exit; nothing in the root netns.

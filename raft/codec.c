@@ -141,7 +141,7 @@ long rg_codec_encode(const struct rg_cmd *cmds, unsigned n, uint64_t term,
     for (i = 0; i < n; i++)
         end = put_cmd(end, &cmds[i]);
     memset(end, 0, need - (size_t)(end - p));
-    /* RAFT.md §4.2: an entry whose length is not a multiple of 8 loses
+    /* docs/raft.md §4.2: an entry whose length is not a multiple of 8 loses
      * data (0.15.0) or crashes the next raft_apply (0.22.1). */
     RG_ASSERT(need % 8 == 0);
     return (long)need;

@@ -1,7 +1,7 @@
 /* The replicated command codec. One Raft log entry carries a batch of
- * commands (RAFT.md §2.3: one entry per raft_apply, many commands packed
+ * commands (docs/raft.md §2.3: one entry per raft_apply, many commands packed
  * inside). Layout, all integers little-endian, every entry padded with zero
- * bytes to a multiple of 8 (RAFT.md §4.2: shorter entries lose data):
+ * bytes to a multiple of 8 (docs/raft.md §4.2: shorter entries lose data):
  *
  *   entry   = magic "RGC1" (4) | version u16 | n_cmds u16 | term u64 |
  *             ts_ms u64 | cmd * n_cmds | zero padding to 8

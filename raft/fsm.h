@@ -21,7 +21,7 @@
  * parse) and returns 0, or non-zero with a message in @err (@cap bytes).
  * Must be deterministic and must not change @doc.
  * main.c installs one built on the gateway config parser; raft/ does not
- * include it (DESIGN.md §2). */
+ * include it (docs/architecture.md §2). */
 typedef int (*rg_fsm_validate_fn)(void *arg, const json_t *doc, char *err,
                                   size_t cap);
 

@@ -1,6 +1,6 @@
 /* Membership, leadership transfer, status and the leader's admin address
  * (rgraft.h). One change and one transfer at a time; the transfer request
- * lives in the node, never freed in its callback (RAFT.md §2.5). */
+ * lives in the node, never freed in its callback (docs/raft.md §2.5). */
 #include <errno.h>
 #include <string.h>
 

@@ -1,7 +1,7 @@
 /* The libraft glue behind rgraft.h: start, stop and the monitor (state
  * changes, this node's registry record). Writes, barriers and the state
  * machine callbacks are in write.c; membership, transfer and status in
- * membership.c. Every rule cited as RAFT.md §x is a measured
+ * membership.c. Every rule cited as docs/raft.md §x is a measured
  * failure mode of libraft, not a preference. */
 #include "raft/node_int.h"
 
@@ -308,7 +308,7 @@ static int make_dirs(const char *dir)
     return 0;
 }
 
-/* RAFT.md §2.8: raft_uv takes no lock; two processes on one data dir
+/* docs/raft.md §2.8: raft_uv takes no lock; two processes on one data dir
  * corrupt it. Returns the locked fd or -errno. */
 static int lock_dir(const char *dir, char *err, size_t cap)
 {
@@ -414,7 +414,7 @@ static struct rg_raft *node_new(uv_loop_t *loop, const struct rg_raft_conf *c,
         rg_transport_release(&r->transport);
         goto fail;
     }
-    /* RAFT.md §4.4: fail stop on a corrupt segment; wipe and re-join. */
+    /* docs/raft.md §4.4: fail stop on a corrupt segment; wipe and re-join. */
     raft_uv_set_auto_recovery(&r->io, false);
     raft_uv_set_connect_retry_delay(&r->io, CONNECT_RETRY_MS);
     shim_install(r);

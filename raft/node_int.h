@@ -48,7 +48,7 @@ struct rg_raft {
     struct raft_barrier self_barrier;
 
     /* Membership and transfer: one of each at a time. The transfer request
-     * lives as long as the node (RAFT.md §2.5). */
+     * lives as long as the node (docs/raft.md §2.5). */
     struct raft_change change;
     int change_busy;
     rg_raft_done_cb change_cb;

@@ -1,5 +1,5 @@
 /* The facade: the only raft/ header that src/ includes (main.c and the
- * admin API). It runs libraft 0.22.1 on the control loop (RAFT.md §0: TCP
+ * admin API). It runs libraft 0.22.1 on the control loop (docs/raft.md §0: TCP
  * transport wrapped to set TCP_NODELAY/keepalive/TCP_USER_TIMEOUT, entries
  * padded to 8 bytes, one entry per raft_apply with commands packed inside,
  * pre-vote on, auto-recovery off, flock on the data dir, a large snapshot

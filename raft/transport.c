@@ -391,7 +391,7 @@ int rg_transport_init(struct rg_transport *t, uv_loop_t *loop,
     memset(t, 0, sizeof(*t));
     t->loop = loop;
     t->opts = *opts;
-    t->inner.version = 1; /* required since 0.17 (RAFT.md §2.9) */
+    t->inner.version = 1; /* required since 0.17 (docs/raft.md §2.9) */
     rv = raft_uv_tcp_init(&t->inner, loop);
     if (rv != 0)
         return rv;

@@ -1,8 +1,8 @@
 /* The Raft network transport: libraft's stock raft_uv_tcp, wrapped so that
- * every raft socket gets TCP_NODELAY (RAFT.md §4.3: without it Nagle and
+ * every raft socket gets TCP_NODELAY (docs/raft.md §4.3: without it Nagle and
  * delayed ACKs cost 20-30x throughput), keepalive and TCP_USER_TIMEOUT (a
  * stream black-holed by a partition errors out instead of waiting for
- * minutes of retransmission backoff after the heal, JEPSEN.md §3), and a
+ * minutes of retransmission backoff after the heal, docs/fault-injection.md §3), and a
  * deadline on each outgoing connect (raft_uv_tcp has none: a SYN dropped
  * by a partition would hang for the kernel's SYN retries, ~2 min). */
 #ifndef RG_RAFT_TRANSPORT_H

@@ -1,6 +1,6 @@
 /* Writes, barriers and the state machine callbacks (rgraft.h): commands
  * submitted in one loop iteration are packed into one 8-byte-padded entry,
- * proposed with one raft_apply (n = 1, RAFT.md §2.3), and the results are
+ * proposed with one raft_apply (n = 1, docs/raft.md §2.3), and the results are
  * fanned back out per caller from the FSM apply of that entry. */
 #include "raft/node_int.h"
 
@@ -31,7 +31,7 @@ struct rg_waiter {
     struct rg_waiter *next;
 };
 
-/* One proposed entry (one raft_apply, n = 1: RAFT.md §2.3). */
+/* One proposed entry (one raft_apply, n = 1: docs/raft.md §2.3). */
 struct rg_proposal {
     struct raft_apply req;       /* req.data = this */
     struct rg_raft *r;
@@ -71,7 +71,7 @@ static uint64_t le_u64(const unsigned char *p)
 }
 
 /* Status of a raft_apply/raft_barrier callback, as the facade reports it:
- * once an entry is in the log, anything but success is "unknown" (RAFT.md
+ * once an entry is in the log, anything but success is "unknown" (docs/raft.md
  * §2.3: LEADERSHIPLOST entries were seen committing later). */
 static int map_async(int status)
 {
@@ -117,7 +117,7 @@ static struct rg_proposal *find_proposal(struct rg_raft *r, uint64_t index)
     return NULL;
 }
 
-/* Never fails (RAFT.md §2.2: a non-zero return wedges the node); a bad
+/* Never fails (docs/raft.md §2.2: a non-zero return wedges the node); a bad
  * command is reported in its result. The index is raft_last_applied + 1:
  * libraft 0.22.1 (legacy.c applyCommand) sets last_applied after apply. */
 static int fsm_apply(struct raft_fsm *fsm, const struct raft_buffer *buf,
@@ -319,7 +319,7 @@ static int encode_entry(struct rg_proposal *p, struct raft_buffer *out)
         raft_free(out->base);
         return (int)len;
     }
-    /* RAFT.md §4.2: shorter entries lost data (0.15) or crash (0.22.1). */
+    /* docs/raft.md §4.2: shorter entries lost data (0.15) or crash (0.22.1). */
     RG_ASSERT(len > 0 && len % 8 == 0);
     out->len = (size_t)len;
     return 0;
@@ -381,7 +381,7 @@ static void propose(struct rg_raft *r, struct rg_waiter *waiters,
         r->inflight = p;
         return;
     }
-    /* RAFT.md §2.3, 0.22.1: only errors raised before the entry reaches
+    /* docs/raft.md §2.3, 0.22.1: only errors raised before the entry reaches
      * the log leave the buffer to us; after that it is raft's (freeing it
      * double-frees) and the outcome is unknown. */
     if (rv == RAFT_NOTLEADER || rv == RAFT_NOSPACE) {

@@ -528,7 +528,7 @@ static void begin_shutdown(struct control *ctl)
         finish_stop(ctl);
 }
 
-/* Workers have drained: now the raft node may go (DESIGN.md §1), then
+/* Workers have drained: now the raft node may go (docs/architecture.md §1), then
  * the signal watchers, and the loop ends. */
 static void finish_stop(struct control *ctl)
 {
@@ -610,7 +610,7 @@ static int run(struct control *ctl)
         return 1;
     }
     /* Written whatever log.level says: a run with this switch must never
-     * be mistaken for a safe one (JEPSEN.md §4.2 item 9). */
+     * be mistaken for a safe one (docs/fault-injection.md §4.2 item 9). */
     if (ctl->unsafe_local_reads)
         rg_log_write(RG_LOG_WARN, "UNSAFE: --unsafe-local-admin-reads: "
                      "?consistency=linearizable admin reads are served from "
@@ -688,7 +688,7 @@ int main(int argc, char **argv)
     }
     if (test)
         return test_config(conf);
-    /* raft_uv disk work will share libuv's threadpool (RAFT.md §3). */
+    /* raft_uv disk work will share libuv's threadpool (docs/raft.md §3). */
     setenv("UV_THREADPOOL_SIZE", "16", 0);
     signal(SIGPIPE, SIG_IGN);
     memset(&ctl, 0, sizeof(ctl));

@@ -1,4 +1,4 @@
-"""raftgate jepsen harness CLI (JEPSEN.md 4.5, 4.6).
+"""raftgate jepsen harness CLI (docs/fault-injection.md 4.5, 4.6).
 
     jepsen/run --suite smoke|extended [--test NAME ...] [--seed S]
                [--time-scale F] [--store DIR] [--keep] [--list]
@@ -29,7 +29,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
 
 # ------------------------------------------------------------- profiles
-# Negative controls (JEPSEN.md 4.2 item 9): raftgate started with an
+# Negative controls (docs/fault-injection.md 4.2 item 9): raftgate started with an
 # unsafe test switch; the test passes only when the expect_fail checks
 # FAIL.  Checks in may_fail rest on the guarantee the switch removes (here
 # stale reads also break version order and the durable workload's
@@ -220,7 +220,7 @@ def converged(samples_by_node, floor=None):
 
     Without @floor: the same (config_version, config_hash) everywhere and
     the data plane serving it (served_revision). The workloads keep
-    writing while the harness waits (JEPSEN.md 4.5 step 5 comes before the
+    writing while the harness waits (docs/fault-injection.md 4.5 step 5 comes before the
     final reads), and one poll round asks the nodes one after the other,
     so under load the versions of a healthy cluster rarely line up inside
     one round. With @floor (the highest config_version any node reported
@@ -474,7 +474,7 @@ def run_test(name, spec, args, topo, caps, binary, run_store):
         if spec.get('final_kill_all'):
             fid = nem.kill('all')
             nem._stop(fid)
-        # T_conv counts from here (JEPSEN.md 4.4b), not from the end of
+        # T_conv counts from here (docs/fault-injection.md 4.4b), not from the end of
         # the schedule's last fault, which can be long before t_end.
         ctx.heal_t = hist.now()
         if nerr and nerr[0][0] == 'skip':

@@ -1,4 +1,4 @@
-"""Single-writer JSON-lines history (JEPSEN.md section 4.7).
+"""Single-writer JSON-lines history (docs/fault-injection.md section 4.7).
 
 Every event gets a global index 'i' and a time 't' (ns since run start on
 the harness monotonic clock).  Callers on any thread hand events to one

@@ -1,4 +1,4 @@
-"""Nemesis families and schedules (JEPSEN.md 4.5).
+"""Nemesis families and schedules (docs/fault-injection.md 4.5).
 
 Every fault is recorded as a pair of history events:
   proc 'nemesis', f 'start-<family>', value {id, kind, nodes, ...,
@@ -222,7 +222,7 @@ class Nemesis:
 
     def freeze(self, which):
         """As pause, through the cgroup v1 freezer: no signal, the whole
-        process tree stops (JEPSEN.md 3, 4.5 extended)."""
+        process tree stops (docs/fault-injection.md 3, 4.5 extended)."""
         self.need('freezer')
         return self._halt('freeze', which, self.cl.freeze,
                           self.cl.freezer_state, 'FROZEN', 'freezer',
@@ -230,7 +230,7 @@ class Nemesis:
 
     def transfer(self, which):
         """Leadership transfer to a random follower (POST /cluster/transfer
-        on the leader, JEPSEN.md 4.5 membership); effective when that
+        on the leader, docs/fault-injection.md 4.5 membership); effective when that
         follower leads at a higher term.  Nothing to heal."""
         leader, term = leader_of(self.ctx)
         cands = [n for n in self.ctx.nodes if n is not leader]

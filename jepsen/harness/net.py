@@ -1,4 +1,4 @@
-"""Network faults inside node namespaces (JEPSEN.md 3.2).
+"""Network faults inside node namespaces (docs/fault-injection.md 3.2).
 
 Partitions: an nftables table `inet jepsen` per node dropping input from
 the grudged peers' addresses (heal = delete the table).  Loss: table

@@ -1,4 +1,4 @@
-"""raftgate node processes, one per node netns (JEPSEN.md 4.2).
+"""raftgate node processes, one per node netns (docs/fault-injection.md 4.2).
 
 Each node gets <store>/nK/{raftgate.yml,data/,raftgate.log,stdout.log}.
 Started through `ip netns exec <ns> raftgate -c cfg` (ip execs, so the

@@ -1,4 +1,4 @@
-"""Report: report.txt + results.json + per-test timeline.svg (JEPSEN.md
+"""Report: report.txt + results.json + per-test timeline.svg (docs/fault-injection.md
 4.9).  The last line is `jepsen: N passed, N failed, N skipped`; UNKNOWN
 verdicts are counted as skipped (allowed in smoke) and listed."""
 

@@ -1,4 +1,4 @@
-"""10 Hz GET /status per node -> samples.jsonl (JEPSEN.md 4.7)."""
+"""10 Hz GET /status per node -> samples.jsonl (docs/fault-injection.md 4.7)."""
 
 import json
 import threading

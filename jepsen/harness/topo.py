@@ -1,4 +1,4 @@
-"""Network topology in namespaces (JEPSEN.md section 3.1).
+"""Network topology in namespaces (docs/fault-injection.md section 3.1).
 
 rgj<id>hub holds the bridge; rgj<id>n1..n3 hold the nodes at 10.77.0.K;
 rgj<id>c is the client/control netns (10.77.0.100, plus .50 and .61-.63

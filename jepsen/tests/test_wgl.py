@@ -1,5 +1,5 @@
 """WGL against brute force on random small register histories, and
-planted anomalies that must FAIL (JEPSEN.md 4.8).  No root, seconds."""
+planted anomalies that must FAIL (docs/fault-injection.md 4.8).  No root, seconds."""
 
 import itertools
 import os

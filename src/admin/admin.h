@@ -30,7 +30,7 @@ struct rg_admin_conf {
     const char *name;
     const char *raft_addr;
     const char *proxy_addr;
-    /* Test builds' negative control (JEPSEN.md §4.2 item 9): serve
+    /* Test builds' negative control (docs/fault-injection.md §4.2 item 9): serve
      * ?consistency=linearizable reads from the local store, with no
      * barrier and no forwarding, so they may be stale. GET /status lists
      * it under "unsafe". */

@@ -1,5 +1,5 @@
 /* /cluster (members, leader, join, promote, remove, transfer) and the
- * fault-injection hooks /status and /debug/applied (JEPSEN.md §4.2 items 1
+ * fault-injection hooks /status and /debug/applied (docs/fault-injection.md §4.2 items 1
  * and 4). Membership changes run on the leader (followers forward them):
  * join = add as spare, assign standby, record the node (NODE_SET);
  * promote = assign voter, record the role; remove = remove, NODE_DEL.
@@ -87,7 +87,7 @@ static void get_cluster(struct rg_areq *q)
                     st.revision, NULL);
 }
 
-/* The unsafe test switches this node runs with (JEPSEN.md §4.2 item 9),
+/* The unsafe test switches this node runs with (docs/fault-injection.md §4.2 item 9),
  * so a checker can tell a negative control from a real run. */
 static json_t *unsafe_switches(const struct rg_admin *a)
 {

@@ -1,5 +1,5 @@
 /* The admin write path: propose commands through the raft facade, bound
- * the wait, and map outcomes to HTTP (JEPSEN.md §4.2 item 2): committed ->
+ * the wait, and map outcomes to HTTP (docs/fault-injection.md §4.2 item 2): committed ->
  * the handler's answer; precondition failed -> 412; certainly not applied
  * -> 503 not-proposed; anything else -> 504 unknown. */
 #include "core/failpoint.h"

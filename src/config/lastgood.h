@@ -1,7 +1,7 @@
 /* The last config a cluster node served, kept in its data dir, so that a
  * restarted node serves it at once (rather than nothing) until its Raft
  * log has been replayed, and keeps serving it while cut off from the
- * cluster (DESIGN.md §4: every node proxies from its local copy). The file
+ * cluster (docs/architecture.md §4: every node proxies from its local copy). The file
  * is written atomically (temp file, fsync, rename). */
 #ifndef RG_CONFIG_LASTGOOD_H
 #define RG_CONFIG_LASTGOOD_H

@@ -1,6 +1,6 @@
 /* What the config layer knows of a plugin type: its name and how to read
  * its `config` mapping into a typed, immutable structure. The schemas are
- * not listed here: the config layer is below the plugins (DESIGN.md §2),
+ * not listed here: the config layer is below the plugins (docs/architecture.md §2),
  * so whoever parses a gateway config hands it a catalog (main.c uses
  * src/plugins/registry.h; unit tests build their own). Every load path
  * (raftgate -t, start, SIGHUP, POST /config, single-object admin writes,
@@ -31,7 +31,7 @@ struct rg_plugin_schema {
      * `config` key, so a message reads
      * `services[0].plugins[1].config.minute: must be an integer in 1..`.
      * Returns 0 or a negative error; on error *@conf is left NULL.
-     * Deterministic: no clock, no DNS, no file (DESIGN.md §4: the store's
+     * Deterministic: no clock, no DNS, no file (docs/architecture.md §4: the store's
      * validator runs it on every replica). Thread: any. */
     int (*conf_parse)(struct rg_yt *t, yaml_node_t *config, void **conf);
     /* Free what conf_parse made; accepts NULL. */

@@ -1,5 +1,5 @@
 /* Allocation wrappers: every allocation in raftgate goes through these so that
- * tests can inject failures and count live blocks (STYLE.md ownership rule 9).
+ * tests can inject failures and count live blocks (docs/style.md ownership rule 9).
  *
  * Contract: same as malloc/calloc/realloc/free/strdup; rg_free accepts NULL.
  * Thread: any. */

@@ -10,8 +10,9 @@
  *   -30000 .. -30999   the request path (RG_E* below)
  *
  * rg_strerror() names every one of them. What a code means to an HTTP
- * client (431, 503...) is decided in one place on the request path
- * (rg_req_error_status in http/req.h), never by returning a status.
+ * client (431, 503...) is decided where the reply is made, never by
+ * returning a status (docs/errors.md says where the request path does not
+ * follow this yet).
  * Functions whose result must not be ignored are marked RG_MUST_CHECK.
  * Config and admin paths also fill a struct rg_errbuf with the text a user
  * reads (core/errbuf.h); docs/errors.md has the whole rule. */

@@ -1,4 +1,4 @@
-/* Named failpoints for test builds (JEPSEN.md §4.2 item 8, the C analogue of
+/* Named failpoints for test builds (docs/fault-injection.md §4.2 item 8, the C analogue of
  * etcd's gofail): RG_FAILPOINT("raft_before_apply") does what the
  * environment variable RAFTGATE_FAILPOINTS says for that name:
  *
@@ -13,7 +13,7 @@
 #include "config.h"
 
 /* RG_FAILPOINTS_BUILT is 1 in a test build (failpoints and the unsafe
- * switches of JEPSEN.md §4.2 item 9), else 0: test it with a plain if. */
+ * switches of docs/fault-injection.md §4.2 item 9), else 0: test it with a plain if. */
 #ifdef RG_FAILPOINTS
 #define RG_FAILPOINT(name) rg_failpoint_hit(name)
 #define RG_FAILPOINTS_BUILT 1

@@ -1,12 +1,12 @@
 /* RG_ASSERT: invariant checks that stay on in every build (not only debug
  * ones) and print the fixed marker the fault-injection suite's log scan
- * looks for (JEPSEN.md §4.2 item 7, §4.4 "logscan"):
+ * looks for (docs/fault-injection.md §4.2 item 7, §4.4 "logscan"):
  *
  *   RG-ASSERT /src/raftgate/raft/codec.c:146: need % 8 == 0
  *
  * (the file as the compiler was given it), then abort(), so a core is
  * dumped where cores are enabled. Asserts check
- * invariants, never input (STYLE.md). Thread: any. */
+ * invariants, never input (docs/style.md). Thread: any. */
 #ifndef RG_CORE_RGASSERT_H
 #define RG_CORE_RGASSERT_H
 

@@ -1,6 +1,6 @@
 /* Worker threads: each owns a libuv loop, a SO_REUSEPORT listener on the
  * proxy port, its client connections and its upstream keep-alive pool
- * (DESIGN.md §1). The control thread talks to workers only through the
+ * (docs/architecture.md §1). The control thread talks to workers only through the
  * functions below, which post to a mutex-guarded mailbox and wake the loop
  * with uv_async_send. */
 #ifndef RG_EVENT_WORKER_H

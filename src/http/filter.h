@@ -1,4 +1,4 @@
-/* The plugin phase engine (DESIGN.md §3; STYLE.md "The plugin shape"):
+/* The plugin phase engine (docs/architecture.md §3; docs/style.md "The plugin shape"):
  * the vtable every plugin implements, the chain compiled per route and
  * config generation, and the runner the request path calls at each phase.
  *

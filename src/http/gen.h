@@ -1,6 +1,6 @@
 /* A config generation: everything the data plane reads per request, built
  * on the control thread, immutable once published, shared by all workers
- * and freed by the last reference (DESIGN.md §1). A request holds a
+ * and freed by the last reference (docs/architecture.md §1). A request holds a
  * reference to the generation it started with until it ends. */
 #ifndef RG_HTTP_GEN_H
 #define RG_HTTP_GEN_H

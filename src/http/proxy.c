@@ -234,7 +234,7 @@ static int normalise_target(struct rg_req *r, const char **query,
     return 0;
 }
 
-/* Upstream request head (DESIGN.md §3; RFC 9110 §7.6 for forwarding). */
+/* Upstream request head (docs/architecture.md §3; RFC 9110 §7.6 for forwarding). */
 
 static int is_forwarding_header(const char *name, uint32_t n)
 {

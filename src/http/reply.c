@@ -1,4 +1,4 @@
-/* Local replies: JSON errors with the request id (DESIGN.md §3). */
+/* Local replies: JSON errors with the request id (docs/architecture.md §3). */
 #include <stdio.h>
 #include <string.h>
 

@@ -1,4 +1,4 @@
-/* Every plugin raftgate has, in one explicit table (STYLE.md: an X-macro
+/* Every plugin raftgate has, in one explicit table (docs/style.md: an X-macro
  * list, not constructor magic). The catalog (config-time schemas) and the
  * ops (runtime) share indexes: catalog type i is ops[i]. Test builds
  * (configure --enable-failpoints) add the test-phases plugins. */

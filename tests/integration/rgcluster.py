@@ -3,7 +3,7 @@
 
 - ClusterNode: an rgtest.Gateway with a node id, a Raft listen port, a data
   dir and the initial voters (or raft.join), readiness from the admin API's
-  GET /status (JEPSEN.md §4.2 item 1) instead of the proxy port alone;
+  GET /status (docs/fault-injection.md §4.2 item 1) instead of the proxy port alone;
 - Cluster: N nodes on loopback ephemeral ports sharing one declarative seed;
   start, find the leader, wait for convergence (every node applied a
   revision, every proxy serves a path), write with the not-proposed retry
@@ -12,7 +12,7 @@
   test (SHARED = True: one per class), failing a test when a node that should
   be running died.
 
-Raft timing defaults to JEPSEN.md §4.2 (election 1000 ms, heartbeat 100 ms);
+Raft timing defaults to docs/fault-injection.md §4.2 (election 1000 ms, heartbeat 100 ms);
 RG_ELECTION_TIMEOUT / RG_HEARTBEAT_TIMEOUT override it. Every wait has a
 deadline (scaled by RG_TIME_SCALE, 3 under ASan). RG_KEEP=1 keeps the temp
 dirs, RG_VERBOSE=1 prints log tails.
@@ -53,7 +53,7 @@ def scaled(seconds):
 ELECTION = os.environ.get("RG_ELECTION_TIMEOUT", "1000ms")
 HEARTBEAT = os.environ.get("RG_HEARTBEAT_TIMEOUT", "100ms")
 
-# Outcome headers (issue3.md, JEPSEN.md §4.2 item 2)
+# Outcome headers (issue3.md, docs/fault-injection.md §4.2 item 2)
 REV = "X-Raftgate-Revision"
 OUTCOME = "X-Raftgate-Outcome"
 
@@ -69,7 +69,7 @@ def revision_of(r):
 
 def not_proposed(r):
     """503 with X-Raftgate-Outcome: not-proposed: certainly not applied, a
-    client may retry (JEPSEN.md §4.2 item 2)."""
+    client may retry (docs/fault-injection.md §4.2 item 2)."""
     return r.status == 503 and (r.header(OUTCOME) or "").lower() == \
         "not-proposed"
 

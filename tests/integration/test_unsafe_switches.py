@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""The unsafe test switch --unsafe-local-admin-reads (JEPSEN.md §4.2 item
+"""The unsafe test switch --unsafe-local-admin-reads (docs/fault-injection.md §4.2 item
 9): a binary built without --enable-failpoints refuses to start with it and
 names the configure flag; a failpoint build accepts it, warns in its log,
 reports it in GET /status ("unsafe": ["local-admin-reads"], empty on the

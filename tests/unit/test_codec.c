@@ -1,5 +1,5 @@
 /* The replicated command codec (raft/codec.h): the byte layout, the
- * 8-byte padding every Raft entry needs (RAFT.md §4.2), the limits, and a
+ * 8-byte padding every Raft entry needs (docs/raft.md §4.2), the limits, and a
  * decoder that refuses anything malformed without reading past the end. */
 #include <check.h>
 #include <errno.h>

@@ -1,1 +1,1 @@
-"""Checkers (JEPSEN.md 4.4): wgl, versions, setfull, converge, avail, logscan."""
+"""Checkers (docs/fault-injection.md 4.4): wgl, versions, setfull, converge, avail, logscan."""

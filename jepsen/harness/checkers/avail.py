@@ -1,4 +1,4 @@
-"""(e) Proxy availability per node and phase (JEPSEN.md 4.4e).
+"""(e) Proxy availability per node and phase (docs/fault-injection.md 4.4e).
 
 Every proxy request (an invoke of workload 'proxy' and its completion; ok
 means a 2xx) is classified by its node and the worse of the phases at its

@@ -1,4 +1,4 @@
-"""(b) Convergence after heal (JEPSEN.md 4.4b): within T_conv of the final
+"""(b) Convergence after heal (docs/fault-injection.md 4.4b): within T_conv of the final
 heal every node reports the same (config_version, config_hash), and the
 applied logs (GET /debug/applied) agree on their common entries (log
 matching: the same index carries the same term, request id, type, status

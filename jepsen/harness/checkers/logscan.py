@@ -1,4 +1,4 @@
-"""Always-on log scan (JEPSEN.md 4.4): RG-ASSERT markers, sanitizer
+"""Always-on log scan (docs/fault-injection.md 4.4): RG-ASSERT markers, sanitizer
 reports, raft corruption messages in the node logs, and core files in the
 node directories.  Valid iff none (unless listed in @expected)."""
 

@@ -1,4 +1,4 @@
-"""(b) Acknowledged admin writes are never lost (JEPSEN.md 4.4b), set-full
+"""(b) Acknowledged admin writes are never lost (docs/fault-injection.md 4.4b), set-full
 semantics over the durable workload's history:
 
   add x         ok / fail / info

@@ -1,4 +1,4 @@
-"""Fast global version-order pre-check (JEPSEN.md 4.4a), O(n log n),
+"""Fast global version-order pre-check (docs/fault-injection.md 4.4a), O(n log n),
 across keys and workloads, from the versions (global revisions) that
 admin answers carry (X-Raftgate-Version):
 

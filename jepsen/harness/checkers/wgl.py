@@ -1,4 +1,4 @@
-"""Wing-Gong / Lowe linearizability checker for a register (JEPSEN.md 4.4a).
+"""Wing-Gong / Lowe linearizability checker for a register (docs/fault-injection.md 4.4a).
 
 The model is a register per key with three operations:
     read  v        ok iff state == v          (v None: the key is absent)
@@ -205,7 +205,7 @@ def pair(events, wl='register'):
 
 def register_ops(events, applied=None, applied_complete=False,
                  wl='register', reads=('read',)):
-    """Per-key op lists for check() from a history (JEPSEN.md 4.4a
+    """Per-key op lists for check() from a history (docs/fault-injection.md 4.4a
     pre-processing).
 
     fail ops and info reads are dropped; an ok cas carries res (False for

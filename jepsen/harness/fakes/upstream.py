@@ -1,5 +1,5 @@
 """Fake upstream: a threaded HTTP server answering 200 on every address
-given (JEPSEN.md 4.1).  Run in the client netns by the harness:
+given (docs/fault-injection.md 4.1).  Run in the client netns by the harness:
 
     python3 -m harness.fakes.upstream 10.77.0.61:8080 10.77.0.62:8080 ...
 

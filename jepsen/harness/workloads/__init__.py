@@ -1,4 +1,4 @@
-"""Workloads (JEPSEN.md 4.4): the harness calls setup(ctx), run(ctx, stop),
+"""Workloads (docs/fault-injection.md 4.4): the harness calls setup(ctx), run(ctx, stop),
 final(ctx) and check(ctx, history) -> [result dict]."""
 
 from harness.workloads.register import Register

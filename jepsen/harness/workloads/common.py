@@ -1,5 +1,5 @@
 """Shared pieces of the workloads: paced worker loops with Jepsen process
-ids, the admin write outcome mapping (JEPSEN.md 4.2 item 2), the applied
+ids, the admin write outcome mapping (docs/fault-injection.md 4.2 item 2), the applied
 log dump and the rate guard."""
 
 import json
@@ -113,7 +113,7 @@ def applied_map(dumps):
 
 
 def rate_guard(results, n_invoked, seconds, target, name):
-    """JEPSEN.md 4.3: if the achieved rate is under 70% of target, the
+    """docs/fault-injection.md 4.3: if the achieved rate is under 70% of target, the
     workload's verdicts become UNKNOWN (a FAIL stays a FAIL: an anomaly
     is an anomaly however few ops found it)."""
     if seconds <= 0 or target <= 0:

@@ -1,4 +1,4 @@
-"""(b) Durability and convergence (JEPSEN.md 4.4b).
+"""(b) Durability and convergence (docs/fault-injection.md 4.4b).
 
 Each add creates a unique route d-<seq> (PUT /routes/d-<seq>); every 2 s a
 linearizable list of the routes (GET /routes?consistency=linearizable) from

@@ -1,4 +1,4 @@
-"""(e) Proxying availability (JEPSEN.md 4.4e): GET /jecho through each
+"""(e) Proxying availability (docs/fault-injection.md 4.4e): GET /jecho through each
 node's proxy port at rate/3 per node (one worker pinned to each node),
 proxied to the fake upstream.  Checked by checkers/avail.py per node and
 phase."""

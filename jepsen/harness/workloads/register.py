@@ -1,4 +1,4 @@
-"""(a) Admin config register (JEPSEN.md 4.4a).
+"""(a) Admin config register (docs/fault-injection.md 4.4a).
 
 The register of key rK is the route named jr<K>; its value is the route's
 tags list, ["v<N>"] with N an integer unique to the write (the admin API
@@ -53,7 +53,7 @@ def parse_value(body):
 
 
 def load_samples(store):
-    """The sampler's <store>/samples.jsonl (JEPSEN.md 4.7), or None."""
+    """The sampler's <store>/samples.jsonl (docs/fault-injection.md 4.7), or None."""
     if not store:
         return None
     path = os.path.join(store, 'samples.jsonl')

@@ -238,11 +238,14 @@ static json_t *service_of(const struct rg_fsm *f, const json_t *route)
  * export? The store passed the validator, and the validator's rules
  * across objects are: names unique per kind (put_body refuses a used
  * name, but compares strings only), ids unique per kind without case
- * (keys are unique exactly), and a route's service must exist. So: yes
- * unless this object or another of its kind is odd (rg_fsm__odd: an id
- * with upper case, a name that is not a string), a service is renamed
- * (routes may reference the old name), or a route's service is not found
- * in the simple forms service_of knows. */
+ * (keys are unique exactly), a route's service must exist, a consumer's
+ * custom_id is unique, and a plugin's references, type, config, scope and
+ * instance_name pass the plugin rules. So: yes unless this object or
+ * another of its kind is odd (rg_fsm__odd: an id with upper case, a name
+ * that is not a string), a service is renamed (routes may reference the
+ * old name), a route's service is not found in the simple forms
+ * service_of knows, a consumer has a custom_id, or it is a plugin (its
+ * rules reach across the store: the whole export is checked). */
 static int alone_ok(const struct rg_fsm *f, const struct rg_cmd *c,
                     const struct rg_objs *o, size_t i, int found,
                     const json_t *body)
@@ -258,8 +261,7 @@ static int alone_ok(const struct rg_fsm *f, const struct rg_cmd *c,
     case RG_KIND_ROUTE:
         return service_of(f, body) != NULL;
     case RG_KIND_CONSUMER:
-    case RG_KIND_PLUGIN:
-        return 1;
+        return json_object_get(body, "custom_id") == NULL;
     default:
         return 0;
     }

@@ -25,6 +25,7 @@
 #include "core/log.h"
 #include "http/gen.h"
 #include "event/worker.h"
+#include "plugins/registry.h"
 #include "raft/rgraft.h"
 
 #ifndef RG_SYSCONFDIR
@@ -126,12 +127,13 @@ static struct rg_gen *load_all(const char *path, struct rg_node_conf *nc,
     if (store != NULL)
         rv = rg_admin_gateway(store, &gw, NULL, NULL, eb);
     else if (nc->declarative_config != NULL && (file || !cluster_mode(nc)))
-        rv = rg_gateway_load(&gw, nc->declarative_config, eb);
+        rv = rg_gateway_load(&gw, nc->declarative_config,
+                             rg_plugins_catalog(), eb);
     if (rv != 0) {
         rg_node_conf_release(nc);
         return NULL;
     }
-    g = rg_gen_new(&gw, nc, id, eb);
+    g = rg_gen_new(&gw, nc, rg_plugins_ops(), id, eb);
     if (g == NULL) {
         rg_gateway_release(&gw);
         rg_node_conf_release(nc);
@@ -246,7 +248,7 @@ static void rebuild(struct control *ctl)
     if (rev < ctl->served_rev)
         return;
     if (rg_admin_gateway(f, &gw, &dp, &dl, &eb) != 0 ||
-        (g = rg_gen_new(&gw, &ctl->nc, ctl->next_gen, &eb)) == NULL) {
+        (g = rg_gen_new(&gw, &ctl->nc, rg_plugins_ops(), ctl->next_gen, &eb)) == NULL) {
         rg_gateway_release(&gw);
         rg_free(dp);
         rg_log(RG_LOG_ERROR, "replicated config not applied: %s", eb.msg);
@@ -313,8 +315,8 @@ static void serve_lastgood(struct control *ctl)
         rg_free(doc);
         return;
     }
-    if (rg_gateway_parse(&gw, doc, len, &eb) != 0 ||
-        (g = rg_gen_new(&gw, &ctl->nc, ctl->next_gen, &eb)) == NULL) {
+    if (rg_gateway_parse(&gw, doc, len, rg_plugins_catalog(), &eb) != 0 ||
+        (g = rg_gen_new(&gw, &ctl->nc, rg_plugins_ops(), ctl->next_gen, &eb)) == NULL) {
         rg_gateway_release(&gw);
         rg_log(RG_LOG_WARN, "last config not used: %s", eb.msg);
     } else {

@@ -70,15 +70,16 @@ void rg_admin_stop(struct rg_admin *a);
 char *rg_admin_config_canonical(const char *text, size_t len, size_t *out_len,
                                 struct rg_errbuf *eb);
 
-/* The data-plane view of a canonical document: consumers and plugins
- * (stored, not yet used by the proxy) checked as objects and removed, so
- * that the result loads with rg_gateway_parse. Returns an rg_malloc'd
- * string or NULL with @eb filled. Thread: any. */
+/* The data-plane view of a canonical document: the document itself as
+ * compact sorted JSON, which loads with rg_gateway_parse (the parser reads
+ * every list the store holds). Returns an rg_malloc'd string or NULL with
+ * @eb filled. Thread: any. */
 char *rg_admin_config_dataplane(const char *doc, size_t len, size_t *out_len,
                                 struct rg_errbuf *eb);
 
-/* The state machine's validator (rg_fsm_validate_fn): the data-plane view
- * of @doc (borrowed, unchanged) must load with the gateway parser.
+/* The state machine's validator (rg_fsm_validate_fn): @doc (borrowed,
+ * unchanged) must load with the gateway parser and the plugin registry's
+ * catalog, so every plugin config stored passed its schema.
  * Deterministic; no DNS. */
 int rg_admin_validate(void *arg, const json_t *doc, char *err, size_t cap);
 

@@ -17,6 +17,7 @@
 #include "config/gateway.h"
 #include "config/yamltree.h"
 #include "core/alloc.h"
+#include "plugins/registry.h"
 
 #define CANON_MAX_DEPTH 64
 #define CANON_MAX_NODES 1000000
@@ -151,101 +152,6 @@ static json_t *load_doc(const char *text, size_t len, struct rg_errbuf *eb)
 
 /* ---- the data-plane view ---- */
 
-/* Consumers need a username or custom_id; plugins a name and, when given,
- * an object config. */
-static int check_entity(const json_t *o, const char *what, const char *path,
-                        struct rg_errbuf *eb)
-{
-    const json_t *cfg;
-
-    if (!json_is_object(o))
-        return rg_errbuf_set(eb, "%s: must be a mapping", path);
-    if (strcmp(what, "consumers") == 0) {
-        if (!json_is_string(json_object_get(o, "username")) &&
-            !json_is_string(json_object_get(o, "custom_id")))
-            return rg_errbuf_set(eb, "%s: needs a username or custom_id",
-                                 path);
-        return 0;
-    }
-    if (!json_is_string(json_object_get(o, "name")))
-        return rg_errbuf_set(eb, "%s.name: required, a plugin name", path);
-    cfg = json_object_get(o, "config");
-    if (cfg != NULL && !json_is_null(cfg) && !json_is_object(cfg))
-        return rg_errbuf_set(eb, "%s.config: must be a mapping", path);
-    return 0;
-}
-
-/* Check and remove @parent[@key] (a list of @what); 1 when removed. */
-static int strip_list(json_t *parent, const char *key, const char *prefix,
-                      struct rg_errbuf *eb, int *removed)
-{
-    json_t *l = json_object_get(parent, key), *e;
-    char path[160];
-    size_t i;
-
-    if (l == NULL || json_is_null(l))
-        return 0;
-    if (!json_is_array(l))
-        return rg_errbuf_set(eb, "%s%s: must be a list", prefix, key);
-    json_array_foreach(l, i, e) {
-        snprintf(path, sizeof(path), "%s%s[%zu]", prefix, key, i);
-        if (check_entity(e, key, path, eb) != 0)
-            return -EINVAL;
-        if (json_is_object(e) &&
-            strip_list(e, "plugins", "", eb, removed) != 0)
-            return -EINVAL;
-    }
-    *removed |= json_array_size(l) > 0;
-    json_object_del(parent, key);
-    return 0;
-}
-
-/* Remove nested plugin lists from every item of @parent[@key]. */
-static int strip_nested(json_t *parent, const char *key, struct rg_errbuf *eb,
-                        int *removed)
-{
-    json_t *l = json_object_get(parent, key), *e;
-    char prefix[96];
-    size_t i;
-
-    json_array_foreach(l, i, e) {
-        if (!json_is_object(e))
-            continue;
-        snprintf(prefix, sizeof(prefix), "%s[%zu].", key, i);
-        if (strip_list(e, "plugins", prefix, eb, removed) != 0)
-            return -EINVAL;
-        if (strcmp(key, "services") == 0 &&
-            json_is_array(json_object_get(e, "routes"))) {
-            json_t *r;
-            size_t j;
-
-            json_array_foreach(json_object_get(e, "routes"), j, r) {
-                char p2[160];
-
-                snprintf(p2, sizeof(p2), "%sroutes[%zu].", prefix, j);
-                if (json_is_object(r) &&
-                    strip_list(r, "plugins", p2, eb, removed) != 0)
-                    return -EINVAL;
-            }
-        }
-    }
-    return 0;
-}
-
-/* Remove what the data plane does not read yet (consumers, plugins),
- * checking it first. */
-int rg_admin__dataplane_strip(json_t *doc, struct rg_errbuf *eb,
-                              int *removed)
-{
-    *removed = 0;
-    if (strip_list(doc, "consumers", "", eb, removed) != 0 ||
-        strip_list(doc, "plugins", "", eb, removed) != 0 ||
-        strip_nested(doc, "services", eb, removed) != 0 ||
-        strip_nested(doc, "routes", eb, removed) != 0)
-        return -EINVAL;
-    return 0;
-}
-
 void rg_admin__line1_error(struct rg_errbuf *e2, struct rg_errbuf *eb)
 {
     char *sfx = strstr(e2->msg, " (line 1)");
@@ -255,30 +161,15 @@ void rg_admin__line1_error(struct rg_errbuf *e2, struct rg_errbuf *eb)
     rg_errbuf_set(eb, "%s", e2->msg);
 }
 
-/* rg_gateway_parse over a compact JSON dump. */
-static int parse_json_text(const char *text, struct rg_errbuf *eb)
-{
-    struct rg_gateway gw = {0};
-    struct rg_errbuf e2 = {{0}};
-    int rv = rg_gateway_parse(&gw, text, strlen(text), &e2);
-
-    rg_gateway_release(&gw);
-    if (rv != 0)
-        rg_admin__line1_error(&e2, eb);
-    return rv;
-}
-
 char *rg_admin_config_dataplane(const char *doc, size_t len, size_t *out_len,
                                 struct rg_errbuf *eb)
 {
     json_t *o = load_doc(doc, len, eb);
     char *text, *out = NULL;
-    int removed;
 
     if (o == NULL)
         return NULL;
-    if (rg_admin__dataplane_strip(o, eb, &removed) == 0 &&
-        (text = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS)) != NULL) {
+    if ((text = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS)) != NULL) {
         out = rg_strdup(text);
         rg_admin__jfree(text);
         if (out != NULL && out_len != NULL)
@@ -479,29 +370,14 @@ static int add_top_plugins(struct canon *c, const json_t *doc)
     return 0;
 }
 
-/* Check @doc as the user wrote it, so errors name the user's paths (and
- * lines, when the gateway parser can read the original text itself). */
-static int validate_user(const json_t *doc, const char *text, size_t len,
-                         struct rg_errbuf *eb)
+/* Check @doc as the user wrote it, so errors name the user's paths and
+ * lines. */
+static int validate_user(const char *text, size_t len, struct rg_errbuf *eb)
 {
-    json_t *copy = json_deep_copy(doc);
-    struct rg_gateway gw = {0};
-    int removed, rv;
-    char *dump;
+    struct rg_gateway gw;
+    int rv = rg_gateway_parse(&gw, text, len, rg_plugins_catalog(), eb);
 
-    if (copy == NULL)
-        return rg_errbuf_set(eb, "out of memory");
-    rv = rg_admin__dataplane_strip(copy, eb, &removed);
-    if (rv == 0 && !removed) {
-        rv = rg_gateway_parse(&gw, text, len, eb);
-        rg_gateway_release(&gw);
-    } else if (rv == 0) {
-        dump = json_dumps(copy, JSON_COMPACT);
-        rv = dump ? parse_json_text(dump, eb)
-                  : rg_errbuf_set(eb, "out of memory");
-        rg_admin__jfree(dump);
-    }
-    json_decref(copy);
+    rg_gateway_release(&gw);
     return rv;
 }
 
@@ -512,7 +388,7 @@ char *rg_admin_config_canonical(const char *text, size_t len, size_t *out_len,
     struct canon c = {0};
     char *dump, *out = NULL;
 
-    if (doc == NULL || validate_user(doc, text, len, eb) != 0)
+    if (doc == NULL || validate_user(text, len, eb) != 0)
         goto done;
     c.eb = eb;
     c.out = json_pack("{s:s,s:[],s:[],s:[],s:[]}", "_format_version", "3.0",

@@ -88,12 +88,6 @@ static inline void rg_admin__jfree(void *p)
 
 /* ---- admin_canon.c ---- */
 
-/* Check @doc's consumers and plugins (top-level and nested in services
- * and routes) as objects and remove them: 0 (*@removed says whether
- * anything went), or -EINVAL with @eb filled. */
-int rg_admin__dataplane_strip(json_t *doc, struct rg_errbuf *eb,
-                              int *removed);
-
 /* Copy the gateway parser's message @e2 to @eb without its " (line 1)"
  * suffix, which says nothing for a document that was not a user's file. */
 void rg_admin__line1_error(struct rg_errbuf *e2, struct rg_errbuf *eb);
@@ -101,7 +95,7 @@ void rg_admin__line1_error(struct rg_errbuf *e2, struct rg_errbuf *eb);
 /* ---- admin_validate.c ---- */
 
 /* The gateway config of @doc (a declarative document, borrowed and left
- * unchanged) through its data-plane view: 0 with @gw filled (when not
+ * unchanged), parsed with the plugin registry's catalog: 0 with @gw filled (when not
  * NULL; else parsed and released) and, when @dp_out is not NULL, the view
  * as compact sorted JSON in *@dp_out (rg_malloc'd, *@dp_len bytes); or
  * -EINVAL / -ENOMEM with @eb filled and nothing to free. */

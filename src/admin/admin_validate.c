@@ -12,6 +12,7 @@
 
 #include "config/gateway.h"
 #include "core/alloc.h"
+#include "plugins/registry.h"
 
 #define VALIDATE_MAX_DEPTH 64
 
@@ -134,7 +135,7 @@ static int parse_tree(const json_t *dp, struct rg_gateway *gw,
         yaml_document_delete(&d);
         return rg_errbuf_set(eb, "out of memory or nested too deeply");
     }
-    rv = rg_gateway_parse_doc(gw, &d, &e2);
+    rv = rg_gateway_parse_doc(gw, &d, rg_plugins_catalog(), &e2);
     if (rv != 0)
         rg_admin__line1_error(&e2, eb);
     return rv;
@@ -154,66 +155,24 @@ static int dump(const json_t *dp, char **out, size_t *len,
     return 0;
 }
 
-/* Does stripping change items of @l (nested plugins or routes)? */
-static int strips_items(const json_t *l)
-{
-    size_t i;
-    json_t *e;
-
-    json_array_foreach(l, i, e) {
-        if (json_object_get(e, "plugins") != NULL ||
-            json_object_get(e, "routes") != NULL)
-            return 1;
-    }
-    return 0;
-}
-
-/* A copy of @doc that rg_admin__dataplane_strip may change: new top-level
- * object, lists shared unless stripping would change their items (then
- * copied deep). A deep copy of the whole store would cost more than the
- * parse it feeds. NULL on ENOMEM. */
-static json_t *strippable(const json_t *doc)
-{
-    static const char *const lists[] = {"consumers", "plugins", "services",
-                                        "routes"};
-    json_t *v = json_copy((json_t *)doc);
-
-    for (size_t i = 0; v != NULL && i < sizeof(lists) / sizeof(*lists);
-         i++) {
-        json_t *l = json_object_get(v, lists[i]);
-
-        if (json_is_array(l) && strips_items(l) &&
-            json_object_set_new(v, lists[i], json_deep_copy(l)) != 0) {
-            json_decref(v);
-            v = NULL;
-        }
-    }
-    return v;
-}
-
 int rg_admin__dataplane_gateway(const json_t *doc, struct rg_gateway *gw,
                                 char **dp_out, size_t *dp_len,
                                 struct rg_errbuf *eb)
 {
     struct rg_gateway scratch;
-    json_t *dp = strippable(doc);
     char *text = NULL;
     size_t len = 0;
-    int removed, rv;
+    int rv = 0;
 
     memset(&scratch, 0, sizeof(scratch));
     if (gw != NULL)
         memset(gw, 0, sizeof(*gw));
-    if (dp == NULL)
-        return rg_errbuf_set(eb, "out of memory");
-    rv = rg_admin__dataplane_strip(dp, eb, &removed);
-    if (rv == 0 && dp_out != NULL)
-        rv = dump(dp, &text, &len, eb);
+    if (dp_out != NULL)
+        rv = dump(doc, &text, &len, eb);
     if (rv == 0)
-        rv = parse_tree(dp, gw ? gw : &scratch, eb);
+        rv = parse_tree(doc, gw ? gw : &scratch, eb);
     if (gw == NULL || rv != 0)
         rg_gateway_release(gw ? gw : &scratch);
-    json_decref(dp);
     if (rv != 0) {
         rg_free(text);
         return rv;

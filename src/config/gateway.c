@@ -12,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "config/gw_int.h"
 #include "config/yamltree.h"
 #include "core/alloc.h"
 #include "core/strmap.h"
@@ -26,26 +27,6 @@
 #define BACKOFF_MAX_MS 10000 /* retry_backoff.max default */
 #define HOST_MAX 253         /* RFC 1035 §2.3.4, without the final dot */
 
-struct gw_ctx {
-    struct rg_gateway *gw;
-    size_t svc_cap;        /* slots allocated in gw->services */
-    size_t route_cap;      /* slots allocated in gw->routes */
-    size_t svc;            /* services[svc] is being read */
-    size_t route;          /* routes[route] is being read */
-    int nested;            /* the route sits under services[].routes */
-    int has_url;           /* the service set `url` */
-    int has_parts;         /* the service set protocol/host/port/path */
-    int format_ok;         /* _format_version was "3.0" */
-    int backoff_type;      /* retry_backoff.type was given */
-    struct rg_backoff *bo; /* the retry_backoff being read */
-    const char *ref_name;  /* service: {name: x} being read; borrowed */
-    const char *ref_id;    /* service: {id: x} being read; borrowed */
-    yaml_node_t *services; /* top-level lists, walked after the root */
-    yaml_node_t *routes;
-    /* Names and ids seen so far (keys borrowed from the YAML document),
-     * mapped to the index of their service or route. */
-    struct rg_strmap svc_names, svc_ids, route_names, route_ids;
-};
 
 static struct rg_service *cur_svc(struct gw_ctx *c)
 {
@@ -187,7 +168,7 @@ static int upstream_path_check(struct rg_yt *t, yaml_node_t *n, const char *s,
 /* ---- Growing the arrays; a new slot is zeroed and counted at once so
  * rg_gateway_release always sees consistent data. ---- */
 
-static int grow(void **arr, size_t *cap, size_t n, size_t size)
+int rg_gw__grow(void **arr, size_t *cap, size_t n, size_t size)
 {
     size_t ncap;
     void *p;
@@ -208,7 +189,7 @@ static int add_service(struct rg_yt *t, struct gw_ctx *c)
     struct rg_gateway *gw = c->gw;
     struct rg_service *s;
 
-    if (grow((void **)&gw->services, &c->svc_cap, gw->n_services, sizeof(*s)) <
+    if (rg_gw__grow((void **)&gw->services, &c->svc_cap, gw->n_services, sizeof(*s)) <
         0)
         return rg_yt_nomem(t);
     s = &gw->services[gw->n_services];
@@ -228,7 +209,7 @@ static int add_route(struct rg_yt *t, struct gw_ctx *c)
     struct rg_gateway *gw = c->gw;
     struct rg_route *r;
 
-    if (grow((void **)&gw->routes, &c->route_cap, gw->n_routes, sizeof(*r)) < 0)
+    if (rg_gw__grow((void **)&gw->routes, &c->route_cap, gw->n_routes, sizeof(*r)) < 0)
         return rg_yt_nomem(t);
     r = &gw->routes[gw->n_routes];
     memset(r, 0, sizeof(*r));
@@ -250,21 +231,20 @@ static int tag_item(struct rg_yt *t, yaml_node_t *n, size_t i, void *ctx)
     return rg_yt_scalar(t, n, &s, &len);
 }
 
-static int key_tags(struct rg_yt *t, yaml_node_t *v, void *ctx)
+int rg_gw__key_tags(struct rg_yt *t, yaml_node_t *v, void *ctx)
 {
     return rg_yt_seq(t, v, tag_item, ctx);
 }
 
 /* Kong `created_at`/`updated_at` (exports carry them): unused. */
-static int key_timestamp(struct rg_yt *t, yaml_node_t *v, void *ctx)
+int rg_gw__key_timestamp(struct rg_yt *t, yaml_node_t *v, void *ctx)
 {
     long long x;
 
     return rg_yt_int(t, v, 0, INT64_MAX / 2, &x);
 }
 
-/* A nested `plugins` list: only the empty list until plugins land. */
-static int key_empty_list(struct rg_yt *t, yaml_node_t *v, void *ctx)
+int rg_gw__key_empty_list(struct rg_yt *t, yaml_node_t *v, void *ctx)
 {
     if (rg_yt_is_empty_seq(v))
         return 0;
@@ -283,54 +263,106 @@ static int read_timeout(struct rg_yt *t, yaml_node_t *v, uint32_t *out)
     return rv;
 }
 
-/* Borrow a Kong name: letters, digits, '.', '-', '_', '~'. */
-static int name_scalar(struct rg_yt *t, yaml_node_t *v, const char **s,
-                       size_t *len)
+/* Check @v's form; on success @s/@len borrow its string. */
+static int form_scalar(struct rg_yt *t, yaml_node_t *v, enum gw_form form,
+                       const char **s, size_t *len)
 {
     int rv = rg_yt_scalar(t, v, s, len);
-
-    if (rv == 0 && !name_ok(*s, *len))
-        rv = rg_yt_err(t, v,
-                       "must contain only letters, digits, \".\", "
-                       "\"-\", \"_\" or \"~\"");
-    return rv;
-}
-
-/* Borrow a Kong id (a UUID). */
-static int id_scalar(struct rg_yt *t, yaml_node_t *v, const char **s,
-                     size_t *len)
-{
-    int rv = rg_yt_scalar(t, v, s, len);
-
-    if (rv == 0 && !uuid_ok(*s, *len))
-        rv = rg_yt_err(t, v, "must be a UUID");
-    return rv;
-}
-
-/* Record @s as held by entity @i in @m; fail when an earlier entity
- * holds it already. */
-static int claim(struct rg_yt *t, yaml_node_t *v, struct rg_strmap *m,
-                 const char *s, size_t len, size_t i, const char *what)
-{
-    int rv = rg_strmap_put(m, s, len, i);
-    char clip[64];
 
     if (rv < 0)
-        return rg_yt_nomem(t);
-    if (rv == 0)
-        return 0;
-    rg_yt_clip(s, len, clip, sizeof(clip));
-    return rg_yt_err(t, v, "duplicate %s \"%s\"", what, clip);
+        return rv;
+    if (form == GW_NAME && !name_ok(*s, *len))
+        return rg_yt_err(t, v,
+                         "must contain only letters, digits, \".\", "
+                         "\"-\", \"_\" or \"~\"");
+    if (form == GW_ID && !uuid_ok(*s, *len))
+        return rg_yt_err(t, v, "must be a UUID");
+    return 0;
 }
 
-/* Copy an id, lower-cased so that lookups need not care. */
-static int store_id(struct rg_yt *t, yaml_node_t *v, char **out)
+int rg_gw__unique(struct rg_yt *t, yaml_node_t *v, enum gw_form form,
+                  struct rg_strmap *m, size_t index, const char *what,
+                  char **out)
 {
-    int rv = rg_yt_str(t, v, out);
+    const char *s;
+    size_t len;
+    char clip[64];
+    int rv = form_scalar(t, v, form, &s, &len);
 
-    if (rv == 0)
-        lower(*out);
+    if (rv < 0)
+        return rv;
+    rv = rg_strmap_put(m, s, len, index);
+    if (rv < 0)
+        return rg_yt_nomem(t);
+    if (rv > 0) {
+        rg_yt_clip(s, len, clip, sizeof(clip));
+        return rg_yt_err(t, v, "duplicate %s \"%s\"", what, clip);
+    }
+    rv = rg_yt_str(t, v, out);
+    if (rv == 0 && form == GW_ID)
+        lower(*out); /* so that lookups need not care */
     return rv;
+}
+
+struct ref {
+    const char *namef;
+    const char *name, *id; /* borrowed from the document */
+};
+
+static int ref_pair(struct rg_yt *t, const char *key, size_t len,
+                    yaml_node_t *v, void *ctx)
+{
+    struct ref *r = ctx;
+    size_t n;
+
+    if (eq(key, len, "id"))
+        return rg_yt_scalar(t, v, &r->id, &n);
+    if (eq(key, len, r->namef))
+        return rg_yt_scalar(t, v, &r->name, &n);
+    return rg_yt_err(t, v, "unknown key");
+}
+
+int rg_gw__ref(struct rg_yt *t, yaml_node_t *v, const struct rg_strmap *names,
+               const struct rg_strmap *ids, const char *namef,
+               const char *what, size_t *index)
+{
+    struct ref r = {namef, NULL, NULL};
+    const char *s;
+    size_t len, byn = SIZE_MAX, byi = SIZE_MAX;
+    char clip[64];
+    int by_name = 1, by_id = 1;
+    int rv;
+
+    if (v->type == YAML_MAPPING_NODE) {
+        rv = rg_yt_pairs(t, v, ref_pair, &r);
+        if (rv < 0)
+            return rv;
+        if (r.id == NULL && r.name == NULL)
+            return rg_yt_err(t, v, "needs a %s or an id", namef);
+        by_name = r.id == NULL;
+        by_id = !by_name;
+        s = by_id ? r.id : r.name;
+        len = strlen(s);
+    } else if ((rv = rg_yt_scalar(t, v, &s, &len)) < 0) {
+        return rg_yt_err(t, v,
+                         "must be a %s %s or id, or a mapping with one of "
+                         "them",
+                         what, namef);
+    }
+    /* The first in the file when a name and an id both match. */
+    if (by_name)
+        byn = rg_strmap_get(names, s, len);
+    if (by_id)
+        byi = rg_strmap_get(ids, s, len);
+    *index = byn < byi ? byn : byi;
+    if (*index != SIZE_MAX)
+        return 0;
+    rg_yt_clip(s, len, clip, sizeof(clip));
+    return rg_yt_err(t, v, "no %s with %s%s \"%s\"", what,
+                     by_name ? namef : "", by_name && by_id ? " or id"
+                                       : by_id              ? "id"
+                                                            : "",
+                     clip);
 }
 
 /* ---- retry_backoff: {type, base, max, jitter} ---- */
@@ -407,99 +439,30 @@ static int read_backoff(struct rg_yt *t, yaml_node_t *v, struct gw_ctx *c,
 static int rt_name(struct rg_yt *t, yaml_node_t *v, void *ctx)
 {
     struct gw_ctx *c = ctx;
-    const char *s;
-    size_t len;
-    int rv = name_scalar(t, v, &s, &len);
 
-    if (rv == 0)
-        rv = claim(t, v, &c->route_names, s, len, c->route, "route name");
-    return rv < 0 ? rv : rg_yt_str(t, v, &cur_route(c)->name);
+    return rg_gw__unique(t, v, GW_NAME, &c->route_names, c->route,
+                         "route name", &cur_route(c)->name);
 }
 
 static int rt_id(struct rg_yt *t, yaml_node_t *v, void *ctx)
 {
     struct gw_ctx *c = ctx;
-    const char *s;
-    size_t len;
-    int rv = id_scalar(t, v, &s, &len);
 
-    if (rv == 0)
-        rv = claim(t, v, &c->route_ids, s, len, c->route, "route id");
-    return rv < 0 ? rv : store_id(t, v, &cur_route(c)->id);
+    return rg_gw__unique(t, v, GW_ID, &c->route_ids, c->route, "route id",
+                         &cur_route(c)->id);
 }
-
-/* Index of the service named or identified by @s, or SIZE_MAX; the
- * first service in the file when a name and an id both match. */
-static size_t find_service(const struct gw_ctx *c, const char *s,
-                           size_t len, int by_name, int by_id)
-{
-    size_t n = by_name ? rg_strmap_get(&c->svc_names, s, len) : SIZE_MAX;
-    size_t i = by_id ? rg_strmap_get(&c->svc_ids, s, len) : SIZE_MAX;
-
-    return n < i ? n : i;
-}
-
-static int ref_name(struct rg_yt *t, yaml_node_t *v, void *ctx)
-{
-    size_t len;
-
-    return rg_yt_scalar(t, v, &((struct gw_ctx *)ctx)->ref_name, &len);
-}
-
-static int ref_id(struct rg_yt *t, yaml_node_t *v, void *ctx)
-{
-    size_t len;
-
-    return rg_yt_scalar(t, v, &((struct gw_ctx *)ctx)->ref_id, &len);
-}
-
-/* clang-format off */
-static const struct rg_yt_key ref_keys[] = {
-    {"name", ref_name},
-    {"id", ref_id},
-    {NULL, NULL},
-};
-/* clang-format on */
 
 /* `service: <name or id>` or `service: {name: x}` / `{id: x}`. */
 static int rt_service(struct rg_yt *t, yaml_node_t *v, void *ctx)
 {
     struct gw_ctx *c = ctx;
-    const char *s;
-    size_t len;
-    char clip[64];
-    int by_name = 1, by_id = 1;
-    int rv;
 
     if (c->nested)
         return rg_yt_err(t, v,
                          "not allowed in a route nested under a "
                          "service");
-    if (v->type == YAML_MAPPING_NODE) {
-        c->ref_name = c->ref_id = NULL;
-        rv = rg_yt_map(t, v, ref_keys, c);
-        if (rv < 0)
-            return rv;
-        if (c->ref_id == NULL && c->ref_name == NULL)
-            return rg_yt_err(t, v, "needs a name or an id");
-        by_name = c->ref_id == NULL;
-        by_id = !by_name;
-        s = by_id ? c->ref_id : c->ref_name;
-        len = strlen(s);
-    } else if ((rv = rg_yt_scalar(t, v, &s, &len)) < 0) {
-        return rg_yt_err(t, v,
-                         "must be a service name or id, or a mapping "
-                         "with one of them");
-    }
-    cur_route(c)->service = find_service(c, s, len, by_name, by_id);
-    if (cur_route(c)->service != SIZE_MAX)
-        return 0;
-    rg_yt_clip(s, len, clip, sizeof(clip));
-    return rg_yt_err(t, v, "no service with %s \"%s\"",
-                     by_name && by_id ? "name or id"
-                     : by_id          ? "id"
-                                      : "name",
-                     clip);
+    return rg_gw__ref(t, v, &c->svc_names, &c->svc_ids, "name", "service",
+                      &cur_route(c)->service);
 }
 
 /* Normalise route path @s (after any "=") into a fresh string. */
@@ -777,20 +740,20 @@ static const struct rg_yt_key route_keys[] = {
     {"strip_path", rt_strip_path},
     {"preserve_host", rt_preserve_host},
     {"protocols", rt_protocols},
-    {"tags", key_tags},
+    {"tags", rg_gw__key_tags},
     {"regex_priority", rt_regex_priority},
     {"path_handling", rt_path_handling},
     {"https_redirect_status_code", rt_redirect_code},
     {"request_buffering", rt_unused_bool},
     {"response_buffering", rt_unused_bool},
-    {"created_at", key_timestamp},
-    {"updated_at", key_timestamp},
+    {"created_at", rg_gw__key_timestamp},
+    {"updated_at", rg_gw__key_timestamp},
     {"connect_timeout", rt_connect_timeout},
     {"write_timeout", rt_write_timeout},
     {"read_timeout", rt_read_timeout},
     {"retries", rt_retries},
     {"retry_backoff", rt_backoff},
-    {"plugins", key_empty_list},
+    {"plugins", rg_gw__route_plugins},
     {"headers", NULL},
     {"snis", NULL},
     {"sources", NULL},
@@ -824,25 +787,17 @@ static int route_item(struct rg_yt *t, yaml_node_t *n, size_t i, void *ctx)
 static int sv_name(struct rg_yt *t, yaml_node_t *v, void *ctx)
 {
     struct gw_ctx *c = ctx;
-    const char *s;
-    size_t len;
-    int rv = name_scalar(t, v, &s, &len);
 
-    if (rv == 0)
-        rv = claim(t, v, &c->svc_names, s, len, c->svc, "service name");
-    return rv < 0 ? rv : rg_yt_str(t, v, &cur_svc(c)->name);
+    return rg_gw__unique(t, v, GW_NAME, &c->svc_names, c->svc,
+                         "service name", &cur_svc(c)->name);
 }
 
 static int sv_id(struct rg_yt *t, yaml_node_t *v, void *ctx)
 {
     struct gw_ctx *c = ctx;
-    const char *s;
-    size_t len;
-    int rv = id_scalar(t, v, &s, &len);
 
-    if (rv == 0)
-        rv = claim(t, v, &c->svc_ids, s, len, c->svc, "service id");
-    return rv < 0 ? rv : store_id(t, v, &cur_svc(c)->id);
+    return rg_gw__unique(t, v, GW_ID, &c->svc_ids, c->svc, "service id",
+                         &cur_svc(c)->id);
 }
 
 /* protocol/host/port/path and url exclude each other, as one sets the
@@ -1079,13 +1034,13 @@ static const struct rg_yt_key service_keys[] = {
     {"connect_timeout", sv_connect_timeout},
     {"write_timeout", sv_write_timeout},
     {"read_timeout", sv_read_timeout},
-    {"tags", key_tags},
+    {"tags", rg_gw__key_tags},
     {"enabled", sv_enabled},
-    {"created_at", key_timestamp},
-    {"updated_at", key_timestamp},
+    {"created_at", rg_gw__key_timestamp},
+    {"updated_at", rg_gw__key_timestamp},
     {"retry_backoff", sv_backoff},
     {"routes", sv_routes},
-    {"plugins", key_empty_list},
+    {"plugins", rg_gw__service_plugins},
     {"client_certificate", NULL},
     {"tls_verify", NULL},
     {"tls_verify_depth", NULL},
@@ -1157,6 +1112,18 @@ static int root_routes(struct rg_yt *t, yaml_node_t *v, void *ctx)
     return 0;
 }
 
+static int root_consumers(struct rg_yt *t, yaml_node_t *v, void *ctx)
+{
+    ((struct gw_ctx *)ctx)->consumers = v;
+    return 0;
+}
+
+static int root_plugins(struct rg_yt *t, yaml_node_t *v, void *ctx)
+{
+    ((struct gw_ctx *)ctx)->plugins = v;
+    return 0;
+}
+
 /* Kong's other entity lists are accepted only empty for now. */
 /* clang-format off */
 static const struct rg_yt_key root_keys[] = {
@@ -1165,24 +1132,24 @@ static const struct rg_yt_key root_keys[] = {
     {"_workspace", root_workspace},
     {"services", root_services},
     {"routes", root_routes},
-    {"plugins", key_empty_list},
-    {"consumers", key_empty_list},
-    {"upstreams", key_empty_list},
-    {"targets", key_empty_list},
-    {"certificates", key_empty_list},
-    {"ca_certificates", key_empty_list},
-    {"snis", key_empty_list},
-    {"vaults", key_empty_list},
-    {"consumer_groups", key_empty_list},
-    {"acls", key_empty_list},
-    {"basicauth_credentials", key_empty_list},
-    {"hmacauth_credentials", key_empty_list},
-    {"jwt_secrets", key_empty_list},
-    {"keyauth_credentials", key_empty_list},
-    {"oauth2_credentials", key_empty_list},
-    {"mtls_auth_credentials", key_empty_list},
-    {"key_sets", key_empty_list},
-    {"keys", key_empty_list},
+    {"plugins", root_plugins},
+    {"consumers", root_consumers},
+    {"upstreams", rg_gw__key_empty_list},
+    {"targets", rg_gw__key_empty_list},
+    {"certificates", rg_gw__key_empty_list},
+    {"ca_certificates", rg_gw__key_empty_list},
+    {"snis", rg_gw__key_empty_list},
+    {"vaults", rg_gw__key_empty_list},
+    {"consumer_groups", rg_gw__key_empty_list},
+    {"acls", rg_gw__key_empty_list},
+    {"basicauth_credentials", rg_gw__key_empty_list},
+    {"hmacauth_credentials", rg_gw__key_empty_list},
+    {"jwt_secrets", rg_gw__key_empty_list},
+    {"keyauth_credentials", rg_gw__key_empty_list},
+    {"oauth2_credentials", rg_gw__key_empty_list},
+    {"mtls_auth_credentials", rg_gw__key_empty_list},
+    {"key_sets", rg_gw__key_empty_list},
+    {"keys", rg_gw__key_empty_list},
     {NULL, NULL},
 };
 /* clang-format on */
@@ -1218,29 +1185,42 @@ static int parse_root(struct rg_yt *t, struct gw_ctx *c)
         rg_yt_pop(t, mark);
         return rv;
     }
+    /* Each list only references the ones before it. */
     rv = walk_list(t, "services", c->services, service_item, c);
     if (rv == 0)
         rv = walk_list(t, "routes", c->routes, route_item, c);
+    if (rv == 0)
+        rv = walk_list(t, "consumers", c->consumers, rg_gw__consumer_item, c);
+    if (rv == 0)
+        rv = walk_list(t, "plugins", c->plugins, rg_gw__plugin_item, c);
     return rv;
 }
 
-/* Parse the document @t holds into @gw, then release @t. */
-static int parse_yt(struct rg_gateway *gw, struct rg_yt *t)
+/* Parse the document @t holds into @gw with catalog @cat, then release
+ * @t. */
+static int parse_yt(struct rg_gateway *gw, struct rg_yt *t,
+                    const struct rg_plugin_catalog *cat)
 {
+    static const struct rg_plugin_catalog none = {NULL, 0};
+    /* Ids compare without case, names and usernames with. */
+    static const int fold[] = {0, 1, 0, 1, 0, 0, 1, 1, 0, 0};
     struct gw_ctx c;
+    struct rg_strmap *maps[] = {
+        &c.svc_names,  &c.svc_ids,   &c.route_names, &c.route_ids,
+        &c.cons_names, &c.cons_cids, &c.cons_ids,    &c.plugin_ids,
+        &c.plugin_names, &c.plugin_scopes,
+    };
     int rv;
 
     memset(&c, 0, sizeof(c));
     c.gw = gw;
-    rg_strmap_init(&c.svc_names, 0);
-    rg_strmap_init(&c.svc_ids, 1);
-    rg_strmap_init(&c.route_names, 0);
-    rg_strmap_init(&c.route_ids, 1);
+    gw->catalog = cat != NULL ? cat : &none;
+    for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]); i++)
+        rg_strmap_init(maps[i], fold[i]);
     rv = parse_root(t, &c);
-    rg_strmap_release(&c.svc_names);
-    rg_strmap_release(&c.svc_ids);
-    rg_strmap_release(&c.route_names);
-    rg_strmap_release(&c.route_ids);
+    for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]); i++)
+        rg_strmap_release(maps[i]);
+    rg_gw__plugins_release(&c);
     rg_yt_release(t);
     if (rv < 0)
         rg_gateway_release(gw);
@@ -1248,7 +1228,7 @@ static int parse_yt(struct rg_gateway *gw, struct rg_yt *t)
 }
 
 int rg_gateway_parse(struct rg_gateway *gw, const char *text, size_t len,
-                     struct rg_errbuf *eb)
+                     const struct rg_plugin_catalog *cat, struct rg_errbuf *eb)
 {
     struct rg_yt t;
     int rv;
@@ -1257,10 +1237,11 @@ int rg_gateway_parse(struct rg_gateway *gw, const char *text, size_t len,
     if (eb != NULL)
         eb->msg[0] = '\0';
     rv = rg_yt_load(&t, text, len, eb);
-    return rv < 0 ? rv : parse_yt(gw, &t);
+    return rv < 0 ? rv : parse_yt(gw, &t, cat);
 }
 
 int rg_gateway_parse_doc(struct rg_gateway *gw, struct yaml_document_s *doc,
+                         const struct rg_plugin_catalog *cat,
                          struct rg_errbuf *eb)
 {
     struct rg_yt t;
@@ -1269,11 +1250,11 @@ int rg_gateway_parse_doc(struct rg_gateway *gw, struct yaml_document_s *doc,
     if (eb != NULL)
         eb->msg[0] = '\0';
     rg_yt_adopt(&t, doc, eb);
-    return parse_yt(gw, &t);
+    return parse_yt(gw, &t, cat);
 }
 
 int rg_gateway_load(struct rg_gateway *gw, const char *path,
-                    struct rg_errbuf *eb)
+                    const struct rg_plugin_catalog *cat, struct rg_errbuf *eb)
 {
     struct rg_errbuf inner;
     char *text;
@@ -1288,7 +1269,7 @@ int rg_gateway_load(struct rg_gateway *gw, const char *path,
         rg_errbuf_set(eb, "%s: %s", path, strerror(-rv));
     if (rv < 0)
         return rv;
-    rv = rg_gateway_parse(gw, text, len, &inner);
+    rv = rg_gateway_parse(gw, text, len, cat, &inner);
     rg_free(text);
     if (rv < 0)
         rg_errbuf_set(eb, "%s: %s", path, inner.msg);
@@ -1321,5 +1302,11 @@ void rg_gateway_release(struct rg_gateway *gw)
     for (size_t i = 0; i < gw->n_routes; i++)
         release_route(&gw->routes[i]);
     rg_free(gw->routes);
+    for (size_t i = 0; i < gw->n_consumers; i++)
+        rg_gw__consumer_release(&gw->consumers[i]);
+    rg_free(gw->consumers);
+    for (size_t i = 0; i < gw->n_plugins; i++)
+        rg_gw__plugin_release(gw, &gw->plugins[i]);
+    rg_free(gw->plugins);
     memset(gw, 0, sizeof(*gw));
 }

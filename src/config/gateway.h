@@ -16,10 +16,20 @@
  * exact match (nginx's `location =`); Kong regex paths ("~...") are rejected
  * with an error, never silently dropped.
  *
- * Other Kong keys (plugins, consumers, upstreams, certificates, route
+ * consumers[].{id,username,custom_id,tags,plugins} (credential lists:
+ * empty until the authentication plugins land), and plugins everywhere
+ * Kong has them: top level (with service/route/consumer references by
+ * name or id) and nested in services, routes and consumers, with
+ * {name,id,instance_name,config,enabled,protocols,ordering,tags}; `name`
+ * must be in the catalog the parser is given, and `config` is read by that
+ * plugin's schema. Kong's plugin rules: one instance of a type per scope
+ * (service, route, consumer combination), instance_name unique, a plugin
+ * whose schema forbids a scope may not be put there.
+ *
+ * Other Kong keys (upstreams, certificates, route
  * headers/snis/sources/destinations, service tls_verify...) fail with
- * "not supported yet", except when null, or for entity lists (top-level
- * `plugins: []`, `consumers: []`..., nested `plugins: []`) when empty. Any
+ * "not supported yet", except when null, or for entity lists
+ * (`upstreams: []`...) when empty. Any
  * key Kong does not know is "unknown key". A key whose value is null
  * (`path: null`, as Kong exports write) counts as absent. Kong's value
  * rules apply: names are letters, digits and ".-_~"; ids are UUIDs; a
@@ -165,26 +175,30 @@ struct rg_gateway {
  * rg_gateway_release) and returns 0. On failure returns -EINVAL (or
  * -ENOMEM), leaves @gw zeroed, and writes a path-qualified message to @eb,
  * e.g. `services[1].routes[0].paths[2]: must start with "/"`.
- * The only rules across entities are: names unique per kind, ids unique
- * per kind (without case), a route's service must exist. The replicated
- * store checks a single PUT without the rest of the config on that basis
- * (raft/fsm.c alone_ok): a new rule across entities must be added there.
- * Ownership: @text is borrowed. Thread: any. */
+ * The rules across entities are: names unique per kind, ids unique per
+ * kind (without case), a route's service must exist, a consumer's
+ * username and custom_id unique, and the plugin rules above. The
+ * replicated store checks a single PUT without the rest of the config
+ * only where those rules cannot apply (raft/fsm.c alone_ok): a new rule
+ * across entities must be reflected there.
+ * @cat: the plugin types accepted (NULL: none). Ownership: @text is
+ * borrowed; @cat must outlive @gw. Thread: any. */
 int rg_gateway_parse(struct rg_gateway *gw, const char *text, size_t len,
-                     struct rg_errbuf *eb);
+                     const struct rg_plugin_catalog *cat, struct rg_errbuf *eb);
 
 /* Same, over a YAML document built in memory (taken, even on failure;
  * left zeroed): how the admin API checks the replicated config without
  * dumping it to text and parsing the text again. */
 struct yaml_document_s; /* libyaml's yaml_document_t */
 int rg_gateway_parse_doc(struct rg_gateway *gw, struct yaml_document_s *doc,
+                         const struct rg_plugin_catalog *cat,
                          struct rg_errbuf *eb);
 
 /* Same, reading the file at @path (at most 16 MiB); errors are prefixed
  * with the path. Also returns the -errno of open/read (e.g. -ENOENT), or
  * -EFBIG. */
 int rg_gateway_load(struct rg_gateway *gw, const char *path,
-                    struct rg_errbuf *eb);
+                    const struct rg_plugin_catalog *cat, struct rg_errbuf *eb);
 
 /* Free everything @gw owns and zero it. Accepts a zeroed @gw. */
 void rg_gateway_release(struct rg_gateway *gw);

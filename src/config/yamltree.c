@@ -202,6 +202,25 @@ static yaml_node_t *node_at(struct rg_yt *t, int id)
     return yaml_document_get_node(&t->doc, id);
 }
 
+yaml_node_t *rg_yt_get(struct rg_yt *t, yaml_node_t *map, const char *key)
+{
+    size_t len = strlen(key);
+
+    if (map == NULL || map->type != YAML_MAPPING_NODE)
+        return NULL;
+    for (yaml_node_pair_t *p = map->data.mapping.pairs.start;
+         p < map->data.mapping.pairs.top; p++) {
+        yaml_node_t *k = node_at(t, p->key), *v;
+
+        if (k->type == YAML_SCALAR_NODE && k->data.scalar.length == len &&
+            memcmp(k->data.scalar.value, key, len) == 0) {
+            v = node_at(t, p->value);
+            return rg_yt_is_null(v) ? NULL : v;
+        }
+    }
+    return NULL;
+}
+
 /* Charge one node visit; fails once an alias fan-out used the budget. */
 static int visit(struct rg_yt *t, const yaml_node_t *n)
 {

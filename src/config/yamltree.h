@@ -99,6 +99,12 @@ typedef int (*rg_yt_pair_fn)(struct rg_yt *t, const char *key, size_t len,
  * Errors: "must be a mapping", "keys must be strings", "duplicate key". */
 int rg_yt_pairs(struct rg_yt *t, yaml_node_t *n, rg_yt_pair_fn fn, void *ctx);
 
+/* The value of @key in mapping @map, or NULL when @map is not a mapping,
+ * has no such key, or its value is null; the first when a key repeats
+ * (rg_yt_map reports that). For a key that decides how the others read,
+ * e.g. a plugin's `name`. */
+yaml_node_t *rg_yt_get(struct rg_yt *t, yaml_node_t *map, const char *key);
+
 /* 1 when @n is a null scalar (see the typing rules above). */
 int rg_yt_is_null(const yaml_node_t *n);
 

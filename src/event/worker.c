@@ -112,6 +112,7 @@ static int worker_init(struct rg_worker *w, unsigned index, int fd,
         return rg_errbuf_set(eb, "proxy listener: %s", uv_strerror(rv));
     uv_async_init(&w->x.loop, &w->wake, on_wake);
     w->wake.data = w;
+    rg_blkcache_init(&w->x.chunks, RG_ARENA_CHUNK, RG_ARENA_KEEP);
     w->x.pool = rg_pool_new(&w->x.loop, w->x.rbuf, sizeof(w->x.rbuf));
     if (w->x.pool == NULL)
         return rg_errbuf_set(eb, "out of memory");
@@ -221,6 +222,7 @@ void rg_workers_join(struct rg_worker *ws, unsigned n)
     for (unsigned i = 0; i < n; i++) {
         pthread_join(ws[i].thread, NULL);
         uv_loop_close(&ws[i].x.loop);
+        rg_blkcache_release(&ws[i].x.chunks); /* every request is gone */
         rg_gen_unref(ws[i].x.gen);
         rg_gen_unref(ws[i].pending_gen);
         pthread_mutex_destroy(&ws[i].mu);

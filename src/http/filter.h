@@ -95,6 +95,21 @@ struct rg_filter_ops {
 
 struct rg_chain;
 
+/* The engine's per-request state, embedded in struct rg_req (fs). */
+struct rg_filter_state {
+    const struct rg_chain *chain;      /* the route's (ACCESS on), NULL:
+                                          empty */
+    size_t consumer;                   /* RG_NO_INDEX until a plugin
+                                          identifies one */
+    unsigned proto;                    /* RG_PROTO_* of the request */
+    void **ctx;                        /* per catalog type, arena memory */
+    const struct rg_filter_ops *paused; /* the plugin that paused */
+    const void *paused_conf;
+    unsigned paused_type;
+    uint16_t idx;                      /* next index in the phase order */
+    uint8_t phase;                     /* the phase that paused */
+};
+
 /* Compile the chain of route @route (an index into @gw->routes, or
  * RG_NO_INDEX for the global chain: global instances only) from @gw's
  * plugin instances; @ops[t] is the runtime of catalog type t (@gw->catalog
@@ -125,6 +140,10 @@ size_t rg_chain_len(const struct rg_chain *c);
 const struct rg_plugin_inst *rg_chain_inst(const struct rg_chain *c,
                                            size_t i, size_t consumer);
 const struct rg_filter_ops *rg_chain_ops(const struct rg_chain *c, size_t i);
+/* The type slots phase @ph visits, in order, into @out (at most @cap);
+ * returns how many there are. */
+size_t rg_chain_phase_order(const struct rg_chain *c, enum rg_phase ph,
+                            size_t *out, size_t cap);
 
 /* Run phase @ph of @r's chain from where it stopped. Returns
  * RG_FILTER_CONTINUE when every plugin went on, or the first other
@@ -138,5 +157,10 @@ enum rg_filter_status rg_filter_run(struct rg_req *r, enum rg_phase ph);
  * on from the next plugin (or stops) on the request's worker, before this
  * returns. Never after on_detach. */
 void rg_filter_resume(struct rg_req *r, enum rg_filter_status st);
+
+/* The request ends while a plugin is paused (the client went away): call
+ * that plugin's on_detach, after which it must not resume. No-op when
+ * nothing is paused. */
+void rg_filter_detach(struct rg_req *r);
 
 #endif

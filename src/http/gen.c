@@ -2,12 +2,14 @@
 #include "http/gen.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "core/alloc.h"
 #include "core/io.h"
+#include "http/filter.h"
 
 static int target_init(struct rg_upstream_target *t,
                        const struct rg_service *svc, struct rg_errbuf *eb)
@@ -54,6 +56,16 @@ static int limits_init(struct rg_limits *l, const struct rg_node_conf *nc)
     return l->via && l->server ? 0 : -1;
 }
 
+static void chains_free(struct rg_gen *g)
+{
+    for (size_t i = 0; g->chains != NULL && i < g->gw.n_routes; i++)
+        rg_chain_free(g->chains[i]);
+    rg_free(g->chains);
+    rg_chain_free(g->global);
+    g->chains = NULL;
+    g->global = NULL;
+}
+
 static void gen_free(struct rg_gen *g)
 {
     for (size_t i = 0; i < g->n_targets; i++) {
@@ -61,6 +73,7 @@ static void gen_free(struct rg_gen *g)
         rg_free(g->targets[i].key);
     }
     rg_free(g->targets);
+    chains_free(g);
     rg_router_free(g->router);
     rg_gateway_release(&g->gw);
     rg_free(g->limits.via);
@@ -69,8 +82,29 @@ static void gen_free(struct rg_gen *g)
     rg_free(g);
 }
 
+/* Every route's chain and the global one, once per generation. */
+static int chains_init(struct rg_gen *g, const struct rg_filter_ops *const *ops)
+{
+    const struct rg_gateway *gw = &g->gw;
+
+    g->ops = ops;
+    if (gw->n_plugins == 0)
+        return 0; /* every chain is empty: no array */
+    g->chains = rg_calloc(gw->n_routes ? gw->n_routes : 1, sizeof(*g->chains));
+    if (g->chains == NULL)
+        return -ENOMEM;
+    for (size_t i = 0; i < gw->n_routes; i++) {
+        int rv = rg_chain_build(gw, ops, i, &g->chains[i]);
+
+        if (rv != 0)
+            return rv;
+    }
+    return rg_chain_build(gw, ops, RG_NO_INDEX, &g->global);
+}
+
 struct rg_gen *rg_gen_new(struct rg_gateway *gw, const struct rg_node_conf *nc,
-                          uint64_t id, struct rg_errbuf *eb)
+                          const struct rg_filter_ops *const *ops, uint64_t id,
+                          struct rg_errbuf *eb)
 {
     struct rg_gen *g = rg_calloc(1, sizeof(*g));
 
@@ -93,6 +127,14 @@ struct rg_gen *rg_gen_new(struct rg_gateway *gw, const struct rg_node_conf *nc,
         goto err;
     }
     memset(gw, 0, sizeof(*gw));
+    if (chains_init(g, ops) != 0) {
+        /* @gw was taken: give it back. */
+        chains_free(g);
+        *gw = g->gw;
+        memset(&g->gw, 0, sizeof(g->gw));
+        rg_errbuf_set(eb, "out of memory compiling plugin chains");
+        goto err;
+    }
     atomic_init(&g->refs, 1);
     g->id = id;
     return g;

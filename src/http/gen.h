@@ -35,6 +35,9 @@ struct rg_limits {
     struct rg_cidrs trusted_ips;  /* proxy.trusted_ips */
 };
 
+struct rg_chain;
+struct rg_filter_ops;
+
 struct rg_gen {
     atomic_uint refs;
     uint64_t id;                          /* 1, 2, ... per process */
@@ -43,15 +46,23 @@ struct rg_gen {
     struct rg_upstream_target *targets;   /* one per gw.services[i] */
     size_t n_targets;
     struct rg_limits limits;
+    /* Plugin chains (http/filter.h): chains[i] is route i's, global the
+     * one for requests that match no route and for REWRITE. NULL chains
+     * are empty; chains itself is NULL when the config has no plugin. */
+    struct rg_chain **chains;
+    struct rg_chain *global;
+    const struct rg_filter_ops *const *ops; /* the registry's, static */
 };
 
 /* Build a generation from @gw (taken on success: @gw is zeroed) and the
- * node settings in @nc (borrowed, copied). Resolves service hosts, which
+ * node settings in @nc (borrowed, copied), compiling each route's plugin
+ * chain with the runtimes @ops (indexed like @gw->catalog; static). Resolves service hosts, which
  * may block: control thread or start-up only. Returns NULL and fills @eb
  * on failure (then @gw is still the caller's). The result has one
  * reference. */
 struct rg_gen *rg_gen_new(struct rg_gateway *gw, const struct rg_node_conf *nc,
-                          uint64_t id, struct rg_errbuf *eb);
+                          const struct rg_filter_ops *const *ops, uint64_t id,
+                          struct rg_errbuf *eb);
 
 /* Take a reference. Thread: any. */
 static inline struct rg_gen *rg_gen_ref(struct rg_gen *g)

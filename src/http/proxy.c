@@ -54,6 +54,9 @@ struct rg_req *rg_proxy_req_new(struct rg_conn *c)
     rg_buf_init(&r->up_head, (size_t)r->gen->limits.max_header_size + 4096);
     r->content_length = -1;
     r->t_start = uv_hrtime();
+    rg_arena_init(&r->arena, &c->w->chunks);
+    r->fs.consumer = RG_NO_INDEX;
+    r->fs.proto = RG_PROTO_HTTP;
     rg_proxy_new_id(c->w, r->id, sizeof(r->id));
     return r;
 }
@@ -73,11 +76,23 @@ static void release_upstream(struct rg_req *r, int reusable)
     rg_pool_put(up, 1, &r->gen->limits.pool);
 }
 
+/* The LOG phase, once, on every way out of a request that was started. */
+static void run_log(struct rg_req *r)
+{
+    if (r->log_ran || !r->started)
+        return;
+    r->log_ran = 1;
+    (void)rg_filter_run(r, RG_PHASE_LOG); /* nothing to stop: it ends */
+}
+
 void rg_proxy_req_free(struct rg_req *r)
 {
     if (r == NULL)
         return;
+    rg_filter_detach(r);
+    run_log(r);
     release_upstream(r, 0);
+    rg_arena_release(&r->arena);
     rg_head_release(&r->head);
     rg_buf_release(&r->up_head);
     rg_free(r->resp_head);
@@ -211,8 +226,7 @@ static int analyse_head(struct rg_req *r)
 }
 
 /* Split the target into path and query, normalise the path. */
-static int normalise_target(struct rg_req *r, const char **query,
-                            size_t *query_len)
+static int normalise_target(struct rg_req *r)
 {
     const char *url = r->head.buf + r->head.url_off;
     size_t n = r->head.url_len;
@@ -220,8 +234,8 @@ static int normalise_target(struct rg_req *r, const char **query,
     size_t plen = q ? (size_t)(q - url) : n;
     long rv;
 
-    *query = q;
-    *query_len = q ? n - plen : 0;
+    r->query = q;
+    r->query_len = q ? n - plen : 0;
     r->path = rg_malloc(plen + 2);
     if (r->path == NULL)
         return 503;
@@ -350,8 +364,7 @@ static int add_forwarded(struct rg_req *r, const struct rg_field *host)
     return rv;
 }
 
-static int build_upstream_head(struct rg_req *r, const char *query,
-                               size_t query_len)
+static int build_upstream_head(struct rg_req *r)
 {
     struct rg_buf *b = &r->up_head;
     const struct rg_field *host = rg_head_find(&r->head, "host");
@@ -360,7 +373,7 @@ static int build_upstream_head(struct rg_req *r, const char *query,
     int rv = 0;
 
     rv |= rg_buf_addf(b, "%s ", method);
-    rv |= add_upstream_path(r, query, query_len);
+    rv |= add_upstream_path(r, r->query, r->query_len);
     rv |= rg_buf_adds(b, " HTTP/1.1\r\nHost: ");
     if (r->m.route->preserve_host && host != NULL)
         rv |= rg_buf_add(b, r->head.buf + host->value_off, host->value_len);
@@ -368,6 +381,7 @@ static int build_upstream_head(struct rg_req *r, const char *query,
         rv |= rg_buf_adds(b, r->tgt->host_header);
     rv |= rg_buf_adds(b, "\r\n");
     rv |= add_client_headers(r);
+    rv |= rg_proxy_add_headers(&r->up_add, b);
     rv |= rg_buf_adds(b, "X-Forwarded-For: ");
     rv |= add_list_values(r, "x-forwarded-for");
     rv |= rg_buf_addf(b, "%s\r\n", r->c->peer);
@@ -404,26 +418,79 @@ static int build_upstream_head(struct rg_req *r, const char *query,
     return rv;
 }
 
-/* Start: route the request and make the first attempt. */
+/* Start: REWRITE, routing, ACCESS, then the first attempt. */
 
 static int route_request(struct rg_req *r)
 {
-    const char *host, *query;
-    size_t host_len, query_len;
+    const struct rg_gen *g = r->gen;
+    const char *host;
+    size_t host_len, route;
     int rv;
 
-    rv = normalise_target(r, &query, &query_len);
+    rv = normalise_target(r);
     if (rv != 0)
         return rv;
     request_host(r, &host, &host_len);
-    if (rg_router_match(r->gen->router, host, host_len, r->path,
-                        strlen(r->path), r->method, &r->m) != 0)
-        return 404;
-    r->svc = &r->gen->gw.services[r->m.route->service];
-    r->tgt = &r->gen->targets[r->m.route->service];
+    if (rg_router_match(g->router, host, host_len, r->path, strlen(r->path),
+                        r->method, &r->m) != 0) {
+        return 404; /* HEADER and LOG run the global chain */
+    }
+    route = (size_t)(r->m.route - g->gw.routes);
+    r->fs.chain = g->chains != NULL ? g->chains[route] : NULL;
+    r->svc = &g->gw.services[r->m.route->service];
+    r->tgt = &g->targets[r->m.route->service];
     r->max_retries = r->m.route->retries >= 0 ? (unsigned)r->m.route->retries
                                               : r->svc->retries;
-    return build_upstream_head(r, query, query_len) == 0 ? 0 : 431;
+    return 0;
+}
+
+/* Answer @r locally with @status; a malformed request (any error but
+ * "no route") closes its connection after the reply. */
+static void refuse(struct rg_req *r, int status)
+{
+    rg_proxy_reply_error(r->c, r, status, status == 404 ? MSG_NO_ROUTE : NULL,
+                         status != 404);
+}
+
+static void run_phase(struct rg_req *r, enum rg_phase ph)
+{
+    enum rg_filter_status st = rg_filter_run(r, ph);
+
+    if (st != RG_FILTER_PAUSE)
+        rg_proxy_phase_done(r, ph, st);
+}
+
+void rg_proxy_phase_done(struct rg_req *r, enum rg_phase ph,
+                         enum rg_filter_status st)
+{
+    int status;
+
+    if (st == RG_FILTER_RESPOND && r->local_status != 0) {
+        rg_proxy_reply_local(r);
+        return;
+    }
+    if (st != RG_FILTER_CONTINUE) {
+        /* ERROR, or RESPOND without a reply set: the plugin's fault. */
+        rg_proxy_reply_error(r->c, r, 500, NULL, 0);
+        return;
+    }
+    switch (ph) {
+    case RG_PHASE_REWRITE:
+        status = route_request(r);
+        if (status != 0)
+            refuse(r, status);
+        else
+            run_phase(r, RG_PHASE_ACCESS);
+        return;
+    case RG_PHASE_ACCESS:
+        if (build_upstream_head(r) != 0)
+            refuse(r, 431);
+        else
+            attempt_start(r);
+        return;
+    default:
+        return;
+    }
 }
 
 void rg_proxy_start(struct rg_req *r)
@@ -432,17 +499,34 @@ void rg_proxy_start(struct rg_req *r)
 
     set_request_id(r);
     status = analyse_head(r);
-    if (status == 0)
-        status = route_request(r);
     if (status != 0) {
-        /* A malformed request (any error but "no route") closes its
-         * connection after the reply. */
-        rg_proxy_reply_error(r->c, r, status,
-                             status == 404 ? MSG_NO_ROUTE : NULL,
-                             status != 404);
+        refuse(r, status);
         return;
     }
-    attempt_start(r);
+    r->started = 1;
+    r->fs.chain = r->gen->global; /* until routing picks the route's */
+    run_phase(r, RG_PHASE_REWRITE);
+}
+
+int rg_proxy_run_header(struct rg_req *r)
+{
+    if (r->header_ran)
+        return 0;
+    r->header_ran = 1;
+    return rg_filter_run(r, RG_PHASE_HEADER) == RG_FILTER_CONTINUE ? 0 : -1;
+}
+
+int rg_proxy_add_headers(const struct rg_add_headers *l, struct rg_buf *b)
+{
+    int rv = 0;
+
+    for (const struct rg_add_header *h = l->head; h != NULL; h = h->next) {
+        rv |= rg_buf_add(b, h->name, h->name_len);
+        rv |= rg_buf_adds(b, ": ");
+        rv |= rg_buf_add(b, h->value, h->value_len);
+        rv |= rg_buf_adds(b, "\r\n");
+    }
+    return rv;
 }
 
 static uint32_t route_timeout(uint32_t route_ms, uint32_t svc_ms)
@@ -800,6 +884,7 @@ static int build_response_head(struct rg_req *r, llhttp_t *p)
         rv |= rg_buf_adds(&b, rg_status_reason(r->status));
     rv |= rg_buf_adds(&b, "\r\n");
     rv |= add_response_fields(r, &b);
+    rv |= rg_proxy_add_headers(&r->resp_add, &b);
     if (r->framing == RG_FRAME_LENGTH)
         rv |= rg_buf_addf(&b, "Content-Length: %llu\r\n",
                           (unsigned long long)p->content_length);
@@ -848,6 +933,11 @@ static int on_resp_headers_complete(llhttp_t *p)
     }
     if (p->status_code == 101 && !r->upgrade)
         return -1;
+    r->status = p->status_code;
+    if (rg_proxy_run_header(r) != 0) {
+        r->filter_failed = 1;
+        return -1;
+    }
     if (build_response_head(r, p) != 0)
         return -1;
     return r->method == RG_M_HEAD ? 1 : 0;
@@ -985,6 +1075,13 @@ static void up_parse(struct rg_req *r, const char *p, size_t n)
         response_complete(r, pos == p + n);
         return;
     }
+    if (r->filter_failed) {
+        /* A header_filter failed: nothing was sent to the client yet. */
+        release_upstream(r, 0);
+        r->status = 0;
+        rg_proxy_reply_error(r->c, r, 500, NULL, 1);
+        return;
+    }
     rg_log(RG_LOG_WARN, "worker %u: request %s: bad response from %s: %s",
            r->c->w->index, r->id, r->tgt->key, llhttp_errno_name(err));
     attempt_fail(r, 502, "invalid response");
@@ -1045,6 +1142,7 @@ void rg_proxy_finish(struct rg_req *r, int keepalive)
     struct rg_conn *c = r->c;
 
     release_upstream(r, r->up_keepalive && r->resp_done && r->body_done);
+    run_log(r);
     if (c->w->alog != NULL)
         rg_accesslog_request(c->w->alog, r);
     if (r->framing == RG_FRAME_CLOSE || r->client_close)

@@ -8,8 +8,10 @@
 
 #include <stdint.h>
 
+#include "core/arena.h"
 #include "core/buf.h"
 #include "http/gen.h"
+#include "http/filter.h"
 #include "http/head.h"
 #include "route/router.h"
 
@@ -27,6 +29,18 @@ enum rg_resp_framing {
     RG_FRAME_CLOSE,   /* delimited by closing the connection */
 };
 
+/* A header a plugin added (http/req.h), in the request's arena. */
+struct rg_add_header {
+    struct rg_add_header *next;
+    const char *name, *value;
+    size_t name_len, value_len;
+};
+
+struct rg_add_headers {
+    struct rg_add_header *head;
+    struct rg_add_header **tail;
+};
+
 struct rg_req {
     struct rg_conn *c;          /* owner */
     struct rg_gen *gen;         /* one reference, from start to free */
@@ -37,6 +51,8 @@ struct rg_req {
                                    first body bytes), rg_malloc'd */
     size_t resp_head_len;
     char *path;                 /* normalised path, owned */
+    const char *query;          /* "?..." in head.buf, or NULL */
+    size_t query_len;
     char id[RG_REQUEST_ID_MAX + 1]; /* X-Request-ID */
     unsigned method;            /* RG_M_* */
     uint8_t http_minor;
@@ -55,6 +71,13 @@ struct rg_req {
     enum rg_resp_framing framing;
     uint64_t t_start;           /* uv_hrtime at head complete */
     uint64_t t_upstream;        /* uv_hrtime at the last attempt's start */
+    struct rg_arena arena;      /* what plugins allocate; freed with @r */
+    struct rg_filter_state fs;  /* the plugin chain's progress */
+    struct rg_add_headers up_add;   /* plugins' headers to the upstream */
+    struct rg_add_headers resp_add; /* ... and to the client */
+    int local_status;           /* a plugin's reply (rg_req_respond) */
+    const char *local_body;     /* its JSON body, arena memory */
+    size_t local_len;
     unsigned chunked : 1;       /* request body is chunked */
     unsigned expect : 1;        /* Expect: 100-continue */
     unsigned upgrade : 1;       /* Connection: upgrade requested */
@@ -66,6 +89,10 @@ struct rg_req {
     unsigned resp_done : 1;
     unsigned up_keepalive : 1;  /* upstream allows reuse */
     unsigned in_backoff : 1;
+    unsigned started : 1;       /* the head was valid: the chain runs */
+    unsigned header_ran : 1;    /* the HEADER phase ran (once per request) */
+    unsigned log_ran : 1;       /* the LOG phase ran */
+    unsigned filter_failed : 1; /* HEADER returned an error: 500 */
 };
 
 /* Write a new random request id (32 hex digits) into @out. */
@@ -104,6 +131,23 @@ void rg_proxy_abort(struct rg_req *r);
  * upstream connection, write the access log line, and hand the client
  * connection back (@keepalive 0 closes it once writes drain). */
 void rg_proxy_finish(struct rg_req *r, int keepalive);
+
+/* The phase @ph of @r's chain ended with @st (not PAUSE), directly or
+ * after rg_filter_resume: go on with the request, or answer it (RESPOND:
+ * the plugin's reply; ERROR: 500). For http/filter.c. */
+void rg_proxy_phase_done(struct rg_req *r, enum rg_phase ph,
+                         enum rg_filter_status st);
+
+/* Run the HEADER phase for the response about to go out (once per
+ * request; later calls return 0). 0, or -1 when a plugin failed. */
+int rg_proxy_run_header(struct rg_req *r);
+
+/* Send the reply a plugin set with rg_req_respond. */
+void rg_proxy_reply_local(struct rg_req *r);
+
+/* Append @r's plugin-added headers of @l to @b as "name: value\r\n"
+ * lines. 0 or -ENOMEM. */
+int rg_proxy_add_headers(const struct rg_add_headers *l, struct rg_buf *b);
 
 /* Send a local JSON error reply ({"message","request_id"}) for @r, or
  * for a request that never got a head when @r has none. @close forces

@@ -1,22 +1,84 @@
-/* Local replies: JSON errors with the request id (docs/architecture.md §3). */
+/* Local replies: JSON errors with the request id (docs/architecture.md
+ * §3), and the replies plugins set with rg_req_respond. */
 #include <stdio.h>
 #include <string.h>
 
+#include "core/buf.h"
 #include "core/log.h"
 #include "http/wctx.h"
 #include "http/conn.h"
 #include "http/proxy.h"
 #include "http/status.h"
 
+/* Send @status with JSON body @body (@bl bytes) for @r (NULL: a request
+ * that never got a head, id @id). The HEADER phase runs first when the
+ * request got that far; a plugin failing there on a local reply is
+ * logged and the reply goes out as it is. */
+static void reply(struct rg_conn *c, struct rg_req *r, const char *id,
+                  int status, const char *body, size_t bl, int close)
+{
+    const struct rg_limits *l = &c->w->gen->limits;
+    struct rg_buf head;
+    uv_buf_t bufs[2];
+    int rv = 0;
+
+    /* A request whose body was not read leaves unparsed bytes: close. */
+    if (r == NULL || r->client_close ||
+        (!r->body_done && (r->chunked || r->content_length > 0)))
+        close = 1;
+    if (r != NULL) {
+        r->status = status;
+        if (r->started && rg_proxy_run_header(r) != 0)
+            rg_log(RG_LOG_WARN,
+                   "worker %u: request %s: a header_filter failed on a "
+                   "local %d reply",
+                   c->w->index, id, status);
+    }
+    rg_buf_init(&head, 64 * 1024);
+    rv |= rg_buf_addf(&head,
+                      "HTTP/1.1 %d %s\r\n"
+                      "Content-Type: application/json; charset=utf-8\r\n"
+                      "Content-Length: %zu\r\n",
+                      status, rg_status_reason(status), bl);
+    if (l->server[0])
+        rv |= rg_buf_addf(&head, "Server: %s\r\n", l->server);
+    rv |= rg_buf_addf(&head, "X-Request-ID: %s\r\n", id);
+    if (r != NULL)
+        rv |= rg_proxy_add_headers(&r->resp_add, &head);
+    rv |= rg_buf_addf(&head, "%s\r\n", close ? "Connection: close\r\n" : "");
+    if (rv != 0) {
+        rg_buf_release(&head);
+        rg_conn_close(c);
+        return;
+    }
+    bufs[0] = uv_buf_init(head.p, (unsigned)head.len);
+    bufs[1] = uv_buf_init((char *)body, (unsigned)bl);
+    if (r != NULL) {
+        r->resp_started = 1;
+        r->resp_done = 1;
+        r->bytes_out += head.len + bl;
+    }
+    /* The bytes are copied when the socket does not take them at once. */
+    if (r != NULL && r->method == RG_M_HEAD)
+        (void)rg_conn_write(c, bufs, 1);
+    else
+        (void)rg_conn_write(c, bufs, 2);
+    rg_buf_release(&head);
+    if (c->closing)
+        return; /* the write failed: the close frees @r */
+    if (r != NULL)
+        rg_proxy_finish(r, !close);
+    else
+        rg_conn_request_finished(c, 0);
+}
+
 void rg_proxy_reply_error(struct rg_conn *c, struct rg_req *r, int status,
                           const char *message, int close)
 {
-    const struct rg_limits *l = &c->w->gen->limits;
-    char body[512], head[1024];
+    char body[512];
     char idbuf[40];
     const char *id = r != NULL ? r->id : idbuf;
-    uv_buf_t bufs[2];
-    int bl, hl;
+    int bl;
 
     if (c->closing)
         return;
@@ -26,35 +88,12 @@ void rg_proxy_reply_error(struct rg_conn *c, struct rg_req *r, int status,
         rg_proxy_new_id(c->w, idbuf, sizeof(idbuf));
     bl = snprintf(body, sizeof(body),
                   "{\"message\":\"%s\",\"request_id\":\"%s\"}\n", message, id);
-    /* A request whose body was not read leaves unparsed bytes: close. */
-    if (r == NULL || r->client_close ||
-        (!r->body_done && (r->chunked || r->content_length > 0)))
-        close = 1;
-    hl = snprintf(head, sizeof(head),
-                  "HTTP/1.1 %d %s\r\n"
-                  "Content-Type: application/json; charset=utf-8\r\n"
-                  "Content-Length: %d\r\n"
-                  "%s%s%s"
-                  "X-Request-ID: %s\r\n"
-                  "%s\r\n",
-                  status, rg_status_reason(status), bl,
-                  l->server[0] ? "Server: " : "", l->server,
-                  l->server[0] ? "\r\n" : "", id,
-                  close ? "Connection: close\r\n" : "");
-    bufs[0] = uv_buf_init(head, (unsigned)hl);
-    bufs[1] = uv_buf_init(body, (unsigned)bl);
-    if (r != NULL) {
-        r->status = status;
-        r->resp_started = 1;
-        r->resp_done = 1;
-        r->bytes_out += (uint64_t)(hl + bl);
-    }
-    if (r != NULL && r->method == RG_M_HEAD)
-        rg_conn_write(c, bufs, 1);
-    else
-        rg_conn_write(c, bufs, 2);
-    if (r != NULL)
-        rg_proxy_finish(r, !close);
-    else
-        rg_conn_request_finished(c, 0);
+    reply(c, r, id, status, body, (size_t)bl, close);
+}
+
+void rg_proxy_reply_local(struct rg_req *r)
+{
+    if (r->c->closing)
+        return;
+    reply(r->c, r, r->id, r->local_status, r->local_body, r->local_len, 0);
 }

@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "core/arena.h"
+
 struct rg_accesslog;
 struct rg_gen;
 struct rg_pool;
@@ -27,6 +29,7 @@ struct rg_wctx {
     unsigned n_conns;
     int draining;                /* stop accepting, close when idle */
     uint64_t rng;                /* xorshift state for ids and jitter */
+    struct rg_blkcache chunks;   /* request arenas' chunks, kept for reuse */
     char rbuf[65536];            /* shared read buffer (reads are handled
                                     synchronously in their callback) */
 };

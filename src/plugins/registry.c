@@ -7,24 +7,26 @@
 
 #define RG_PLUGINS(X)
 
-#if RG_FAILPOINTS_BUILT
-#define RG_TEST_PLUGINS(X) X(test_phases) X(test_phases_b) X(test_phases_c)
+/* Failpoint builds, and the test binary (tests/raftgate-test, built with
+ * -DRG_TEST_PLUGINS=1), have the test plugins. */
+#if RG_FAILPOINTS_BUILT || defined(RG_TEST_PLUGINS)
+#define TEST_PLUGINS(X) X(test_phases) X(test_phases_b) X(test_phases_c)
 #else
-#define RG_TEST_PLUGINS(X)
+#define TEST_PLUGINS(X)
 #endif
 
 #define DECLARE(n) extern const struct rg_filter_ops rg_plugin_##n;
 RG_PLUGINS(DECLARE)
-RG_TEST_PLUGINS(DECLARE)
+TEST_PLUGINS(DECLARE)
 #undef DECLARE
 
 #define OPS(n) &rg_plugin_##n,
 #define SCHEMA(n) &rg_plugin_##n.schema,
 static const struct rg_filter_ops *const ops[] = {
-    RG_PLUGINS(OPS) RG_TEST_PLUGINS(OPS) NULL,
+    RG_PLUGINS(OPS) TEST_PLUGINS(OPS) NULL,
 };
 static const struct rg_plugin_schema *const schemas[] = {
-    RG_PLUGINS(SCHEMA) RG_TEST_PLUGINS(SCHEMA) NULL,
+    RG_PLUGINS(SCHEMA) TEST_PLUGINS(SCHEMA) NULL,
 };
 #undef OPS
 #undef SCHEMA

@@ -29,7 +29,9 @@
 
 #include "config/yamltree.h"
 #include "core/alloc.h"
+#include "core/log.h"
 #include "http/filter.h"
+#include "http/req.h"
 
 #define TP_PAUSE_MAX 10000 /* ms */
 
@@ -272,7 +274,137 @@ static unsigned tp_wants(const void *conf, uint32_t *body_max)
            (c->body_upper ? RG_FILTER_RESP_BODY : 0);
 }
 
-/* ---- runtime: added with the request API ---- */
+/* ---- runtime ---- */
+
+struct tp_pause {
+    uv_timer_t timer;
+    struct rg_req *r;        /* NULL once detached */
+    enum rg_filter_status then;
+};
+
+struct tp_ctx {
+    struct tp_pause *pause;  /* while paused */
+};
+
+static int add_all(struct rg_req *r, enum rg_hdir dir,
+                   const struct tp_headers *h)
+{
+    for (size_t i = 0; i < h->n; i++) {
+        if (rg_req_add_header(r, dir, h->v[i].name, h->v[i].value) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+static enum rg_filter_status respond(const struct rg_filter_call *fc)
+{
+    const struct tp_conf *c = fc->conf;
+    const char *body = c->respond_body ? c->respond_body
+                                       : "{\"message\":\"test-phases\"}";
+
+    return rg_req_respond(fc->r, c->status, body, strlen(body)) == 0
+               ? RG_FILTER_RESPOND
+               : RG_FILTER_ERROR;
+}
+
+static enum rg_filter_status tp_rewrite(const struct rg_filter_call *fc)
+{
+    const struct tp_conf *c = fc->conf;
+
+    return c->respond_in == RG_PHASE_REWRITE ? respond(fc)
+                                             : RG_FILTER_CONTINUE;
+}
+
+static void pause_closed(uv_handle_t *h)
+{
+    rg_free(h->data);
+}
+
+static void pause_done(uv_timer_t *t)
+{
+    struct tp_pause *p = t->data;
+    struct rg_req *r = p->r;
+
+    uv_close((uv_handle_t *)t, pause_closed);
+    if (r != NULL)
+        rg_filter_resume(r, p->then);
+}
+
+static enum rg_filter_status pause_for(const struct rg_filter_call *fc,
+                                       enum rg_filter_status then)
+{
+    const struct tp_conf *c = fc->conf;
+    struct tp_ctx *x = fc->ctx;
+    struct tp_pause *p = rg_malloc(sizeof(*p));
+
+    if (p == NULL)
+        return RG_FILTER_ERROR;
+    uv_timer_init(rg_req_loop(fc->r), &p->timer);
+    p->timer.data = p;
+    p->r = fc->r;
+    p->then = then;
+    x->pause = p;
+    uv_timer_start(&p->timer, pause_done, c->pause_ms, 0);
+    return RG_FILTER_PAUSE;
+}
+
+static enum rg_filter_status tp_access(const struct rg_filter_call *fc)
+{
+    const struct tp_conf *c = fc->conf;
+    enum rg_filter_status then = RG_FILTER_CONTINUE;
+
+    if (c->fail_in == RG_PHASE_ACCESS)
+        return RG_FILTER_ERROR;
+    if (c->set_consumer != NULL) {
+        size_t i = rg_req_find_consumer(fc->r, c->set_consumer);
+
+        if (i == RG_NO_INDEX)
+            return RG_FILTER_ERROR;
+        rg_req_set_consumer(fc->r, i);
+    }
+    if (add_all(fc->r, RG_TO_UPSTREAM, &c->req) != 0)
+        return RG_FILTER_ERROR;
+    if (c->respond_in == RG_PHASE_ACCESS)
+        then = respond(fc);
+    if (c->pause_ms > 0 && then != RG_FILTER_ERROR)
+        return pause_for(fc, then);
+    return then;
+}
+
+static void tp_detach(const struct rg_filter_call *fc)
+{
+    struct tp_ctx *x = fc->ctx;
+
+    if (x->pause != NULL) {
+        x->pause->r = NULL;
+        uv_timer_stop(&x->pause->timer);
+        uv_close((uv_handle_t *)&x->pause->timer, pause_closed);
+        x->pause = NULL;
+    }
+}
+
+static enum rg_filter_status tp_header(const struct rg_filter_call *fc)
+{
+    const struct tp_conf *c = fc->conf;
+
+    if (c->fail_in == RG_PHASE_HEADER)
+        return RG_FILTER_ERROR;
+    if (c->tag != NULL &&
+        rg_req_add_header(fc->r, RG_TO_CLIENT, "X-Test-Phases", c->tag) != 0)
+        return RG_FILTER_ERROR;
+    return add_all(fc->r, RG_TO_CLIENT, &c->resp) == 0 ? RG_FILTER_CONTINUE
+                                                        : RG_FILTER_ERROR;
+}
+
+static enum rg_filter_status tp_log(const struct rg_filter_call *fc)
+{
+    const struct tp_conf *c = fc->conf;
+
+    if (c->log)
+        rg_log(RG_LOG_NOTICE, "test-phases: log %s %s %d",
+               c->tag ? c->tag : "-", rg_req_id(fc->r), rg_req_status(fc->r));
+    return RG_FILTER_CONTINUE;
+}
 
 #define TP_OPS(sym, nm, prio)                                                  \
     const struct rg_filter_ops sym = {                                         \
@@ -281,7 +413,13 @@ static unsigned tp_wants(const void *conf, uint32_t *body_max)
                    .conf_free = tp_conf_free,                                  \
                    .protocols = RG_PROTO_HTTP | RG_PROTO_HTTPS},               \
         .priority = prio,                                                      \
+        .ctx_size = sizeof(struct tp_ctx),                                     \
         .wants = tp_wants,                                                     \
+        .on_rewrite = tp_rewrite,                                              \
+        .on_access = tp_access,                                                \
+        .on_header = tp_header,                                                \
+        .on_log = tp_log,                                                      \
+        .on_detach = tp_detach,                                                \
     }
 
 TP_OPS(rg_plugin_test_phases, "test-phases", 500);

@@ -10,6 +10,7 @@
 
 #include "config/gateway.h"
 #include "core/alloc.h"
+#include "plugins/registry.h"
 
 #define INPUT_MAX 65536 /* bytes; bigger inputs only slow the search */
 
@@ -58,7 +59,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     if (size > INPUT_MAX)
         return 0;
-    rv = rg_gateway_parse(&gw, (const char *)data, size, &eb);
+    rv = rg_gateway_parse(&gw, (const char *)data, size, rg_plugins_catalog(), &eb);
     if (rv != 0) {
         check_failed(&gw, &eb);
         return 0;
@@ -67,7 +68,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     rg_gateway_release(&gw);
 
     rg_alloc_fail_after(1 + (long)(size % 97));
-    rv = rg_gateway_parse(&gw, (const char *)data, size, &eb);
+    rv = rg_gateway_parse(&gw, (const char *)data, size, rg_plugins_catalog(), &eb);
     rg_alloc_fail_after(0);
     if (rv == 0)
         rg_gateway_release(&gw);

@@ -32,7 +32,7 @@ static const char *srcdir(void)
 
 static int parse(struct rg_gateway *gw, const char *yaml, struct rg_errbuf *eb)
 {
-    return rg_gateway_parse(gw, yaml, strlen(yaml), eb);
+    return rg_gateway_parse(gw, yaml, strlen(yaml), NULL, eb);
 }
 
 /* Parsing @yaml fails with -EINVAL, exactly message @msg, and leaves the
@@ -66,7 +66,7 @@ START_TEST(default_gateway_file_parses)
     struct rg_route *r;
 
     snprintf(path, sizeof(path), "%s/conf/gateway.yml", srcdir());
-    ck_assert_msg(rg_gateway_load(&gw, path, &eb) == 0, "%s", eb.msg);
+    ck_assert_msg(rg_gateway_load(&gw, path, NULL, &eb) == 0, "%s", eb.msg);
     ck_assert_uint_eq(gw.n_services, 1);
     ck_assert_str_eq(gw.services[0].name, "demo");
     ck_assert_str_eq(gw.services[0].host, "127.0.0.1");
@@ -347,11 +347,14 @@ static const struct error_case gateway_errors[] = {
     {SVC "  routes:\n  - name: r\n    strip_path: true\n",
      "services[0].routes[0]: needs at least one of paths, hosts, methods "
      "(line 6)"},
-    /* 17: a non-empty plugins list */
-    {HDR "plugins:\n- name: cors\n", "plugins: not supported yet (line 3)"},
-    /* 18: consumers, same */
-    {HDR "consumers: [{username: u}]\n",
-     "consumers: not supported yet (line 2)"},
+    /* 17: a plugin the catalog lacks (tests/unit/test_plugins.c has the
+     * plugin cases) */
+    {HDR "plugins:\n- name: cors\n",
+     "plugins[0].name: unknown plugin \"cors\" (this build has no plugins) "
+     "(line 3)"},
+    /* 18: a consumer without a username or custom_id */
+    {HDR "consumers: [{tags: [a]}]\n",
+     "consumers[0]: needs a username or a custom_id (line 2)"},
     /* 19: a Kong route key raftgate lacks */
     {SVC "  routes:\n  - paths: [/]\n    headers: {x: [y]}\n",
      "services[0].routes[0].headers: not supported yet (line 7)"},
@@ -503,7 +506,7 @@ START_TEST(gateway_load_missing_file)
     struct rg_gateway gw;
     struct rg_errbuf eb;
 
-    ck_assert_int_eq(rg_gateway_load(&gw, "/nonexistent/gw.yml", &eb), -ENOENT);
+    ck_assert_int_eq(rg_gateway_load(&gw, "/nonexistent/gw.yml", NULL, &eb), -ENOENT);
     ck_assert_str_eq(eb.msg, "/nonexistent/gw.yml: No such file or directory");
 }
 END_TEST

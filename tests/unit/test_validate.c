@@ -10,6 +10,7 @@
 #include "admin/admin.h"
 #include "config/gateway.h"
 #include "core/alloc.h"
+#include "plugins/registry.h"
 
 #define SVC "{\"id\":\"0f9d5a38-5b8e-4d5c-9a55-4c3f3f1b2a01\","
 #define RT "{\"id\":\"7c1e0b0e-7d31-4b8a-8a51-0a5a8f3c9e11\","
@@ -61,7 +62,7 @@ static int by_text(const char *doc, char *err, size_t cap)
         snprintf(err, cap, "%s", eb.msg);
         return 1;
     }
-    rv = rg_gateway_parse(&gw, dp, len, &eb);
+    rv = rg_gateway_parse(&gw, dp, len, rg_plugins_catalog(), &eb);
     rg_gateway_release(&gw);
     rg_free(dp);
     if (rv != 0) {

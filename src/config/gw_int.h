@@ -1,0 +1,96 @@
+/* The declarative parser's insides, shared by its files: gateway.c (the
+ * root, services and routes), gw_consumers.c and gw_plugins.c. Not for
+ * use outside src/config/gw*.c. */
+#ifndef RG_CONFIG_GW_INT_H
+#define RG_CONFIG_GW_INT_H
+
+#include <stddef.h>
+
+#include "config/gateway.h"
+#include "config/yamltree.h"
+#include "core/strmap.h"
+
+struct gw_ctx {
+    struct rg_gateway *gw;
+    size_t svc_cap;        /* slots allocated in gw->services */
+    size_t route_cap;      /* slots allocated in gw->routes */
+    size_t consumer_cap;   /* ... gw->consumers */
+    size_t plugin_cap;     /* ... gw->plugins */
+    size_t svc;            /* services[svc] is being read */
+    size_t route;          /* routes[route] is being read */
+    size_t consumer;       /* consumers[consumer] is being read */
+    size_t plugin;         /* plugins[plugin] is being read */
+    int nested;            /* the route sits under services[].routes */
+    int top_plugin;        /* the plugin sits in the top-level list */
+    int has_url;           /* the service set `url` */
+    int has_parts;         /* the service set protocol/host/port/path */
+    int format_ok;         /* _format_version was "3.0" */
+    int backoff_type;      /* retry_backoff.type was given */
+    int conf_seen;         /* the plugin's `config` was read */
+    struct rg_backoff *bo; /* the retry_backoff being read */
+    yaml_node_t *services; /* top-level lists, walked after the root */
+    yaml_node_t *routes;
+    yaml_node_t *consumers;
+    yaml_node_t *plugins;
+    /* Names and ids seen so far (keys borrowed from the YAML document),
+     * mapped to the index of their entity. */
+    struct rg_strmap svc_names, svc_ids, route_names, route_ids;
+    struct rg_strmap cons_names, cons_cids, cons_ids;
+    struct rg_strmap plugin_ids, plugin_names;
+    /* (type, service, route, consumer) of every plugin so far: Kong
+     * allows one instance of a type per scope. Keys are owned blocks. */
+    struct rg_strmap plugin_scopes;
+    char **scope_keys;
+    size_t n_scope_keys;
+};
+
+/* How a unique key's scalar must look. */
+enum gw_form {
+    GW_NAME, /* Kong's name characters */
+    GW_ID,   /* a UUID, compared and stored lower-case */
+    GW_TEXT, /* any string */
+};
+
+/* Read @v as a @form scalar held by entity @index, unique in @m (the
+ * error names it "duplicate @what"), and copy it into *@out. The one
+ * uniqueness rule of every entity's name and id. */
+int rg_gw__unique(struct rg_yt *t, yaml_node_t *v, enum gw_form form,
+                  struct rg_strmap *m, size_t index, const char *what,
+                  char **out);
+
+/* Resolve a reference to an entity of kind @what ("service"...): a bare
+ * name or id, or a mapping {@namef: x} or {id: x}, looked up in @names
+ * and @ids. Sets *@index; errors name what was not found. */
+int rg_gw__ref(struct rg_yt *t, yaml_node_t *v, const struct rg_strmap *names,
+               const struct rg_strmap *ids, const char *namef,
+               const char *what, size_t *index);
+
+/* Grow *@arr (elements of @size bytes, *@cap allocated) to hold @n + 1. */
+int rg_gw__grow(void **arr, size_t *cap, size_t n, size_t size);
+
+/* Keys every entity has. */
+int rg_gw__key_tags(struct rg_yt *t, yaml_node_t *v, void *ctx);
+int rg_gw__key_timestamp(struct rg_yt *t, yaml_node_t *v, void *ctx);
+/* A list Kong has and raftgate does not read yet: only empty. */
+int rg_gw__key_empty_list(struct rg_yt *t, yaml_node_t *v, void *ctx);
+
+/* A nested `plugins` list of the entity being read (c->svc, c->route or
+ * c->consumer, after @scope: "service", "route", "consumer"). */
+int rg_gw__service_plugins(struct rg_yt *t, yaml_node_t *v, void *ctx);
+int rg_gw__route_plugins(struct rg_yt *t, yaml_node_t *v, void *ctx);
+int rg_gw__consumer_plugins(struct rg_yt *t, yaml_node_t *v, void *ctx);
+
+/* One item of the top-level `consumers` and `plugins` lists. */
+int rg_gw__consumer_item(struct rg_yt *t, yaml_node_t *n, size_t i,
+                         void *ctx);
+int rg_gw__plugin_item(struct rg_yt *t, yaml_node_t *n, size_t i, void *ctx);
+
+/* Free what the ctx owns of plugin bookkeeping. */
+void rg_gw__plugins_release(struct gw_ctx *c);
+
+/* Free one consumer's and one plugin's fields. */
+void rg_gw__consumer_release(struct rg_consumer *p);
+void rg_gw__plugin_release(const struct rg_gateway *gw,
+                           struct rg_plugin_inst *p);
+
+#endif

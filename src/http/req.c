@@ -1,0 +1,125 @@
+/* The plugin-facing request API; see req.h. */
+#include "http/req.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "http/conn.h"
+#include "http/proxy.h"
+#include "http/status.h"
+#include "http/wctx.h"
+
+uv_loop_t *rg_req_loop(const struct rg_req *r)
+{
+    return &r->c->w->loop;
+}
+
+const char *rg_req_id(const struct rg_req *r)
+{
+    return r->id;
+}
+
+int rg_req_status(const struct rg_req *r)
+{
+    return r->status;
+}
+
+const char *rg_req_header(const struct rg_req *r, const char *name,
+                          size_t *len)
+{
+    const struct rg_field *f = rg_head_find(&r->head, name);
+
+    if (f == NULL)
+        return NULL;
+    *len = f->value_len;
+    return r->head.buf + f->value_off;
+}
+
+void *rg_req_alloc(struct rg_req *r, size_t n)
+{
+    return rg_arena_alloc(&r->arena, n);
+}
+
+static int token_ok(const char *s)
+{
+    if (*s == '\0')
+        return 0;
+    for (; *s != '\0'; s++) {
+        unsigned char ch = (unsigned char)*s;
+
+        if (ch <= 0x20 || ch >= 0x7f || strchr("()<>@,;:\\\"/[]?={}", ch))
+            return 0;
+    }
+    return 1;
+}
+
+int rg_req_add_header(struct rg_req *r, enum rg_hdir dir, const char *name,
+                      const char *value)
+{
+    struct rg_add_headers *l = dir == RG_TO_UPSTREAM ? &r->up_add
+                                                     : &r->resp_add;
+    struct rg_add_header *h;
+    size_t nl = strlen(name), vl = strlen(value);
+
+    if (!token_ok(name) || strpbrk(value, "\r\n") != NULL)
+        return -EINVAL;
+    if (dir == RG_TO_UPSTREAM ? r->head_sent || r->up != NULL
+                              : r->resp_started)
+        return -EINVAL;
+    h = rg_arena_alloc(&r->arena, sizeof(*h));
+    if (h == NULL || (h->name = rg_arena_strndup(&r->arena, name, nl)) == NULL ||
+        (h->value = rg_arena_strndup(&r->arena, value, vl)) == NULL)
+        return -ENOMEM;
+    h->name_len = nl;
+    h->value_len = vl;
+    h->next = NULL;
+    if (l->tail == NULL)
+        l->tail = &l->head;
+    *l->tail = h;
+    l->tail = &h->next;
+    return 0;
+}
+
+int rg_req_respond(struct rg_req *r, int status, const char *body, size_t len)
+{
+    char *b;
+
+    if (status < 100 || status > 599 || r->resp_started)
+        return -EINVAL;
+    if (body == NULL) {
+        const char *reason = rg_status_reason(status);
+
+        len = strlen(reason) + 16;
+        b = rg_arena_alloc(&r->arena, len + 1);
+        if (b == NULL)
+            return -ENOMEM;
+        len = (size_t)snprintf(b, len + 1, "{\"message\":\"%s\"}\n", reason);
+    } else {
+        b = rg_arena_strndup(&r->arena, body, len);
+        if (b == NULL)
+            return -ENOMEM;
+    }
+    r->local_status = status;
+    r->local_body = b;
+    r->local_len = len;
+    return 0;
+}
+
+size_t rg_req_find_consumer(const struct rg_req *r, const char *name)
+{
+    const struct rg_gateway *gw = &r->gen->gw;
+
+    for (size_t i = 0; i < gw->n_consumers; i++) {
+        if (gw->consumers[i].username != NULL &&
+            strcmp(gw->consumers[i].username, name) == 0)
+            return i;
+    }
+    return RG_NO_INDEX;
+}
+
+void rg_req_set_consumer(struct rg_req *r, size_t index)
+{
+    r->fs.consumer = index < r->gen->gw.n_consumers ? index : RG_NO_INDEX;
+}

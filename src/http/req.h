@@ -1,0 +1,67 @@
+/* What a plugin may do with the request it is called for (http/filter.h
+ * callbacks get it as fc->r): read the request, add headers both ways,
+ * answer locally, identify the consumer, allocate request-lived memory,
+ * and find the loop for async work. Every function here is for the
+ * request's worker thread, inside a callback or, for a paused plugin,
+ * before it resumes. Memory handed out lives until the request ends. */
+#ifndef RG_HTTP_REQ_H
+#define RG_HTTP_REQ_H
+
+#include <stddef.h>
+#include <uv.h>
+
+#include "core/err.h"
+
+struct rg_req;
+
+/* The worker's loop (timers and other async work of a paused plugin). */
+uv_loop_t *rg_req_loop(const struct rg_req *r);
+
+/* The request id (X-Request-ID), NUL-terminated. */
+const char *rg_req_id(const struct rg_req *r);
+
+/* The response status once known (HEADER and LOG), else 0. */
+int rg_req_status(const struct rg_req *r);
+
+/* The value of the client's request header @name (any case) in
+ * *@len bytes, not NUL-terminated, or NULL when absent (the first of
+ * several). */
+const char *rg_req_header(const struct rg_req *r, const char *name,
+                          size_t *len);
+
+/* @n bytes aligned for any type, freed when the request ends; NULL on
+ * ENOMEM. */
+void *rg_req_alloc(struct rg_req *r, size_t n);
+
+/* Where an added header goes. */
+enum rg_hdir {
+    RG_TO_UPSTREAM, /* the request sent upstream (REWRITE, ACCESS) */
+    RG_TO_CLIENT,   /* the response (any phase before the head is sent:
+                       up to HEADER) */
+};
+
+/* Add header @name: @value (copied) in direction @dir, after the headers
+ * already there. Names are checked as HTTP tokens and values for CR, LF
+ * and NUL. 0, -EINVAL (bad name or value, or too late: the head went
+ * out), -ENOMEM. */
+int rg_req_add_header(struct rg_req *r, enum rg_hdir dir, const char *name,
+                      const char *value) RG_MUST_CHECK;
+
+/* Answer the request locally with @status (100..599) and JSON body @body
+ * (@len bytes, copied; NULL: {"message":"<reason>"}). The callback then
+ * returns RG_FILTER_RESPOND (or a paused plugin resumes with it). REWRITE
+ * and ACCESS only. 0, -EINVAL, -ENOMEM. */
+int rg_req_respond(struct rg_req *r, int status, const char *body,
+                   size_t len) RG_MUST_CHECK;
+
+/* The consumer with username @name (NUL-terminated), as an index for
+ * rg_req_set_consumer, or RG_NO_INDEX. A scan of the consumers (the
+ * authentication plugins compile their own credential maps). */
+size_t rg_req_find_consumer(const struct rg_req *r, const char *name);
+
+/* Make consumer @index (RG_NO_INDEX: none) the request's consumer: from
+ * the next plugin on, instances scoped to that consumer apply (Kong's
+ * precedence). ACCESS. */
+void rg_req_set_consumer(struct rg_req *r, size_t index);
+
+#endif

@@ -158,6 +158,31 @@ void *rg_arena_grow(struct rg_arena *a, void *p, size_t old_n, size_t new_n)
     return np;
 }
 
+int rg_arena_buf_add(struct rg_arena *a, struct rg_arena_buf *b,
+                     const void *p, size_t n, size_t max)
+{
+    if (n > max || b->len > max - n)
+        return -E2BIG;
+    if (b->len + n > b->cap) {
+        size_t cap = b->cap ? b->cap : 1024;
+        char *np;
+
+        while (cap < b->len + n)
+            cap *= 2;
+        if (cap > max)
+            cap = max;
+        np = rg_arena_grow(a, b->p, b->len, cap);
+        if (np == NULL)
+            return -ENOMEM;
+        b->p = np;
+        b->cap = cap;
+    }
+    if (n > 0)
+        memcpy(b->p + b->len, p, n);
+    b->len += n;
+    return 0;
+}
+
 int rg_arena_defer(struct rg_arena *a, void (*fn)(void *arg), void *arg)
 {
     struct rg_arena_cleanup *c = rg_arena_alloc(a, sizeof(*c));

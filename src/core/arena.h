@@ -77,6 +77,17 @@ char *rg_arena_strndup(struct rg_arena *a, const char *s, size_t n);
  * release. NULL on ENOMEM (@p unchanged). */
 void *rg_arena_grow(struct rg_arena *a, void *p, size_t old_n, size_t new_n);
 
+/* A byte buffer that grows in an arena (a buffered body). */
+struct rg_arena_buf {
+    char *p;
+    size_t len, cap;
+};
+
+/* Append @n bytes at @p to @b, growing it in @a (doubling). 0, -E2BIG
+ * when @b would pass @max bytes (nothing appended), -ENOMEM. */
+int rg_arena_buf_add(struct rg_arena *a, struct rg_arena_buf *b,
+                     const void *p, size_t n, size_t max) RG_MUST_CHECK;
+
 /* Run @fn(@arg) when @a is released, after the cleanups registered later.
  * 0 or -ENOMEM (then @fn is never called). */
 int rg_arena_defer(struct rg_arena *a, void (*fn)(void *arg), void *arg)

@@ -5,8 +5,18 @@
  * Phases: REWRITE -> ACCESS -> (proxy) -> HEADER_FILTER -> BODY_FILTER ->
  * LOG. REWRITE runs the global plugins only, before routing (as in Kong:
  * neither route, service nor consumer is known yet); the other phases run
- * the matched route's chain. A request that matches no route runs the
- * global chain in every phase. LOG runs on every exit path, once.
+ * the matched route's chain. A request that matches no route gets its 404
+ * with the global chain's HEADER and LOG (no ACCESS: as in Kong, the
+ * router answers). HEADER runs once per request, on the upstream's
+ * response or on a local reply (plugin or error); LOG runs once on every
+ * way out, client aborts included.
+ *
+ * Bodies: when an instance wants RG_FILTER_REQ_BODY, the whole request
+ * body is read (capped, 413 past it) before ACCESS and sent upstream with
+ * a Content-Length, so retries can replay it; with RG_FILTER_RESP_BODY
+ * the response head waits until BODY has seen the whole body (capped,
+ * 502 past it) and goes out with the final length. Without them bodies
+ * stream and no plugin sees them.
  *
  * Compilation (rg_chain_build) resolves, once per generation and route,
  * which instance of each plugin type applies, with Kong's precedence:

@@ -401,7 +401,10 @@ static int build_upstream_head(struct rg_req *r)
         b->len = rv == 0 && b->len >= mark + 2 ? b->len - 2 : b->len;
         rv |= rg_buf_adds(b, "\r\n");
     }
-    if (r->chunked)
+    if (r->req_buffered &&
+        (r->chunked || r->content_length >= 0 || r->req_body.len > 0))
+        rv |= rg_buf_addf(b, "Content-Length: %zu\r\n", r->req_body.len);
+    else if (r->chunked)
         rv |= rg_buf_adds(b, "Transfer-Encoding: chunked\r\n");
     else if (r->content_length >= 0)
         rv |= rg_buf_addf(b, "Content-Length: %lld\r\n",
@@ -452,6 +455,39 @@ static void refuse(struct rg_req *r, int status)
                          status != 404);
 }
 
+static const char cont100[] = "HTTP/1.1 100 Continue\r\n\r\n";
+
+/* Let the request body flow from the client (once): after a 100
+ * Continue when the client waits for one. */
+static void resume_body(struct rg_req *r)
+{
+    if (r->body_resumed)
+        return;
+    r->body_resumed = 1;
+    if (r->expect && (r->chunked || r->content_length > 0)) {
+        uv_buf_t cb = uv_buf_init((char *)cont100, sizeof(cont100) - 1);
+
+        if (rg_conn_write(r->c, &cb, 1) != 0)
+            return; /* closing: @r goes with it */
+    }
+    rg_conn_resume_body(r->c);
+}
+
+/* When the route's chain reads the whole request body, start reading it
+ * into r->req_body; ACCESS runs at its end (rg_proxy_body_done). Returns
+ * 1 when it started. */
+static int buffer_request_body(struct rg_req *r)
+{
+    if (!(rg_chain_flags(r->fs.chain) & RG_FILTER_REQ_BODY))
+        return 0;
+    r->req_buffered = 1; /* an empty body is a buffered one too */
+    if (r->body_done || (!r->chunked && r->content_length <= 0))
+        return 0;
+    r->req_buffering = 1;
+    resume_body(r);
+    return 1;
+}
+
 static void run_phase(struct rg_req *r, enum rg_phase ph)
 {
     enum rg_filter_status st = rg_filter_run(r, ph);
@@ -479,7 +515,7 @@ void rg_proxy_phase_done(struct rg_req *r, enum rg_phase ph,
         status = route_request(r);
         if (status != 0)
             refuse(r, status);
-        else
+        else if (!buffer_request_body(r))
             run_phase(r, RG_PHASE_ACCESS);
         return;
     case RG_PHASE_ACCESS:
@@ -626,6 +662,15 @@ int rg_proxy_body(struct rg_req *r, const char *p, size_t n)
         r->err_status = 413;
         return -1;
     }
+    if (r->req_buffering) {
+        int rv = rg_arena_buf_add(&r->arena, &r->req_body, p, n,
+                                  rg_chain_body_max(r->fs.chain,
+                                                    RG_FILTER_REQ_BODY));
+
+        if (rv != 0)
+            r->err_status = rv == -E2BIG ? 413 : 503;
+        return rv != 0 ? -1 : 0;
+    }
     /* The parser stays paused after the head until the head is written
      * upstream, and a request whose body started is never retried, so
      * @r->up is set whenever body bytes arrive until the exchange ends;
@@ -638,6 +683,11 @@ int rg_proxy_body(struct rg_req *r, const char *p, size_t n)
 void rg_proxy_body_done(struct rg_req *r)
 {
     r->body_done = 1;
+    if (r->req_buffering) {
+        r->req_buffering = 0;
+        run_phase(r, RG_PHASE_ACCESS);
+        return;
+    }
     if (r->chunked && r->up != NULL && !r->resp_done) {
         uv_buf_t end = uv_buf_init((char *)last_chunk, sizeof(last_chunk) - 1);
 
@@ -662,11 +712,14 @@ static int up_set_reading(struct rg_upconn *up, int on)
 
 static void send_head(struct rg_req *r)
 {
-    uv_buf_t b = uv_buf_init(r->up_head.p, (unsigned)r->up_head.len);
-    static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+    uv_buf_t b[2] = {
+        uv_buf_init(r->up_head.p, (unsigned)r->up_head.len),
+        uv_buf_init(r->req_body.p, (unsigned)r->req_body.len),
+    };
 
     r->head_sent = 1;
-    if (up_write(r, &b, 1) != 0) {
+    /* A buffered body goes with the head, on every attempt. */
+    if (up_write(r, b, r->req_buffered && b[1].len > 0 ? 2 : 1) != 0) {
         attempt_fail(r, 502, "write failed");
         return;
     }
@@ -674,15 +727,7 @@ static void send_head(struct rg_req *r)
         attempt_fail(r, 502, "cannot read");
         return;
     }
-    if (r->body_resumed)
-        return;
-    r->body_resumed = 1;
-    if (r->expect && (r->chunked || r->content_length > 0)) {
-        uv_buf_t cb = uv_buf_init((char *)cont, sizeof(cont) - 1);
-
-        rg_conn_write(r->c, &cb, 1);
-    }
-    rg_conn_resume_body(r->c);
+    resume_body(r);
 }
 
 static void on_connected(uv_connect_t *creq, int status)
@@ -747,7 +792,8 @@ static void attempt_fail(struct rg_req *r, int status, const char *why)
         .attempt = r->attempts,
         .max_retries = r->max_retries,
         .request_sent = r->head_sent,
-        .body_replayable = !r->chunked && r->content_length <= 0,
+        .body_replayable = r->req_buffered ||
+                           (!r->chunked && r->content_length <= 0),
         .response_started = r->resp_started,
     };
     uint32_t delay;
@@ -860,8 +906,11 @@ static int flush_response_head(struct rg_req *r)
 }
 
 /* Build the client's response head; it is written with the first body
- * bytes (one write for both) or by flush_response_head. Returns 0 or -1. */
-static int build_response_head(struct rg_req *r, llhttp_t *p)
+ * bytes (one write for both) or by flush_response_head. @body_len >= 0:
+ * the body is that many buffered bytes (Content-Length), else the
+ * upstream's framing. Returns 0 or -1. */
+static int build_response_head(struct rg_req *r, llhttp_t *p,
+                               int64_t body_len)
 {
     struct rg_buf b;
     struct rg_upconn *up = r->up;
@@ -873,8 +922,7 @@ static int build_response_head(struct rg_req *r, llhttp_t *p)
 
     rg_buf_init(&b, (size_t)ups(up)->head.max + 1024);
     rg_head_mark_hop(&ups(up)->head, &cc, &cu);
-    r->status = p->status_code;
-    r->framing = response_framing(r, p);
+    r->framing = body_len >= 0 ? RG_FRAME_LENGTH : response_framing(r, p);
     close = r->client_close || r->framing == RG_FRAME_CLOSE ||
             r->c->w->draining || !r->body_done;
     rv |= rg_buf_addf(&b, "HTTP/1.1 %d ", r->status);
@@ -887,7 +935,8 @@ static int build_response_head(struct rg_req *r, llhttp_t *p)
     rv |= rg_proxy_add_headers(&r->resp_add, &b);
     if (r->framing == RG_FRAME_LENGTH)
         rv |= rg_buf_addf(&b, "Content-Length: %llu\r\n",
-                          (unsigned long long)p->content_length);
+                          body_len >= 0 ? (unsigned long long)body_len
+                                        : (unsigned long long)p->content_length);
     else if (r->framing == RG_FRAME_CHUNKED)
         rv |= rg_buf_adds(&b, "Transfer-Encoding: chunked\r\n");
     if (l->via[0] != '\0')
@@ -935,10 +984,16 @@ static int on_resp_headers_complete(llhttp_t *p)
         return -1;
     r->status = p->status_code;
     if (rg_proxy_run_header(r) != 0) {
-        r->filter_failed = 1;
+        r->fail_status = 500;
         return -1;
     }
-    if (build_response_head(r, p) != 0)
+    if ((rg_chain_flags(r->fs.chain) & RG_FILTER_RESP_BODY) &&
+        r->status != 101 && response_framing(r, p) != RG_FRAME_NONE) {
+        /* The head waits for BODY_FILTER: its length may change. */
+        r->resp_buffering = 1;
+        return 0;
+    }
+    if (build_response_head(r, p, -1) != 0)
         return -1;
     return r->method == RG_M_HEAD ? 1 : 0;
 }
@@ -956,6 +1011,14 @@ static int on_resp_body(llhttp_t *p, const char *at, size_t n)
                              bufs + h);
     int rv;
 
+    if (r->resp_buffering) {
+        rv = rg_arena_buf_add(&r->arena, &r->resp_buf, at, n,
+                              rg_chain_body_max(r->fs.chain,
+                                                RG_FILTER_RESP_BODY));
+        if (rv != 0)
+            r->fail_status = rv == -E2BIG ? 502 : 503;
+        return rv != 0 ? -1 : 0;
+    }
     if (h)
         bufs[0] = uv_buf_init(head, (unsigned)r->resp_head_len);
     r->resp_head = NULL;
@@ -970,6 +1033,32 @@ static int on_resp_body(llhttp_t *p, const char *at, size_t n)
     return 0;
 }
 
+/* The whole response body is in r->resp_buf: BODY_FILTER, then the head
+ * with its final length and the body in one write. */
+static int send_buffered_response(struct rg_req *r, llhttp_t *p)
+{
+    uv_buf_t bufs[2];
+    char *head;
+    int rv;
+
+    r->resp_buffering = 0;
+    if (rg_filter_run(r, RG_PHASE_BODY) != RG_FILTER_CONTINUE) {
+        r->fail_status = 500;
+        return -1;
+    }
+    if (build_response_head(r, p, (int64_t)r->resp_buf.len) != 0)
+        return -1;
+    head = r->resp_head;
+    r->resp_head = NULL;
+    bufs[0] = uv_buf_init(head, (unsigned)r->resp_head_len);
+    bufs[1] = uv_buf_init(r->resp_buf.p, (unsigned)r->resp_buf.len);
+    r->resp_body += r->resp_buf.len;
+    r->bytes_out += r->resp_buf.len;
+    rv = rg_conn_write(r->c, bufs, r->method == RG_M_HEAD ? 1 : 2);
+    rg_free(head);
+    return rv != 0 ? -1 : 0;
+}
+
 static int on_resp_message_complete(llhttp_t *p)
 {
     struct rg_upconn *up = p->data;
@@ -977,6 +1066,8 @@ static int on_resp_message_complete(llhttp_t *p)
 
     if (p->status_code < 200 && p->status_code != 101)
         return 0;
+    if (r->resp_buffering && send_buffered_response(r, p) != 0)
+        return -1;
     if (flush_response_head(r) != 0)
         return -1;
     r->resp_done = 1;
@@ -1050,6 +1141,24 @@ void rg_proxy_tunnel_data(struct rg_req *r, const char *p, size_t n)
     up_timer_start(r, on_up_timeout, 2);
 }
 
+/* A phase failed on the upstream's response before any of it was sent:
+ * answer fail_status instead. Returns 1 when it did. */
+static int response_failed(struct rg_req *r)
+{
+    int status = r->fail_status;
+
+    if (status == 0)
+        return 0;
+    r->fail_status = 0;
+    release_upstream(r, 0);
+    rg_proxy_reply_error(r->c, r, status,
+                         status == 502 ? "The upstream response is too "
+                                         "large for the plugins that read it"
+                                       : NULL,
+                         1);
+    return 1;
+}
+
 static void up_parse(struct rg_req *r, const char *p, size_t n)
 {
     struct rg_upconn *up = r->up;
@@ -1075,13 +1184,8 @@ static void up_parse(struct rg_req *r, const char *p, size_t n)
         response_complete(r, pos == p + n);
         return;
     }
-    if (r->filter_failed) {
-        /* A header_filter failed: nothing was sent to the client yet. */
-        release_upstream(r, 0);
-        r->status = 0;
-        rg_proxy_reply_error(r->c, r, 500, NULL, 1);
+    if (response_failed(r))
         return;
-    }
     rg_log(RG_LOG_WARN, "worker %u: request %s: bad response from %s: %s",
            r->c->w->index, r->id, r->tgt->key, llhttp_errno_name(err));
     attempt_fail(r, 502, "invalid response");
@@ -1095,7 +1199,8 @@ static void up_eof(struct rg_req *r)
         rg_proxy_finish(r, 0);
         return;
     }
-    if (r->resp_started && llhttp_message_needs_eof(&ups(up)->parser)) {
+    if ((r->resp_started || r->resp_buffering) &&
+        llhttp_message_needs_eof(&ups(up)->parser)) {
         llhttp_errno_t err = llhttp_finish(&ups(up)->parser);
 
         /* on_message_complete pauses, so a clean end reads HPE_PAUSED. */
@@ -1103,6 +1208,9 @@ static void up_eof(struct rg_req *r)
             response_complete(r, 0);
             return;
         }
+        /* A failed write may have freed @r (then @up has let go of it). */
+        if (up->req != r || response_failed(r))
+            return;
     }
     attempt_fail(r, 502, "upstream closed the connection");
 }

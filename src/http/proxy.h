@@ -75,6 +75,12 @@ struct rg_req {
     struct rg_filter_state fs;  /* the plugin chain's progress */
     struct rg_add_headers up_add;   /* plugins' headers to the upstream */
     struct rg_add_headers resp_add; /* ... and to the client */
+    struct rg_arena_buf req_body;  /* the request body, when a plugin
+                                      asked for it (RG_FILTER_REQ_BODY) */
+    struct rg_arena_buf resp_buf;  /* the response body, likewise */
+    int fail_status;            /* a phase failed on the upstream's
+                                   response: answer this instead (500, or
+                                   502 for a body past its cap) */
     int local_status;           /* a plugin's reply (rg_req_respond) */
     const char *local_body;     /* its JSON body, arena memory */
     size_t local_len;
@@ -92,7 +98,11 @@ struct rg_req {
     unsigned started : 1;       /* the head was valid: the chain runs */
     unsigned header_ran : 1;    /* the HEADER phase ran (once per request) */
     unsigned log_ran : 1;       /* the LOG phase ran */
-    unsigned filter_failed : 1; /* HEADER returned an error: 500 */
+    unsigned req_buffering : 1; /* reading the body into req_body before
+                                   ACCESS */
+    unsigned req_buffered : 1;  /* req_body is what goes upstream */
+    unsigned resp_buffering : 1; /* the response body goes to resp_buf,
+                                   the head waits for BODY_FILTER */
 };
 
 /* Write a new random request id (32 hex digits) into @out. */

@@ -2,6 +2,7 @@
 #include "http/req.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -122,4 +123,51 @@ size_t rg_req_find_consumer(const struct rg_req *r, const char *name)
 void rg_req_set_consumer(struct rg_req *r, size_t index)
 {
     r->fs.consumer = index < r->gen->gw.n_consumers ? index : RG_NO_INDEX;
+}
+
+int rg_req_body(const struct rg_req *r, const char **p, size_t *len)
+{
+    if (!r->req_buffered)
+        return -EINVAL;
+    *p = r->req_body.p;
+    *len = r->req_body.len;
+    return 0;
+}
+
+/* Replace @b with a copy of @p (@len bytes) in @r's arena. */
+static int replace(struct rg_req *r, struct rg_arena_buf *b, const char *p,
+                   size_t len)
+{
+    struct rg_arena_buf nb = {NULL, 0, 0};
+    int rv = rg_arena_buf_add(&r->arena, &nb, p, len, SIZE_MAX);
+
+    if (rv != 0)
+        return rv;
+    *b = nb;
+    return 0;
+}
+
+int rg_req_set_body(struct rg_req *r, const char *p, size_t len)
+{
+    if (!r->req_buffered || r->head_sent)
+        return -EINVAL;
+    return replace(r, &r->req_body, p, len);
+}
+
+int rg_resp_body(const struct rg_req *r, const char **p, size_t *len)
+{
+    if (!(rg_chain_flags(r->fs.chain) & RG_FILTER_RESP_BODY) ||
+        r->resp_started)
+        return -EINVAL;
+    *p = r->resp_buf.p;
+    *len = r->resp_buf.len;
+    return 0;
+}
+
+int rg_resp_set_body(struct rg_req *r, const char *p, size_t len)
+{
+    if (!(rg_chain_flags(r->fs.chain) & RG_FILTER_RESP_BODY) ||
+        r->resp_started)
+        return -EINVAL;
+    return replace(r, &r->resp_buf, p, len);
 }

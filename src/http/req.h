@@ -54,6 +54,25 @@ int rg_req_add_header(struct rg_req *r, enum rg_hdir dir, const char *name,
 int rg_req_respond(struct rg_req *r, int status, const char *body,
                    size_t len) RG_MUST_CHECK;
 
+/* The whole request body, for a plugin that asked for it
+ * (RG_FILTER_REQ_BODY): 0 with *@p (not NUL-terminated; NULL when empty)
+ * and *@len, in ACCESS; -EINVAL when no plugin of the route's chain asked
+ * for it. */
+int rg_req_body(const struct rg_req *r, const char **p, size_t *len);
+
+/* Replace the request body sent upstream (copied; Content-Length
+ * follows). ACCESS, with the body buffered. 0, -EINVAL, -ENOMEM. */
+int rg_req_set_body(struct rg_req *r, const char *p, size_t len)
+    RG_MUST_CHECK;
+
+/* The whole response body in BODY_FILTER (RG_FILTER_RESP_BODY): as
+ * rg_req_body. */
+int rg_resp_body(const struct rg_req *r, const char **p, size_t *len);
+
+/* Replace the response body (copied; Content-Length follows). BODY. */
+int rg_resp_set_body(struct rg_req *r, const char *p, size_t len)
+    RG_MUST_CHECK;
+
 /* The consumer with username @name (NUL-terminated), as an index for
  * rg_req_set_consumer, or RG_NO_INDEX. A scan of the consumers (the
  * authentication plugins compile their own credential maps). */

@@ -25,6 +25,7 @@
  *   log: bool          the log phase writes a notice line
  *                      "test-phases: log <tag> <request id> <status>" */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "config/yamltree.h"
@@ -364,6 +365,18 @@ static enum rg_filter_status tp_access(const struct rg_filter_call *fc)
     }
     if (add_all(fc->r, RG_TO_UPSTREAM, &c->req) != 0)
         return RG_FILTER_ERROR;
+    if (c->read_body) {
+        const char *b;
+        size_t n;
+        char num[24];
+
+        if (rg_req_body(fc->r, &b, &n) != 0)
+            return RG_FILTER_ERROR;
+        snprintf(num, sizeof(num), "%zu", n);
+        if (rg_req_add_header(fc->r, RG_TO_UPSTREAM,
+                              "X-Test-Request-Body-Bytes", num) != 0)
+            return RG_FILTER_ERROR;
+    }
     if (c->respond_in == RG_PHASE_ACCESS)
         then = respond(fc);
     if (c->pause_ms > 0 && then != RG_FILTER_ERROR)
@@ -396,6 +409,27 @@ static enum rg_filter_status tp_header(const struct rg_filter_call *fc)
                                                         : RG_FILTER_ERROR;
 }
 
+static enum rg_filter_status tp_body(const struct rg_filter_call *fc)
+{
+    const struct tp_conf *c = fc->conf;
+    const char *b;
+    char *up, num[24];
+    size_t n;
+
+    if (!c->body_upper)
+        return RG_FILTER_CONTINUE;
+    if (rg_resp_body(fc->r, &b, &n) != 0 ||
+        (up = rg_req_alloc(fc->r, n + 1)) == NULL)
+        return RG_FILTER_ERROR;
+    for (size_t i = 0; i < n; i++)
+        up[i] = b[i] >= 'a' && b[i] <= 'z' ? (char)(b[i] - 'a' + 'A') : b[i];
+    snprintf(num, sizeof(num), "%zu", n);
+    if (rg_resp_set_body(fc->r, up, n) != 0 ||
+        rg_req_add_header(fc->r, RG_TO_CLIENT, "X-Test-Body-Bytes", num) != 0)
+        return RG_FILTER_ERROR;
+    return RG_FILTER_CONTINUE;
+}
+
 static enum rg_filter_status tp_log(const struct rg_filter_call *fc)
 {
     const struct tp_conf *c = fc->conf;
@@ -418,6 +452,7 @@ static enum rg_filter_status tp_log(const struct rg_filter_call *fc)
         .on_rewrite = tp_rewrite,                                              \
         .on_access = tp_access,                                                \
         .on_header = tp_header,                                                \
+        .on_body = tp_body,                                                    \
         .on_log = tp_log,                                                      \
         .on_detach = tp_detach,                                                \
     }

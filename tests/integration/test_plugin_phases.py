@@ -69,6 +69,10 @@ class PhaseChainTest(GatewayTestCase):
                       plugins=[tp("test-phases-c", tag="route-c")]),
                 route("logged", ["/logged"], strip_path=False, plugins=[
                     tp(tag="L", log=True)]),
+                route("readbody", ["/readbody"], strip_path=False, plugins=[
+                    tp(read_body=True, body_max=1000)]),
+                route("upper", ["/upper"], strip_path=False, plugins=[
+                    tp(body_upper=True, body_max=100000)]),
             ], plugins=[tp("test-phases-c", tag="service-c")]),
             consumers=[{"username": "alice", "plugins": [
                 tp("test-phases-b", tag="alice-b")]}],
@@ -216,6 +220,85 @@ class PhaseChainTest(GatewayTestCase):
         log = self.gw.error_log()[since:]
         self.assertEqual(log.count("log L %s " % r.header("X-Request-ID")), 1)
         self.assertEqual(log.count("log L leaver-1 "), 1)
+
+
+class BodyPhasesTest(GatewayTestCase):
+    """Plugins that read whole bodies: the request body is read before
+    ACCESS (chunked or not, after a 100 Continue) and sent upstream with a
+    Content-Length; the response body goes through body_filter and out
+    with its new length; both are capped. (PhaseChainTest's config.)"""
+
+    gateway_config = classmethod(PhaseChainTest.gateway_config.__func__)
+
+    def test_request_body_read_before_access(self):
+        body = b"x" * 500
+        r = self.gw.request("POST", "/readbody/echo", body=body)
+        self.assertEqual(r.status, 200, r)
+        doc = r.json()
+        h = {k.lower(): v for k, v in doc["headers"].items()}
+        self.assertEqual(h["x-test-request-body-bytes"], "500")
+        self.assertEqual(doc["body_len"], 500)
+        self.assertEqual(h["content-length"], "500")
+
+    def test_chunked_request_body_gets_a_length(self):
+        with self.gw.connect() as c:
+            c.send(b"POST /readbody/echo HTTP/1.1\r\nHost: t\r\n"
+                   b"Transfer-Encoding: chunked\r\n\r\n"
+                   b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n")
+            r = c.read_response("POST")
+        self.assertEqual(r.status, 200, r)
+        h = {k.lower(): v for k, v in r.json()["headers"].items()}
+        self.assertEqual(h["x-test-request-body-bytes"], "11")
+        self.assertEqual(h["content-length"], "11")
+        self.assertNotIn("transfer-encoding", h)
+
+    def test_expect_continue(self):
+        with self.gw.connect() as c:
+            c.send(b"POST /readbody/echo HTTP/1.1\r\nHost: t\r\n"
+                   b"Expect: 100-continue\r\nContent-Length: 3\r\n\r\n")
+            r = c.read_response("POST", interim=True)
+            self.assertEqual(r.status, 100)
+            c.send(b"abc")
+            r = c.read_response("POST")
+        self.assertEqual(r.status, 200, r)
+        h = {k.lower(): v for k, v in r.json()["headers"].items()}
+        self.assertEqual(h["x-test-request-body-bytes"], "3")
+
+    def test_request_body_cap(self):
+        r = self.gw.request("POST", "/readbody/count?key=big1",
+                            body=b"y" * 1001)
+        self.assertJsonError(r, 413)
+        self.assertEqual(self.up.hits("big1"), 0)
+        r = self.gw.request("POST", "/readbody/echo", body=b"y" * 1000)
+        self.assertEqual(r.status, 200)
+
+    def test_response_body_filter(self):
+        r = self.gw.get("/upper/echo")
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.body, r.body.upper())
+        self.assertIn(b'"METHOD": "GET"', r.body)
+        self.assertEqual(int(r.header("X-Test-Body-Bytes")), len(r.body))
+        self.assertEqual(r.header("Content-Length"), str(len(r.body)))
+
+    def test_chunked_and_close_delimited_responses_get_a_length(self):
+        for path in ("/upper/chunked/5000", "/upper/bytes/3000?close=1"):
+            r = self.gw.get(path)
+            self.assertEqual(r.status, 200, (path, r))
+            self.assertEqual(r.header("Content-Length"), str(len(r.body)))
+            self.assertIsNone(r.header("Transfer-Encoding"))
+            self.assertEqual(r.header("X-Test-Body-Bytes"), str(len(r.body)))
+
+    def test_response_body_cap(self):
+        r = self.gw.get("/upper/bytes/100001")
+        self.assertJsonError(r, 502)
+        r = self.gw.get("/upper/bytes/100000")
+        self.assertEqual(r.status, 200)
+        self.assertEqual(len(r.body), 100000)
+
+    def test_head_is_not_buffered(self):
+        r = self.gw.request("HEAD", "/upper/bytes/10")
+        self.assertEqual(r.status, 200)
+        self.assertEqual(r.header("Content-Length"), "10")
 
 
 class RewriteTest(GatewayTestCase):

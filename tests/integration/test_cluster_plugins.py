@@ -1,0 +1,100 @@
+#!/usr/bin/python3
+"""Plugins through the admin API of a three-node cluster (the test binary,
+with the test-phases plugins): a plugin written on one node is enforced by
+every node's proxy; its config is checked by the plugin's schema on the way
+in, so a bad config or an unknown plugin name is a 400 naming the path and
+nothing is stored; PATCH and DELETE change what every node enforces."""
+
+import os
+
+import rgtest
+from rgcluster import REV, ClusterTestCase, revision_of, scaled
+
+if os.environ.get("RAFTGATE_TEST_BIN"):
+    os.environ["RAFTGATE_BIN"] = os.environ["RAFTGATE_TEST_BIN"]
+elif os.environ.get("RAFTGATE_BIN"):
+    os.environ["RAFTGATE_BIN"] = os.path.join(
+        os.path.dirname(os.environ["RAFTGATE_BIN"]), "tests", "raftgate-test")
+
+
+class ClusterPluginsTest(ClusterTestCase):
+    SHARED = True
+
+    def tags_everywhere(self, want, timeout=None):
+        """Wait until every node's /seed/echo carries X-Test-Phases @want
+        (None: no such header)."""
+        seen = {}
+
+        def pred():
+            for nd in self.cluster.alive():
+                r = nd.proxy("/seed/echo")
+                seen[nd.id] = (r.status, r.header("X-Test-Phases"))
+                if r.status != 200 or r.header("X-Test-Phases") != want:
+                    return False
+            return True
+        try:
+            rgtest.wait_until(pred, timeout or scaled(5.0), 0.05,
+                              "X-Test-Phases %r on every node" % want)
+        except TimeoutError as e:
+            self.fail("%s: %s" % (e, seen))
+
+    def test_plugin_written_on_one_node_enforced_on_all(self):
+        c = self.cluster
+        r = c.write("POST", "/routes/seed/plugins",
+                    {"name": "test-phases", "config": {"tag": "one"}},
+                    node=c.nodes[1])
+        self.assertEqual(r.status, 201, r)
+        self.assertIsNotNone(revision_of(r), "no %s" % REV)
+        pid = r.json()["id"]
+        self.tags_everywhere("one")
+        r = c.write("PATCH", "/plugins/" + pid,
+                    {"config": {"tag": "two"}}, node=c.nodes[2])
+        self.assertEqual(r.status, 200, r)
+        self.tags_everywhere("two")
+        r = c.write("DELETE", "/plugins/" + pid, node=c.nodes[0])
+        self.assertEqual(r.status, 204, r)
+        self.tags_everywhere(None)
+
+    def test_bad_plugin_refused_nothing_stored(self):
+        c = self.cluster
+        before = c.nodes[0].admin("GET", "/plugins").json()["data"]
+        cases = [
+            ({"name": "no-such-plugin"}, "unknown plugin \"no-such-plugin\""),
+            ({"name": "test-phases", "config": {"status": 700}},
+             "config.status: must be an integer in 100..599"),
+            ({"name": "test-phases", "config": {"colour": "red"}},
+             "config.colour: unknown key"),
+            ({"name": "test-phases", "protocols": ["tcp"]},
+             "protocols[0]: must be one of http, https, grpc, grpcs"),
+        ]
+        for body, msg in cases:
+            for nd in c.nodes:
+                r = c.write("POST", "/routes/seed/plugins", body, node=nd)
+                self.assertEqual(r.status, 400, (body, r))
+                self.assertIn(msg, r.json().get("message", ""), (body, r))
+        after = c.nodes[2].admin("GET", "/plugins").json()["data"]
+        self.assertEqual(before, after)
+        self.tags_everywhere(None)
+
+    def test_one_instance_per_scope(self):
+        """Kong's rule: a second instance of a type on the same route is
+        refused (400); the first keeps working."""
+        c = self.cluster
+        r = c.write("POST", "/routes/seed/plugins",
+                    {"name": "test-phases-b", "config": {"tag": "b1"}})
+        self.assertEqual(r.status, 201, r)
+        pid = r.json()["id"]
+        try:
+            r = c.write("POST", "/routes/seed/plugins",
+                        {"name": "test-phases-b", "config": {"tag": "b2"}})
+            self.assertEqual(r.status, 400, r)
+            self.assertIn("already configured", r.json()["message"])
+            self.tags_everywhere("b1")
+        finally:
+            c.write("DELETE", "/plugins/" + pid)
+        self.tags_everywhere(None)
+
+
+if __name__ == "__main__":
+    import unittest
+    unittest.main()

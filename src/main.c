@@ -48,6 +48,8 @@ struct control {
     struct rg_raft *raft;         /* NULL in single-node mode */
     struct rg_fsm *local;         /* single-node mode: the file, for the
                                      admin API's reads */
+    struct rg_resolver *resolver; /* cluster mode: upstream names, resolved
+                                     off this thread for rebuilds */
     uv_timer_t rebuild;           /* coalesces store changes into one
                                      generation (schedule_rebuild) */
     uint64_t rebuild_cost;        /* ns the last rebuild took */
@@ -133,7 +135,8 @@ static struct rg_gen *load_all(const char *path, struct rg_node_conf *nc,
         rg_node_conf_release(nc);
         return NULL;
     }
-    g = rg_gen_new(&gw, nc, rg_plugins_ops(), id, eb);
+    g = rg_gen_new(&gw, nc, &(struct rg_gen_env){.ops = rg_plugins_ops()},
+                   id, eb);
     if (g == NULL) {
         rg_gateway_release(&gw);
         rg_node_conf_release(nc);
@@ -236,6 +239,7 @@ static void rebuild(struct control *ctl)
 {
     struct rg_gateway gw = {0};
     struct rg_errbuf eb = {{0}};
+    struct rg_gen_env env = {rg_plugins_ops(), ctl->resolver, 0};
     const struct rg_fsm *f;
     struct rg_gen *g;
     uint64_t rev;
@@ -248,10 +252,13 @@ static void rebuild(struct control *ctl)
     if (rev < ctl->served_rev)
         return;
     if (rg_admin_gateway(f, &gw, &dp, &dl, &eb) != 0 ||
-        (g = rg_gen_new(&gw, &ctl->nc, rg_plugins_ops(), ctl->next_gen, &eb)) == NULL) {
+        (g = rg_gen_new(&gw, &ctl->nc, &env, ctl->next_gen, &eb)) == NULL) {
         rg_gateway_release(&gw);
         rg_free(dp);
-        rg_log(RG_LOG_ERROR, "replicated config not applied: %s", eb.msg);
+        /* Waiting for a name: on_resolved rebuilds once it is known. */
+        rg_log(env.waiting ? RG_LOG_INFO : RG_LOG_ERROR,
+               "replicated config not applied%s: %s",
+               env.waiting ? " yet" : "", eb.msg);
         return;
     }
     publish(ctl, g, rev);
@@ -315,8 +322,11 @@ static void serve_lastgood(struct control *ctl)
         rg_free(doc);
         return;
     }
+    /* Before the loop runs: a blocking lookup delays nothing here. */
     if (rg_gateway_parse(&gw, doc, len, rg_plugins_catalog(), &eb) != 0 ||
-        (g = rg_gen_new(&gw, &ctl->nc, rg_plugins_ops(), ctl->next_gen, &eb)) == NULL) {
+        (g = rg_gen_new(&gw, &ctl->nc,
+                        &(struct rg_gen_env){.ops = rg_plugins_ops()},
+                        ctl->next_gen, &eb)) == NULL) {
         rg_gateway_release(&gw);
         rg_log(RG_LOG_WARN, "last config not used: %s", eb.msg);
     } else {
@@ -411,11 +421,25 @@ static void on_seed_tick(uv_timer_t *t)
         ctl->seeding = 0;
 }
 
+/* A name a rebuild waited for is known, or a known one moved. */
+static void on_resolved(void *arg)
+{
+    struct control *ctl = arg;
+
+    if (!ctl->stopping && ctl->raft != NULL)
+        schedule_rebuild(ctl);
+}
+
 static int raft_start(struct control *ctl)
 {
     struct rg_raft_conf rc = {0};
     struct rg_raft_peer *peers;
     char err[512] = "";
+
+    ctl->resolver = rg_resolver_new(ctl->loop, RG_RESOLVER_REFRESH_MS,
+                                    on_resolved, ctl);
+    if (ctl->resolver == NULL)
+        return -1;
 
     peers = rg_calloc(ctl->nc.raft_n_voters + 1, sizeof(*peers));
     if (peers == NULL)
@@ -538,6 +562,8 @@ static void finish_stop(struct control *ctl)
         uv_close((uv_handle_t *)&ctl->drain_timer, NULL);
     if (ctl->raft != NULL) {
         uv_close((uv_handle_t *)&ctl->rebuild, NULL);
+        rg_resolver_close(ctl->resolver);
+        ctl->resolver = NULL;
         rg_raft_stop(ctl->raft, on_raft_stopped, ctl);
     } else
         close_signals(ctl);

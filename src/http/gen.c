@@ -12,16 +12,25 @@
 #include "http/filter.h"
 
 static int target_init(struct rg_upstream_target *t,
-                       const struct rg_service *svc, struct rg_errbuf *eb)
+                       const struct rg_service *svc, struct rg_gen_env *env,
+                       struct rg_errbuf *eb)
 {
     char hp[300];
     char ip[INET6_ADDRSTRLEN];
     const void *a;
-    int fam;
+    int fam, rv;
 
     snprintf(hp, sizeof(hp), strchr(svc->host, ':') ? "[%s]:%u" : "%s:%u",
              svc->host, svc->port);
-    if (rg_io_parse_addr(hp, &t->addr) != 0)
+    rv = env->resolver != NULL
+             ? rg_resolver_get(env->resolver, svc->host, svc->port, &t->addr)
+             : rg_io_parse_addr(hp, &t->addr) != 0 ? -EHOSTUNREACH : 0;
+    if (rv == -EAGAIN) {
+        env->waiting = 1;
+        return rg_errbuf_set(eb, "service %s: resolving host \"%s\"",
+                             svc->name ? svc->name : "?", svc->host);
+    }
+    if (rv != 0)
         return rg_errbuf_set(eb, "service %s: cannot resolve host \"%s\"",
                              svc->name ? svc->name : "?", svc->host);
     t->host_header = rg_strdup(hp);
@@ -103,7 +112,7 @@ static int chains_init(struct rg_gen *g, const struct rg_filter_ops *const *ops)
 }
 
 struct rg_gen *rg_gen_new(struct rg_gateway *gw, const struct rg_node_conf *nc,
-                          const struct rg_filter_ops *const *ops, uint64_t id,
+                          struct rg_gen_env *env, uint64_t id,
                           struct rg_errbuf *eb)
 {
     struct rg_gen *g = rg_calloc(1, sizeof(*g));
@@ -115,7 +124,7 @@ struct rg_gen *rg_gen_new(struct rg_gateway *gw, const struct rg_node_conf *nc,
     if (g->targets == NULL || limits_init(&g->limits, nc) != 0)
         goto err;
     for (size_t i = 0; i < gw->n_services; i++) {
-        if (target_init(&g->targets[i], &gw->services[i], eb) != 0)
+        if (target_init(&g->targets[i], &gw->services[i], env, eb) != 0)
             goto err;
         g->n_targets++;
     }
@@ -127,7 +136,7 @@ struct rg_gen *rg_gen_new(struct rg_gateway *gw, const struct rg_node_conf *nc,
         goto err;
     }
     memset(gw, 0, sizeof(*gw));
-    if (chains_init(g, ops) != 0) {
+    if (chains_init(g, env->ops) != 0) {
         /* @gw was taken: give it back. */
         chains_free(g);
         *gw = g->gw;

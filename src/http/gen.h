@@ -14,6 +14,7 @@
 #include "core/errbuf.h"
 #include "route/router.h"
 #include "upstream/pool.h"
+#include "upstream/resolver.h"
 
 /* A service ready to connect to. */
 struct rg_upstream_target {
@@ -54,14 +55,28 @@ struct rg_gen {
     const struct rg_filter_ops *const *ops; /* the registry's, static */
 };
 
+/* What building a generation needs besides the config. */
+struct rg_gen_env {
+    const struct rg_filter_ops *const *ops; /* plugin runtimes, indexed like
+                                               the catalog; static */
+    struct rg_resolver *resolver; /* host names from this cache (the
+                                     control loop); NULL: getaddrinfo,
+                                     which blocks (start-up, -t, SIGHUP in
+                                     single-node mode) */
+    int waiting;                  /* out: failed because a name is being
+                                     resolved; build again when the
+                                     resolver says it changed */
+};
+
 /* Build a generation from @gw (taken on success: @gw is zeroed) and the
  * node settings in @nc (borrowed, copied), compiling each route's plugin
- * chain with the runtimes @ops (indexed like @gw->catalog; static). Resolves service hosts, which
- * may block: control thread or start-up only. Returns NULL and fills @eb
+ * chain with @env's runtimes and resolving service hosts through @env
+ * (blocking only without a resolver): control thread or start-up only.
+ * Returns NULL and fills @eb
  * on failure (then @gw is still the caller's). The result has one
  * reference. */
 struct rg_gen *rg_gen_new(struct rg_gateway *gw, const struct rg_node_conf *nc,
-                          const struct rg_filter_ops *const *ops, uint64_t id,
+                          struct rg_gen_env *env, uint64_t id,
                           struct rg_errbuf *eb);
 
 /* Take a reference. Thread: any. */

@@ -89,6 +89,26 @@ class ReplicationTest(ClusterTestCase):
         self.assertEqual(g.status, 200, repr(g))
         self.assertEqual(g.json()["name"], name)
 
+    def test_service_by_host_name(self):
+        """A service named by host name is served by every node: the
+        rebuild asks the resolver cache, the lookup runs off the control
+        loop, and the config is served once it answers."""
+        first = rgtest.socket.getaddrinfo("localhost", self.up.port,
+                                          type=rgtest.socket.SOCK_STREAM)[0]
+        if first[4][0] != rgtest.HOST:
+            self.skipTest("localhost resolves to %s first here, not %s"
+                          % (first[4][0], rgtest.HOST))
+        c = self.cluster
+        name = self.uniq("byname")
+        r = c.write("POST", "/services",
+                    {"name": name, "host": "localhost",
+                     "port": self.up.port})
+        self.assertEqual(r.status, 201, r)
+        r = c.write("POST", "/services/%s/routes" % name,
+                    {"paths": ["/" + name], "strip_path": False})
+        self.assertEqual(r.status, 201, r)
+        c.wait_served("/" + name + "/echo", 200, timeout=scaled(SERVE_BOUND))
+
     def test_read_your_writes_on_another_node(self):
         """Write on node i, read on node i+1 with ?min_revision=R: always
         the value just written, and a revision >= R."""

@@ -1,0 +1,39 @@
+/* Upstream host names resolved off the control loop's thread: lookups run
+ * on libuv's threadpool (uv_getaddrinfo), answers are cached, the last good
+ * addresses are kept when a later lookup fails, and every name in use is
+ * looked up again every RG_RESOLVER_REFRESH_MS (getaddrinfo does not give
+ * the record's TTL, so the refresh interval stands in for it, as nginx's
+ * `resolver ... valid=`). A config rebuild asks the cache and never
+ * blocks: a name not resolved yet makes it wait for the @changed callback.
+ * Thread: the loop's, for every function. */
+#ifndef RG_UPSTREAM_RESOLVER_H
+#define RG_UPSTREAM_RESOLVER_H
+
+#include <stdint.h>
+#include <sys/socket.h>
+#include <uv.h>
+
+#define RG_RESOLVER_REFRESH_MS 30000
+
+struct rg_resolver;
+
+/* A resolver on @loop. @changed(@arg) runs when a lookup that a get found
+ * pending ends, or when a refresh changes a name's address: the caller
+ * then rebuilds. NULL on ENOMEM. */
+struct rg_resolver *rg_resolver_new(uv_loop_t *loop, uint32_t refresh_ms,
+                                    void (*changed)(void *arg), void *arg);
+
+/* Stop: pending lookups are cancelled; the memory goes once the last one
+ * has called back (before the loop can end). Accepts NULL. */
+void rg_resolver_close(struct rg_resolver *r);
+
+/* The first address of @host (a name, or an IPv4/IPv6 literal, without
+ * brackets) with port @port, into *@out. Returns 0 (literals at once,
+ * names from the cache, stale or not), -EAGAIN when a lookup is in flight
+ * (started now if needed; @changed follows), or the error of a lookup
+ * that ended without any address ever found (-EHOSTUNREACH, -ENOMEM),
+ * after which the next get tries again. Never blocks. */
+int rg_resolver_get(struct rg_resolver *r, const char *host, uint16_t port,
+                    struct sockaddr_storage *out);
+
+#endif

@@ -167,9 +167,9 @@ int rg_arena_buf_add(struct rg_arena *a, struct rg_arena_buf *b,
         size_t cap = b->cap ? b->cap : 1024;
         char *np;
 
-        while (cap < b->len + n)
+        while (cap < b->len + n && cap <= max / 2)
             cap *= 2;
-        if (cap > max)
+        if (cap > max || cap < b->len + n)
             cap = max;
         np = rg_arena_grow(a, b->p, b->len, cap);
         if (np == NULL)

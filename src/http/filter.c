@@ -499,6 +499,8 @@ enum rg_filter_status rg_filter_run(struct rg_req *r, enum rg_phase ph)
             return RG_FILTER_ERROR;
         }
         st = phase_fn(s->ops, ph)(&fc);
+        if (st == RG_FILTER_PAUSE && ph > RG_PHASE_ACCESS)
+            st = RG_FILTER_ERROR; /* only REWRITE and ACCESS may wait */
         if (st == RG_FILTER_PAUSE) {
             fs->idx = (uint16_t)(k + 1);
             fs->phase = (uint8_t)ph;
@@ -535,6 +537,7 @@ void rg_filter_detach(struct rg_req *r)
     struct rg_filter_state *fs = &r->fs;
     struct rg_filter_call fc;
 
+    fs->idx = 0; /* LOG, which runs next, starts from its first plugin */
     if (fs->paused == NULL)
         return;
     fc.r = r;

@@ -794,7 +794,9 @@ static void attempt_fail(struct rg_req *r, int status, const char *why)
         .request_sent = r->head_sent,
         .body_replayable = r->req_buffered ||
                            (!r->chunked && r->content_length <= 0),
-        .response_started = r->resp_started,
+        /* A buffered response has been seen by HEADER (and partly
+         * read): a retry would mix two responses. */
+        .response_started = r->resp_started || r->header_ran,
     };
     uint32_t delay;
 
@@ -804,6 +806,13 @@ static void attempt_fail(struct rg_req *r, int status, const char *why)
     if (r->resp_started) {
         /* Never a second response: cut the connection. */
         rg_conn_close(r->c);
+        return;
+    }
+    if (r->header_ran) {
+        /* Nothing reached the client yet (a buffered response). */
+        r->resp_buffering = 0;
+        rg_proxy_reply_error(r->c, r, status,
+                             status == 504 ? MSG_TIMEOUT : MSG_BAD_UPSTREAM, 1);
         return;
     }
     if (!rg_retry_allowed(&st)) {

@@ -56,6 +56,21 @@ static int token_ok(const char *s)
     return 1;
 }
 
+/* Headers the gateway writes itself to frame and route the message: a
+ * plugin adding one could desynchronise the peer (request smuggling). */
+static int framing_header(const char *name)
+{
+    static const char *const names[] = {"content-length", "transfer-encoding",
+                                        "host", "connection", "upgrade",
+                                        "te", "trailer", "keep-alive"};
+
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        if (strcasecmp(name, names[i]) == 0)
+            return 1;
+    }
+    return 0;
+}
+
 int rg_req_add_header(struct rg_req *r, enum rg_hdir dir, const char *name,
                       const char *value)
 {
@@ -64,7 +79,8 @@ int rg_req_add_header(struct rg_req *r, enum rg_hdir dir, const char *name,
     struct rg_add_header *h;
     size_t nl = strlen(name), vl = strlen(value);
 
-    if (!token_ok(name) || strpbrk(value, "\r\n") != NULL)
+    if (!token_ok(name) || strpbrk(value, "\r\n") != NULL ||
+        framing_header(name))
         return -EINVAL;
     if (dir == RG_TO_UPSTREAM ? r->head_sent || r->up != NULL
                               : r->resp_started)
@@ -87,7 +103,9 @@ int rg_req_respond(struct rg_req *r, int status, const char *body, size_t len)
 {
     char *b;
 
-    if (status < 100 || status > 599 || r->resp_started)
+    /* A reply with a body: no 1xx, 204 or 304. */
+    if (status < 200 || status > 599 || status == 204 || status == 304 ||
+        r->resp_started)
         return -EINVAL;
     if (body == NULL) {
         const char *reason = rg_status_reason(status);

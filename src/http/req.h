@@ -42,12 +42,14 @@ enum rg_hdir {
 
 /* Add header @name: @value (copied) in direction @dir, after the headers
  * already there. Names are checked as HTTP tokens and values for CR, LF
- * and NUL. 0, -EINVAL (bad name or value, or too late: the head went
- * out), -ENOMEM. */
+ * and NUL; the framing headers the gateway writes itself
+ * (Content-Length, Transfer-Encoding, Host, Connection, Upgrade, TE,
+ * Trailer, Keep-Alive) are refused. 0, -EINVAL (bad or refused name, bad
+ * value, or too late: the head went out), -ENOMEM. */
 int rg_req_add_header(struct rg_req *r, enum rg_hdir dir, const char *name,
                       const char *value) RG_MUST_CHECK;
 
-/* Answer the request locally with @status (100..599) and JSON body @body
+/* Answer the request locally with @status (200..599, not 204 or 304) and JSON body @body
  * (@len bytes, copied; NULL: {"message":"<reason>"}). The callback then
  * returns RG_FILTER_RESPOND (or a paused plugin resumes with it). REWRITE
  * and ACCESS only. 0, -EINVAL, -ENOMEM. */

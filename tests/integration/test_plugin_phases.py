@@ -69,6 +69,10 @@ class PhaseChainTest(GatewayTestCase):
                       plugins=[tp("test-phases-c", tag="route-c")]),
                 route("logged", ["/logged"], strip_path=False, plugins=[
                     tp(tag="L", log=True)]),
+                route("waitlog", ["/waitlog"], strip_path=False, plugins=[
+                    tp(pause_ms=300, tag="WL", log=True)]),
+                route("smuggle", ["/smuggle"], strip_path=False, plugins=[
+                    tp(request_headers={"Transfer-Encoding": "chunked"})]),
                 route("readbody", ["/readbody"], strip_path=False, plugins=[
                     tp(read_body=True, body_max=1000)]),
                 route("upper", ["/upper"], strip_path=False, plugins=[
@@ -172,6 +176,24 @@ class PhaseChainTest(GatewayTestCase):
         for i in range(5):
             self.assertEqual(self.hits("gone%d" % i), 0)
         self.assertEqual(self.gw.get("/bare/echo").status, 200)
+
+    def test_log_runs_after_detach(self):
+        """A client that leaves while ACCESS is paused still gets its LOG
+        phase, from the first plugin."""
+        since = len(self.gw.error_log())
+        s = socket.create_connection((rgtest.HOST, self.gw.port))
+        s.sendall(b"GET /waitlog/echo HTTP/1.1\r\nHost: x\r\n"
+                  b"X-Request-ID: detached-1\r\n\r\n")
+        time.sleep(0.1)
+        reset(s)
+        self.gw.wait_log(r"test-phases: log WL detached-1 ", since=since)
+
+    def test_framing_headers_refused(self):
+        """A plugin may not add a framing header (request smuggling): the
+        add fails, the plugin errors, 500, nothing sent upstream."""
+        r = self.gw.get("/smuggle/count?key=smug")
+        self.assertJsonError(r, 500)
+        self.assertEqual(self.hits("smug"), 0)
 
     def test_plugin_errors_are_500(self):
         """An ACCESS error is a 500 JSON reply and no upstream call; a

@@ -1,7 +1,6 @@
 /* Forwarding client: connect, write, read one response, close. */
 #include "admin/fwd.h"
 
-#include <llhttp.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -9,7 +8,7 @@
 #include "core/alloc.h"
 #include "core/buf.h"
 #include "core/io.h"
-#include "http/head.h"
+#include "http/msg.h"
 
 #define FWD_MAX_HEAD 16384
 #define FWD_MAX_BODY (16u << 20)
@@ -20,7 +19,7 @@ struct rg_fwd {
     uv_connect_t connect;
     uv_write_t write;
     uv_buf_t out;               /* the request bytes, owned */
-    llhttp_t parser;
+    struct rg_msg msg;          /* the response parser */
     struct rg_head head;
     struct rg_buf body;
     rg_fwd_cb cb;               /* NULL once called or cancelled */
@@ -29,9 +28,6 @@ struct rg_fwd {
     int closes;                 /* handles still to close */
     int done;
 };
-
-static llhttp_settings_t fsettings;
-static uv_once_t fsettings_once = UV_ONCE_INIT;
 
 static void fwd_closed(uv_handle_t *h)
 {
@@ -91,7 +87,7 @@ static void fwd_finish(struct rg_fwd *f)
         ctype[ct->value_len] = '\0';
         r.ctype = ctype;
     }
-    r.status = f->parser.status_code;
+    r.status = f->msg.p.status_code;
     r.headers = hb.p ? hb.p : "";
     r.body = f->body.p ? f->body.p : "";
     r.body_len = f->body.len;
@@ -102,47 +98,23 @@ static void fwd_finish(struct rg_fwd *f)
     fwd_close(f);
 }
 
-static int p_field(llhttp_t *p, const char *at, size_t n)
+static int p_body(struct rg_msg *m, const char *at, size_t n)
 {
-    return rg_head_add_name(&((struct rg_fwd *)p->data)->head, at, n) ? -1 : 0;
+    struct rg_fwd *f = m->data;
+
+    return rg_buf_add(&f->body, at, n) ? -1 : 0;
 }
 
-static int p_value(llhttp_t *p, const char *at, size_t n)
+static int p_done(struct rg_msg *m)
 {
-    return rg_head_add_value(&((struct rg_fwd *)p->data)->head, at, n) ? -1
-                                                                         : 0;
-}
-
-static int p_value_done(llhttp_t *p)
-{
-    struct rg_fwd *f = p->data;
-
-    if (rg_head_add_value(&f->head, "", 0) != 0)
-        return -1;
-    rg_head_end_value(&f->head);
-    return 0;
-}
-
-static int p_body(llhttp_t *p, const char *at, size_t n)
-{
-    return rg_buf_add(&((struct rg_fwd *)p->data)->body, at, n) ? -1 : 0;
-}
-
-static int p_done(llhttp_t *p)
-{
-    fwd_finish(p->data);
+    fwd_finish(m->data);
     return HPE_PAUSED;
 }
 
-static void fsettings_init(void)
-{
-    llhttp_settings_init(&fsettings);
-    fsettings.on_header_field = p_field;
-    fsettings.on_header_value = p_value;
-    fsettings.on_header_value_complete = p_value_done;
-    fsettings.on_body = p_body;
-    fsettings.on_message_complete = p_done;
-}
+static const struct rg_msg_ops fwd_ops = {
+    .body = p_body,
+    .done = p_done,
+};
 
 static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 {
@@ -159,11 +131,11 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
     if (f->done)
         return;
     if (n == UV_EOF)
-        err = llhttp_finish(&f->parser); /* close-delimited body */
+        err = rg_msg_finish(&f->msg); /* close-delimited body */
     else if (n < 0)
         err = HPE_USER;
     else
-        err = llhttp_execute(&f->parser, buf->base, (size_t)n);
+        err = rg_msg_feed(&f->msg, buf->base, (size_t)n);
     if (f->done || err == HPE_PAUSED)
         return;
     if (err != HPE_OK || n == UV_EOF)
@@ -231,7 +203,6 @@ struct rg_fwd *rg_fwd_start(uv_loop_t *loop, const char *addr,
     struct sockaddr_storage ss;
     struct rg_fwd *f;
 
-    uv_once(&fsettings_once, fsettings_init);
     if (rg_io_parse_addr(addr, &ss) != 0 ||
         (f = rg_calloc(1, sizeof(*f))) == NULL)
         return NULL;
@@ -243,8 +214,7 @@ struct rg_fwd *rg_fwd_start(uv_loop_t *loop, const char *addr,
     f->arg = arg;
     rg_head_init(&f->head, FWD_MAX_HEAD);
     rg_buf_init(&f->body, FWD_MAX_BODY);
-    llhttp_init(&f->parser, HTTP_RESPONSE, &fsettings);
-    f->parser.data = f;
+    rg_msg_init(&f->msg, RG_MSG_RESPONSE, &fwd_ops, &f->head, f);
     uv_tcp_init(loop, &f->tcp);
     uv_timer_init(loop, &f->timer);
     f->tcp.data = f->timer.data = f->connect.data = f;

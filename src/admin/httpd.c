@@ -1,13 +1,14 @@
 /* Control-thread HTTP server: buffered requests, llhttp strict. */
 #include "admin/httpd.h"
 
-#include <llhttp.h>
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "core/alloc.h"
 #include "core/buf.h"
 #include "core/io.h"
+#include "http/msg.h"
 #include "http/status.h"
 
 #define HTTPD_MAX_HEAD 16384
@@ -24,7 +25,7 @@ struct hconn {
     uv_tcp_t tcp;
     struct rg_httpd *h;
     struct hconn *next, *prev;
-    llhttp_t parser;
+    struct rg_msg msg;
     struct rg_head head;
     struct rg_buf body;
     int busy;       /* a request is with the handler */
@@ -33,9 +34,6 @@ struct hconn {
     int closed;     /* the handle is closed; freed once not busy */
     int too_big;    /* the body passes HTTPD_MAX_BODY: answer 413 */
 };
-
-static llhttp_settings_t hsettings;
-static uv_once_t hsettings_once = UV_ONCE_INIT;
 
 static void hconn_closed(uv_handle_t *hd)
 {
@@ -63,41 +61,11 @@ static void hconn_close(struct hconn *c)
     uv_close((uv_handle_t *)&c->tcp, hconn_closed);
 }
 
-static int h_url(llhttp_t *p, const char *at, size_t n)
-{
-    struct hconn *c = p->data;
-
-    return rg_head_add_url(&c->head, at, n) ? -1 : 0;
-}
-
-static int h_field(llhttp_t *p, const char *at, size_t n)
-{
-    struct hconn *c = p->data;
-
-    return rg_head_add_name(&c->head, at, n) ? -1 : 0;
-}
-
-static int h_value(llhttp_t *p, const char *at, size_t n)
-{
-    struct hconn *c = p->data;
-
-    return rg_head_add_value(&c->head, at, n) ? -1 : 0;
-}
-
-static int h_value_done(llhttp_t *p)
-{
-    struct hconn *c = p->data;
-
-    if (rg_head_add_value(&c->head, "", 0) != 0)
-        return -1;
-    rg_head_end_value(&c->head);
-    return 0;
-}
-
 /* A declared body over the cap is refused before any of it is read. */
-static int h_head_done(llhttp_t *p)
+static int h_head(struct rg_msg *m)
 {
-    struct hconn *c = p->data;
+    llhttp_t *p = &m->p;
+    struct hconn *c = m->data;
 
     if ((p->flags & F_CONTENT_LENGTH) && p->content_length > HTTPD_MAX_BODY) {
         c->too_big = 1;
@@ -106,9 +74,9 @@ static int h_head_done(llhttp_t *p)
     return 0;
 }
 
-static int h_body(llhttp_t *p, const char *at, size_t n)
+static int h_body(struct rg_msg *m, const char *at, size_t n)
 {
-    struct hconn *c = p->data;
+    struct hconn *c = m->data;
 
     if (c->body.len + n > HTTPD_MAX_BODY) { /* chunked past the cap */
         c->too_big = 1;
@@ -117,9 +85,10 @@ static int h_body(llhttp_t *p, const char *at, size_t n)
     return rg_buf_add(&c->body, at, n) ? -1 : 0;
 }
 
-static int h_done(llhttp_t *p)
+static int h_done(struct rg_msg *m)
 {
-    struct hconn *c = p->data;
+    llhttp_t *p = &m->p;
+    struct hconn *c = m->data;
     struct rg_httpd_req req;
     char path[2048];
     const char *url = c->head.buf + c->head.url_off;
@@ -128,8 +97,11 @@ static int h_done(llhttp_t *p)
     size_t pl = q ? (size_t)(q - url) : n;
     char query[2048];
 
-    if (pl >= sizeof(path) || (q && n - pl - 1 >= sizeof(query)))
+    if (pl >= sizeof(path) || (q && n - pl - 1 >= sizeof(query))) {
+        m->err = -E2BIG; /* answered 414 */
+        m->err_in_url = 1;
         return -1;
+    }
     memcpy(path, url, pl);
     path[pl] = '\0';
     query[0] = '\0';
@@ -150,16 +122,36 @@ static int h_done(llhttp_t *p)
     return HPE_PAUSED;
 }
 
-static void hsettings_init(void)
+static const struct rg_msg_ops h_ops = {
+    .head = h_head,
+    .body = h_body,
+    .done = h_done,
+};
+
+static void h_parser_init(struct hconn *c)
 {
-    llhttp_settings_init(&hsettings);
-    hsettings.on_url = h_url;
-    hsettings.on_header_field = h_field;
-    hsettings.on_header_value = h_value;
-    hsettings.on_header_value_complete = h_value_done;
-    hsettings.on_headers_complete = h_head_done;
-    hsettings.on_body = h_body;
-    hsettings.on_message_complete = h_done;
+    rg_msg_init(&c->msg, RG_MSG_REQUEST, &h_ops, &c->head, c);
+}
+
+/* A request that cannot be parsed: answer why, then close. */
+static void h_reply_error(struct hconn *c)
+{
+    int status = c->too_big ? 413 : rg_msg_error_status(&c->msg);
+    char body[96];
+    char head[256];
+    uv_buf_t b[2];
+    int bl, hl;
+
+    bl = snprintf(body, sizeof(body), "{\"message\":\"%s\"}\n",
+                  c->too_big ? "Request body too large"
+                             : rg_status_reason(status));
+    hl = snprintf(head, sizeof(head),
+                  "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\n"
+                  "Content-Length: %d\r\nConnection: close\r\n\r\n",
+                  status, rg_status_reason(status), bl);
+    b[0] = uv_buf_init(head, (unsigned)hl);
+    b[1] = uv_buf_init(body, (unsigned)bl);
+    rg_io_write((uv_stream_t *)&c->tcp, b, 2, NULL, NULL);
 }
 
 static void h_alloc(uv_handle_t *hd, size_t hint, uv_buf_t *buf)
@@ -178,7 +170,7 @@ static void h_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         hconn_close(c);
         return;
     }
-    err = llhttp_execute(&c->parser, buf->base, (size_t)nread);
+    err = rg_msg_feed(&c->msg, buf->base, (size_t)nread);
     if (err == HPE_PAUSED) {
         /* One request at a time: pipelined extras are not supported on
          * the control listeners; stop reading until answered. */
@@ -186,17 +178,7 @@ static void h_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         return;
     }
     if (err != HPE_OK) {
-        static const char bad[] = "HTTP/1.1 400 Bad Request\r\n"
-                                  "Content-Length: 0\r\nConnection: close\r\n\r\n";
-        static const char big[] =
-            "HTTP/1.1 413 Payload Too Large\r\n"
-            "Content-Type: application/json\r\nContent-Length: 37\r\n"
-            "Connection: close\r\n\r\n"
-            "{\"message\":\"Request body too large\"}\n";
-        uv_buf_t b = c->too_big ? uv_buf_init((char *)big, sizeof(big) - 1)
-                                : uv_buf_init((char *)bad, sizeof(bad) - 1);
-
-        rg_io_write(s, &b, 1, NULL, NULL);
+        h_reply_error(c);
         c->close = 1;
         uv_read_stop(s);
         hconn_close(c);
@@ -239,8 +221,7 @@ void rg_httpd_respond(void *conn, int status, const char *ctype,
     }
     rg_head_release(&c->head);
     rg_buf_release(&c->body);
-    llhttp_init(&c->parser, HTTP_REQUEST, &hsettings);
-    c->parser.data = c;
+    h_parser_init(c);
     uv_read_start((uv_stream_t *)&c->tcp, h_alloc, h_read);
 }
 
@@ -265,8 +246,7 @@ static void h_connection(uv_stream_t *s, int status)
         return;
     }
     uv_tcp_nodelay(&c->tcp, 1);
-    llhttp_init(&c->parser, HTTP_REQUEST, &hsettings);
-    c->parser.data = c;
+    h_parser_init(c);
     uv_read_start((uv_stream_t *)&c->tcp, h_alloc, h_read);
 }
 
@@ -278,7 +258,6 @@ struct rg_httpd *rg_httpd_start(uv_loop_t *loop, const char *listen,
     struct sockaddr_storage ss;
     int rv;
 
-    uv_once(&hsettings_once, hsettings_init);
     if (h == NULL) {
         rg_errbuf_set(eb, "out of memory");
         return NULL;

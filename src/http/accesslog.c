@@ -139,7 +139,7 @@ void rg_accesslog_request(struct rg_accesslog *a, const struct rg_req *r)
     rv |= rg_buf_addf(b, "{\"time\":\"%s.%03ldZ\",\"request_id\":\"%s\","
                       "\"client\":\"%s\",\"method\":\"%s\",\"path\":\"",
                       tbuf, ts.tv_nsec / 1000000, r->id, r->c->peer,
-                      llhttp_method_name(r->c->parser.method));
+                      llhttp_method_name(r->c->msg.p.method));
     if (r->path != NULL)
         rv |= rg_json_escape(b, r->path, strlen(r->path));
     rv |= rg_buf_addf(b, "\",\"status\":%d,\"bytes_sent\":%llu,"

@@ -12,115 +12,58 @@
 #include "http/wctx.h"
 #include "http/proxy.h"
 
-static llhttp_settings_t req_settings;
-static uv_once_t settings_once = UV_ONCE_INIT;
-
 static void conn_drive(struct rg_conn *c);
 static void on_head_timeout(uv_timer_t *t);
 static void conn_set_reading(struct rg_conn *c, int on);
 
-/* Parser callbacks. They only record; the exchange is started after
- * llhttp_execute returns, so no callback frees the parser under it. */
+/* Request events (http/msg.h). They only record; the exchange is started
+ * after rg_msg_feed returns, so no callback frees the parser under it. */
 
-static int on_message_begin(llhttp_t *p)
+static int req_begin(struct rg_msg *m)
 {
-    struct rg_conn *c = p->data;
+    struct rg_conn *c = m->data;
 
     if (c->req == NULL)
         c->req = rg_proxy_req_new(c);
     if (c->req == NULL)
-        return -1;
+        return -ENOMEM;
+    m->head = &c->req->head;
     /* From the first byte of a request, its head must come in time. */
     uv_timer_start(&c->timer, on_head_timeout,
                    c->w->gen->limits.header_timeout_ms, 0);
     return 0;
 }
 
-static int head_err(struct rg_conn *c, int rv, int too_big_status)
+static int req_head(struct rg_msg *m)
 {
-    if (rv == 0)
-        return 0;
-    c->req->err_status = rv == -E2BIG ? too_big_status
-                         : rv == -ENOMEM ? 503 : 400;
-    return -1;
-}
-
-static int on_url(llhttp_t *p, const char *at, size_t n)
-{
-    struct rg_conn *c = p->data;
-
-    return head_err(c, rg_head_add_url(&c->req->head, at, n), 414);
-}
-
-static int on_header_field(llhttp_t *p, const char *at, size_t n)
-{
-    struct rg_conn *c = p->data;
-
-    return head_err(c, rg_head_add_name(&c->req->head, at, n), 431);
-}
-
-static int on_header_value(llhttp_t *p, const char *at, size_t n)
-{
-    struct rg_conn *c = p->data;
-
-    /* llhttp 8.1 accepts obs-fold even in strict mode, delivering the
-     * continuation as a second span of the same value. A value split by a
-     * read boundary resumes at the start of the new input; anything else
-     * is a fold, which RFC 9112 §5.2 lets us reject with 400. */
-    if (c->req->head.in_value && at != c->exec_start) {
-        c->req->err_status = 400;
-        return -1;
-    }
-    return head_err(c, rg_head_add_value(&c->req->head, at, n), 431);
-}
-
-static int on_header_value_complete(llhttp_t *p)
-{
-    struct rg_conn *c = p->data;
-
-    /* An empty value has no on_header_value call: make sure it exists. */
-    if (head_err(c, rg_head_add_value(&c->req->head, "", 0), 431) != 0)
-        return -1;
-    rg_head_end_value(&c->req->head);
-    return 0;
-}
-
-static int on_headers_complete(llhttp_t *p)
-{
-    struct rg_conn *c = p->data;
+    struct rg_conn *c = m->data;
 
     c->ev_head = 1;
     return HPE_PAUSED;
 }
 
-static int on_body(llhttp_t *p, const char *at, size_t n)
+static int req_body(struct rg_msg *m, const char *at, size_t n)
 {
-    struct rg_conn *c = p->data;
+    struct rg_conn *c = m->data;
 
     return rg_proxy_body(c->req, at, n);
 }
 
-static int on_message_complete(llhttp_t *p)
+static int req_done(struct rg_msg *m)
 {
-    struct rg_conn *c = p->data;
+    struct rg_conn *c = m->data;
 
     c->ev_done = 1;
     /* An upgrade pauses on its own (HPE_PAUSED_UPGRADE). */
-    return p->upgrade ? 0 : HPE_PAUSED;
+    return m->p.upgrade ? 0 : HPE_PAUSED;
 }
 
-static void settings_init(void)
-{
-    llhttp_settings_init(&req_settings);
-    req_settings.on_message_begin = on_message_begin;
-    req_settings.on_url = on_url;
-    req_settings.on_header_field = on_header_field;
-    req_settings.on_header_value = on_header_value;
-    req_settings.on_header_value_complete = on_header_value_complete;
-    req_settings.on_headers_complete = on_headers_complete;
-    req_settings.on_body = on_body;
-    req_settings.on_message_complete = on_message_complete;
-}
+static const struct rg_msg_ops req_ops = {
+    .begin = req_begin,
+    .head = req_head,
+    .body = req_body,
+    .done = req_done,
+};
 
 /* Handles and lifetime. */
 
@@ -145,6 +88,7 @@ void rg_conn_close(struct rg_conn *c)
         rg_proxy_abort(c->req);
         rg_proxy_req_free(c->req);
         c->req = NULL;
+        c->msg.head = NULL; /* was the request's */
     }
     if (c->prev != NULL)
         c->prev->next = c->next;
@@ -264,26 +208,17 @@ static int pend_append(struct rg_conn *c, const char *p, size_t n)
 static void conn_parse_error(struct rg_conn *c, llhttp_errno_t err)
 {
     struct rg_req *r = c->req;
-    int status = r != NULL && r->err_status ? r->err_status : 400;
+    int status = r != NULL && r->err_status ? r->err_status
+                                            : rg_msg_error_status(&c->msg);
 
     rg_log(RG_LOG_INFO, "worker %u: client %s: bad request: %s (%s)",
            c->w->index, c->peer, llhttp_errno_name(err),
-           llhttp_get_error_reason(&c->parser));
+           llhttp_get_error_reason(&c->msg.p));
     if (r != NULL && r->resp_started) {
         rg_conn_close(c);
         return;
     }
     rg_proxy_reply_error(c, r, status, NULL, 1);
-}
-
-/* Un-pause after a request; an upgrade the upstream declined leaves the
- * parser in its upgrade pause, from which HTTP parsing goes on. */
-static void parser_resume(struct rg_conn *c)
-{
-    if (llhttp_get_errno(&c->parser) == HPE_PAUSED_UPGRADE)
-        llhttp_resume_after_upgrade(&c->parser);
-    else
-        llhttp_resume(&c->parser);
 }
 
 /* Run the parser over @p..@p+@n; keep what a pause leaves unparsed. */
@@ -292,10 +227,9 @@ static void conn_feed(struct rg_conn *c, const char *p, size_t n)
     llhttp_errno_t err;
     const char *pos;
 
-    c->exec_start = p;
-    err = llhttp_execute(&c->parser, p, n);
+    err = rg_msg_feed(&c->msg, p, n);
     if (err == HPE_PAUSED || err == HPE_PAUSED_UPGRADE) {
-        pos = llhttp_get_error_pos(&c->parser);
+        pos = rg_msg_stop_pos(&c->msg);
         c->want_read = 0;
         if (keep_pending(c, pos, (size_t)(p + n - pos)) != 0) {
             rg_conn_close(c);
@@ -318,7 +252,7 @@ static void conn_feed(struct rg_conn *c, const char *p, size_t n)
         if (c->req == NULL) {
             /* The end of a bodiless request answered before its body was
              * parsed: just move on to the next request. */
-            parser_resume(c);
+            rg_msg_resume(&c->msg);
             c->want_read = 1;
             c->nudge = 1;
             c->redrive = 1;
@@ -412,7 +346,7 @@ static void conn_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 
 void rg_conn_resume_body(struct rg_conn *c)
 {
-    llhttp_resume(&c->parser);
+    rg_msg_resume(&c->msg);
     c->want_read = 1;
     c->nudge = 1;
     conn_drive(c);
@@ -478,6 +412,7 @@ void rg_conn_request_finished(struct rg_conn *c, int keepalive)
         return;
     rg_proxy_req_free(c->req);
     c->req = NULL;
+    c->msg.head = NULL; /* was the request's */
     if (!keepalive || c->w->draining) {
         c->want_read = 0;
         conn_set_reading(c, 0);
@@ -486,7 +421,7 @@ void rg_conn_request_finished(struct rg_conn *c, int keepalive)
             rg_conn_close(c);
         return;
     }
-    parser_resume(c);
+    rg_msg_resume(&c->msg);
     c->want_read = 1;
     c->nudge = 1;
     conn_wait_request(c, 0);
@@ -528,7 +463,6 @@ void rg_conn_accept(struct rg_wctx *w, uv_stream_t *listener)
 {
     struct rg_conn *c = rg_calloc(1, sizeof(*c));
 
-    uv_once(&settings_once, settings_init);
     if (c == NULL)
         return;
     c->w = w;
@@ -549,8 +483,7 @@ void rg_conn_accept(struct rg_wctx *w, uv_stream_t *listener)
     }
     uv_tcp_nodelay(&c->tcp, 1);
     conn_peer(c);
-    llhttp_init(&c->parser, HTTP_REQUEST, &req_settings);
-    c->parser.data = c;
+    rg_msg_init(&c->msg, RG_MSG_REQUEST, &req_ops, NULL, c);
     c->want_read = 1;
     conn_wait_request(c, 1);
     conn_set_reading(c, 1);

@@ -6,10 +6,11 @@
 #ifndef RG_HTTP_CONN_H
 #define RG_HTTP_CONN_H
 
-#include <llhttp.h>
 #include <netinet/in.h>
 #include <stddef.h>
 #include <uv.h>
+
+#include "http/msg.h"
 
 struct rg_wctx;
 struct rg_req;
@@ -24,12 +25,11 @@ struct rg_conn {
     uv_timer_t timer;          /* header/idle timeout, retry backoff */
     struct rg_wctx *w;
     struct rg_conn *next, *prev; /* worker's connection list */
-    llhttp_t parser;
+    struct rg_msg msg;         /* the request parser (strict) */
     struct rg_req *req;        /* current request, or NULL when idle */
     char *pend;                /* unparsed bytes after a pause, owned */
     size_t pend_len;
     size_t out_bytes;          /* queued to the client, not yet written */
-    const char *exec_start;    /* input of the running llhttp_execute */
     char peer[48];             /* client IP, text */
     union {
         struct sockaddr sa;

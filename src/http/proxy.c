@@ -19,9 +19,9 @@
 
 /* What the exchange keeps with each upstream connection (its data[]): the
  * response parser and head outlive the request, so a callback that ends
- * the request inside llhttp_execute leaves the parser's memory valid. */
+ * the request inside rg_msg_feed leaves the parser's memory valid. */
 struct up_state {
-    llhttp_t parser;
+    struct rg_msg msg;       /* the response parser */
     struct rg_head head;     /* response head; status text as "url" */
 };
 
@@ -186,7 +186,7 @@ static unsigned count_fields(const struct rg_head *h, const char *name)
 /* Parse the head's framing and options. Returns 0 or an HTTP status. */
 static int analyse_head(struct rg_req *r)
 {
-    llhttp_t *p = &r->c->parser;
+    llhttp_t *p = &r->c->msg.p;
     const char *method = llhttp_method_name(p->method);
     const struct rg_field *f;
     int conn_close, conn_upgrade;
@@ -369,7 +369,7 @@ static int build_upstream_head(struct rg_req *r)
     struct rg_buf *b = &r->up_head;
     const struct rg_field *host = rg_head_find(&r->head, "host");
     const struct rg_limits *l = &r->gen->limits;
-    const char *method = llhttp_method_name(r->c->parser.method);
+    const char *method = llhttp_method_name(r->c->msg.p.method);
     int rv = 0;
 
     rv |= rg_buf_addf(b, "%s ", method);
@@ -833,40 +833,6 @@ static void attempt_fail(struct rg_req *r, int status, const char *why)
 
 /* The response. */
 
-static llhttp_settings_t resp_settings;
-static uv_once_t resp_once = UV_ONCE_INIT;
-
-static int on_resp_status(llhttp_t *p, const char *at, size_t n)
-{
-    struct rg_upconn *up = p->data;
-
-    return rg_head_add_url(&ups(up)->head, at, n) ? -1 : 0;
-}
-
-static int on_resp_field(llhttp_t *p, const char *at, size_t n)
-{
-    struct rg_upconn *up = p->data;
-
-    return rg_head_add_name(&ups(up)->head, at, n) ? -1 : 0;
-}
-
-static int on_resp_value(llhttp_t *p, const char *at, size_t n)
-{
-    struct rg_upconn *up = p->data;
-
-    return rg_head_add_value(&ups(up)->head, at, n) ? -1 : 0;
-}
-
-static int on_resp_value_complete(llhttp_t *p)
-{
-    struct rg_upconn *up = p->data;
-
-    if (rg_head_add_value(&ups(up)->head, "", 0) != 0)
-        return -1;
-    rg_head_end_value(&ups(up)->head);
-    return 0;
-}
-
 static int add_response_fields(struct rg_req *r, struct rg_buf *b)
 {
     const struct rg_head *h = &ups(r->up)->head;
@@ -979,9 +945,10 @@ static int build_response_head(struct rg_req *r, llhttp_t *p,
     return 0;
 }
 
-static int on_resp_headers_complete(llhttp_t *p)
+static int resp_head(struct rg_msg *m)
 {
-    struct rg_upconn *up = p->data;
+    llhttp_t *p = &m->p;
+    struct rg_upconn *up = m->data;
     struct rg_req *r = up->req;
 
     if (p->status_code < 200 && p->status_code != 101) {
@@ -1007,9 +974,9 @@ static int on_resp_headers_complete(llhttp_t *p)
     return r->method == RG_M_HEAD ? 1 : 0;
 }
 
-static int on_resp_body(llhttp_t *p, const char *at, size_t n)
+static int resp_body(struct rg_msg *m, const char *at, size_t n)
 {
-    struct rg_upconn *up = p->data;
+    struct rg_upconn *up = m->data;
     struct rg_req *r = up->req;
     struct rg_conn *c = r->c;
     uv_buf_t bufs[4];
@@ -1068,9 +1035,10 @@ static int send_buffered_response(struct rg_req *r, llhttp_t *p)
     return rv != 0 ? -1 : 0;
 }
 
-static int on_resp_message_complete(llhttp_t *p)
+static int resp_done(struct rg_msg *m)
 {
-    struct rg_upconn *up = p->data;
+    llhttp_t *p = &m->p;
+    struct rg_upconn *up = m->data;
     struct rg_req *r = up->req;
 
     if (p->status_code < 200 && p->status_code != 101)
@@ -1084,26 +1052,19 @@ static int on_resp_message_complete(llhttp_t *p)
     return p->upgrade ? 0 : HPE_PAUSED;
 }
 
-static void resp_settings_init(void)
-{
-    llhttp_settings_init(&resp_settings);
-    resp_settings.on_status = on_resp_status;
-    resp_settings.on_header_field = on_resp_field;
-    resp_settings.on_header_value = on_resp_value;
-    resp_settings.on_header_value_complete = on_resp_value_complete;
-    resp_settings.on_headers_complete = on_resp_headers_complete;
-    resp_settings.on_body = on_resp_body;
-    resp_settings.on_message_complete = on_resp_message_complete;
-}
+static const struct rg_msg_ops resp_ops = {
+    .head = resp_head,
+    .body = resp_body,
+    .done = resp_done,
+};
 
 static void up_begin(struct rg_req *r, struct rg_upconn *up)
 {
-    uv_once(&resp_once, resp_settings_init);
     r->up = up;
     up->req = r;
     rg_head_release(&ups(up)->head);
-    llhttp_init(&ups(up)->parser, HTTP_RESPONSE, &resp_settings);
-    ups(up)->parser.data = up;
+    rg_msg_init(&ups(up)->msg, RG_MSG_RESPONSE, &resp_ops, &ups(up)->head,
+                up);
     up->timer.data = up;
     uv_timer_stop(&up->timer);
 }
@@ -1171,7 +1132,7 @@ static int response_failed(struct rg_req *r)
 static void up_parse(struct rg_req *r, const char *p, size_t n)
 {
     struct rg_upconn *up = r->up;
-    llhttp_errno_t err = llhttp_execute(&ups(up)->parser, p, n);
+    llhttp_errno_t err = rg_msg_feed(&ups(up)->msg, p, n);
     const char *pos;
 
     /* A callback may have ended the exchange (client gone): @up lives on
@@ -1184,7 +1145,7 @@ static void up_parse(struct rg_req *r, const char *p, size_t n)
         (void)flush_response_head(r);
         return;
     }
-    pos = llhttp_get_error_pos(&ups(up)->parser);
+    pos = rg_msg_stop_pos(&ups(up)->msg);
     if (err == HPE_PAUSED_UPGRADE && r->status == 101) {
         start_tunnel(r, pos, (size_t)(p + n - pos));
         return;
@@ -1209,8 +1170,8 @@ static void up_eof(struct rg_req *r)
         return;
     }
     if ((r->resp_started || r->resp_buffering) &&
-        llhttp_message_needs_eof(&ups(up)->parser)) {
-        llhttp_errno_t err = llhttp_finish(&ups(up)->parser);
+        llhttp_message_needs_eof(&ups(up)->msg.p)) {
+        llhttp_errno_t err = rg_msg_finish(&ups(up)->msg);
 
         /* on_message_complete pauses, so a clean end reads HPE_PAUSED. */
         if ((err == HPE_OK || err == HPE_PAUSED) && r->resp_done) {

@@ -67,7 +67,7 @@ struct rg_req {
     unsigned attempts;
     unsigned max_retries;
     int status;                 /* response status sent to the client */
-    int err_status;             /* set by parser callbacks on limits */
+    int err_status;             /* set by the body callback on limits */
     enum rg_resp_framing framing;
     uint64_t t_start;           /* uv_hrtime at head complete */
     uint64_t t_upstream;        /* uv_hrtime at the last attempt's start */

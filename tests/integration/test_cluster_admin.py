@@ -4,7 +4,8 @@ node registry (GET /cluster shows name, admin and proxy for all of them,
 and a node joined without a name gets its own node.name); Kong's
 application/x-www-form-urlencoded bodies; ?consistency and ?min_revision
 are validated (400); a Content-Length past the body cap is refused with 413
-before the body is sent; transfer to / promotion of an unknown id is 404;
+before the body is sent; a target too long is 414, a header too large
+431, an obs-fold 400; transfer to / promotion of an unknown id is 404;
 removing the leader itself answers 204 or 504 unknown, never 503
 not-proposed (the removal committed before the registry write failed)."""
 
@@ -109,23 +110,45 @@ class AdminTest(ClusterTestCase):
             r = nd.admin("GET", "/services?" + q)
             self.assertEqual(r.status, 200, "%s: %r" % (q, r))
 
-    def test_body_over_cap_refused_before_it_is_read(self):
-        nd = self.cluster.nodes[0]
+    def raw(self, nd, data):
+        """Send @data to @nd's admin listener; the response head."""
         s = socket.create_connection((rgtest.HOST, nd.admin_port),
                                      timeout=scaled(5.0))
         try:
-            s.sendall(b"POST /services HTTP/1.1\r\nHost: x\r\n"
-                      b"Content-Type: application/json\r\n"
-                      b"Content-Length: 100000000\r\n\r\n")
-            data = b""
-            while b"\r\n\r\n" not in data:
+            s.sendall(data)
+            got = b""
+            while b"\r\n\r\n" not in got:
                 chunk = s.recv(4096)
                 if not chunk:
                     break
-                data += chunk
+                got += chunk
         finally:
             s.close()
+        return got
+
+    def test_body_over_cap_refused_before_it_is_read(self):
+        nd = self.cluster.nodes[0]
+        data = self.raw(nd, b"POST /services HTTP/1.1\r\nHost: x\r\n"
+                            b"Content-Type: application/json\r\n"
+                            b"Content-Length: 100000000\r\n\r\n")
         self.assertTrue(data.startswith(b"HTTP/1.1 413 "), data)
+
+    def test_bad_requests_say_why(self):
+        """The admin server parses with the proxy's glue: a target too long
+        is 414, a header too large 431, an obs-fold 400; the node still
+        answers afterwards."""
+        nd = self.cluster.nodes[0]
+        for req, status in (
+                (b"GET /services?" + b"a" * 3000 + b" HTTP/1.1\r\n"
+                 b"Host: x\r\n\r\n", b"414"),
+                (b"GET /services HTTP/1.1\r\nHost: x\r\nX-Big: " +
+                 b"b" * 20000 + b"\r\n\r\n", b"431"),
+                (b"GET /services HTTP/1.1\r\nHost: x\r\nX-F: a\r\n b\r\n"
+                 b"\r\n", b"400")):
+            data = self.raw(nd, req)
+            self.assertTrue(data.startswith(b"HTTP/1.1 " + status + b" "),
+                            (req[:40], data))
+        self.assertEqual(nd.admin("GET", "/services").status, 200)
 
     def test_ids_lower_case_names_strings(self):
         """A UUID key in upper case is stored in lower case (the config

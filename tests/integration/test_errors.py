@@ -236,6 +236,12 @@ class ErrorsTest(GatewayTestCase):
         r, _ = self.fetch("GET", "/r0/garbage")
         self.assertJsonError(r, 502, BAD_GATEWAY)
 
+    def test_502_folded_response(self):
+        """A response header continued by obs-fold (RFC 9112 §5.2) -> 502:
+        the proxy does not forward a fold, nor guess at its meaning."""
+        r, _ = self.fetch("GET", "/r0/folded")
+        self.assertJsonError(r, 502, BAD_GATEWAY)
+
     def test_partial_content_length_truncated(self):
         """Upstream dies after 10 of 1000 bytes: the client sees the 200,
         10 bytes, then the connection closes (never a 502 after it)."""

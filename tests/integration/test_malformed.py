@@ -3,6 +3,7 @@
 timeouts: each bad request gets a JSON error and (for 400/408) a closed
 connection, nothing reaches the upstream, and the gateway keeps serving."""
 
+import json
 import select
 import time
 import unittest
@@ -196,6 +197,27 @@ class MalformedTest(GatewayTestCase):
                 c.send(raw)
                 r = c.read_response()
                 self.assertEqual(r.status, 200, r)
+
+    def test_fold_split_across_reads(self):
+        """An obs-fold whose continuation arrives in a later read is still
+        a fold (400, never forwarded); a value merely split by a read is
+        joined and proxied (the control)."""
+        before = self.up.requests
+        with self.gw.connect(timeout=5) as c:
+            c.send(b"GET /echo HTTP/1.1\r\nHost: t\r\nX-F: a\r\n")
+            time.sleep(0.2)
+            c.send(b" b\r\n\r\n")
+            self.assertJsonError(c.read_response(), 400)
+        self.assertEqual(self.up.requests, before)
+        with self.gw.connect(timeout=5) as c:
+            c.send(b"GET /echo HTTP/1.1\r\nHost: t\r\nX-A: b")
+            time.sleep(0.2)
+            c.send(b" c\r\n\r\n")
+            r = c.read_response()
+            self.assertEqual(r.status, 200, r)
+            hdrs = {k.lower(): v
+                    for k, v in json.loads(r.body)["headers"].items()}
+            self.assertEqual(hdrs.get("x-a"), "b c")
 
     def test_smuggled_request_in_body_not_forwarded(self):
         """CL+TE carrying a second request: the hidden request never

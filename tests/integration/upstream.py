@@ -32,6 +32,7 @@ Endpoints:
                         (?rst=1: reset instead of FIN)
   /partial              headers with Content-Length 1000, 10 bytes, close
   /garbage              answer bytes that are not HTTP, then close
+  /folded               answer 200 with a header continued by obs-fold
   /count?key=K          count a hit for K, answer {"key","count"};
                         &close=1 close instead of answering;
                         &close_first=N close for the first N hits only
@@ -65,7 +66,7 @@ REASONS = {
 }
 
 ENDPOINTS = ("echo", "status", "delay", "bytes", "chunked", "upload",
-             "close", "partial", "garbage", "count", "hits", "set-headers",
+             "close", "partial", "garbage", "folded", "count", "hits", "set-headers",
              "headers-big", "ws")
 
 
@@ -503,6 +504,11 @@ class Upstream:
 
         if ep == "garbage":
             sock.sendall(b"this is not HTTP at all\r\n\r\n")
+            return False
+
+        if ep == "folded":
+            sock.sendall(b"HTTP/1.1 200 OK\r\nX-Folded: one\r\n two\r\n"
+                         b"Content-Length: 2\r\n\r\nok")
             return False
 
         if ep == "set-headers":

@@ -1,0 +1,175 @@
+/* The llhttp glue: callbacks that fill an rg_head and hand message events
+ * to the owner's vtable. */
+#include "http/msg.h"
+
+#include <errno.h>
+
+static struct rg_msg *msg_of(llhttp_t *p)
+{
+    return (struct rg_msg *)p; /* p is the first member */
+}
+
+/* Record a head collector's failure: llhttp then stops with an error. */
+static int head_fail(struct rg_msg *m, int rv, int in_url)
+{
+    if (rv == 0)
+        return 0;
+    m->err = rv;
+    m->err_in_url = in_url;
+    return -1;
+}
+
+static int on_message_begin(llhttp_t *p)
+{
+    struct rg_msg *m = msg_of(p);
+
+    m->err = 0;
+    m->err_in_url = 0;
+    if (m->ops->begin != NULL)
+        return head_fail(m, m->ops->begin(m), 0);
+    return 0;
+}
+
+static int on_url(llhttp_t *p, const char *at, size_t n)
+{
+    struct rg_msg *m = msg_of(p);
+
+    if (m->head == NULL)
+        return head_fail(m, -EINVAL, 0);
+    return head_fail(m, rg_head_add_url(m->head, at, n), 1);
+}
+
+static int on_header_field(llhttp_t *p, const char *at, size_t n)
+{
+    struct rg_msg *m = msg_of(p);
+
+    if (m->head == NULL)
+        return head_fail(m, -EINVAL, 0);
+    return head_fail(m, rg_head_add_name(m->head, at, n), 0);
+}
+
+/* Whether a second span of the current value is only the same value split
+ * by a read boundary: the last span ended its input, and this one starts
+ * the very next input. llhttp 8 accepts obs-fold even in strict mode and
+ * drops its CRLF, handing the continuation over as just such a second span
+ * (in the same input or, split at the fold, in a later one); anything but
+ * a read boundary is a fold, which RFC 9112 §5.2 lets a recipient reject. */
+static int value_split_by_read(const struct rg_msg *m, const char *at)
+{
+    return at == m->exec_start && m->val_feed + 1 == m->feeds &&
+           m->val_at_end;
+}
+
+static int on_header_value(llhttp_t *p, const char *at, size_t n)
+{
+    struct rg_msg *m = msg_of(p);
+
+    if (m->head == NULL)
+        return head_fail(m, -EINVAL, 0);
+    if (n == 0)
+        return 0; /* llhttp's empty spans at input ends carry nothing */
+    if (m->head->in_value && !value_split_by_read(m, at))
+        return head_fail(m, -EINVAL, 0);
+    m->val_feed = m->feeds;
+    m->val_at_end = at + n == m->exec_end;
+    return head_fail(m, rg_head_add_value(m->head, at, n), 0);
+}
+
+static int on_header_value_complete(llhttp_t *p)
+{
+    struct rg_msg *m = msg_of(p);
+    int rv;
+
+    if (m->head == NULL)
+        return head_fail(m, -EINVAL, 0);
+    /* An empty value has no on_header_value call: make sure it exists. */
+    rv = rg_head_add_value(m->head, "", 0);
+    if (rv != 0)
+        return head_fail(m, rv, 0);
+    rg_head_end_value(m->head);
+    return 0;
+}
+
+static int on_headers_complete(llhttp_t *p)
+{
+    struct rg_msg *m = msg_of(p);
+
+    return m->ops->head != NULL ? m->ops->head(m) : 0;
+}
+
+static int on_body(llhttp_t *p, const char *at, size_t n)
+{
+    struct rg_msg *m = msg_of(p);
+
+    return m->ops->body != NULL ? m->ops->body(m, at, n) : 0;
+}
+
+static int on_message_complete(llhttp_t *p)
+{
+    struct rg_msg *m = msg_of(p);
+
+    return m->ops->done != NULL ? m->ops->done(m) : 0;
+}
+
+static const llhttp_settings_t msg_settings = {
+    .on_message_begin = on_message_begin,
+    .on_url = on_url,
+    .on_status = on_url, /* the reason phrase takes the url span */
+    .on_header_field = on_header_field,
+    .on_header_value = on_header_value,
+    .on_header_value_complete = on_header_value_complete,
+    .on_headers_complete = on_headers_complete,
+    .on_body = on_body,
+    .on_message_complete = on_message_complete,
+};
+
+void rg_msg_init(struct rg_msg *m, enum rg_msg_kind kind,
+                 const struct rg_msg_ops *ops, struct rg_head *head,
+                 void *data)
+{
+    llhttp_init(&m->p, kind == RG_MSG_REQUEST ? HTTP_REQUEST : HTTP_RESPONSE,
+                &msg_settings);
+    m->ops = ops;
+    m->data = data;
+    m->head = head;
+    m->exec_start = m->exec_end = NULL;
+    m->feeds = m->val_feed = 0;
+    m->val_at_end = 0;
+    m->err = 0;
+    m->err_in_url = 0;
+}
+
+llhttp_errno_t rg_msg_feed(struct rg_msg *m, const char *at, size_t n)
+{
+    if (n > 0)
+        m->feeds++;
+    m->exec_start = at;
+    m->exec_end = at + n;
+    return llhttp_execute(&m->p, at, n);
+}
+
+llhttp_errno_t rg_msg_finish(struct rg_msg *m)
+{
+    m->exec_start = m->exec_end = NULL;
+    return llhttp_finish(&m->p);
+}
+
+void rg_msg_resume(struct rg_msg *m)
+{
+    if (llhttp_get_errno(&m->p) == HPE_PAUSED_UPGRADE)
+        llhttp_resume_after_upgrade(&m->p);
+    else
+        llhttp_resume(&m->p);
+}
+
+int rg_msg_error_status(const struct rg_msg *m)
+{
+    switch (m->err) {
+    case -E2BIG:
+        return m->err_in_url ? 414 : 431;
+    case -ENOMEM:
+        return 503;
+    default:
+        return 400;
+    }
+}

@@ -82,6 +82,12 @@ static void fwd_finish(struct rg_fwd *f)
         rg_buf_add(&hb, f->head.buf + fl->value_off, fl->value_len);
         rg_buf_adds(&hb, "\r\n");
     }
+    if (rg_buf_error(&hb) != 0) {
+        /* The answer came but cannot be relayed whole. */
+        rg_buf_release(&hb);
+        fwd_fail(f, RG_FWD_EUNKNOWN);
+        return;
+    }
     if (ct != NULL && ct->value_len < sizeof(ctype)) {
         memcpy(ctype, f->head.buf + ct->value_off, ct->value_len);
         ctype[ct->value_len] = '\0';

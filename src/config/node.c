@@ -899,15 +899,21 @@ err_after_defaults:
 }
 
 /* Set *@field to a copy of @s; 0 or -ENOMEM. */
-static int dup_into(char **field, const char *s)
-{
-    *field = rg_strdup(s);
-    return *field == NULL ? -ENOMEM : 0;
-}
-
 int rg_node_conf_defaults(struct rg_node_conf *nc)
 {
-    int rv = 0;
+    const struct {
+        char **field;
+        const char *value;
+    } strs[] = {
+        {&nc->proxy_listen, "0.0.0.0:8000"},
+        {&nc->via, "raftgate"},
+        {&nc->server, "raftgate"},
+        {&nc->admin_listen, "127.0.0.1:8001"},
+        {&nc->status_listen, "127.0.0.1:8100"},
+        {&nc->error_log, "stderr"},
+        {&nc->log_level, "info"},
+        {&nc->raft_data_dir, "/var/lib/raftgate"},
+    };
 
     memset(nc, 0, sizeof(*nc));
     nc->workers = 0;
@@ -923,17 +929,12 @@ int rg_node_conf_defaults(struct rg_node_conf *nc)
     nc->raft_election_ms = 1000;
     nc->raft_heartbeat_ms = 100;
     nc->raft_snapshot_threshold = 8192;
-    rv |= dup_into(&nc->proxy_listen, "0.0.0.0:8000");
-    rv |= dup_into(&nc->via, "raftgate");
-    rv |= dup_into(&nc->server, "raftgate");
-    rv |= dup_into(&nc->admin_listen, "127.0.0.1:8001");
-    rv |= dup_into(&nc->status_listen, "127.0.0.1:8100");
-    rv |= dup_into(&nc->error_log, "stderr");
-    rv |= dup_into(&nc->log_level, "info");
-    rv |= dup_into(&nc->raft_data_dir, "/var/lib/raftgate");
-    if (rv != 0) {
-        rg_node_conf_release(nc);
-        return -ENOMEM;
+    for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
+        *strs[i].field = rg_strdup(strs[i].value);
+        if (*strs[i].field == NULL) {
+            rg_node_conf_release(nc);
+            return -ENOMEM;
+        }
     }
     return 0;
 }

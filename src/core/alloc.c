@@ -5,15 +5,33 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/failpoint.h"
+
 static atomic_long fail_countdown;
+#ifdef RG_FAILPOINTS
+static _Thread_local const char *thread_failpoint;
+#endif
 
 static int should_fail(void)
 {
     long v = atomic_load_explicit(&fail_countdown, memory_order_relaxed);
 
+#ifdef RG_FAILPOINTS
+    if (thread_failpoint != NULL && rg_failpoint_fails(thread_failpoint))
+        return 1;
+#endif
     if (v <= 0)
         return 0;
     return atomic_fetch_sub(&fail_countdown, 1) == 1;
+}
+
+void rg_alloc_thread_failpoint(const char *name)
+{
+#ifdef RG_FAILPOINTS
+    thread_failpoint = name;
+#else
+    (void)name;
+#endif
 }
 
 void rg_alloc_fail_after(long nth)

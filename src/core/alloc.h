@@ -18,4 +18,9 @@ char *rg_strndup(const char *s, size_t n);
 /* Test hook: make the @nth allocation from now fail (0 disables). */
 void rg_alloc_fail_after(long nth);
 
+/* Test builds (--enable-failpoints): allocations on the calling thread
+ * fail when failpoint @name (a string literal) says so, e.g.
+ * RAFTGATE_FAILPOINTS="worker_alloc=every(50)". No-op in other builds. */
+void rg_alloc_thread_failpoint(const char *name);
+
 #endif

@@ -13,6 +13,7 @@ void rg_buf_init(struct rg_buf *b, size_t max)
     b->len = 0;
     b->cap = 0;
     b->max = max;
+    b->err = 0;
 }
 
 void rg_buf_release(struct rg_buf *b)
@@ -21,14 +22,23 @@ void rg_buf_release(struct rg_buf *b)
     rg_buf_init(b, b->max);
 }
 
+/* Remember @err as @b's first error. */
+static int buf_fail(struct rg_buf *b, int err)
+{
+    b->err = err;
+    return err;
+}
+
 static int buf_reserve(struct rg_buf *b, size_t n)
 {
     size_t need = b->len + n + 1;
     size_t cap;
     char *np;
 
+    if (b->err != 0)
+        return b->err;
     if (n > b->max || b->len + n > b->max)
-        return -E2BIG;
+        return buf_fail(b, -E2BIG);
     if (need <= b->cap)
         return 0;
     cap = b->cap ? b->cap : 256;
@@ -36,7 +46,7 @@ static int buf_reserve(struct rg_buf *b, size_t n)
         cap *= 2;
     np = rg_realloc(b->p, cap);
     if (np == NULL)
-        return -ENOMEM;
+        return buf_fail(b, -ENOMEM);
     b->p = np;
     b->cap = cap;
     return 0;
@@ -65,11 +75,13 @@ int rg_buf_addf(struct rg_buf *b, const char *fmt, ...)
     int n;
     int rv;
 
+    if (b->err != 0)
+        return b->err;
     va_start(ap, fmt);
     n = vsnprintf(NULL, 0, fmt, ap);
     va_end(ap);
     if (n < 0)
-        return -EINVAL;
+        return buf_fail(b, -EINVAL);
     rv = buf_reserve(b, (size_t)n);
     if (rv != 0)
         return rv;
@@ -78,6 +90,15 @@ int rg_buf_addf(struct rg_buf *b, const char *fmt, ...)
     va_end(ap);
     b->len += (size_t)n;
     return 0;
+}
+
+void rg_buf_truncate(struct rg_buf *b, size_t len)
+{
+    if (len < b->len) {
+        b->len = len;
+        b->p[len] = '\0';
+    }
+    b->err = 0;
 }
 
 char *rg_buf_detach(struct rg_buf *b, size_t *len)

@@ -1,5 +1,7 @@
 /* A growable byte buffer with a hard cap (curl's dynbuf rule: every buffer
- * has a cap). */
+ * has a cap). Errors are sticky: after a failed append every later append
+ * does nothing and returns the same code, so a run of appends is checked
+ * once, with rg_buf_error, at its end (never `rv |= ...`). */
 #ifndef RG_CORE_BUF_H
 #define RG_CORE_BUF_H
 
@@ -10,6 +12,7 @@ struct rg_buf {
     size_t len;
     size_t cap;
     size_t max;  /* the cap on len, bytes */
+    int err;     /* the first failed append's code, or 0 */
 };
 
 /* Initialise empty with cap @max. No allocation. */
@@ -19,7 +22,7 @@ void rg_buf_init(struct rg_buf *b, size_t max);
 void rg_buf_release(struct rg_buf *b);
 
 /* Append @n bytes from @p (borrowed). Returns 0, -E2BIG past max (then @b
- * is unchanged), or -ENOMEM. */
+ * is unchanged), -ENOMEM, or the error of an earlier append. */
 int rg_buf_add(struct rg_buf *b, const void *p, size_t n);
 
 /* Append a NUL-terminated string. Same errors. */
@@ -28,6 +31,16 @@ int rg_buf_adds(struct rg_buf *b, const char *s);
 /* Append printf-formatted text. Same errors. */
 int rg_buf_addf(struct rg_buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/* The first error of an append since init/release/detach, or 0. */
+static inline int rg_buf_error(const struct rg_buf *b)
+{
+    return b->err;
+}
+
+/* Cut @b back to its first @len bytes (at most b->len) and clear its
+ * error: undo a run of appends, failed or not. */
+void rg_buf_truncate(struct rg_buf *b, size_t len);
 
 /* Take the storage out of @b (caller frees with rg_free) and reset @b. */
 char *rg_buf_detach(struct rg_buf *b, size_t *len);

@@ -2,6 +2,7 @@
 #include "core/failpoint.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,4 +51,45 @@ void rg_failpoint_hit(const char *name)
 
         nanosleep(&ts, NULL);
     }
+}
+
+/* Hit counters of the every(n) points, one per name (names are string
+ * literals, so a pointer identifies one); a point past the table never
+ * fails. */
+#define FP_SLOTS 16
+static struct {
+    _Atomic(const char *) name;
+    atomic_ulong hits;
+} slots[FP_SLOTS];
+
+static atomic_ulong *hits_of(const char *name)
+{
+    for (int i = 0; i < FP_SLOTS; i++) {
+        const char *cur = atomic_load(&slots[i].name);
+
+        if (cur == NULL &&
+            atomic_compare_exchange_strong(&slots[i].name, &cur, name))
+            return &slots[i].hits;
+        if (cur == name)
+            return &slots[i].hits;
+    }
+    return NULL;
+}
+
+int rg_failpoint_fails(const char *name)
+{
+    const char *act;
+    atomic_ulong *hits;
+    unsigned long every;
+
+    pthread_once(&spec_once, spec_load);
+    act = find_action(name);
+    if (act == NULL)
+        return 0;
+    if (strncmp(act, "error", 5) == 0)
+        return 1;
+    if (sscanf(act, "every(%lu)", &every) != 1 || every == 0 ||
+        (hits = hits_of(name)) == NULL)
+        return 0;
+    return (atomic_fetch_add(hits, 1) + 1) % every == 0;
 }

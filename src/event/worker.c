@@ -1,6 +1,7 @@
 /* Worker threads: loop, listener, mailbox, drain. */
 #include "event/worker.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,12 +15,26 @@
 #include "http/conn.h"
 #include "upstream/pool.h"
 
+/* Out of memory for a new connection: libuv holds the accepted socket and
+ * stops watching the listener until it is taken, so try again shortly (as
+ * nginx disables accept for a while on EMFILE) rather than never. */
+#define ACCEPT_RETRY_MS 10
+
+static void on_accept_retry(uv_timer_t *t)
+{
+    struct rg_worker *w = t->data;
+
+    if (!w->x.draining &&
+        rg_conn_accept(&w->x, (uv_stream_t *)&w->listener) == -ENOMEM)
+        uv_timer_start(&w->accept_retry, on_accept_retry, ACCEPT_RETRY_MS, 0);
+}
+
 static void on_connection(uv_stream_t *s, int status)
 {
     struct rg_worker *w = s->data;
 
-    if (status == 0)
-        rg_conn_accept(&w->x, s);
+    if (status == 0 && rg_conn_accept(&w->x, s) == -ENOMEM)
+        uv_timer_start(&w->accept_retry, on_accept_retry, ACCEPT_RETRY_MS, 0);
 }
 
 static void worker_end(struct rg_worker *w)
@@ -47,6 +62,7 @@ static void worker_start_drain(struct rg_worker *w)
 
     w->x.draining = 1;
     uv_close((uv_handle_t *)&w->listener, NULL);
+    uv_close((uv_handle_t *)&w->accept_retry, NULL);
     rg_conn_close_idle(&w->x);
     rg_pool_drain(w->x.pool);
     chk = rg_malloc(sizeof(*chk));
@@ -85,6 +101,7 @@ static void *worker_main(void *arg)
 {
     struct rg_worker *w = arg;
 
+    rg_alloc_thread_failpoint("worker_alloc");
     uv_run(&w->x.loop, UV_RUN_DEFAULT);
     atomic_store(&w->ended, 1);
     uv_async_send(w->done);
@@ -105,6 +122,8 @@ static int worker_init(struct rg_worker *w, unsigned index, int fd,
     uv_loop_init(&w->x.loop);
     uv_tcp_init(&w->x.loop, &w->listener);
     w->listener.data = w;
+    uv_timer_init(&w->x.loop, &w->accept_retry);
+    w->accept_retry.data = w;
     rv = uv_tcp_open(&w->listener, fd);
     if (rv == 0)
         rv = uv_listen((uv_stream_t *)&w->listener, 511, on_connection);

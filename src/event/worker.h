@@ -17,6 +17,7 @@
 struct rg_worker {
     struct rg_wctx x;            /* what the request path sees */
     uv_tcp_t listener;
+    uv_timer_t accept_retry;     /* accepting again after ENOMEM */
     uv_async_t wake;
     pthread_t thread;
     uv_async_t *done;            /* control's: signalled when the loop ends */

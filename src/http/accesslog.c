@@ -28,21 +28,18 @@ struct rg_accesslog {
     unsigned long dropped;
 };
 
-int rg_json_escape(struct rg_buf *b, const char *s, size_t n)
+void rg_json_escape(struct rg_buf *b, const char *s, size_t n)
 {
-    int rv = 0;
-
-    for (size_t i = 0; i < n && rv == 0; i++) {
+    for (size_t i = 0; i < n && rg_buf_error(b) == 0; i++) {
         unsigned char ch = (unsigned char)s[i];
 
         if (ch == '"' || ch == '\\')
-            rv = rg_buf_addf(b, "\\%c", ch);
+            rg_buf_addf(b, "\\%c", ch);
         else if (ch < 0x20 || ch == 0x7f)
-            rv = rg_buf_addf(b, "\\u%04x", ch);
+            rg_buf_addf(b, "\\u%04x", ch);
         else
-            rv = rg_buf_add(b, &s[i], 1);
+            rg_buf_add(b, &s[i], 1);
     }
-    return rv;
 }
 
 static void alog_closed(uv_handle_t *h)
@@ -131,34 +128,33 @@ void rg_accesslog_request(struct rg_accesslog *a, const struct rg_req *r)
     struct tm tm;
     char tbuf[40];
     uint64_t now = uv_hrtime();
-    int rv = 0;
 
     clock_gettime(CLOCK_REALTIME, &ts);
     gmtime_r(&ts.tv_sec, &tm);
     strftime(tbuf, sizeof(tbuf), "%Y-%m-%dT%H:%M:%S", &tm);
-    rv |= rg_buf_addf(b, "{\"time\":\"%s.%03ldZ\",\"request_id\":\"%s\","
-                      "\"client\":\"%s\",\"method\":\"%s\",\"path\":\"",
-                      tbuf, ts.tv_nsec / 1000000, r->id, r->c->peer,
-                      llhttp_method_name(r->c->msg.p.method));
+    rg_buf_addf(b, "{\"time\":\"%s.%03ldZ\",\"request_id\":\"%s\","
+                "\"client\":\"%s\",\"method\":\"%s\",\"path\":\"",
+                tbuf, ts.tv_nsec / 1000000, r->id, r->c->peer,
+                llhttp_method_name(r->c->msg.p.method));
     if (r->path != NULL)
-        rv |= rg_json_escape(b, r->path, strlen(r->path));
-    rv |= rg_buf_addf(b, "\",\"status\":%d,\"bytes_sent\":%llu,"
-                      "\"upstream\":\"%s\",\"latency_ms\":%.3f,"
-                      "\"upstream_latency_ms\":%.3f,\"attempts\":%u,"
-                      "\"route\":\"", r->status,
-                      (unsigned long long)r->bytes_out,
-                      r->tgt ? r->tgt->key : "",
-                      (double)(now - r->t_start) / 1e6,
-                      r->t_upstream ? (double)(now - r->t_upstream) / 1e6 : 0.0,
-                      r->attempts);
+        rg_json_escape(b, r->path, strlen(r->path));
+    rg_buf_addf(b, "\",\"status\":%d,\"bytes_sent\":%llu,"
+                "\"upstream\":\"%s\",\"latency_ms\":%.3f,"
+                "\"upstream_latency_ms\":%.3f,\"attempts\":%u,"
+                "\"route\":\"", r->status,
+                (unsigned long long)r->bytes_out,
+                r->tgt ? r->tgt->key : "",
+                (double)(now - r->t_start) / 1e6,
+                r->t_upstream ? (double)(now - r->t_upstream) / 1e6 : 0.0,
+                r->attempts);
     if (r->m.route != NULL && r->m.route->name != NULL)
-        rv |= rg_json_escape(b, r->m.route->name, strlen(r->m.route->name));
-    rv |= rg_buf_adds(b, "\",\"service\":\"");
+        rg_json_escape(b, r->m.route->name, strlen(r->m.route->name));
+    rg_buf_adds(b, "\",\"service\":\"");
     if (r->svc != NULL && r->svc->name != NULL)
-        rv |= rg_json_escape(b, r->svc->name, strlen(r->svc->name));
-    rv |= rg_buf_adds(b, "\"}\n");
-    if (rv != 0) {
-        b->len = mark; /* full (or no memory): drop the line */
+        rg_json_escape(b, r->svc->name, strlen(r->svc->name));
+    rg_buf_adds(b, "\"}\n");
+    if (rg_buf_error(b) != 0) {
+        rg_buf_truncate(b, mark); /* full (or no memory): drop the line */
         a->dropped++;
     }
     if (b->len >= ALOG_CAP / 2)

@@ -23,8 +23,8 @@ void rg_accesslog_request(struct rg_accesslog *a, const struct rg_req *r);
 void rg_accesslog_close(struct rg_accesslog *a);
 
 /* Append @s to @b as a JSON string body (no quotes), escaping as needed.
- * Returns 0 or the rg_buf error. */
+ * An error stays in @b (rg_buf_error). */
 struct rg_buf;
-int rg_json_escape(struct rg_buf *b, const char *s, size_t n);
+void rg_json_escape(struct rg_buf *b, const char *s, size_t n);
 
 #endif

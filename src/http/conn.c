@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/failpoint.h"
 #include "core/log.h"
 #include "core/io.h"
 #include "http/wctx.h"
@@ -73,6 +74,11 @@ static void conn_handle_closed(uv_handle_t *h)
 
     if (--c->n_handles > 0)
         return;
+    /* The request outlives every call that may still hold it when the
+     * connection closes (a failed write deep in the exchange): it goes
+     * here, from the loop, with the log phase and the access log line. */
+    rg_proxy_req_free(c->req);
+    c->w->n_conns--;
     rg_free(c->pend);
     rg_free(c);
 }
@@ -84,19 +90,14 @@ void rg_conn_close(struct rg_conn *c)
     if (c->closing)
         return;
     c->closing = 1;
-    if (c->req != NULL) {
-        rg_proxy_abort(c->req);
-        rg_proxy_req_free(c->req);
-        c->req = NULL;
-        c->msg.head = NULL; /* was the request's */
-    }
+    if (c->req != NULL)
+        rg_proxy_abort(c->req); /* freed when the handles have closed */
     if (c->prev != NULL)
         c->prev->next = c->next;
     else
         w->conns = c->next;
     if (c->next != NULL)
         c->next->prev = c->prev;
-    w->n_conns--;
     uv_close((uv_handle_t *)&c->tcp, conn_handle_closed);
     uv_close((uv_handle_t *)&c->timer, conn_handle_closed);
 }
@@ -242,7 +243,7 @@ static void conn_feed(struct rg_conn *c, const char *p, size_t n)
     } else if (c->pend != NULL && p == c->pend) {
         keep_pending(c, NULL, 0);
     }
-    if (c->ev_head) {
+    if (c->ev_head && !c->closing) {
         c->ev_head = 0;
         uv_timer_stop(&c->timer);
         rg_proxy_start(c->req);
@@ -375,13 +376,9 @@ static void conn_write_done(void *arg, int status, size_t len)
     }
 }
 
-int rg_conn_write(struct rg_conn *c, const uv_buf_t *bufs, unsigned n)
+/* After a write was issued: count what it queued, or close on error. */
+static int conn_wrote(struct rg_conn *c, ssize_t queued)
 {
-    ssize_t queued;
-
-    if (c->closing)
-        return UV_ECANCELED;
-    queued = rg_io_write((uv_stream_t *)&c->tcp, bufs, n, conn_write_done, c);
     if (queued < 0) {
         rg_conn_close(c);
         return (int)queued;
@@ -390,20 +387,24 @@ int rg_conn_write(struct rg_conn *c, const uv_buf_t *bufs, unsigned n)
     return 0;
 }
 
-int rg_conn_write_take(struct rg_conn *c, char *p, size_t len)
+int rg_conn_write(struct rg_conn *c, const uv_buf_t *bufs, unsigned n)
 {
-    ssize_t queued;
-
     if (c->closing)
         return UV_ECANCELED;
-    queued = rg_io_write_take((uv_stream_t *)&c->tcp, p, len, conn_write_done,
-                              c);
-    if (queued < 0) {
-        rg_conn_close(c);
-        return (int)queued;
-    }
-    c->out_bytes += (size_t)queued;
-    return 0;
+    if (RG_FAILPOINT_ERR("conn_write"))
+        return conn_wrote(c, UV_ENOBUFS);
+    return conn_wrote(c, rg_io_write((uv_stream_t *)&c->tcp, bufs, n,
+                                     conn_write_done, c));
+}
+
+int rg_conn_write_take(struct rg_conn *c, char *p, size_t len)
+{
+    if (c->closing)
+        return UV_ECANCELED;
+    if (RG_FAILPOINT_ERR("conn_write"))
+        return conn_wrote(c, UV_ENOBUFS);
+    return conn_wrote(c, rg_io_write_take((uv_stream_t *)&c->tcp, p, len,
+                                          conn_write_done, c));
 }
 
 void rg_conn_request_finished(struct rg_conn *c, int keepalive)
@@ -459,12 +460,12 @@ static void conn_peer(struct rg_conn *c)
     }
 }
 
-void rg_conn_accept(struct rg_wctx *w, uv_stream_t *listener)
+int rg_conn_accept(struct rg_wctx *w, uv_stream_t *listener)
 {
     struct rg_conn *c = rg_calloc(1, sizeof(*c));
 
     if (c == NULL)
-        return;
+        return -ENOMEM;
     c->w = w;
     uv_tcp_init(&w->loop, &c->tcp);
     uv_timer_init(&w->loop, &c->timer);
@@ -479,7 +480,7 @@ void rg_conn_accept(struct rg_wctx *w, uv_stream_t *listener)
     if (uv_accept(listener, (uv_stream_t *)&c->tcp) != 0 ||
         w->n_conns > w->gen->limits.max_connections || w->draining) {
         rg_conn_close(c);
-        return;
+        return 0;
     }
     uv_tcp_nodelay(&c->tcp, 1);
     conn_peer(c);
@@ -487,6 +488,7 @@ void rg_conn_accept(struct rg_wctx *w, uv_stream_t *listener)
     c->want_read = 1;
     conn_wait_request(c, 1);
     conn_set_reading(c, 1);
+    return 0;
 }
 
 void rg_conn_close_idle(struct rg_wctx *w)

@@ -51,8 +51,11 @@ struct rg_conn {
     unsigned n_handles : 2;    /* open uv handles; freed at 0 */
 };
 
-/* Accept a pending connection on @listener for worker @w. Thread: @w's. */
-void rg_conn_accept(struct rg_wctx *w, uv_stream_t *listener);
+/* Accept a pending connection on @listener for worker @w. Returns 0
+ * (accepted, or refused and closed: over max_connections, draining), or
+ * -ENOMEM when nothing was accepted: the connection stays pending and
+ * libuv stops watching @listener until a later call takes it. Thread: @w's. */
+int rg_conn_accept(struct rg_wctx *w, uv_stream_t *listener);
 
 /* Write @n buffers to the client (core/io.h: written at once where the
  * socket takes them, the rest copied and queued; out_bytes counts only
@@ -80,7 +83,11 @@ void rg_conn_request_finished(struct rg_conn *c, int keepalive);
  * buffered) go to rg_proxy_tunnel_data. */
 void rg_conn_start_tunnel(struct rg_conn *c);
 
-/* Close the connection now (pending writes are dropped). Idempotent. */
+/* Close the connection now (pending writes are dropped). Idempotent.
+ * The current request's exchange ends at once (rg_proxy_abort), but its
+ * memory is freed only once the connection's handles have closed, from
+ * the loop: a caller that still holds the request after a failed
+ * rg_conn_write may read it, and must only unwind (c->closing is set). */
 void rg_conn_close(struct rg_conn *c);
 
 /* Close idle connections (no request in flight) for draining. */

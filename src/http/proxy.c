@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "core/alloc.h"
+#include "core/failpoint.h"
 #include "core/io.h"
 #include "core/log.h"
 #include "core/path.h"
@@ -103,6 +104,7 @@ void rg_proxy_req_free(struct rg_req *r)
 
 void rg_proxy_abort(struct rg_req *r)
 {
+    rg_filter_detach(r);
     release_upstream(r, 0);
 }
 
@@ -267,14 +269,13 @@ static int is_forwarding_header(const char *name, uint32_t n)
 
 /* Kong's join of the service path and the (stripped) request path:
  * "/base" + "/x" = "/base/x", "/base" + "" = "/base", "" + "" = "/". */
-static int add_upstream_path(struct rg_req *r, const char *query,
+static void add_upstream_path(struct rg_req *r, const char *query,
                              size_t query_len)
 {
     struct rg_buf *b = &r->up_head;
     const char *rest = r->path;
     const char *base = r->svc->path ? r->svc->path : "";
     size_t bl = strlen(base);
-    int rv = 0;
 
     if (r->m.route->strip_path)
         rest = r->path + r->m.prefix_len;
@@ -284,19 +285,17 @@ static int add_upstream_path(struct rg_req *r, const char *query,
         while (bl > 0 && base[bl - 1] == '/')
             bl--;
     }
-    rv |= rg_buf_add(b, base, bl);
+    rg_buf_add(b, base, bl);
     if (bl == 0 || rest[0] != '\0')
-        rv |= rg_buf_adds(b, "/");
-    rv |= rg_buf_adds(b, rest);
+        rg_buf_adds(b, "/");
+    rg_buf_adds(b, rest);
     if (query_len > 0)
-        rv |= rg_buf_add(b, query, query_len);
-    return rv;
+        rg_buf_add(b, query, query_len);
 }
 
-static int add_client_headers(struct rg_req *r)
+static void add_client_headers(struct rg_req *r)
 {
     const struct rg_head *h = &r->head;
-    int rv = 0;
 
     for (uint32_t i = 0; i < h->n_fields; i++) {
         const struct rg_field *f = &h->fields[i];
@@ -304,21 +303,19 @@ static int add_client_headers(struct rg_req *r)
 
         if (f->hop || is_forwarding_header(name, f->name_len))
             continue;
-        rv |= rg_buf_add(&r->up_head, name, f->name_len);
-        rv |= rg_buf_adds(&r->up_head, ": ");
-        rv |= rg_buf_add(&r->up_head, h->buf + f->value_off, f->value_len);
-        rv |= rg_buf_adds(&r->up_head, "\r\n");
+        rg_buf_add(&r->up_head, name, f->name_len);
+        rg_buf_adds(&r->up_head, ": ");
+        rg_buf_add(&r->up_head, h->buf + f->value_off, f->value_len);
+        rg_buf_adds(&r->up_head, "\r\n");
     }
-    return rv;
 }
 
 /* Append every value of the list header @name, comma-joined (RFC 9110
  * §5.3), followed by ", " when there was any. */
-static int add_list_values(struct rg_req *r, const char *name)
+static void add_list_values(struct rg_req *r, const char *name)
 {
     const struct rg_head *h = &r->head;
     size_t n = strlen(name);
-    int rv = 0;
 
     for (uint32_t i = 0; i < h->n_fields; i++) {
         const struct rg_field *f = &h->fields[i];
@@ -326,42 +323,39 @@ static int add_list_values(struct rg_req *r, const char *name)
         if (f->name_len != n || f->value_len == 0 ||
             strncasecmp(h->buf + f->name_off, name, n) != 0)
             continue;
-        rv |= rg_buf_add(&r->up_head, h->buf + f->value_off, f->value_len);
-        rv |= rg_buf_adds(&r->up_head, ", ");
+        rg_buf_add(&r->up_head, h->buf + f->value_off, f->value_len);
+        rg_buf_adds(&r->up_head, ", ");
     }
-    return rv;
 }
 
 /* X-Forwarded-Proto, -Host and -Port as Kong sets them: the client's own
  * when the peer is in proxy.trusted_ips and sent one, else what this hop
  * saw (the listener's scheme, the Host header, the listener's port).
  * X-Forwarded-For is always appended to, X-Real-IP is always the peer. */
-static int add_forwarded(struct rg_req *r, const struct rg_field *host)
+static void add_forwarded(struct rg_req *r, const struct rg_field *host)
 {
     struct rg_buf *b = &r->up_head;
     int trusted = rg_cidrs_match(&r->gen->limits.trusted_ips,
                                  &r->c->peer_addr.sa);
     const struct rg_field *f;
-    int rv = 0;
 
-    rv |= rg_buf_adds(b, "X-Forwarded-Proto: ");
+    rg_buf_adds(b, "X-Forwarded-Proto: ");
     if (trusted && (f = rg_head_find(&r->head, "x-forwarded-proto")) != NULL)
-        rv |= rg_buf_add(b, r->head.buf + f->value_off, f->value_len);
+        rg_buf_add(b, r->head.buf + f->value_off, f->value_len);
     else
-        rv |= rg_buf_adds(b, r->c->w->scheme);
+        rg_buf_adds(b, r->c->w->scheme);
     if (trusted && (f = rg_head_find(&r->head, "x-forwarded-host")) != NULL)
         host = f;
     if (host != NULL) {
-        rv |= rg_buf_adds(b, "\r\nX-Forwarded-Host: ");
-        rv |= rg_buf_add(b, r->head.buf + host->value_off, host->value_len);
+        rg_buf_adds(b, "\r\nX-Forwarded-Host: ");
+        rg_buf_add(b, r->head.buf + host->value_off, host->value_len);
     }
-    rv |= rg_buf_adds(b, "\r\nX-Forwarded-Port: ");
+    rg_buf_adds(b, "\r\nX-Forwarded-Port: ");
     if (trusted && (f = rg_head_find(&r->head, "x-forwarded-port")) != NULL)
-        rv |= rg_buf_add(b, r->head.buf + f->value_off, f->value_len);
+        rg_buf_add(b, r->head.buf + f->value_off, f->value_len);
     else
-        rv |= rg_buf_addf(b, "%u", r->c->w->port);
-    rv |= rg_buf_adds(b, "\r\n");
-    return rv;
+        rg_buf_addf(b, "%u", r->c->w->port);
+    rg_buf_adds(b, "\r\n");
 }
 
 static int build_upstream_head(struct rg_req *r)
@@ -370,55 +364,55 @@ static int build_upstream_head(struct rg_req *r)
     const struct rg_field *host = rg_head_find(&r->head, "host");
     const struct rg_limits *l = &r->gen->limits;
     const char *method = llhttp_method_name(r->c->msg.p.method);
-    int rv = 0;
 
-    rv |= rg_buf_addf(b, "%s ", method);
-    rv |= add_upstream_path(r, r->query, r->query_len);
-    rv |= rg_buf_adds(b, " HTTP/1.1\r\nHost: ");
+    rg_buf_addf(b, "%s ", method);
+    add_upstream_path(r, r->query, r->query_len);
+    rg_buf_adds(b, " HTTP/1.1\r\nHost: ");
     if (r->m.route->preserve_host && host != NULL)
-        rv |= rg_buf_add(b, r->head.buf + host->value_off, host->value_len);
+        rg_buf_add(b, r->head.buf + host->value_off, host->value_len);
     else
-        rv |= rg_buf_adds(b, r->tgt->host_header);
-    rv |= rg_buf_adds(b, "\r\n");
-    rv |= add_client_headers(r);
-    rv |= rg_proxy_add_headers(&r->up_add, b);
-    rv |= rg_buf_adds(b, "X-Forwarded-For: ");
-    rv |= add_list_values(r, "x-forwarded-for");
-    rv |= rg_buf_addf(b, "%s\r\n", r->c->peer);
-    rv |= add_forwarded(r, host);
-    rv |= rg_buf_addf(b, "X-Real-IP: %s\r\nX-Request-ID: %s\r\n", r->c->peer,
-                      r->id);
+        rg_buf_adds(b, r->tgt->host_header);
+    rg_buf_adds(b, "\r\n");
+    add_client_headers(r);
+    rg_proxy_add_headers(&r->up_add, b);
+    rg_buf_adds(b, "X-Forwarded-For: ");
+    add_list_values(r, "x-forwarded-for");
+    rg_buf_addf(b, "%s\r\n", r->c->peer);
+    add_forwarded(r, host);
+    rg_buf_addf(b, "X-Real-IP: %s\r\nX-Request-ID: %s\r\n", r->c->peer,
+                r->id);
     if (l->via[0] != '\0') {
-        rv |= rg_buf_adds(b, "Via: ");
-        rv |= add_list_values(r, "via");
-        rv |= rg_buf_addf(b, "1.%u %s\r\n", r->http_minor, l->via);
+        rg_buf_adds(b, "Via: ");
+        add_list_values(r, "via");
+        rg_buf_addf(b, "1.%u %s\r\n", r->http_minor, l->via);
     } else if (rg_head_find(&r->head, "via") != NULL) {
         size_t mark;
 
-        rv |= rg_buf_adds(b, "Via: ");
+        rg_buf_adds(b, "Via: ");
         mark = b->len;
-        rv |= add_list_values(r, "via");
-        b->len = rv == 0 && b->len >= mark + 2 ? b->len - 2 : b->len;
-        rv |= rg_buf_adds(b, "\r\n");
+        add_list_values(r, "via");
+        if (rg_buf_error(b) == 0 && b->len >= mark + 2)
+            rg_buf_truncate(b, b->len - 2); /* the last ", " */
+        rg_buf_adds(b, "\r\n");
     }
     if (r->req_buffered &&
         (r->chunked || r->content_length >= 0 || r->req_body.len > 0))
-        rv |= rg_buf_addf(b, "Content-Length: %zu\r\n", r->req_body.len);
+        rg_buf_addf(b, "Content-Length: %zu\r\n", r->req_body.len);
     else if (r->chunked)
-        rv |= rg_buf_adds(b, "Transfer-Encoding: chunked\r\n");
+        rg_buf_adds(b, "Transfer-Encoding: chunked\r\n");
     else if (r->content_length >= 0)
-        rv |= rg_buf_addf(b, "Content-Length: %lld\r\n",
-                          (long long)r->content_length);
+        rg_buf_addf(b, "Content-Length: %lld\r\n",
+                    (long long)r->content_length);
     if (r->upgrade) {
         const struct rg_field *u = rg_head_find(&r->head, "upgrade");
 
-        rv |= rg_buf_adds(b, "Connection: upgrade\r\nUpgrade: ");
+        rg_buf_adds(b, "Connection: upgrade\r\nUpgrade: ");
         if (u != NULL)
-            rv |= rg_buf_add(b, r->head.buf + u->value_off, u->value_len);
-        rv |= rg_buf_adds(b, "\r\n");
+            rg_buf_add(b, r->head.buf + u->value_off, u->value_len);
+        rg_buf_adds(b, "\r\n");
     }
-    rv |= rg_buf_adds(b, "\r\n");
-    return rv;
+    rg_buf_adds(b, "\r\n");
+    return rg_buf_error(b);
 }
 
 /* Start: REWRITE, routing, ACCESS, then the first attempt. */
@@ -552,17 +546,14 @@ int rg_proxy_run_header(struct rg_req *r)
     return rg_filter_run(r, RG_PHASE_HEADER) == RG_FILTER_CONTINUE ? 0 : -1;
 }
 
-int rg_proxy_add_headers(const struct rg_add_headers *l, struct rg_buf *b)
+void rg_proxy_add_headers(const struct rg_add_headers *l, struct rg_buf *b)
 {
-    int rv = 0;
-
     for (const struct rg_add_header *h = l->head; h != NULL; h = h->next) {
-        rv |= rg_buf_add(b, h->name, h->name_len);
-        rv |= rg_buf_adds(b, ": ");
-        rv |= rg_buf_add(b, h->value, h->value_len);
-        rv |= rg_buf_adds(b, "\r\n");
+        rg_buf_add(b, h->name, h->name_len);
+        rg_buf_adds(b, ": ");
+        rg_buf_add(b, h->value, h->value_len);
+        rg_buf_adds(b, "\r\n");
     }
-    return rv;
 }
 
 static uint32_t route_timeout(uint32_t route_ms, uint32_t svc_ms)
@@ -617,8 +608,10 @@ static void up_write_done(void *arg, int status, size_t len)
 static int up_write(struct rg_req *r, const uv_buf_t *bufs, unsigned n)
 {
     struct rg_upconn *up = r->up;
-    ssize_t queued = rg_io_write((uv_stream_t *)&up->tcp, bufs, n,
-                                 up_write_done, up);
+    ssize_t queued = RG_FAILPOINT_ERR("up_write")
+                         ? UV_ENOBUFS
+                         : rg_io_write((uv_stream_t *)&up->tcp, bufs, n,
+                                       up_write_done, up);
 
     if (queued < 0)
         return (int)queued;
@@ -785,6 +778,13 @@ static void on_backoff_done(uv_timer_t *t)
     }
 }
 
+/* Kong's message for a failed attempt's status (NULL: the reason phrase). */
+static const char *attempt_message(int status)
+{
+    return status == 504 ? MSG_TIMEOUT : status == 502 ? MSG_BAD_UPSTREAM
+                                                       : NULL;
+}
+
 static void attempt_fail(struct rg_req *r, int status, const char *why)
 {
     struct rg_attempt_state st = {
@@ -811,13 +811,11 @@ static void attempt_fail(struct rg_req *r, int status, const char *why)
     if (r->header_ran) {
         /* Nothing reached the client yet (a buffered response). */
         r->resp_buffering = 0;
-        rg_proxy_reply_error(r->c, r, status,
-                             status == 504 ? MSG_TIMEOUT : MSG_BAD_UPSTREAM, 1);
+        rg_proxy_reply_error(r->c, r, status, attempt_message(status), 1);
         return;
     }
     if (!rg_retry_allowed(&st)) {
-        rg_proxy_reply_error(r->c, r, status,
-                             status == 504 ? MSG_TIMEOUT : MSG_BAD_UPSTREAM, 0);
+        rg_proxy_reply_error(r->c, r, status, attempt_message(status), 0);
         return;
     }
     delay = rg_retry_delay_ms(r->m.route->has_backoff ? &r->m.route->backoff
@@ -833,10 +831,9 @@ static void attempt_fail(struct rg_req *r, int status, const char *why)
 
 /* The response. */
 
-static int add_response_fields(struct rg_req *r, struct rg_buf *b)
+static void add_response_fields(struct rg_req *r, struct rg_buf *b)
 {
     const struct rg_head *h = &ups(r->up)->head;
-    int rv = 0;
 
     for (uint32_t i = 0; i < h->n_fields; i++) {
         const struct rg_field *f = &h->fields[i];
@@ -845,12 +842,11 @@ static int add_response_fields(struct rg_req *r, struct rg_buf *b)
         if (f->hop || (f->name_len == 14 && r->framing != RG_FRAME_NONE &&
                        strncasecmp(name, "content-length", 14) == 0))
             continue;
-        rv |= rg_buf_add(b, name, f->name_len);
-        rv |= rg_buf_adds(b, ": ");
-        rv |= rg_buf_add(b, h->buf + f->value_off, f->value_len);
-        rv |= rg_buf_adds(b, "\r\n");
+        rg_buf_add(b, name, f->name_len);
+        rg_buf_adds(b, ": ");
+        rg_buf_add(b, h->buf + f->value_off, f->value_len);
+        rg_buf_adds(b, "\r\n");
     }
-    return rv;
 }
 
 static enum rg_resp_framing response_framing(struct rg_req *r, llhttp_t *p)
@@ -888,51 +884,51 @@ static int build_response_head(struct rg_req *r, llhttp_t *p,
                                int64_t body_len)
 {
     struct rg_buf b;
-    struct rg_upconn *up = r->up;
+    struct rg_head *h = &ups(r->up)->head;
     const struct rg_limits *l = &r->gen->limits;
-    int cc, cu, rv = 0;
+    int cc, cu;
     int close;
     size_t len;
     char *s;
 
-    rg_buf_init(&b, (size_t)ups(up)->head.max + 1024);
-    rg_head_mark_hop(&ups(up)->head, &cc, &cu);
+    rg_buf_init(&b, (size_t)h->max + 1024);
+    rg_head_mark_hop(h, &cc, &cu);
     r->framing = body_len >= 0 ? RG_FRAME_LENGTH : response_framing(r, p);
     close = r->client_close || r->framing == RG_FRAME_CLOSE ||
             r->c->w->draining || !r->body_done;
-    rv |= rg_buf_addf(&b, "HTTP/1.1 %d ", r->status);
-    if (ups(up)->head.url_len > 0)
-        rv |= rg_buf_add(&b, ups(up)->head.buf + ups(up)->head.url_off, ups(up)->head.url_len);
+    rg_buf_addf(&b, "HTTP/1.1 %d ", r->status);
+    if (h->url_len > 0)
+        rg_buf_add(&b, h->buf + h->url_off, h->url_len);
     else
-        rv |= rg_buf_adds(&b, rg_status_reason(r->status));
-    rv |= rg_buf_adds(&b, "\r\n");
-    rv |= add_response_fields(r, &b);
-    rv |= rg_proxy_add_headers(&r->resp_add, &b);
+        rg_buf_adds(&b, rg_status_reason(r->status));
+    rg_buf_adds(&b, "\r\n");
+    add_response_fields(r, &b);
+    rg_proxy_add_headers(&r->resp_add, &b);
     if (r->framing == RG_FRAME_LENGTH)
-        rv |= rg_buf_addf(&b, "Content-Length: %llu\r\n",
-                          body_len >= 0 ? (unsigned long long)body_len
-                                        : (unsigned long long)p->content_length);
+        rg_buf_addf(&b, "Content-Length: %llu\r\n",
+                    body_len >= 0 ? (unsigned long long)body_len
+                                  : (unsigned long long)p->content_length);
     else if (r->framing == RG_FRAME_CHUNKED)
-        rv |= rg_buf_adds(&b, "Transfer-Encoding: chunked\r\n");
+        rg_buf_adds(&b, "Transfer-Encoding: chunked\r\n");
     if (l->via[0] != '\0')
-        rv |= rg_buf_addf(&b, "Via: 1.1 %s\r\n", l->via);
-    if (rg_head_find(&ups(up)->head, "x-request-id") == NULL)
-        rv |= rg_buf_addf(&b, "X-Request-ID: %s\r\n", r->id);
+        rg_buf_addf(&b, "Via: 1.1 %s\r\n", l->via);
+    if (rg_head_find(h, "x-request-id") == NULL)
+        rg_buf_addf(&b, "X-Request-ID: %s\r\n", r->id);
     if (r->status == 101) {
-        const struct rg_field *u = rg_head_find(&ups(up)->head, "upgrade");
+        const struct rg_field *u = rg_head_find(h, "upgrade");
 
-        rv |= rg_buf_adds(&b, "Connection: upgrade\r\nUpgrade: ");
+        rg_buf_adds(&b, "Connection: upgrade\r\nUpgrade: ");
         if (u != NULL)
-            rv |= rg_buf_add(&b, ups(up)->head.buf + u->value_off, u->value_len);
-        rv |= rg_buf_adds(&b, "\r\n");
+            rg_buf_add(&b, h->buf + u->value_off, u->value_len);
+        rg_buf_adds(&b, "\r\n");
     } else if (close) {
-        rv |= rg_buf_adds(&b, "Connection: close\r\n");
+        rg_buf_adds(&b, "Connection: close\r\n");
         r->client_close = 1;
     } else if (r->http_minor == 0) {
-        rv |= rg_buf_adds(&b, "Connection: keep-alive\r\n");
+        rg_buf_adds(&b, "Connection: keep-alive\r\n");
     }
-    rv |= rg_buf_adds(&b, "\r\n");
-    if (rv != 0) {
+    rg_buf_adds(&b, "\r\n");
+    if (rg_buf_error(&b) != 0) {
         rg_buf_release(&b);
         return -1;
     }
@@ -1156,6 +1152,11 @@ static void up_parse(struct rg_req *r, const char *p, size_t n)
     }
     if (response_failed(r))
         return;
+    if (ups(up)->msg.err == -ENOMEM) {
+        /* Ours, not the upstream's fault. */
+        attempt_fail(r, 503, "out of memory for the response head");
+        return;
+    }
     rg_log(RG_LOG_WARN, "worker %u: request %s: bad response from %s: %s",
            r->c->w->index, r->id, r->tgt->key, llhttp_errno_name(err));
     attempt_fail(r, 502, "invalid response");

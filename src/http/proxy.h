@@ -134,7 +134,8 @@ void rg_proxy_client_drained(struct rg_req *r);
 void rg_proxy_tunnel_data(struct rg_req *r, const char *p, size_t n);
 
 /* The client went away or broke the protocol mid-request: stop the
- * exchange, closing the upstream connection. */
+ * exchange (a paused plugin is detached, the upstream connection closed).
+ * @r stays valid until rg_proxy_req_free, but nothing may start on it. */
 void rg_proxy_abort(struct rg_req *r);
 
 /* The exchange is over and its response is fully queued: release the
@@ -156,8 +157,8 @@ int rg_proxy_run_header(struct rg_req *r);
 void rg_proxy_reply_local(struct rg_req *r);
 
 /* Append @r's plugin-added headers of @l to @b as "name: value\r\n"
- * lines. 0 or -ENOMEM. */
-int rg_proxy_add_headers(const struct rg_add_headers *l, struct rg_buf *b);
+ * lines. An error stays in @b (rg_buf_error). */
+void rg_proxy_add_headers(const struct rg_add_headers *l, struct rg_buf *b);
 
 /* Send a local JSON error reply ({"message","request_id"}) for @r, or
  * for a request that never got a head when @r has none. @close forces

@@ -20,7 +20,6 @@ static void reply(struct rg_conn *c, struct rg_req *r, const char *id,
     const struct rg_limits *l = &c->w->gen->limits;
     struct rg_buf head;
     uv_buf_t bufs[2];
-    int rv = 0;
 
     /* A request whose body was not read leaves unparsed bytes: close. */
     if (r == NULL || r->client_close ||
@@ -35,18 +34,18 @@ static void reply(struct rg_conn *c, struct rg_req *r, const char *id,
                    c->w->index, id, status);
     }
     rg_buf_init(&head, 64 * 1024);
-    rv |= rg_buf_addf(&head,
-                      "HTTP/1.1 %d %s\r\n"
-                      "Content-Type: application/json; charset=utf-8\r\n"
-                      "Content-Length: %zu\r\n",
-                      status, rg_status_reason(status), bl);
+    rg_buf_addf(&head,
+                "HTTP/1.1 %d %s\r\n"
+                "Content-Type: application/json; charset=utf-8\r\n"
+                "Content-Length: %zu\r\n",
+                status, rg_status_reason(status), bl);
     if (l->server[0])
-        rv |= rg_buf_addf(&head, "Server: %s\r\n", l->server);
-    rv |= rg_buf_addf(&head, "X-Request-ID: %s\r\n", id);
+        rg_buf_addf(&head, "Server: %s\r\n", l->server);
+    rg_buf_addf(&head, "X-Request-ID: %s\r\n", id);
     if (r != NULL)
-        rv |= rg_proxy_add_headers(&r->resp_add, &head);
-    rv |= rg_buf_addf(&head, "%s\r\n", close ? "Connection: close\r\n" : "");
-    if (rv != 0) {
+        rg_proxy_add_headers(&r->resp_add, &head);
+    rg_buf_addf(&head, "%s\r\n", close ? "Connection: close\r\n" : "");
+    if (rg_buf_error(&head) != 0) {
         rg_buf_release(&head);
         rg_conn_close(c);
         return;

@@ -244,6 +244,16 @@ def run_binary(args, timeout=DEFAULT_TIMEOUT, cwd=None):
     return p.returncode, out.decode("utf-8", "replace")
 
 
+def build_features():
+    """The build features `raftgate -v` reports ("failpoints", ...), as a
+    set; None when the binary prints no features line."""
+    rc, out = run_binary(["-v"])
+    if rc != 0:
+        raise AssertionError("raftgate -v exited %d:\n%s" % (rc, out))
+    m = re.search(r"(?m)^features: *(.*)$", out)
+    return set(m.group(1).split()) - {"-"} if m else None
+
+
 # ---------------------------------------------------------------------------
 # the gateway under test
 
@@ -282,6 +292,7 @@ class Gateway:
         self.stdout = None
         self.exit_code = None
         self.args = []  # extra command-line arguments after -c FILE
+        self.env = {}   # extra environment variables (RAFTGATE_FAILPOINTS)
 
     # -- config files ----------------------------------------------------
     def write_config(self):
@@ -294,6 +305,7 @@ class Gateway:
         self.stdout = open(self.stdout_path, "ab")
         self.proc = subprocess.Popen(
             [raftgate_bin(), "-c", self.node_path] + self.args, cwd=self.dir,
+            env=dict(os.environ, **self.env) if self.env else None,
             stdin=subprocess.DEVNULL, stdout=self.stdout,
             stderr=subprocess.STDOUT, process_group=0)
         _register(self.proc)
@@ -792,6 +804,7 @@ class GatewayTestCase(unittest.TestCase):
     Each test checks the gateway is still alive afterwards."""
 
     GATEWAY_NODE = {}
+    GATEWAY_ENV = {}
     gw = None
     up = None
 
@@ -805,6 +818,7 @@ class GatewayTestCase(unittest.TestCase):
     def setUpClass(cls):
         cls.up = Upstream().start()
         cls.gw = Gateway(cls.gateway_config(cls.up), cls.GATEWAY_NODE)
+        cls.gw.env = cls.GATEWAY_ENV
         try:
             cls.gw.start()
         except BaseException:

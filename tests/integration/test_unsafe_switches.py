@@ -8,7 +8,6 @@ even when no leader is reachable (where a safe node cannot answer 200).
 
 Which case runs depends on the "features:" line of `raftgate -v`."""
 
-import re
 import signal
 import unittest
 
@@ -18,17 +17,7 @@ from rgcluster import ClusterTestCase, scaled
 SWITCH = "--unsafe-local-admin-reads"
 
 
-def features():
-    """The build features `raftgate -v` reports, as a set; None when the
-    binary prints no features line."""
-    rc, out = rgtest.run_binary(["-v"])
-    if rc != 0:
-        raise AssertionError("raftgate -v exited %d:\n%s" % (rc, out))
-    m = re.search(r"(?m)^features: *(.*)$", out)
-    return set(m.group(1).split()) - {"-"} if m else None
-
-
-FEATURES = features()
+FEATURES = rgtest.build_features()
 FAILPOINTS = FEATURES is not None and "failpoints" in FEATURES
 
 

@@ -309,7 +309,7 @@ static int cmd_put(struct rg_fsm *f, const struct rg_cmd *c,
     rv = rg_fsm__reserve(o, 1);
     if (rv == 0 && h->check && f->validate != NULL)
         rv = check_doc(f, h,
-                       alone_ok(f, c, o, i, found, body)
+                       !f->whole && alone_ok(f, c, o, i, found, body)
                            ? doc_alone(f, c->kind, body)
                            : doc_with(f, c->kind, i, found, body),
                        r);
@@ -740,6 +740,11 @@ struct rg_fsm *rg_fsm_new(rg_fsm_validate_fn validate, void *arg)
     rg_fsm__store_init(&f->store);
     rg_fsm__dd_init(&f->dd);
     return f; /* the export is computed when first asked for */
+}
+
+void rg_fsm_check_whole(struct rg_fsm *f, int on)
+{
+    f->whole = on;
 }
 
 void rg_fsm_free(struct rg_fsm *f)

@@ -66,6 +66,12 @@ struct rg_fsm *rg_fsm_new(rg_fsm_validate_fn validate, void *arg);
 /* Free @f; accepts NULL. */
 void rg_fsm_free(struct rg_fsm *f);
 
+/* Test hook: @on 1 validates every PUT in the whole would-be export, never
+ * in a document of its own (see rg_fsm_apply). The verdicts must be the
+ * same either way; tests/unit/test_fsm.c checks it on generated workloads
+ * with the real validator. */
+void rg_fsm_check_whole(struct rg_fsm *f, int on);
+
 /* Apply the entry at Raft @index (@buf of @len bytes, borrowed). Never
  * fails as a whole: a malformed entry is recorded in the applied ring (type
  * 0, INVALID) and skipped; each command gets a result in @res (room for
@@ -97,9 +103,10 @@ void rg_fsm_free(struct rg_fsm *f);
  *   Success bumps the global revision by one. A PUT is checked in a
  *   document of its own (the object, and a route's service) when the
  *   rules across objects cannot tell otherwise: the store already passed
- *   the validator, whose only such rules are unique names and ids per kind
- *   and a route's service existing (fsm.c alone_ok says when). The verdict
- *   is the same; a message's list index is then 0. This keeps the cost of
+ *   the validator, and fsm.c alone_ok lists the validator's rules across
+ *   objects and says when. The verdict is the same (test_fsm's
+ *   alone_and_whole_agree checks it on generated workloads with the real
+ *   validator); a message's list index is then 0. This keeps the cost of
  *   an entry, and of replaying the log at restart, independent of the
  *   size of the config.
  * - An entry with several config changes is validated once: if the config

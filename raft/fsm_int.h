@@ -106,6 +106,7 @@ struct rg_fsm {
     size_t export_len;
     uint64_t hash; /* FNV-1a 64 of export */
     int export_ok;
+    int whole;     /* rg_fsm_check_whole: never validate alone */
 };
 
 /* --- fsm_store.c ------------------------------------------------------ */

@@ -2,7 +2,8 @@
  * raft/node.c would, with no socket and no clock: CAS rules, validation
  * that leaves the state untouched, REPLACE_ALL, request-id dedupe, the
  * node registry, the applied ring, determinism across replicas, snapshot
- * and restore, and allocation failures. */
+ * and restore, allocation failures, and (with the real validator) that a
+ * PUT checked on its own gets the verdict the whole config would give. */
 #include <check.h>
 #include <errno.h>
 #include <jansson.h>
@@ -11,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "admin/admin.h"
 #include "core/alloc.h"
 #include "raft/codec.h"
 #include "raft/fsm.h"
@@ -1469,6 +1471,148 @@ START_TEST(allocation_failures_never_crash)
 }
 END_TEST
 
+/* --- one verdict: alone or whole (a property test) --------------------- */
+
+/* The real validator (the gateway parser, as admin_state.c installs it),
+ * recording the size of each document it is shown. */
+struct doc_sizes {
+    size_t docs, objects;
+};
+
+static int real_validate(void *arg, const json_t *doc, char *err, size_t cap)
+{
+    struct doc_sizes *w = arg;
+    static const char *const lists[] = {"services", "routes", "consumers",
+                                        "plugins"};
+
+    w->docs++;
+    for (size_t i = 0; i < 4; i++)
+        w->objects += json_array_size(json_object_get(doc, lists[i]));
+    return rg_admin_validate(NULL, doc, err, cap);
+}
+
+/* Ids: four per kind, and one upper-case spelling (ids compare without
+ * case for the validator, exactly as keys). */
+static const char *const svc_ids[] = {
+    "0f9d5a38-5b8e-4d5c-9a55-4c3f3f1b2a01",
+    "1f9d5a38-5b8e-4d5c-9a55-4c3f3f1b2a02",
+    "2f9d5a38-5b8e-4d5c-9a55-4c3f3f1b2a03",
+    "3f9d5a38-5b8e-4d5c-9a55-4c3f3f1b2a04",
+    "0F9D5A38-5B8E-4D5C-9A55-4C3F3F1B2A01",
+};
+static const char *const route_ids[] = {
+    "7c1e0b0e-7d31-4b8a-8a51-0a5a8f3c9e11",
+    "8c1e0b0e-7d31-4b8a-8a51-0a5a8f3c9e12",
+    "9c1e0b0e-7d31-4b8a-8a51-0a5a8f3c9e13",
+    "ac1e0b0e-7d31-4b8a-8a51-0a5a8f3c9e14",
+};
+static const char *const cons_ids[] = {
+    "4b3e1a2c-1111-4a4a-9b9b-000000000001",
+    "4b3e1a2c-1111-4a4a-9b9b-000000000002",
+    "4b3e1a2c-1111-4a4a-9b9b-000000000003",
+};
+
+/* A generated command: PUTs of services (names shared, missing, or not a
+ * string; a bad field now and then), routes (by service id in either case,
+ * by name, dangling, without a service) and consumers (usernames and
+ * custom_ids that clash), and DELETEs. */
+static struct rg_cmd gen_cmd(unsigned *xp, char *body, size_t cap)
+{
+    static const char *const names[] = {"\"a\"", "\"b\"", "\"c\"", NULL, "5"};
+    static const char *const refs[] = {
+        "{\"id\":\"%s\"}", "{\"name\":\"a\"}", "{\"name\":\"b\"}",
+        "{\"name\":\"zz\"}", NULL,
+    };
+    static const char *const rnames[] = {"", "\"name\":\"r1\",",
+                                         "\"name\":\"r2\","};
+    static const char *const cids[] = {",\"custom_id\":\"k1\"",
+                                       ",\"custom_id\":\"k2\"", "", "", ""};
+    unsigned x = *xp = *xp * 1103515245u + 12345u;
+    unsigned k = (x >> 24) % 10, a = (x >> 4) % 5, b = (x >> 8) % 5;
+    unsigned c = (x >> 12) % 4, d = (x >> 16) % 3;
+    char name[16] = "", ref[80] = "";
+    int n;
+
+    if (k < 3) {
+        if (names[a] != NULL)
+            snprintf(name, sizeof(name), "\"name\":%s,", names[a]);
+        n = snprintf(body, cap, "{%s\"host\":\"h%u\"%s}", name, d,
+                     b == 4 ? ",\"port\":\"eighty\"" : "");
+        ck_assert_int_lt(n, (int)cap);
+        return cmd(RG_CMD_PUT, RG_KIND_SERVICE, 0, NULL, svc_ids[c + (b == 3)],
+                   body);
+    }
+    if (k < 6) {
+        if (refs[a] != NULL)
+            snprintf(ref, sizeof(ref), refs[a], svc_ids[b]);
+        n = snprintf(body, cap, "{%s\"paths\":[\"/p%u\"]%s%s}", rnames[d], c,
+                     ref[0] ? ",\"service\":" : "", ref);
+        ck_assert_int_lt(n, (int)cap);
+        return cmd(RG_CMD_PUT, RG_KIND_ROUTE, 0, NULL, route_ids[c], body);
+    }
+    if (k < 8) {
+        n = snprintf(body, cap, "{\"username\":\"u%u\"%s}", a % 3, cids[b]);
+        ck_assert_int_lt(n, (int)cap);
+        return cmd(RG_CMD_PUT, RG_KIND_CONSUMER, 0, NULL, cons_ids[d], body);
+    }
+    if (k == 8)
+        return cmd(RG_CMD_DELETE, RG_KIND_SERVICE, 0, NULL, svc_ids[c], NULL);
+    if (d == 0)
+        return cmd(RG_CMD_DELETE, RG_KIND_CONSUMER, 0, NULL, cons_ids[c % 3],
+                   NULL);
+    return cmd(RG_CMD_DELETE, RG_KIND_ROUTE, 0, NULL, route_ids[c], NULL);
+}
+
+
+/* Two replicas with the real validator, one checking every PUT in the
+ * whole would-be config: after each generated command their verdicts,
+ * revisions and exports agree, and the shipped one really did check many
+ * PUTs alone (in smaller documents). */
+START_TEST(alone_and_whole_agree)
+{
+    struct doc_sizes sa = {0, 0}, sb = {0, 0};
+    unsigned alone = 0, oks = 0, refused = 0;
+
+    for (unsigned seed = 1; seed <= 4; seed++) {
+        struct tf a = {rg_fsm_new(real_validate, &sa), 1, 0};
+        struct tf b = {rg_fsm_new(real_validate, &sb), 1, 0};
+        unsigned x = seed;
+
+        ck_assert_ptr_nonnull(a.f);
+        ck_assert_ptr_nonnull(b.f);
+        rg_fsm_check_whole(b.f, 1);
+        for (unsigned i = 0; i < 300; i++) {
+            char body[256];
+            struct rg_cmd c = gen_cmd(&x, body, sizeof(body));
+            size_t oa = sa.objects, ob = sb.objects;
+            struct rg_fsm_result ra = run(&a, c), rb = run(&b, c);
+            char *ea, *eb;
+
+            ck_assert_msg(ra.status == rb.status,
+                          "seed %u cmd %u (%s %s): alone %d '%s', "
+                          "whole %d '%s'",
+                          seed, i, c.key, body, ra.status, ra.message,
+                          rb.status, rb.message);
+            ck_assert_uint_eq(ra.revision, rb.revision);
+            alone += sa.objects - oa < sb.objects - ob;
+            oks += ra.status == RG_FSM_OK;
+            refused += ra.status == RG_FSM_INVALID;
+            ea = export_of(a.f);
+            eb = export_of(b.f);
+            ck_assert_str_eq(ea, eb);
+            rg_free(ea);
+            rg_free(eb);
+        }
+        rg_fsm_free(a.f);
+        rg_fsm_free(b.f);
+    }
+    /* The workload exercises both verdicts and the fast path. */
+    ck_assert_uint_gt(alone, 100);
+    ck_assert_uint_gt(oks, 100);
+    ck_assert_uint_gt(refused, 100);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("fsm");
@@ -1507,6 +1651,7 @@ int main(void)
     tcase_add_test(tc, restore_garbage_leaves_state);
     tcase_add_test(tc, malformed_entry_skipped);
     tcase_add_test(tc, allocation_failures_never_crash);
+    tcase_add_test(tc, alone_and_whole_agree);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -165,6 +165,21 @@ static void local_store(struct control *ctl)
     ctl->local = f;
 }
 
+/* GET /debug/allocs: how many allocations the worker threads have made,
+ * so a test (or an operator) can see that steady-state proxying makes
+ * none. */
+static void status_allocs(struct control *ctl, struct rg_httpd_req *req)
+{
+    char body[64];
+    int n = snprintf(body, sizeof(body), "{\"worker_allocations\":%lu}\n",
+                     ctl->workers ? rg_workers_allocs(ctl->workers,
+                                                      ctl->n_workers)
+                                  : 0ul);
+
+    rg_httpd_respond(req->conn, 200, "application/json", body, (size_t)n,
+                     NULL);
+}
+
 static void status_handler(void *arg, struct rg_httpd_req *req)
 {
     struct control *ctl = arg;
@@ -181,6 +196,8 @@ static void status_handler(void *arg, struct rg_httpd_req *req)
     else if (strcmp(req->path, "/ready") == 0)
         rg_httpd_respond(req->conn, 503, "application/json", notready,
                          sizeof(notready) - 1, NULL);
+    else if (strcmp(req->path, "/debug/allocs") == 0)
+        status_allocs(ctl, req);
     else
         rg_httpd_respond(req->conn, 404, "application/json", nf,
                          sizeof(nf) - 1, NULL);

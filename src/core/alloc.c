@@ -12,9 +12,14 @@ static atomic_long fail_countdown;
 static _Thread_local const char *thread_failpoint;
 #endif
 
+static _Thread_local unsigned long *thread_count;
+
 static int should_fail(void)
 {
     long v = atomic_load_explicit(&fail_countdown, memory_order_relaxed);
+
+    if (thread_count != NULL)
+        __atomic_store_n(thread_count, *thread_count + 1, __ATOMIC_RELAXED);
 
 #ifdef RG_FAILPOINTS
     if (thread_failpoint != NULL && rg_failpoint_fails(thread_failpoint))
@@ -23,6 +28,11 @@ static int should_fail(void)
     if (v <= 0)
         return 0;
     return atomic_fetch_sub(&fail_countdown, 1) == 1;
+}
+
+void rg_alloc_count_thread(unsigned long *counter)
+{
+    thread_count = counter;
 }
 
 void rg_alloc_thread_failpoint(const char *name)

@@ -29,7 +29,7 @@ static int buf_fail(struct rg_buf *b, int err)
     return err;
 }
 
-static int buf_reserve(struct rg_buf *b, size_t n)
+int rg_buf_reserve(struct rg_buf *b, size_t n)
 {
     size_t need = b->len + n + 1;
     size_t cap;
@@ -54,7 +54,7 @@ static int buf_reserve(struct rg_buf *b, size_t n)
 
 int rg_buf_add(struct rg_buf *b, const void *p, size_t n)
 {
-    int rv = buf_reserve(b, n);
+    int rv = rg_buf_reserve(b, n);
 
     if (rv != 0)
         return rv;
@@ -82,7 +82,7 @@ int rg_buf_addf(struct rg_buf *b, const char *fmt, ...)
     va_end(ap);
     if (n < 0)
         return buf_fail(b, -EINVAL);
-    rv = buf_reserve(b, (size_t)n);
+    rv = rg_buf_reserve(b, (size_t)n);
     if (rv != 0)
         return rv;
     va_start(ap, fmt);

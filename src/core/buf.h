@@ -21,6 +21,10 @@ void rg_buf_init(struct rg_buf *b, size_t max);
 /* Free the storage and reset to empty. */
 void rg_buf_release(struct rg_buf *b);
 
+/* Make room for @n more bytes now, so that appends up to that allocate
+ * nothing. Returns 0 or an append's error (sticky, as for appends). */
+int rg_buf_reserve(struct rg_buf *b, size_t n);
+
 /* Append @n bytes from @p (borrowed). Returns 0, -E2BIG past max (then @b
  * is unchanged), -ENOMEM, or the error of an earlier append. */
 int rg_buf_add(struct rg_buf *b, const void *p, size_t n);

@@ -13,6 +13,7 @@
 #include "core/io.h"
 #include "http/accesslog.h"
 #include "http/conn.h"
+#include "http/proxy.h"
 #include "upstream/pool.h"
 
 /* Out of memory for a new connection: libuv holds the accepted socket and
@@ -101,6 +102,7 @@ static void *worker_main(void *arg)
 {
     struct rg_worker *w = arg;
 
+    rg_alloc_count_thread(&w->x.allocs);
     rg_alloc_thread_failpoint("worker_alloc");
     uv_run(&w->x.loop, UV_RUN_DEFAULT);
     atomic_store(&w->ended, 1);
@@ -234,6 +236,15 @@ unsigned rg_workers_conns(struct rg_worker *ws, unsigned n)
     return total;
 }
 
+unsigned long rg_workers_allocs(struct rg_worker *ws, unsigned n)
+{
+    unsigned long total = 0;
+
+    for (unsigned i = 0; i < n; i++)
+        total += __atomic_load_n(&ws[i].x.allocs, __ATOMIC_RELAXED);
+    return total;
+}
+
 void rg_workers_join(struct rg_worker *ws, unsigned n)
 {
     if (ws == NULL)
@@ -241,7 +252,8 @@ void rg_workers_join(struct rg_worker *ws, unsigned n)
     for (unsigned i = 0; i < n; i++) {
         pthread_join(ws[i].thread, NULL);
         uv_loop_close(&ws[i].x.loop);
-        rg_blkcache_release(&ws[i].x.chunks); /* every request is gone */
+        rg_proxy_cache_free(&ws[i].x);        /* every request is gone */
+        rg_blkcache_release(&ws[i].x.chunks);
         rg_gen_unref(ws[i].x.gen);
         rg_gen_unref(ws[i].pending_gen);
         pthread_mutex_destroy(&ws[i].mu);

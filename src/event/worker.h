@@ -49,6 +49,10 @@ void rg_workers_publish(struct rg_worker *w, unsigned n, struct rg_gen *gen);
  * finish in-flight requests; 1 = close everything now. Thread: control. */
 void rg_workers_stop(struct rg_worker *w, unsigned n, int force);
 
+/* Allocations made by the worker threads so far (approximate, read
+ * without locks; GET /debug/allocs on the status listener). */
+unsigned long rg_workers_allocs(struct rg_worker *w, unsigned n);
+
 /* Wait for all worker threads to end, then free @w. */
 void rg_workers_join(struct rg_worker *w, unsigned n);
 

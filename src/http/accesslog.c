@@ -113,6 +113,17 @@ struct rg_accesslog *rg_accesslog_new(uv_loop_t *loop, const char *path,
     a->loop = loop;
     rg_buf_init(&a->cur, ALOG_CAP);
     rg_buf_init(&a->out, ALOG_CAP);
+    /* Full size now (pages are only touched as lines come), so logging a
+     * request never allocates. */
+    if (rg_buf_reserve(&a->cur, ALOG_CAP - 1) != 0 ||
+        rg_buf_reserve(&a->out, ALOG_CAP - 1) != 0) {
+        rg_buf_release(&a->cur);
+        rg_buf_release(&a->out);
+        close(a->fd);
+        rg_free(a);
+        *err = -ENOMEM;
+        return NULL;
+    }
     uv_timer_init(loop, &a->timer);
     a->timer.data = a;
     uv_timer_start(&a->timer, alog_tick, 100, 100);

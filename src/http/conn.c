@@ -14,6 +14,7 @@
 #include "http/proxy.h"
 
 static void conn_drive(struct rg_conn *c);
+static void pend_free(struct rg_conn *c);
 static void on_head_timeout(uv_timer_t *t);
 static void conn_set_reading(struct rg_conn *c, int on);
 
@@ -79,7 +80,7 @@ static void conn_handle_closed(uv_handle_t *h)
      * here, from the loop, with the log phase and the access log line. */
     rg_proxy_req_free(c->req);
     c->w->n_conns--;
-    rg_free(c->pend);
+    pend_free(c);
     rg_free(c);
 }
 
@@ -169,14 +170,50 @@ void rg_conn_throttle(struct rg_conn *c, int on)
     conn_set_reading(c, !on && !c->rd_eof && c->pend_len < PEND_MAX);
 }
 
-static int keep_pending(struct rg_conn *c, const char *p, size_t n)
+/* pend's storage: a chunk of the worker's block cache while the bytes fit
+ * one (a body or a pipelined request after a paused head then costs no
+ * allocation in steady state), else the heap. */
+static void pend_store_free(struct rg_conn *c, char *p, size_t cap)
 {
+    if (cap == RG_ARENA_CHUNK)
+        rg_blk_put(&c->w->chunks, p);
+    else
+        rg_free(p);
+}
+
+static int pend_grow(struct rg_conn *c, size_t need)
+{
+    size_t cap = c->pend_cap;
     char *np;
 
+    if (need <= cap)
+        return 0;
+    cap = need <= RG_ARENA_CHUNK ? RG_ARENA_CHUNK
+          : need < 2 * cap       ? 2 * cap
+                                 : need;
+    np = cap == RG_ARENA_CHUNK ? rg_blk_get(&c->w->chunks) : rg_malloc(cap);
+    if (np == NULL)
+        return -1;
+    if (c->pend_len > 0)
+        memcpy(np, c->pend, c->pend_len);
+    pend_store_free(c, c->pend, c->pend_cap);
+    c->pend = np;
+    c->pend_cap = cap;
+    return 0;
+}
+
+static void pend_free(struct rg_conn *c)
+{
+    pend_store_free(c, c->pend, c->pend_cap);
+    c->pend = NULL;
+    c->pend_len = c->pend_cap = 0;
+}
+
+/* Keep @n bytes at @p (in pend itself, or borrowed) as pend. */
+static int keep_pending(struct rg_conn *c, const char *p, size_t n)
+{
     if (n == 0) {
-        rg_free(c->pend);
-        c->pend = NULL;
-        c->pend_len = 0;
+        pend_free(c);
         return 0;
     }
     if (p >= c->pend && p < c->pend + c->pend_len) {
@@ -184,24 +221,19 @@ static int keep_pending(struct rg_conn *c, const char *p, size_t n)
         c->pend_len = n;
         return 0;
     }
-    np = rg_malloc(n);
-    if (np == NULL)
+    c->pend_len = 0;
+    if (pend_grow(c, n) != 0)
         return -1;
-    memcpy(np, p, n);
-    rg_free(c->pend);
-    c->pend = np;
+    memcpy(c->pend, p, n);
     c->pend_len = n;
     return 0;
 }
 
 static int pend_append(struct rg_conn *c, const char *p, size_t n)
 {
-    char *np = rg_realloc(c->pend, c->pend_len + n);
-
-    if (np == NULL)
+    if (pend_grow(c, c->pend_len + n) != 0)
         return -1;
-    memcpy(np + c->pend_len, p, n);
-    c->pend = np;
+    memcpy(c->pend + c->pend_len, p, n);
     c->pend_len += n;
     return 0;
 }

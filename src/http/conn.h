@@ -27,8 +27,9 @@ struct rg_conn {
     struct rg_conn *next, *prev; /* worker's connection list */
     struct rg_msg msg;         /* the request parser (strict) */
     struct rg_req *req;        /* current request, or NULL when idle */
-    char *pend;                /* unparsed bytes after a pause, owned */
-    size_t pend_len;
+    char *pend;                /* unparsed bytes after a pause, owned: a
+                                  worker chunk while they fit one */
+    size_t pend_len, pend_cap;
     size_t out_bytes;          /* queued to the client, not yet written */
     char peer[48];             /* client IP, text */
     union {

@@ -22,6 +22,19 @@ void rg_head_release(struct rg_head *h)
     rg_head_init(h, max);
 }
 
+void rg_head_clear(struct rg_head *h, uint32_t keep)
+{
+    if ((uint64_t)h->cap + (uint64_t)h->fields_cap * sizeof(*h->fields) >
+        keep) {
+        rg_head_release(h);
+        return;
+    }
+    h->len = 0;
+    h->url_off = h->url_len = 0;
+    h->n_fields = 0;
+    h->in_value = 0;
+}
+
 static int head_append(struct rg_head *h, const char *p, size_t n)
 {
     uint32_t need;

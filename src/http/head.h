@@ -32,6 +32,11 @@ void rg_head_init(struct rg_head *h, uint32_t max);
 /* Free the buffers and reset to empty (keeps max). */
 void rg_head_release(struct rg_head *h);
 
+/* Empty @h for the next message, keeping its buffers when they are at most
+ * @keep bytes together (so a head reused in steady state allocates
+ * nothing), else freeing them. Keeps max. */
+void rg_head_clear(struct rg_head *h, uint32_t keep);
+
 /* Append bytes of the request target. Returns 0, -E2BIG past max, -ENOMEM. */
 int rg_head_add_url(struct rg_head *h, const char *p, size_t n);
 

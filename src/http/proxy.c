@@ -43,16 +43,85 @@ static void up_state_fini(struct rg_upconn *up)
 static void attempt_start(struct rg_req *r);
 static void attempt_fail(struct rg_req *r, int status, const char *why);
 
+/* Requests kept per worker for reuse, and the buffer bytes one may keep:
+ * steady-state proxying allocates nothing (GET /debug/allocs shows it),
+ * and the memory kept is bounded by the concurrency, not by the number of
+ * idle connections. */
+#define REQ_CACHE_MAX 64
+#define REQ_KEEP_HEAD 4096
+#define REQ_KEEP_BUF 8192
+#define UP_HEAD_MAX 65536   /* an upstream response head, bytes */
+#define UP_KEEP_HEAD 2048   /* ... kept with a pooled connection */
+
+/* A request from the cache, emptied but with its buffers, or a new one. */
+static struct rg_req *req_alloc(struct rg_wctx *w)
+{
+    struct rg_req *r = w->req_cache;
+    struct rg_head head;
+    struct rg_buf up, resp;
+
+    if (r == NULL)
+        return rg_calloc(1, sizeof(*r));
+    w->req_cache = r->next_free;
+    w->n_req_cache--;
+    head = r->head;
+    up = r->up_head;
+    resp = r->resp_hb;
+    memset(r, 0, sizeof(*r));
+    r->head = head;
+    r->up_head = up;
+    r->resp_hb = resp;
+    return r;
+}
+
+/* Keep @r's memory for the next request when there is room and its
+ * buffers are small; free it otherwise. */
+static void req_recycle(struct rg_wctx *w, struct rg_req *r)
+{
+    if (w->n_req_cache >= REQ_CACHE_MAX || w->draining) {
+        rg_head_release(&r->head);
+        rg_buf_release(&r->up_head);
+        rg_buf_release(&r->resp_hb);
+        rg_free(r);
+        return;
+    }
+    rg_head_clear(&r->head, REQ_KEEP_HEAD);
+    if (r->up_head.cap > REQ_KEEP_BUF)
+        rg_buf_release(&r->up_head);
+    if (r->resp_hb.cap > REQ_KEEP_BUF)
+        rg_buf_release(&r->resp_hb);
+    rg_buf_truncate(&r->up_head, 0);
+    rg_buf_truncate(&r->resp_hb, 0);
+    r->next_free = w->req_cache;
+    w->req_cache = r;
+    w->n_req_cache++;
+}
+
+void rg_proxy_cache_free(struct rg_wctx *w)
+{
+    while (w->req_cache != NULL) {
+        struct rg_req *r = w->req_cache;
+
+        w->req_cache = r->next_free;
+        rg_head_release(&r->head);
+        rg_buf_release(&r->up_head);
+        rg_buf_release(&r->resp_hb);
+        rg_free(r);
+    }
+    w->n_req_cache = 0;
+}
+
 struct rg_req *rg_proxy_req_new(struct rg_conn *c)
 {
-    struct rg_req *r = rg_calloc(1, sizeof(*r));
+    struct rg_req *r = req_alloc(c->w);
 
     if (r == NULL)
         return NULL;
     r->c = c;
     r->gen = rg_gen_ref(c->w->gen);
-    rg_head_init(&r->head, r->gen->limits.max_header_size);
-    rg_buf_init(&r->up_head, (size_t)r->gen->limits.max_header_size + 4096);
+    r->head.max = r->gen->limits.max_header_size;
+    r->up_head.max = (size_t)r->gen->limits.max_header_size + 4096;
+    r->resp_hb.max = UP_HEAD_MAX + 1024;
     r->content_length = -1;
     r->t_start = uv_hrtime();
     rg_arena_init(&r->arena, &c->w->chunks);
@@ -94,12 +163,8 @@ void rg_proxy_req_free(struct rg_req *r)
     run_log(r);
     release_upstream(r, 0);
     rg_arena_release(&r->arena);
-    rg_head_release(&r->head);
-    rg_buf_release(&r->up_head);
-    rg_free(r->resp_head);
-    rg_free(r->path);
     rg_gen_unref(r->gen);
-    rg_free(r);
+    req_recycle(r->c->w, r);
 }
 
 void rg_proxy_abort(struct rg_req *r)
@@ -238,13 +303,12 @@ static int normalise_target(struct rg_req *r)
 
     r->query = q;
     r->query_len = q ? n - plen : 0;
-    r->path = rg_malloc(plen + 2);
+    r->path = rg_arena_alloc(&r->arena, plen + 2);
     if (r->path == NULL)
         return 503;
     rv = rg_path_normalize(url, plen, r->path, plen + 2);
     if (rv < 0) {
-        rg_free(r->path); /* not a string: the log must not read it */
-        r->path = NULL;
+        r->path = NULL; /* not a string: the log must not read it */
         return 400;
     }
     return 0;
@@ -762,7 +826,7 @@ static void attempt_start(struct rg_req *r)
         attempt_fail(r, 502, "cannot start connect");
         return;
     }
-    rg_head_init(&ups(up)->head, 65536);
+    rg_head_init(&ups(up)->head, UP_HEAD_MAX);
     up->fini = up_state_fini;
     up_begin(r, up);
     up_timer_start(r, on_up_timeout, 0);
@@ -864,80 +928,70 @@ static enum rg_resp_framing response_framing(struct rg_req *r, llhttp_t *p)
  * waiting for body bytes to go out with. Returns 0 or -1. */
 static int flush_response_head(struct rg_req *r)
 {
-    char *s = r->resp_head;
+    uv_buf_t b = uv_buf_init(r->resp_head, (unsigned)r->resp_head_len);
 
-    if (s == NULL)
+    if (r->resp_head == NULL)
         return 0;
     r->resp_head = NULL;
-    if (rg_conn_write_take(r->c, s, r->resp_head_len) != 0) {
-        rg_free(s);
-        return -1;
-    }
-    return 0;
+    return rg_conn_write(r->c, &b, 1) != 0 ? -1 : 0;
 }
 
-/* Build the client's response head; it is written with the first body
- * bytes (one write for both) or by flush_response_head. @body_len >= 0:
+/* Build the client's response head in r->resp_hb; it is written with the
+ * first body bytes (one write for both) or by flush_response_head. @body_len >= 0:
  * the body is that many buffered bytes (Content-Length), else the
  * upstream's framing. Returns 0 or -1. */
 static int build_response_head(struct rg_req *r, llhttp_t *p,
                                int64_t body_len)
 {
-    struct rg_buf b;
+    struct rg_buf *b = &r->resp_hb;
     struct rg_head *h = &ups(r->up)->head;
     const struct rg_limits *l = &r->gen->limits;
     int cc, cu;
     int close;
-    size_t len;
-    char *s;
 
-    rg_buf_init(&b, (size_t)h->max + 1024);
+    rg_buf_truncate(b, 0);
     rg_head_mark_hop(h, &cc, &cu);
     r->framing = body_len >= 0 ? RG_FRAME_LENGTH : response_framing(r, p);
     close = r->client_close || r->framing == RG_FRAME_CLOSE ||
             r->c->w->draining || !r->body_done;
-    rg_buf_addf(&b, "HTTP/1.1 %d ", r->status);
+    rg_buf_addf(b, "HTTP/1.1 %d ", r->status);
     if (h->url_len > 0)
-        rg_buf_add(&b, h->buf + h->url_off, h->url_len);
+        rg_buf_add(b, h->buf + h->url_off, h->url_len);
     else
-        rg_buf_adds(&b, rg_status_reason(r->status));
-    rg_buf_adds(&b, "\r\n");
-    add_response_fields(r, &b);
-    rg_proxy_add_headers(&r->resp_add, &b);
+        rg_buf_adds(b, rg_status_reason(r->status));
+    rg_buf_adds(b, "\r\n");
+    add_response_fields(r, b);
+    rg_proxy_add_headers(&r->resp_add, b);
     if (r->framing == RG_FRAME_LENGTH)
-        rg_buf_addf(&b, "Content-Length: %llu\r\n",
+        rg_buf_addf(b, "Content-Length: %llu\r\n",
                     body_len >= 0 ? (unsigned long long)body_len
                                   : (unsigned long long)p->content_length);
     else if (r->framing == RG_FRAME_CHUNKED)
-        rg_buf_adds(&b, "Transfer-Encoding: chunked\r\n");
+        rg_buf_adds(b, "Transfer-Encoding: chunked\r\n");
     if (l->via[0] != '\0')
-        rg_buf_addf(&b, "Via: 1.1 %s\r\n", l->via);
+        rg_buf_addf(b, "Via: 1.1 %s\r\n", l->via);
     if (rg_head_find(h, "x-request-id") == NULL)
-        rg_buf_addf(&b, "X-Request-ID: %s\r\n", r->id);
+        rg_buf_addf(b, "X-Request-ID: %s\r\n", r->id);
     if (r->status == 101) {
         const struct rg_field *u = rg_head_find(h, "upgrade");
 
-        rg_buf_adds(&b, "Connection: upgrade\r\nUpgrade: ");
+        rg_buf_adds(b, "Connection: upgrade\r\nUpgrade: ");
         if (u != NULL)
-            rg_buf_add(&b, h->buf + u->value_off, u->value_len);
-        rg_buf_adds(&b, "\r\n");
+            rg_buf_add(b, h->buf + u->value_off, u->value_len);
+        rg_buf_adds(b, "\r\n");
     } else if (close) {
-        rg_buf_adds(&b, "Connection: close\r\n");
+        rg_buf_adds(b, "Connection: close\r\n");
         r->client_close = 1;
     } else if (r->http_minor == 0) {
-        rg_buf_adds(&b, "Connection: keep-alive\r\n");
+        rg_buf_adds(b, "Connection: keep-alive\r\n");
     }
-    rg_buf_adds(&b, "\r\n");
-    if (rg_buf_error(&b) != 0) {
-        rg_buf_release(&b);
+    rg_buf_adds(b, "\r\n");
+    if (rg_buf_error(b) != 0)
         return -1;
-    }
-    s = rg_buf_detach(&b, &len);
     r->resp_started = 1;
-    r->bytes_out += len;
-    rg_free(r->resp_head);
-    r->resp_head = s;
-    r->resp_head_len = len;
+    r->bytes_out += b->len;
+    r->resp_head = b->p;
+    r->resp_head_len = b->len;
     return 0;
 }
 
@@ -949,7 +1003,7 @@ static int resp_head(struct rg_msg *m)
 
     if (p->status_code < 200 && p->status_code != 101) {
         /* 1xx interim responses (103 Early Hints) are not relayed. */
-        rg_head_release(&ups(up)->head);
+        rg_head_clear(&ups(up)->head, UP_KEEP_HEAD);
         return 0;
     }
     if (p->status_code == 101 && !r->upgrade)
@@ -997,7 +1051,6 @@ static int resp_body(struct rg_msg *m, const char *at, size_t n)
     r->resp_body += n;
     r->bytes_out += n;
     rv = rg_conn_write(c, bufs, nb + h);
-    rg_free(head);  /* written or copied either way */
     if (rv != 0)
         return -1;  /* the connection, and @r with it, may be gone */
     if (c->out_bytes >= RG_WQ_HIGH)
@@ -1027,7 +1080,6 @@ static int send_buffered_response(struct rg_req *r, llhttp_t *p)
     r->resp_body += r->resp_buf.len;
     r->bytes_out += r->resp_buf.len;
     rv = rg_conn_write(r->c, bufs, r->method == RG_M_HEAD ? 1 : 2);
-    rg_free(head);
     return rv != 0 ? -1 : 0;
 }
 
@@ -1058,7 +1110,7 @@ static void up_begin(struct rg_req *r, struct rg_upconn *up)
 {
     r->up = up;
     up->req = r;
-    rg_head_release(&ups(up)->head);
+    rg_head_clear(&ups(up)->head, UP_KEEP_HEAD);
     rg_msg_init(&ups(up)->msg, RG_MSG_RESPONSE, &resp_ops, &ups(up)->head,
                 up);
     up->timer.data = up;

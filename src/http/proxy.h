@@ -43,14 +43,16 @@ struct rg_add_headers {
 
 struct rg_req {
     struct rg_conn *c;          /* owner */
+    struct rg_req *next_free;   /* in the worker's request cache */
     struct rg_gen *gen;         /* one reference, from start to free */
     struct rg_head head;        /* client's request head */
     struct rg_buf up_head;      /* rewritten head for the upstream */
-    char *resp_head;            /* the client's response head, built and
-                                   not yet written (it goes out with the
-                                   first body bytes), rg_malloc'd */
+    struct rg_buf resp_hb;      /* the client's response head */
+    char *resp_head;            /* resp_hb's bytes while built and not yet
+                                   written (they go out with the first
+                                   body bytes), else NULL */
     size_t resp_head_len;
-    char *path;                 /* normalised path, owned */
+    char *path;                 /* normalised path, in the arena */
     const char *query;          /* "?..." in head.buf, or NULL */
     size_t query_len;
     char id[RG_REQUEST_ID_MAX + 1]; /* X-Request-ID */
@@ -113,8 +115,13 @@ void rg_proxy_new_id(struct rg_wctx *w, char *out, size_t cap);
 struct rg_req *rg_proxy_req_new(struct rg_conn *c);
 
 /* Free @r and drop its references; closes any upstream it still holds.
- * Accepts NULL. */
+ * Its memory (with the head buffers) may be kept for the worker's next
+ * request. Accepts NULL. */
 void rg_proxy_req_free(struct rg_req *r);
+
+/* Free the requests @w keeps for reuse. Thread: @w's, or after its loop
+ * ended. */
+void rg_proxy_cache_free(struct rg_wctx *w);
 
 /* The request head is parsed (the parser is paused after it): route and
  * start the first attempt, or answer locally. */

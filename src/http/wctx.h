@@ -15,6 +15,7 @@
 struct rg_accesslog;
 struct rg_gen;
 struct rg_pool;
+struct rg_req;
 
 struct rg_wctx {
     unsigned index;              /* worker number, for logs */
@@ -29,7 +30,13 @@ struct rg_wctx {
     unsigned n_conns;
     int draining;                /* stop accepting, close when idle */
     uint64_t rng;                /* xorshift state for ids and jitter */
+    unsigned long allocs;        /* allocations by this thread (core/alloc.h
+                                    rg_alloc_count_thread); others read it
+                                    with a relaxed load */
     struct rg_blkcache chunks;   /* request arenas' chunks, kept for reuse */
+    struct rg_req *req_cache;    /* finished requests kept for reuse, with
+                                    their buffers (http/proxy.c) */
+    unsigned n_req_cache;
     char rbuf[65536];            /* shared read buffer (reads are handled
                                     synchronously in their callback) */
 };

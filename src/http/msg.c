@@ -3,6 +3,7 @@
 #include "http/msg.h"
 
 #include <errno.h>
+#include <string.h>
 
 static struct rg_msg *msg_of(llhttp_t *p)
 {
@@ -45,7 +46,30 @@ static int on_header_field(llhttp_t *p, const char *at, size_t n)
 
     if (m->head == NULL)
         return head_fail(m, -EINVAL, 0);
+    m->name_end = at + n;
+    m->name_feed = m->feeds;
     return head_fail(m, rg_head_add_name(m->head, at, n), 0);
+}
+
+static int on_header_field_complete(llhttp_t *p)
+{
+    struct rg_msg *m = msg_of(p);
+
+    m->want_value = 1;
+    m->lf_pending = 0;
+    return 0;
+}
+
+/* Whether a LF came between the end of the field's name and @at, the
+ * start of its value's first span. llhttp 8 also lets through a fold of
+ * an empty first line ("X:\r\n b" reads as "X: b"); no legitimate value
+ * has a LF before it. Bytes of earlier feeds were checked when each feed
+ * ended (lf_pending). */
+static int fold_before_value(const struct rg_msg *m, const char *at)
+{
+    const char *s = m->name_feed == m->feeds ? m->name_end : m->exec_start;
+
+    return m->lf_pending || (at > s && memchr(s, '\n', (size_t)(at - s)));
 }
 
 /* Whether a second span of the current value is only the same value split
@@ -68,8 +92,10 @@ static int on_header_value(llhttp_t *p, const char *at, size_t n)
         return head_fail(m, -EINVAL, 0);
     if (n == 0)
         return 0; /* llhttp's empty spans at input ends carry nothing */
-    if (m->head->in_value && !value_split_by_read(m, at))
+    if (m->head->in_value ? !value_split_by_read(m, at)
+                          : m->want_value && fold_before_value(m, at))
         return head_fail(m, -EINVAL, 0);
+    m->want_value = 0;
     m->val_feed = m->feeds;
     m->val_at_end = at + n == m->exec_end;
     return head_fail(m, rg_head_add_value(m->head, at, n), 0);
@@ -82,6 +108,7 @@ static int on_header_value_complete(llhttp_t *p)
 
     if (m->head == NULL)
         return head_fail(m, -EINVAL, 0);
+    m->want_value = 0;
     /* An empty value has no on_header_value call: make sure it exists. */
     rv = rg_head_add_value(m->head, "", 0);
     if (rv != 0)
@@ -116,6 +143,7 @@ static const llhttp_settings_t msg_settings = {
     .on_url = on_url,
     .on_status = on_url, /* the reason phrase takes the url span */
     .on_header_field = on_header_field,
+    .on_header_field_complete = on_header_field_complete,
     .on_header_value = on_header_value,
     .on_header_value_complete = on_header_value_complete,
     .on_headers_complete = on_headers_complete,
@@ -133,19 +161,30 @@ void rg_msg_init(struct rg_msg *m, enum rg_msg_kind kind,
     m->data = data;
     m->head = head;
     m->exec_start = m->exec_end = NULL;
-    m->feeds = m->val_feed = 0;
-    m->val_at_end = 0;
+    m->feeds = m->val_feed = m->name_feed = 0;
+    m->name_end = NULL;
+    m->val_at_end = m->want_value = m->lf_pending = 0;
     m->err = 0;
     m->err_in_url = 0;
 }
 
 llhttp_errno_t rg_msg_feed(struct rg_msg *m, const char *at, size_t n)
 {
+    llhttp_errno_t err;
+
     if (n > 0)
         m->feeds++;
     m->exec_start = at;
     m->exec_end = at + n;
-    return llhttp_execute(&m->p, at, n);
+    err = llhttp_execute(&m->p, at, n);
+    if (m->want_value && !m->lf_pending && n > 0) {
+        /* The value has not begun: remember a LF in what this feed had
+         * after the name, for fold_before_value. */
+        const char *s = m->name_feed == m->feeds ? m->name_end : at;
+
+        m->lf_pending = s < at + n && memchr(s, '\n', (size_t)(at + n - s));
+    }
+    return err;
 }
 
 llhttp_errno_t rg_msg_finish(struct rg_msg *m)

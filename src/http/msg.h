@@ -54,7 +54,11 @@ struct rg_msg {
     const char *exec_end;
     unsigned feeds;           /* non-empty feeds so far */
     unsigned val_feed;        /* the feed of the last value span */
+    const char *name_end;     /* end of the last field-name span */
+    unsigned name_feed;       /* ... and its feed */
     unsigned val_at_end : 1;  /* that span ended its input */
+    unsigned want_value : 1;  /* a name ended, its value has not begun */
+    unsigned lf_pending : 1;  /* ... and a LF came since (in past feeds) */
     int err;                  /* the head collector's or begin's -errno;
                                  an owner's callback may set it too */
     unsigned err_in_url : 1;  /* @err came from the target */

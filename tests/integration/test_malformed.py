@@ -67,6 +67,9 @@ MALFORMED = [
      b"0\r\n\r\n"),
     ("obs-fold continuation line",
      b"GET /echo HTTP/1.1\r\n" + H + b"X-Folded: a\r\n b\r\n\r\n"),
+    ("obs-fold of an empty first line (Transfer-Encoding)",
+     b"POST /echo HTTP/1.1\r\n" + H + b"Transfer-Encoding:\r\n chunked\r\n"
+     b"\r\n0\r\n\r\n"),
     ("bare LF line endings",
      b"GET /echo HTTP/1.1\nHost: t\nX-A: b\n\n"),
     ("bare CR inside a header value",

@@ -81,7 +81,8 @@ static int value_is(const struct rg_head *h, const char *name, const char *v)
 }
 
 static const char get_req[] = "GET /a/b?x=1 HTTP/1.1\r\nHost: h\r\n"
-                              "X-Long: one two three\r\nX-Empty:\r\n\r\n";
+                              "X-Long: one two three\r\nX-Empty:\r\n"
+                              "X-Blank: \t\r\nX-Last: z\r\n\r\n";
 
 /* Byte-by-byte reads give the same head as one read: a value continued at
  * the start of the next input is not a fold. */
@@ -99,9 +100,11 @@ START_TEST(split_reads_same_head)
         ck_assert_uint_eq(e.head.url_len, 8);
         ck_assert(memcmp(rg_head_str(&e.head, e.head.url_off), "/a/b?x=1",
                          8) == 0);
-        ck_assert_uint_eq(e.head.n_fields, 3);
+        ck_assert_uint_eq(e.head.n_fields, 5);
         ck_assert(value_is(&e.head, "x-long", "one two three"));
         ck_assert(value_is(&e.head, "x-empty", ""));
+        ck_assert(value_is(&e.head, "x-blank", ""));
+        ck_assert(value_is(&e.head, "x-last", "z"));
         ck_assert(value_is(&e.head, "host", "h"));
         rg_head_release(&e.head);
     }
@@ -115,14 +118,20 @@ START_TEST(obs_fold_refused)
     static const char *const folded[] = {
         "GET / HTTP/1.1\r\nHost: h\r\nX-F: a\r\n b\r\n\r\n",
         "HTTP/1.1 200 OK\r\nX-F: a\r\n\tb\r\nContent-Length: 0\r\n\r\n",
+        /* a fold of an empty first line: llhttp reads it as "X: b" */
+        "GET / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding:\r\n chunked\r\n"
+        "\r\n0\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: h\r\nX-F: \t\r\n b\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nX-F:\r\n\tb\r\nContent-Length: 0\r\n\r\n",
     };
 
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < 5; i++) {
         for (size_t step = 0; step <= 9; step++) {
             struct rg_msg m;
             struct ev e;
 
-            setup(&m, &e, i == 0 ? RG_MSG_REQUEST : RG_MSG_RESPONSE, 1024);
+            setup(&m, &e, folded[i][0] == 'G' ? RG_MSG_REQUEST
+                                              : RG_MSG_RESPONSE, 1024);
             ck_assert_int_ne(feed(&m, folded[i], step), HPE_OK);
             ck_assert_int_eq(e.heads, 0);
             ck_assert_int_eq(rg_msg_error_status(&m), 400);

@@ -87,10 +87,8 @@ static char *copy_headers(const struct rg_head *h)
 
         if (!want_header(h->buf + f->name_off, f->name_len))
             continue;
-        if (rg_buf_add(&b, h->buf + f->name_off, f->name_len) != 0 ||
-            rg_buf_adds(&b, ": ") != 0 ||
-            rg_buf_add(&b, h->buf + f->value_off, f->value_len) != 0 ||
-            rg_buf_adds(&b, "\r\n") != 0) {
+        if (rg_buf_add_field(&b, h->buf + f->name_off, f->name_len,
+                             h->buf + f->value_off, f->value_len) != 0) {
             rg_buf_release(&b);
             return NULL;
         }

@@ -77,10 +77,8 @@ static void fwd_finish(struct rg_fwd *f)
 
         if (fl->name_len <= 11 || strncasecmp(name, "x-raftgate-", 11) != 0)
             continue;
-        rg_buf_add(&hb, name, fl->name_len);
-        rg_buf_adds(&hb, ": ");
-        rg_buf_add(&hb, f->head.buf + fl->value_off, fl->value_len);
-        rg_buf_adds(&hb, "\r\n");
+        rg_buf_add_field(&hb, name, fl->name_len,
+                         f->head.buf + fl->value_off, fl->value_len);
     }
     if (rg_buf_error(&hb) != 0) {
         /* The answer came but cannot be relayed whole. */

@@ -61,12 +61,37 @@ static void hconn_close(struct hconn *c)
     uv_close((uv_handle_t *)&c->tcp, hconn_closed);
 }
 
-/* A declared body over the cap is refused before any of it is read. */
+#define HTTPD_MAX_PART 2048 /* bytes of path, and of query, with the NUL */
+
+/* The request target's path and query ("?" excluded, NULL when none). */
+static void h_target(const struct hconn *c, const char **url, size_t *pl,
+                     const char **q, size_t *ql)
+{
+    size_t n = c->head.url_len;
+
+    *url = c->head.buf + c->head.url_off;
+    *q = memchr(*url, '?', n);
+    *pl = *q ? (size_t)(*q - *url) : n;
+    *ql = *q ? n - *pl - 1 : 0;
+    if (*q != NULL)
+        (*q)++;
+}
+
+/* A target too long (414) or a declared body over the cap (413) is
+ * refused before any of the body is read. */
 static int h_head(struct rg_msg *m)
 {
     llhttp_t *p = &m->p;
     struct hconn *c = m->data;
+    const char *url, *q;
+    size_t pl, ql;
 
+    h_target(c, &url, &pl, &q, &ql);
+    if (pl >= HTTPD_MAX_PART || ql >= HTTPD_MAX_PART) {
+        m->err = -E2BIG; /* answered 414 */
+        m->err_in_url = 1;
+        return -1;
+    }
     if ((p->flags & F_CONTENT_LENGTH) && p->content_length > HTTPD_MAX_BODY) {
         c->too_big = 1;
         return -1;
@@ -82,7 +107,8 @@ static int h_body(struct rg_msg *m, const char *at, size_t n)
         c->too_big = 1;
         return -1;
     }
-    return rg_buf_add(&c->body, at, n) ? -1 : 0;
+    m->err = rg_buf_add(&c->body, at, n); /* -ENOMEM: answered 503 */
+    return m->err != 0 ? -1 : 0;
 }
 
 static int h_done(struct rg_msg *m)
@@ -90,25 +116,16 @@ static int h_done(struct rg_msg *m)
     llhttp_t *p = &m->p;
     struct hconn *c = m->data;
     struct rg_httpd_req req;
-    char path[2048];
-    const char *url = c->head.buf + c->head.url_off;
-    size_t n = c->head.url_len;
-    const char *q = memchr(url, '?', n);
-    size_t pl = q ? (size_t)(q - url) : n;
-    char query[2048];
+    char path[HTTPD_MAX_PART], query[HTTPD_MAX_PART];
+    const char *url, *q;
+    size_t pl, ql;
 
-    if (pl >= sizeof(path) || (q && n - pl - 1 >= sizeof(query))) {
-        m->err = -E2BIG; /* answered 414 */
-        m->err_in_url = 1;
-        return -1;
-    }
+    h_target(c, &url, &pl, &q, &ql); /* h_head checked the sizes */
     memcpy(path, url, pl);
     path[pl] = '\0';
-    query[0] = '\0';
-    if (q != NULL) {
-        memcpy(query, q + 1, n - pl - 1);
-        query[n - pl - 1] = '\0';
-    }
+    if (ql > 0)
+        memcpy(query, q, ql);
+    query[ql] = '\0';
     c->close = !llhttp_should_keep_alive(p);
     c->busy = 1;
     req.method = llhttp_method_name(p->method);

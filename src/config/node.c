@@ -898,7 +898,6 @@ err_after_defaults:
     return rv;
 }
 
-/* Set *@field to a copy of @s; 0 or -ENOMEM. */
 int rg_node_conf_defaults(struct rg_node_conf *nc)
 {
     const struct {

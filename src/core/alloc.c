@@ -1,4 +1,5 @@
-/* Allocation wrappers with an optional failure-injection countdown. */
+/* Allocation wrappers: a failure-injection countdown, per-thread failpoints
+ * (test builds) and per-thread counts. */
 #include "core/alloc.h"
 
 #include <stdatomic.h>
@@ -8,10 +9,7 @@
 #include "core/failpoint.h"
 
 static atomic_long fail_countdown;
-#ifdef RG_FAILPOINTS
-static _Thread_local const char *thread_failpoint;
-#endif
-
+static _Thread_local const char *thread_failpoint; /* test builds only */
 static _Thread_local unsigned long *thread_count;
 
 static int should_fail(void)
@@ -20,11 +18,9 @@ static int should_fail(void)
 
     if (thread_count != NULL)
         __atomic_store_n(thread_count, *thread_count + 1, __ATOMIC_RELAXED);
-
-#ifdef RG_FAILPOINTS
-    if (thread_failpoint != NULL && rg_failpoint_fails(thread_failpoint))
+    /* RG_FAILPOINT_ERR is a constant 0 without --enable-failpoints. */
+    if (thread_failpoint != NULL && RG_FAILPOINT_ERR(thread_failpoint))
         return 1;
-#endif
     if (v <= 0)
         return 0;
     return atomic_fetch_sub(&fail_countdown, 1) == 1;
@@ -37,11 +33,7 @@ void rg_alloc_count_thread(unsigned long *counter)
 
 void rg_alloc_thread_failpoint(const char *name)
 {
-#ifdef RG_FAILPOINTS
     thread_failpoint = name;
-#else
-    (void)name;
-#endif
 }
 
 void rg_alloc_fail_after(long nth)

@@ -69,6 +69,15 @@ int rg_buf_adds(struct rg_buf *b, const char *s)
     return rg_buf_add(b, s, strlen(s));
 }
 
+int rg_buf_add_field(struct rg_buf *b, const char *name, size_t name_len,
+                     const char *value, size_t value_len)
+{
+    rg_buf_add(b, name, name_len);
+    rg_buf_add(b, ": ", 2);
+    rg_buf_add(b, value, value_len);
+    return rg_buf_add(b, "\r\n", 2); /* the first error, sticky */
+}
+
 int rg_buf_addf(struct rg_buf *b, const char *fmt, ...)
 {
     va_list ap;

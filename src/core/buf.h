@@ -25,12 +25,18 @@ void rg_buf_release(struct rg_buf *b);
  * nothing. Returns 0 or an append's error (sticky, as for appends). */
 int rg_buf_reserve(struct rg_buf *b, size_t n);
 
-/* Append @n bytes from @p (borrowed). Returns 0, -E2BIG past max (then @b
- * is unchanged), -ENOMEM, or the error of an earlier append. */
+/* Append @n bytes from @p (borrowed). Returns 0, -E2BIG past max (the
+ * bytes are then unchanged and the error recorded), -ENOMEM, or the error
+ * of an earlier append. */
 int rg_buf_add(struct rg_buf *b, const void *p, size_t n);
 
 /* Append a NUL-terminated string. Same errors. */
 int rg_buf_adds(struct rg_buf *b, const char *s);
+
+/* Append a header line "@name: @value\r\n". Same errors; on one, part of
+ * the line may be in (rg_buf_truncate undoes the run). */
+int rg_buf_add_field(struct rg_buf *b, const char *name, size_t name_len,
+                     const char *value, size_t value_len);
 
 /* Append printf-formatted text. Same errors. */
 int rg_buf_addf(struct rg_buf *b, const char *fmt, ...)

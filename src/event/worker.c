@@ -53,28 +53,20 @@ static void on_drain_check(uv_check_t *h)
 
     if (w->x.n_conns > 0)
         return;
-    uv_close((uv_handle_t *)h, (uv_close_cb)rg_free);
+    uv_close((uv_handle_t *)h, NULL);
     worker_end(w);
 }
 
 static void worker_start_drain(struct rg_worker *w)
 {
-    uv_check_t *chk;
-
     w->x.draining = 1;
     uv_close((uv_handle_t *)&w->listener, NULL);
     uv_close((uv_handle_t *)&w->accept_retry, NULL);
     rg_conn_close_idle(&w->x);
     rg_pool_drain(w->x.pool);
-    chk = rg_malloc(sizeof(*chk));
-    if (chk == NULL) {
-        rg_conn_close_all(&w->x);
-        worker_end(w);
-        return;
-    }
-    uv_check_init(&w->x.loop, chk);
-    chk->data = w;
-    uv_check_start(chk, on_drain_check);
+    uv_check_init(&w->x.loop, &w->drain_check);
+    w->drain_check.data = w;
+    uv_check_start(&w->drain_check, on_drain_check);
 }
 
 static void on_wake(uv_async_t *a)

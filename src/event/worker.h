@@ -18,6 +18,8 @@ struct rg_worker {
     struct rg_wctx x;            /* what the request path sees */
     uv_tcp_t listener;
     uv_timer_t accept_retry;     /* accepting again after ENOMEM */
+    uv_check_t drain_check;      /* while draining: ends the loop when the
+                                    last connection has been freed */
     uv_async_t wake;
     pthread_t thread;
     uv_async_t *done;            /* control's: signalled when the loop ends */

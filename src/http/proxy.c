@@ -155,12 +155,27 @@ static void run_log(struct rg_req *r)
     (void)rg_filter_run(r, RG_PHASE_LOG); /* nothing to stop: it ends */
 }
 
+/* The access log line, once; a request the client left before any
+ * response gets nginx's 499. */
+static void access_log(struct rg_req *r)
+{
+    if (r->logged)
+        return;
+    r->logged = 1;
+    if (r->status == 0)
+        r->status = 499;
+    if (r->c->w->alog != NULL)
+        rg_accesslog_request(r->c->w->alog, r);
+}
+
 void rg_proxy_req_free(struct rg_req *r)
 {
     if (r == NULL)
         return;
     rg_filter_detach(r);
     run_log(r);
+    if (r->started)
+        access_log(r); /* aborted: the client left, or a write failed */
     release_upstream(r, 0);
     rg_arena_release(&r->arena);
     rg_gen_unref(r->gen);
@@ -367,10 +382,8 @@ static void add_client_headers(struct rg_req *r)
 
         if (f->hop || is_forwarding_header(name, f->name_len))
             continue;
-        rg_buf_add(&r->up_head, name, f->name_len);
-        rg_buf_adds(&r->up_head, ": ");
-        rg_buf_add(&r->up_head, h->buf + f->value_off, f->value_len);
-        rg_buf_adds(&r->up_head, "\r\n");
+        rg_buf_add_field(&r->up_head, name, f->name_len,
+                         h->buf + f->value_off, f->value_len);
     }
 }
 
@@ -557,7 +570,7 @@ static void run_phase(struct rg_req *r, enum rg_phase ph)
 void rg_proxy_phase_done(struct rg_req *r, enum rg_phase ph,
                          enum rg_filter_status st)
 {
-    int status;
+    int status, rv;
 
     if (st == RG_FILTER_RESPOND && r->local_status != 0) {
         rg_proxy_reply_local(r);
@@ -577,8 +590,9 @@ void rg_proxy_phase_done(struct rg_req *r, enum rg_phase ph,
             run_phase(r, RG_PHASE_ACCESS);
         return;
     case RG_PHASE_ACCESS:
-        if (build_upstream_head(r) != 0)
-            refuse(r, 431);
+        rv = build_upstream_head(r);
+        if (rv != 0)
+            refuse(r, rv == -ENOMEM ? 503 : 431);
         else
             attempt_start(r);
         return;
@@ -613,10 +627,7 @@ int rg_proxy_run_header(struct rg_req *r)
 void rg_proxy_add_headers(const struct rg_add_headers *l, struct rg_buf *b)
 {
     for (const struct rg_add_header *h = l->head; h != NULL; h = h->next) {
-        rg_buf_add(b, h->name, h->name_len);
-        rg_buf_adds(b, ": ");
-        rg_buf_add(b, h->value, h->value_len);
-        rg_buf_adds(b, "\r\n");
+        rg_buf_add_field(b, h->name, h->name_len, h->value, h->value_len);
     }
 }
 
@@ -734,7 +745,11 @@ int rg_proxy_body(struct rg_req *r, const char *p, size_t n)
      * after that the rest of the body is read and dropped. */
     if (r->up == NULL || r->resp_done)
         return 0;
-    return up_write(r, bufs, frame_body(r->chunked, hex, p, n, bufs)) ? -1 : 0;
+    if (up_write(r, bufs, frame_body(r->chunked, hex, p, n, bufs)) != 0) {
+        r->err_status = 502; /* the upstream's side broke, not the client's */
+        return -1;
+    }
+    return 0;
 }
 
 void rg_proxy_body_done(struct rg_req *r)
@@ -809,6 +824,8 @@ static void attempt_start(struct rg_req *r)
     struct rg_wctx *w = r->c->w;
     struct rg_upconn *up;
 
+    if (r->c->closing)
+        return; /* aborted (rg_proxy_abort): nothing starts again */
     r->attempts++;
     r->head_sent = 0;
     r->t_upstream = uv_hrtime();
@@ -867,6 +884,8 @@ static void attempt_fail(struct rg_req *r, int status, const char *why)
     rg_log(RG_LOG_WARN, "worker %u: request %s: upstream %s attempt %u: %s",
            r->c->w->index, r->id, r->tgt->key, r->attempts, why);
     release_upstream(r, 0);
+    if (r->c->closing)
+        return;
     if (r->resp_started) {
         /* Never a second response: cut the connection. */
         rg_conn_close(r->c);
@@ -906,10 +925,8 @@ static void add_response_fields(struct rg_req *r, struct rg_buf *b)
         if (f->hop || (f->name_len == 14 && r->framing != RG_FRAME_NONE &&
                        strncasecmp(name, "content-length", 14) == 0))
             continue;
-        rg_buf_add(b, name, f->name_len);
-        rg_buf_adds(b, ": ");
-        rg_buf_add(b, h->buf + f->value_off, f->value_len);
-        rg_buf_adds(b, "\r\n");
+        rg_buf_add_field(b, name, f->name_len, h->buf + f->value_off,
+                         f->value_len);
     }
 }
 
@@ -939,7 +956,7 @@ static int flush_response_head(struct rg_req *r)
 /* Build the client's response head in r->resp_hb; it is written with the
  * first body bytes (one write for both) or by flush_response_head. @body_len >= 0:
  * the body is that many buffered bytes (Content-Length), else the
- * upstream's framing. Returns 0 or -1. */
+ * upstream's framing. Returns 0, -ENOMEM or -E2BIG. */
 static int build_response_head(struct rg_req *r, llhttp_t *p,
                                int64_t body_len)
 {
@@ -987,7 +1004,7 @@ static int build_response_head(struct rg_req *r, llhttp_t *p,
     }
     rg_buf_adds(b, "\r\n");
     if (rg_buf_error(b) != 0)
-        return -1;
+        return rg_buf_error(b);
     r->resp_started = 1;
     r->bytes_out += b->len;
     r->resp_head = b->p;
@@ -1000,6 +1017,7 @@ static int resp_head(struct rg_msg *m)
     llhttp_t *p = &m->p;
     struct rg_upconn *up = m->data;
     struct rg_req *r = up->req;
+    int rv;
 
     if (p->status_code < 200 && p->status_code != 101) {
         /* 1xx interim responses (103 Early Hints) are not relayed. */
@@ -1019,8 +1037,11 @@ static int resp_head(struct rg_msg *m)
         r->resp_buffering = 1;
         return 0;
     }
-    if (build_response_head(r, p, -1) != 0)
+    rv = build_response_head(r, p, -1);
+    if (rv != 0) {
+        r->fail_status = rv == -ENOMEM ? 503 : 502;
         return -1;
+    }
     return r->method == RG_M_HEAD ? 1 : 0;
 }
 
@@ -1052,7 +1073,7 @@ static int resp_body(struct rg_msg *m, const char *at, size_t n)
     r->bytes_out += n;
     rv = rg_conn_write(c, bufs, nb + h);
     if (rv != 0)
-        return -1;  /* the connection, and @r with it, may be gone */
+        return -1;  /* the connection is closing: only unwind */
     if (c->out_bytes >= RG_WQ_HIGH)
         up_set_reading(up, 0);
     return 0;
@@ -1071,8 +1092,11 @@ static int send_buffered_response(struct rg_req *r, llhttp_t *p)
         r->fail_status = 500;
         return -1;
     }
-    if (build_response_head(r, p, (int64_t)r->resp_buf.len) != 0)
+    rv = build_response_head(r, p, (int64_t)r->resp_buf.len);
+    if (rv != 0) {
+        r->fail_status = rv == -ENOMEM ? 503 : 502;
         return -1;
+    }
     head = r->resp_head;
     r->resp_head = NULL;
     bufs[0] = uv_buf_init(head, (unsigned)r->resp_head_len);
@@ -1183,13 +1207,13 @@ static void up_parse(struct rg_req *r, const char *p, size_t n)
     llhttp_errno_t err = rg_msg_feed(&ups(up)->msg, p, n);
     const char *pos;
 
-    /* A callback may have ended the exchange (client gone): @up lives on
-     * until its close callback, @r may not. */
+    /* A callback may have ended the exchange (client gone): @up has let
+     * go of @r then. */
     if (up->req != r)
         return;
     if (err == HPE_OK) {
         /* A head whose body is in a later read. A failed write closed the
-         * connection (and may have freed @r): nothing more to do. */
+         * connection (@r lives on until it has closed): nothing more. */
         (void)flush_response_head(r);
         return;
     }
@@ -1231,7 +1255,8 @@ static void up_eof(struct rg_req *r)
             response_complete(r, 0);
             return;
         }
-        /* A failed write may have freed @r (then @up has let go of it). */
+        /* A failed write closed the connection (then @up has let go of
+         * @r, which lives on until the close ends). */
         if (up->req != r || response_failed(r))
             return;
     }
@@ -1274,8 +1299,7 @@ void rg_proxy_finish(struct rg_req *r, int keepalive)
 
     release_upstream(r, r->up_keepalive && r->resp_done && r->body_done);
     run_log(r);
-    if (c->w->alog != NULL)
-        rg_accesslog_request(c->w->alog, r);
+    access_log(r);
     if (r->framing == RG_FRAME_CLOSE || r->client_close)
         keepalive = 0;
     rg_conn_request_finished(c, keepalive);

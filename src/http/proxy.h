@@ -100,6 +100,7 @@ struct rg_req {
     unsigned started : 1;       /* the head was valid: the chain runs */
     unsigned header_ran : 1;    /* the HEADER phase ran (once per request) */
     unsigned log_ran : 1;       /* the LOG phase ran */
+    unsigned logged : 1;        /* the access log has its line */
     unsigned req_buffering : 1; /* reading the body into req_body before
                                    ACCESS */
     unsigned req_buffered : 1;  /* req_body is what goes upstream */

@@ -346,6 +346,28 @@ class ErrorsTest(GatewayTestCase):
         self.assertEqual(r.status, 502)
         self.assertLess(elapsed, 0.5)
 
+    def test_access_log_client_gone_499(self):
+        """A client that leaves before the response is logged with 499
+        (nginx's code), once the request is freed."""
+        rid = "gone-%s" % key("g")
+        c = self.gw.connect(timeout=5)
+        c.send(b"GET /slow/delay/1000 HTTP/1.1\r\nHost: t\r\n"
+               b"X-Request-ID: " + rid.encode() + b"\r\n\r\n")
+        time.sleep(0.1)
+        # A reset, not a FIN: a half-closed client still gets its answer.
+        c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                          b"\x01\x00\x00\x00\x00\x00\x00\x00")
+        c.close()
+
+        def entry():
+            for e in self.gw.access_log():
+                if e.get("request_id") == rid:
+                    return e
+            return None
+        e = rgtest.wait_until(entry, 5, 0.05, "access log entry")
+        self.assertEqual(e["status"], 499)
+        self.assertEqual(e["route"], "slow")
+
     def test_access_log_counts_attempts(self):
         """The access log records status 502 and attempts = 3."""
         r = self.assertAttempts("GET", "/r2", 3)

@@ -69,6 +69,22 @@ START_TEST(truncate_undoes_a_run)
 }
 END_TEST
 
+/* A header line in one call; its error is the run's. */
+START_TEST(add_field)
+{
+    struct rg_buf b;
+
+    rg_buf_init(&b, 16);
+    ck_assert_int_eq(rg_buf_add_field(&b, "X-A", 3, "b c", 3), 0);
+    ck_assert_str_eq(b.p, "X-A: b c\r\n");
+    ck_assert_int_eq(rg_buf_add_field(&b, "X-Long", 6, "value", 5), -E2BIG);
+    ck_assert_int_eq(rg_buf_error(&b), -E2BIG);
+    rg_buf_truncate(&b, 10); /* part of the line went in: undo the run */
+    ck_assert_str_eq(b.p, "X-A: b c\r\n");
+    rg_buf_release(&b);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("buf");
@@ -79,6 +95,7 @@ int main(void)
     tcase_add_test(tc, error_is_sticky);
     tcase_add_test(tc, enomem_is_sticky);
     tcase_add_test(tc, truncate_undoes_a_run);
+    tcase_add_test(tc, add_field);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

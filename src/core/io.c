@@ -15,7 +15,6 @@ struct io_wreq {
     rg_io_cb cb;
     void *arg;
     size_t len;
-    char *owned; /* for rg_io_write_take; else NULL and data follows */
     char data[];
 };
 
@@ -26,7 +25,6 @@ static void io_write_done(uv_write_t *req, int status)
     void *arg = w->arg;
     size_t len = w->len;
 
-    rg_free(w->owned);
     rg_free(w);
     if (cb != NULL)
         cb(arg, status, len);
@@ -70,7 +68,6 @@ ssize_t rg_io_write(uv_stream_t *s, const uv_buf_t *bufs, unsigned n,
     w->cb = cb;
     w->arg = arg;
     w->len = off;
-    w->owned = NULL;
     b = uv_buf_init(w->data, (unsigned)off);
     rv = uv_write(&w->req, s, &b, 1, io_write_done);
     if (rv != 0) {
@@ -78,34 +75,6 @@ ssize_t rg_io_write(uv_stream_t *s, const uv_buf_t *bufs, unsigned n,
         return rv;
     }
     return (ssize_t)off;
-}
-
-ssize_t rg_io_write_take(uv_stream_t *s, char *p, size_t len, rg_io_cb cb,
-                         void *arg)
-{
-    uv_buf_t b = uv_buf_init(p, (unsigned)len);
-    size_t done = len > 0 ? try_now(s, &b, 1) : 0;
-    struct io_wreq *w;
-    int rv;
-
-    if (done == len) {
-        rg_free(p);
-        return 0;
-    }
-    w = rg_malloc(sizeof(*w));
-    if (w == NULL)
-        return UV_ENOMEM; /* @p stays the caller's */
-    w->cb = cb;
-    w->arg = arg;
-    w->len = len - done;
-    w->owned = p;
-    b = uv_buf_init(p + done, (unsigned)(len - done));
-    rv = uv_write(&w->req, s, &b, 1, io_write_done);
-    if (rv != 0) {
-        rg_free(w); /* @p stays the caller's */
-        return rv;
-    }
-    return (ssize_t)(len - done);
 }
 
 int rg_io_parse_addr(const char *hostport, struct sockaddr_storage *ss)

@@ -8,10 +8,10 @@
 #include <stddef.h>
 #include <uv.h>
 
-/* Called once for the part an rg_io_write* queued (a positive return),
+/* Called once for the part an rg_io_write queued (a positive return),
  * with uv's status and that byte count; never for bytes written at once,
- * and never when rg_io_write* returned an error. Always from the loop,
- * never from inside rg_io_write*. */
+ * and never when rg_io_write returned an error. Always from the loop,
+ * never from inside rg_io_write. */
 typedef void (*rg_io_cb)(void *arg, int status, size_t len);
 
 /* Write the concatenation of @bufs on @s: as much as the socket takes now
@@ -22,11 +22,6 @@ typedef void (*rg_io_cb)(void *arg, int status, size_t len);
  * Thread: @s's loop. */
 ssize_t rg_io_write(uv_stream_t *s, const uv_buf_t *bufs, unsigned n,
                     rg_io_cb cb, void *arg);
-
-/* The same for @p (@len bytes), taking ownership of @p (an rg_malloc
- * block) on success only; it is freed once written. */
-ssize_t rg_io_write_take(uv_stream_t *s, char *p, size_t len, rg_io_cb cb,
-                         void *arg);
 
 /* Create a listening TCP socket on "host:port" with SO_REUSEADDR and
  * SO_REUSEPORT (so each worker can own one), non-blocking, close-on-exec.

@@ -429,16 +429,6 @@ int rg_conn_write(struct rg_conn *c, const uv_buf_t *bufs, unsigned n)
                                      conn_write_done, c));
 }
 
-int rg_conn_write_take(struct rg_conn *c, char *p, size_t len)
-{
-    if (c->closing)
-        return UV_ECANCELED;
-    if (RG_FAILPOINT_ERR("conn_write"))
-        return conn_wrote(c, UV_ENOBUFS);
-    return conn_wrote(c, rg_io_write_take((uv_stream_t *)&c->tcp, p, len,
-                                          conn_write_done, c));
-}
-
 void rg_conn_request_finished(struct rg_conn *c, int keepalive)
 {
     if (c->closing)

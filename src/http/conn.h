@@ -64,9 +64,6 @@ int rg_conn_accept(struct rg_wctx *w, uv_stream_t *listener);
  * closing on error. Thread: @c's worker. */
 int rg_conn_write(struct rg_conn *c, const uv_buf_t *bufs, unsigned n);
 
-/* Queue @p (an rg_malloc block of @len bytes) to the client, taking it on
- * success only. Same errors as rg_conn_write. */
-int rg_conn_write_take(struct rg_conn *c, char *p, size_t len);
 
 /* Let the parser run on past a paused request head: the request body (if
  * any) flows into the exchange from now on. */

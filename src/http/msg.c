@@ -54,7 +54,14 @@ static int on_header_field(llhttp_t *p, const char *at, size_t n)
 static int on_header_field_complete(llhttp_t *p)
 {
     struct rg_msg *m = msg_of(p);
+    const struct rg_head *h = m->head;
 
+    /* A field name is a token, at least one byte (RFC 9110 §5.1); llhttp
+     * lets ":" with no name through in places. A new field's name reset
+     * in_value; with no name span it is still set. */
+    if (h == NULL || h->n_fields == 0 || h->in_value ||
+        h->fields[h->n_fields - 1].name_len == 0)
+        return head_fail(m, -EINVAL, 0);
     m->want_value = 1;
     m->lf_pending = 0;
     return 0;

@@ -9,6 +9,7 @@
  * - the request target (requests) or the reason phrase (responses) goes to
  *   the head's url span, field names and values to its fields, within the
  *   head's byte cap and RG_HEAD_MAX_FIELDS;
+ * - a field with an empty name is an error;
  * - obs-fold (RFC 9112 §5.2: a field value continued on a line starting
  *   with a blank) is an error in requests and in responses, however the
  *   reads split it: llhttp 8 lets it through even in strict mode, and a

@@ -33,7 +33,9 @@ static uint64_t mix(uint64_t h, const char *p, size_t n)
 
 static uint64_t head_digest(const struct rg_head *h, uint64_t d)
 {
-    d = mix(d, h->buf ? h->buf + h->url_off : "", h->url_len);
+    if (h->buf == NULL) /* nothing stored: no spans to read */
+        return mix(d, "", 0) + h->n_fields;
+    d = mix(d, h->buf + h->url_off, h->url_len);
     for (uint32_t i = 0; i < h->n_fields; i++) {
         const struct rg_field *f = &h->fields[i];
 

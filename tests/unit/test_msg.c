@@ -191,6 +191,21 @@ START_TEST(errors_map_to_status)
                      HPE_OK);
     ck_assert_int_eq(rg_msg_error_status(&m), 400);
     rg_head_release(&e.head);
+
+    /* An empty field name (found by fuzz_http), at once and split. */
+    for (size_t step = 0; step <= 3; step++) {
+        setup(&m, &e, RG_MSG_RESPONSE, 1024);
+        ck_assert_int_ne(feed(&m, "HTTP/1.1 200 OK\r\n:\r\n\r\n", step),
+                         HPE_OK);
+        ck_assert_int_eq(e.heads, 0);
+        rg_head_release(&e.head);
+        setup(&m, &e, RG_MSG_REQUEST, 1024);
+        ck_assert_int_ne(
+            feed(&m, "GET / HTTP/1.1\r\nHost: h\r\n: v\r\n\r\n", step),
+            HPE_OK);
+        ck_assert_int_eq(e.heads, 0);
+        rg_head_release(&e.head);
+    }
 }
 END_TEST
 

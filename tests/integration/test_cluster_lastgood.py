@@ -30,7 +30,7 @@ class LastGoodTest(ClusterTestCase):
         c.restart(lone, wait=False)
         lone.wait_admin()
         rgtest.wait_until(
-            lambda: lone.proxy("/" + name + "/echo").status == 200,
+            lambda: lone.serves("/" + name + "/echo"),
             scaled(5.0), 0.05, "the lone node serving its last config")
         self.assertEqual(lone.proxy("/nowhere-" + name).status, 404)
         self.assertNotEqual(lone.status().get("raft_state"), "leader")

@@ -156,7 +156,6 @@ static json_t *put_body(const struct rg_fsm *f, const struct rg_cmd *c,
                         struct rg_fsm_result *r, int *rv)
 {
     json_t *body, *id;
-    const char *name;
 
     *rv = 0;
     body = parse_object(f, c, r);
@@ -174,17 +173,9 @@ static json_t *put_body(const struct rg_fsm *f, const struct rg_cmd *c,
         *rv = -ENOMEM;
         return NULL;
     }
-    name = rg_fsm__name_of(c->kind, body);
-    if (c->kind == RG_KIND_SERVICE && json_object_get(body, "routes")) {
-        status(f, r, RG_FSM_INVALID,
-               "routes: nested routes only in a whole config");
-    } else if (name != NULL && rg_fsm__name_used(&f->store.k[c->kind], name,
-                                                 json_string_value(id))) {
-        status(f, r, RG_FSM_INVALID, "%s: \"%.100s\" is already used",
-               rg_fsm__name_field(c->kind), name);
-    } else {
+    if (c->kind != RG_KIND_SERVICE || !json_object_get(body, "routes"))
         return body;
-    }
+    status(f, r, RG_FSM_INVALID, "routes: nested routes only in a whole config");
     json_decref(body);
     return NULL;
 }
@@ -213,80 +204,14 @@ static json_t *doc_with(const struct rg_fsm *f, enum rg_kind k, size_t i,
     return doc;
 }
 
-/* The service a route's body references as {"id": x} or {"name": x}, or
- * NULL (not found, or another form). */
-static json_t *service_of(const struct rg_fsm *f, const json_t *route)
+/* The document a change is validated on: its neighbourhood when the
+ * validator's rules are known, else the whole would-be export. */
+static json_t *doc_for(const struct rg_fsm *f, enum rg_kind k, size_t i,
+                       int found, json_t *body)
 {
-    const struct rg_objs *s = &f->store.k[RG_KIND_SERVICE];
-    const json_t *ref = json_object_get(route, "service");
-    const char *id = json_string_value(json_object_get(ref, "id"));
-    const char *name = json_string_value(json_object_get(ref, "name"));
-    size_t i = 0;
-    int found = 0;
-
-    if (json_object_size(ref) != 1)
-        return NULL;
-    if (id == NULL && name != NULL)
-        id = rg_fsm__id_named(s, name);
-    if (id != NULL)
-        i = rg_fsm__find(s, id, strlen(id), &found);
-    return found ? s->v[i].body : NULL;
-}
-
-/* May a PUT of @body (kind @c->kind; replacing @o->v[@i] when @found) be
- * checked on its own (doc_alone) rather than in the whole would-be
- * export? The store passed the validator, and the validator's rules
- * across objects are: names unique per kind (put_body refuses a used
- * name, but compares strings only), ids unique per kind without case
- * (keys are unique exactly), a route's service must exist, a consumer's
- * custom_id is unique, and a plugin's references, type, config, scope and
- * instance_name pass the plugin rules. So: yes unless this object or
- * another of its kind is odd (rg_fsm__odd: an id with upper case, a name
- * that is not a string), a service is renamed (routes may reference the
- * old name), a route's service is not found in the simple forms
- * service_of knows, a consumer has a custom_id, or it is a plugin (its
- * rules reach across the store: the whole export is checked). */
-static int alone_ok(const struct rg_fsm *f, const struct rg_cmd *c,
-                    const struct rg_objs *o, size_t i, int found,
-                    const json_t *body)
-{
-    if (o->odd > 0 || rg_fsm__odd(o, c->key, c->key_len, body))
-        return 0;
-    switch (c->kind) {
-    case RG_KIND_SERVICE:
-        return !found || json_equal(json_object_get(o->v[i].body, "name"),
-                                    json_object_get(body, "name")) ||
-               (json_object_get(o->v[i].body, "name") == NULL &&
-                json_object_get(body, "name") == NULL);
-    case RG_KIND_ROUTE:
-        return service_of(f, body) != NULL;
-    case RG_KIND_CONSUMER:
-        return json_object_get(body, "custom_id") == NULL;
-    default:
-        return 0;
-    }
-}
-
-/* The document alone_ok allows: the export of an empty store with @body
- * in its list and, for a route, the service it references. NULL on
- * ENOMEM. */
-static json_t *doc_alone(const struct rg_fsm *f, enum rg_kind k,
-                         json_t *body)
-{
-    struct rg_store none;
-    json_t *doc, *svc = k == RG_KIND_ROUTE ? service_of(f, body) : NULL;
-
-    memset(&none, 0, sizeof(none));
-    rg_fsm__store_init(&none);
-    doc = rg_fsm__export_doc(&none);
-    if (doc == NULL ||
-        json_array_append(json_object_get(doc, rg_kind_name(k)), body) != 0 ||
-        (svc != NULL &&
-         json_array_append(json_object_get(doc, "services"), svc) != 0)) {
-        json_decref(doc);
-        return NULL;
-    }
-    return doc;
+    if (f->xrefs != NULL && !f->whole)
+        return rg_fsm__near_doc(f, k, i, found, body);
+    return doc_with(f, k, i, found, body);
 }
 
 static int cmd_put(struct rg_fsm *f, const struct rg_cmd *c,
@@ -308,11 +233,7 @@ static int cmd_put(struct rg_fsm *f, const struct rg_cmd *c,
         return rv;
     rv = rg_fsm__reserve(o, 1);
     if (rv == 0 && h->check && f->validate != NULL)
-        rv = check_doc(f, h,
-                       !f->whole && alone_ok(f, c, o, i, found, body)
-                           ? doc_alone(f, c->kind, body)
-                           : doc_with(f, c->kind, i, found, body),
-                       r);
+        rv = check_doc(f, h, doc_for(f, c->kind, i, found, body), r);
     if (rv != 0)
         goto out;
     if ((u = undo_next(h)) != NULL) {
@@ -350,7 +271,7 @@ static int cmd_delete(struct rg_fsm *f, const struct rg_cmd *c,
     /* Build the would-be export only when it is checked. */
     rv = check_doc(f, h,
                    h->check && f->validate != NULL
-                       ? doc_with(f, c->kind, i, 1, NULL)
+                       ? doc_for(f, c->kind, i, 1, NULL)
                        : NULL,
                    r);
     if (rv != 0)
@@ -737,9 +658,17 @@ struct rg_fsm *rg_fsm_new(rg_fsm_validate_fn validate, void *arg)
         return NULL;
     f->validate = validate;
     f->arg = arg;
-    rg_fsm__store_init(&f->store);
     rg_fsm__dd_init(&f->dd);
     return f; /* the export is computed when first asked for */
+}
+
+int rg_fsm_set_xrefs(struct rg_fsm *f, const struct rg_xref *x, size_t n)
+{
+    int rv = rg_fsm__keys_init(&f->store, x, x != NULL ? n : 0);
+
+    f->xrefs = rv == 0 ? x : NULL;
+    f->n_xrefs = rv == 0 && x != NULL ? n : 0;
+    return rv;
 }
 
 void rg_fsm_check_whole(struct rg_fsm *f, int on)
@@ -778,6 +707,30 @@ uint64_t rg_fsm_config_hash(const struct rg_fsm *f)
     return rg_fsm__export_cached(m) == 0 ? m->hash : 0;
 }
 
+/* The member that names objects of kind @k ("name", or "username" for
+ * consumers), or NULL (a plugin's "name" is its type). */
+static const char *name_field(enum rg_kind k)
+{
+    switch (k) {
+    case RG_KIND_SERVICE:
+    case RG_KIND_ROUTE:
+        return "name";
+    case RG_KIND_CONSUMER:
+        return "username";
+    default:
+        return NULL;
+    }
+}
+
+static const char *name_of(enum rg_kind k, const json_t *body)
+{
+    const char *field = name_field(k);
+
+    if (field == NULL)
+        return NULL;
+    return json_string_value(json_object_get(body, field));
+}
+
 const json_t *rg_fsm_get(const struct rg_fsm *f, enum rg_kind k,
                          const char *key, int by_name, uint64_t *rev)
 {
@@ -793,7 +746,7 @@ const json_t *rg_fsm_get(const struct rg_fsm *f, enum rg_kind k,
         i = rg_fsm__find(o, key, strlen(key), &found);
     } else {
         for (i = 0; i < o->n; i++) {
-            name = rg_fsm__name_of(k, o->v[i].body);
+            name = name_of(k, o->v[i].body);
             if (name != NULL && strcmp(name, key) == 0) {
                 found = 1;
                 break;

@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/xref.h"
 #include "raft/codec.h"
 
 /* Checks a whole declarative config (@doc, borrowed: the export format
@@ -66,8 +67,16 @@ struct rg_fsm *rg_fsm_new(rg_fsm_validate_fn validate, void *arg);
 /* Free @f; accepts NULL. */
 void rg_fsm_free(struct rg_fsm *f);
 
-/* Test hook: @on 1 validates every PUT in the whole would-be export, never
- * in a document of its own (see rg_fsm_apply). The verdicts must be the
+/* The validator's rules across objects (core/xref.h; @x borrowed, must
+ * outlive @f). With them, a PUT or DELETE is validated in a document of
+ * the changed object and the objects they link it to, found through an
+ * index of the store by those rules; without (the default, or @x NULL),
+ * in the whole would-be export. Returns 0, or -ENOMEM with no rules
+ * set. */
+int rg_fsm_set_xrefs(struct rg_fsm *f, const struct rg_xref *x, size_t n);
+
+/* Test hook: @on 1 validates every PUT and DELETE in the whole would-be
+ * export, whatever the rules (see rg_fsm_apply). The verdicts must be the
  * same either way; tests/unit/test_fsm.c checks it on generated workloads
  * with the real validator. */
 void rg_fsm_check_whole(struct rg_fsm *f, int on);
@@ -85,9 +94,8 @@ void rg_fsm_check_whole(struct rg_fsm *f, int on);
  * - PUT: body a JSON object (duplicate keys refused); its "id" is set to
  *   the key (non-empty UTF-8 without NUL). if_rev != 0 must equal the
  *   object's revision; on a missing object it is a CONFLICT. A service
- *   body may not nest "routes". Names are unique per kind: "name" for
- *   services and routes, "username" for consumers; plugins' "name" is
- *   their type and may repeat.
+ *   body may not nest "routes". Every other rule (unique names...) is
+ *   the validator's.
  * - DELETE: NOT_FOUND when missing (CONFLICT when if_rev != 0); else as
  *   PUT for if_rev.
  * - REPLACE_ALL: if_rev != 0 must equal the global revision. The body is
@@ -100,15 +108,14 @@ void rg_fsm_check_whole(struct rg_fsm *f, int on);
  *   is unchanged keep their revision; the others get the new one.
  * - Config changes (PUT, DELETE, REPLACE_ALL) run the validator on the
  *   would-be export; INVALID (or any refusal) leaves the state unchanged.
- *   Success bumps the global revision by one. A PUT is checked in a
- *   document of its own (the object, and a route's service) when the
- *   rules across objects cannot tell otherwise: the store already passed
- *   the validator, and fsm.c alone_ok lists the validator's rules across
- *   objects and says when. The verdict is the same (test_fsm's
- *   alone_and_whole_agree checks it on generated workloads with the real
- *   validator); a message's list index is then 0. This keeps the cost of
- *   an entry, and of replaying the log at restart, independent of the
- *   size of the config.
+ *   Success bumps the global revision by one. With rg_fsm_set_xrefs, a
+ *   PUT or DELETE is checked in the document of the changed object and
+ *   the objects the validator's rules link it to (raft/fsm_near.c): the
+ *   store already passed the validator, so the verdict is the same
+ *   (test_fsm's near_and_whole_agree checks it on generated workloads
+ *   with the real validator); a message's list index is then that of the
+ *   smaller document. This keeps the cost of an entry, and of replaying
+ *   the log at restart, independent of the size of the config.
  * - An entry with several config changes is validated once: if the config
  *   after all of them (those the rules above accept) validates, each gets
  *   the result it would get with an always-accepting validator; if not,

@@ -209,61 +209,12 @@ int rg_fsm__decl_build(json_t *doc, const struct rg_store *old, uint64_t rev,
 {
     int rv;
 
-    rg_fsm__store_init(out);
-    rv = build(doc, old, rev, out, err, cap);
-
+    memset(out, 0, sizeof(*out));
+    rv = rg_fsm__keys_init(out, old->k[RG_KIND_SERVICE].xrefs,
+                           old->k[RG_KIND_SERVICE].n_xrefs);
     if (rv == 0)
-        rv = rg_fsm__names_unique(out, err, cap);
+        rv = build(doc, old, rev, out, err, cap);
     if (rv != 0)
         rg_fsm__store_release(out);
-    return rv;
-}
-
-struct named {
-    const char *name;
-    const struct rg_obj *ob;
-};
-
-/* By name, then by id: a total order, so the pair reported for a clash is
- * the same on every replica whatever qsort does with equal keys. */
-static int named_cmp(const void *a, const void *b)
-{
-    const struct named *x = a, *y = b;
-    int c = strcmp(x->name, y->name);
-
-    return c != 0 ? c : strcmp(x->ob->id, y->ob->id);
-}
-
-static int kind_names_unique(const struct rg_objs *o, enum rg_kind k, char *err,
-                             size_t cap)
-{
-    struct named *v = rg_malloc(o->n * sizeof(*v));
-    size_t i, n = 0;
-    int rv = 0;
-
-    if (v == NULL)
-        return -ENOMEM;
-    for (i = 0; i < o->n; i++) {
-        v[n].name = rg_fsm__name_of(k, o->v[i].body);
-        v[n].ob = &o->v[i];
-        n += v[n].name != NULL;
-    }
-    qsort(v, n, sizeof(*v), named_cmp);
-    for (i = 1; i < n && rv == 0; i++)
-        if (strcmp(v[i - 1].name, v[i].name) == 0)
-            rv = fail(err, cap, "%s: %s \"%.60s\" used by ids %.60s and %.60s",
-                      rg_kind_name(k), rg_fsm__name_field(k), v[i].name,
-                      v[i - 1].ob->id, v[i].ob->id);
-    rg_free(v);
-    return rv;
-}
-
-int rg_fsm__names_unique(const struct rg_store *s, char *err, size_t cap)
-{
-    int k, rv = 0;
-
-    for (k = RG_KIND_NONE + 1; rv == 0 && k < RG_KIND_MAX; k++)
-        if (rg_fsm__name_field(k) != NULL && s->k[k].n > 0)
-            rv = kind_names_unique(&s->k[k], k, err, cap);
     return rv;
 }

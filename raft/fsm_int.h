@@ -20,30 +20,34 @@
 struct rg_obj {
     const char *id;   /* the body's "id" string (borrowed from @body) */
     size_t id_len;    /* bytes */
-    const char *name; /* its unique name (rg_fsm__name_of), borrowed from
-                         @body, or NULL */
     json_t *body;     /* one reference owned; never mutated once stored */
     uint64_t rev;     /* the global revision that last wrote it */
 };
 
-/* An entry of the name index: a named object's name and id, both
- * borrowed from its body. */
-struct rg_named {
-    const char *name;
+/* A key of the link index (fsm_keys.c): the hash of a value's text
+ * without ASCII case, and the id of the object that holds it (borrowed
+ * from its body). */
+struct rg_xkey {
+    uint64_t h;
     const char *id;
+    size_t id_len;
 };
 
-/* The objects of one kind, sorted by id (bytewise, like strcmp), and the
- * named ones again sorted by (name, id) so that a name clash is a binary
- * search (names[] has room for cap entries too). */
+struct rg_xkeys {
+    struct rg_xkey *v; /* rg_malloc'd, sorted by (h, id) */
+    size_t n, cap;
+};
+
+/* The objects of one kind, sorted by id (bytewise, like strcmp), and,
+ * once rg_fsm__keys_init gave it the validator's rules, the keys of each
+ * rule on this kind (keys[x] for rule xrefs[x]; empty for the others). */
 struct rg_objs {
     struct rg_obj *v; /* rg_malloc'd */
     size_t n, cap;
-    struct rg_named *names; /* rg_malloc'd, nn of them */
-    size_t nn;
-    size_t odd;        /* objects whose id has an ASCII upper-case letter
-                          or whose name is not a string (rg_fsm__odd) */
-    enum rg_kind kind; /* set by rg_fsm__store_init */
+    enum rg_kind kind;
+    const struct rg_xref *xrefs; /* borrowed, or NULL: no index */
+    size_t n_xrefs;
+    struct rg_xkeys *keys; /* rg_malloc'd, n_xrefs of them */
 };
 
 struct rg_store {
@@ -92,6 +96,9 @@ struct rg_ring {
 struct rg_fsm {
     rg_fsm_validate_fn validate; /* may be NULL */
     void *arg;
+    const struct rg_xref *xrefs; /* the validator's rules across objects
+                                    (rg_fsm_set_xrefs), or NULL */
+    size_t n_xrefs;
     struct rg_store store;
     struct rg_nodes nodes;
     struct rg_dedupe dd;
@@ -115,8 +122,6 @@ uint64_t rg_fsm__fnv64(const void *p, size_t n);
 /* Continue an FNV-1a 64 hash @h over @n more bytes. */
 uint64_t rg_fsm__fnv64_more(uint64_t h, const void *p, size_t n);
 
-/* Give each kind's objects their kind (the store otherwise all zero). */
-void rg_fsm__store_init(struct rg_store *s);
 
 /* Index of @id in @o, or where it would be inserted; *@found says which. */
 size_t rg_fsm__find(const struct rg_objs *o, const char *id, size_t len,
@@ -131,26 +136,6 @@ void rg_fsm__replace(struct rg_objs *o, size_t i, json_t *body, uint64_t rev);
 void rg_fsm__remove(struct rg_objs *o, size_t i);
 /* Release every object; @s is left empty and initialised. */
 void rg_fsm__store_release(struct rg_store *s);
-/* Is @name used by an object of @o other than the one with id @self
- * (NULL: any object)? O(log n). */
-int rg_fsm__name_used(const struct rg_objs *o, const char *name,
-                      const char *self);
-/* Could @ob clash with another object of @o for the config validator
- * (ids compared without case, names of any scalar type) where the store's
- * exact string comparisons see none? An id with an ASCII upper-case
- * letter, or a name member that is not a string. */
-int rg_fsm__odd(const struct rg_objs *o, const char *id, size_t id_len,
-                const json_t *body);
-/* The id of the object of @o named @name, or NULL. O(log n). */
-const char *rg_fsm__id_named(const struct rg_objs *o, const char *name);
-
-/* The member that names objects of kind @k ("name", or "username" for
- * consumers), or NULL when names are not unique (plugins: "name" is the
- * plugin type). */
-const char *rg_fsm__name_field(enum rg_kind k);
-/* The string name of @body for kind @k, or NULL. */
-const char *rg_fsm__name_of(enum rg_kind k, const json_t *body);
-
 /* The declarative document of @s as a new JSON value whose arrays hold
  * references to the stored bodies (the caller may edit the arrays, never
  * the bodies), or NULL on ENOMEM. */
@@ -182,9 +167,40 @@ void rg_fsm__nodes_release(struct rg_nodes *s);
  * is invalid, or -ENOMEM; on non-zero @out is released. */
 int rg_fsm__decl_build(json_t *doc, const struct rg_store *old, uint64_t rev,
                        struct rg_store *out, char *err, size_t cap);
-/* 0 when names (rg_fsm__name_field) are unique within each kind of @s,
- * else 1 with a message in @err; -ENOMEM. */
-int rg_fsm__names_unique(const struct rg_store *s, char *err, size_t cap);
+
+/* --- fsm_keys.c ------------------------------------------------------- */
+
+/* Index every object of @s by the rules @x (@n of them; borrowed), or drop
+ * the index (@x NULL). 0, or -ENOMEM with no index left. The store's
+ * primitives (insert, replace, remove, reserve) keep it up to date. */
+int rg_fsm__keys_init(struct rg_store *s, const struct rg_xref *x, size_t n);
+void rg_fsm__keys_release(struct rg_objs *o);
+/* Room for the keys of @extra more objects: 0 or -ENOMEM. */
+int rg_fsm__keys_reserve(struct rg_objs *o, size_t extra);
+void rg_fsm__keys_add(struct rg_objs *o, const struct rg_obj *ob);
+void rg_fsm__keys_del(struct rg_objs *o, const struct rg_obj *ob);
+/* Call @fn with the index in @o of every object whose key for rule @x
+ * may be @v's text (same hash): candidates, to be compared. */
+void rg_fsm__keys_each(const struct rg_objs *o, size_t x, const json_t *v,
+                       void (*fn)(void *arg, size_t i), void *arg);
+/* @v as the validator reads it (core/xref.h): 1 with @s and @len set, or
+ * 0 for a value without text (a mapping, a list). @buf holds the text of a
+ * scalar that is not a string. */
+int rg_fsm__text(const json_t *v, char *buf, size_t cap, const char **s,
+                 size_t *len);
+/* The values a reference @ref by rule @l names its target by: itself when
+ * bare, else its "id" and l->by members. Returns how many (0 to 2). */
+size_t rg_fsm__ref_parts(const struct rg_xref *l, const json_t *ref,
+                         const json_t *part[2]);
+
+/* --- fsm_near.c ------------------------------------------------------- */
+
+/* The document to validate a PUT of @body (kind @k, at @at of the store,
+ * replacing v[@at] when @found) or a DELETE of v[@at] (@body NULL) on:
+ * the change and the objects f->xrefs link it to (fsm_near.c). NULL on
+ * ENOMEM. */
+json_t *rg_fsm__near_doc(const struct rg_fsm *f, enum rg_kind k, size_t at,
+                         int found, json_t *body);
 
 /* --- fsm_hist.c ------------------------------------------------------- */
 

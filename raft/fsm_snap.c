@@ -182,7 +182,6 @@ static int load_obj(struct rg_fsm *t, enum rg_kind k, const json_t *pair)
 
 static int load_store(struct rg_fsm *t, const json_t *j)
 {
-    char err[8];
     size_t i;
     int k, rv;
 
@@ -199,8 +198,7 @@ static int load_store(struct rg_fsm *t, const json_t *j)
                 return rv;
         }
     }
-    rv = rg_fsm__names_unique(&t->store, err, sizeof(err));
-    return rv > 0 ? -EINVAL : rv;
+    return 0;
 }
 
 static int load_nodes(struct rg_fsm *t, const json_t *a)
@@ -334,6 +332,9 @@ static int swap(struct rg_fsm *f, struct rg_fsm *t)
     *f = *t;
     f->validate = keep->validate;
     f->arg = keep->arg;
+    f->xrefs = keep->xrefs;
+    f->n_xrefs = keep->n_xrefs;
+    f->whole = keep->whole;
     *t = *keep;
     rg_free(keep);
     return 0;
@@ -349,7 +350,8 @@ int rg_fsm_restore(struct rg_fsm *f, const void *buf, size_t len)
     if (doc == NULL)
         return -EINVAL;
     t = rg_fsm_new(NULL, NULL);
-    if (t == NULL) {
+    if (t == NULL || rg_fsm_set_xrefs(t, f->xrefs, f->n_xrefs) != 0) {
+        rg_fsm_free(t);
         json_decref(doc);
         return -ENOMEM;
     }

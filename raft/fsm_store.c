@@ -81,118 +81,11 @@ static int grow(void **v, size_t *cap, size_t need, size_t size)
 
 int rg_fsm__reserve(struct rg_objs *o, size_t extra)
 {
-    size_t cap = o->cap, ncap = o->cap;
-    void *v = o->v, *names = o->names;
-    int rv = grow(&v, &cap, o->n + extra, sizeof(*o->v));
+    void *v = o->v;
+    int rv = grow(&v, &o->cap, o->n + extra, sizeof(*o->v));
 
     o->v = v;
-    /* names[] always has the same room as v[]. */
-    if (rv == 0 && cap > ncap) {
-        names = rg_realloc(o->names, cap * sizeof(*o->names));
-        if (names == NULL)
-            return -ENOMEM;
-        o->names = names;
-        o->cap = cap;
-    }
-    return rv;
-}
-
-void rg_fsm__store_init(struct rg_store *s)
-{
-    int k;
-
-    for (k = 0; k < RG_KIND_MAX; k++)
-        s->k[k].kind = (enum rg_kind)k;
-}
-
-/* Order of the name index: by name, then by id (a total order: two
- * objects never share an id). */
-static int named_cmp(const char *name, const char *id, const struct rg_named *e)
-{
-    int c = strcmp(name, e->name);
-
-    if (c != 0 || id == NULL)
-        return c;
-    return strcmp(id, e->id);
-}
-
-/* The first index entry at or after (@name, @id); @id NULL: the first
- * with @name. */
-static size_t named_lower(const struct rg_objs *o, const char *name,
-                          const char *id)
-{
-    size_t lo = 0, hi = o->nn;
-
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-
-        if (named_cmp(name, id, &o->names[mid]) > 0)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
-}
-
-int rg_fsm__odd(const struct rg_objs *o, const char *id, size_t id_len,
-                const json_t *body)
-{
-    const char *field = rg_fsm__name_field(o->kind);
-    const json_t *name = field ? json_object_get(body, field) : NULL;
-
-    for (size_t i = 0; i < id_len; i++)
-        if (id[i] >= 'A' && id[i] <= 'Z')
-            return 1;
-    return name != NULL && !json_is_string(name) && !json_is_null(name);
-}
-
-/* Index @ob: its name, and whether it is odd. */
-static void named_add(struct rg_objs *o, const struct rg_obj *ob)
-{
-    size_t i;
-
-    o->odd += rg_fsm__odd(o, ob->id, ob->id_len, ob->body);
-    if (ob->name == NULL)
-        return;
-    i = named_lower(o, ob->name, ob->id);
-    memmove(&o->names[i + 1], &o->names[i], (o->nn - i) * sizeof(*o->names));
-    o->names[i].name = ob->name;
-    o->names[i].id = ob->id;
-    o->nn++;
-}
-
-static void named_del(struct rg_objs *o, const struct rg_obj *ob)
-{
-    size_t i;
-
-    o->odd -= rg_fsm__odd(o, ob->id, ob->id_len, ob->body);
-    if (ob->name == NULL)
-        return;
-    i = named_lower(o, ob->name, ob->id);
-    if (i == o->nn || o->names[i].id != ob->id)
-        return; /* cannot happen: every named object is indexed */
-    memmove(&o->names[i], &o->names[i + 1],
-            (o->nn - i - 1) * sizeof(*o->names));
-    o->nn--;
-}
-
-int rg_fsm__name_used(const struct rg_objs *o, const char *name,
-                      const char *self)
-{
-    size_t i = named_lower(o, name, NULL);
-
-    for (; i < o->nn && strcmp(o->names[i].name, name) == 0; i++)
-        if (self == NULL || strcmp(o->names[i].id, self) != 0)
-            return 1;
-    return 0;
-}
-
-const char *rg_fsm__id_named(const struct rg_objs *o, const char *name)
-{
-    size_t i = named_lower(o, name, NULL);
-
-    return i < o->nn && strcmp(o->names[i].name, name) == 0 ? o->names[i].id
-                                                             : NULL;
+    return rv == 0 ? rg_fsm__keys_reserve(o, extra) : rv;
 }
 
 static void obj_set(struct rg_objs *o, struct rg_obj *ob, json_t *body,
@@ -202,10 +95,9 @@ static void obj_set(struct rg_objs *o, struct rg_obj *ob, json_t *body,
 
     ob->id = json_string_value(id);
     ob->id_len = json_string_length(id);
-    ob->name = rg_fsm__name_of(o->kind, body);
     ob->body = body;
     ob->rev = rev;
-    named_add(o, ob);
+    rg_fsm__keys_add(o, ob);
 }
 
 void rg_fsm__insert(struct rg_objs *o, size_t i, json_t *body, uint64_t rev)
@@ -217,14 +109,14 @@ void rg_fsm__insert(struct rg_objs *o, size_t i, json_t *body, uint64_t rev)
 
 void rg_fsm__replace(struct rg_objs *o, size_t i, json_t *body, uint64_t rev)
 {
-    named_del(o, &o->v[i]);
+    rg_fsm__keys_del(o, &o->v[i]);
     json_decref(o->v[i].body);
     obj_set(o, &o->v[i], body, rev);
 }
 
 void rg_fsm__remove(struct rg_objs *o, size_t i)
 {
-    named_del(o, &o->v[i]);
+    rg_fsm__keys_del(o, &o->v[i]);
     json_decref(o->v[i].body);
     memmove(&o->v[i], &o->v[i + 1], (o->n - i - 1) * sizeof(*o->v));
     o->n--;
@@ -238,32 +130,9 @@ void rg_fsm__store_release(struct rg_store *s)
         for (i = 0; i < s->k[k].n; i++)
             json_decref(s->k[k].v[i].body);
         rg_free(s->k[k].v);
-        rg_free(s->k[k].names);
+        rg_fsm__keys_release(&s->k[k]);
     }
     memset(s, 0, sizeof(*s));
-    rg_fsm__store_init(s);
-}
-
-const char *rg_fsm__name_field(enum rg_kind k)
-{
-    switch (k) {
-    case RG_KIND_SERVICE:
-    case RG_KIND_ROUTE:
-        return "name";
-    case RG_KIND_CONSUMER:
-        return "username";
-    default:
-        return NULL;
-    }
-}
-
-const char *rg_fsm__name_of(enum rg_kind k, const json_t *body)
-{
-    const char *field = rg_fsm__name_field(k);
-
-    if (field == NULL)
-        return NULL;
-    return json_string_value(json_object_get(body, field));
 }
 
 static json_t *kind_array(const struct rg_objs *o)

@@ -49,6 +49,8 @@ struct rg_raft_conf {
     unsigned snapshot_threshold; /* entries between snapshots, default 8192 */
     rg_fsm_validate_fn validate; /* see fsm.h; kept */
     void *validate_arg;
+    const struct rg_xref *xrefs; /* its rules (rg_fsm_set_xrefs); kept */
+    size_t n_xrefs;
     /* Called after each applied entry that changed the config store, and
      * after a snapshot restore that changed it, with the new global
      * revision. Never from inside rg_raft_start: a restore at start is

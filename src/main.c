@@ -479,6 +479,7 @@ static int raft_start(struct control *ctl)
     rc.heartbeat_ms = ctl->nc.raft_heartbeat_ms;
     rc.snapshot_threshold = ctl->nc.raft_snapshot_threshold;
     rc.validate = rg_admin_validate;
+    rc.xrefs = rg_gateway_xrefs(&rc.n_xrefs);
     rc.on_change = on_store_change;
     rc.arg = ctl;
     ctl->raft = rg_raft_start(ctl->loop, &rc, err, sizeof(err));

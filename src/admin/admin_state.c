@@ -5,6 +5,7 @@
 
 #include <errno.h>
 
+#include "config/gateway.h"
 #include "config/yamltree.h"
 #include "core/alloc.h"
 
@@ -56,10 +57,17 @@ static int apply_body(struct rg_fsm *f, const char *body, size_t len,
 struct rg_fsm *rg_admin_local_state(const char *path, struct rg_errbuf *eb)
 {
     struct rg_fsm *f = rg_fsm_new(rg_admin_validate, NULL);
-    size_t len;
+    const struct rg_xref *xr;
+    size_t len, n;
     char *body;
 
     if (f == NULL) {
+        rg_errbuf_set(eb, "out of memory");
+        return NULL;
+    }
+    xr = rg_gateway_xrefs(&n);
+    if (rg_fsm_set_xrefs(f, xr, n) != 0) {
+        rg_fsm_free(f);
         rg_errbuf_set(eb, "out of memory");
         return NULL;
     }

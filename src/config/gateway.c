@@ -15,6 +15,7 @@
 #include "config/gw_int.h"
 #include "config/yamltree.h"
 #include "core/alloc.h"
+#include "core/rgassert.h"
 #include "core/strmap.h"
 #include "core/path.h"
 
@@ -281,8 +282,7 @@ static int form_scalar(struct rg_yt *t, yaml_node_t *v, enum gw_form form,
 }
 
 int rg_gw__unique(struct rg_yt *t, yaml_node_t *v, enum gw_form form,
-                  struct rg_strmap *m, size_t index, const char *what,
-                  char **out)
+                  struct gw_ctx *c, enum gw_x x, size_t index, char **out)
 {
     const char *s;
     size_t len;
@@ -291,12 +291,13 @@ int rg_gw__unique(struct rg_yt *t, yaml_node_t *v, enum gw_form form,
 
     if (rv < 0)
         return rv;
-    rv = rg_strmap_put(m, s, len, index);
+    rv = rg_strmap_put(&c->x[x], s, len, index);
     if (rv < 0)
         return rg_yt_nomem(t);
     if (rv > 0) {
         rg_yt_clip(s, len, clip, sizeof(clip));
-        return rg_yt_err(t, v, "duplicate %s \"%s\"", what, clip);
+        return rg_yt_err(t, v, "duplicate %s \"%s\"", rg_gw_xref[x].what,
+                         clip);
     }
     rv = rg_yt_str(t, v, out);
     if (rv == 0 && form == GW_ID)
@@ -322,10 +323,28 @@ static int ref_pair(struct rg_yt *t, const char *key, size_t len,
     return rg_yt_err(t, v, "unknown key");
 }
 
-int rg_gw__ref(struct rg_yt *t, yaml_node_t *v, const struct rg_strmap *names,
-               const struct rg_strmap *ids, const char *namef,
-               const char *what, size_t *index)
+/* The rule that makes @field of @kind unique (there is one for every
+ * field a reference names). */
+static enum gw_x unique_rule(const char *kind, const char *field)
 {
+    int x;
+
+    for (x = 0; x < GW_X_MAX; x++)
+        if (rg_gw_xref[x].type == RG_XREF_UNIQUE &&
+            strcmp(rg_gw_xref[x].kind, kind) == 0 &&
+            strcmp(rg_gw_xref[x].field, field) == 0)
+            break;
+    RG_ASSERT(x < GW_X_MAX);
+    return (enum gw_x)x;
+}
+
+int rg_gw__ref(struct rg_yt *t, yaml_node_t *v, const struct gw_ctx *c,
+               enum gw_x x, size_t *index)
+{
+    const struct rg_xref *l = &rg_gw_xref[x];
+    const char *namef = l->by, *what = l->what;
+    const struct rg_strmap *names = &c->x[unique_rule(l->target, l->by)];
+    const struct rg_strmap *ids = &c->x[unique_rule(l->target, "id")];
     struct ref r = {namef, NULL, NULL};
     const char *s;
     size_t len, byn = SIZE_MAX, byi = SIZE_MAX;
@@ -440,15 +459,15 @@ static int rt_name(struct rg_yt *t, yaml_node_t *v, void *ctx)
 {
     struct gw_ctx *c = ctx;
 
-    return rg_gw__unique(t, v, GW_NAME, &c->route_names, c->route,
-                         "route name", &cur_route(c)->name);
+    return rg_gw__unique(t, v, GW_NAME, c, GW_X_ROUTE_NAME, c->route,
+                         &cur_route(c)->name);
 }
 
 static int rt_id(struct rg_yt *t, yaml_node_t *v, void *ctx)
 {
     struct gw_ctx *c = ctx;
 
-    return rg_gw__unique(t, v, GW_ID, &c->route_ids, c->route, "route id",
+    return rg_gw__unique(t, v, GW_ID, c, GW_X_ROUTE_ID, c->route,
                          &cur_route(c)->id);
 }
 
@@ -461,8 +480,7 @@ static int rt_service(struct rg_yt *t, yaml_node_t *v, void *ctx)
         return rg_yt_err(t, v,
                          "not allowed in a route nested under a "
                          "service");
-    return rg_gw__ref(t, v, &c->svc_names, &c->svc_ids, "name", "service",
-                      &cur_route(c)->service);
+    return rg_gw__ref(t, v, c, GW_X_ROUTE_SERVICE, &cur_route(c)->service);
 }
 
 /* Normalise route path @s (after any "=") into a fresh string. */
@@ -788,15 +806,15 @@ static int sv_name(struct rg_yt *t, yaml_node_t *v, void *ctx)
 {
     struct gw_ctx *c = ctx;
 
-    return rg_gw__unique(t, v, GW_NAME, &c->svc_names, c->svc,
-                         "service name", &cur_svc(c)->name);
+    return rg_gw__unique(t, v, GW_NAME, c, GW_X_SERVICE_NAME, c->svc,
+                         &cur_svc(c)->name);
 }
 
 static int sv_id(struct rg_yt *t, yaml_node_t *v, void *ctx)
 {
     struct gw_ctx *c = ctx;
 
-    return rg_gw__unique(t, v, GW_ID, &c->svc_ids, c->svc, "service id",
+    return rg_gw__unique(t, v, GW_ID, c, GW_X_SERVICE_ID, c->svc,
                          &cur_svc(c)->id);
 }
 
@@ -1202,24 +1220,17 @@ static int parse_yt(struct rg_gateway *gw, struct rg_yt *t,
                     const struct rg_plugin_catalog *cat)
 {
     static const struct rg_plugin_catalog none = {NULL, 0};
-    /* Ids compare without case, names and usernames with. */
-    static const int fold[] = {0, 1, 0, 1, 0, 0, 1, 1, 0, 0};
     struct gw_ctx c;
-    struct rg_strmap *maps[] = {
-        &c.svc_names,  &c.svc_ids,   &c.route_names, &c.route_ids,
-        &c.cons_names, &c.cons_cids, &c.cons_ids,    &c.plugin_ids,
-        &c.plugin_names, &c.plugin_scopes,
-    };
     int rv;
 
     memset(&c, 0, sizeof(c));
     c.gw = gw;
     gw->catalog = cat != NULL ? cat : &none;
-    for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]); i++)
-        rg_strmap_init(maps[i], fold[i]);
+    for (int x = 0; x < GW_X_MAX; x++)
+        rg_strmap_init(&c.x[x], rg_gw_xref[x].fold);
     rv = parse_root(t, &c);
-    for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]); i++)
-        rg_strmap_release(maps[i]);
+    for (int x = 0; x < GW_X_MAX; x++)
+        rg_strmap_release(&c.x[x]);
     rg_gw__plugins_release(&c);
     rg_yt_release(t);
     if (rv < 0)

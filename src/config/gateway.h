@@ -46,6 +46,7 @@
 
 #include "config/schema.h"
 #include "core/errbuf.h"
+#include "core/xref.h"
 
 /* Method bits for rg_route.methods; 0 means any method. */
 enum {
@@ -175,12 +176,10 @@ struct rg_gateway {
  * rg_gateway_release) and returns 0. On failure returns -EINVAL (or
  * -ENOMEM), leaves @gw zeroed, and writes a path-qualified message to @eb,
  * e.g. `services[1].routes[0].paths[2]: must start with "/"`.
- * The rules across entities are: names unique per kind, ids unique per
- * kind (without case), a route's service must exist, a consumer's
- * username and custom_id unique, and the plugin rules above. The
- * replicated store checks a single PUT without the rest of the config
- * only where those rules cannot apply (raft/fsm.c alone_ok): a new rule
- * across entities must be reflected there.
+ * The rules across entities are the links of rg_gateway_xrefs: names
+ * unique per kind, ids unique per kind (without case), a route's service
+ * must exist, a consumer's username (without case) and custom_id unique,
+ * and the plugin rules above.
  * @cat: the plugin types accepted (NULL: none). Ownership: @text is
  * borrowed; @cat must outlive @gw. Thread: any. */
 int rg_gateway_parse(struct rg_gateway *gw, const char *text, size_t len,
@@ -199,6 +198,11 @@ int rg_gateway_parse_doc(struct rg_gateway *gw, struct yaml_document_s *doc,
  * -EFBIG. */
 int rg_gateway_load(struct rg_gateway *gw, const char *path,
                     const struct rg_plugin_catalog *cat, struct rg_errbuf *eb);
+
+/* The parser's rules across entities as links (core/xref.h): the
+ * replicated store reads them to check a change to one object against
+ * only the objects they link it to. A static table of *@n entries. */
+const struct rg_xref *rg_gateway_xrefs(size_t *n);
 
 /* Free everything @gw owns and zero it. Accepts a zeroed @gw. */
 void rg_gateway_release(struct rg_gateway *gw);

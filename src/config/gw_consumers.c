@@ -16,24 +16,24 @@ static int cs_id(struct rg_yt *t, yaml_node_t *v, void *ctx)
 {
     struct gw_ctx *c = ctx;
 
-    return rg_gw__unique(t, v, GW_ID, &c->cons_ids, c->consumer,
-                         "consumer id", &cur(c)->id);
+    return rg_gw__unique(t, v, GW_ID, c, GW_X_CONSUMER_ID, c->consumer,
+                         &cur(c)->id);
 }
 
 static int cs_username(struct rg_yt *t, yaml_node_t *v, void *ctx)
 {
     struct gw_ctx *c = ctx;
 
-    return rg_gw__unique(t, v, GW_TEXT, &c->cons_names, c->consumer,
-                         "consumer username", &cur(c)->username);
+    return rg_gw__unique(t, v, GW_TEXT, c, GW_X_CONSUMER_NAME, c->consumer,
+                         &cur(c)->username);
 }
 
 static int cs_custom_id(struct rg_yt *t, yaml_node_t *v, void *ctx)
 {
     struct gw_ctx *c = ctx;
 
-    return rg_gw__unique(t, v, GW_TEXT, &c->cons_cids, c->consumer,
-                         "consumer custom_id", &cur(c)->custom_id);
+    return rg_gw__unique(t, v, GW_TEXT, c, GW_X_CONSUMER_CID, c->consumer,
+                         &cur(c)->custom_id);
 }
 
 /* clang-format off */

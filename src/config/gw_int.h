@@ -10,6 +10,27 @@
 #include "config/yamltree.h"
 #include "core/strmap.h"
 
+/* The rules across entities, indexes of rg_gw_xref (gw_xref.c). */
+enum gw_x {
+    GW_X_SERVICE_ID,
+    GW_X_SERVICE_NAME,
+    GW_X_ROUTE_ID,
+    GW_X_ROUTE_NAME,
+    GW_X_ROUTE_SERVICE,
+    GW_X_CONSUMER_ID,
+    GW_X_CONSUMER_NAME,
+    GW_X_CONSUMER_CID,
+    GW_X_PLUGIN_ID,
+    GW_X_PLUGIN_INSTANCE,
+    GW_X_PLUGIN_SCOPE,
+    GW_X_PLUGIN_SERVICE,
+    GW_X_PLUGIN_ROUTE,
+    GW_X_PLUGIN_CONSUMER,
+    GW_X_MAX
+};
+
+extern const struct rg_xref rg_gw_xref[GW_X_MAX];
+
 struct gw_ctx {
     struct rg_gateway *gw;
     size_t svc_cap;        /* slots allocated in gw->services */
@@ -32,14 +53,12 @@ struct gw_ctx {
     yaml_node_t *routes;
     yaml_node_t *consumers;
     yaml_node_t *plugins;
-    /* Names and ids seen so far (keys borrowed from the YAML document),
-     * mapped to the index of their entity. */
-    struct rg_strmap svc_names, svc_ids, route_names, route_ids;
-    struct rg_strmap cons_names, cons_cids, cons_ids;
-    struct rg_strmap plugin_ids, plugin_names;
-    /* (type, service, route, consumer) of every plugin so far: Kong
-     * allows one instance of a type per scope. Keys are owned blocks. */
-    struct rg_strmap plugin_scopes;
+    /* Per rule across entities (rg_gw_xref), the values seen so far
+     * mapped to the index of their entity: names and ids (keys borrowed
+     * from the YAML document; REF entries stay empty) and, for
+     * GW_X_PLUGIN_SCOPE, the (type, service, route, consumer) of every
+     * plugin (keys are the owned blocks in scope_keys). */
+    struct rg_strmap x[GW_X_MAX];
     char **scope_keys;
     size_t n_scope_keys;
 };
@@ -51,19 +70,18 @@ enum gw_form {
     GW_TEXT, /* any string */
 };
 
-/* Read @v as a @form scalar held by entity @index, unique in @m (the
- * error names it "duplicate @what"), and copy it into *@out. The one
- * uniqueness rule of every entity's name and id. */
+/* Read @v as a @form scalar held by entity @index, unique by rule @x (an
+ * RG_XREF_UNIQUE entry; the error says "duplicate <what>"), and copy it
+ * into *@out. The one uniqueness rule of every entity's name and id. */
 int rg_gw__unique(struct rg_yt *t, yaml_node_t *v, enum gw_form form,
-                  struct rg_strmap *m, size_t index, const char *what,
-                  char **out);
+                  struct gw_ctx *c, enum gw_x x, size_t index, char **out);
 
-/* Resolve a reference to an entity of kind @what ("service"...): a bare
- * name or id, or a mapping {@namef: x} or {id: x}, looked up in @names
- * and @ids. Sets *@index; errors name what was not found. */
-int rg_gw__ref(struct rg_yt *t, yaml_node_t *v, const struct rg_strmap *names,
-               const struct rg_strmap *ids, const char *namef,
-               const char *what, size_t *index);
+/* Resolve the reference @v by rule @x (an RG_XREF_REF entry): a bare name
+ * or id, or a mapping {<by>: x} or {id: x}, looked up in the maps of the
+ * target's "id" and <by> rules. Sets *@index; errors name what was not
+ * found. */
+int rg_gw__ref(struct rg_yt *t, yaml_node_t *v, const struct gw_ctx *c,
+               enum gw_x x, size_t *index);
 
 /* Grow *@arr (elements of @size bytes, *@cap allocated) to hold @n + 1. */
 int rg_gw__grow(void **arr, size_t *cap, size_t n, size_t size);

@@ -56,7 +56,7 @@ static int pl_id(struct rg_yt *t, yaml_node_t *v, void *ctx)
 {
     struct gw_ctx *c = ctx;
 
-    return rg_gw__unique(t, v, GW_ID, &c->plugin_ids, c->plugin, "plugin id",
+    return rg_gw__unique(t, v, GW_ID, c, GW_X_PLUGIN_ID, c->plugin,
                          &cur(c)->id);
 }
 
@@ -64,8 +64,8 @@ static int pl_instance_name(struct rg_yt *t, yaml_node_t *v, void *ctx)
 {
     struct gw_ctx *c = ctx;
 
-    return rg_gw__unique(t, v, GW_NAME, &c->plugin_names, c->plugin,
-                         "plugin instance_name", &cur(c)->instance_name);
+    return rg_gw__unique(t, v, GW_NAME, c, GW_X_PLUGIN_INSTANCE, c->plugin,
+                         &cur(c)->instance_name);
 }
 
 static int pl_config(struct rg_yt *t, yaml_node_t *v, void *ctx)
@@ -212,8 +212,7 @@ static int pl_service(struct rg_yt *t, yaml_node_t *v, void *ctx)
     int rv = top_only(t, v, c);
 
     return rv < 0 ? rv
-                  : rg_gw__ref(t, v, &c->svc_names, &c->svc_ids, "name",
-                               "service", &cur(c)->service);
+                  : rg_gw__ref(t, v, c, GW_X_PLUGIN_SERVICE, &cur(c)->service);
 }
 
 static int pl_route(struct rg_yt *t, yaml_node_t *v, void *ctx)
@@ -222,8 +221,7 @@ static int pl_route(struct rg_yt *t, yaml_node_t *v, void *ctx)
     int rv = top_only(t, v, c);
 
     return rv < 0 ? rv
-                  : rg_gw__ref(t, v, &c->route_names, &c->route_ids, "name",
-                               "route", &cur(c)->route);
+                  : rg_gw__ref(t, v, c, GW_X_PLUGIN_ROUTE, &cur(c)->route);
 }
 
 static int pl_consumer(struct rg_yt *t, yaml_node_t *v, void *ctx)
@@ -232,8 +230,7 @@ static int pl_consumer(struct rg_yt *t, yaml_node_t *v, void *ctx)
     int rv = top_only(t, v, c);
 
     return rv < 0 ? rv
-                  : rg_gw__ref(t, v, &c->cons_names, &c->cons_ids, "username",
-                               "consumer", &cur(c)->consumer);
+                  : rg_gw__ref(t, v, c, GW_X_PLUGIN_CONSUMER, &cur(c)->consumer);
 }
 
 /* clang-format off */
@@ -275,7 +272,7 @@ static int scope_unique(struct rg_yt *t, yaml_node_t *n, struct gw_ctx *c)
     if (k == NULL)
         return rg_yt_nomem(t);
     c->scope_keys[c->n_scope_keys++] = k;
-    rv = rg_strmap_put(&c->plugin_scopes, k, (size_t)len, c->plugin);
+    rv = rg_strmap_put(&c->x[GW_X_PLUGIN_SCOPE], k, (size_t)len, c->plugin);
     if (rv < 0)
         return rg_yt_nomem(t);
     if (rv == 0)

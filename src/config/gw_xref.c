@@ -1,0 +1,46 @@
+/* The validator's rules across objects (core/xref.h), one entry each. The
+ * parser keeps one map per entry (struct gw_ctx x[]) and checks a value
+ * against it through rg_gw__unique, rg_gw__ref and the plugin scope rule;
+ * raft/fsm_near.c reads the same entries. */
+#include "config/gw_int.h"
+
+/* clang-format off */
+const struct rg_xref rg_gw_xref[GW_X_MAX] = {
+    [GW_X_SERVICE_ID]    = {"services", "id", RG_XREF_UNIQUE, 1, NULL, NULL,
+                            "service id"},
+    [GW_X_SERVICE_NAME]  = {"services", "name", RG_XREF_UNIQUE, 0, NULL, NULL,
+                            "service name"},
+    [GW_X_ROUTE_ID]      = {"routes", "id", RG_XREF_UNIQUE, 1, NULL, NULL,
+                            "route id"},
+    [GW_X_ROUTE_NAME]    = {"routes", "name", RG_XREF_UNIQUE, 0, NULL, NULL,
+                            "route name"},
+    [GW_X_ROUTE_SERVICE] = {"routes", "service", RG_XREF_REF, 0, "services",
+                            "name", "service"},
+    [GW_X_CONSUMER_ID]   = {"consumers", "id", RG_XREF_UNIQUE, 1, NULL, NULL,
+                            "consumer id"},
+    /* Usernames compare without case. */
+    [GW_X_CONSUMER_NAME] = {"consumers", "username", RG_XREF_UNIQUE, 1, NULL,
+                            NULL, "consumer username"},
+    [GW_X_CONSUMER_CID]  = {"consumers", "custom_id", RG_XREF_UNIQUE, 0, NULL,
+                            NULL, "consumer custom_id"},
+    [GW_X_PLUGIN_ID]     = {"plugins", "id", RG_XREF_UNIQUE, 1, NULL, NULL,
+                            "plugin id"},
+    [GW_X_PLUGIN_INSTANCE] = {"plugins", "instance_name", RG_XREF_UNIQUE, 0,
+                              NULL, NULL, "plugin instance_name"},
+    /* One instance of a type per (service, route, consumer). */
+    [GW_X_PLUGIN_SCOPE]  = {"plugins", "name", RG_XREF_GROUP, 0, NULL, NULL,
+                            "plugin scope"},
+    [GW_X_PLUGIN_SERVICE] = {"plugins", "service", RG_XREF_REF, 0, "services",
+                             "name", "service"},
+    [GW_X_PLUGIN_ROUTE]  = {"plugins", "route", RG_XREF_REF, 0, "routes",
+                            "name", "route"},
+    [GW_X_PLUGIN_CONSUMER] = {"plugins", "consumer", RG_XREF_REF, 0,
+                              "consumers", "username", "consumer"},
+};
+/* clang-format on */
+
+const struct rg_xref *rg_gateway_xrefs(size_t *n)
+{
+    *n = GW_X_MAX;
+    return rg_gw_xref;
+}

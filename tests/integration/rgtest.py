@@ -95,6 +95,18 @@ def raftgate_bin():
     return path
 
 
+def use_test_binary():
+    """Run the tests of this module against the daemon with the test
+    plugins: make check exports $RAFTGATE_TEST_BIN; by hand, it sits next
+    to $RAFTGATE_BIN in the build tree (tests/raftgate-test)."""
+    if os.environ.get("RAFTGATE_TEST_BIN"):
+        os.environ["RAFTGATE_BIN"] = os.environ["RAFTGATE_TEST_BIN"]
+    elif os.environ.get("RAFTGATE_BIN"):
+        os.environ["RAFTGATE_BIN"] = os.path.join(
+            os.path.dirname(os.environ["RAFTGATE_BIN"]), "tests",
+            "raftgate-test")
+
+
 # ---------------------------------------------------------------------------
 # waiting
 

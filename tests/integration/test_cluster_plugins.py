@@ -5,16 +5,11 @@ every node's proxy; its config is checked by the plugin's schema on the way
 in, so a bad config or an unknown plugin name is a 400 naming the path and
 nothing is stored; PATCH and DELETE change what every node enforces."""
 
-import os
 
 import rgtest
 from rgcluster import REV, ClusterTestCase, revision_of, scaled
 
-if os.environ.get("RAFTGATE_TEST_BIN"):
-    os.environ["RAFTGATE_BIN"] = os.environ["RAFTGATE_TEST_BIN"]
-elif os.environ.get("RAFTGATE_BIN"):
-    os.environ["RAFTGATE_BIN"] = os.path.join(
-        os.path.dirname(os.environ["RAFTGATE_BIN"]), "tests", "raftgate-test")
+rgtest.use_test_binary()
 
 
 class ClusterPluginsTest(ClusterTestCase):

@@ -17,18 +17,13 @@ broke) while others succeeded.
 
 Skipped on a build without failpoints, where the macros are constants."""
 
-import os
 import threading
 import unittest
 
 import rgtest
 from rgtest import GatewayTestCase, Incomplete, gateway_doc, route, service
 
-if os.environ.get("RAFTGATE_TEST_BIN"):
-    os.environ["RAFTGATE_BIN"] = os.environ["RAFTGATE_TEST_BIN"]
-elif os.environ.get("RAFTGATE_BIN"):
-    os.environ["RAFTGATE_BIN"] = os.path.join(
-        os.path.dirname(os.environ["RAFTGATE_BIN"]), "tests", "raftgate-test")
+rgtest.use_test_binary()
 
 FEATURES = rgtest.build_features()
 FAILPOINTS = FEATURES is not None and "failpoints" in FEATURES

@@ -13,13 +13,7 @@ import time
 import rgtest
 from rgtest import GatewayTestCase, gateway_doc, route, service
 
-# The test binary: make check exports RAFTGATE_TEST_BIN; by hand, it sits
-# next to $RAFTGATE_BIN in the build tree.
-if os.environ.get("RAFTGATE_TEST_BIN"):
-    os.environ["RAFTGATE_BIN"] = os.environ["RAFTGATE_TEST_BIN"]
-elif os.environ.get("RAFTGATE_BIN"):
-    os.environ["RAFTGATE_BIN"] = os.path.join(
-        os.path.dirname(os.environ["RAFTGATE_BIN"]), "tests", "raftgate-test")
+rgtest.use_test_binary()
 
 
 def reset(s):

@@ -106,7 +106,7 @@ static int p_body(struct rg_msg *m, const char *at, size_t n)
 {
     struct rg_fwd *f = m->data;
 
-    return rg_buf_add(&f->body, at, n) ? -1 : 0;
+    return rg_buf_add(&f->body, at, n);
 }
 
 static int p_done(struct rg_msg *m)

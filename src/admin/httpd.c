@@ -32,7 +32,6 @@ struct hconn {
     int close;      /* close after the response */
     int closing;
     int closed;     /* the handle is closed; freed once not busy */
-    int too_big;    /* the body passes HTTPD_MAX_BODY: answer 413 */
 };
 
 static void hconn_closed(uv_handle_t *hd)
@@ -93,7 +92,8 @@ static int h_head(struct rg_msg *m)
         return -1;
     }
     if ((p->flags & F_CONTENT_LENGTH) && p->content_length > HTTPD_MAX_BODY) {
-        c->too_big = 1;
+        m->err = -E2BIG; /* answered 413 */
+        m->err_in_body = 1;
         return -1;
     }
     return 0;
@@ -103,12 +103,9 @@ static int h_body(struct rg_msg *m, const char *at, size_t n)
 {
     struct hconn *c = m->data;
 
-    if (c->body.len + n > HTTPD_MAX_BODY) { /* chunked past the cap */
-        c->too_big = 1;
-        return -1;
-    }
-    m->err = rg_buf_add(&c->body, at, n); /* -ENOMEM: answered 503 */
-    return m->err != 0 ? -1 : 0;
+    if (c->body.len + n > HTTPD_MAX_BODY) /* chunked past the cap */
+        return -E2BIG;
+    return rg_buf_add(&c->body, at, n); /* -ENOMEM: answered 503 */
 }
 
 static int h_done(struct rg_msg *m)
@@ -153,15 +150,15 @@ static void h_parser_init(struct hconn *c)
 /* A request that cannot be parsed: answer why, then close. */
 static void h_reply_error(struct hconn *c)
 {
-    int status = c->too_big ? 413 : rg_msg_error_status(&c->msg);
+    int status = rg_msg_error_status(&c->msg);
     char body[96];
     char head[256];
     uv_buf_t b[2];
     int bl, hl;
 
     bl = snprintf(body, sizeof(body), "{\"message\":\"%s\"}\n",
-                  c->too_big ? "Request body too large"
-                             : rg_status_reason(status));
+                  status == 413 ? "Request body too large"
+                                : rg_status_reason(status));
     hl = snprintf(head, sizeof(head),
                   "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\n"
                   "Content-Length: %d\r\nConnection: close\r\n\r\n",

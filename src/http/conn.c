@@ -241,8 +241,7 @@ static int pend_append(struct rg_conn *c, const char *p, size_t n)
 static void conn_parse_error(struct rg_conn *c, llhttp_errno_t err)
 {
     struct rg_req *r = c->req;
-    int status = r != NULL && r->err_status ? r->err_status
-                                            : rg_msg_error_status(&c->msg);
+    int status = rg_msg_error_status(&c->msg);
 
     rg_log(RG_LOG_INFO, "worker %u: client %s: bad request: %s (%s)",
            c->w->index, c->peer, llhttp_errno_name(err),

@@ -26,6 +26,8 @@ static int on_message_begin(llhttp_t *p)
 
     m->err = 0;
     m->err_in_url = 0;
+    m->err_in_body = 0;
+    m->err_in_body = 0;
     if (m->ops->begin != NULL)
         return head_fail(m, m->ops->begin(m), 0);
     return 0;
@@ -134,8 +136,13 @@ static int on_headers_complete(llhttp_t *p)
 static int on_body(llhttp_t *p, const char *at, size_t n)
 {
     struct rg_msg *m = msg_of(p);
+    int rv = m->ops->body != NULL ? m->ops->body(m, at, n) : 0;
 
-    return m->ops->body != NULL ? m->ops->body(m, at, n) : 0;
+    if (rv == 0)
+        return 0;
+    m->err = rv;
+    m->err_in_body = 1;
+    return -1;
 }
 
 static int on_message_complete(llhttp_t *p)
@@ -173,6 +180,7 @@ void rg_msg_init(struct rg_msg *m, enum rg_msg_kind kind,
     m->val_at_end = m->want_value = m->lf_pending = 0;
     m->err = 0;
     m->err_in_url = 0;
+    m->err_in_body = 0;
 }
 
 llhttp_errno_t rg_msg_feed(struct rg_msg *m, const char *at, size_t n)
@@ -212,9 +220,11 @@ int rg_msg_error_status(const struct rg_msg *m)
 {
     switch (m->err) {
     case -E2BIG:
-        return m->err_in_url ? 414 : 431;
+        return m->err_in_url ? 414 : m->err_in_body ? 413 : 431;
     case -ENOMEM:
         return 503;
+    case -EPIPE:
+        return 502;
     default:
         return 400;
     }

@@ -38,7 +38,9 @@ struct rg_msg_ops {
      * 0 go on, 1 no body follows (a response to HEAD), HPE_PAUSED stop
      * here, -1 error. */
     int (*head)(struct rg_msg *m);
-    /* Body bytes, de-chunked; @at is borrowed. 0 or -1. */
+    /* Body bytes, de-chunked; @at is borrowed. 0, or -errno (stored in
+     * m->err; the parse fails): -E2BIG over the owner's cap, -ENOMEM,
+     * -EPIPE when the body has nowhere to go (the upstream broke). */
     int (*body)(struct rg_msg *m, const char *at, size_t n);
     /* The message is complete: 0, HPE_PAUSED or -1. */
     int (*done)(struct rg_msg *m);
@@ -63,6 +65,7 @@ struct rg_msg {
     int err;                  /* the head collector's or begin's -errno;
                                  an owner's callback may set it too */
     unsigned err_in_url : 1;  /* @err came from the target */
+    unsigned err_in_body : 1; /* ... from the body callback */
 };
 
 enum rg_msg_kind { RG_MSG_REQUEST, RG_MSG_RESPONSE };
@@ -96,7 +99,9 @@ void rg_msg_resume(struct rg_msg *m);
 
 /* The status to answer a request whose parse failed: 414 when the target
  * was over the head's cap, 431 when a field was (or there were too many),
- * 503 when memory ran out, 400 for anything else. */
+ * 413 when the body was over the owner's, 503 when memory ran out, 502
+ * when the body had nowhere to go, 400 for anything else. The one place a
+ * parse error becomes a status. */
 int rg_msg_error_status(const struct rg_msg *m);
 
 #endif

@@ -41,7 +41,7 @@ static void up_state_fini(struct rg_upconn *up)
 #define MSG_TIMEOUT "The upstream server is timing out"
 
 static void attempt_start(struct rg_req *r);
-static void attempt_fail(struct rg_req *r, int status, const char *why);
+static void attempt_fail(struct rg_req *r, int err, const char *why);
 
 /* Requests kept per worker for reuse, and the buffer bytes one may keep:
  * steady-state proxying allocates nothing (GET /debug/allocs shows it),
@@ -655,7 +655,7 @@ static void on_up_timeout(uv_timer_t *t)
     struct rg_upconn *up = t->data;
 
     if (up->req != NULL)
-        attempt_fail(up->req, 504, "timeout");
+        attempt_fail(up->req, -ETIMEDOUT, "timeout");
 }
 
 /* Upstream writes. */
@@ -670,7 +670,7 @@ static void up_write_done(void *arg, int status, size_t len)
     if (up->closing || r == NULL)
         return;
     if (status != 0) {
-        attempt_fail(r, 502, "write failed");
+        attempt_fail(r, status, "write failed");
         return;
     }
     /* Progress: the write timeout restarts; once all is sent, the read
@@ -726,18 +726,14 @@ int rg_proxy_body(struct rg_req *r, const char *p, size_t n)
     const struct rg_limits *l = &r->gen->limits;
 
     r->body_rcvd += n;
-    if (l->max_body_size > 0 && r->body_rcvd > l->max_body_size) {
-        r->err_status = 413;
-        return -1;
-    }
+    if (l->max_body_size > 0 && r->body_rcvd > l->max_body_size)
+        return -E2BIG;
     if (r->req_buffering) {
         int rv = rg_arena_buf_add(&r->arena, &r->req_body, p, n,
                                   rg_chain_body_max(r->fs.chain,
                                                     RG_FILTER_REQ_BODY));
 
-        if (rv != 0)
-            r->err_status = rv == -E2BIG ? 413 : 503;
-        return rv != 0 ? -1 : 0;
+        return rv;
     }
     /* The parser stays paused after the head until the head is written
      * upstream, and a request whose body started is never retried, so
@@ -745,15 +741,15 @@ int rg_proxy_body(struct rg_req *r, const char *p, size_t n)
      * after that the rest of the body is read and dropped. */
     if (r->up == NULL || r->resp_done)
         return 0;
-    if (up_write(r, bufs, frame_body(r->chunked, hex, p, n, bufs)) != 0) {
-        r->err_status = 502; /* the upstream's side broke, not the client's */
-        return -1;
-    }
+    if (up_write(r, bufs, frame_body(r->chunked, hex, p, n, bufs)) != 0)
+        return -EPIPE; /* the upstream's side broke, not the client's */
     return 0;
 }
 
 void rg_proxy_body_done(struct rg_req *r)
 {
+    int rv;
+
     r->body_done = 1;
     if (r->req_buffering) {
         r->req_buffering = 0;
@@ -763,8 +759,8 @@ void rg_proxy_body_done(struct rg_req *r)
     if (r->chunked && r->up != NULL && !r->resp_done) {
         uv_buf_t end = uv_buf_init((char *)last_chunk, sizeof(last_chunk) - 1);
 
-        if (up_write(r, &end, 1) != 0) {
-            attempt_fail(r, 502, "write failed");
+        if ((rv = up_write(r, &end, 1)) != 0) {
+            attempt_fail(r, rv, "write failed");
             return;
         }
     }
@@ -788,15 +784,16 @@ static void send_head(struct rg_req *r)
         uv_buf_init(r->up_head.p, (unsigned)r->up_head.len),
         uv_buf_init(r->req_body.p, (unsigned)r->req_body.len),
     };
+    int rv;
 
     r->head_sent = 1;
     /* A buffered body goes with the head, on every attempt. */
-    if (up_write(r, b, r->req_buffered && b[1].len > 0 ? 2 : 1) != 0) {
-        attempt_fail(r, 502, "write failed");
+    if ((rv = up_write(r, b, r->req_buffered && b[1].len > 0 ? 2 : 1)) != 0) {
+        attempt_fail(r, rv, "write failed");
         return;
     }
-    if (up_set_reading(r->up, 1) != 0) {
-        attempt_fail(r, 502, "cannot read");
+    if ((rv = up_set_reading(r->up, 1)) != 0) {
+        attempt_fail(r, rv, "cannot read");
         return;
     }
     resume_body(r);
@@ -810,7 +807,7 @@ static void on_connected(uv_connect_t *creq, int status)
     if (up->closing || r == NULL)
         return;
     if (status != 0) {
-        attempt_fail(r, 502, uv_strerror(status));
+        attempt_fail(r, status, uv_strerror(status));
         return;
     }
     up->connected = 1;
@@ -840,7 +837,7 @@ static void attempt_start(struct rg_req *r)
                            r->gen->limits.pool.idle_ms,
                            sizeof(struct up_state), on_connected);
     if (up == NULL) {
-        attempt_fail(r, 502, "cannot start connect");
+        attempt_fail(r, -ENOTCONN, "cannot start connect");
         return;
     }
     rg_head_init(&ups(up)->head, UP_HEAD_MAX);
@@ -859,6 +856,13 @@ static void on_backoff_done(uv_timer_t *t)
     }
 }
 
+/* What a failed attempt's error means to the client: 504 for a timeout,
+ * 503 when we ran out of memory, 502 for anything the upstream did. */
+static int attempt_status(int err)
+{
+    return err == -ETIMEDOUT ? 504 : err == -ENOMEM ? 503 : 502;
+}
+
 /* Kong's message for a failed attempt's status (NULL: the reason phrase). */
 static const char *attempt_message(int status)
 {
@@ -866,8 +870,12 @@ static const char *attempt_message(int status)
                                                        : NULL;
 }
 
-static void attempt_fail(struct rg_req *r, int status, const char *why)
+/* Attempt failed with @err (a negative code; @why for the log): retry,
+ * or answer its status. */
+static void attempt_fail(struct rg_req *r, int err, const char *why)
 {
+    int status = attempt_status(err);
+
     struct rg_attempt_state st = {
         .method = r->method,
         .attempt = r->attempts,
@@ -1230,12 +1238,12 @@ static void up_parse(struct rg_req *r, const char *p, size_t n)
         return;
     if (ups(up)->msg.err == -ENOMEM) {
         /* Ours, not the upstream's fault. */
-        attempt_fail(r, 503, "out of memory for the response head");
+        attempt_fail(r, -ENOMEM, "out of memory for the response head");
         return;
     }
     rg_log(RG_LOG_WARN, "worker %u: request %s: bad response from %s: %s",
            r->c->w->index, r->id, r->tgt->key, llhttp_errno_name(err));
-    attempt_fail(r, 502, "invalid response");
+    attempt_fail(r, -EPROTO, "invalid response");
 }
 
 static void up_eof(struct rg_req *r)
@@ -1260,7 +1268,7 @@ static void up_eof(struct rg_req *r)
         if (up->req != r || response_failed(r))
             return;
     }
-    attempt_fail(r, 502, "upstream closed the connection");
+    attempt_fail(r, -ECONNRESET, "upstream closed the connection");
 }
 
 static void up_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)

@@ -69,7 +69,6 @@ struct rg_req {
     unsigned attempts;
     unsigned max_retries;
     int status;                 /* response status sent to the client */
-    int err_status;             /* set by the body callback on limits */
     enum rg_resp_framing framing;
     uint64_t t_start;           /* uv_hrtime at head complete */
     uint64_t t_upstream;        /* uv_hrtime at the last attempt's start */
@@ -128,8 +127,9 @@ void rg_proxy_cache_free(struct rg_wctx *w);
  * start the first attempt, or answer locally. */
 void rg_proxy_start(struct rg_req *r);
 
-/* A span of request body (borrowed) from the parser. Returns 0, or -1 to
- * make the parser fail (r->err_status says why). */
+/* A span of request body (borrowed) from the parser. Returns 0, or
+ * -E2BIG (over max_body_size or a plugin's cap: 413), -ENOMEM (503) or
+ * -EPIPE (the upstream write failed: 502), which fail the parse. */
 int rg_proxy_body(struct rg_req *r, const char *p, size_t n);
 
 /* The request body ended. */

@@ -13,7 +13,7 @@
 struct ev {
     struct rg_head head;
     int begins, heads, dones;
-    int begin_rv;
+    int begin_rv, body_rv;
     size_t body;
 };
 
@@ -36,7 +36,7 @@ static int ev_body(struct rg_msg *m, const char *at, size_t n)
 {
     (void)at;
     ((struct ev *)m->data)->body += n;
-    return 0;
+    return ((struct ev *)m->data)->body_rv;
 }
 
 static int ev_done(struct rg_msg *m)
@@ -191,6 +191,23 @@ START_TEST(errors_map_to_status)
                      HPE_OK);
     ck_assert_int_eq(rg_msg_error_status(&m), 400);
     rg_head_release(&e.head);
+
+    /* The body callback's codes: over its cap, out of memory, nowhere to
+     * go, anything else. */
+    {
+        static const int codes[] = {-E2BIG, -ENOMEM, -EPIPE, -EINVAL};
+        static const int want[] = {413, 503, 502, 400};
+
+        for (size_t i = 0; i < 4; i++) {
+            setup(&m, &e, RG_MSG_REQUEST, 1024);
+            e.body_rv = codes[i];
+            ck_assert_int_ne(feed(&m, "POST / HTTP/1.1\r\nHost: h\r\n"
+                                      "Content-Length: 2\r\n\r\nab", 0),
+                             HPE_OK);
+            ck_assert_int_eq(rg_msg_error_status(&m), want[i]);
+            rg_head_release(&e.head);
+        }
+    }
 
     /* An empty field name (found by fuzz_http), at once and split. */
     for (size_t step = 0; step <= 3; step++) {

@@ -204,12 +204,25 @@ static json_t *doc_with(const struct rg_fsm *f, enum rg_kind k, size_t i,
     return doc;
 }
 
-/* The document a change is validated on: its neighbourhood when the
- * validator's rules are known, else the whole would-be export. */
+/* Can a change to @body be checked in its neighbourhood: the rules are
+ * known, and neither @body nor a stored object is irregular? */
+static int near_ok(const struct rg_fsm *f, const json_t *body)
+{
+    if (f->xrefs == NULL || f->whole ||
+        (body != NULL && rg_fsm__irregular(f->xrefs, f->n_xrefs, body)))
+        return 0;
+    for (int k = RG_KIND_NONE + 1; k < RG_KIND_MAX; k++)
+        if (f->store.k[k].irregular > 0)
+            return 0;
+    return 1;
+}
+
+/* The document a change is validated on: its neighbourhood when it can
+ * be, else the whole would-be export. */
 static json_t *doc_for(const struct rg_fsm *f, enum rg_kind k, size_t i,
                        int found, json_t *body)
 {
-    if (f->xrefs != NULL && !f->whole)
+    if (near_ok(f, body))
         return rg_fsm__near_doc(f, k, i, found, body);
     return doc_with(f, k, i, found, body);
 }

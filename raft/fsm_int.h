@@ -1,7 +1,9 @@
 /* Internals of the replicated state machine, shared by raft/fsm.c (apply
  * and commands), raft/fsm_store.c (objects, node registry, export),
- * raft/fsm_decl.c (REPLACE_ALL documents), raft/fsm_hist.c (request-id
- * table and applied ring) and raft/fsm_snap.c (snapshot and restore).
+ * raft/fsm_decl.c (REPLACE_ALL documents), raft/fsm_keys.c (the link
+ * index), raft/fsm_near.c (the document a change is checked in),
+ * raft/fsm_hist.c (request-id table and applied ring) and raft/fsm_snap.c
+ * (snapshot and restore).
  * Nothing here is for callers outside raft/fsm*.c. Thread: the owner of the
  * struct rg_fsm. */
 #ifndef RG_RAFT_FSM_INT_H
@@ -48,6 +50,8 @@ struct rg_objs {
     const struct rg_xref *xrefs; /* borrowed, or NULL: no index */
     size_t n_xrefs;
     struct rg_xkeys *keys; /* rg_malloc'd, n_xrefs of them */
+    size_t irregular;      /* objects rg_fsm__irregular says the index
+                              cannot follow */
 };
 
 struct rg_store {
@@ -113,7 +117,7 @@ struct rg_fsm {
     size_t export_len;
     uint64_t hash; /* FNV-1a 64 of export */
     int export_ok;
-    int whole;     /* rg_fsm_check_whole: never validate alone */
+    int whole;     /* rg_fsm_check_whole: always validate whole */
 };
 
 /* --- fsm_store.c ------------------------------------------------------ */
@@ -121,7 +125,6 @@ struct rg_fsm {
 uint64_t rg_fsm__fnv64(const void *p, size_t n);
 /* Continue an FNV-1a 64 hash @h over @n more bytes. */
 uint64_t rg_fsm__fnv64_more(uint64_t h, const void *p, size_t n);
-
 
 /* Index of @id in @o, or where it would be inserted; *@found says which. */
 size_t rg_fsm__find(const struct rg_objs *o, const char *id, size_t len,
@@ -134,7 +137,8 @@ void rg_fsm__insert(struct rg_objs *o, size_t i, json_t *body, uint64_t rev);
 /* Replace the body at @i (taking @body's reference, dropping the old). */
 void rg_fsm__replace(struct rg_objs *o, size_t i, json_t *body, uint64_t rev);
 void rg_fsm__remove(struct rg_objs *o, size_t i);
-/* Release every object; @s is left empty and initialised. */
+/* Release every object and the link index; @s is left zeroed (no index:
+ * rg_fsm__keys_init before indexing again). */
 void rg_fsm__store_release(struct rg_store *s);
 /* The declarative document of @s as a new JSON value whose arrays hold
  * references to the stored bodies (the caller may edit the arrays, never
@@ -163,8 +167,10 @@ void rg_fsm__nodes_release(struct rg_nodes *s);
 /* Build @out (empty on entry) from the Kong declarative document @doc
  * (borrowed; its objects may be edited and referenced by @out). An object
  * whose body equals the one in @old keeps that revision, others get
- * @rev. Returns 0, 1 with a message in @err (@cap bytes) when the document
- * is invalid, or -ENOMEM; on non-zero @out is released. */
+ * @rev. @out gets the link index of the rules @old is indexed by (those
+ * of the state machine). Returns 0, 1 with a message in @err (@cap bytes)
+ * when the document is invalid, or -ENOMEM; on non-zero @out is
+ * released. */
 int rg_fsm__decl_build(json_t *doc, const struct rg_store *old, uint64_t rev,
                        struct rg_store *out, char *err, size_t cap);
 
@@ -179,6 +185,13 @@ void rg_fsm__keys_release(struct rg_objs *o);
 int rg_fsm__keys_reserve(struct rg_objs *o, size_t extra);
 void rg_fsm__keys_add(struct rg_objs *o, const struct rg_obj *ob);
 void rg_fsm__keys_del(struct rg_objs *o, const struct rg_obj *ob);
+/* Whether @body holds what the links do not follow exactly: a reference
+ * that is not a mapping (a bare text may name one object by its id and
+ * another by its name: the validator takes the first in the document),
+ * or a nested list of objects (a service's "plugins"), whose own rules
+ * the index does not see. A change is checked whole while such an object
+ * is stored or written. */
+int rg_fsm__irregular(const struct rg_xref *x, size_t n, const json_t *body);
 /* Call @fn with the index in @o of every object whose key for rule @x
  * may be @v's text (same hash): candidates, to be compared. */
 void rg_fsm__keys_each(const struct rg_objs *o, size_t x, const json_t *v,

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/rgassert.h"
 #include "raft/fsm_int.h"
 
 #define FNV64_OFFSET 0xcbf29ce484222325ULL
@@ -124,6 +125,7 @@ static void key_add(struct rg_xkeys *ks, uint64_t h, const struct rg_obj *ob)
 {
     size_t at = lower(ks, h, ob->id, ob->id_len);
 
+    RG_ASSERT(ks->n < ks->cap); /* rg_fsm__keys_reserve made room */
     memmove(&ks->v[at + 1], &ks->v[at], (ks->n - at) * sizeof(*ks->v));
     ks->v[at].h = h;
     ks->v[at].id = ob->id;
@@ -135,8 +137,7 @@ static void key_del(struct rg_xkeys *ks, uint64_t h, const struct rg_obj *ob)
 {
     size_t at = lower(ks, h, ob->id, ob->id_len);
 
-    if (at == ks->n || key_cmp(h, ob->id, ob->id_len, &ks->v[at]) != 0)
-        return; /* cannot happen: every key was added */
+    RG_ASSERT(at < ks->n && key_cmp(h, ob->id, ob->id_len, &ks->v[at]) == 0);
     memmove(&ks->v[at], &ks->v[at + 1], (ks->n - at - 1) * sizeof(*ks->v));
     ks->n--;
 }
@@ -157,13 +158,29 @@ static void each_key(struct rg_objs *o, const struct rg_obj *ob,
     }
 }
 
+int rg_fsm__irregular(const struct rg_xref *x, size_t n, const json_t *body)
+{
+    for (size_t i = 0; i < n; i++) {
+        const json_t *v = json_object_get(body, x[i].field);
+
+        if (x[i].type == RG_XREF_REF && v != NULL && !json_is_object(v))
+            return 1; /* possibly bare: only the whole knows which it names */
+        if (rg_kind_from_name(x[i].kind, strlen(x[i].kind)) != RG_KIND_NONE &&
+            json_array_size(json_object_get(body, x[i].kind)) > 0)
+            return 1; /* a nested list ("plugins" of a service) */
+    }
+    return 0;
+}
+
 void rg_fsm__keys_add(struct rg_objs *o, const struct rg_obj *ob)
 {
+    o->irregular += rg_fsm__irregular(o->xrefs, o->n_xrefs, ob->body);
     each_key(o, ob, key_add);
 }
 
 void rg_fsm__keys_del(struct rg_objs *o, const struct rg_obj *ob)
 {
+    o->irregular -= rg_fsm__irregular(o->xrefs, o->n_xrefs, ob->body);
     each_key(o, ob, key_del);
 }
 
@@ -204,6 +221,7 @@ int rg_fsm__keys_init(struct rg_store *s, const struct rg_xref *x, size_t n)
 
         rg_fsm__keys_release(o);
         o->kind = (enum rg_kind)k;
+        o->irregular = 0;
         if (x == NULL)
             continue;
         o->keys = rg_calloc(n, sizeof(*o->keys));

@@ -198,7 +198,8 @@ static int load_store(struct rg_fsm *t, const json_t *j)
                 return rv;
         }
     }
-    return 0;
+    return 0; /* the rules across objects are the validator's: a snapshot
+                 holds what it accepted */
 }
 
 static int load_nodes(struct rg_fsm *t, const json_t *a)

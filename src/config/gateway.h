@@ -178,7 +178,7 @@ struct rg_gateway {
  * e.g. `services[1].routes[0].paths[2]: must start with "/"`.
  * The rules across entities are the links of rg_gateway_xrefs: names
  * unique per kind, ids unique per kind (without case), a route's service
- * must exist, a consumer's username (without case) and custom_id unique,
+ * must exist, a consumer's username and custom_id unique,
  * and the plugin rules above.
  * @cat: the plugin types accepted (NULL: none). Ownership: @text is
  * borrowed; @cat must outlive @gw. Thread: any. */

@@ -18,8 +18,7 @@ const struct rg_xref rg_gw_xref[GW_X_MAX] = {
                             "name", "service"},
     [GW_X_CONSUMER_ID]   = {"consumers", "id", RG_XREF_UNIQUE, 1, NULL, NULL,
                             "consumer id"},
-    /* Usernames compare without case. */
-    [GW_X_CONSUMER_NAME] = {"consumers", "username", RG_XREF_UNIQUE, 1, NULL,
+    [GW_X_CONSUMER_NAME] = {"consumers", "username", RG_XREF_UNIQUE, 0, NULL,
                             NULL, "consumer username"},
     [GW_X_CONSUMER_CID]  = {"consumers", "custom_id", RG_XREF_UNIQUE, 0, NULL,
                             NULL, "consumer custom_id"},

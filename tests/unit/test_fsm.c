@@ -1586,7 +1586,13 @@ static struct rg_cmd gen_cmd(unsigned *xp, char *body, size_t cap)
     static const char *const names[] = {"\"a\"", "\"b\"", "\"c\"", NULL, "5"};
     static const char *const refs[] = {
         "{\"id\":\"%s\"}", "{\"name\":\"a\"}", "{\"name\":\"b\"}",
-        "{\"name\":\"zz\"}", NULL,
+        "{\"name\":\"zz\"}", NULL, "\"%s\"", "\"a\"",
+    };
+    /* Nested plugins: checked whole while stored. */
+    static const char *const nested[] = {
+        ",\"plugins\":[{\"name\":\"test-phases\","
+        "\"instance_name\":\"i1\"}]",
+        ",\"plugins\":[{\"name\":\"test-phases-b\"}]",
     };
     static const char *const rnames[] = {"", "\"name\":\"r1\",",
                                          "\"name\":\"r2\","};
@@ -1613,15 +1619,18 @@ static struct rg_cmd gen_cmd(unsigned *xp, char *body, size_t cap)
     if (k < 3) {
         if (names[a] != NULL)
             snprintf(name, sizeof(name), "\"name\":%s,", names[a]);
-        n = snprintf(body, cap, "{%s\"host\":\"h%u\"%s}", name, d,
-                     b == 4 ? ",\"port\":\"eighty\"" : "");
+        n = snprintf(body, cap, "{%s\"host\":\"h%u\"%s%s}", name, d,
+                     b == 4 ? ",\"port\":\"eighty\"" : "",
+                     b == 2 && a < 2 ? nested[a] : "");
         ck_assert_int_lt(n, (int)cap);
         return cmd(RG_CMD_PUT, RG_KIND_SERVICE, 0, NULL, svc_ids[c + (b == 3)],
                    body);
     }
     if (k < 6) {
-        if (refs[a] != NULL)
-            snprintf(ref, sizeof(ref), refs[a], svc_ids[b]);
+        unsigned ri = a < 4 ? a : a == 4 && b < 3 ? 4 + b : 4;
+
+        if (refs[ri] != NULL)
+            snprintf(ref, sizeof(ref), refs[ri], svc_ids[b]);
         n = snprintf(body, cap, "{%s\"paths\":[\"/p%u\"]%s%s}", rnames[d], c,
                      ref[0] ? ",\"service\":" : "", ref);
         ck_assert_int_lt(n, (int)cap);

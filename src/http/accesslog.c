@@ -154,7 +154,7 @@ void rg_accesslog_request(struct rg_accesslog *a, const struct rg_req *r)
                 "\"upstream_latency_ms\":%.3f,\"attempts\":%u,"
                 "\"route\":\"", r->status,
                 (unsigned long long)r->bytes_out,
-                r->tgt ? r->tgt->key : "",
+                r->addr ? r->addr->key : "",
                 (double)(now - r->t_start) / 1e6,
                 r->t_upstream ? (double)(now - r->t_upstream) / 1e6 : 0.0,
                 r->attempts);

@@ -8,23 +8,37 @@
 #include <string.h>
 
 #include "core/alloc.h"
-#include "core/io.h"
 #include "http/filter.h"
+
+/* "ip:port" of @a into @key. */
+static void addr_key(const struct sockaddr_storage *a, uint16_t port,
+                     char *key, size_t cap)
+{
+    char ip[INET6_ADDRSTRLEN];
+    const void *in = a->ss_family == AF_INET6
+                         ? (const void *)&((struct sockaddr_in6 *)a)->sin6_addr
+                         : (const void *)&((struct sockaddr_in *)a)->sin_addr;
+
+    inet_ntop(a->ss_family, in, ip, sizeof(ip));
+    snprintf(key, cap, "%s:%u", ip, port);
+}
 
 static int target_init(struct rg_upstream_target *t,
                        const struct rg_service *svc, struct rg_gen_env *env,
                        struct rg_errbuf *eb)
 {
+    struct sockaddr_storage a[RG_RESOLVER_MAX_ADDRS];
     char hp[300];
-    char ip[INET6_ADDRSTRLEN];
-    const void *a;
-    int fam, rv;
+    size_t n = 0;
+    int rv;
 
     snprintf(hp, sizeof(hp), strchr(svc->host, ':') ? "[%s]:%u" : "%s:%u",
              svc->host, svc->port);
     rv = env->resolver != NULL
-             ? rg_resolver_get(env->resolver, svc->host, svc->port, &t->addr)
-             : rg_io_parse_addr(hp, &t->addr) != 0 ? -EHOSTUNREACH : 0;
+             ? rg_resolver_get(env->resolver, svc->host, svc->port, a,
+                               RG_RESOLVER_MAX_ADDRS, &n)
+             : rg_resolve_now(svc->host, svc->port, a, RG_RESOLVER_MAX_ADDRS,
+                              &n);
     if (rv == -EAGAIN) {
         env->waiting = 1;
         return rg_errbuf_set(eb, "service %s: resolving host \"%s\"",
@@ -34,18 +48,17 @@ static int target_init(struct rg_upstream_target *t,
         return rg_errbuf_set(eb, "service %s: cannot resolve host \"%s\"",
                              svc->name ? svc->name : "?", svc->host);
     t->host_header = rg_strdup(hp);
-    if (t->host_header == NULL)
+    t->addrs = rg_calloc(n, sizeof(*t->addrs));
+    if (t->host_header == NULL || t->addrs == NULL)
         return rg_errbuf_set(eb, "out of memory");
     if (svc->port == 80)
         t->host_header[strlen(hp) - 3] = '\0';
-    fam = t->addr.ss_family;
-    a = fam == AF_INET6
-            ? (const void *)&((struct sockaddr_in6 *)&t->addr)->sin6_addr
-            : (const void *)&((struct sockaddr_in *)&t->addr)->sin_addr;
-    inet_ntop(fam, a, ip, sizeof(ip));
-    snprintf(hp, sizeof(hp), "%s:%u", ip, svc->port);
-    t->key = rg_strdup(hp);
-    return t->key ? 0 : rg_errbuf_set(eb, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        t->addrs[i].addr = a[i];
+        addr_key(&a[i], svc->port, t->addrs[i].key, sizeof(t->addrs[i].key));
+    }
+    t->n_addrs = n;
+    return 0;
 }
 
 static int limits_init(struct rg_limits *l, const struct rg_node_conf *nc)
@@ -79,7 +92,7 @@ static void gen_free(struct rg_gen *g)
 {
     for (size_t i = 0; i < g->n_targets; i++) {
         rg_free(g->targets[i].host_header);
-        rg_free(g->targets[i].key);
+        rg_free(g->targets[i].addrs);
     }
     rg_free(g->targets);
     chains_free(g);

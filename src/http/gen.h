@@ -5,6 +5,7 @@
 #ifndef RG_HTTP_GEN_H
 #define RG_HTTP_GEN_H
 
+#include <arpa/inet.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -17,10 +18,20 @@
 #include "upstream/resolver.h"
 
 /* A service ready to connect to. */
+/* One address of a service's host. */
+struct rg_upstream_addr {
+    struct sockaddr_storage addr;
+    char key[INET6_ADDRSTRLEN + 8]; /* "ip:port", names the keep-alive
+                                       pool */
+};
+
+/* A service's upstream: every address its host resolved to at build time
+ * (at most RG_RESOLVER_MAX_ADDRS), taken in turn by the requests of each
+ * worker, a retry going to the next (http/proxy.c). */
 struct rg_upstream_target {
-    struct sockaddr_storage addr; /* resolved at build time */
-    char *host_header;            /* "host" or "host:port" */
-    char *key;                    /* "ip:port", names the keep-alive pool */
+    char *host_header;              /* "host" or "host:port" */
+    struct rg_upstream_addr *addrs; /* rg_malloc'd, n_addrs >= 1 */
+    size_t n_addrs;
 };
 
 /* The per-request limits and header settings from the node config. */

@@ -109,6 +109,9 @@ void rg_proxy_cache_free(struct rg_wctx *w)
         rg_free(r);
     }
     w->n_req_cache = 0;
+    rg_free(w->rr);
+    w->rr = NULL;
+    w->n_rr = 0;
 }
 
 struct rg_req *rg_proxy_req_new(struct rg_conn *c)
@@ -816,6 +819,33 @@ static void on_connected(uv_connect_t *creq, int status)
 
 static void up_begin(struct rg_req *r, struct rg_upconn *up);
 
+/* The address of this attempt: each worker takes a service's addresses in
+ * turn (its own counters, for the generation the request runs on), and a
+ * retry goes to the next one. */
+static const struct rg_upstream_addr *pick_addr(struct rg_req *r)
+{
+    const struct rg_upstream_target *t = r->tgt;
+    struct rg_wctx *w = r->c->w;
+    size_t svc = (size_t)(t - r->gen->targets);
+
+    if (t->n_addrs == 1)
+        return &t->addrs[0];
+    if (r->attempts == 1) {
+        if (w->rr_gen != r->gen->id || w->n_rr < r->gen->n_targets) {
+            unsigned *rr = rg_realloc(w->rr, r->gen->n_targets * sizeof(*rr));
+
+            if (rr != NULL) { /* else every request starts at the first */
+                memset(rr, 0, r->gen->n_targets * sizeof(*rr));
+                w->rr = rr;
+                w->n_rr = r->gen->n_targets;
+                w->rr_gen = r->gen->id;
+            }
+        }
+        r->rr_base = w->rr_gen == r->gen->id ? w->rr[svc]++ : 0;
+    }
+    return &t->addrs[(r->rr_base + r->attempts - 1) % t->n_addrs];
+}
+
 static void attempt_start(struct rg_req *r)
 {
     struct rg_wctx *w = r->c->w;
@@ -826,14 +856,15 @@ static void attempt_start(struct rg_req *r)
     r->attempts++;
     r->head_sent = 0;
     r->t_upstream = uv_hrtime();
-    up = rg_pool_take(w->pool, r->tgt->key, r->gen->limits.pool.idle_ms);
+    r->addr = pick_addr(r);
+    up = rg_pool_take(w->pool, r->addr->key, r->gen->limits.pool.idle_ms);
     if (up != NULL) {
         up_begin(r, up);
         up_timer_start(r, on_up_timeout, 1);
         send_head(r);
         return;
     }
-    up = rg_upconn_connect(w->pool, r->tgt->key, &r->tgt->addr,
+    up = rg_upconn_connect(w->pool, r->addr->key, &r->addr->addr,
                            r->gen->limits.pool.idle_ms,
                            sizeof(struct up_state), on_connected);
     if (up == NULL) {
@@ -890,7 +921,7 @@ static void attempt_fail(struct rg_req *r, int err, const char *why)
     uint32_t delay;
 
     rg_log(RG_LOG_WARN, "worker %u: request %s: upstream %s attempt %u: %s",
-           r->c->w->index, r->id, r->tgt->key, r->attempts, why);
+           r->c->w->index, r->id, r->addr->key, r->attempts, why);
     release_upstream(r, 0);
     if (r->c->closing)
         return;
@@ -1242,7 +1273,7 @@ static void up_parse(struct rg_req *r, const char *p, size_t n)
         return;
     }
     rg_log(RG_LOG_WARN, "worker %u: request %s: bad response from %s: %s",
-           r->c->w->index, r->id, r->tgt->key, llhttp_errno_name(err));
+           r->c->w->index, r->id, r->addr->key, llhttp_errno_name(err));
     attempt_fail(r, -EPROTO, "invalid response");
 }
 

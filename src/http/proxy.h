@@ -65,6 +65,8 @@ struct rg_req {
     struct rg_route_match m;
     const struct rg_service *svc;
     const struct rg_upstream_target *tgt;
+    const struct rg_upstream_addr *addr; /* the current attempt's */
+    unsigned rr_base;           /* the turn of the first attempt */
     struct rg_upconn *up;       /* current attempt's connection */
     unsigned attempts;
     unsigned max_retries;
@@ -119,8 +121,8 @@ struct rg_req *rg_proxy_req_new(struct rg_conn *c);
  * request. Accepts NULL. */
 void rg_proxy_req_free(struct rg_req *r);
 
-/* Free the requests @w keeps for reuse. Thread: @w's, or after its loop
- * ended. */
+/* Free the requests @w keeps for reuse and its round-robin counters.
+ * Thread: @w's, or after its loop ended. */
 void rg_proxy_cache_free(struct rg_wctx *w);
 
 /* The request head is parsed (the parser is paused after it): route and

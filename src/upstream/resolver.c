@@ -13,11 +13,13 @@ struct entry {
     struct entry *next;
     struct rg_resolver *r;
     char *host;
-    struct sockaddr_storage addr; /* the last good address (port 0) */
+    struct sockaddr_storage addr[RG_RESOLVER_MAX_ADDRS]; /* the last good
+                                     addresses, n_addr of them */
+    size_t n_addr;
     uv_getaddrinfo_t req;         /* the lookup in flight, if pending */
     int err;                      /* the failed lookup's error, until a
                                      get has reported it */
-    unsigned have : 1;            /* addr is set */
+    unsigned have : 1;            /* addr[] is set */
     unsigned pending : 1;
     unsigned waited : 1;          /* a get found it pending */
     unsigned used : 1;            /* asked for since the last refresh */
@@ -67,11 +69,45 @@ static int same_addr(const struct sockaddr_storage *a,
                   sizeof(struct in6_addr)) == 0;
 }
 
+/* The distinct stream addresses of @res, at most @max, into @out. */
+static size_t from_ai(const struct addrinfo *res, struct sockaddr_storage *out,
+                      size_t max)
+{
+    size_t n = 0;
+
+    for (; res != NULL && n < max; res = res->ai_next) {
+        size_t i;
+
+        if (res->ai_addrlen > sizeof(*out) ||
+            (res->ai_family != AF_INET && res->ai_family != AF_INET6))
+            continue;
+        memset(&out[n], 0, sizeof(out[n]));
+        memcpy(&out[n], res->ai_addr, res->ai_addrlen);
+        for (i = 0; i < n && !same_addr(&out[i], &out[n]); i++)
+            ;
+        n += i == n;
+    }
+    return n;
+}
+
+static int same_set(const struct sockaddr_storage *a, size_t na,
+                    const struct sockaddr_storage *b, size_t nb)
+{
+    if (na != nb)
+        return 0;
+    for (size_t i = 0; i < na; i++)
+        if (!same_addr(&a[i], &b[i]))
+            return 0;
+    return 1;
+}
+
 static void on_lookup(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 {
     struct entry *e = req->data;
     struct rg_resolver *r = e->r;
+    struct sockaddr_storage a[RG_RESOLVER_MAX_ADDRS];
     int notify = e->waited;
+    size_t n;
 
     e->pending = 0;
     e->waited = 0;
@@ -81,17 +117,15 @@ static void on_lookup(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
         maybe_free(r);
         return;
     }
-    if (status == 0 && res != NULL && res->ai_addrlen <= sizeof(e->addr)) {
-        struct sockaddr_storage a;
-
-        memset(&a, 0, sizeof(a));
-        memcpy(&a, res->ai_addr, res->ai_addrlen);
-        notify |= !e->have || !same_addr(&a, &e->addr);
-        e->addr = a;
+    n = status == 0 ? from_ai(res, a, RG_RESOLVER_MAX_ADDRS) : 0;
+    if (n > 0) {
+        notify |= !e->have || !same_set(a, n, e->addr, e->n_addr);
+        memcpy(e->addr, a, n * sizeof(a[0]));
+        e->n_addr = n;
         e->have = 1;
         e->err = 0;
     } else if (!e->have) {
-        /* A failure keeps the last good address; without one it is
+        /* A failure keeps the last good addresses; without any it is
          * reported once. */
         e->err = status == UV_ENOMEM ? -ENOMEM : -EHOSTUNREACH;
     }
@@ -100,15 +134,20 @@ static void on_lookup(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
         r->changed(r->arg);
 }
 
+static void hints_init(struct addrinfo *hints)
+{
+    memset(hints, 0, sizeof(*hints));
+    hints->ai_family = AF_UNSPEC;
+    hints->ai_socktype = SOCK_STREAM;
+    hints->ai_flags = AI_ADDRCONFIG;
+}
+
 static int lookup(struct entry *e)
 {
     struct addrinfo hints;
     int rv;
 
-    memset(&hints, 0, sizeof(hints));
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_ADDRCONFIG;
+    hints_init(&hints);
     e->req.data = e;
     rv = uv_getaddrinfo(e->r->loop, &e->req, on_lookup, e->host, NULL, &hints);
     if (rv != 0)
@@ -205,14 +244,31 @@ static void with_port(const struct sockaddr_storage *a, uint16_t port,
         ((struct sockaddr_in6 *)out)->sin6_port = htons(port);
 }
 
+/* Copy @n of @a with @port into @out (room for @max). */
+static size_t with_port_all(const struct sockaddr_storage *a, size_t n,
+                            uint16_t port, struct sockaddr_storage *out,
+                            size_t max)
+{
+    size_t i;
+
+    for (i = 0; i < n && i < max; i++)
+        with_port(&a[i], port, &out[i]);
+    return i;
+}
+
 int rg_resolver_get(struct rg_resolver *r, const char *host, uint16_t port,
-                    struct sockaddr_storage *out)
+                    struct sockaddr_storage *out, size_t max, size_t *n)
 {
     struct entry *e;
     int rv;
 
-    if (literal(host, port, out))
+    *n = 0;
+    if (max == 0)
+        return -EINVAL;
+    if (literal(host, port, out)) {
+        *n = 1;
         return 0;
+    }
     for (e = r->entries; e != NULL && strcmp(e->host, host) != 0; e = e->next)
         ;
     if (e == NULL) {
@@ -227,7 +283,7 @@ int rg_resolver_get(struct rg_resolver *r, const char *host, uint16_t port,
     }
     e->used = 1;
     if (e->have) {
-        with_port(&e->addr, port, out);
+        *n = with_port_all(e->addr, e->n_addr, port, out, max);
         return 0;
     }
     if (e->err != 0) {
@@ -239,4 +295,31 @@ int rg_resolver_get(struct rg_resolver *r, const char *host, uint16_t port,
         return rv;
     e->waited = 1;
     return -EAGAIN;
+}
+
+int rg_resolve_now(const char *host, uint16_t port,
+                   struct sockaddr_storage *out, size_t max, size_t *n)
+{
+    struct sockaddr_storage a[RG_RESOLVER_MAX_ADDRS];
+    struct addrinfo hints, *res = NULL;
+    size_t got;
+    int rv;
+
+    *n = 0;
+    if (max == 0)
+        return -EINVAL;
+    if (literal(host, port, out)) {
+        *n = 1;
+        return 0;
+    }
+    hints_init(&hints);
+    rv = getaddrinfo(host, NULL, &hints, &res);
+    if (rv != 0)
+        return rv == EAI_MEMORY ? -ENOMEM : -EHOSTUNREACH;
+    got = from_ai(res, a, RG_RESOLVER_MAX_ADDRS);
+    freeaddrinfo(res);
+    if (got == 0)
+        return -EHOSTUNREACH;
+    *n = with_port_all(a, got, port, out, max);
+    return 0;
 }

@@ -13,7 +13,11 @@
 #include <sys/socket.h>
 #include <uv.h>
 
+#include "core/err.h"
+
 #define RG_RESOLVER_REFRESH_MS 30000
+/* Addresses kept per name (the first ones getaddrinfo gives). */
+#define RG_RESOLVER_MAX_ADDRS 16
 
 struct rg_resolver;
 
@@ -27,13 +31,22 @@ struct rg_resolver *rg_resolver_new(uv_loop_t *loop, uint32_t refresh_ms,
  * has called back (before the loop can end). Accepts NULL. */
 void rg_resolver_close(struct rg_resolver *r);
 
-/* The first address of @host (a name, or an IPv4/IPv6 literal, without
- * brackets) with port @port, into *@out. Returns 0 (literals at once,
- * names from the cache, stale or not), -EAGAIN when a lookup is in flight
- * (started now if needed; @changed follows), or the error of a lookup
- * that ended without any address ever found (-EHOSTUNREACH, -ENOMEM),
- * after which the next get tries again. Never blocks. */
+/* The addresses of @host (a name, or an IPv4/IPv6 literal, without
+ * brackets) with port @port, into @out (room for @max, at most
+ * RG_RESOLVER_MAX_ADDRS are kept), in getaddrinfo's order; *@n says how
+ * many. Returns 0 (literals at once, names from the cache, stale or not),
+ * -EAGAIN when a lookup is in flight (started now if needed; @changed
+ * follows), or the error of a lookup that ended without any address ever
+ * found (-EHOSTUNREACH, -ENOMEM), after which the next get tries again.
+ * Never blocks. */
 int rg_resolver_get(struct rg_resolver *r, const char *host, uint16_t port,
-                    struct sockaddr_storage *out);
+                    struct sockaddr_storage *out, size_t max, size_t *n)
+    RG_MUST_CHECK;
+
+/* The same at once, blocking in getaddrinfo, without a cache: for
+ * start-up and `raftgate -t`, before any loop runs. */
+int rg_resolve_now(const char *host, uint16_t port,
+                   struct sockaddr_storage *out, size_t max, size_t *n)
+    RG_MUST_CHECK;
 
 #endif

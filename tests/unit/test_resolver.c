@@ -32,14 +32,16 @@ START_TEST(literals_at_once)
     uv_loop_t loop;
     struct rg_resolver *r;
     struct sockaddr_storage a;
+    size_t n;
 
     uv_loop_init(&loop);
     r = rg_resolver_new(&loop, 60000, on_changed, NULL);
     ck_assert_ptr_nonnull(r);
-    ck_assert_int_eq(rg_resolver_get(r, "10.1.2.3", 8080, &a), 0);
+    ck_assert_int_eq(rg_resolver_get(r, "10.1.2.3", 8080, &a, 1, &n), 0);
+    ck_assert_uint_eq(n, 1);
     ck_assert_int_eq(a.ss_family, AF_INET);
     ck_assert_uint_eq(port_of(&a), 8080);
-    ck_assert_int_eq(rg_resolver_get(r, "::1", 99, &a), 0);
+    ck_assert_int_eq(rg_resolver_get(r, "::1", 99, &a, 1, &n), 0);
     ck_assert_int_eq(a.ss_family, AF_INET6);
     ck_assert_uint_eq(port_of(&a), 99);
     rg_resolver_close(r);
@@ -53,16 +55,18 @@ START_TEST(name_resolved_off_thread)
     uv_loop_t loop;
     struct rg_resolver *r;
     struct sockaddr_storage a;
+    size_t n;
 
     changes = 0;
     uv_loop_init(&loop);
     r = rg_resolver_new(&loop, 60000, on_changed, NULL);
-    ck_assert_int_eq(rg_resolver_get(r, "localhost", 81, &a), -EAGAIN);
+    ck_assert_int_eq(rg_resolver_get(r, "localhost", 81, &a, 1, &n), -EAGAIN);
     /* Asking again while it is in flight starts nothing new. */
-    ck_assert_int_eq(rg_resolver_get(r, "localhost", 81, &a), -EAGAIN);
+    ck_assert_int_eq(rg_resolver_get(r, "localhost", 81, &a, 1, &n), -EAGAIN);
     uv_run(&loop, UV_RUN_DEFAULT); /* the lookup keeps the loop alive */
     ck_assert_int_eq(changes, 1);
-    ck_assert_int_eq(rg_resolver_get(r, "localhost", 82, &a), 0);
+    ck_assert_int_eq(rg_resolver_get(r, "localhost", 82, &a, 1, &n), 0);
+    ck_assert_uint_eq(n, 1);
     ck_assert_uint_eq(port_of(&a), 82);
     if (a.ss_family == AF_INET)
         ck_assert_uint_eq(ntohl(((struct sockaddr_in *)&a)->sin_addr.s_addr),
@@ -80,11 +84,12 @@ START_TEST(close_while_pending)
     uv_loop_t loop;
     struct rg_resolver *r;
     struct sockaddr_storage a;
+    size_t n;
 
     changes = 0;
     uv_loop_init(&loop);
     r = rg_resolver_new(&loop, 60000, on_changed, NULL);
-    ck_assert_int_eq(rg_resolver_get(r, "localhost", 1, &a), -EAGAIN);
+    ck_assert_int_eq(rg_resolver_get(r, "localhost", 1, &a, 1, &n), -EAGAIN);
     rg_resolver_close(r);
     uv_run(&loop, UV_RUN_DEFAULT);
     ck_assert_int_eq(changes, 0); /* no callback after close */

@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/err.h"
 #include "core/xref.h"
 #include "raft/codec.h"
 
@@ -73,7 +74,8 @@ void rg_fsm_free(struct rg_fsm *f);
  * index of the store by those rules; without (the default, or @x NULL),
  * in the whole would-be export. Returns 0, or -ENOMEM with no rules
  * set. */
-int rg_fsm_set_xrefs(struct rg_fsm *f, const struct rg_xref *x, size_t n);
+int rg_fsm_set_xrefs(struct rg_fsm *f, const struct rg_xref *x, size_t n)
+    RG_MUST_CHECK;
 
 /* Test hook: @on 1 validates every PUT and DELETE in the whole would-be
  * export, whatever the rules (see rg_fsm_apply). The verdicts must be the
@@ -185,10 +187,12 @@ void rg_fsm_applied_since(const struct rg_fsm *f, uint64_t since,
 /* Serialise the whole state (store, registry, request-id table, applied
  * ring, revision, applied index) into an rg_malloc'd buffer (canonical
  * JSON: replicas in the same state write the same bytes); 0 or -ENOMEM. */
-int rg_fsm_snapshot(const struct rg_fsm *f, void **buf, size_t *len);
+int rg_fsm_snapshot(const struct rg_fsm *f, void **buf, size_t *len)
+    RG_MUST_CHECK;
 
 /* Replace the state with a snapshot (@buf borrowed). 0, or -EINVAL for a
  * malformed snapshot (then @f is unchanged), or -ENOMEM. */
-int rg_fsm_restore(struct rg_fsm *f, const void *buf, size_t len);
+int rg_fsm_restore(struct rg_fsm *f, const void *buf, size_t len)
+    RG_MUST_CHECK;
 
 #endif

@@ -45,6 +45,7 @@
 #include <stdint.h>
 
 #include "config/schema.h"
+#include "core/err.h"
 #include "core/errbuf.h"
 #include "core/xref.h"
 
@@ -183,7 +184,8 @@ struct rg_gateway {
  * @cat: the plugin types accepted (NULL: none). Ownership: @text is
  * borrowed; @cat must outlive @gw. Thread: any. */
 int rg_gateway_parse(struct rg_gateway *gw, const char *text, size_t len,
-                     const struct rg_plugin_catalog *cat, struct rg_errbuf *eb);
+                     const struct rg_plugin_catalog *cat, struct rg_errbuf *eb)
+    RG_MUST_CHECK;
 
 /* Same, over a YAML document built in memory (taken, even on failure;
  * left zeroed): how the admin API checks the replicated config without
@@ -191,13 +193,14 @@ int rg_gateway_parse(struct rg_gateway *gw, const char *text, size_t len,
 struct yaml_document_s; /* libyaml's yaml_document_t */
 int rg_gateway_parse_doc(struct rg_gateway *gw, struct yaml_document_s *doc,
                          const struct rg_plugin_catalog *cat,
-                         struct rg_errbuf *eb);
+                         struct rg_errbuf *eb) RG_MUST_CHECK;
 
 /* Same, reading the file at @path (at most 16 MiB); errors are prefixed
  * with the path. Also returns the -errno of open/read (e.g. -ENOENT), or
  * -EFBIG. */
 int rg_gateway_load(struct rg_gateway *gw, const char *path,
-                    const struct rg_plugin_catalog *cat, struct rg_errbuf *eb);
+                    const struct rg_plugin_catalog *cat, struct rg_errbuf *eb)
+    RG_MUST_CHECK;
 
 /* The parser's rules across entities as links (core/xref.h): the
  * replicated store reads them to check a change to one object against

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "core/cidr.h"
+#include "core/err.h"
 #include "core/errbuf.h"
 
 /* One initial voter (raft.voters). */
@@ -99,7 +100,7 @@ struct rg_node_conf {
  * Ownership: @nc is filled and owned by the caller. Thread: any (reads
  * the working directory when @path is relative). */
 int rg_node_conf_load(struct rg_node_conf *nc, const char *path,
-                      struct rg_errbuf *eb);
+                      struct rg_errbuf *eb) RG_MUST_CHECK;
 
 /* Fill @nc with defaults only (no file). Returns 0 or -ENOMEM. */
 int rg_node_conf_defaults(struct rg_node_conf *nc);

@@ -12,6 +12,8 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "core/err.h"
+
 #define RG_CIDRS_MAX 1024 /* entries in one set */
 
 struct rg_cidr {
@@ -28,16 +30,18 @@ struct rg_cidrs {
  * optional "/bits" (0..32 or 0..128). Host bits set beyond the prefix are
  * an error, as in Kong ("10.0.0.1/8" is a typo, not 10.0.0.0/8).
  * Returns 0 or -EINVAL. */
-int rg_cidr_parse(const char *s, size_t len, struct rg_cidr *out);
+int rg_cidr_parse(const char *s, size_t len, struct rg_cidr *out)
+    RG_MUST_CHECK;
 
 /* Append @c to @set. Returns 0, -ENOMEM, or -E2BIG past RG_CIDRS_MAX. */
-int rg_cidrs_add(struct rg_cidrs *set, const struct rg_cidr *c);
+int rg_cidrs_add(struct rg_cidrs *set, const struct rg_cidr *c) RG_MUST_CHECK;
 
 /* Whether @sa (AF_INET or AF_INET6) is in @set; 0 for other families. */
 int rg_cidrs_match(const struct rg_cidrs *set, const struct sockaddr *sa);
 
 /* Copy @src into @dst (for the config generation). 0 or -ENOMEM. */
-int rg_cidrs_copy(struct rg_cidrs *dst, const struct rg_cidrs *src);
+int rg_cidrs_copy(struct rg_cidrs *dst, const struct rg_cidrs *src)
+    RG_MUST_CHECK;
 
 /* Free @set's entries; the set is empty after. */
 void rg_cidrs_release(struct rg_cidrs *set);

@@ -11,8 +11,7 @@
  *
  * rg_strerror() names every one of them. What a code means to an HTTP
  * client (431, 503...) is decided where the reply is made, never by
- * returning a status (docs/errors.md says where the request path does not
- * follow this yet).
+ * returning a status (docs/errors.md says where).
  * Functions whose result must not be ignored are marked RG_MUST_CHECK.
  * Config and admin paths also fill a struct rg_errbuf with the text a user
  * reads (core/errbuf.h); docs/errors.md has the whole rule. */

@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <uv.h>
 
+#include "core/err.h"
+
 /* Called once for the part an rg_io_write queued (a positive return),
  * with uv's status and that byte count; never for bytes written at once,
  * and never when rg_io_write returned an error. Always from the loop,
@@ -26,7 +28,7 @@ ssize_t rg_io_write(uv_stream_t *s, const uv_buf_t *bufs, unsigned n,
 /* Create a listening TCP socket on "host:port" with SO_REUSEADDR and
  * SO_REUSEPORT (so each worker can own one), non-blocking, close-on-exec.
  * Returns the fd or a negative uv error (and logs nothing). */
-int rg_io_listen_socket(const char *hostport, int backlog);
+int rg_io_listen_socket(const char *hostport, int backlog) RG_MUST_CHECK;
 
 /* Whether "host:port" is free: binds a probe socket without SO_REUSEPORT
  * (then closes it), so a port another process holds, even with
@@ -37,6 +39,7 @@ int rg_io_port_free(const char *hostport);
 /* Parse "host:port" ("0.0.0.0:8000", "localhost:80", "[::1]:80") into
  * @ss. Returns 0 or UV_EINVAL. Resolves names with getaddrinfo (blocking:
  * config time only). */
-int rg_io_parse_addr(const char *hostport, struct sockaddr_storage *ss);
+int rg_io_parse_addr(const char *hostport, struct sockaddr_storage *ss)
+    RG_MUST_CHECK;
 
 #endif

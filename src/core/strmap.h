@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/err.h"
+
 struct rg_strmap_slot {
     const char *key; /* borrowed; NULL when the slot is free */
     size_t len;
@@ -37,6 +39,6 @@ size_t rg_strmap_get(const struct rg_strmap *m, const char *key,
 /* Map @key (@len bytes, borrowed) to @val unless it is present: 0 added,
  * 1 present (the map is unchanged), -ENOMEM. */
 int rg_strmap_put(struct rg_strmap *m, const char *key, size_t len,
-                  size_t val);
+                  size_t val) RG_MUST_CHECK;
 
 #endif

@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/err.h"
+
 struct rg_field {
     uint32_t name_off, name_len; /* offsets into rg_head.buf */
     uint32_t value_off, value_len;
@@ -38,14 +40,14 @@ void rg_head_release(struct rg_head *h);
 void rg_head_clear(struct rg_head *h, uint32_t keep);
 
 /* Append bytes of the request target. Returns 0, -E2BIG past max, -ENOMEM. */
-int rg_head_add_url(struct rg_head *h, const char *p, size_t n);
+int rg_head_add_url(struct rg_head *h, const char *p, size_t n) RG_MUST_CHECK;
 
 /* Append bytes of the current field name (a new field starts after the
  * previous value ended) or value. Returns 0, -E2BIG (past max or more than
  * RG_HEAD_MAX_FIELDS fields), -ENOMEM, or -EINVAL for a value holding CR
  * or LF (obs-fold). Ownership: @p borrowed. */
-int rg_head_add_name(struct rg_head *h, const char *p, size_t n);
-int rg_head_add_value(struct rg_head *h, const char *p, size_t n);
+int rg_head_add_name(struct rg_head *h, const char *p, size_t n) RG_MUST_CHECK;
+int rg_head_add_value(struct rg_head *h, const char *p, size_t n) RG_MUST_CHECK;
 
 /* Mark the current field's value complete (trims trailing blanks). */
 void rg_head_end_value(struct rg_head *h);

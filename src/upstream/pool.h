@@ -23,6 +23,8 @@
 #include <sys/socket.h>
 #include <uv.h>
 
+#include "core/err.h"
+
 struct rg_pool;
 struct rg_req;
 struct pool_key;
@@ -88,7 +90,7 @@ struct rg_upconn *rg_upconn_connect(struct rg_pool *p, const char *key,
 /* Hand what @up reads to @cb (its stream's data is @up), or, with @cb
  * NULL, pause reading (back-pressure). Returns 0 or a uv error (then @up
  * is closed). Call it once connected. */
-int rg_upconn_read(struct rg_upconn *up, uv_read_cb cb);
+int rg_upconn_read(struct rg_upconn *up, uv_read_cb cb) RG_MUST_CHECK;
 
 /* Give @up back: kept idle when @reusable and demand (see above, with
  * @l) has room for it, else closed. */

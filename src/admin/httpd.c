@@ -7,6 +7,7 @@
 
 #include "core/alloc.h"
 #include "core/buf.h"
+#include "core/err.h"
 #include "core/io.h"
 #include "http/msg.h"
 #include "http/status.h"
@@ -87,13 +88,11 @@ static int h_head(struct rg_msg *m)
 
     h_target(c, &url, &pl, &q, &ql);
     if (pl >= HTTPD_MAX_PART || ql >= HTTPD_MAX_PART) {
-        m->err = -E2BIG; /* answered 414 */
-        m->err_in_url = 1;
+        m->err = RG_EURI;
         return -1;
     }
     if ((p->flags & F_CONTENT_LENGTH) && p->content_length > HTTPD_MAX_BODY) {
-        m->err = -E2BIG; /* answered 413 */
-        m->err_in_body = 1;
+        m->err = RG_EBODY;
         return -1;
     }
     return 0;
@@ -104,7 +103,7 @@ static int h_body(struct rg_msg *m, const char *at, size_t n)
     struct hconn *c = m->data;
 
     if (c->body.len + n > HTTPD_MAX_BODY) /* chunked past the cap */
-        return -E2BIG;
+        return RG_EBODY;
     return rg_buf_add(&c->body, at, n); /* -ENOMEM: answered 503 */
 }
 

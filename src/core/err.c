@@ -21,6 +21,12 @@ static const struct {
     {RG_EPROTO, "malformed HTTP message"},
     {RG_EUPSTREAM, "invalid response from the upstream"},
     {RG_ERESPBODY, "response body too large to buffer"},
+    {RG_EVERSION, "HTTP version not supported"},
+    {RG_EEXPECT, "expectation not supported"},
+    {RG_EMETHOD, "method not served"},
+    {RG_ENOROUTE, "no route matched"},
+    {RG_EPLUGIN, "a plugin failed"},
+    {RG_ERESPHEAD, "response head too large"},
 };
 
 const char *rg_strerror(int err)

@@ -43,8 +43,15 @@ enum {
     RG_EHEAD = -30002,     /* request head or a field over its limit */
     RG_EBODY = -30003,     /* request body over its limit */
     RG_EPROTO = -30004,    /* malformed or smuggling-shaped message */
-    RG_EUPSTREAM = -30005, /* the upstream answered something unusable */
+    RG_EUPSTREAM = -30005, /* the upstream answered something unusable,
+                              or the request body could not reach it */
     RG_ERESPBODY = -30006, /* a buffered response body over its cap */
+    RG_EVERSION = -30007,  /* an HTTP version other than 1.x */
+    RG_EEXPECT = -30008,   /* an Expect other than 100-continue */
+    RG_EMETHOD = -30009,   /* a method the proxy does not serve (CONNECT) */
+    RG_ENOROUTE = -30010,  /* no route matched */
+    RG_EPLUGIN = -30011,   /* a plugin failed */
+    RG_ERESPHEAD = -30012, /* the response head over its cap once rebuilt */
 };
 
 /* A static, NUL-terminated description of @err (any range above; 0 reads

@@ -58,8 +58,10 @@ enum rg_filter_status {
     RG_FILTER_RESPOND,      /* rg_req_respond() set a local reply: skip the
                                rest of this phase and the upstream
                                (REWRITE and ACCESS only) */
-    RG_FILTER_ERROR,        /* fail the request: 500 before the response
-                               started, else the connection is cut */
+    RG_FILTER_ERROR,        /* fail the request: 500 (or the status of
+                               the code given to rg_req_fail) before the
+                               response started, else the connection is
+                               cut */
 };
 
 /* What an instance needs (rg_filter_ops.wants). */

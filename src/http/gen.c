@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/err.h"
 #include "http/filter.h"
 
 /* "ip:port" of @a into @key. */
@@ -15,9 +16,10 @@ static void addr_key(const struct sockaddr_storage *a, uint16_t port,
                      char *key, size_t cap)
 {
     char ip[INET6_ADDRSTRLEN];
-    const void *in = a->ss_family == AF_INET6
-                         ? (const void *)&((struct sockaddr_in6 *)a)->sin6_addr
-                         : (const void *)&((struct sockaddr_in *)a)->sin_addr;
+    const void *in =
+        a->ss_family == AF_INET6
+            ? (const void *)&((const struct sockaddr_in6 *)a)->sin6_addr
+            : (const void *)&((const struct sockaddr_in *)a)->sin_addr;
 
     inet_ntop(a->ss_family, in, ip, sizeof(ip));
     snprintf(key, cap, "%s:%u", ip, port);
@@ -45,12 +47,16 @@ static int target_init(struct rg_upstream_target *t,
                              svc->name ? svc->name : "?", svc->host);
     }
     if (rv != 0)
-        return rg_errbuf_set(eb, "service %s: cannot resolve host \"%s\"",
-                             svc->name ? svc->name : "?", svc->host);
+        return rg_errbuf_set(eb, "service %s: cannot resolve host \"%s\": %s",
+                             svc->name ? svc->name : "?", svc->host,
+                             rg_strerror(rv));
     t->host_header = rg_strdup(hp);
     t->addrs = rg_calloc(n, sizeof(*t->addrs));
-    if (t->host_header == NULL || t->addrs == NULL)
+    if (t->host_header == NULL || t->addrs == NULL) {
+        rg_free(t->host_header); /* not counted in n_targets yet */
+        rg_free(t->addrs);
         return rg_errbuf_set(eb, "out of memory");
+    }
     if (svc->port == 80)
         t->host_header[strlen(hp) - 3] = '\0';
     for (size_t i = 0; i < n; i++) {

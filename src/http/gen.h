@@ -17,7 +17,6 @@
 #include "upstream/pool.h"
 #include "upstream/resolver.h"
 
-/* A service ready to connect to. */
 /* One address of a service's host. */
 struct rg_upstream_addr {
     struct sockaddr_storage addr;

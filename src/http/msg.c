@@ -5,18 +5,24 @@
 #include <errno.h>
 #include <string.h>
 
+#include "core/err.h"
+#include "http/status.h"
+
 static struct rg_msg *msg_of(llhttp_t *p)
 {
     return (struct rg_msg *)p; /* p is the first member */
 }
 
-/* Record a head collector's failure: llhttp then stops with an error. */
+/* Record a head collector's failure as the request-path code (-E2BIG
+ * named for where it happened, -ENOMEM as is, anything else a malformed
+ * head: a fold, an empty name): llhttp then stops with an error. */
 static int head_fail(struct rg_msg *m, int rv, int in_url)
 {
     if (rv == 0)
         return 0;
-    m->err = rv;
-    m->err_in_url = in_url;
+    m->err = rv == -E2BIG    ? (in_url ? RG_EURI : RG_EHEAD)
+             : rv == -ENOMEM ? -ENOMEM
+                             : RG_EPROTO;
     return -1;
 }
 
@@ -25,9 +31,6 @@ static int on_message_begin(llhttp_t *p)
     struct rg_msg *m = msg_of(p);
 
     m->err = 0;
-    m->err_in_url = 0;
-    m->err_in_body = 0;
-    m->err_in_body = 0;
     if (m->ops->begin != NULL)
         return head_fail(m, m->ops->begin(m), 0);
     return 0;
@@ -141,7 +144,6 @@ static int on_body(llhttp_t *p, const char *at, size_t n)
     if (rv == 0)
         return 0;
     m->err = rv;
-    m->err_in_body = 1;
     return -1;
 }
 
@@ -179,8 +181,6 @@ void rg_msg_init(struct rg_msg *m, enum rg_msg_kind kind,
     m->name_end = NULL;
     m->val_at_end = m->want_value = m->lf_pending = 0;
     m->err = 0;
-    m->err_in_url = 0;
-    m->err_in_body = 0;
 }
 
 llhttp_errno_t rg_msg_feed(struct rg_msg *m, const char *at, size_t n)
@@ -218,14 +218,5 @@ void rg_msg_resume(struct rg_msg *m)
 
 int rg_msg_error_status(const struct rg_msg *m)
 {
-    switch (m->err) {
-    case -E2BIG:
-        return m->err_in_url ? 414 : m->err_in_body ? 413 : 431;
-    case -ENOMEM:
-        return 503;
-    case -EPIPE:
-        return 502;
-    default:
-        return 400;
-    }
+    return m->err != 0 ? rg_status_of(m->err) : 400;
 }

@@ -38,9 +38,9 @@ struct rg_msg_ops {
      * 0 go on, 1 no body follows (a response to HEAD), HPE_PAUSED stop
      * here, -1 error. */
     int (*head)(struct rg_msg *m);
-    /* Body bytes, de-chunked; @at is borrowed. 0, or -errno (stored in
-     * m->err; the parse fails): -E2BIG over the owner's cap, -ENOMEM,
-     * -EPIPE when the body has nowhere to go (the upstream broke). */
+    /* Body bytes, de-chunked; @at is borrowed. 0, or an error code
+     * (stored in m->err; the parse fails): RG_EBODY over the owner's cap,
+     * -ENOMEM, RG_EUPSTREAM when the body has nowhere to go. */
     int (*body)(struct rg_msg *m, const char *at, size_t n);
     /* The message is complete: 0, HPE_PAUSED or -1. */
     int (*done)(struct rg_msg *m);
@@ -62,10 +62,11 @@ struct rg_msg {
     unsigned val_at_end : 1;  /* that span ended its input */
     unsigned want_value : 1;  /* a name ended, its value has not begun */
     unsigned lf_pending : 1;  /* ... and a LF came since (in past feeds) */
-    int err;                  /* the head collector's or begin's -errno;
-                                 an owner's callback may set it too */
-    unsigned err_in_url : 1;  /* @err came from the target */
-    unsigned err_in_body : 1; /* ... from the body callback */
+    int err;                  /* why the parse failed (core/err.h): the
+                                 head collector's (RG_EURI, RG_EHEAD,
+                                 -ENOMEM), begin's or body's code; an
+                                 owner's callback may set it too; 0 for
+                                 llhttp's own refusals */
 };
 
 enum rg_msg_kind { RG_MSG_REQUEST, RG_MSG_RESPONSE };
@@ -97,11 +98,8 @@ static inline const char *rg_msg_stop_pos(const struct rg_msg *m)
  * declined continues as HTTP). */
 void rg_msg_resume(struct rg_msg *m);
 
-/* The status to answer a request whose parse failed: 414 when the target
- * was over the head's cap, 431 when a field was (or there were too many),
- * 413 when the body was over the owner's, 503 when memory ran out, 502
- * when the body had nowhere to go, 400 for anything else. The one place a
- * parse error becomes a status. */
+/* The status to answer a message whose parse failed: rg_status_of(err)
+ * (414, 431, 413, 503, 502...), 400 for llhttp's own refusals. */
 int rg_msg_error_status(const struct rg_msg *m);
 
 #endif

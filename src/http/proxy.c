@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "core/alloc.h"
+#include "core/err.h"
 #include "core/failpoint.h"
 #include "core/io.h"
 #include "core/log.h"
@@ -268,7 +269,8 @@ static unsigned count_fields(const struct rg_head *h, const char *name)
     return count;
 }
 
-/* Parse the head's framing and options. Returns 0 or an HTTP status. */
+/* Parse the head's framing and options. Returns 0 or the refusal's code:
+ * RG_EVERSION, RG_EPROTO, RG_EEXPECT, RG_EBODY, RG_EMETHOD. */
 static int analyse_head(struct rg_req *r)
 {
     llhttp_t *p = &r->c->msg.p;
@@ -279,7 +281,8 @@ static int analyse_head(struct rg_req *r)
     r->method = rg_method_bit(method, strlen(method));
     r->http_minor = p->http_minor;
     if (p->http_major != 1)
-        return p->http_major == 0 ? 400 : 505; /* HTTP/0.9 has no head */
+        return p->http_major == 0 ? RG_EPROTO /* HTTP/0.9 has no head */
+                                  : RG_EVERSION;
     if (p->flags & F_CONTENT_LENGTH)
         r->content_length = (int64_t)p->content_length;
     r->chunked = (p->flags & F_CHUNKED) != 0;
@@ -287,30 +290,31 @@ static int analyse_head(struct rg_req *r)
     r->upgrade = p->upgrade && conn_upgrade;
     r->client_close = !llhttp_should_keep_alive(p);
     if (p->http_minor == 1 && rg_head_find(&r->head, "host") == NULL)
-        return 400;
+        return RG_EPROTO;
     if (count_fields(&r->head, "host") > 1)
-        return 400; /* RFC 9112 §3.2 */
+        return RG_EPROTO; /* RFC 9112 §3.2 */
     /* RFC 9112 §6.1: a request whose final coding is not chunked cannot
      * be delimited. llhttp reports it only after the head; answer now. */
     if ((p->flags & F_TRANSFER_ENCODING) && !(p->flags & F_CHUNKED))
-        return 400;
+        return RG_EPROTO;
     f = rg_head_find(&r->head, "expect");
     if (f != NULL) {
         if (f->value_len != 12 ||
             strncasecmp(r->head.buf + f->value_off, "100-continue", 12) != 0)
-            return 417;
+            return RG_EEXPECT;
         r->expect = 1;
         r->head.fields[f - r->head.fields].hop = 1;
     }
     if (r->gen->limits.max_body_size > 0 && r->content_length >= 0 &&
         (uint64_t)r->content_length > r->gen->limits.max_body_size)
-        return 413;
+        return RG_EBODY;
     if (p->method == HTTP_CONNECT)
-        return 405;
+        return RG_EMETHOD;
     return 0;
 }
 
-/* Split the target into path and query, normalise the path. */
+/* Split the target into path and query, normalise the path: 0, -ENOMEM
+ * or RG_EPROTO. */
 static int normalise_target(struct rg_req *r)
 {
     const char *url = r->head.buf + r->head.url_off;
@@ -323,11 +327,11 @@ static int normalise_target(struct rg_req *r)
     r->query_len = q ? n - plen : 0;
     r->path = rg_arena_alloc(&r->arena, plen + 2);
     if (r->path == NULL)
-        return 503;
+        return -ENOMEM;
     rv = rg_path_normalize(url, plen, r->path, plen + 2);
     if (rv < 0) {
         r->path = NULL; /* not a string: the log must not read it */
-        return 400;
+        return RG_EPROTO;
     }
     return 0;
 }
@@ -497,6 +501,7 @@ static int build_upstream_head(struct rg_req *r)
 
 /* Start: REWRITE, routing, ACCESS, then the first attempt. */
 
+/* Route @r: 0, RG_ENOROUTE, or normalise_target's code. */
 static int route_request(struct rg_req *r)
 {
     const struct rg_gen *g = r->gen;
@@ -510,7 +515,7 @@ static int route_request(struct rg_req *r)
     request_host(r, &host, &host_len);
     if (rg_router_match(g->router, host, host_len, r->path, strlen(r->path),
                         r->method, &r->m) != 0) {
-        return 404; /* HEADER and LOG run the global chain */
+        return RG_ENOROUTE; /* HEADER and LOG run the global chain */
     }
     route = (size_t)(r->m.route - g->gw.routes);
     r->fs.chain = g->chains != NULL ? g->chains[route] : NULL;
@@ -521,12 +526,14 @@ static int route_request(struct rg_req *r)
     return 0;
 }
 
-/* Answer @r locally with @status; a malformed request (any error but
- * "no route") closes its connection after the reply. */
-static void refuse(struct rg_req *r, int status)
+/* Answer @r locally for error @err (rg_status_of says the status); a
+ * malformed request (any error but "no route") closes its connection
+ * after the reply. */
+static void refuse(struct rg_req *r, int err)
 {
-    rg_proxy_reply_error(r->c, r, status, status == 404 ? MSG_NO_ROUTE : NULL,
-                         status != 404);
+    rg_proxy_reply_error(r->c, r, rg_status_of(err),
+                         err == RG_ENOROUTE ? MSG_NO_ROUTE : NULL,
+                         err != RG_ENOROUTE);
 }
 
 static const char cont100[] = "HTTP/1.1 100 Continue\r\n\r\n";
@@ -562,6 +569,12 @@ static int buffer_request_body(struct rg_req *r)
     return 1;
 }
 
+/* Why a plugin failed the request (rg_req_fail), RG_EPLUGIN by default. */
+static int plugin_err(const struct rg_req *r)
+{
+    return r->plugin_err != 0 ? r->plugin_err : RG_EPLUGIN;
+}
+
 static void run_phase(struct rg_req *r, enum rg_phase ph)
 {
     enum rg_filter_status st = rg_filter_run(r, ph);
@@ -573,7 +586,7 @@ static void run_phase(struct rg_req *r, enum rg_phase ph)
 void rg_proxy_phase_done(struct rg_req *r, enum rg_phase ph,
                          enum rg_filter_status st)
 {
-    int status, rv;
+    int rv;
 
     if (st == RG_FILTER_RESPOND && r->local_status != 0) {
         rg_proxy_reply_local(r);
@@ -581,21 +594,21 @@ void rg_proxy_phase_done(struct rg_req *r, enum rg_phase ph,
     }
     if (st != RG_FILTER_CONTINUE) {
         /* ERROR, or RESPOND without a reply set: the plugin's fault. */
-        rg_proxy_reply_error(r->c, r, 500, NULL, 0);
+        rg_proxy_reply_error(r->c, r, rg_status_of(plugin_err(r)), NULL, 0);
         return;
     }
     switch (ph) {
     case RG_PHASE_REWRITE:
-        status = route_request(r);
-        if (status != 0)
-            refuse(r, status);
+        rv = route_request(r);
+        if (rv != 0)
+            refuse(r, rv);
         else if (!buffer_request_body(r))
             run_phase(r, RG_PHASE_ACCESS);
         return;
     case RG_PHASE_ACCESS:
         rv = build_upstream_head(r);
         if (rv != 0)
-            refuse(r, rv == -ENOMEM ? 503 : 431);
+            refuse(r, rv == -E2BIG ? RG_EHEAD : rv);
         else
             attempt_start(r);
         return;
@@ -606,12 +619,12 @@ void rg_proxy_phase_done(struct rg_req *r, enum rg_phase ph,
 
 void rg_proxy_start(struct rg_req *r)
 {
-    int status;
+    int rv;
 
     set_request_id(r);
-    status = analyse_head(r);
-    if (status != 0) {
-        refuse(r, status);
+    rv = analyse_head(r);
+    if (rv != 0) {
+        refuse(r, rv);
         return;
     }
     r->started = 1;
@@ -727,16 +740,16 @@ int rg_proxy_body(struct rg_req *r, const char *p, size_t n)
     char hex[24];
     uv_buf_t bufs[3];
     const struct rg_limits *l = &r->gen->limits;
+    int rv;
 
     r->body_rcvd += n;
     if (l->max_body_size > 0 && r->body_rcvd > l->max_body_size)
-        return -E2BIG;
+        return RG_EBODY;
     if (r->req_buffering) {
-        int rv = rg_arena_buf_add(&r->arena, &r->req_body, p, n,
-                                  rg_chain_body_max(r->fs.chain,
-                                                    RG_FILTER_REQ_BODY));
-
-        return rv;
+        rv = rg_arena_buf_add(&r->arena, &r->req_body, p, n,
+                              rg_chain_body_max(r->fs.chain,
+                                                RG_FILTER_REQ_BODY));
+        return rv == -E2BIG ? RG_EBODY : rv;
     }
     /* The parser stays paused after the head until the head is written
      * upstream, and a request whose body started is never retried, so
@@ -744,8 +757,9 @@ int rg_proxy_body(struct rg_req *r, const char *p, size_t n)
      * after that the rest of the body is read and dropped. */
     if (r->up == NULL || r->resp_done)
         return 0;
-    if (up_write(r, bufs, frame_body(r->chunked, hex, p, n, bufs)) != 0)
-        return -EPIPE; /* the upstream's side broke, not the client's */
+    rv = up_write(r, bufs, frame_body(r->chunked, hex, p, n, bufs));
+    if (rv != 0) /* the upstream's side broke, not the client's */
+        return rv == -ENOMEM ? -ENOMEM : RG_EUPSTREAM;
     return 0;
 }
 
@@ -820,8 +834,9 @@ static void on_connected(uv_connect_t *creq, int status)
 static void up_begin(struct rg_req *r, struct rg_upconn *up);
 
 /* The address of this attempt: each worker takes a service's addresses in
- * turn (its own counters, for the generation the request runs on), and a
- * retry goes to the next one. */
+ * turn with its own counter per service index (kept across generations, so
+ * a reload does not reset them; the array only grows), and a retry goes to
+ * the next address. */
 static const struct rg_upstream_addr *pick_addr(struct rg_req *r)
 {
     const struct rg_upstream_target *t = r->tgt;
@@ -831,17 +846,17 @@ static const struct rg_upstream_addr *pick_addr(struct rg_req *r)
     if (t->n_addrs == 1)
         return &t->addrs[0];
     if (r->attempts == 1) {
-        if (w->rr_gen != r->gen->id || w->n_rr < r->gen->n_targets) {
-            unsigned *rr = rg_realloc(w->rr, r->gen->n_targets * sizeof(*rr));
+        if (svc >= w->n_rr) {
+            size_t n = r->gen->n_targets;
+            unsigned *rr = rg_realloc(w->rr, n * sizeof(*rr));
 
-            if (rr != NULL) { /* else every request starts at the first */
-                memset(rr, 0, r->gen->n_targets * sizeof(*rr));
+            if (rr != NULL) { /* else this request starts at the first */
+                memset(rr + w->n_rr, 0, (n - w->n_rr) * sizeof(*rr));
                 w->rr = rr;
-                w->n_rr = r->gen->n_targets;
-                w->rr_gen = r->gen->id;
+                w->n_rr = n;
             }
         }
-        r->rr_base = w->rr_gen == r->gen->id ? w->rr[svc]++ : 0;
+        r->rr_base = svc < w->n_rr ? w->rr[svc]++ : 0;
     }
     return &t->addrs[(r->rr_base + r->attempts - 1) % t->n_addrs];
 }
@@ -850,6 +865,7 @@ static void attempt_start(struct rg_req *r)
 {
     struct rg_wctx *w = r->c->w;
     struct rg_upconn *up;
+    int rv;
 
     if (r->c->closing)
         return; /* aborted (rg_proxy_abort): nothing starts again */
@@ -864,11 +880,11 @@ static void attempt_start(struct rg_req *r)
         send_head(r);
         return;
     }
-    up = rg_upconn_connect(w->pool, r->addr->key, &r->addr->addr,
+    rv = rg_upconn_connect(w->pool, r->addr->key, &r->addr->addr,
                            r->gen->limits.pool.idle_ms,
-                           sizeof(struct up_state), on_connected);
-    if (up == NULL) {
-        attempt_fail(r, -ENOTCONN, "cannot start connect");
+                           sizeof(struct up_state), on_connected, &up);
+    if (rv != 0) {
+        attempt_fail(r, rv, rg_strerror(rv));
         return;
     }
     rg_head_init(&ups(up)->head, UP_HEAD_MAX);
@@ -887,13 +903,6 @@ static void on_backoff_done(uv_timer_t *t)
     }
 }
 
-/* What a failed attempt's error means to the client: 504 for a timeout,
- * 503 when we ran out of memory, 502 for anything the upstream did. */
-static int attempt_status(int err)
-{
-    return err == -ETIMEDOUT ? 504 : err == -ENOMEM ? 503 : 502;
-}
-
 /* Kong's message for a failed attempt's status (NULL: the reason phrase). */
 static const char *attempt_message(int status)
 {
@@ -905,7 +914,7 @@ static const char *attempt_message(int status)
  * or answer its status. */
 static void attempt_fail(struct rg_req *r, int err, const char *why)
 {
-    int status = attempt_status(err);
+    int status = rg_status_of(err); /* 504, 503 or 502 */
 
     struct rg_attempt_state st = {
         .method = r->method,
@@ -1067,7 +1076,7 @@ static int resp_head(struct rg_msg *m)
         return -1;
     r->status = p->status_code;
     if (rg_proxy_run_header(r) != 0) {
-        r->fail_status = 500;
+        r->fail_err = plugin_err(r);
         return -1;
     }
     if ((rg_chain_flags(r->fs.chain) & RG_FILTER_RESP_BODY) &&
@@ -1078,7 +1087,7 @@ static int resp_head(struct rg_msg *m)
     }
     rv = build_response_head(r, p, -1);
     if (rv != 0) {
-        r->fail_status = rv == -ENOMEM ? 503 : 502;
+        r->fail_err = rv == -E2BIG ? RG_ERESPHEAD : rv;
         return -1;
     }
     return r->method == RG_M_HEAD ? 1 : 0;
@@ -1102,8 +1111,8 @@ static int resp_body(struct rg_msg *m, const char *at, size_t n)
                               rg_chain_body_max(r->fs.chain,
                                                 RG_FILTER_RESP_BODY));
         if (rv != 0)
-            r->fail_status = rv == -E2BIG ? 502 : 503;
-        return rv != 0 ? -1 : 0;
+            r->fail_err = rv == -E2BIG ? RG_ERESPBODY : rv;
+        return rv;
     }
     if (h)
         bufs[0] = uv_buf_init(head, (unsigned)r->resp_head_len);
@@ -1112,7 +1121,7 @@ static int resp_body(struct rg_msg *m, const char *at, size_t n)
     r->bytes_out += n;
     rv = rg_conn_write(c, bufs, nb + h);
     if (rv != 0)
-        return -1;  /* the connection is closing: only unwind */
+        return rv;  /* the connection is closing: only unwind */
     if (c->out_bytes >= RG_WQ_HIGH)
         up_set_reading(up, 0);
     return 0;
@@ -1128,12 +1137,12 @@ static int send_buffered_response(struct rg_req *r, llhttp_t *p)
 
     r->resp_buffering = 0;
     if (rg_filter_run(r, RG_PHASE_BODY) != RG_FILTER_CONTINUE) {
-        r->fail_status = 500;
+        r->fail_err = plugin_err(r);
         return -1;
     }
     rv = build_response_head(r, p, (int64_t)r->resp_buf.len);
     if (rv != 0) {
-        r->fail_status = rv == -ENOMEM ? 503 : 502;
+        r->fail_err = rv == -E2BIG ? RG_ERESPHEAD : rv;
         return -1;
     }
     head = r->resp_head;
@@ -1223,19 +1232,20 @@ void rg_proxy_tunnel_data(struct rg_req *r, const char *p, size_t n)
 }
 
 /* A phase failed on the upstream's response before any of it was sent:
- * answer fail_status instead. Returns 1 when it did. */
+ * answer fail_err's status instead. Returns 1 when it did. */
 static int response_failed(struct rg_req *r)
 {
-    int status = r->fail_status;
+    int err = r->fail_err;
 
-    if (status == 0)
+    if (err == 0)
         return 0;
-    r->fail_status = 0;
+    r->fail_err = 0;
     release_upstream(r, 0);
-    rg_proxy_reply_error(r->c, r, status,
-                         status == 502 ? "The upstream response is too "
-                                         "large for the plugins that read it"
-                                       : NULL,
+    rg_proxy_reply_error(r->c, r, rg_status_of(err),
+                         err == RG_ERESPBODY ? "The upstream response is too "
+                                               "large for the plugins that "
+                                               "read it"
+                                             : NULL,
                          1);
     return 1;
 }
@@ -1274,7 +1284,7 @@ static void up_parse(struct rg_req *r, const char *p, size_t n)
     }
     rg_log(RG_LOG_WARN, "worker %u: request %s: bad response from %s: %s",
            r->c->w->index, r->id, r->addr->key, llhttp_errno_name(err));
-    attempt_fail(r, -EPROTO, "invalid response");
+    attempt_fail(r, RG_EUPSTREAM, "invalid response");
 }
 
 static void up_eof(struct rg_req *r)

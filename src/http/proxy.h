@@ -81,10 +81,12 @@ struct rg_req {
     struct rg_arena_buf req_body;  /* the request body, when a plugin
                                       asked for it (RG_FILTER_REQ_BODY) */
     struct rg_arena_buf resp_buf;  /* the response body, likewise */
-    int fail_status;            /* a phase failed on the upstream's
-                                   response: answer this instead (500, or
-                                   502 for a body past its cap) */
+    int fail_err;               /* a phase failed on the upstream's
+                                   response: answer this error instead
+                                   (RG_EPLUGIN, RG_ERESPBODY, -ENOMEM...) */
     int local_status;           /* a plugin's reply (rg_req_respond) */
+    int plugin_err;             /* why a plugin failed (rg_req_fail), or 0:
+                                   RG_EPLUGIN */
     const char *local_body;     /* its JSON body, arena memory */
     size_t local_len;
     unsigned chunked : 1;       /* request body is chunked */
@@ -130,8 +132,8 @@ void rg_proxy_cache_free(struct rg_wctx *w);
 void rg_proxy_start(struct rg_req *r);
 
 /* A span of request body (borrowed) from the parser. Returns 0, or
- * -E2BIG (over max_body_size or a plugin's cap: 413), -ENOMEM (503) or
- * -EPIPE (the upstream write failed: 502), which fail the parse. */
+ * RG_EBODY (over max_body_size or a plugin's cap: 413), -ENOMEM (503) or
+ * RG_EUPSTREAM (the upstream write failed: 502), which fail the parse. */
 int rg_proxy_body(struct rg_req *r, const char *p, size_t n);
 
 /* The request body ended. */

@@ -99,6 +99,11 @@ int rg_req_add_header(struct rg_req *r, enum rg_hdir dir, const char *name,
     return 0;
 }
 
+void rg_req_fail(struct rg_req *r, int err)
+{
+    r->plugin_err = err;
+}
+
 int rg_req_respond(struct rg_req *r, int status, const char *body, size_t len)
 {
     char *b;

@@ -56,6 +56,12 @@ int rg_req_add_header(struct rg_req *r, enum rg_hdir dir, const char *name,
 int rg_req_respond(struct rg_req *r, int status, const char *body,
                    size_t len) RG_MUST_CHECK;
 
+/* Say why the plugin is failing the request: it then returns
+ * RG_FILTER_ERROR (or a paused plugin resumes with it), and the client is
+ * told rg_status_of(@err) (core/err.h: -ENOMEM 503, RG_EUPSTREAM 502...);
+ * without it, RG_EPLUGIN (500). */
+void rg_req_fail(struct rg_req *r, int err);
+
 /* The whole request body, for a plugin that asked for it
  * (RG_FILTER_REQ_BODY): 0 with *@p (not NUL-terminated; NULL when empty)
  * and *@len, in ACCESS; -EINVAL when no plugin of the route's chain asked

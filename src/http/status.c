@@ -1,5 +1,9 @@
 #include "http/status.h"
 
+#include <errno.h>
+
+#include "core/err.h"
+
 const char *rg_status_reason(int status)
 {
     switch (status) {
@@ -31,5 +35,35 @@ const char *rg_status_reason(int status)
     case 504: return "Gateway Timeout";
     case 505: return "HTTP Version Not Supported";
     default: return "Unknown";
+    }
+}
+
+int rg_status_of(int err)
+{
+    switch (err) {
+    case RG_EURI:
+        return 414;
+    case RG_EHEAD:
+        return 431;
+    case RG_EBODY:
+        return 413;
+    case RG_EPROTO:
+        return 400;
+    case RG_EVERSION:
+        return 505;
+    case RG_EEXPECT:
+        return 417;
+    case RG_EMETHOD:
+        return 405;
+    case RG_ENOROUTE:
+        return 404;
+    case RG_EPLUGIN:
+        return 500;
+    case -ENOMEM:
+        return 503;
+    case -ETIMEDOUT:
+        return 504;
+    default:
+        return 502;
     }
 }

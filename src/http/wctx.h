@@ -37,11 +37,10 @@ struct rg_wctx {
     struct rg_req *req_cache;    /* finished requests kept for reuse, with
                                     their buffers (http/proxy.c) */
     unsigned n_req_cache;
-    /* Per service of generation rr_gen, the next turn of its addresses
-     * (http/proxy.c pick_addr); rg_proxy_cache_free frees it. */
+    /* Per service index, the next turn of its addresses (http/proxy.c
+     * pick_addr; grows only); rg_proxy_cache_free frees it. */
     unsigned *rr;
     size_t n_rr;
-    uint64_t rr_gen;
     char rbuf[65536];            /* shared read buffer (reads are handled
                                     synchronously in their callback) */
 };

@@ -22,6 +22,7 @@
  *   body_max: n        the cap for both buffered bodies, bytes
  *   set_consumer: username  access makes the request that consumer's
  *   fail_in: access|header  return RG_FILTER_ERROR in that phase
+ *   fail_nomem: bool   ... naming out of memory (rg_req_fail: 503)
  *   log: bool          the log phase writes a notice line
  *                      "test-phases: log <tag> <request id> <status>" */
 #include <errno.h>
@@ -59,6 +60,7 @@ struct tp_conf {
     uint32_t body_max;       /* 0: the engine's default */
     char *set_consumer;
     int fail_in;             /* RG_PHASE_ACCESS/HEADER, or -1 */
+    int fail_nomem;          /* ... as out of memory */
     int log;
 };
 
@@ -220,6 +222,11 @@ static int k_fail_in(struct rg_yt *t, yaml_node_t *v, void *ctx)
                       RG_PHASE_HEADER, &((struct tp_conf *)ctx)->fail_in);
 }
 
+static int k_fail_nomem(struct rg_yt *t, yaml_node_t *v, void *ctx)
+{
+    return rg_yt_bool(t, v, &((struct tp_conf *)ctx)->fail_nomem);
+}
+
 static int k_log(struct rg_yt *t, yaml_node_t *v, void *ctx)
 {
     return rg_yt_bool(t, v, &((struct tp_conf *)ctx)->log);
@@ -239,6 +246,7 @@ static const struct rg_yt_key tp_keys[] = {
     {"body_max", k_body_max},
     {"set_consumer", k_set_consumer},
     {"fail_in", k_fail_in},
+    {"fail_nomem", k_fail_nomem},
     {"log", k_log},
     {NULL, NULL},
 };
@@ -291,10 +299,21 @@ static int add_all(struct rg_req *r, enum rg_hdir dir,
                    const struct tp_headers *h)
 {
     for (size_t i = 0; i < h->n; i++) {
-        if (rg_req_add_header(r, dir, h->v[i].name, h->v[i].value) != 0)
-            return -1;
+        int rv = rg_req_add_header(r, dir, h->v[i].name, h->v[i].value);
+
+        if (rv != 0)
+            return rv;
     }
     return 0;
+}
+
+/* Fail the request for @err: out of memory is named (503), anything else
+ * is this plugin's fault (500). */
+static enum rg_filter_status fail(const struct rg_filter_call *fc, int err)
+{
+    if (err == -ENOMEM)
+        rg_req_fail(fc->r, err);
+    return RG_FILTER_ERROR;
 }
 
 static enum rg_filter_status respond(const struct rg_filter_call *fc)
@@ -339,7 +358,7 @@ static enum rg_filter_status pause_for(const struct rg_filter_call *fc,
     struct tp_pause *p = rg_malloc(sizeof(*p));
 
     if (p == NULL)
-        return RG_FILTER_ERROR;
+        return fail(fc, -ENOMEM);
     uv_timer_init(rg_req_loop(fc->r), &p->timer);
     p->timer.data = p;
     p->r = fc->r;
@@ -353,9 +372,10 @@ static enum rg_filter_status tp_access(const struct rg_filter_call *fc)
 {
     const struct tp_conf *c = fc->conf;
     enum rg_filter_status then = RG_FILTER_CONTINUE;
+    int rv;
 
     if (c->fail_in == RG_PHASE_ACCESS)
-        return RG_FILTER_ERROR;
+        return c->fail_nomem ? fail(fc, -ENOMEM) : RG_FILTER_ERROR;
     if (c->set_consumer != NULL) {
         size_t i = rg_req_find_consumer(fc->r, c->set_consumer);
 
@@ -363,8 +383,8 @@ static enum rg_filter_status tp_access(const struct rg_filter_call *fc)
             return RG_FILTER_ERROR;
         rg_req_set_consumer(fc->r, i);
     }
-    if (add_all(fc->r, RG_TO_UPSTREAM, &c->req) != 0)
-        return RG_FILTER_ERROR;
+    if ((rv = add_all(fc->r, RG_TO_UPSTREAM, &c->req)) != 0)
+        return fail(fc, rv);
     if (c->read_body) {
         const char *b;
         size_t n;
@@ -373,9 +393,9 @@ static enum rg_filter_status tp_access(const struct rg_filter_call *fc)
         if (rg_req_body(fc->r, &b, &n) != 0)
             return RG_FILTER_ERROR;
         snprintf(num, sizeof(num), "%zu", n);
-        if (rg_req_add_header(fc->r, RG_TO_UPSTREAM,
-                              "X-Test-Request-Body-Bytes", num) != 0)
-            return RG_FILTER_ERROR;
+        if ((rv = rg_req_add_header(fc->r, RG_TO_UPSTREAM,
+                                    "X-Test-Request-Body-Bytes", num)) != 0)
+            return fail(fc, rv);
     }
     if (c->respond_in == RG_PHASE_ACCESS)
         then = respond(fc);
@@ -399,14 +419,16 @@ static void tp_detach(const struct rg_filter_call *fc)
 static enum rg_filter_status tp_header(const struct rg_filter_call *fc)
 {
     const struct tp_conf *c = fc->conf;
+    int rv;
 
     if (c->fail_in == RG_PHASE_HEADER)
-        return RG_FILTER_ERROR;
+        return c->fail_nomem ? fail(fc, -ENOMEM) : RG_FILTER_ERROR;
     if (c->tag != NULL &&
-        rg_req_add_header(fc->r, RG_TO_CLIENT, "X-Test-Phases", c->tag) != 0)
-        return RG_FILTER_ERROR;
-    return add_all(fc->r, RG_TO_CLIENT, &c->resp) == 0 ? RG_FILTER_CONTINUE
-                                                        : RG_FILTER_ERROR;
+        (rv = rg_req_add_header(fc->r, RG_TO_CLIENT, "X-Test-Phases",
+                                c->tag)) != 0)
+        return fail(fc, rv);
+    rv = add_all(fc->r, RG_TO_CLIENT, &c->resp);
+    return rv == 0 ? RG_FILTER_CONTINUE : fail(fc, rv);
 }
 
 static enum rg_filter_status tp_body(const struct rg_filter_call *fc)

@@ -1,6 +1,7 @@
 /* Upstream connections and the per-worker keep-alive pool. */
 #include "upstream/pool.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -173,22 +174,25 @@ struct rg_upconn *rg_pool_take(struct rg_pool *p, const char *key,
     return up;
 }
 
-struct rg_upconn *rg_upconn_connect(struct rg_pool *p, const char *key,
-                                    const struct sockaddr_storage *addr,
-                                    uint32_t idle_ms, size_t data_size,
-                                    uv_connect_cb cb)
+int rg_upconn_connect(struct rg_pool *p, const char *key,
+                      const struct sockaddr_storage *addr, uint32_t idle_ms,
+                      size_t data_size, uv_connect_cb cb,
+                      struct rg_upconn **out)
 {
     struct pool_key *k = pool_key(p, key, 1);
     struct rg_upconn *up;
+    int rv;
 
+    *out = NULL;
     if (k == NULL || (up = rg_calloc(1, sizeof(*up) + data_size)) == NULL)
-        return NULL;
+        return -ENOMEM;
     up->pool = p;
     up->k = k;
     snprintf(up->key, sizeof(up->key), "%s", key);
-    if (uv_tcp_init(p->loop, &up->tcp) != 0) {
+    rv = uv_tcp_init(p->loop, &up->tcp);
+    if (rv != 0) {
         rg_free(up);
-        return NULL;
+        return rv;
     }
     uv_timer_init(p->loop, &up->timer);
     up->tcp.data = up;
@@ -197,12 +201,14 @@ struct rg_upconn *rg_upconn_connect(struct rg_pool *p, const char *key,
     up->n_handles = 2;
     busy_set(up, 1, idle_ms);
     uv_tcp_nodelay(&up->tcp, 1);
-    if (uv_tcp_connect(&up->creq, &up->tcp, (const struct sockaddr *)addr,
-                       cb) != 0) {
+    rv = uv_tcp_connect(&up->creq, &up->tcp, (const struct sockaddr *)addr,
+                        cb);
+    if (rv != 0) {
         rg_upconn_close(up);
-        return NULL;
+        return rv;
     }
-    return up;
+    *out = up;
+    return 0;
 }
 
 static void upconn_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)

@@ -79,13 +79,14 @@ void rg_pool_drain(struct rg_pool *p);
 struct rg_upconn *rg_pool_take(struct rg_pool *p, const char *key,
                                uint32_t idle_ms);
 
-/* Allocate a connection to @addr and start connecting; @cb runs on the
- * loop with status 0 or a uv error. Returns NULL on failure to start (then
- * @cb is never called). */
-struct rg_upconn *rg_upconn_connect(struct rg_pool *p, const char *key,
-                                    const struct sockaddr_storage *addr,
-                                    uint32_t idle_ms, size_t data_size,
-                                    uv_connect_cb cb);
+/* Allocate a connection to @addr into *@out and start connecting; @cb
+ * runs on the loop with status 0 or a uv error. Returns 0, or -ENOMEM or
+ * the uv error of a connect that could not start (then @cb is never
+ * called and *@out is NULL). */
+int rg_upconn_connect(struct rg_pool *p, const char *key,
+                      const struct sockaddr_storage *addr, uint32_t idle_ms,
+                      size_t data_size, uv_connect_cb cb,
+                      struct rg_upconn **out) RG_MUST_CHECK;
 
 /* Hand what @up reads to @cb (its stream's data is @up), or, with @cb
  * NULL, pause reading (back-pressure). Returns 0 or a uv error (then @up

@@ -90,14 +90,21 @@ static size_t from_ai(const struct addrinfo *res, struct sockaddr_storage *out,
     return n;
 }
 
+/* The same addresses in any order (a DNS server may rotate its answers:
+ * that is not a change). Both lists hold distinct addresses. */
 static int same_set(const struct sockaddr_storage *a, size_t na,
                     const struct sockaddr_storage *b, size_t nb)
 {
     if (na != nb)
         return 0;
-    for (size_t i = 0; i < na; i++)
-        if (!same_addr(&a[i], &b[i]))
+    for (size_t i = 0; i < na; i++) {
+        size_t j;
+
+        for (j = 0; j < nb && !same_addr(&a[i], &b[j]); j++)
+            ;
+        if (j == nb)
             return 0;
+    }
     return 1;
 }
 
@@ -127,7 +134,7 @@ static void on_lookup(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
     } else if (!e->have) {
         /* A failure keeps the last good addresses; without any it is
          * reported once. */
-        e->err = status == UV_ENOMEM ? -ENOMEM : -EHOSTUNREACH;
+        e->err = status != 0 ? status : -EHOSTUNREACH; /* UV_EAI_* */
     }
     uv_freeaddrinfo(res);
     if (notify)
@@ -297,6 +304,25 @@ int rg_resolver_get(struct rg_resolver *r, const char *host, uint16_t port,
     return -EAGAIN;
 }
 
+/* getaddrinfo's error as libuv's code (UV_EAI_*, named by rg_strerror). */
+static int eai_code(int eai)
+{
+    switch (eai) {
+    case EAI_AGAIN:
+        return UV_EAI_AGAIN;
+    case EAI_NONAME:
+        return UV_EAI_NONAME;
+    case EAI_MEMORY:
+        return -ENOMEM;
+    case EAI_FAMILY:
+        return UV_EAI_FAMILY;
+    case EAI_SYSTEM:
+        return -errno;
+    default:
+        return UV_EAI_FAIL;
+    }
+}
+
 int rg_resolve_now(const char *host, uint16_t port,
                    struct sockaddr_storage *out, size_t max, size_t *n)
 {
@@ -315,7 +341,7 @@ int rg_resolve_now(const char *host, uint16_t port,
     hints_init(&hints);
     rv = getaddrinfo(host, NULL, &hints, &res);
     if (rv != 0)
-        return rv == EAI_MEMORY ? -ENOMEM : -EHOSTUNREACH;
+        return eai_code(rv);
     got = from_ai(res, a, RG_RESOLVER_MAX_ADDRS);
     freeaddrinfo(res);
     if (got == 0)

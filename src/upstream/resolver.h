@@ -37,8 +37,9 @@ void rg_resolver_close(struct rg_resolver *r);
  * many. Returns 0 (literals at once, names from the cache, stale or not),
  * -EAGAIN when a lookup is in flight (started now if needed; @changed
  * follows), or the error of a lookup that ended without any address ever
- * found (-EHOSTUNREACH, -ENOMEM), after which the next get tries again.
- * Never blocks. */
+ * found (libuv's UV_EAI_* code: UV_EAI_NONAME for no such name,
+ * UV_EAI_AGAIN when DNS did not answer; -ENOMEM; -EHOSTUNREACH for no
+ * address), after which the next get tries again. Never blocks. */
 int rg_resolver_get(struct rg_resolver *r, const char *host, uint16_t port,
                     struct sockaddr_storage *out, size_t max, size_t *n)
     RG_MUST_CHECK;

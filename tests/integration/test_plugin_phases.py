@@ -54,6 +54,10 @@ class PhaseChainTest(GatewayTestCase):
                       plugins=[tp(fail_in="access")]),
                 route("failheader", ["/failheader"], strip_path=False,
                       plugins=[tp(fail_in="header")]),
+                route("nomemaccess", ["/nomemaccess"], strip_path=False,
+                      plugins=[tp(fail_in="access", fail_nomem=True)]),
+                route("nomemheader", ["/nomemheader"], strip_path=False,
+                      plugins=[tp(fail_in="header", fail_nomem=True)]),
                 route("who", ["/who"], strip_path=False, plugins=[
                     tp(set_consumer="alice")]),
                 route("https-only", ["/https-only"], strip_path=False,
@@ -200,6 +204,16 @@ class PhaseChainTest(GatewayTestCase):
         self.assertJsonError(r, 500)
         self.assertEqual(self.hits("fh"), 1)
         self.assertEqual(self.gw.get("/bare/echo").status, 200)
+
+    def test_plugin_out_of_memory_is_503(self):
+        """A plugin that fails for lack of memory and says so
+        (rg_req_fail) gets a 503, in ACCESS and in header_filter."""
+        r = self.gw.get("/nomemaccess/count?key=na")
+        self.assertJsonError(r, 503)
+        self.assertEqual(self.hits("na"), 0)
+        r = self.gw.get("/nomemheader/count?key=nh")
+        self.assertJsonError(r, 503)
+        self.assertEqual(self.hits("nh"), 1)
 
     def test_consumer_scoped_instance(self):
         """Once ACCESS identifies consumer alice, her own -b instance

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/err.h"
 #include "http/msg.h"
 
 struct ev {
@@ -193,9 +194,10 @@ START_TEST(errors_map_to_status)
     rg_head_release(&e.head);
 
     /* The body callback's codes: over its cap, out of memory, nowhere to
-     * go, anything else. */
+     * go, malformed. */
     {
-        static const int codes[] = {-E2BIG, -ENOMEM, -EPIPE, -EINVAL};
+        static const int codes[] = {RG_EBODY, -ENOMEM, RG_EUPSTREAM,
+                                    RG_EPROTO};
         static const int want[] = {413, 503, 502, 400};
 
         for (size_t i = 0; i < 4; i++) {

@@ -41,6 +41,8 @@ static int target_init(struct rg_upstream_target *t,
                                RG_RESOLVER_MAX_ADDRS, &n)
              : rg_resolve_now(svc->host, svc->port, a, RG_RESOLVER_MAX_ADDRS,
                               &n);
+    if (rv == 0 && n == 0)
+        rv = -EHOSTUNREACH; /* a target needs an address (pick_addr) */
     if (rv == -EAGAIN) {
         env->waiting = 1;
         return rg_errbuf_set(eb, "service %s: resolving host \"%s\"",

@@ -64,7 +64,8 @@ struct rg_msg {
     unsigned lf_pending : 1;  /* ... and a LF came since (in past feeds) */
     int err;                  /* why the parse failed (core/err.h): the
                                  head collector's (RG_EURI, RG_EHEAD,
-                                 -ENOMEM), begin's or body's code; an
+                                 RG_EPROTO, -ENOMEM), begin's or body's
+                                 code (core/err.h codes only); an
                                  owner's callback may set it too; 0 for
                                  llhttp's own refusals */
 };

@@ -101,7 +101,7 @@ int rg_req_add_header(struct rg_req *r, enum rg_hdir dir, const char *name,
 
 void rg_req_fail(struct rg_req *r, int err)
 {
-    r->plugin_err = err;
+    r->plugin_err = err < 0 ? err : RG_EPLUGIN; /* a code, never a status */
 }
 
 int rg_req_respond(struct rg_req *r, int status, const char *body, size_t len)

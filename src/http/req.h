@@ -58,8 +58,10 @@ int rg_req_respond(struct rg_req *r, int status, const char *body,
 
 /* Say why the plugin is failing the request: it then returns
  * RG_FILTER_ERROR (or a paused plugin resumes with it), and the client is
- * told rg_status_of(@err) (core/err.h: -ENOMEM 503, RG_EUPSTREAM 502...);
- * without it, RG_EPLUGIN (500). */
+ * told rg_status_of(@err) (@err a negative code of core/err.h: -ENOMEM
+ * 503, RG_EUPSTREAM 502...; anything else counts as RG_EPLUGIN, the
+ * default: 500), if the response has not started (else the connection is
+ * cut). Thread: the request's worker. */
 void rg_req_fail(struct rg_req *r, int err);
 
 /* The whole request body, for a plugin that asked for it

@@ -134,7 +134,9 @@ static void on_lookup(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
     } else if (!e->have) {
         /* A failure keeps the last good addresses; without any it is
          * reported once. */
-        e->err = status != 0 ? status : -EHOSTUNREACH; /* UV_EAI_* */
+        e->err = status == UV_EAI_MEMORY ? -ENOMEM
+                 : status != 0          ? status /* UV_EAI_* */
+                                        : -EHOSTUNREACH;
     }
     uv_freeaddrinfo(res);
     if (notify)
@@ -317,7 +319,7 @@ static int eai_code(int eai)
     case EAI_FAMILY:
         return UV_EAI_FAMILY;
     case EAI_SYSTEM:
-        return -errno;
+        return errno != 0 ? -errno : UV_EAI_FAIL;
     default:
         return UV_EAI_FAIL;
     }

@@ -78,8 +78,21 @@ int rg_buf_add_field(struct rg_buf *b, const char *name, size_t name_len,
     return rg_buf_add(b, "\r\n", 2); /* the first error, sticky */
 }
 
+int rg_buf_add_u64(struct rg_buf *b, uint64_t v)
+{
+    char d[20];
+    size_t i = sizeof(d);
+
+    do {
+        d[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    return rg_buf_add(b, d + i, sizeof(d) - i);
+}
+
 int rg_buf_addf(struct rg_buf *b, const char *fmt, ...)
 {
+    size_t room = b->cap > b->len ? b->cap - b->len : 0; /* with the NUL */
     va_list ap;
     int n;
     int rv;
@@ -87,10 +100,16 @@ int rg_buf_addf(struct rg_buf *b, const char *fmt, ...)
     if (b->err != 0)
         return b->err;
     va_start(ap, fmt);
-    n = vsnprintf(NULL, 0, fmt, ap);
+    n = vsnprintf(room > 0 ? b->p + b->len : NULL, room, fmt, ap);
     va_end(ap);
     if (n < 0)
         return buf_fail(b, -EINVAL);
+    if ((size_t)n < room && b->len + (size_t)n <= b->max) {
+        b->len += (size_t)n; /* it fitted */
+        return 0;
+    }
+    if (room > 0)
+        b->p[b->len] = '\0'; /* undo the partial write */
     rv = rg_buf_reserve(b, (size_t)n);
     if (rv != 0)
         return rv;

@@ -6,6 +6,7 @@
 #define RG_CORE_BUF_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct rg_buf {
     char *p;     /* owned; NUL-terminated when len < cap */
@@ -38,7 +39,11 @@ int rg_buf_adds(struct rg_buf *b, const char *s);
 int rg_buf_add_field(struct rg_buf *b, const char *name, size_t name_len,
                      const char *value, size_t value_len);
 
-/* Append printf-formatted text. Same errors. */
+/* Append @v in decimal. Same errors. */
+int rg_buf_add_u64(struct rg_buf *b, uint64_t v);
+
+/* Append printf-formatted text (one vsnprintf when it fits the room
+ * already there). Same errors. */
 int rg_buf_addf(struct rg_buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 

@@ -85,6 +85,40 @@ START_TEST(add_field)
 }
 END_TEST
 
+/* Numbers in decimal, and printf text whether it fits the room there is,
+ * only just, or not at all (then the buffer grows), or passes the cap
+ * (then nothing of it is kept). */
+START_TEST(numbers_and_formats)
+{
+    struct rg_buf b;
+    char want[300];
+
+    rg_buf_init(&b, 1024);
+    ck_assert_int_eq(rg_buf_add_u64(&b, 0), 0);
+    ck_assert_int_eq(rg_buf_adds(&b, " "), 0);
+    ck_assert_int_eq(rg_buf_add_u64(&b, 18446744073709551615ULL), 0);
+    ck_assert_str_eq(b.p, "0 18446744073709551615");
+    rg_buf_truncate(&b, 0);
+    ck_assert_int_eq(rg_buf_addf(&b, "%s-%d", "a", 42), 0);
+    ck_assert_str_eq(b.p, "a-42");
+    /* 256 bytes of room after the first allocation: fill it to the end. */
+    memset(want, 'x', 251);
+    want[251] = '\0';
+    ck_assert_int_eq(rg_buf_addf(&b, "%s", want), 0);
+    ck_assert_uint_eq(b.len, 255);
+    ck_assert_int_eq(rg_buf_addf(&b, "%s", "yz"), 0);
+    ck_assert_uint_eq(b.len, 257);
+    ck_assert_str_eq(b.p + 255, "yz");
+    rg_buf_release(&b);
+    rg_buf_init(&b, 10);
+    ck_assert_int_eq(rg_buf_adds(&b, "12345"), 0);
+    ck_assert_int_eq(rg_buf_addf(&b, "%s", "678901"), -E2BIG);
+    ck_assert_uint_eq(b.len, 5);
+    ck_assert_str_eq(b.p, "12345");
+    rg_buf_release(&b);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("buf");
@@ -96,6 +130,7 @@ int main(void)
     tcase_add_test(tc, enomem_is_sticky);
     tcase_add_test(tc, truncate_undoes_a_run);
     tcase_add_test(tc, add_field);
+    tcase_add_test(tc, numbers_and_formats);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -204,7 +204,8 @@ int rg_gateway_load(struct rg_gateway *gw, const char *path,
 
 /* The parser's rules across entities as links (core/xref.h): the
  * replicated store reads them to check a change to one object against
- * only the objects they link it to. A static table of *@n entries. */
+ * only the objects they link it to. A static table of *@n entries, never
+ * freed. Thread: any. */
 const struct rg_xref *rg_gateway_xrefs(size_t *n);
 
 /* Free everything @gw owns and zero it. Accepts a zeroed @gw. */

@@ -5,7 +5,7 @@
  * the record's TTL, so the refresh interval stands in for it, as nginx's
  * `resolver ... valid=`). A config rebuild asks the cache and never
  * blocks: a name not resolved yet makes it wait for the @changed callback.
- * Thread: the loop's, for every function. */
+ * Thread: the loop's, for every function but rg_resolve_now. */
 #ifndef RG_UPSTREAM_RESOLVER_H
 #define RG_UPSTREAM_RESOLVER_H
 
@@ -45,7 +45,8 @@ int rg_resolver_get(struct rg_resolver *r, const char *host, uint16_t port,
     RG_MUST_CHECK;
 
 /* The same at once, blocking in getaddrinfo, without a cache: for
- * start-up and `raftgate -t`, before any loop runs. */
+ * start-up, `raftgate -t` and single-node reloads, where no Raft timer can
+ * be stalled. Errors as rg_resolver_get's. Thread: any. */
 int rg_resolve_now(const char *host, uint16_t port,
                    struct sockaddr_storage *out, size_t max, size_t *n)
     RG_MUST_CHECK;

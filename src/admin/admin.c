@@ -85,10 +85,10 @@ static char *copy_headers(const struct rg_head *h)
     for (uint32_t i = 0; i < h->n_fields; i++) {
         const struct rg_field *f = &h->fields[i];
 
-        if (!want_header(h->buf + f->name_off, f->name_len))
+        if (!want_header(rg_field_name(h, f), f->name_len))
             continue;
-        if (rg_buf_add_field(&b, h->buf + f->name_off, f->name_len,
-                             h->buf + f->value_off, f->value_len) != 0) {
+        if (rg_buf_add_field(&b, rg_field_name(h, f), f->name_len,
+                             rg_field_value(h, f), f->value_len) != 0) {
             rg_buf_release(&b);
             return NULL;
         }
@@ -102,7 +102,7 @@ static char *field_dup(const struct rg_head *h, const char *name)
 {
     const struct rg_field *f = rg_head_find(h, name);
 
-    return f ? rg_strndup(h->buf + f->value_off, f->value_len) : NULL;
+    return f ? rg_strndup(rg_field_value(h, f), f->value_len) : NULL;
 }
 
 /* X-Request-Id: the client's (at most RG_CODEC_MAX_RID printable bytes)
@@ -112,7 +112,7 @@ static void take_rid(struct rg_areq *q, const struct rg_head *h)
     const struct rg_field *f = rg_head_find(h, "x-request-id");
 
     if (f != NULL && f->value_len > 0 && f->value_len <= RG_CODEC_MAX_RID) {
-        memcpy(q->rid, h->buf + f->value_off, f->value_len);
+        memcpy(q->rid, rg_field_value(h, f), f->value_len);
         q->rid[f->value_len] = '\0';
         for (char *p = q->rid; *p; p++)
             if (*p < 0x21 || *p > 0x7e)
@@ -134,7 +134,7 @@ static int take_if_match(struct rg_areq *q, const struct rg_head *h)
     n = f->value_len;
     if (n >= sizeof(v))
         return -EINVAL;
-    memcpy(v, h->buf + f->value_off, n);
+    memcpy(v, rg_field_value(h, f), n);
     v[n] = '\0';
     if (n >= 2 && v[0] == '"' && v[n - 1] == '"') {
         v[n - 1] = '\0';
@@ -585,9 +585,9 @@ static int authorized(const struct rg_admin *a, const struct rg_head *h)
     if (a->token == NULL)
         return 1;
     if (f == NULL || f->value_len < 7 ||
-        strncasecmp(h->buf + f->value_off, "Bearer ", 7) != 0)
+        strncasecmp(rg_field_value(h, f), "Bearer ", 7) != 0)
         return 0;
-    v = h->buf + f->value_off + 7;
+    v = rg_field_value(h, f) + 7;
     vl = f->value_len - 7;
     tl = strlen(a->token);
     if (vl != tl)

@@ -73,12 +73,12 @@ static void fwd_finish(struct rg_fwd *f)
     rg_buf_init(&hb, FWD_MAX_HEAD);
     for (uint32_t i = 0; i < f->head.n_fields; i++) {
         const struct rg_field *fl = &f->head.fields[i];
-        const char *name = f->head.buf + fl->name_off;
+        const char *name = rg_field_name(&f->head, fl);
 
         if (fl->name_len <= 11 || strncasecmp(name, "x-raftgate-", 11) != 0)
             continue;
         rg_buf_add_field(&hb, name, fl->name_len,
-                         f->head.buf + fl->value_off, fl->value_len);
+                         rg_field_value(&f->head, fl), fl->value_len);
     }
     if (rg_buf_error(&hb) != 0) {
         /* The answer came but cannot be relayed whole. */
@@ -87,7 +87,7 @@ static void fwd_finish(struct rg_fwd *f)
         return;
     }
     if (ct != NULL && ct->value_len < sizeof(ctype)) {
-        memcpy(ctype, f->head.buf + ct->value_off, ct->value_len);
+        memcpy(ctype, rg_field_value(&f->head, ct), ct->value_len);
         ctype[ct->value_len] = '\0';
         r.ctype = ctype;
     }

@@ -69,7 +69,7 @@ static void h_target(const struct hconn *c, const char **url, size_t *pl,
 {
     size_t n = c->head.url_len;
 
-    *url = c->head.buf + c->head.url_off;
+    *url = rg_head_url(&c->head);
     *q = memchr(*url, '?', n);
     *pl = *q ? (size_t)(*q - *url) : n;
     *ql = *q ? n - *pl - 1 : 0;

@@ -15,6 +15,7 @@
 
 static void conn_drive(struct rg_conn *c);
 static void pend_free(struct rg_conn *c);
+static void conn_in_free(struct rg_conn *c);
 static void on_head_timeout(uv_timer_t *t);
 static void conn_set_reading(struct rg_conn *c, int on);
 
@@ -30,6 +31,9 @@ static int req_begin(struct rg_msg *m)
     if (c->req == NULL)
         return -ENOMEM;
     m->head = &c->req->head;
+    c->head_done = 0;
+    if (c->in != NULL)
+        rg_head_set_input(m->head, c->in, c->in_len);
     /* From the first byte of a request, its head must come in time. */
     uv_timer_start(&c->timer, on_head_timeout,
                    c->w->gen->limits.header_timeout_ms, 0);
@@ -41,6 +45,7 @@ static int req_head(struct rg_msg *m)
     struct rg_conn *c = m->data;
 
     c->ev_head = 1;
+    c->head_done = 1;
     return HPE_PAUSED;
 }
 
@@ -81,6 +86,7 @@ static void conn_handle_closed(uv_handle_t *h)
     rg_proxy_req_free(c->req);
     c->w->n_conns--;
     pend_free(c);
+    conn_in_free(c);
     rg_free(c);
 }
 
@@ -136,11 +142,42 @@ static void conn_wait_request(struct rg_conn *c, int first)
 
 /* Reading. */
 
+/* The head's input: reading a request head goes to c->in, so that its
+ * fields are slices of what was read (http/head.h), not copies. It is
+ * given back when no request holds slices of it (an idle connection keeps
+ * none). */
+#define IN_MIN_ROOM 512
+
+static void conn_in_free(struct rg_conn *c)
+{
+    rg_blk_put(&c->w->chunks, c->in);
+    c->in = NULL;
+    c->in_len = 0;
+}
+
+/* Room in c->in for the next read, when it is the head's to take: the
+ * parser wants bytes of a head (none pending ahead of them) and a request
+ * begun holds no slices elsewhere. */
+static int conn_in_room(struct rg_conn *c)
+{
+    if (!c->want_read || c->pend_len > 0 || c->tunnel ||
+        (c->req != NULL && c->head_done))
+        return 0;
+    if (c->req == NULL)
+        c->in_len = 0; /* nothing refers to what it held */
+    if (c->in == NULL && (c->in = rg_blk_get(&c->w->chunks)) == NULL)
+        return 0;
+    return RG_ARENA_CHUNK - c->in_len >= IN_MIN_ROOM;
+}
+
 static void conn_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 {
     struct rg_conn *c = h->data;
 
-    *buf = uv_buf_init(c->w->rbuf, sizeof(c->w->rbuf));
+    if (conn_in_room(c))
+        *buf = uv_buf_init(c->in + c->in_len, RG_ARENA_CHUNK - c->in_len);
+    else
+        *buf = uv_buf_init(c->w->rbuf, sizeof(c->w->rbuf));
 }
 
 static void conn_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
@@ -352,6 +389,11 @@ static void conn_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         rg_conn_close(c);
         return;
     }
+    if (c->in != NULL && buf->base == c->in + c->in_len) {
+        c->in_len += (uint32_t)nread;
+        if (c->req != NULL)
+            rg_head_set_input(&c->req->head, c->in, c->in_len);
+    }
     if (nread == 0)
         return;
     if (c->tunnel) {
@@ -372,6 +414,8 @@ static void conn_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
     c->in_drive = 0;
     if (c->redrive)
         conn_drive(c);
+    if (c->req == NULL)
+        conn_in_free(c);
 }
 
 /* Called by the exchange. */
@@ -435,6 +479,8 @@ void rg_conn_request_finished(struct rg_conn *c, int keepalive)
     rg_proxy_req_free(c->req);
     c->req = NULL;
     c->msg.head = NULL; /* was the request's */
+    c->head_done = 0;
+    conn_in_free(c);
     if (!keepalive || c->w->draining) {
         c->want_read = 0;
         conn_set_reading(c, 0);

@@ -30,6 +30,11 @@ struct rg_conn {
     char *pend;                /* unparsed bytes after a pause, owned: a
                                   worker chunk while they fit one */
     size_t pend_len, pend_cap;
+    char *in;                  /* the head's input: a request head is read
+                                  here (a worker chunk, kept while a
+                                  request holds slices of it), else into
+                                  the worker's shared buffer */
+    uint32_t in_len;
     size_t out_bytes;          /* queued to the client, not yet written */
     char peer[48];             /* client IP, text */
     union {
@@ -47,6 +52,7 @@ struct rg_conn {
     unsigned nudge : 1;        /* run the parser once even with no bytes */
     unsigned rd_eof : 1;       /* the client half-closed while a request was
                                   in progress; pend holds what it sent */
+    unsigned head_done : 1;    /* the current request's head is parsed */
     unsigned ev_head : 1;      /* parser events seen during one execute */
     unsigned ev_done : 1;
     unsigned n_handles : 2;    /* open uv handles; freed at 0 */

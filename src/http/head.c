@@ -29,19 +29,27 @@ void rg_head_clear(struct rg_head *h, uint32_t keep)
         rg_head_release(h);
         return;
     }
-    h->len = 0;
+    h->len = h->used = 0;
+    h->in = NULL;
+    h->in_len = 0;
     h->url_off = h->url_len = 0;
+    h->url_in = 0;
     h->n_fields = 0;
     h->in_value = 0;
 }
 
+void rg_head_set_input(struct rg_head *h, const char *p, size_t n)
+{
+    h->in = p;
+    h->in_len = n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
+}
+
+/* Copy @n bytes to the end of the owned buffer. */
 static int head_append(struct rg_head *h, const char *p, size_t n)
 {
     uint32_t need;
     char *nb;
 
-    if (n == 0)
-        return 0; /* memcpy from or to NULL is undefined even for 0 bytes */
     if (n > h->max || h->len + n > h->max)
         return -E2BIG;
     need = h->len + (uint32_t)n;
@@ -63,12 +71,57 @@ static int head_append(struct rg_head *h, const char *p, size_t n)
     return 0;
 }
 
+static int in_input(const struct rg_head *h, const char *p, size_t n)
+{
+    return h->in != NULL && p >= h->in && n <= h->in_len &&
+           (size_t)(p - h->in) <= h->in_len - n;
+}
+
+/* Grow span (@off, @len, @in) by @n bytes at @p: a slice while it starts or
+ * goes on in place inside the input, else a copy (a slice that must go on
+ * elsewhere is copied first). The growing span is always the head's
+ * latest, so a copied one ends the owned buffer. */
+static int span_add(struct rg_head *h, uint32_t *off, uint32_t *len,
+                    uint8_t *in, const char *p, size_t n)
+{
+    int rv;
+
+    if (n == 0)
+        return 0; /* memcpy from or to NULL is undefined even for 0 bytes */
+    if (n > h->max || h->used + n > h->max)
+        return -E2BIG;
+    if (in_input(h, p, n)) {
+        if (*len == 0) {
+            *in = 1;
+            *off = (uint32_t)(p - h->in);
+        }
+        if (*in && h->in + *off + *len == p) {
+            *len += (uint32_t)n;
+            h->used += (uint32_t)n;
+            return 0;
+        }
+    }
+    if (*len == 0) {
+        *in = 0;
+        *off = h->len;
+    } else if (*in) {
+        rv = head_append(h, h->in + *off, *len);
+        if (rv != 0)
+            return rv;
+        *in = 0;
+        *off = h->len - *len;
+    }
+    rv = head_append(h, p, n);
+    if (rv != 0)
+        return rv;
+    *len += (uint32_t)n;
+    h->used += (uint32_t)n;
+    return 0;
+}
+
 int rg_head_add_url(struct rg_head *h, const char *p, size_t n)
 {
-    if (h->url_len == 0)
-        h->url_off = h->len;
-    h->url_len += (uint32_t)n;
-    return head_append(h, p, n);
+    return span_add(h, &h->url_off, &h->url_len, &h->url_in, p, n);
 }
 
 static int head_new_field(struct rg_head *h)
@@ -88,8 +141,6 @@ static int head_new_field(struct rg_head *h)
     }
     nf = &h->fields[h->n_fields++];
     memset(nf, 0, sizeof(*nf));
-    nf->name_off = h->len;
-    nf->value_off = h->len;
     h->in_value = 0;
     return 0;
 }
@@ -105,9 +156,7 @@ int rg_head_add_name(struct rg_head *h, const char *p, size_t n)
             return rv;
     }
     f = &h->fields[h->n_fields - 1];
-    f->name_len += (uint32_t)n;
-    f->value_off = f->name_off + f->name_len;
-    return head_append(h, p, n);
+    return span_add(h, &f->name_off, &f->name_len, &f->name_in, p, n);
 }
 
 int rg_head_add_value(struct rg_head *h, const char *p, size_t n)
@@ -120,20 +169,21 @@ int rg_head_add_value(struct rg_head *h, const char *p, size_t n)
         return -EINVAL;
     f = &h->fields[h->n_fields - 1];
     h->in_value = 1;
-    f->value_len += (uint32_t)n;
-    return head_append(h, p, n);
+    return span_add(h, &f->value_off, &f->value_len, &f->value_in, p, n);
 }
 
 void rg_head_end_value(struct rg_head *h)
 {
     struct rg_field *f;
+    const char *v;
 
     if (h->n_fields == 0)
         return;
     f = &h->fields[h->n_fields - 1];
     h->in_value = 1;
-    while (f->value_len > 0 && (h->buf[f->value_off + f->value_len - 1] == ' ' ||
-                                h->buf[f->value_off + f->value_len - 1] == '\t'))
+    v = rg_field_value(h, f);
+    while (f->value_len > 0 && (v[f->value_len - 1] == ' ' ||
+                                v[f->value_len - 1] == '\t'))
         f->value_len--;
 }
 
@@ -144,7 +194,7 @@ const struct rg_field *rg_head_find(const struct rg_head *h, const char *name)
     for (uint32_t i = 0; i < h->n_fields; i++) {
         const struct rg_field *f = &h->fields[i];
 
-        if (f->name_len == n && strncasecmp(h->buf + f->name_off, name, n) == 0)
+        if (f->name_len == n && strncasecmp(rg_field_name(h, f), name, n) == 0)
             return f;
     }
     return NULL;
@@ -195,7 +245,7 @@ static void mark_named(struct rg_head *h, const char *list, uint32_t len)
 
         if (f->hop || f->name_len >= sizeof(name))
             continue;
-        memcpy(name, h->buf + f->name_off, f->name_len);
+        memcpy(name, rg_field_name(h, f), f->name_len);
         name[f->name_len] = '\0';
         if (rg_token_list_has(list, len, name))
             f->hop = 1;
@@ -208,13 +258,13 @@ void rg_head_mark_hop(struct rg_head *h, int *conn_close, int *conn_upgrade)
     *conn_upgrade = 0;
     for (uint32_t i = 0; i < h->n_fields; i++) {
         struct rg_field *f = &h->fields[i];
-        const char *v = h->buf + f->value_off;
+        const char *v = rg_field_value(h, f);
 
-        if (!is_fixed_hop(h->buf + f->name_off, f->name_len))
+        if (!is_fixed_hop(rg_field_name(h, f), f->name_len))
             continue;
         f->hop = 1;
         if (f->name_len == 10 &&
-            strncasecmp(h->buf + f->name_off, "connection", 10) == 0) {
+            strncasecmp(rg_field_name(h, f), "connection", 10) == 0) {
             *conn_close |= rg_token_list_has(v, f->value_len, "close");
             *conn_upgrade |= rg_token_list_has(v, f->value_len, "upgrade");
             mark_named(h, v, f->value_len);

@@ -212,9 +212,9 @@ static void set_request_id(struct rg_req *r)
 {
     const struct rg_field *f = rg_head_find(&r->head, "x-request-id");
 
-    if (f != NULL && valid_request_id(r->head.buf + f->value_off,
+    if (f != NULL && valid_request_id(rg_field_value(&r->head, f),
                                       f->value_len)) {
-        memcpy(r->id, r->head.buf + f->value_off, f->value_len);
+        memcpy(r->id, rg_field_value(&r->head, f), f->value_len);
         r->id[f->value_len] = '\0';
     }
 }
@@ -243,7 +243,7 @@ static void request_host(const struct rg_req *r, const char **p, size_t *n)
     *n = 0;
     if (f == NULL)
         return;
-    h = r->head.buf + f->value_off;
+    h = rg_field_value(&r->head, f);
     len = f->value_len;
     if (len > 0 && h[0] == '[') {
         const char *e = memchr(h, ']', len);
@@ -268,7 +268,7 @@ static unsigned count_fields(const struct rg_head *h, const char *name)
         const struct rg_field *f = &h->fields[i];
 
         count += f->name_len == n &&
-                 strncasecmp(h->buf + f->name_off, name, n) == 0;
+                 strncasecmp(rg_field_name(h, f), name, n) == 0;
     }
     return count;
 }
@@ -304,7 +304,7 @@ static int analyse_head(struct rg_req *r)
     f = rg_head_find(&r->head, "expect");
     if (f != NULL) {
         if (f->value_len != 12 ||
-            strncasecmp(r->head.buf + f->value_off, "100-continue", 12) != 0)
+            strncasecmp(rg_field_value(&r->head, f), "100-continue", 12) != 0)
             return RG_EEXPECT;
         r->expect = 1;
         r->head.fields[f - r->head.fields].hop = 1;
@@ -321,7 +321,7 @@ static int analyse_head(struct rg_req *r)
  * or RG_EPROTO. */
 static int normalise_target(struct rg_req *r)
 {
-    const char *url = r->head.buf + r->head.url_off;
+    const char *url = rg_head_url(&r->head);
     size_t n = r->head.url_len;
     const char *q = memchr(url, '?', n);
     size_t plen = q ? (size_t)(q - url) : n;
@@ -389,12 +389,12 @@ static void add_client_headers(struct rg_req *r)
 
     for (uint32_t i = 0; i < h->n_fields; i++) {
         const struct rg_field *f = &h->fields[i];
-        const char *name = h->buf + f->name_off;
+        const char *name = rg_field_name(h, f);
 
         if (f->hop || is_forwarding_header(name, f->name_len))
             continue;
         rg_buf_add_field(&r->up_head, name, f->name_len,
-                         h->buf + f->value_off, f->value_len);
+                         rg_field_value(h, f), f->value_len);
     }
 }
 
@@ -409,9 +409,9 @@ static void add_list_values(struct rg_req *r, const char *name)
         const struct rg_field *f = &h->fields[i];
 
         if (f->name_len != n || f->value_len == 0 ||
-            strncasecmp(h->buf + f->name_off, name, n) != 0)
+            strncasecmp(rg_field_name(h, f), name, n) != 0)
             continue;
-        rg_buf_add(&r->up_head, h->buf + f->value_off, f->value_len);
+        rg_buf_add(&r->up_head, rg_field_value(h, f), f->value_len);
         rg_buf_adds(&r->up_head, ", ");
     }
 }
@@ -429,18 +429,18 @@ static void add_forwarded(struct rg_req *r, const struct rg_field *host)
 
     rg_buf_adds(b, "X-Forwarded-Proto: ");
     if (trusted && (f = rg_head_find(&r->head, "x-forwarded-proto")) != NULL)
-        rg_buf_add(b, r->head.buf + f->value_off, f->value_len);
+        rg_buf_add(b, rg_field_value(&r->head, f), f->value_len);
     else
         rg_buf_adds(b, r->c->w->scheme);
     if (trusted && (f = rg_head_find(&r->head, "x-forwarded-host")) != NULL)
         host = f;
     if (host != NULL) {
         rg_buf_adds(b, "\r\nX-Forwarded-Host: ");
-        rg_buf_add(b, r->head.buf + host->value_off, host->value_len);
+        rg_buf_add(b, rg_field_value(&r->head, host), host->value_len);
     }
     rg_buf_adds(b, "\r\nX-Forwarded-Port: ");
     if (trusted && (f = rg_head_find(&r->head, "x-forwarded-port")) != NULL)
-        rg_buf_add(b, r->head.buf + f->value_off, f->value_len);
+        rg_buf_add(b, rg_field_value(&r->head, f), f->value_len);
     else
         rg_buf_add_u64(b, r->c->w->port);
     rg_buf_adds(b, "\r\n");
@@ -465,7 +465,7 @@ static int build_upstream_head(struct rg_req *r)
     add_upstream_path(r, r->query, r->query_len);
     rg_buf_adds(b, " HTTP/1.1\r\nHost: ");
     if (r->m.route->preserve_host && host != NULL)
-        rg_buf_add(b, r->head.buf + host->value_off, host->value_len);
+        rg_buf_add(b, rg_field_value(&r->head, host), host->value_len);
     else
         rg_buf_adds(b, r->tgt->host_header);
     rg_buf_adds(b, "\r\n");
@@ -507,7 +507,7 @@ static int build_upstream_head(struct rg_req *r)
 
         rg_buf_adds(b, "Connection: upgrade\r\nUpgrade: ");
         if (u != NULL)
-            rg_buf_add(b, r->head.buf + u->value_off, u->value_len);
+            rg_buf_add(b, rg_field_value(&r->head, u), u->value_len);
         rg_buf_adds(b, "\r\n");
     }
     rg_buf_adds(b, "\r\n");
@@ -983,12 +983,12 @@ static void add_response_fields(struct rg_req *r, struct rg_buf *b)
 
     for (uint32_t i = 0; i < h->n_fields; i++) {
         const struct rg_field *f = &h->fields[i];
-        const char *name = h->buf + f->name_off;
+        const char *name = rg_field_name(h, f);
 
         if (f->hop || (f->name_len == 14 && r->framing != RG_FRAME_NONE &&
                        strncasecmp(name, "content-length", 14) == 0))
             continue;
-        rg_buf_add_field(b, name, f->name_len, h->buf + f->value_off,
+        rg_buf_add_field(b, name, f->name_len, rg_field_value(h, f),
                          f->value_len);
     }
 }
@@ -1038,7 +1038,7 @@ static int build_response_head(struct rg_req *r, llhttp_t *p,
     rg_buf_add_u64(b, (uint64_t)r->status);
     rg_buf_add(b, " ", 1);
     if (h->url_len > 0)
-        rg_buf_add(b, h->buf + h->url_off, h->url_len);
+        rg_buf_add(b, rg_head_url(h), h->url_len);
     else
         rg_buf_adds(b, rg_status_reason(r->status));
     rg_buf_adds(b, "\r\n");
@@ -1058,7 +1058,7 @@ static int build_response_head(struct rg_req *r, llhttp_t *p,
 
         rg_buf_adds(b, "Connection: upgrade\r\nUpgrade: ");
         if (u != NULL)
-            rg_buf_add(b, h->buf + u->value_off, u->value_len);
+            rg_buf_add(b, rg_field_value(h, u), u->value_len);
         rg_buf_adds(b, "\r\n");
     } else if (close) {
         rg_buf_adds(b, "Connection: close\r\n");

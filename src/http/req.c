@@ -35,7 +35,7 @@ const char *rg_req_header(const struct rg_req *r, const char *name,
     if (f == NULL)
         return NULL;
     *len = f->value_len;
-    return r->head.buf + f->value_off;
+    return rg_field_value(&r->head, f);
 }
 
 void *rg_req_alloc(struct rg_req *r, size_t n)

@@ -2,8 +2,12 @@
  * runs: the llhttp glue of http/msg.c filling an rg_head, fed in randomly
  * split pieces as reads split it. Input: one control byte, then the
  * stream. Control bit 7 picks a response stream (else requests), bits 0-6
- * the piece size (0: all at once). Each complete head is checked (spans
- * inside the buffer, field count, trailing blanks trimmed), then goes
+ * the piece size (0: all at once). The split stream is read in place
+ * (declared as the head's input, so spans are slices), every other piece
+ * from a copy outside it (so slices cut by a piece are copied over); the
+ * whole stream is parsed with no input (all copies), and both must give
+ * the same heads. Each complete head is checked (spans inside the buffer
+ * or the input, field count, trailing blanks trimmed), then goes
  * through hop-by-hop marking, Host/X-Request-ID lookup and, for a request,
  * path normalisation of its target; a failed parse must name a status the
  * proxy can answer. */
@@ -22,6 +26,8 @@ struct ctx {
     size_t body;
     unsigned heads;
     uint64_t digest;    /* of every head's target and fields, in order */
+    const char *in;     /* the input read in place so far, or NULL */
+    size_t in_len;
 };
 
 static uint64_t mix(uint64_t h, const char *p, size_t n)
@@ -33,42 +39,47 @@ static uint64_t mix(uint64_t h, const char *p, size_t n)
 
 static uint64_t head_digest(const struct rg_head *h, uint64_t d)
 {
-    if (h->buf == NULL) /* nothing stored: no spans to read */
-        return mix(d, "", 0) + h->n_fields;
-    d = mix(d, h->buf + h->url_off, h->url_len);
+    d = mix(d, rg_head_url(h), h->url_len);
     for (uint32_t i = 0; i < h->n_fields; i++) {
         const struct rg_field *f = &h->fields[i];
 
-        d = mix(d, h->buf + f->name_off, f->name_len);
-        d = mix(d, h->buf + f->value_off, f->value_len);
+        d = mix(d, rg_field_name(h, f), f->name_len);
+        d = mix(d, rg_field_value(h, f), f->value_len);
     }
     return d;
 }
 
+static void check_span(const struct rg_head *h, uint32_t off, uint32_t len,
+                       unsigned in)
+{
+    if ((uint64_t)off + len > (in ? h->in_len : h->len))
+        abort();
+}
+
 static void check_spans(const struct rg_head *h)
 {
-    if (h->len > h->max || h->n_fields > RG_HEAD_MAX_FIELDS ||
-        (uint64_t)h->url_off + h->url_len > h->len)
+    if (h->len > h->max || h->used > h->max ||
+        h->n_fields > RG_HEAD_MAX_FIELDS)
         abort();
+    check_span(h, h->url_off, h->url_len, h->url_in);
     for (uint32_t i = 0; i < h->n_fields; i++) {
         const struct rg_field *f = &h->fields[i];
+        const char *v = rg_field_value(h, f);
 
-        if ((uint64_t)f->name_off + f->name_len > h->len ||
-            (uint64_t)f->value_off + f->value_len > h->len)
+        check_span(h, f->name_off, f->name_len, f->name_in);
+        check_span(h, f->value_off, f->value_len, f->value_in);
+        if (f->value_len > 0 && (v[f->value_len - 1] == ' ' ||
+                                 v[f->value_len - 1] == '\t'))
             abort();
-        if (f->value_len > 0 && (h->buf[f->value_off + f->value_len - 1] == ' ' ||
-                                 h->buf[f->value_off + f->value_len - 1] == '\t'))
-            abort();
-        if (f->value_len > 0 &&
-            (memchr(h->buf + f->value_off, '\r', f->value_len) ||
-             memchr(h->buf + f->value_off, '\n', f->value_len)))
+        if (f->value_len > 0 && (memchr(v, '\r', f->value_len) ||
+                                 memchr(v, '\n', f->value_len)))
             abort(); /* obs-fold or a bare CR must never get through */
     }
 }
 
 static void check_target(const struct rg_head *h)
 {
-    const char *url = h->buf ? h->buf + h->url_off : "";
+    const char *url = rg_head_url(h);
     const char *q = memchr(url, '?', h->url_len);
     size_t plen = q ? (size_t)(q - url) : h->url_len;
     char *out = malloc(plen + 2);
@@ -87,6 +98,8 @@ static int f_begin(struct rg_msg *m)
     struct ctx *c = m->data;
 
     rg_head_release(&c->head);
+    if (c->in != NULL)
+        rg_head_set_input(&c->head, c->in, c->in_len);
     return 0;
 }
 
@@ -122,8 +135,9 @@ static const struct rg_msg_ops f_ops = {
     .body = f_body,
 };
 
-/* Parse @data in pieces of @split bytes (0: at once) into @c; the verdict:
- * 0 parsed or paused, else the status a request would get. */
+/* Parse @data in pieces of @split bytes (read in place, every other one
+ * from a copy) or, @split 0, at once with no input (all copies) into @c;
+ * the verdict: 0 parsed or paused, else the status a request would get. */
 static int parse(struct ctx *c, int request, const uint8_t *data, size_t size,
                  size_t split)
 {
@@ -140,9 +154,20 @@ static int parse(struct ctx *c, int request, const uint8_t *data, size_t size,
     while (off < size && err == HPE_OK) {
         size_t n = split ? split : size;
 
+        const char *p = (const char *)data + off;
+        char *copy = NULL;
+
         if (n > size - off)
             n = size - off;
-        err = rg_msg_feed(&m, (const char *)data + off, n);
+        if (split) {
+            c->in = (const char *)data;
+            c->in_len = off + n;
+            rg_head_set_input(&c->head, c->in, c->in_len);
+            if ((off / split) % 2 == 1 && (copy = malloc(n)) != NULL)
+                p = memcpy(copy, p, n);
+        }
+        err = rg_msg_feed(&m, p, n);
+        free(copy);
         off += n;
     }
     if (err == HPE_OK && !request)

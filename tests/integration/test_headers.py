@@ -2,6 +2,7 @@
 """Header handling: X-Forwarded-*, X-Real-IP, X-Request-ID, Via, and removal
 of hop-by-hop headers in both directions."""
 
+import time
 import urllib.parse
 
 import rgtest
@@ -170,6 +171,33 @@ class HeadersTest(GatewayTestCase):
         self.assertIn(("authorization", "Bearer t"), hl)
         self.assertIn(("cookie", "a=b"), hl)
         self.assertEqual(doc["body_len"], 5)
+
+    def test_heads_cut_anywhere_by_reads(self):
+        """A head is read into a 4 KiB chunk and its fields are slices of
+        it; fields cut by reads, one running past the chunk (copied over
+        from the next read) and a pipelined second head (copied from what
+        waited) all arrive whole and in order."""
+        first = rgtest.build_request("GET", "/echo?raw=1", [
+            ("X-Small", "s" * 10), ("X-Across", "a" * 3000),
+            ("X-After", "z" * 2000)])
+        second = rgtest.build_request("GET", "/echo?raw=1&n=2",
+                                      [("X-Second", "two")])
+        cuts = [5, 40, 1500, 4090, 4100, len(first) - 3]
+        with self.gw.connect() as c:
+            last = 0
+            for cut in cuts:
+                c.send(first[last:cut])
+                last = cut
+                time.sleep(0.05)
+            c.send(first[last:] + second)
+            for want in (("x-across", "a" * 3000), ("x-second", "two")):
+                r = c.read_response()
+                self.assertEqual(r.status, 200, r)
+                hl = [(k.lower(), v) for k, v in r.json()["header_list"]]
+                self.assertIn(want, hl)
+                if want[0] == "x-across":
+                    self.assertIn(("x-small", "s" * 10), hl)
+                    self.assertIn(("x-after", "z" * 2000), hl)
 
 
 class TrustedProxyTest(GatewayTestCase):

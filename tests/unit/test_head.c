@@ -40,13 +40,66 @@ START_TEST(split_spans_join)
     rg_head_end_value(&h);
     add(&h, "Host", "example.com");
     ck_assert_int_eq(h.url_len, 6);
-    ck_assert(memcmp(h.buf + h.url_off, "/a/b?x", 6) == 0);
+    ck_assert(memcmp(rg_head_url(&h), "/a/b?x", 6) == 0);
     f = rg_head_find(&h, "x-split");
     ck_assert_ptr_nonnull(f);
     ck_assert_int_eq(f->value_len, 7);
-    ck_assert(memcmp(h.buf + f->value_off, "one two", 7) == 0);
+    ck_assert(memcmp(rg_field_value(&h, f), "one two", 7) == 0);
     ck_assert_ptr_nonnull(rg_head_find(&h, "HOST"));
     ck_assert_ptr_null(rg_head_find(&h, "hos"));
+    rg_head_release(&h);
+}
+END_TEST
+
+/* Spans inside the declared input are slices of it: nothing is copied,
+ * a span going on in place stays a slice, and one cut by bytes from
+ * elsewhere (a read into another buffer) is copied over whole. The cap
+ * counts slices too. */
+START_TEST(input_spans_are_slices)
+{
+    static const char in[] = "GET /a HTTP/1.1\r\nHost: ex\r\nX-Cut: ab";
+    struct rg_head h;
+    const struct rg_field *f;
+
+    rg_head_init(&h, 64);
+    rg_head_set_input(&h, in, sizeof(in) - 1);
+    ck_assert_int_eq(rg_head_add_url(&h, in + 4, 1), 0);
+    ck_assert_int_eq(rg_head_add_url(&h, in + 5, 1), 0); /* in place */
+    ck_assert_int_eq(rg_head_add_name(&h, in + 17, 4), 0);
+    ck_assert_int_eq(rg_head_add_value(&h, in + 23, 2), 0);
+    rg_head_end_value(&h);
+    ck_assert_int_eq(rg_head_add_name(&h, in + 27, 5), 0);
+    ck_assert_int_eq(rg_head_add_value(&h, in + 34, 2), 0);
+    ck_assert_uint_eq(h.len, 0); /* no copy so far */
+    ck_assert_ptr_eq(rg_head_url(&h), in + 4);
+    ck_assert_int_eq(h.url_len, 2);
+    f = rg_head_find(&h, "host");
+    ck_assert_ptr_nonnull(f);
+    ck_assert(f->name_in && f->value_in);
+    ck_assert_ptr_eq(rg_field_value(&h, f), in + 23);
+    /* The value goes on in bytes read elsewhere: copied over, joined. */
+    ck_assert_int_eq(rg_head_add_value(&h, "cd", 2), 0);
+    rg_head_end_value(&h);
+    f = rg_head_find(&h, "x-cut");
+    ck_assert_ptr_nonnull(f);
+    ck_assert(f->name_in && !f->value_in);
+    ck_assert_int_eq(f->value_len, 4);
+    ck_assert(memcmp(rg_field_value(&h, f), "abcd", 4) == 0);
+    ck_assert_uint_eq(h.len, 4);
+    ck_assert_uint_eq(h.used, 2 + 4 + 2 + 5 + 4);
+    /* A slice not continuing in place is copied too. */
+    ck_assert_int_eq(rg_head_add_name(&h, in + 17, 2), 0);
+    ck_assert_int_eq(rg_head_add_name(&h, in + 20, 1), 0);
+    f = &h.fields[h.n_fields - 1];
+    ck_assert(!f->name_in);
+    ck_assert(memcmp(rg_field_name(&h, f), "Hot", 3) == 0);
+    /* Slices count against the cap. */
+    ck_assert_int_eq(rg_head_add_name(&h, in, 45), -E2BIG);
+    /* Cleared, the head forgets the input. */
+    rg_head_clear(&h, 4096);
+    ck_assert_ptr_null(h.in);
+    ck_assert_uint_eq(h.used, 0);
+    ck_assert_str_eq(rg_head_url(&h), "");
     rg_head_release(&h);
 }
 END_TEST
@@ -185,6 +238,7 @@ int main(void)
     int nf;
 
     tcase_add_test(tc, split_spans_join);
+    tcase_add_test(tc, input_spans_are_slices);
     tcase_add_test(tc, cap_enforced);
     tcase_add_test(tc, field_count_capped);
     tcase_add_test(tc, crlf_in_value_refused);

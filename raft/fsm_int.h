@@ -188,7 +188,8 @@ void rg_fsm__keys_del(struct rg_objs *o, const struct rg_obj *ob);
 /* Whether @body holds what the links do not follow exactly: a reference
  * that is not a mapping (a bare text may name one object by its id and
  * another by its name: the validator takes the first in the document),
- * or a nested list of objects (a service's "plugins"), whose own rules
+ * or a nested list of objects (a service's "plugins", a consumer's
+ * "keyauth_credentials": any list named by a rule's kind), whose own rules
  * the index does not see. A change is checked whole while such an object
  * is stored or written. */
 int rg_fsm__irregular(const struct rg_xref *x, size_t n, const json_t *body);

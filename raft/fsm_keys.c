@@ -165,9 +165,10 @@ int rg_fsm__irregular(const struct rg_xref *x, size_t n, const json_t *body)
 
         if (x[i].type == RG_XREF_REF && v != NULL && !json_is_object(v))
             return 1; /* possibly bare: only the whole knows which it names */
-        if (rg_kind_from_name(x[i].kind, strlen(x[i].kind)) != RG_KIND_NONE &&
-            json_array_size(json_object_get(body, x[i].kind)) > 0)
-            return 1; /* a nested list ("plugins" of a service) */
+        if (json_array_size(json_object_get(body, x[i].kind)) > 0)
+            return 1; /* a nested list ("plugins" of a service, or a
+                         consumer's "keyauth_credentials", a kind only
+                         nested in the store) */
     }
     return 0;
 }

@@ -1142,6 +1142,12 @@ static int root_plugins(struct rg_yt *t, yaml_node_t *v, void *ctx)
     return 0;
 }
 
+static int root_keyauths(struct rg_yt *t, yaml_node_t *v, void *ctx)
+{
+    ((struct gw_ctx *)ctx)->keyauths = v;
+    return 0;
+}
+
 /* Kong's other entity lists are accepted only empty for now. */
 /* clang-format off */
 static const struct rg_yt_key root_keys[] = {
@@ -1163,7 +1169,7 @@ static const struct rg_yt_key root_keys[] = {
     {"basicauth_credentials", rg_gw__key_empty_list},
     {"hmacauth_credentials", rg_gw__key_empty_list},
     {"jwt_secrets", rg_gw__key_empty_list},
-    {"keyauth_credentials", rg_gw__key_empty_list},
+    {"keyauth_credentials", root_keyauths},
     {"oauth2_credentials", rg_gw__key_empty_list},
     {"mtls_auth_credentials", rg_gw__key_empty_list},
     {"key_sets", rg_gw__key_empty_list},
@@ -1210,7 +1216,12 @@ static int parse_root(struct rg_yt *t, struct gw_ctx *c)
     if (rv == 0)
         rv = walk_list(t, "consumers", c->consumers, rg_gw__consumer_item, c);
     if (rv == 0)
+        rv = walk_list(t, "keyauth_credentials", c->keyauths,
+                       rg_gw__keyauth_item, c);
+    if (rv == 0)
         rv = walk_list(t, "plugins", c->plugins, rg_gw__plugin_item, c);
+    if (rv == 0 && rg_gw__keyauth_index(c->gw) != 0)
+        rv = rg_yt_nomem(t);
     return rv;
 }
 
@@ -1316,6 +1327,7 @@ void rg_gateway_release(struct rg_gateway *gw)
     for (size_t i = 0; i < gw->n_consumers; i++)
         rg_gw__consumer_release(&gw->consumers[i]);
     rg_free(gw->consumers);
+    rg_gw__keyauths_release(gw);
     for (size_t i = 0; i < gw->n_plugins; i++)
         rg_gw__plugin_release(gw, &gw->plugins[i]);
     rg_free(gw->plugins);

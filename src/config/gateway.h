@@ -16,8 +16,11 @@
  * exact match (nginx's `location =`); Kong regex paths ("~...") are rejected
  * with an error, never silently dropped.
  *
- * consumers[].{id,username,custom_id,tags,plugins} (credential lists:
- * empty until the authentication plugins land), and plugins everywhere
+ * consumers[].{id,username,custom_id,tags,plugins,keyauth_credentials}
+ * (the other credential lists must be empty until their plugins land),
+ * keyauth_credentials[].{id,key,ttl,tags,created_at} nested in a consumer
+ * or at the top level with a `consumer` reference (ttl needs created_at:
+ * the file says when the credential was made), and plugins everywhere
  * Kong has them: top level (with service/route/consumer references by
  * name or id) and nested in services, routes and consumers, with
  * {name,id,instance_name,config,enabled,protocols,ordering,tags}; `name`
@@ -47,6 +50,7 @@
 #include "config/schema.h"
 #include "core/err.h"
 #include "core/errbuf.h"
+#include "core/strmap.h"
 #include "core/xref.h"
 
 /* Method bits for rg_route.methods; 0 means any method. */
@@ -132,6 +136,17 @@ struct rg_consumer {
 
 #define RG_NO_INDEX SIZE_MAX /* a plugin not scoped to that entity */
 
+/* A key-auth credential (Kong's keyauth_credentials), nested under its
+ * consumer or at the top level with a `consumer` reference. */
+struct rg_keyauth {
+    char *id;                /* lower-case UUID, or NULL */
+    char *key;               /* unique, compared with case */
+    size_t consumer;         /* index into consumers */
+    int64_t created_at;      /* seconds since the epoch, 0: not given */
+    uint32_t ttl;            /* seconds after created_at it expires; 0:
+                                never */
+};
+
 /* Kong 3 dynamic ordering (`ordering: {before: {access: [names]},
  * after: {access: [names]}}`); it only affects the access phase. */
 struct rg_ordering {
@@ -165,6 +180,10 @@ struct rg_gateway {
     size_t n_routes;
     struct rg_consumer *consumers; /* file order */
     size_t n_consumers;
+    struct rg_keyauth *keyauths; /* nested ones with their consumer, in
+                                    file order, then the top-level ones */
+    size_t n_keyauths;
+    struct rg_strmap keyauth_index; /* key -> index into keyauths */
     struct rg_plugin_inst *plugins; /* every instance, in file order of
                                        their first appearance */
     size_t n_plugins;
@@ -210,5 +229,11 @@ const struct rg_xref *rg_gateway_xrefs(size_t *n);
 
 /* Free everything @gw owns and zero it. Accepts a zeroed @gw. */
 void rg_gateway_release(struct rg_gateway *gw);
+
+/* The key-auth credential whose key is @key (@len bytes), as an index
+ * into @gw->keyauths, or RG_NO_INDEX. O(1). Thread: any (@gw is
+ * immutable once parsed). */
+size_t rg_gateway_find_keyauth(const struct rg_gateway *gw, const char *key,
+                               size_t len);
 
 #endif

@@ -1,7 +1,6 @@
 /* Kong consumers in the declarative file: consumers[].{id, username,
- * custom_id, tags, plugins}. Credentials nested under a consumer are read
- * by the authentication plugins' issue; until then their lists must be
- * empty. */
+ * custom_id, tags, plugins, keyauth_credentials} (credentials: gw_creds.c;
+ * the other credential lists must be empty until their plugins land). */
 #include <string.h>
 
 #include "config/gw_int.h"
@@ -49,7 +48,7 @@ static const struct rg_yt_key consumer_keys[] = {
     {"basicauth_credentials", rg_gw__key_empty_list},
     {"hmacauth_credentials", rg_gw__key_empty_list},
     {"jwt_secrets", rg_gw__key_empty_list},
-    {"keyauth_credentials", rg_gw__key_empty_list},
+    {"keyauth_credentials", rg_gw__consumer_keyauths},
     {"oauth2_credentials", rg_gw__key_empty_list},
     {"mtls_auth_credentials", rg_gw__key_empty_list},
     {NULL, NULL},

@@ -35,6 +35,13 @@ const struct rg_xref rg_gw_xref[GW_X_MAX] = {
                             "name", "route"},
     [GW_X_PLUGIN_CONSUMER] = {"plugins", "consumer", RG_XREF_REF, 0,
                               "consumers", "username", "consumer"},
+    [GW_X_KEYAUTH_ID]    = {"keyauth_credentials", "id", RG_XREF_UNIQUE, 1,
+                            NULL, NULL, "keyauth_credentials id"},
+    [GW_X_KEYAUTH_KEY]   = {"keyauth_credentials", "key", RG_XREF_UNIQUE, 0,
+                            NULL, NULL, "key-auth key"},
+    [GW_X_KEYAUTH_CONSUMER] = {"keyauth_credentials", "consumer",
+                               RG_XREF_REF, 0, "consumers", "username",
+                               "consumer"},
 };
 /* clang-format on */
 

@@ -53,7 +53,8 @@ struct rg_req {
                                    body bytes), else NULL */
     size_t resp_head_len;
     char *path;                 /* normalised path, in the arena */
-    const char *query;          /* "?..." in head.buf, or NULL */
+    const char *query;          /* "?..." in the head (or the arena:
+                                   rg_req_set_query), or NULL */
     size_t query_len;
     char id[RG_REQUEST_ID_MAX + 1]; /* X-Request-ID */
     unsigned method;            /* RG_M_* */

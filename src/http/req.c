@@ -131,6 +131,74 @@ int rg_req_respond(struct rg_req *r, int status, const char *body, size_t len)
     return 0;
 }
 
+unsigned rg_req_method(const struct rg_req *r)
+{
+    return r->method;
+}
+
+unsigned rg_req_header_count(const struct rg_req *r, const char *name)
+{
+    const struct rg_head *h = &r->head;
+    size_t n = strlen(name);
+    unsigned count = 0;
+
+    for (uint32_t i = 0; i < h->n_fields; i++) {
+        const struct rg_field *f = &h->fields[i];
+
+        count += f->name_len == n &&
+                 strncasecmp(rg_field_name(h, f), name, n) == 0;
+    }
+    return count;
+}
+
+const char *rg_req_query(const struct rg_req *r, size_t *len)
+{
+    if (r->query == NULL || r->query_len < 2) {
+        *len = 0;
+        return "";
+    }
+    *len = r->query_len - 1;
+    return r->query + 1;
+}
+
+int rg_req_set_query(struct rg_req *r, const char *p, size_t len)
+{
+    char *q;
+
+    if (len == 0) {
+        r->query = NULL;
+        r->query_len = 0;
+        return 0;
+    }
+    q = rg_arena_alloc(&r->arena, len + 1);
+    if (q == NULL)
+        return -ENOMEM;
+    q[0] = '?';
+    memcpy(q + 1, p, len);
+    r->query = q;
+    r->query_len = len + 1;
+    return 0;
+}
+
+void rg_req_hide_header(struct rg_req *r, const char *name)
+{
+    struct rg_head *h = &r->head;
+    size_t n = strlen(name);
+
+    for (uint32_t i = 0; i < h->n_fields; i++) {
+        struct rg_field *f = &h->fields[i];
+
+        if (f->name_len == n &&
+            strncasecmp(rg_field_name(h, f), name, n) == 0)
+            f->hop = 1; /* the writers skip it */
+    }
+}
+
+const struct rg_gateway *rg_req_gateway(const struct rg_req *r)
+{
+    return &r->gen->gw;
+}
+
 size_t rg_req_find_consumer(const struct rg_req *r, const char *name)
 {
     const struct rg_gateway *gw = &r->gen->gw;

@@ -83,6 +83,31 @@ int rg_resp_body(const struct rg_req *r, const char **p, size_t *len);
 int rg_resp_set_body(struct rg_req *r, const char *p, size_t len)
     RG_MUST_CHECK;
 
+/* The request method as an RG_M_* bit (config/gateway.h); 0 for a method
+ * without one. */
+unsigned rg_req_method(const struct rg_req *r);
+
+/* How many of the client's request headers are named @name (any case). */
+unsigned rg_req_header_count(const struct rg_req *r, const char *name);
+
+/* The query string of the request (without "?"; "" with *@len 0 when
+ * there is none), as it will be sent upstream. */
+const char *rg_req_query(const struct rg_req *r, size_t *len);
+
+/* Send @p (@len bytes, without "?"; 0: no query) upstream as the query
+ * instead (copied). REWRITE and ACCESS. 0 or -ENOMEM. */
+int rg_req_set_query(struct rg_req *r, const char *p, size_t len)
+    RG_MUST_CHECK;
+
+/* Do not send the client's request headers named @name (any case)
+ * upstream (a credential a plugin hides). REWRITE and ACCESS. */
+void rg_req_hide_header(struct rg_req *r, const char *name);
+
+/* The parsed config of the request's generation: its consumers and
+ * credentials, immutable while the request lives. */
+struct rg_gateway;
+const struct rg_gateway *rg_req_gateway(const struct rg_req *r);
+
 /* The consumer with username @name (NUL-terminated), as an index for
  * rg_req_set_consumer, or RG_NO_INDEX. A scan of the consumers (the
  * authentication plugins compile their own credential maps). */

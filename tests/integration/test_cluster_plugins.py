@@ -89,6 +89,66 @@ class ClusterPluginsTest(ClusterTestCase):
             c.write("DELETE", "/plugins/" + pid)
         self.tags_everywhere(None)
 
+    def keyed_everywhere(self, key, want, timeout=None):
+        """Wait until every node's /keyed/echo with X-API-Key @key (None:
+        none) answers @want: a status, or a consumer username (200)."""
+        seen = {}
+
+        def pred():
+            for nd in self.cluster.alive():
+                r = nd.proxy("/keyed/echo",
+                             headers={"X-API-Key": key} if key else {})
+                got = r.status
+                if r.status == 200:
+                    got = r.json()["headers"].get("X-Consumer-Username")
+                seen[nd.id] = got
+                if got != want:
+                    return False
+            return True
+        try:
+            rgtest.wait_until(pred, timeout or scaled(5.0), 0.05,
+                              "%r -> %r on every node" % (key, want))
+        except TimeoutError as e:
+            self.fail("%s: %s" % (e, seen))
+
+    def test_credentials_written_on_one_node_authenticate_on_all(self):
+        """POST /config on one node with consumers, a nested and a
+        top-level key-auth credential and a key-auth route: every node
+        refuses a missing or wrong key and lets each key in as its
+        consumer; a consumer written later with its credential (PUT
+        /consumers/{name}) works everywhere too."""
+        c = self.cluster
+        doc = self.seed(self.up)
+        doc["services"][0]["routes"].append({
+            "name": "keyed", "paths": ["/keyed"], "strip_path": False,
+            "plugins": [{"name": "key-auth",
+                         "config": {"key_names": ["X-API-Key"]}}]})
+        doc["consumers"] = [
+            {"username": "alice",
+             "keyauth_credentials": [{"key": "alice-key"}]},
+            {"username": "bob"}]
+        doc["keyauth_credentials"] = [{"key": "bob-key", "consumer": "bob"}]
+        r = c.write("POST", "/config", doc, node=c.nodes[1])
+        self.assertEqual(r.status, 201, r)
+        self.keyed_everywhere("alice-key", "alice")
+        self.keyed_everywhere("bob-key", "bob")
+        self.keyed_everywhere(None, 401)
+        self.keyed_everywhere("nope", 401)
+        r = c.write("PUT", "/consumers/carol",
+                    {"keyauth_credentials": [{"key": "carol-key"}]},
+                    node=c.nodes[2])
+        self.assertIn(r.status, (200, 201), r)
+        self.keyed_everywhere("carol-key", "carol")
+        r = c.write("PUT", "/consumers/dave",
+                    {"keyauth_credentials": [{"key": "alice-key"}]},
+                    node=c.nodes[0])
+        self.assertEqual(r.status, 400, r)
+        self.assertIn("duplicate key-auth key", r.json().get("message", ""))
+        self.keyed_everywhere("alice-key", "alice")
+        r = c.write("POST", "/config", self.seed(self.up), node=c.nodes[0])
+        self.assertEqual(r.status, 201, r)
+        self.keyed_everywhere("alice-key", 404)
+
 
 if __name__ == "__main__":
     import unittest

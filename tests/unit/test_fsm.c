@@ -1579,7 +1579,7 @@ static const char *const plugin_ids[] = {
 /* A generated command: PUTs of services (names shared, missing, or not a
  * string; a bad field now and then), routes (by service id in either case,
  * by name, dangling, without a service), consumers (usernames in either
- * case and custom_ids that clash) and plugins (two types, scoped to
+ * case, custom_ids and nested key-auth keys that clash) and plugins (two types, scoped to
  * services, routes and consumers by id or name, instance names that
  * clash), and DELETEs of each. */
 static struct rg_cmd gen_cmd(unsigned *xp, char *body, size_t cap)
@@ -1638,8 +1638,14 @@ static struct rg_cmd gen_cmd(unsigned *xp, char *body, size_t cap)
         return cmd(RG_CMD_PUT, RG_KIND_ROUTE, 0, NULL, route_ids[c], body);
     }
     if (k < 8) {
-        n = snprintf(body, cap, "{\"username\":\"%s\"%s}", users[a % 3],
-                     cids[b]);
+        /* Now and then a key-auth credential (nested: checked whole
+         * while stored), keys clashing across consumers. */
+        n = snprintf(body, cap, "{\"username\":\"%s\"%s%s}", users[a % 3],
+                     cids[b], e != 6 ? ""
+                              : c < 2 ? ",\"keyauth_credentials\":"
+                                        "[{\"key\":\"ka\"}]"
+                                      : ",\"keyauth_credentials\":"
+                                        "[{\"key\":\"kb\"}]");
         ck_assert_int_lt(n, (int)cap);
         return cmd(RG_CMD_PUT, RG_KIND_CONSUMER, 0, NULL, cons_ids[d], body);
     }

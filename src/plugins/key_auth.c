@@ -1,0 +1,453 @@
+/* key-auth: Kong's API-key authentication. A request carries its key in a
+ * header or a query argument named by key_names; the key is looked up in
+ * the generation's key-auth credentials (consumers[].keyauth_credentials,
+ * O(1)), and the request becomes its consumer's. Config, as Kong 3's:
+ *
+ *   key_names: [apikey]      header / query argument names, in order
+ *   key_in_header: true      look in the request headers
+ *   key_in_query: true       ... and in the query string (decoded)
+ *   key_in_body: false       true is refused: not supported yet
+ *   hide_credentials: false  do not send the key upstream
+ *   anonymous: null          consumer (id or username) for requests
+ *                            without a valid key, instead of 401
+ *   run_on_preflight: true   false lets OPTIONS through unchecked
+ *   realm: null              WWW-Authenticate: Key realm="<realm>"
+ *                            (default "kong", as Kong)
+ *
+ * Answers, as Kong's: 401 {"message":"No API key found in request"},
+ * 401 {"message":"Invalid authentication credentials"} (also for a key
+ * whose ttl has run out), 401 {"message":"Duplicate API key found"}, each
+ * with WWW-Authenticate. Upstream, an authenticated request carries
+ * X-Consumer-ID, X-Consumer-Username, X-Consumer-Custom-ID and
+ * X-Credential-Identifier (those the client sent are dropped, so they
+ * cannot be forged); an anonymous one X-Anonymous-Consumer: true. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "config/yamltree.h"
+#include "core/alloc.h"
+#include "http/filter.h"
+#include "http/req.h"
+
+#define KA_NAMES_MAX 16
+#define KA_KEY_MAX 1024 /* a decoded query key, bytes */
+
+struct ka_conf {
+    char *names[KA_NAMES_MAX];
+    size_t n_names;
+    int in_header;
+    int in_query;
+    int hide;
+    char *anonymous;
+    int on_preflight;
+    char *www_auth;          /* the WWW-Authenticate value */
+};
+
+/* ---- config ---- */
+
+static void ka_conf_free(void *p)
+{
+    struct ka_conf *c = p;
+
+    if (c == NULL)
+        return;
+    for (size_t i = 0; i < c->n_names; i++)
+        rg_free(c->names[i]);
+    rg_free(c->anonymous);
+    rg_free(c->www_auth);
+    rg_free(c);
+}
+
+static int name_item(struct rg_yt *t, yaml_node_t *n, size_t i, void *ctx)
+{
+    struct ka_conf *c = ctx;
+    const char *s;
+    size_t len;
+    int rv = rg_yt_scalar(t, n, &s, &len);
+
+    if (rv < 0)
+        return rv;
+    if (c->n_names == KA_NAMES_MAX)
+        return rg_yt_err(t, n, "at most %d key names", KA_NAMES_MAX);
+    if (len == 0)
+        return rg_yt_err(t, n, "must not be empty");
+    for (size_t k = 0; k < len; k++) {
+        unsigned char ch = (unsigned char)s[k];
+
+        if (ch <= 0x20 || ch >= 0x7f || strchr("()<>@,;:\\\"/[]?={}", ch))
+            return rg_yt_err(t, n, "is not a header name");
+    }
+    c->names[c->n_names] = rg_strndup(s, len);
+    if (c->names[c->n_names] == NULL)
+        return rg_yt_nomem(t);
+    c->n_names++;
+    return 0;
+}
+
+static int k_key_names(struct rg_yt *t, yaml_node_t *v, void *ctx)
+{
+    struct ka_conf *c = ctx;
+    int rv;
+
+    for (size_t i = 0; i < c->n_names; i++)
+        rg_free(c->names[i]);
+    c->n_names = 0;
+    rv = rg_yt_seq(t, v, name_item, c);
+    if (rv == 0 && c->n_names == 0)
+        return rg_yt_err(t, v, "needs at least one name");
+    return rv;
+}
+
+static int k_in_header(struct rg_yt *t, yaml_node_t *v, void *ctx)
+{
+    return rg_yt_bool(t, v, &((struct ka_conf *)ctx)->in_header);
+}
+
+static int k_in_query(struct rg_yt *t, yaml_node_t *v, void *ctx)
+{
+    return rg_yt_bool(t, v, &((struct ka_conf *)ctx)->in_query);
+}
+
+static int k_in_body(struct rg_yt *t, yaml_node_t *v, void *ctx)
+{
+    int b;
+    int rv = rg_yt_bool(t, v, &b);
+
+    if (rv == 0 && b)
+        return rg_yt_err(t, v, "true is not supported yet");
+    return rv;
+}
+
+static int k_hide(struct rg_yt *t, yaml_node_t *v, void *ctx)
+{
+    return rg_yt_bool(t, v, &((struct ka_conf *)ctx)->hide);
+}
+
+static int k_anonymous(struct rg_yt *t, yaml_node_t *v, void *ctx)
+{
+    return rg_yt_str(t, v, &((struct ka_conf *)ctx)->anonymous);
+}
+
+static int k_on_preflight(struct rg_yt *t, yaml_node_t *v, void *ctx)
+{
+    return rg_yt_bool(t, v, &((struct ka_conf *)ctx)->on_preflight);
+}
+
+static int k_realm(struct rg_yt *t, yaml_node_t *v, void *ctx)
+{
+    struct ka_conf *c = ctx;
+    const char *s;
+    size_t len;
+    int rv = rg_yt_scalar(t, v, &s, &len);
+
+    if (rv < 0)
+        return rv;
+    for (size_t i = 0; i < len; i++) {
+        if ((unsigned char)s[i] < 0x20 || s[i] == '"' || s[i] == '\\' ||
+            s[i] == 0x7f)
+            return rg_yt_err(t, v, "must be printable, without quotes or "
+                                   "backslashes");
+    }
+    rg_free(c->www_auth);
+    c->www_auth = rg_malloc(len + sizeof("Key realm=\"\""));
+    if (c->www_auth == NULL)
+        return rg_yt_nomem(t);
+    snprintf(c->www_auth, len + sizeof("Key realm=\"\""), "Key realm=\"%s\"",
+             s);
+    return 0;
+}
+
+/* clang-format off */
+static const struct rg_yt_key ka_keys[] = {
+    {"key_names", k_key_names},
+    {"key_in_header", k_in_header},
+    {"key_in_query", k_in_query},
+    {"key_in_body", k_in_body},
+    {"hide_credentials", k_hide},
+    {"anonymous", k_anonymous},
+    {"run_on_preflight", k_on_preflight},
+    {"realm", k_realm},
+    {NULL, NULL},
+};
+/* clang-format on */
+
+static int ka_conf_parse(struct rg_yt *t, yaml_node_t *config, void **out)
+{
+    struct ka_conf *c = rg_calloc(1, sizeof(*c));
+    int rv = 0;
+
+    *out = NULL;
+    if (c == NULL)
+        return rg_yt_nomem(t);
+    c->in_header = c->in_query = c->on_preflight = 1;
+    c->names[0] = rg_strdup("apikey");
+    c->www_auth = rg_strdup("Key realm=\"kong\"");
+    if (c->names[0] == NULL || c->www_auth == NULL) {
+        ka_conf_free(c);
+        return rg_yt_nomem(t);
+    }
+    c->n_names = 1;
+    if (config != NULL)
+        rv = rg_yt_map(t, config, ka_keys, c);
+    if (rv < 0) {
+        ka_conf_free(c);
+        return rv;
+    }
+    *out = c;
+    return 0;
+}
+
+/* ---- runtime ---- */
+
+/* What the request presented. */
+struct ka_found {
+    const char *key;         /* NULL: no key */
+    size_t len;
+    int duplicate;
+    const char *name;        /* the header or argument it came in */
+    int in_query;
+};
+
+static int hex(int ch)
+{
+    if (ch >= '0' && ch <= '9')
+        return ch - '0';
+    ch |= 0x20;
+    return ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
+}
+
+/* Percent-decode @n bytes at @p ('+' is a blank, as in nginx's
+ * arguments) into @out (@cap bytes); the length, or -1 when it does not
+ * fit. */
+static long decode(const char *p, size_t n, char *out, size_t cap)
+{
+    size_t o = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        int ch = (unsigned char)p[i];
+
+        if (ch == '%' && i + 2 < n && hex(p[i + 1]) >= 0 &&
+            hex(p[i + 2]) >= 0) {
+            ch = hex(p[i + 1]) * 16 + hex(p[i + 2]);
+            i += 2;
+        } else if (ch == '+') {
+            ch = ' ';
+        }
+        if (o == cap)
+            return -1;
+        out[o++] = (char)ch;
+    }
+    return (long)o;
+}
+
+/* Find argument @name in query @q (@qn bytes): its raw value and where
+ * the whole argument starts and ends. 0 found, -1 not. */
+static int query_arg(const char *q, size_t qn, const char *name,
+                     const char **val, size_t *vlen, size_t *from,
+                     size_t *to)
+{
+    size_t nl = strlen(name), i = 0;
+
+    while (i < qn) {
+        size_t s = i, e;
+
+        while (i < qn && q[i] != '&')
+            i++;
+        e = i;
+        if (e - s > nl && memcmp(q + s, name, nl) == 0 && q[s + nl] == '=') {
+            *val = q + s + nl + 1;
+            *vlen = e - s - nl - 1;
+            *from = s;
+            *to = i < qn ? i + 1 : e;
+            return 0;
+        }
+        i++;
+    }
+    return -1;
+}
+
+/* The key from the headers, then the query. @buf holds a decoded query
+ * key. */
+static void find_key(const struct rg_filter_call *fc, struct ka_found *f,
+                     char *buf)
+{
+    const struct ka_conf *c = fc->conf;
+
+    memset(f, 0, sizeof(*f));
+    for (size_t i = 0; c->in_header && i < c->n_names; i++) {
+        size_t n;
+        const char *v = rg_req_header(fc->r, c->names[i], &n);
+
+        if (v == NULL)
+            continue;
+        f->key = v;
+        f->len = n;
+        f->name = c->names[i];
+        f->duplicate = rg_req_header_count(fc->r, c->names[i]) > 1;
+        return;
+    }
+    for (size_t i = 0; c->in_query && i < c->n_names; i++) {
+        size_t qn, vl, from, to;
+        const char *q = rg_req_query(fc->r, &qn), *v;
+        long n;
+
+        if (query_arg(q, qn, c->names[i], &v, &vl, &from, &to) != 0)
+            continue;
+        n = decode(v, vl, buf, KA_KEY_MAX);
+        f->key = buf;
+        f->len = n < 0 ? 0 : (size_t)n;
+        f->duplicate = query_arg(q + to, qn - to, c->names[i], &v, &vl,
+                                 &from, &to) == 0;
+        f->name = c->names[i];
+        f->in_query = 1;
+        return;
+    }
+}
+
+/* Drop argument @name from the query sent upstream. */
+static int hide_query_arg(struct rg_req *r, const char *name)
+{
+    size_t qn, vl, from, to;
+    const char *q = rg_req_query(r, &qn), *v;
+    char *nq;
+    size_t n;
+    int rv;
+
+    if (query_arg(q, qn, name, &v, &vl, &from, &to) != 0)
+        return 0;
+    nq = rg_req_alloc(r, qn);
+    if (nq == NULL)
+        return -ENOMEM;
+    memcpy(nq, q, from);
+    memcpy(nq + from, q + to, qn - to);
+    n = from + (qn - to);
+    if (n > 0 && nq[n - 1] == '&')
+        n--;
+    rv = rg_req_set_query(r, nq, n);
+    return rv;
+}
+
+static const char *const consumer_headers[] = {
+    "X-Consumer-ID", "X-Consumer-Custom-ID", "X-Consumer-Username",
+    "X-Credential-Identifier", "X-Anonymous-Consumer",
+};
+
+/* Make consumer @ci the request's, with Kong's upstream headers; @cred
+ * is its credential, NULL for the anonymous consumer. */
+static int set_consumer(struct rg_req *r, size_t ci,
+                        const struct rg_keyauth *cred)
+{
+    const struct rg_consumer *co = &rg_req_gateway(r)->consumers[ci];
+    int rv = 0;
+
+    for (size_t i = 0; i < sizeof(consumer_headers) / sizeof(*consumer_headers);
+         i++)
+        rg_req_hide_header(r, consumer_headers[i]);
+    rg_req_set_consumer(r, ci);
+    if (co->id != NULL)
+        rv |= rg_req_add_header(r, RG_TO_UPSTREAM, "X-Consumer-ID", co->id);
+    if (co->custom_id != NULL)
+        rv |= rg_req_add_header(r, RG_TO_UPSTREAM, "X-Consumer-Custom-ID",
+                                co->custom_id);
+    if (co->username != NULL)
+        rv |= rg_req_add_header(r, RG_TO_UPSTREAM, "X-Consumer-Username",
+                                co->username);
+    if (cred != NULL && cred->id != NULL)
+        rv |= rg_req_add_header(r, RG_TO_UPSTREAM, "X-Credential-Identifier",
+                                cred->id);
+    if (cred == NULL)
+        rv |= rg_req_add_header(r, RG_TO_UPSTREAM, "X-Anonymous-Consumer",
+                                "true");
+    return rv;
+}
+
+/* The consumer @ref names (id or username), or RG_NO_INDEX. */
+static size_t find_anonymous(const struct rg_gateway *gw, const char *ref)
+{
+    for (size_t i = 0; i < gw->n_consumers; i++) {
+        const struct rg_consumer *co = &gw->consumers[i];
+
+        if ((co->id != NULL && strcasecmp(co->id, ref) == 0) ||
+            (co->username != NULL && strcmp(co->username, ref) == 0))
+            return i;
+    }
+    return RG_NO_INDEX;
+}
+
+static enum rg_filter_status refuse(const struct rg_filter_call *fc,
+                                    const char *msg)
+{
+    const struct ka_conf *c = fc->conf;
+    char body[96];
+    int n;
+
+    if (c->anonymous != NULL) {
+        size_t ci = find_anonymous(rg_req_gateway(fc->r), c->anonymous);
+
+        if (ci == RG_NO_INDEX) {
+            n = snprintf(body, sizeof(body),
+                         "{\"message\":\"anonymous consumer is configured "
+                         "but does not exist\"}");
+            return rg_req_respond(fc->r, 500, body, (size_t)n) == 0
+                       ? RG_FILTER_RESPOND
+                       : RG_FILTER_ERROR;
+        }
+        return set_consumer(fc->r, ci, NULL) == 0 ? RG_FILTER_CONTINUE
+                                                  : RG_FILTER_ERROR;
+    }
+    n = snprintf(body, sizeof(body), "{\"message\":\"%s\"}", msg);
+    if (rg_req_add_header(fc->r, RG_TO_CLIENT, "WWW-Authenticate",
+                          c->www_auth) != 0 ||
+        rg_req_respond(fc->r, 401, body, (size_t)n) != 0)
+        return RG_FILTER_ERROR;
+    return RG_FILTER_RESPOND;
+}
+
+static int expired(const struct rg_keyauth *k)
+{
+    return k->ttl > 0 && (int64_t)time(NULL) >= k->created_at + k->ttl;
+}
+
+static enum rg_filter_status ka_access(const struct rg_filter_call *fc)
+{
+    const struct ka_conf *c = fc->conf;
+    const struct rg_gateway *gw = rg_req_gateway(fc->r);
+    struct ka_found f;
+    char buf[KA_KEY_MAX];
+    size_t ki;
+
+    if (!c->on_preflight && rg_req_method(fc->r) == RG_M_OPTIONS)
+        return RG_FILTER_CONTINUE;
+    find_key(fc, &f, buf);
+    if (f.key == NULL)
+        return refuse(fc, "No API key found in request");
+    if (f.duplicate)
+        return refuse(fc, "Duplicate API key found");
+    ki = rg_gateway_find_keyauth(gw, f.key, f.len);
+    if (ki == RG_NO_INDEX || expired(&gw->keyauths[ki]))
+        return refuse(fc, "Invalid authentication credentials");
+    if (c->hide) {
+        if (f.in_query && hide_query_arg(fc->r, f.name) != 0)
+            return RG_FILTER_ERROR;
+        if (!f.in_query)
+            rg_req_hide_header(fc->r, f.name);
+    }
+    return set_consumer(fc->r, gw->keyauths[ki].consumer, &gw->keyauths[ki])
+                   == 0
+               ? RG_FILTER_CONTINUE
+               : RG_FILTER_ERROR;
+}
+
+const struct rg_filter_ops rg_plugin_key_auth = {
+    .schema = {.name = "key-auth",
+               .conf_parse = ka_conf_parse,
+               .conf_free = ka_conf_free,
+               .protocols = RG_PROTO_HTTP | RG_PROTO_HTTPS | RG_PROTO_GRPC |
+                            RG_PROTO_GRPCS,
+               .no_consumer = 1},
+    .priority = 1250, /* Kong's */
+    .on_access = ka_access,
+};

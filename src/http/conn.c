@@ -145,8 +145,10 @@ static void conn_wait_request(struct rg_conn *c, int first)
 /* The head's input: reading a request head goes to c->in, so that its
  * fields are slices of what was read (http/head.h), not copies. It is
  * given back when no request holds slices of it (an idle connection keeps
- * none). */
-#define IN_MIN_ROOM 512
+ * none); a request keeps it to its end, a tunnel or a slow upload too. */
+#define IN_MIN_ROOM 512 /* bytes: below this, a read into the chunk would
+                           be short; the rest of the head goes to the
+                           shared buffer and is copied */
 
 static void conn_in_free(struct rg_conn *c)
 {
@@ -155,10 +157,11 @@ static void conn_in_free(struct rg_conn *c)
     c->in_len = 0;
 }
 
-/* Room in c->in for the next read, when it is the head's to take: the
- * parser wants bytes of a head (none pending ahead of them) and a request
- * begun holds no slices elsewhere. */
-static int conn_in_room(struct rg_conn *c)
+/* Make c->in ready for the next read when it is the head's to take (the
+ * parser wants bytes of a head, none pending ahead of them): empty it
+ * when no request holds slices of it, take a chunk when there is none.
+ * Returns whether the read goes there (enough room left). */
+static int conn_in_ready(struct rg_conn *c)
 {
     if (!c->want_read || c->pend_len > 0 || c->tunnel ||
         (c->req != NULL && c->head_done))
@@ -174,7 +177,7 @@ static void conn_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 {
     struct rg_conn *c = h->data;
 
-    if (conn_in_room(c))
+    if (conn_in_ready(c))
         *buf = uv_buf_init(c->in + c->in_len, RG_ARENA_CHUNK - c->in_len);
     else
         *buf = uv_buf_init(c->w->rbuf, sizeof(c->w->rbuf));
@@ -394,8 +397,13 @@ static void conn_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         if (c->req != NULL)
             rg_head_set_input(&c->req->head, c->in, c->in_len);
     }
-    if (nread == 0)
+    if (nread == 0) {
+        /* EAGAIN after a full read, or a spurious wakeup: an idle
+         * connection gives back the chunk conn_alloc took. */
+        if (c->req == NULL)
+            conn_in_free(c);
         return;
+    }
     if (c->tunnel) {
         rg_proxy_tunnel_data(c->req, buf->base, (size_t)nread);
         return;

@@ -34,7 +34,7 @@ struct rg_conn {
                                   here (a worker chunk, kept while a
                                   request holds slices of it), else into
                                   the worker's shared buffer */
-    uint32_t in_len;
+    uint32_t in_len;           /* bytes read into it so far */
     size_t out_bytes;          /* queued to the client, not yet written */
     char peer[48];             /* client IP, text */
     union {

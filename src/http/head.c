@@ -71,6 +71,8 @@ static int head_append(struct rg_head *h, const char *p, size_t n)
     return 0;
 }
 
+/* Whether @n bytes at @p lie inside the declared input (pointers into
+ * other objects compare as keep_pending's do in http/conn.c). */
 static int in_input(const struct rg_head *h, const char *p, size_t n)
 {
     return h->in != NULL && p >= h->in && n <= h->in_len &&

@@ -28,10 +28,10 @@ struct rg_head {
     uint32_t len, cap;
     uint32_t max;           /* cap on the spans' bytes together */
     uint32_t used;          /* the spans' bytes, slices and copies */
-    const char *in;         /* borrowed input (rg_head_set_input) */
-    uint32_t in_len;
+    const char *in;         /* kept input (rg_head_set_input), or NULL */
+    uint32_t in_len;        /* its bytes */
     uint32_t url_off, url_len;   /* request target (requests only) */
-    uint8_t url_in;
+    uint8_t url_in;         /* the target is a slice of the input */
     struct rg_field *fields; /* owned */
     uint32_t n_fields, fields_cap;
     int in_value;           /* parse state: 1 after a field's name ended */
@@ -51,10 +51,11 @@ void rg_head_release(struct rg_head *h);
 void rg_head_clear(struct rg_head *h, uint32_t keep);
 
 /* Declare @n bytes at @p as the input being parsed into @h: later spans
- * lying inside them are kept as slices. The caller keeps those bytes in
- * place and unchanged until the head is cleared or released; @n may grow
- * in later calls with the same @p (more input read behind it), @p may not
- * change while the head holds spans. Ownership: @p borrowed. */
+ * lying inside them are kept as slices. Ownership: @p is kept until
+ * rg_head_clear or rg_head_release: the caller leaves those bytes in
+ * place and unchanged until then. @n may grow in later calls with the
+ * same @p (more input read behind it); @p may not change while the head
+ * holds slices. */
 void rg_head_set_input(struct rg_head *h, const char *p, size_t n);
 
 /* Append bytes of the request target (a slice when they continue the
@@ -63,7 +64,8 @@ void rg_head_set_input(struct rg_head *h, const char *p, size_t n);
 int rg_head_add_url(struct rg_head *h, const char *p, size_t n) RG_MUST_CHECK;
 
 /* Append bytes of the current field name (a new field starts after the
- * previous value ended) or value. Returns 0, -E2BIG (past max or more than
+ * previous value ended) or value, as a slice or a copy like
+ * rg_head_add_url. Returns 0, -E2BIG (past max or more than
  * RG_HEAD_MAX_FIELDS fields), -ENOMEM, or -EINVAL for a value holding CR
  * or LF (obs-fold). Ownership: @p borrowed. */
 int rg_head_add_name(struct rg_head *h, const char *p, size_t n) RG_MUST_CHECK;

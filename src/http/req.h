@@ -25,7 +25,7 @@ int rg_req_status(const struct rg_req *r);
 
 /* The value of the client's request header @name (any case) in
  * *@len bytes, not NUL-terminated, or NULL when absent (the first of
- * several). */
+ * several); valid until the request ends. */
 const char *rg_req_header(const struct rg_req *r, const char *name,
                           size_t *len);
 
@@ -91,7 +91,8 @@ unsigned rg_req_method(const struct rg_req *r);
 unsigned rg_req_header_count(const struct rg_req *r, const char *name);
 
 /* The query string of the request (without "?"; "" with *@len 0 when
- * there is none), as it will be sent upstream. */
+ * there is none), as it will be sent upstream; valid until the request
+ * ends or rg_req_set_query. */
 const char *rg_req_query(const struct rg_req *r, size_t *len);
 
 /* Send @p (@len bytes, without "?"; 0: no query) upstream as the query

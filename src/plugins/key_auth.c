@@ -184,12 +184,12 @@ static int ka_conf_parse(struct rg_yt *t, yaml_node_t *config, void **out)
         return rg_yt_nomem(t);
     c->in_header = c->in_query = c->on_preflight = 1;
     c->names[0] = rg_strdup("apikey");
+    c->n_names = 1;
     c->www_auth = rg_strdup("Key realm=\"kong\"");
     if (c->names[0] == NULL || c->www_auth == NULL) {
         ka_conf_free(c);
         return rg_yt_nomem(t);
     }
-    c->n_names = 1;
     if (config != NULL)
         rv = rg_yt_map(t, config, ka_keys, c);
     if (rv < 0) {

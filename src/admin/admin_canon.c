@@ -333,10 +333,11 @@ static void add_consumers(struct canon *c, const json_t *doc)
     }
 }
 
-/* Key-auth credentials live in their consumer: nested ones stay there,
- * top-level ones move in (their `consumer` reference resolved); every
- * one gets an id (X-Credential-Identifier). */
-static int add_keyauths(struct canon *c, const json_t *doc)
+/* Credentials (@list: "keyauth_credentials", "jwt_secrets") live in
+ * their consumer: nested ones stay there, top-level ones move in (their
+ * `consumer` reference resolved); every one gets an id
+ * (X-Credential-Identifier). */
+static int add_creds(struct canon *c, const json_t *doc, const char *list)
 {
     const json_t *k;
     json_t *co, *cred;
@@ -344,40 +345,38 @@ static int add_keyauths(struct canon *c, const json_t *doc)
     char path[96];
 
     json_array_foreach(c->consumers, i, co) {
-        json_array_foreach(json_object_get(co, "keyauth_credentials"), j,
-                           cred) {
-            snprintf(path, sizeof(path), "consumers[%zu].keyauth_credentials[%zu]",
-                     i, j);
-            ensure_id(cred, "keyauth_credentials", "key", path);
+        json_array_foreach(json_object_get(co, list), j, cred) {
+            snprintf(path, sizeof(path), "consumers[%zu].%s[%zu]", i, list,
+                     j);
+            ensure_id(cred, list, "key", path);
         }
     }
-    json_array_foreach(json_object_get(doc, "keyauth_credentials"), i, k) {
+    json_array_foreach(json_object_get(doc, list), i, k) {
         const char *id = resolve(c->consumers, "username",
                                  json_object_get(k, "consumer"));
-        json_t *list;
+        json_t *l;
 
-        snprintf(path, sizeof(path), "keyauth_credentials[%zu]", i);
-        if (id == NULL)
-            return rg_errbuf_set(c->eb, "%s.consumer: no such consumer", path);
+        snprintf(path, sizeof(path), "%s[%zu]", list, i);
         co = NULL;
         json_array_foreach(c->consumers, j, cred) {
-            if (strcmp(json_string_value(json_object_get(cred, "id")), id) ==
-                0) {
+            if (id != NULL &&
+                strcmp(json_string_value(json_object_get(cred, "id")), id) ==
+                    0) {
                 co = cred;
                 break;
             }
         }
         if (co == NULL)
             return rg_errbuf_set(c->eb, "%s.consumer: no such consumer", path);
-        list = json_object_get(co, "keyauth_credentials");
-        if (!json_is_array(list)) {
-            list = json_array();
-            json_object_set_new(co, "keyauth_credentials", list);
+        l = json_object_get(co, list);
+        if (!json_is_array(l)) {
+            l = json_array();
+            json_object_set_new(co, list, l);
         }
         cred = json_deep_copy(k);
         json_object_del(cred, "consumer");
-        ensure_id(cred, "keyauth_credentials", "key", path);
-        json_array_append_new(list, cred);
+        ensure_id(cred, list, "key", path);
+        json_array_append_new(l, cred);
     }
     return 0;
 }
@@ -449,7 +448,8 @@ char *rg_admin_config_canonical(const char *text, size_t len, size_t *out_len,
     add_services(&c, doc);
     add_routes(&c, doc);
     add_consumers(&c, doc);
-    if (add_keyauths(&c, doc) != 0 || add_top_plugins(&c, doc) != 0)
+    if (add_creds(&c, doc, "keyauth_credentials") != 0 ||
+        add_creds(&c, doc, "jwt_secrets") != 0 || add_top_plugins(&c, doc) != 0)
         goto done;
     dump = json_dumps(c.out, JSON_COMPACT | JSON_SORT_KEYS);
     out = dump ? rg_strdup(dump) : NULL;

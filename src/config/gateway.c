@@ -1148,6 +1148,12 @@ static int root_keyauths(struct rg_yt *t, yaml_node_t *v, void *ctx)
     return 0;
 }
 
+static int root_jwts(struct rg_yt *t, yaml_node_t *v, void *ctx)
+{
+    ((struct gw_ctx *)ctx)->jwts = v;
+    return 0;
+}
+
 /* Kong's other entity lists are accepted only empty for now. */
 /* clang-format off */
 static const struct rg_yt_key root_keys[] = {
@@ -1168,7 +1174,7 @@ static const struct rg_yt_key root_keys[] = {
     {"acls", rg_gw__key_empty_list},
     {"basicauth_credentials", rg_gw__key_empty_list},
     {"hmacauth_credentials", rg_gw__key_empty_list},
-    {"jwt_secrets", rg_gw__key_empty_list},
+    {"jwt_secrets", root_jwts},
     {"keyauth_credentials", root_keyauths},
     {"oauth2_credentials", rg_gw__key_empty_list},
     {"mtls_auth_credentials", rg_gw__key_empty_list},
@@ -1219,8 +1225,10 @@ static int parse_root(struct rg_yt *t, struct gw_ctx *c)
         rv = walk_list(t, "keyauth_credentials", c->keyauths,
                        rg_gw__keyauth_item, c);
     if (rv == 0)
+        rv = walk_list(t, "jwt_secrets", c->jwts, rg_gw__jwt_item, c);
+    if (rv == 0)
         rv = walk_list(t, "plugins", c->plugins, rg_gw__plugin_item, c);
-    if (rv == 0 && rg_gw__keyauth_index(c->gw) != 0)
+    if (rv == 0 && rg_gw__cred_index(c->gw) != 0)
         rv = rg_yt_nomem(t);
     return rv;
 }
@@ -1327,7 +1335,7 @@ void rg_gateway_release(struct rg_gateway *gw)
     for (size_t i = 0; i < gw->n_consumers; i++)
         rg_gw__consumer_release(&gw->consumers[i]);
     rg_free(gw->consumers);
-    rg_gw__keyauths_release(gw);
+    rg_gw__creds_release(gw);
     for (size_t i = 0; i < gw->n_plugins; i++)
         rg_gw__plugin_release(gw, &gw->plugins[i]);
     rg_free(gw->plugins);

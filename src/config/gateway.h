@@ -16,11 +16,15 @@
  * exact match (nginx's `location =`); Kong regex paths ("~...") are rejected
  * with an error, never silently dropped.
  *
- * consumers[].{id,username,custom_id,tags,plugins,keyauth_credentials}
+ * consumers[].{id,username,custom_id,tags,plugins,keyauth_credentials,
+ * jwt_secrets}
  * (the other credential lists must be empty until their plugins land),
- * keyauth_credentials[].{id,key,ttl,tags,created_at} nested in a consumer
- * or at the top level with a `consumer` reference (ttl needs created_at:
- * the file says when the credential was made), and plugins everywhere
+ * keyauth_credentials[].{id,key,ttl,tags,created_at} and
+ * jwt_secrets[].{id,key,algorithm,secret,rsa_public_key,tags,created_at},
+ * nested in a consumer or at the top level with a `consumer` reference
+ * (ttl needs created_at: the file says when the credential was made;
+ * an RS or ES algorithm needs rsa_public_key, a PEM key of its type, HS a
+ * secret), and plugins everywhere
  * Kong has them: top level (with service/route/consumer references by
  * name or id) and nested in services, routes and consumers, with
  * {name,id,instance_name,config,enabled,protocols,ordering,tags}; `name`
@@ -136,15 +140,42 @@ struct rg_consumer {
 
 #define RG_NO_INDEX SIZE_MAX /* a plugin not scoped to that entity */
 
+/* What every credential has (Kong's credential entities). */
+struct rg_cred {
+    char *id;                /* lower-case UUID, or NULL */
+    char *key;               /* unique per credential type, with case */
+    size_t consumer;         /* index into consumers */
+    int64_t created_at;      /* seconds since the epoch, 0: not given */
+};
+
 /* A key-auth credential (Kong's keyauth_credentials), nested under its
  * consumer or at the top level with a `consumer` reference. */
 struct rg_keyauth {
-    char *id;                /* lower-case UUID, or NULL */
-    char *key;               /* unique, compared with case */
-    size_t consumer;         /* index into consumers */
-    int64_t created_at;      /* seconds since the epoch, 0: not given */
+    struct rg_cred cred;     /* cred.key: the API key */
     uint32_t ttl;            /* seconds after created_at it expires; 0:
                                 never */
+};
+
+/* JWT signature algorithms (jwt_secrets[].algorithm). */
+enum rg_jwt_alg {
+    RG_JWT_HS256, RG_JWT_HS384, RG_JWT_HS512,
+    RG_JWT_RS256, RG_JWT_RS384, RG_JWT_RS512,
+    RG_JWT_ES256, RG_JWT_ES384,
+    RG_JWT_ALG_MAX
+};
+
+/* The JOSE name of @alg ("HS256"...). */
+const char *rg_jwt_alg_name(enum rg_jwt_alg alg);
+
+/* A jwt credential (Kong's jwt_secrets): cred.key is what the token's
+ * key claim (iss by default) must name. */
+struct rg_jwt_secret {
+    struct rg_cred cred;
+    enum rg_jwt_alg alg;     /* the only algorithm its tokens may use */
+    char *secret;            /* HS*: the HMAC secret (text) */
+    char *rsa_public_key;    /* RS* and ES*: the PEM public key ... */
+    void *pkey;              /* ... parsed (OpenSSL EVP_PKEY, of the type
+                                alg needs), shared read-only */
 };
 
 /* Kong 3 dynamic ordering (`ordering: {before: {access: [names]},
@@ -184,6 +215,9 @@ struct rg_gateway {
                                     file order, then the top-level ones */
     size_t n_keyauths;
     struct rg_strmap keyauth_index; /* key -> index into keyauths */
+    struct rg_jwt_secret *jwts;  /* likewise */
+    size_t n_jwts;
+    struct rg_strmap jwt_index;  /* key -> index into jwts */
     struct rg_plugin_inst *plugins; /* every instance, in file order of
                                        their first appearance */
     size_t n_plugins;
@@ -231,9 +265,11 @@ const struct rg_xref *rg_gateway_xrefs(size_t *n);
 void rg_gateway_release(struct rg_gateway *gw);
 
 /* The key-auth credential whose key is @key (@len bytes), as an index
- * into @gw->keyauths, or RG_NO_INDEX. O(1). Thread: any (@gw is
- * immutable once parsed). */
+ * into @gw->keyauths, or RG_NO_INDEX; the same for jwt credentials and
+ * @gw->jwts. O(1). Thread: any (@gw is immutable once parsed). */
 size_t rg_gateway_find_keyauth(const struct rg_gateway *gw, const char *key,
                                size_t len);
+size_t rg_gateway_find_jwt(const struct rg_gateway *gw, const char *key,
+                           size_t len);
 
 #endif

@@ -1,5 +1,5 @@
 /* Kong consumers in the declarative file: consumers[].{id, username,
- * custom_id, tags, plugins, keyauth_credentials} (credentials: gw_creds.c;
+ * custom_id, tags, plugins, keyauth_credentials, jwt_secrets} (credentials: gw_creds.c;
  * the other credential lists must be empty until their plugins land). */
 #include <string.h>
 
@@ -47,7 +47,7 @@ static const struct rg_yt_key consumer_keys[] = {
     {"acls", rg_gw__key_empty_list},
     {"basicauth_credentials", rg_gw__key_empty_list},
     {"hmacauth_credentials", rg_gw__key_empty_list},
-    {"jwt_secrets", rg_gw__key_empty_list},
+    {"jwt_secrets", rg_gw__consumer_jwts},
     {"keyauth_credentials", rg_gw__consumer_keyauths},
     {"oauth2_credentials", rg_gw__key_empty_list},
     {"mtls_auth_credentials", rg_gw__key_empty_list},

@@ -29,6 +29,9 @@ enum gw_x {
     GW_X_KEYAUTH_ID,
     GW_X_KEYAUTH_KEY,
     GW_X_KEYAUTH_CONSUMER,
+    GW_X_JWT_ID,
+    GW_X_JWT_KEY,
+    GW_X_JWT_CONSUMER,
     GW_X_MAX
 };
 
@@ -41,6 +44,9 @@ struct gw_ctx {
     size_t consumer_cap;   /* ... gw->consumers */
     size_t plugin_cap;     /* ... gw->plugins */
     size_t keyauth_cap;    /* ... gw->keyauths */
+    size_t jwt_cap;        /* ... gw->jwts */
+    struct rg_cred *cred;  /* the credential being read */
+    const struct gw_cred_type *cred_type; /* ... and its type */
     size_t svc;            /* services[svc] is being read */
     size_t route;          /* routes[route] is being read */
     size_t consumer;       /* consumers[consumer] is being read */
@@ -58,6 +64,7 @@ struct gw_ctx {
     yaml_node_t *consumers;
     yaml_node_t *plugins;
     yaml_node_t *keyauths;
+    yaml_node_t *jwts;
     /* Per rule across entities (rg_gw_xref), the values seen so far
      * mapped to the index of their entity: names and ids (keys borrowed
      * from the YAML document; REF entries stay empty) and, for
@@ -108,14 +115,16 @@ int rg_gw__consumer_item(struct rg_yt *t, yaml_node_t *n, size_t i,
                          void *ctx);
 int rg_gw__plugin_item(struct rg_yt *t, yaml_node_t *n, size_t i, void *ctx);
 
-/* Credentials (gw_creds.c): a consumer's nested keyauth_credentials
- * list, one item of the top-level list, and the index built once all are
- * read. */
+/* Credentials (gw_creds.c): a consumer's nested lists, one item of each
+ * top-level list, and the key indexes built once all are read. */
+struct gw_cred_type;
 int rg_gw__consumer_keyauths(struct rg_yt *t, yaml_node_t *v, void *ctx);
+int rg_gw__consumer_jwts(struct rg_yt *t, yaml_node_t *v, void *ctx);
 int rg_gw__keyauth_item(struct rg_yt *t, yaml_node_t *n, size_t i,
                         void *ctx);
-int rg_gw__keyauth_index(struct rg_gateway *gw);
-void rg_gw__keyauths_release(struct rg_gateway *gw);
+int rg_gw__jwt_item(struct rg_yt *t, yaml_node_t *n, size_t i, void *ctx);
+int rg_gw__cred_index(struct rg_gateway *gw);
+void rg_gw__creds_release(struct rg_gateway *gw);
 
 /* Free what the ctx owns of plugin bookkeeping. */
 void rg_gw__plugins_release(struct gw_ctx *c);

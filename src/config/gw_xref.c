@@ -42,6 +42,12 @@ const struct rg_xref rg_gw_xref[GW_X_MAX] = {
     [GW_X_KEYAUTH_CONSUMER] = {"keyauth_credentials", "consumer",
                                RG_XREF_REF, 0, "consumers", "username",
                                "consumer"},
+    [GW_X_JWT_ID]        = {"jwt_secrets", "id", RG_XREF_UNIQUE, 1, NULL,
+                            NULL, "jwt_secrets id"},
+    [GW_X_JWT_KEY]       = {"jwt_secrets", "key", RG_XREF_UNIQUE, 0, NULL,
+                            NULL, "jwt key"},
+    [GW_X_JWT_CONSUMER]  = {"jwt_secrets", "consumer", RG_XREF_REF, 0,
+                            "consumers", "username", "consumer"},
 };
 /* clang-format on */
 

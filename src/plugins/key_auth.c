@@ -31,6 +31,7 @@
 #include "core/alloc.h"
 #include "http/filter.h"
 #include "http/req.h"
+#include "plugins/auth.h"
 
 #define KA_NAMES_MAX 16
 #define KA_KEY_MAX 1024 /* a decoded query key, bytes */
@@ -330,85 +331,17 @@ static int hide_query_arg(struct rg_req *r, const char *name)
     return rv;
 }
 
-static const char *const consumer_headers[] = {
-    "X-Consumer-ID", "X-Consumer-Custom-ID", "X-Consumer-Username",
-    "X-Credential-Identifier", "X-Anonymous-Consumer",
-};
-
-/* Make consumer @ci the request's, with Kong's upstream headers; @cred
- * is its credential, NULL for the anonymous consumer. */
-static int set_consumer(struct rg_req *r, size_t ci,
-                        const struct rg_keyauth *cred)
+static int expired(const struct rg_keyauth *k)
 {
-    const struct rg_consumer *co = &rg_req_gateway(r)->consumers[ci];
-    int rv = 0;
-
-    for (size_t i = 0; i < sizeof(consumer_headers) / sizeof(*consumer_headers);
-         i++)
-        rg_req_hide_header(r, consumer_headers[i]);
-    rg_req_set_consumer(r, ci);
-    if (co->id != NULL)
-        rv |= rg_req_add_header(r, RG_TO_UPSTREAM, "X-Consumer-ID", co->id);
-    if (co->custom_id != NULL)
-        rv |= rg_req_add_header(r, RG_TO_UPSTREAM, "X-Consumer-Custom-ID",
-                                co->custom_id);
-    if (co->username != NULL)
-        rv |= rg_req_add_header(r, RG_TO_UPSTREAM, "X-Consumer-Username",
-                                co->username);
-    if (cred != NULL && cred->id != NULL)
-        rv |= rg_req_add_header(r, RG_TO_UPSTREAM, "X-Credential-Identifier",
-                                cred->id);
-    if (cred == NULL)
-        rv |= rg_req_add_header(r, RG_TO_UPSTREAM, "X-Anonymous-Consumer",
-                                "true");
-    return rv;
-}
-
-/* The consumer @ref names (id or username), or RG_NO_INDEX. */
-static size_t find_anonymous(const struct rg_gateway *gw, const char *ref)
-{
-    for (size_t i = 0; i < gw->n_consumers; i++) {
-        const struct rg_consumer *co = &gw->consumers[i];
-
-        if ((co->id != NULL && strcasecmp(co->id, ref) == 0) ||
-            (co->username != NULL && strcmp(co->username, ref) == 0))
-            return i;
-    }
-    return RG_NO_INDEX;
+    return k->ttl > 0 && (int64_t)time(NULL) >= k->cred.created_at + k->ttl;
 }
 
 static enum rg_filter_status refuse(const struct rg_filter_call *fc,
-                                    const char *msg)
+                                    const char *body)
 {
     const struct ka_conf *c = fc->conf;
-    char body[96];
-    int n;
 
-    if (c->anonymous != NULL) {
-        size_t ci = find_anonymous(rg_req_gateway(fc->r), c->anonymous);
-
-        if (ci == RG_NO_INDEX) {
-            n = snprintf(body, sizeof(body),
-                         "{\"message\":\"anonymous consumer is configured "
-                         "but does not exist\"}");
-            return rg_req_respond(fc->r, 500, body, (size_t)n) == 0
-                       ? RG_FILTER_RESPOND
-                       : RG_FILTER_ERROR;
-        }
-        return set_consumer(fc->r, ci, NULL) == 0 ? RG_FILTER_CONTINUE
-                                                  : RG_FILTER_ERROR;
-    }
-    n = snprintf(body, sizeof(body), "{\"message\":\"%s\"}", msg);
-    if (rg_req_add_header(fc->r, RG_TO_CLIENT, "WWW-Authenticate",
-                          c->www_auth) != 0 ||
-        rg_req_respond(fc->r, 401, body, (size_t)n) != 0)
-        return RG_FILTER_ERROR;
-    return RG_FILTER_RESPOND;
-}
-
-static int expired(const struct rg_keyauth *k)
-{
-    return k->ttl > 0 && (int64_t)time(NULL) >= k->created_at + k->ttl;
+    return rg_auth_refuse(fc->r, c->anonymous, body, c->www_auth);
 }
 
 static enum rg_filter_status ka_access(const struct rg_filter_call *fc)
@@ -423,20 +356,21 @@ static enum rg_filter_status ka_access(const struct rg_filter_call *fc)
         return RG_FILTER_CONTINUE;
     find_key(fc, &f, buf);
     if (f.key == NULL)
-        return refuse(fc, "No API key found in request");
+        return refuse(fc, "{\"message\":\"No API key found in request\"}");
     if (f.duplicate)
-        return refuse(fc, "Duplicate API key found");
+        return refuse(fc, "{\"message\":\"Duplicate API key found\"}");
     ki = rg_gateway_find_keyauth(gw, f.key, f.len);
     if (ki == RG_NO_INDEX || expired(&gw->keyauths[ki]))
-        return refuse(fc, "Invalid authentication credentials");
+        return refuse(fc,
+                      "{\"message\":\"Invalid authentication credentials\"}");
     if (c->hide) {
         if (f.in_query && hide_query_arg(fc->r, f.name) != 0)
             return RG_FILTER_ERROR;
         if (!f.in_query)
             rg_req_hide_header(fc->r, f.name);
     }
-    return set_consumer(fc->r, gw->keyauths[ki].consumer, &gw->keyauths[ki])
-                   == 0
+    return rg_auth_set_consumer(fc->r, gw->keyauths[ki].cred.consumer,
+                                &gw->keyauths[ki].cred) == 0
                ? RG_FILTER_CONTINUE
                : RG_FILTER_ERROR;
 }

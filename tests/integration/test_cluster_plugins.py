@@ -3,13 +3,29 @@
 with the test-phases plugins): a plugin written on one node is enforced by
 every node's proxy; its config is checked by the plugin's schema on the way
 in, so a bad config or an unknown plugin name is a 400 naming the path and
-nothing is stored; PATCH and DELETE change what every node enforces."""
+nothing is stored; PATCH and DELETE change what every node enforces; and
+consumers' key-auth and jwt credentials written on one node authenticate
+on every node."""
 
+import base64
+import hashlib
+import hmac
+import json
 
 import rgtest
 from rgcluster import REV, ClusterTestCase, revision_of, scaled
 
 rgtest.use_test_binary()
+
+
+def hs256(claims, secret):
+    """A compact JWS signed with HMAC-SHA256."""
+    def b64u(b):
+        return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+    si = (b64u(json.dumps({"alg": "HS256", "typ": "JWT"}).encode()) + "." +
+          b64u(json.dumps(claims).encode()))
+    return si + "." + b64u(hmac.new(secret, si.encode(),
+                                    hashlib.sha256).digest())
 
 
 class ClusterPluginsTest(ClusterTestCase):
@@ -113,7 +129,8 @@ class ClusterPluginsTest(ClusterTestCase):
 
     def test_credentials_written_on_one_node_authenticate_on_all(self):
         """POST /config on one node with consumers, a nested and a
-        top-level key-auth credential and a key-auth route: every node
+        top-level key-auth credential, a top-level jwt credential and
+        key-auth and jwt routes: every node
         refuses a missing or wrong key and lets each key in as its
         consumer; a consumer written later with its credential (PUT
         /consumers/{name}) works everywhere too."""
@@ -128,8 +145,23 @@ class ClusterPluginsTest(ClusterTestCase):
              "keyauth_credentials": [{"key": "alice-key"}]},
             {"username": "bob"}]
         doc["keyauth_credentials"] = [{"key": "bob-key", "consumer": "bob"}]
+        doc["services"][0]["routes"].append({
+            "name": "signed", "paths": ["/signed"], "strip_path": False,
+            "plugins": [{"name": "jwt"}]})
+        doc["jwt_secrets"] = [{"key": "bob-iss", "secret": "b0b",
+                               "consumer": {"username": "bob"}}]
         r = c.write("POST", "/config", doc, node=c.nodes[1])
         self.assertEqual(r.status, 201, r)
+        tok = hs256({"iss": "bob-iss"}, b"b0b")
+        for nd in self.cluster.alive():
+            rgtest.wait_until(lambda: nd.proxy(
+                "/signed/echo", headers={"Authorization": "Bearer " + tok}
+            ).status == 200, scaled(5.0), 0.05, "jwt on node %d" % nd.id)
+            r = nd.proxy("/signed/echo",
+                         headers={"Authorization": "Bearer " + tok})
+            self.assertEqual(r.json()["headers"]["X-Consumer-Username"],
+                             "bob")
+            self.assertEqual(nd.proxy("/signed/echo").status, 401)
         self.keyed_everywhere("alice-key", "alice")
         self.keyed_everywhere("bob-key", "bob")
         self.keyed_everywhere(None, 401)

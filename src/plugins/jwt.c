@@ -1,0 +1,528 @@
+/* jwt: Kong's JWT authentication. The token comes from a query argument
+ * (uri_param_names), a cookie (cookie_names) or an `Authorization:
+ * Bearer` header (header_names), in that order, as Kong; its key claim
+ * (key_claim_name, in the claims, then the header) names the consumer's
+ * jwt credential (O(1)), which pins the algorithm and holds the secret or
+ * public key (jwt_token.h checks the rest). Config, as Kong 3's, plus
+ * `leeway` (raftgate's: seconds of clock skew allowed on exp and nbf):
+ *
+ *   uri_param_names: [jwt]   cookie_names: []   header_names: [authorization]
+ *   key_claim_name: iss      secret_is_base64: false
+ *   claims_to_verify: []     (exp, nbf)
+ *   maximum_expiration: 0    seconds (exp - now at most this; needs exp in
+ *                            claims_to_verify)
+ *   anonymous: null          run_on_preflight: true     realm: null
+ *
+ * Answers 401 with Kong's bodies: {"message":"Unauthorized"} without a
+ * token, "Multiple tokens provided", "Bad token; <why>", "No mandatory
+ * '<claim>' in claims", "Invalid '<claim>' in claims", "No credentials
+ * found for given '<claim>'", "Invalid algorithm", "Invalid signature";
+ * claim failures as {"exp":"token expired"}, {"nbf":"token not valid
+ * yet"}, {"exp":"must be a number"}, {"exp":"exceeds maximum allowed
+ * expiration"}. An authenticated request carries the consumer headers of
+ * plugins/auth.h upstream. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "config/yamltree.h"
+#include "core/alloc.h"
+#include "http/filter.h"
+#include "http/req.h"
+#include "plugins/auth.h"
+#include "plugins/jwt_token.h"
+
+#define JW_NAMES_MAX 8
+#define JW_EXP_MAX 31536000 /* seconds: Kong's maximum_expiration bound */
+#define JW_LEEWAY_MAX 3600
+
+struct jw_names {
+    char *v[JW_NAMES_MAX];
+    size_t n;
+};
+
+struct jw_conf {
+    struct jw_names params, cookies, headers;
+    char *key_claim;
+    int secret_b64;
+    int verify_exp, verify_nbf;
+    uint32_t max_exp;
+    uint32_t leeway;
+    char *anonymous;
+    int on_preflight;
+    char *www_auth;          /* WWW-Authenticate, or NULL: none */
+};
+
+/* ---- config ---- */
+
+static void names_free(struct jw_names *n)
+{
+    for (size_t i = 0; i < n->n; i++)
+        rg_free(n->v[i]);
+    n->n = 0;
+}
+
+static void jw_conf_free(void *p)
+{
+    struct jw_conf *c = p;
+
+    if (c == NULL)
+        return;
+    names_free(&c->params);
+    names_free(&c->cookies);
+    names_free(&c->headers);
+    rg_free(c->key_claim);
+    rg_free(c->anonymous);
+    rg_free(c->www_auth);
+    rg_free(c);
+}
+
+static int name_item(struct rg_yt *t, yaml_node_t *n, size_t i, void *ctx)
+{
+    struct jw_names *l = ctx;
+    const char *s;
+    size_t len;
+    int rv = rg_yt_scalar(t, n, &s, &len);
+
+    if (rv < 0)
+        return rv;
+    if (len == 0)
+        return rg_yt_err(t, n, "must not be empty");
+    if (l->n == JW_NAMES_MAX)
+        return rg_yt_err(t, n, "at most %d names", JW_NAMES_MAX);
+    l->v[l->n] = rg_strndup(s, len);
+    if (l->v[l->n] == NULL)
+        return rg_yt_nomem(t);
+    l->n++;
+    return 0;
+}
+
+static int read_names(struct rg_yt *t, yaml_node_t *v, struct jw_names *l)
+{
+    names_free(l);
+    return rg_yt_seq(t, v, name_item, l);
+}
+
+static int k_params(struct rg_yt *t, yaml_node_t *v, void *ctx)
+{
+    return read_names(t, v, &((struct jw_conf *)ctx)->params);
+}
+
+static int k_cookies(struct rg_yt *t, yaml_node_t *v, void *ctx)
+{
+    return read_names(t, v, &((struct jw_conf *)ctx)->cookies);
+}
+
+static int k_headers(struct rg_yt *t, yaml_node_t *v, void *ctx)
+{
+    return read_names(t, v, &((struct jw_conf *)ctx)->headers);
+}
+
+static int k_key_claim(struct rg_yt *t, yaml_node_t *v, void *ctx)
+{
+    struct jw_conf *c = ctx;
+    int rv = rg_yt_str(t, v, &c->key_claim);
+
+    if (rv == 0 && c->key_claim[0] == '\0')
+        return rg_yt_err(t, v, "must not be empty");
+    return rv;
+}
+
+static int k_secret_b64(struct rg_yt *t, yaml_node_t *v, void *ctx)
+{
+    return rg_yt_bool(t, v, &((struct jw_conf *)ctx)->secret_b64);
+}
+
+static int claim_item(struct rg_yt *t, yaml_node_t *n, size_t i, void *ctx)
+{
+    struct jw_conf *c = ctx;
+    const char *s;
+    size_t len;
+    int rv = rg_yt_scalar(t, n, &s, &len);
+
+    if (rv < 0)
+        return rv;
+    if (strcmp(s, "exp") == 0)
+        c->verify_exp = 1;
+    else if (strcmp(s, "nbf") == 0)
+        c->verify_nbf = 1;
+    else
+        return rg_yt_err(t, n, "must be \"exp\" or \"nbf\"");
+    return 0;
+}
+
+static int k_claims(struct rg_yt *t, yaml_node_t *v, void *ctx)
+{
+    return rg_yt_seq(t, v, claim_item, ctx);
+}
+
+static int k_max_exp(struct rg_yt *t, yaml_node_t *v, void *ctx)
+{
+    long long x;
+    int rv = rg_yt_int(t, v, 0, JW_EXP_MAX, &x);
+
+    if (rv == 0)
+        ((struct jw_conf *)ctx)->max_exp = (uint32_t)x;
+    return rv;
+}
+
+static int k_leeway(struct rg_yt *t, yaml_node_t *v, void *ctx)
+{
+    long long x;
+    int rv = rg_yt_int(t, v, 0, JW_LEEWAY_MAX, &x);
+
+    if (rv == 0)
+        ((struct jw_conf *)ctx)->leeway = (uint32_t)x;
+    return rv;
+}
+
+static int k_anonymous(struct rg_yt *t, yaml_node_t *v, void *ctx)
+{
+    return rg_yt_str(t, v, &((struct jw_conf *)ctx)->anonymous);
+}
+
+static int k_on_preflight(struct rg_yt *t, yaml_node_t *v, void *ctx)
+{
+    return rg_yt_bool(t, v, &((struct jw_conf *)ctx)->on_preflight);
+}
+
+static int k_realm(struct rg_yt *t, yaml_node_t *v, void *ctx)
+{
+    struct jw_conf *c = ctx;
+    const char *s;
+    size_t len;
+    int rv = rg_yt_scalar(t, v, &s, &len);
+
+    if (rv < 0)
+        return rv;
+    for (size_t i = 0; i < len; i++) {
+        if ((unsigned char)s[i] < 0x20 || s[i] == '"' || s[i] == '\\' ||
+            s[i] == 0x7f)
+            return rg_yt_err(t, v, "must be printable, without quotes or "
+                                   "backslashes");
+    }
+    rg_free(c->www_auth);
+    c->www_auth = rg_malloc(len + sizeof("Bearer realm=\"\""));
+    if (c->www_auth == NULL)
+        return rg_yt_nomem(t);
+    snprintf(c->www_auth, len + sizeof("Bearer realm=\"\""),
+             "Bearer realm=\"%s\"", s);
+    return 0;
+}
+
+/* clang-format off */
+static const struct rg_yt_key jw_keys[] = {
+    {"uri_param_names", k_params},
+    {"cookie_names", k_cookies},
+    {"header_names", k_headers},
+    {"key_claim_name", k_key_claim},
+    {"secret_is_base64", k_secret_b64},
+    {"claims_to_verify", k_claims},
+    {"maximum_expiration", k_max_exp},
+    {"leeway", k_leeway},
+    {"anonymous", k_anonymous},
+    {"run_on_preflight", k_on_preflight},
+    {"realm", k_realm},
+    {NULL, NULL},
+};
+/* clang-format on */
+
+static int jw_conf_parse(struct rg_yt *t, yaml_node_t *config, void **out)
+{
+    struct jw_conf *c = rg_calloc(1, sizeof(*c));
+    int rv = 0;
+
+    *out = NULL;
+    if (c == NULL)
+        return rg_yt_nomem(t);
+    c->on_preflight = 1;
+    c->params.v[0] = rg_strdup("jwt");
+    c->params.n = 1;
+    c->headers.v[0] = rg_strdup("authorization");
+    c->headers.n = 1;
+    c->key_claim = rg_strdup("iss");
+    if (c->params.v[0] == NULL || c->headers.v[0] == NULL ||
+        c->key_claim == NULL) {
+        jw_conf_free(c);
+        return rg_yt_nomem(t);
+    }
+    if (config != NULL)
+        rv = rg_yt_map(t, config, jw_keys, c);
+    if (rv == 0 && c->max_exp > 0 && !c->verify_exp)
+        rv = rg_yt_err(t, config, "maximum_expiration needs \"exp\" in "
+                                  "claims_to_verify");
+    if (rv < 0) {
+        jw_conf_free(c);
+        return rv;
+    }
+    *out = c;
+    return 0;
+}
+
+/* ---- finding the token ---- */
+
+/* Tokens seen: one is fine, two different are refused (as Kong). */
+struct jw_found {
+    const char *tok;
+    size_t len;
+    int multiple;
+};
+
+static void found(struct jw_found *f, const char *p, size_t n)
+{
+    if (n == 0)
+        return;
+    if (f->tok != NULL && (f->len != n || memcmp(f->tok, p, n) != 0))
+        f->multiple = 1;
+    if (f->tok == NULL) {
+        f->tok = p;
+        f->len = n;
+    }
+}
+
+static const char *arg_in(const char *q, size_t qn, const char *name,
+                          size_t *vlen)
+{
+    size_t nl = strlen(name), i = 0;
+
+    while (i < qn) {
+        size_t s = i;
+
+        while (i < qn && q[i] != '&')
+            i++;
+        if (i - s > nl && memcmp(q + s, name, nl) == 0 && q[s + nl] == '=') {
+            *vlen = i - s - nl - 1;
+            return q + s + nl + 1;
+        }
+        i++;
+    }
+    return NULL;
+}
+
+/* The cookie @name in Cookie header value @v (@n bytes). */
+static const char *cookie_in(const char *v, size_t n, const char *name,
+                             size_t *vlen)
+{
+    size_t nl = strlen(name), i = 0;
+
+    while (i < n) {
+        size_t s, e;
+
+        while (i < n && (v[i] == ' ' || v[i] == ';'))
+            i++;
+        s = i;
+        while (i < n && v[i] != ';')
+            i++;
+        e = i;
+        if (e - s > nl && memcmp(v + s, name, nl) == 0 && v[s + nl] == '=') {
+            *vlen = e - s - nl - 1;
+            return v + s + nl + 1;
+        }
+    }
+    return NULL;
+}
+
+/* "Bearer <token>" (any blanks, B or b), as Kong's pattern. */
+static const char *bearer(const char *v, size_t n, size_t *tlen)
+{
+    size_t i = 0;
+
+    while (i < n && (v[i] == ' ' || v[i] == '\t'))
+        i++;
+    if (n - i < 7 || (v[i] != 'B' && v[i] != 'b') ||
+        memcmp(v + i + 1, "earer", 5) != 0 ||
+        (v[i + 6] != ' ' && v[i + 6] != '\t'))
+        return NULL;
+    i += 7;
+    while (i < n && (v[i] == ' ' || v[i] == '\t'))
+        i++;
+    *tlen = n - i;
+    return v + i;
+}
+
+static void find_token(const struct rg_filter_call *fc, struct jw_found *f)
+{
+    const struct jw_conf *c = fc->conf;
+    size_t qn, n;
+    const char *q = rg_req_query(fc->r, &qn), *v;
+
+    memset(f, 0, sizeof(*f));
+    for (size_t i = 0; i < c->params.n; i++) {
+        v = arg_in(q, qn, c->params.v[i], &n);
+        if (v != NULL) /* tokens are base64url and dots: no decoding */
+            found(f, v, n);
+    }
+    v = c->cookies.n > 0 ? rg_req_header(fc->r, "cookie", &n) : NULL;
+    for (size_t i = 0; v != NULL && i < c->cookies.n; i++) {
+        size_t tl;
+        const char *t = cookie_in(v, n, c->cookies.v[i], &tl);
+
+        if (t != NULL)
+            found(f, t, tl);
+    }
+    for (size_t i = 0; i < c->headers.n; i++) {
+        size_t tl;
+        const char *t;
+
+        v = rg_req_header(fc->r, c->headers.v[i], &n);
+        if (v != NULL && (t = bearer(v, n, &tl)) != NULL)
+            found(f, t, tl);
+    }
+}
+
+/* ---- checking it ---- */
+
+static enum rg_filter_status refuse(const struct rg_filter_call *fc,
+                                    const char *body)
+{
+    const struct jw_conf *c = fc->conf;
+
+    return rg_auth_refuse(fc->r, c->anonymous, body, c->www_auth);
+}
+
+static enum rg_filter_status refusef(const struct rg_filter_call *fc,
+                                     const char *fmt, const char *a)
+{
+    char body[256];
+
+    snprintf(body, sizeof(body), fmt, a);
+    return refuse(fc, body);
+}
+
+/* The key claim: a non-empty string in the claims, else in the header. */
+static const json_t *key_claim(const struct rg_jwt *j, const char *name)
+{
+    const json_t *v = json_object_get(j->claims, name);
+
+    return v != NULL ? v : json_object_get(j->header, name);
+}
+
+/* exp and nbf as configured; NULL when they hold, else the 401 body. */
+static const char *check_claims(const struct jw_conf *c,
+                                const struct rg_jwt *j)
+{
+    double now = (double)time(NULL);
+    const json_t *exp = json_object_get(j->claims, "exp");
+    const json_t *nbf = json_object_get(j->claims, "nbf");
+
+    if (c->verify_exp) {
+        if (exp == NULL)
+            return "{\"exp\":\"must be a number\"}";
+        if (!json_is_number(exp) || !isfinite(json_number_value(exp)))
+            return "{\"exp\":\"must be a number\"}";
+        if (json_number_value(exp) + c->leeway <= now)
+            return "{\"exp\":\"token expired\"}";
+        if (c->max_exp > 0 && json_number_value(exp) - now > c->max_exp)
+            return "{\"exp\":\"exceeds maximum allowed expiration\"}";
+    }
+    if (c->verify_nbf) {
+        if (nbf == NULL || !json_is_number(nbf) ||
+            !isfinite(json_number_value(nbf)))
+            return "{\"nbf\":\"must be a number\"}";
+        if (json_number_value(nbf) - c->leeway > now)
+            return "{\"nbf\":\"token not valid yet\"}";
+    }
+    return NULL;
+}
+
+/* The secret of @cred as HMAC key bytes (decoded when secret_is_base64)
+ * in a new *@key the caller frees. 0, -EINVAL (bad base64), -ENOMEM. */
+static int hmac_key(const struct jw_conf *c, const struct rg_jwt_secret *cred,
+                    unsigned char **key, size_t *len)
+{
+    if (cred->secret == NULL) {
+        *key = NULL;
+        *len = 0;
+        return 0;
+    }
+    if (c->secret_b64)
+        return rg_b64_decode(cred->secret, strlen(cred->secret), 1, key, len);
+    *key = (unsigned char *)rg_strdup(cred->secret);
+    *len = strlen(cred->secret);
+    return *key != NULL ? 0 : -ENOMEM;
+}
+
+static enum rg_filter_status verify(const struct rg_filter_call *fc,
+                                    const struct rg_jwt *j)
+{
+    const struct jw_conf *c = fc->conf;
+    const struct rg_gateway *gw = rg_req_gateway(fc->r);
+    const json_t *kc = key_claim(j, c->key_claim);
+    const struct rg_jwt_secret *cred;
+    const char *why, *kv = json_string_value(kc);
+    unsigned char *key = NULL;
+    size_t ci, klen = 0;
+    int ok;
+
+    if (kc == NULL)
+        return refusef(fc, "{\"message\":\"No mandatory '%s' in claims\"}",
+                       c->key_claim);
+    if (kv == NULL || kv[0] == '\0')
+        return refusef(fc, "{\"message\":\"Invalid '%s' in claims\"}",
+                       c->key_claim);
+    ci = rg_gateway_find_jwt(gw, kv, json_string_length(kc));
+    if (ci == RG_NO_INDEX)
+        return refusef(fc,
+                       "{\"message\":\"No credentials found for given "
+                       "'%s'\"}",
+                       c->key_claim);
+    cred = &gw->jwts[ci];
+    if (j->alg != cred->alg)
+        return refuse(fc, "{\"message\":\"Invalid algorithm\"}");
+    if (cred->alg <= RG_JWT_HS512 && hmac_key(c, cred, &key, &klen) != 0)
+        return refuse(fc, "{\"message\":\"Invalid key/secret\"}");
+    ok = rg_jwt_verify(j, cred, key, klen);
+    rg_free(key);
+    if (!ok)
+        return refuse(fc, "{\"message\":\"Invalid signature\"}");
+    why = check_claims(c, j);
+    if (why != NULL)
+        return refuse(fc, why);
+    return rg_auth_set_consumer(fc->r, cred->cred.consumer, &cred->cred) == 0
+               ? RG_FILTER_CONTINUE
+               : RG_FILTER_ERROR;
+}
+
+static enum rg_filter_status jw_access(const struct rg_filter_call *fc)
+{
+    const struct jw_conf *c = fc->conf;
+    struct jw_found f;
+    struct rg_jwt j;
+    enum rg_filter_status st;
+    const char *why;
+    char body[128];
+    int rv;
+
+    if (!c->on_preflight && rg_req_method(fc->r) == RG_M_OPTIONS)
+        return RG_FILTER_CONTINUE;
+    find_token(fc, &f);
+    if (f.tok == NULL)
+        return refuse(fc, "{\"message\":\"Unauthorized\"}");
+    if (f.multiple)
+        return refuse(fc, "{\"message\":\"Multiple tokens provided\"}");
+    rv = rg_jwt_parse(f.tok, f.len, &j, &why);
+    if (rv == -ENOMEM) {
+        rg_req_fail(fc->r, -ENOMEM);
+        return RG_FILTER_ERROR;
+    }
+    if (rv != 0) {
+        snprintf(body, sizeof(body), "{\"message\":\"Bad token; %s\"}", why);
+        return refuse(fc, body);
+    }
+    st = verify(fc, &j);
+    rg_jwt_release(&j);
+    return st;
+}
+
+const struct rg_filter_ops rg_plugin_jwt = {
+    .schema = {.name = "jwt",
+               .conf_parse = jw_conf_parse,
+               .conf_free = jw_conf_free,
+               .protocols = RG_PROTO_HTTP | RG_PROTO_HTTPS | RG_PROTO_GRPC |
+                            RG_PROTO_GRPCS,
+               .no_consumer = 1},
+    .priority = 1450, /* Kong's */
+    .on_access = jw_access,
+};

@@ -338,6 +338,32 @@ static enum gw_x unique_rule(const char *kind, const char *field)
     return (enum gw_x)x;
 }
 
+int rg_gw__group_key(struct gw_ctx *c, enum gw_x x, const char *key,
+                     size_t len, size_t index)
+{
+    char **v = rg_realloc(c->group_keys,
+                          (c->n_group_keys + 1) * sizeof(*v));
+    char *k;
+
+    if (v == NULL)
+        return -ENOMEM;
+    c->group_keys = v;
+    k = rg_strndup(key, len);
+    if (k == NULL)
+        return -ENOMEM;
+    c->group_keys[c->n_group_keys++] = k;
+    return rg_strmap_put(&c->x[x], k, len, index);
+}
+
+void rg_gw__group_keys_release(struct gw_ctx *c)
+{
+    for (size_t i = 0; i < c->n_group_keys; i++)
+        rg_free(c->group_keys[i]);
+    rg_free(c->group_keys);
+    c->group_keys = NULL;
+    c->n_group_keys = 0;
+}
+
 int rg_gw__ref(struct rg_yt *t, yaml_node_t *v, const struct gw_ctx *c,
                enum gw_x x, size_t *index)
 {
@@ -1154,6 +1180,12 @@ static int root_jwts(struct rg_yt *t, yaml_node_t *v, void *ctx)
     return 0;
 }
 
+static int root_acls(struct rg_yt *t, yaml_node_t *v, void *ctx)
+{
+    ((struct gw_ctx *)ctx)->acls = v;
+    return 0;
+}
+
 /* Kong's other entity lists are accepted only empty for now. */
 /* clang-format off */
 static const struct rg_yt_key root_keys[] = {
@@ -1171,7 +1203,7 @@ static const struct rg_yt_key root_keys[] = {
     {"snis", rg_gw__key_empty_list},
     {"vaults", rg_gw__key_empty_list},
     {"consumer_groups", rg_gw__key_empty_list},
-    {"acls", rg_gw__key_empty_list},
+    {"acls", root_acls},
     {"basicauth_credentials", rg_gw__key_empty_list},
     {"hmacauth_credentials", rg_gw__key_empty_list},
     {"jwt_secrets", root_jwts},
@@ -1227,6 +1259,8 @@ static int parse_root(struct rg_yt *t, struct gw_ctx *c)
     if (rv == 0)
         rv = walk_list(t, "jwt_secrets", c->jwts, rg_gw__jwt_item, c);
     if (rv == 0)
+        rv = walk_list(t, "acls", c->acls, rg_gw__acl_item, c);
+    if (rv == 0)
         rv = walk_list(t, "plugins", c->plugins, rg_gw__plugin_item, c);
     if (rv == 0 && rg_gw__cred_index(c->gw) != 0)
         rv = rg_yt_nomem(t);
@@ -1250,7 +1284,7 @@ static int parse_yt(struct rg_gateway *gw, struct rg_yt *t,
     rv = parse_root(t, &c);
     for (int x = 0; x < GW_X_MAX; x++)
         rg_strmap_release(&c.x[x]);
-    rg_gw__plugins_release(&c);
+    rg_gw__group_keys_release(&c);
     rg_yt_release(t);
     if (rv < 0)
         rg_gateway_release(gw);

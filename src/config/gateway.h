@@ -17,10 +17,11 @@
  * with an error, never silently dropped.
  *
  * consumers[].{id,username,custom_id,tags,plugins,keyauth_credentials,
- * jwt_secrets}
+ * jwt_secrets,acls}
  * (the other credential lists must be empty until their plugins land),
  * keyauth_credentials[].{id,key,ttl,tags,created_at} and
- * jwt_secrets[].{id,key,algorithm,secret,rsa_public_key,tags,created_at},
+ * jwt_secrets[].{id,key,algorithm,secret,rsa_public_key,tags,created_at}
+ * and acls[].{id,group,tags,created_at},
  * nested in a consumer or at the top level with a `consumer` reference
  * (ttl needs created_at: the file says when the credential was made;
  * an RS or ES algorithm needs rsa_public_key, a PEM key of its type, HS a
@@ -156,6 +157,13 @@ struct rg_keyauth {
                                 never */
 };
 
+/* An ACL group membership (Kong's acls): cred.key is the group name
+ * (not unique: many consumers share a group; one consumer names a group
+ * once). */
+struct rg_acl {
+    struct rg_cred cred;
+};
+
 /* JWT signature algorithms (jwt_secrets[].algorithm). */
 enum rg_jwt_alg {
     RG_JWT_HS256, RG_JWT_HS384, RG_JWT_HS512,
@@ -218,6 +226,11 @@ struct rg_gateway {
     struct rg_jwt_secret *jwts;  /* likewise */
     size_t n_jwts;
     struct rg_strmap jwt_index;  /* key -> index into jwts */
+    struct rg_acl *acls;         /* likewise, sorted by consumer once
+                                    read: a consumer's groups are
+                                    acls[acl_first[c] .. acl_first[c+1]) */
+    size_t n_acls;
+    size_t *acl_first;           /* n_consumers + 1 entries */
     struct rg_plugin_inst *plugins; /* every instance, in file order of
                                        their first appearance */
     size_t n_plugins;
@@ -271,5 +284,10 @@ size_t rg_gateway_find_keyauth(const struct rg_gateway *gw, const char *key,
                                size_t len);
 size_t rg_gateway_find_jwt(const struct rg_gateway *gw, const char *key,
                            size_t len);
+
+/* Whether consumer @ci is in ACL group @group (@len bytes). O(groups of
+ * the consumer). */
+int rg_gateway_in_group(const struct rg_gateway *gw, size_t ci,
+                        const char *group, size_t len);
 
 #endif

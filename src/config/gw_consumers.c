@@ -1,5 +1,5 @@
 /* Kong consumers in the declarative file: consumers[].{id, username,
- * custom_id, tags, plugins, keyauth_credentials, jwt_secrets} (credentials: gw_creds.c;
+ * custom_id, tags, plugins, keyauth_credentials, jwt_secrets, acls} (credentials: gw_creds.c;
  * the other credential lists must be empty until their plugins land). */
 #include <string.h>
 
@@ -44,7 +44,7 @@ static const struct rg_yt_key consumer_keys[] = {
     {"created_at", rg_gw__key_timestamp},
     {"updated_at", rg_gw__key_timestamp},
     {"plugins", rg_gw__consumer_plugins},
-    {"acls", rg_gw__key_empty_list},
+    {"acls", rg_gw__consumer_acls},
     {"basicauth_credentials", rg_gw__key_empty_list},
     {"hmacauth_credentials", rg_gw__key_empty_list},
     {"jwt_secrets", rg_gw__consumer_jwts},

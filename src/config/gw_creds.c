@@ -3,9 +3,12 @@
  *   keyauth_credentials[].{id, key, ttl, tags, created_at}
  *   jwt_secrets[].{id, key, algorithm, secret, rsa_public_key, tags,
  *                  created_at}
+ *   acls[].{id, group, tags, created_at}
  * and the key indexes the authentication plugins look keys up in. One
  * reader for what every credential has (struct rg_cred); each type adds
  * its own keys and checks. */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/evp.h>
@@ -19,7 +22,7 @@
 
 /* A credential type: where its items go and how they read. */
 struct gw_cred_type {
-    enum gw_x x_id, x_key, x_consumer;
+    enum gw_x x_id, x_key, x_consumer; /* x_key GW_X_MAX: keys repeat */
     const struct rg_yt_key *keys;
     size_t (*count)(const struct rg_gateway *gw);  /* items so far */
     struct rg_cred *(*grow)(struct gw_ctx *c);     /* a new zeroed item */
@@ -85,11 +88,21 @@ static int cred_item(struct rg_yt *t, yaml_node_t *n,
     rv = rg_yt_map(t, n, ty->keys, c);
     if (rv < 0)
         return rv;
-    if (cr->key != NULL && cr->key[0] == '\0')
-        return rg_yt_err(t, n, "key: must not be empty");
     if (cr->consumer == RG_NO_INDEX)
         return rg_yt_err(t, n, "needs a consumer");
     return ty->finish(t, n, c);
+}
+
+/* The credential's key (@what names it in the message) is there and not
+ * empty. */
+static int need_key(struct rg_yt *t, yaml_node_t *n, const struct rg_cred *cr,
+                    const char *what, const char *why)
+{
+    if (cr->key == NULL)
+        return rg_yt_err(t, n, "needs a %s%s", what, why);
+    if (cr->key[0] == '\0')
+        return rg_yt_err(t, n, "%s: must not be empty", what);
+    return 0;
 }
 
 /* ---- keyauth_credentials ---- */
@@ -138,9 +151,10 @@ static struct rg_cred *ka_grow(struct gw_ctx *c)
 static int ka_finish(struct rg_yt *t, yaml_node_t *n, struct gw_ctx *c)
 {
     const struct rg_keyauth *k = cur_ka(c);
+    int rv = need_key(t, n, &k->cred, "key", "");
 
-    if (k->cred.key == NULL)
-        return rg_yt_err(t, n, "needs a key");
+    if (rv < 0)
+        return rv;
     if (k->ttl > 0 && k->cred.created_at == 0)
         return rg_yt_err(t, n, "ttl needs created_at (seconds since the "
                                "epoch: when the credential was made)");
@@ -274,10 +288,11 @@ static int parse_public_key(struct rg_yt *t, yaml_node_t *n,
 static int jw_finish(struct rg_yt *t, yaml_node_t *n, struct gw_ctx *c)
 {
     struct rg_jwt_secret *j = cur_jwt(c);
+    int rv = need_key(t, n, &j->cred, "key",
+                      " (what the token's key claim names)");
 
-    if (j->cred.key == NULL)
-        return rg_yt_err(t, n, "needs a key (what the token's key claim "
-                               "names)");
+    if (rv < 0)
+        return rv;
     if (alg_is_hmac(j->alg)) {
         if (j->secret == NULL || j->secret[0] == '\0')
             return rg_yt_err(t, n, "needs a secret for %s",
@@ -298,6 +313,72 @@ static const struct gw_cred_type jwt_type = {
     jw_grow, jw_finish,
 };
 
+/* ---- acls ---- */
+
+static int acl_group(struct rg_yt *t, yaml_node_t *v, void *ctx)
+{
+    return rg_yt_str(t, v, &((struct gw_ctx *)ctx)->cred->key);
+}
+
+/* clang-format off */
+static const struct rg_yt_key acl_keys[] = {
+    {"id", cr_id},
+    {"group", acl_group},
+    {"consumer", cr_consumer},
+    {"tags", rg_gw__key_tags},
+    {"created_at", cr_created_at},
+    {NULL, NULL},
+};
+/* clang-format on */
+
+static size_t acl_count(const struct rg_gateway *gw)
+{
+    return gw->n_acls;
+}
+
+static struct rg_cred *acl_grow(struct gw_ctx *c)
+{
+    struct rg_gateway *gw = c->gw;
+    struct rg_acl *a;
+
+    if (rg_gw__grow((void **)&gw->acls, &c->acl_cap, gw->n_acls,
+                    sizeof(*gw->acls)) < 0)
+        return NULL;
+    a = &gw->acls[gw->n_acls++];
+    memset(a, 0, sizeof(*a));
+    return &a->cred;
+}
+
+/* A consumer names a group once (Kong's acls cache key). */
+static int acl_finish(struct rg_yt *t, yaml_node_t *n, struct gw_ctx *c)
+{
+    const struct rg_cred *cr = c->cred;
+    size_t klen = strlen(cr->key ? cr->key : "") + 24;
+    char *key;
+    int rv = need_key(t, n, cr, "group", "");
+
+    if (rv < 0)
+        return rv;
+    key = rg_malloc(klen);
+    if (key == NULL)
+        return rg_yt_nomem(t);
+    snprintf(key, klen, "%zx/%s", cr->consumer, cr->key);
+    rv = rg_gw__group_key(c, GW_X_ACL_GROUP, key, strlen(key),
+                          c->gw->n_acls - 1);
+    rg_free(key);
+    if (rv < 0)
+        return rg_yt_nomem(t);
+    if (rv == 1)
+        return rg_yt_err(t, n, "the consumer is already in group \"%s\"",
+                         cr->key);
+    return 0;
+}
+
+static const struct gw_cred_type acl_type = {
+    GW_X_ACL_ID, GW_X_MAX, GW_X_ACL_CONSUMER, acl_keys, acl_count, acl_grow,
+    acl_finish,
+};
+
 /* ---- the lists ---- */
 
 static int keyauth_nested(struct rg_yt *t, yaml_node_t *n, size_t i,
@@ -309,6 +390,22 @@ static int keyauth_nested(struct rg_yt *t, yaml_node_t *n, size_t i,
 static int jwt_nested(struct rg_yt *t, yaml_node_t *n, size_t i, void *ctx)
 {
     return cred_item(t, n, &jwt_type, ctx);
+}
+
+static int acl_nested(struct rg_yt *t, yaml_node_t *n, size_t i, void *ctx)
+{
+    return cred_item(t, n, &acl_type, ctx);
+}
+
+int rg_gw__consumer_acls(struct rg_yt *t, yaml_node_t *v, void *ctx)
+{
+    return rg_yt_seq(t, v, acl_nested, ctx);
+}
+
+int rg_gw__acl_item(struct rg_yt *t, yaml_node_t *n, size_t i, void *ctx)
+{
+    ((struct gw_ctx *)ctx)->consumer = RG_NO_INDEX;
+    return cred_item(t, n, &acl_type, ctx);
 }
 
 int rg_gw__consumer_keyauths(struct rg_yt *t, yaml_node_t *v, void *ctx)
@@ -349,13 +446,55 @@ static int index_keys(struct rg_strmap *m, const char *first, size_t n,
     return 0;
 }
 
+static int acl_cmp(const void *a, const void *b)
+{
+    const struct rg_cred *x = a, *y = b;
+
+    if (x->consumer != y->consumer)
+        return x->consumer < y->consumer ? -1 : 1;
+    return strcmp(x->key, y->key);
+}
+
+/* Sort the ACLs by consumer and mark where each consumer's begin. */
+static int index_acls(struct rg_gateway *gw)
+{
+    size_t c = 0;
+
+    gw->acl_first = rg_calloc(gw->n_consumers + 1, sizeof(*gw->acl_first));
+    if (gw->acl_first == NULL)
+        return -1;
+    if (gw->n_acls > 0)
+        qsort(gw->acls, gw->n_acls, sizeof(*gw->acls), acl_cmp);
+    for (size_t i = 0; i < gw->n_acls; i++)
+        while (c < gw->acls[i].cred.consumer)
+            gw->acl_first[++c] = i;
+    while (c < gw->n_consumers)
+        gw->acl_first[++c] = gw->n_acls;
+    return 0;
+}
+
 int rg_gw__cred_index(struct rg_gateway *gw)
 {
     if (index_keys(&gw->keyauth_index, (const char *)gw->keyauths,
-                   gw->n_keyauths, sizeof(*gw->keyauths)) != 0)
+                   gw->n_keyauths, sizeof(*gw->keyauths)) != 0 ||
+        index_keys(&gw->jwt_index, (const char *)gw->jwts, gw->n_jwts,
+                   sizeof(*gw->jwts)) != 0)
         return -1;
-    return index_keys(&gw->jwt_index, (const char *)gw->jwts, gw->n_jwts,
-                      sizeof(*gw->jwts));
+    return index_acls(gw);
+}
+
+int rg_gateway_in_group(const struct rg_gateway *gw, size_t ci,
+                        const char *group, size_t len)
+{
+    if (ci >= gw->n_consumers || gw->acl_first == NULL)
+        return 0;
+    for (size_t i = gw->acl_first[ci]; i < gw->acl_first[ci + 1]; i++) {
+        const char *k = gw->acls[i].cred.key;
+
+        if (strlen(k) == len && memcmp(k, group, len) == 0)
+            return 1;
+    }
+    return 0;
 }
 
 static size_t find(const struct rg_strmap *m, const char *key, size_t len)
@@ -399,4 +538,8 @@ void rg_gw__creds_release(struct rg_gateway *gw)
     }
     rg_free(gw->jwts);
     rg_strmap_release(&gw->jwt_index);
+    for (size_t i = 0; i < gw->n_acls; i++)
+        cred_release(&gw->acls[i].cred);
+    rg_free(gw->acls);
+    rg_free(gw->acl_first);
 }

@@ -32,6 +32,9 @@ enum gw_x {
     GW_X_JWT_ID,
     GW_X_JWT_KEY,
     GW_X_JWT_CONSUMER,
+    GW_X_ACL_ID,
+    GW_X_ACL_GROUP,
+    GW_X_ACL_CONSUMER,
     GW_X_MAX
 };
 
@@ -45,6 +48,7 @@ struct gw_ctx {
     size_t plugin_cap;     /* ... gw->plugins */
     size_t keyauth_cap;    /* ... gw->keyauths */
     size_t jwt_cap;        /* ... gw->jwts */
+    size_t acl_cap;        /* ... gw->acls */
     struct rg_cred *cred;  /* the credential being read */
     const struct gw_cred_type *cred_type; /* ... and its type */
     size_t svc;            /* services[svc] is being read */
@@ -65,14 +69,16 @@ struct gw_ctx {
     yaml_node_t *plugins;
     yaml_node_t *keyauths;
     yaml_node_t *jwts;
+    yaml_node_t *acls;
     /* Per rule across entities (rg_gw_xref), the values seen so far
      * mapped to the index of their entity: names and ids (keys borrowed
      * from the YAML document; REF entries stay empty) and, for
      * GW_X_PLUGIN_SCOPE, the (type, service, route, consumer) of every
-     * plugin (keys are the owned blocks in scope_keys). */
+     * plugin and for GW_X_ACL_GROUP the (consumer, group) of every ACL
+     * (keys are the owned blocks in group_keys: rg_gw__group_key). */
     struct rg_strmap x[GW_X_MAX];
-    char **scope_keys;
-    size_t n_scope_keys;
+    char **group_keys;
+    size_t n_group_keys;
 };
 
 /* How a unique key's scalar must look. */
@@ -123,11 +129,20 @@ int rg_gw__consumer_jwts(struct rg_yt *t, yaml_node_t *v, void *ctx);
 int rg_gw__keyauth_item(struct rg_yt *t, yaml_node_t *n, size_t i,
                         void *ctx);
 int rg_gw__jwt_item(struct rg_yt *t, yaml_node_t *n, size_t i, void *ctx);
+int rg_gw__consumer_acls(struct rg_yt *t, yaml_node_t *v, void *ctx);
+int rg_gw__acl_item(struct rg_yt *t, yaml_node_t *n, size_t i, void *ctx);
 int rg_gw__cred_index(struct rg_gateway *gw);
 void rg_gw__creds_release(struct rg_gateway *gw);
 
-/* Free what the ctx owns of plugin bookkeeping. */
-void rg_gw__plugins_release(struct gw_ctx *c);
+/* Put composite key @key (@len bytes, copied into c->group_keys) for
+ * entity @index into the map of GROUP rule @x: 0 added, 1 already there,
+ * -ENOMEM. The one uniqueness check of combinations (a plugin's scope,
+ * an ACL's consumer and group). */
+int rg_gw__group_key(struct gw_ctx *c, enum gw_x x, const char *key,
+                     size_t len, size_t index);
+
+/* Free the ctx's group_keys. */
+void rg_gw__group_keys_release(struct gw_ctx *c);
 
 /* Free one consumer's and one plugin's fields. */
 void rg_gw__consumer_release(struct rg_consumer *p);

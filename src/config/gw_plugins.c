@@ -259,20 +259,12 @@ static const struct rg_yt_key plugin_keys[] = {
 static int scope_unique(struct rg_yt *t, yaml_node_t *n, struct gw_ctx *c)
 {
     const struct rg_plugin_inst *p = cur(c);
-    char key[96], clip[64], *k, **v;
+    char key[96], clip[64];
     int len, rv;
 
     len = snprintf(key, sizeof(key), "%u/%zx/%zx/%zx", p->type, p->service,
                    p->route, p->consumer);
-    v = rg_realloc(c->scope_keys, (c->n_scope_keys + 1) * sizeof(*v));
-    if (v == NULL)
-        return rg_yt_nomem(t);
-    c->scope_keys = v;
-    k = rg_strndup(key, (size_t)len);
-    if (k == NULL)
-        return rg_yt_nomem(t);
-    c->scope_keys[c->n_scope_keys++] = k;
-    rv = rg_strmap_put(&c->x[GW_X_PLUGIN_SCOPE], k, (size_t)len, c->plugin);
+    rv = rg_gw__group_key(c, GW_X_PLUGIN_SCOPE, key, (size_t)len, c->plugin);
     if (rv < 0)
         return rg_yt_nomem(t);
     if (rv == 0)
@@ -393,15 +385,6 @@ int rg_gw__route_plugins(struct rg_yt *t, yaml_node_t *v, void *ctx)
 int rg_gw__consumer_plugins(struct rg_yt *t, yaml_node_t *v, void *ctx)
 {
     return rg_yt_seq(t, v, consumer_item, ctx);
-}
-
-void rg_gw__plugins_release(struct gw_ctx *c)
-{
-    for (size_t i = 0; i < c->n_scope_keys; i++)
-        rg_free(c->scope_keys[i]);
-    rg_free(c->scope_keys);
-    c->scope_keys = NULL;
-    c->n_scope_keys = 0;
 }
 
 void rg_gw__plugin_release(const struct rg_gateway *gw,

@@ -48,6 +48,15 @@ const struct rg_xref rg_gw_xref[GW_X_MAX] = {
                             NULL, "jwt key"},
     [GW_X_JWT_CONSUMER]  = {"jwt_secrets", "consumer", RG_XREF_REF, 0,
                             "consumers", "username", "consumer"},
+    [GW_X_ACL_ID]        = {"acls", "id", RG_XREF_UNIQUE, 1, NULL, NULL,
+                            "acls id"},
+    /* A consumer names a group once: (consumer, group) is checked by the
+     * parser (acl_finish); this entry only names the list, so the store
+     * checks a consumer holding one whole. */
+    [GW_X_ACL_GROUP]     = {"acls", "group", RG_XREF_GROUP, 0, NULL, NULL,
+                            "acl group"},
+    [GW_X_ACL_CONSUMER]  = {"acls", "consumer", RG_XREF_REF, 0, "consumers",
+                            "username", "consumer"},
 };
 /* clang-format on */
 

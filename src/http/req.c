@@ -211,6 +211,11 @@ size_t rg_req_find_consumer(const struct rg_req *r, const char *name)
     return RG_NO_INDEX;
 }
 
+size_t rg_req_consumer(const struct rg_req *r)
+{
+    return r->fs.consumer;
+}
+
 void rg_req_set_consumer(struct rg_req *r, size_t index)
 {
     r->fs.consumer = index < r->gen->gw.n_consumers ? index : RG_NO_INDEX;

@@ -114,6 +114,10 @@ const struct rg_gateway *rg_req_gateway(const struct rg_req *r);
  * authentication plugins compile their own credential maps). */
 size_t rg_req_find_consumer(const struct rg_req *r, const char *name);
 
+/* The request's consumer (an index into rg_req_gateway's consumers), or
+ * RG_NO_INDEX when no plugin identified one. */
+size_t rg_req_consumer(const struct rg_req *r);
+
 /* Make consumer @index (RG_NO_INDEX: none) the request's consumer: from
  * the next plugin on, instances scoped to that consumer apply (Kong's
  * precedence). ACCESS. */

@@ -11,6 +11,15 @@ static const char *const consumer_headers[] = {
     "X-Credential-Identifier", "X-Anonymous-Consumer",
 };
 
+/* Add upstream header @name: @value when @value is set and nothing
+ * failed before (*@rv). */
+static void add(struct rg_req *r, const char *name, const char *value,
+                int *rv)
+{
+    if (*rv == 0 && value != NULL)
+        *rv = rg_req_add_header(r, RG_TO_UPSTREAM, name, value);
+}
+
 int rg_auth_set_consumer(struct rg_req *r, size_t ci,
                          const struct rg_cred *cred)
 {
@@ -21,20 +30,11 @@ int rg_auth_set_consumer(struct rg_req *r, size_t ci,
          i++)
         rg_req_hide_header(r, consumer_headers[i]);
     rg_req_set_consumer(r, ci);
-    if (co->id != NULL)
-        rv |= rg_req_add_header(r, RG_TO_UPSTREAM, "X-Consumer-ID", co->id);
-    if (co->custom_id != NULL)
-        rv |= rg_req_add_header(r, RG_TO_UPSTREAM, "X-Consumer-Custom-ID",
-                                co->custom_id);
-    if (co->username != NULL)
-        rv |= rg_req_add_header(r, RG_TO_UPSTREAM, "X-Consumer-Username",
-                                co->username);
-    if (cred != NULL && cred->id != NULL)
-        rv |= rg_req_add_header(r, RG_TO_UPSTREAM, "X-Credential-Identifier",
-                                cred->id);
-    if (cred == NULL)
-        rv |= rg_req_add_header(r, RG_TO_UPSTREAM, "X-Anonymous-Consumer",
-                                "true");
+    add(r, "X-Consumer-ID", co->id, &rv);
+    add(r, "X-Consumer-Custom-ID", co->custom_id, &rv);
+    add(r, "X-Consumer-Username", co->username, &rv);
+    add(r, "X-Credential-Identifier", cred ? cred->id : NULL, &rv);
+    add(r, "X-Anonymous-Consumer", cred ? NULL : "true", &rv);
     return rv;
 }
 

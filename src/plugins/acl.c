@@ -1,0 +1,192 @@
+/* acl: Kong's access control by consumer group. It runs after the
+ * authentication plugins (priority 950) on the consumer they found; the
+ * groups are the consumer's acls (config/gateway.h rg_gateway_in_group).
+ * Config, as Kong 3's:
+ *
+ *   allow: [groups]          the consumer must be in one of them
+ *   deny: [groups]           ... or in none of them (one of the two)
+ *   hide_groups_header: false  else X-Consumer-Groups: g1, g2 upstream
+ *   always_use_authenticated_groups: false   accepted (no plugin sets
+ *                            authenticated groups yet)
+ *
+ * Answers, as Kong's: 401 {"message":"You cannot consume this service"}
+ * without a consumer (no authentication plugin ran, or it let the request
+ * through without one), 403 with the same message for a consumer the
+ * lists keep out. */
+#include <errno.h>
+#include <string.h>
+
+#include "config/yamltree.h"
+#include "core/alloc.h"
+#include "core/buf.h"
+#include "http/filter.h"
+#include "http/req.h"
+
+#define ACL_GROUPS_MAX 64
+
+struct acl_conf {
+    char *groups[ACL_GROUPS_MAX];
+    size_t n;
+    int deny;                /* the list is deny, else allow */
+    int hide;
+};
+
+static void acl_conf_free(void *p)
+{
+    struct acl_conf *c = p;
+
+    if (c == NULL)
+        return;
+    for (size_t i = 0; i < c->n; i++)
+        rg_free(c->groups[i]);
+    rg_free(c);
+}
+
+static int group_item(struct rg_yt *t, yaml_node_t *n, size_t i, void *ctx)
+{
+    struct acl_conf *c = ctx;
+    const char *s;
+    size_t len;
+    int rv = rg_yt_scalar(t, n, &s, &len);
+
+    if (rv < 0)
+        return rv;
+    if (len == 0)
+        return rg_yt_err(t, n, "must not be empty");
+    if (c->n == ACL_GROUPS_MAX)
+        return rg_yt_err(t, n, "at most %d groups", ACL_GROUPS_MAX);
+    c->groups[c->n] = rg_strndup(s, len);
+    if (c->groups[c->n] == NULL)
+        return rg_yt_nomem(t);
+    c->n++;
+    return 0;
+}
+
+/* allow or deny: one of them, as Kong's entity check. */
+static int read_list(struct rg_yt *t, yaml_node_t *v, struct acl_conf *c,
+                     int deny)
+{
+    if (c->n > 0 || (c->deny && !deny))
+        return rg_yt_err(t, v, "allow and deny cannot both be set");
+    c->deny = deny;
+    return rg_yt_seq(t, v, group_item, c);
+}
+
+static int k_allow(struct rg_yt *t, yaml_node_t *v, void *ctx)
+{
+    return read_list(t, v, ctx, 0);
+}
+
+static int k_deny(struct rg_yt *t, yaml_node_t *v, void *ctx)
+{
+    return read_list(t, v, ctx, 1);
+}
+
+static int k_hide(struct rg_yt *t, yaml_node_t *v, void *ctx)
+{
+    return rg_yt_bool(t, v, &((struct acl_conf *)ctx)->hide);
+}
+
+static int k_authenticated(struct rg_yt *t, yaml_node_t *v, void *ctx)
+{
+    int b;
+
+    return rg_yt_bool(t, v, &b);
+}
+
+/* clang-format off */
+static const struct rg_yt_key acl_keys[] = {
+    {"allow", k_allow},
+    {"deny", k_deny},
+    {"hide_groups_header", k_hide},
+    {"always_use_authenticated_groups", k_authenticated},
+    {"include_consumer_groups", k_authenticated},
+    {NULL, NULL},
+};
+/* clang-format on */
+
+static int acl_conf_parse(struct rg_yt *t, yaml_node_t *config, void **out)
+{
+    struct acl_conf *c = rg_calloc(1, sizeof(*c));
+    int rv = 0;
+
+    *out = NULL;
+    if (c == NULL)
+        return rg_yt_nomem(t);
+    if (config != NULL)
+        rv = rg_yt_map(t, config, acl_keys, c);
+    if (rv == 0 && c->n == 0)
+        rv = rg_yt_err(t, config, "needs allow or deny (at least one "
+                                  "group)");
+    if (rv < 0) {
+        acl_conf_free(c);
+        return rv;
+    }
+    *out = c;
+    return 0;
+}
+
+/* X-Consumer-Groups: the consumer's groups, comma-separated. */
+static int groups_header(struct rg_req *r, const struct rg_gateway *gw,
+                         size_t ci)
+{
+    struct rg_buf b;
+    int rv;
+
+    rg_req_hide_header(r, "X-Consumer-Groups");
+    if (gw->acl_first[ci] == gw->acl_first[ci + 1])
+        return 0;
+    rg_buf_init(&b, 65536);
+    for (size_t i = gw->acl_first[ci]; i < gw->acl_first[ci + 1]; i++) {
+        if (i > gw->acl_first[ci])
+            rg_buf_adds(&b, ", ");
+        rg_buf_adds(&b, gw->acls[i].cred.key);
+    }
+    rg_buf_add(&b, "", 1);
+    rv = rg_buf_error(&b);
+    if (rv == 0)
+        rv = rg_req_add_header(r, RG_TO_UPSTREAM, "X-Consumer-Groups", b.p);
+    rg_buf_release(&b);
+    return rv;
+}
+
+static enum rg_filter_status respond(struct rg_req *r, int status)
+{
+    static const char body[] =
+        "{\"message\":\"You cannot consume this service\"}";
+
+    return rg_req_respond(r, status, body, sizeof(body) - 1) == 0
+               ? RG_FILTER_RESPOND
+               : RG_FILTER_ERROR;
+}
+
+static enum rg_filter_status acl_access(const struct rg_filter_call *fc)
+{
+    const struct acl_conf *c = fc->conf;
+    const struct rg_gateway *gw = rg_req_gateway(fc->r);
+    size_t ci = rg_req_consumer(fc->r);
+    int in = 0;
+
+    if (ci == RG_NO_INDEX)
+        return respond(fc->r, 401);
+    for (size_t i = 0; i < c->n && !in; i++)
+        in = rg_gateway_in_group(gw, ci, c->groups[i], strlen(c->groups[i]));
+    if (in == c->deny)
+        return respond(fc->r, 403);
+    if (!c->hide && groups_header(fc->r, gw, ci) != 0) {
+        rg_req_fail(fc->r, -ENOMEM);
+        return RG_FILTER_ERROR;
+    }
+    return RG_FILTER_CONTINUE;
+}
+
+const struct rg_filter_ops rg_plugin_acl = {
+    .schema = {.name = "acl",
+               .conf_parse = acl_conf_parse,
+               .conf_free = acl_conf_free,
+               .protocols = RG_PROTO_HTTP | RG_PROTO_HTTPS | RG_PROTO_GRPC |
+                            RG_PROTO_GRPCS,
+               .no_consumer = 1},
+    .priority = 950, /* Kong's */
+    .on_access = acl_access,
+};

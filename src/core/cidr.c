@@ -84,18 +84,26 @@ int rg_cidrs_add(struct rg_cidrs *set, const struct rg_cidr *c)
     return 0;
 }
 
-int rg_cidrs_match(const struct rg_cidrs *set, const struct sockaddr *sa)
+/* @sa's address in the 128-bit form; -1 for other families. */
+static int addr_of(const struct sockaddr *sa, uint8_t a[16])
 {
-    uint8_t a[16];
-
     if (sa->sa_family == AF_INET) {
         memcpy(a, v4_mapped, sizeof(v4_mapped));
         memcpy(a + 12, &((const struct sockaddr_in *)sa)->sin_addr, 4);
     } else if (sa->sa_family == AF_INET6) {
         memcpy(a, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
     } else {
-        return 0;
+        return -1;
     }
+    return 0;
+}
+
+int rg_cidrs_match(const struct rg_cidrs *set, const struct sockaddr *sa)
+{
+    uint8_t a[16];
+
+    if (addr_of(sa, a) != 0)
+        return 0;
     for (size_t i = 0; i < set->n; i++) {
         if (prefix_eq(a, set->v[i].addr, set->v[i].bits))
             return 1;
@@ -122,4 +130,74 @@ void rg_cidrs_release(struct rg_cidrs *set)
     rg_free(set->v);
     set->v = NULL;
     set->n = 0;
+}
+
+/* The prefix tree: node 0 is the root; child index 0 means none. */
+
+static int bit_at(const uint8_t *a, unsigned i)
+{
+    return a[i / 8] >> (7 - i % 8) & 1;
+}
+
+static int tree_node(struct rg_cidr_tree *t)
+{
+    if (t->n == t->cap) {
+        size_t cap = t->cap ? t->cap * 2 : 64;
+        struct rg_cidr_node *v;
+
+        if (cap > RG_CIDR_TREE_NODES)
+            cap = RG_CIDR_TREE_NODES;
+        if (t->n == cap)
+            return -E2BIG;
+        v = rg_realloc(t->node, cap * sizeof(*v));
+        if (v == NULL)
+            return -ENOMEM;
+        t->node = v;
+        t->cap = cap;
+    }
+    memset(&t->node[t->n], 0, sizeof(t->node[0]));
+    return (int)t->n++;
+}
+
+int rg_cidr_tree_add(struct rg_cidr_tree *t, const struct rg_cidr *c)
+{
+    uint32_t at = 0;
+    int rv;
+
+    if (t->n == 0 && (rv = tree_node(t)) < 0)
+        return rv;
+    for (unsigned i = 0; i < c->bits && !t->node[at].end; i++) {
+        int b = bit_at(c->addr, i);
+
+        if (t->node[at].child[b] == 0) {
+            if ((rv = tree_node(t)) < 0)
+                return rv;
+            t->node[at].child[b] = (uint32_t)rv;
+        }
+        at = t->node[at].child[b];
+    }
+    t->node[at].end = 1; /* a shorter prefix already covers it, or this */
+    return 0;
+}
+
+int rg_cidr_tree_match(const struct rg_cidr_tree *t, const struct sockaddr *sa)
+{
+    uint8_t a[16];
+    uint32_t at = 0;
+
+    if (t->n == 0 || addr_of(sa, a) != 0)
+        return 0;
+    for (unsigned i = 0;; i++) {
+        if (t->node[at].end)
+            return 1;
+        if (i == 128 || t->node[at].child[bit_at(a, i)] == 0)
+            return 0;
+        at = t->node[at].child[bit_at(a, i)];
+    }
+}
+
+void rg_cidr_tree_release(struct rg_cidr_tree *t)
+{
+    rg_free(t->node);
+    memset(t, 0, sizeof(*t));
 }

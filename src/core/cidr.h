@@ -3,7 +3,7 @@
  * IPv4-mapped IPv6 (::ffff:a.b.c.d/96+n), so a v4 prefix also matches a
  * v4 peer seen on a dual-stack socket. A set is a flat array scanned in
  * order: for the short lists of trusted proxies (proxy.trusted_ips); the
- * large allow/deny lists of ip-restriction want a prefix tree on top.
+ * large allow/deny lists of ip-restriction use the prefix tree below.
  * Thread: any; a set is immutable once built. */
 #ifndef RG_CORE_CIDR_H
 #define RG_CORE_CIDR_H
@@ -45,5 +45,30 @@ int rg_cidrs_copy(struct rg_cidrs *dst, const struct rg_cidrs *src)
 
 /* Free @set's entries; the set is empty after. */
 void rg_cidrs_release(struct rg_cidrs *set);
+
+/* A binary prefix tree of prefixes: a match costs at most 128 steps
+ * however many prefixes it holds. Zeroed is empty. */
+#define RG_CIDR_TREE_NODES (1u << 22) /* nodes in one tree */
+
+struct rg_cidr_node {
+    uint32_t child[2]; /* 0: none (the root is node 0) */
+    uint8_t end;       /* a prefix ends here: all below match */
+};
+
+struct rg_cidr_tree {
+    struct rg_cidr_node *node; /* rg_malloc'd */
+    size_t n, cap;
+};
+
+/* Add prefix @c. 0, -ENOMEM, or -E2BIG past RG_CIDR_TREE_NODES. */
+int rg_cidr_tree_add(struct rg_cidr_tree *t, const struct rg_cidr *c)
+    RG_MUST_CHECK;
+
+/* Whether @sa (AF_INET or AF_INET6) is under a prefix of @t. */
+int rg_cidr_tree_match(const struct rg_cidr_tree *t,
+                       const struct sockaddr *sa);
+
+/* Free @t; it is empty after. */
+void rg_cidr_tree_release(struct rg_cidr_tree *t);
 
 #endif

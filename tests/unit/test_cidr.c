@@ -1,5 +1,6 @@
-/* Unit tests for core/cidr.c: the prefixes behind proxy.trusted_ips. A
- * wrong match trusts a client's X-Forwarded-* headers it should not. */
+/* Unit tests for core/cidr.c: the prefixes behind proxy.trusted_ips (a
+ * wrong match trusts a client's X-Forwarded-* headers it should not) and
+ * the prefix tree of ip-restriction, checked against the linear set. */
 #include <arpa/inet.h>
 #include <check.h>
 #include <errno.h>
@@ -27,9 +28,12 @@ static struct sockaddr_storage addr(const char *ip)
     return ss;
 }
 
+/* Whether @ip is in the set of @prefixes; the prefix tree of the same
+ * prefixes must say the same. */
 static int in_set(const char *const *prefixes, const char *ip)
 {
     struct rg_cidrs set = {0};
+    struct rg_cidr_tree tree = {0};
     struct sockaddr_storage ss = addr(ip);
     int m;
 
@@ -39,9 +43,12 @@ static int in_set(const char *const *prefixes, const char *ip)
         ck_assert_msg(rg_cidr_parse(*prefixes, strlen(*prefixes), &c) == 0,
                       "%s", *prefixes);
         ck_assert_int_eq(rg_cidrs_add(&set, &c), 0);
+        ck_assert_int_eq(rg_cidr_tree_add(&tree, &c), 0);
     }
     m = rg_cidrs_match(&set, (struct sockaddr *)&ss);
+    ck_assert_int_eq(rg_cidr_tree_match(&tree, (struct sockaddr *)&ss), m);
     rg_cidrs_release(&set);
+    rg_cidr_tree_release(&tree);
     return m;
 }
 
@@ -111,6 +118,59 @@ START_TEST(set_any_member_and_cap)
 }
 END_TEST
 
+/* The tree against the linear set on generated prefixes and addresses
+ * (v4 and v6, nested and overlapping prefixes, both orders). */
+START_TEST(tree_agrees_with_set)
+{
+    unsigned x = 12345;
+
+    for (int round = 0; round < 50; round++) {
+        struct rg_cidrs set = {0};
+        struct rg_cidr_tree tree = {0};
+
+        for (int k = 0; k < 40; k++) {
+            struct rg_cidr c;
+            unsigned bits;
+
+            memset(&c, 0, sizeof(c));
+            for (int b = 0; b < 16; b++) {
+                x = x * 1103515245u + 12345u;
+                c.addr[b] = (uint8_t)((x >> 16) & 0x0f); /* few values */
+            }
+            if (k % 2 == 0) { /* v4-mapped */
+                memset(c.addr, 0, 10);
+                c.addr[10] = c.addr[11] = 0xff;
+            }
+            x = x * 1103515245u + 12345u;
+            bits = k % 2 == 0 ? 96 + (x >> 16) % 33 : (x >> 16) % 129;
+            c.bits = (uint8_t)bits;
+            for (unsigned i = bits; i < 128; i++)
+                c.addr[i / 8] &= (uint8_t)~(0x80 >> (i % 8));
+            ck_assert_int_eq(rg_cidrs_add(&set, &c), 0);
+            ck_assert_int_eq(rg_cidr_tree_add(&tree, &c), 0);
+        }
+        for (int q = 0; q < 200; q++) {
+            struct sockaddr_in6 a;
+
+            memset(&a, 0, sizeof(a));
+            a.sin6_family = AF_INET6;
+            for (int b = 0; b < 16; b++) {
+                x = x * 1103515245u + 12345u;
+                a.sin6_addr.s6_addr[b] = (uint8_t)((x >> 16) & 0x0f);
+            }
+            if (q % 2 == 0) {
+                memset(a.sin6_addr.s6_addr, 0, 10);
+                a.sin6_addr.s6_addr[10] = a.sin6_addr.s6_addr[11] = 0xff;
+            }
+            ck_assert_int_eq(rg_cidr_tree_match(&tree, (struct sockaddr *)&a),
+                             rg_cidrs_match(&set, (struct sockaddr *)&a));
+        }
+        rg_cidrs_release(&set);
+        rg_cidr_tree_release(&tree);
+    }
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("cidr");
@@ -122,6 +182,7 @@ int main(void)
                         (int)(sizeof(cases) / sizeof(cases[0])));
     tcase_add_test(tc, bad_prefixes);
     tcase_add_test(tc, set_any_member_and_cap);
+    tcase_add_test(tc, tree_agrees_with_set);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -251,8 +251,10 @@ static const struct {
      "consumers[1].username: duplicate consumer username \"u\" (line 4)"},
     {HDR "consumers:\n- {username: u, custom_id: c}\n- custom_id: c\n",
      "consumers[1].custom_id: duplicate consumer custom_id \"c\" (line 4)"},
+    {HDR "consumers:\n- username: u\n  basicauth_credentials: [{username: k}]\n",
+     "consumers[0].basicauth_credentials: not supported yet (line 4)"},
     {HDR "consumers:\n- username: u\n  jwt_secrets: [{key: k}]\n",
-     "consumers[0].jwt_secrets: not supported yet (line 4)"},
+     "consumers[0].jwt_secrets[0]: needs a secret for HS256 (line 4)"},
 };
 
 START_TEST(plugin_errors)

@@ -1,6 +1,7 @@
 /* The plugin-facing request API; see req.h. */
 #include "http/req.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -191,6 +192,68 @@ void rg_req_hide_header(struct rg_req *r, const char *name)
         if (f->name_len == n &&
             strncasecmp(rg_field_name(h, f), name, n) == 0)
             f->hop = 1; /* the writers skip it */
+    }
+}
+
+/* Parse the address @p (@n bytes, blanks around allowed) into @out. */
+static int parse_ip(const char *p, size_t n, struct sockaddr_storage *out)
+{
+    char ip[INET6_ADDRSTRLEN];
+
+    while (n > 0 && (*p == ' ' || *p == '\t')) {
+        p++;
+        n--;
+    }
+    while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t'))
+        n--;
+    if (n == 0 || n >= sizeof(ip))
+        return -1;
+    memcpy(ip, p, n);
+    ip[n] = '\0';
+    memset(out, 0, sizeof(*out));
+    if (inet_pton(AF_INET, ip, &((struct sockaddr_in *)out)->sin_addr) == 1) {
+        out->ss_family = AF_INET;
+        return 0;
+    }
+    if (inet_pton(AF_INET6, ip, &((struct sockaddr_in6 *)out)->sin6_addr) ==
+        1) {
+        out->ss_family = AF_INET6;
+        return 0;
+    }
+    return -1;
+}
+
+void rg_req_client_addr(const struct rg_req *r, int forwarded,
+                        struct sockaddr_storage *out)
+{
+    const struct rg_cidrs *trusted = &r->gen->limits.trusted_ips;
+    const struct rg_head *h = &r->head;
+
+    memset(out, 0, sizeof(*out));
+    memcpy(out, &r->c->peer_addr, sizeof(r->c->peer_addr));
+    if (!forwarded || !rg_cidrs_match(trusted, (struct sockaddr *)out))
+        return;
+    for (uint32_t i = h->n_fields; i-- > 0;) {
+        const struct rg_field *f = &h->fields[i];
+        const char *v = rg_field_value(h, f);
+        size_t end = f->value_len;
+
+        if (f->name_len != 15 ||
+            strncasecmp(rg_field_name(h, f), "x-forwarded-for", 15) != 0)
+            continue;
+        while (end > 0) {
+            size_t start = end;
+            struct sockaddr_storage a;
+
+            while (start > 0 && v[start - 1] != ',')
+                start--;
+            if (parse_ip(v + start, end - start, &a) != 0)
+                return; /* not an address: the last good one counts */
+            *out = a;
+            if (!rg_cidrs_match(trusted, (struct sockaddr *)out))
+                return;
+            end = start > 0 ? start - 1 : 0;
+        }
     }
 }
 

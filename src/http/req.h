@@ -104,6 +104,15 @@ int rg_req_set_query(struct rg_req *r, const char *p, size_t len)
  * upstream (a credential a plugin hides). REWRITE and ACCESS. */
 void rg_req_hide_header(struct rg_req *r, const char *name);
 
+/* The client's address into *@out: the peer's or, with @forwarded, the
+ * one X-Forwarded-For names when the peer is in proxy.trusted_ips: the
+ * list (all such headers, in order) is walked from its right end past
+ * trusted addresses, as nginx's real_ip_recursive; an element that is not
+ * an address stops the walk at the last good one. */
+struct sockaddr_storage;
+void rg_req_client_addr(const struct rg_req *r, int forwarded,
+                        struct sockaddr_storage *out);
+
 /* The parsed config of the request's generation: its consumers and
  * credentials, immutable while the request lives. */
 struct rg_gateway;

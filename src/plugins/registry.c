@@ -5,7 +5,8 @@
 
 #include "core/failpoint.h"
 
-#define RG_PLUGINS(X) X(acl) X(ip_restriction) X(jwt) X(key_auth)
+#define RG_PLUGINS(X)                                                          \
+    X(acl) X(cors) X(ip_restriction) X(jwt) X(key_auth)
 
 /* Failpoint builds, and the test binary (tests/raftgate-test, built with
  * -DRG_TEST_PLUGINS=1), have the test plugins. */

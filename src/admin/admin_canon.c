@@ -335,11 +335,11 @@ static void add_consumers(struct canon *c, const json_t *doc)
 
 /* Credentials (@list: "keyauth_credentials", "jwt_secrets", "acls") live
  * in their consumer: nested ones stay there, top-level ones move in (their
- * `consumer` reference resolved); every one gets an id
- * (X-Credential-Identifier), from its @namef field (its key; NULL: from
- * its place, for acls whose groups repeat). */
-static int add_creds(struct canon *c, const json_t *doc, const char *list,
-                     const char *namef)
+ * `consumer` reference resolved); every one without an id gets one
+ * (X-Credential-Identifier) derived from its place in the document, never
+ * from its key: the id goes to every upstream, an API key must not be
+ * guessable from it. */
+static int add_creds(struct canon *c, const json_t *doc, const char *list)
 {
     const json_t *k;
     json_t *co, *cred;
@@ -350,7 +350,7 @@ static int add_creds(struct canon *c, const json_t *doc, const char *list,
         json_array_foreach(json_object_get(co, list), j, cred) {
             snprintf(path, sizeof(path), "consumers[%zu].%s[%zu]", i, list,
                      j);
-            ensure_id(cred, list, namef, path);
+            ensure_id(cred, list, NULL, path);
         }
     }
     json_array_foreach(json_object_get(doc, list), i, k) {
@@ -377,7 +377,7 @@ static int add_creds(struct canon *c, const json_t *doc, const char *list,
         }
         cred = json_deep_copy(k);
         json_object_del(cred, "consumer");
-        ensure_id(cred, list, namef, path);
+        ensure_id(cred, list, NULL, path);
         json_array_append_new(l, cred);
     }
     return 0;
@@ -450,9 +450,9 @@ char *rg_admin_config_canonical(const char *text, size_t len, size_t *out_len,
     add_services(&c, doc);
     add_routes(&c, doc);
     add_consumers(&c, doc);
-    if (add_creds(&c, doc, "keyauth_credentials", "key") != 0 ||
-        add_creds(&c, doc, "jwt_secrets", "key") != 0 ||
-        add_creds(&c, doc, "acls", NULL) != 0 || add_top_plugins(&c, doc) != 0)
+    if (add_creds(&c, doc, "keyauth_credentials") != 0 ||
+        add_creds(&c, doc, "jwt_secrets") != 0 ||
+        add_creds(&c, doc, "acls") != 0 || add_top_plugins(&c, doc) != 0)
         goto done;
     dump = json_dumps(c.out, JSON_COMPACT | JSON_SORT_KEYS);
     out = dump ? rg_strdup(dump) : NULL;

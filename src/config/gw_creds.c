@@ -267,11 +267,18 @@ static int parse_public_key(struct rg_yt *t, yaml_node_t *n,
     BIO_free(bio);
     if (k == NULL)
         return rg_yt_err(t, n, "rsa_public_key: not a PEM public key");
-    if (j->alg <= RG_JWT_RS512)
+    if (j->alg <= RG_JWT_RS512) {
         ok = EVP_PKEY_is_a(k, "RSA") && EVP_PKEY_get_bits(k) >= 2048;
-    else
+    } else {
+        /* The curve by name: secp256k1 has 256 bits too (RFC 7518 §3.4). */
+        char curve[64];
+        size_t clen = 0;
+
         ok = EVP_PKEY_is_a(k, "EC") &&
-             EVP_PKEY_get_bits(k) == (j->alg == RG_JWT_ES256 ? 256 : 384);
+             EVP_PKEY_get_group_name(k, curve, sizeof(curve), &clen) == 1 &&
+             strcmp(curve, j->alg == RG_JWT_ES256 ? "prime256v1"
+                                                  : "secp384r1") == 0;
+    }
     if (!ok) {
         EVP_PKEY_free(k);
         return rg_yt_err(t, n, "rsa_public_key: not %s for %s",

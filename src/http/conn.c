@@ -16,6 +16,7 @@
 static void conn_drive(struct rg_conn *c);
 static void pend_free(struct rg_conn *c);
 static void conn_in_free(struct rg_conn *c);
+static void conn_close_after_write(struct rg_conn *c);
 static void on_head_timeout(uv_timer_t *t);
 static void conn_set_reading(struct rg_conn *c, int on);
 
@@ -378,6 +379,11 @@ static void conn_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
     struct rg_conn *c = s->data;
 
+    if (c->lingering) {
+        if (nread < 0)
+            rg_conn_close(c); /* the client's EOF: done */
+        return;               /* else dropped */
+    }
     if (nread < 0) {
         /* EOF or error. A client that half-closes after a complete request
          * still gets its response; otherwise the exchange is aborted. */
@@ -449,7 +455,8 @@ static void conn_write_done(void *arg, int status, size_t len)
         return;
     }
     if (c->close_after_write && c->out_bytes == 0) {
-        rg_conn_close(c);
+        if (!c->lingering)
+            conn_close_after_write(c);
         return;
     }
     if (before >= RG_WQ_LOW && c->out_bytes < RG_WQ_LOW) {
@@ -457,6 +464,34 @@ static void conn_write_done(void *arg, int status, size_t len)
             rg_proxy_client_drained(c->req);
         conn_drive(c);
     }
+}
+
+/* Lingering close (nginx's lingering_close): a response that refuses a
+ * request the client is still sending (431, 413...) must not be lost to
+ * the RST a close with unread input sends. The write side is shut
+ * (FIN after the response), what the client still sends is read and
+ * dropped, and the connection closes at its EOF or after LINGER_MS. */
+#define LINGER_MS 5000
+
+static void on_shutdown(uv_shutdown_t *req, int status)
+{
+    (void)req;
+    (void)status; /* UV_ECANCELED when the connection closed first */
+}
+
+static void conn_close_after_write(struct rg_conn *c)
+{
+    if (!c->linger || c->rd_eof) {
+        rg_conn_close(c);
+        return;
+    }
+    c->lingering = 1;
+    if (uv_shutdown(&c->shutdown, (uv_stream_t *)&c->tcp, on_shutdown) != 0) {
+        rg_conn_close(c);
+        return;
+    }
+    uv_timer_start(&c->timer, on_idle_timeout, LINGER_MS, 0);
+    conn_set_reading(c, 1);
 }
 
 /* After a write was issued: count what it queued, or close on error. */
@@ -484,6 +519,8 @@ void rg_conn_request_finished(struct rg_conn *c, int keepalive)
 {
     if (c->closing)
         return;
+    /* Refused before its end: the client may still be sending it. */
+    c->linger = c->req != NULL && !c->req->body_done;
     rg_proxy_req_free(c->req);
     c->req = NULL;
     c->msg.head = NULL; /* was the request's */
@@ -494,7 +531,7 @@ void rg_conn_request_finished(struct rg_conn *c, int keepalive)
         conn_set_reading(c, 0);
         c->close_after_write = 1;
         if (c->out_bytes == 0)
-            rg_conn_close(c);
+            conn_close_after_write(c);
         return;
     }
     rg_msg_resume(&c->msg);

@@ -22,7 +22,9 @@ struct rg_req;
 
 struct rg_conn {
     uv_tcp_t tcp;
-    uv_timer_t timer;          /* header/idle timeout, retry backoff */
+    uv_timer_t timer;          /* header/idle timeout, retry backoff,
+                                  lingering close */
+    uv_shutdown_t shutdown;    /* the lingering close's */
     struct rg_wctx *w;
     struct rg_conn *next, *prev; /* worker's connection list */
     struct rg_msg msg;         /* the request parser (strict) */
@@ -53,6 +55,9 @@ struct rg_conn {
     unsigned rd_eof : 1;       /* the client half-closed while a request was
                                   in progress; pend holds what it sent */
     unsigned head_done : 1;    /* the current request's head is parsed */
+    unsigned linger : 1;       /* close after the response with the
+                                  client's input drained first */
+    unsigned lingering : 1;    /* ... doing so: reads are discarded */
     unsigned ev_head : 1;      /* parser events seen during one execute */
     unsigned ev_done : 1;
     unsigned n_handles : 2;    /* open uv handles; freed at 0 */

@@ -89,6 +89,9 @@ typedef enum rg_filter_status (*rg_filter_fn)(const struct rg_filter_call *fc);
 struct rg_filter_ops {
     struct rg_plugin_schema schema; /* name, conf_parse, conf_free... */
     int priority;        /* Kong's PRIORITY: higher runs first */
+    const char *pending; /* non-NULL: the config is read, nothing is
+                            enforced yet (the issue that will); each
+                            generation logs a warning */
     size_t ctx_size;     /* per-request state, bytes */
     /* The RG_FILTER_* needs of an instance with typed config @conf, and
      * the cap for a body it buffers in *@body_max (bytes; left alone: 1
@@ -113,6 +116,7 @@ struct rg_filter_state {
                                           empty */
     size_t consumer;                   /* RG_NO_INDEX until a plugin
                                           identifies one */
+    uint8_t authenticated;             /* ... by a credential */
     unsigned proto;                    /* RG_PROTO_* of the request */
     void **ctx;                        /* per catalog type, arena memory */
     const struct rg_filter_ops *paused; /* the plugin that paused */

@@ -9,6 +9,7 @@
 
 #include "core/alloc.h"
 #include "core/err.h"
+#include "core/log.h"
 #include "http/filter.h"
 
 /* "ip:port" of @a into @key. */
@@ -132,6 +133,25 @@ static int chains_init(struct rg_gen *g, const struct rg_filter_ops *const *ops)
     return rg_chain_build(gw, ops, RG_NO_INDEX, &g->global);
 }
 
+/* Say which plugins of @gw are read but not enforced yet, once per type
+ * and generation. */
+static void warn_pending(const struct rg_gateway *gw,
+                         const struct rg_filter_ops *const *ops)
+{
+    uint64_t said = 0; /* per catalog type below 64 */
+
+    for (size_t i = 0; i < gw->n_plugins; i++) {
+        const struct rg_plugin_inst *p = &gw->plugins[i];
+        uint64_t bit = p->type < 64 ? (uint64_t)1 << p->type : 0;
+
+        if (ops[p->type]->pending == NULL || !p->enabled || (said & bit))
+            continue;
+        said |= bit;
+        rg_log(RG_LOG_WARN, "plugin %s: config accepted, not enforced yet (%s)",
+               ops[p->type]->schema.name, ops[p->type]->pending);
+    }
+}
+
 struct rg_gen *rg_gen_new(struct rg_gateway *gw, const struct rg_node_conf *nc,
                           struct rg_gen_env *env, uint64_t id,
                           struct rg_errbuf *eb)
@@ -165,6 +185,7 @@ struct rg_gen *rg_gen_new(struct rg_gateway *gw, const struct rg_node_conf *nc,
         rg_errbuf_set(eb, "out of memory compiling plugin chains");
         goto err;
     }
+    warn_pending(&g->gw, env->ops);
     atomic_init(&g->refs, 1);
     g->id = id;
     return g;

@@ -100,6 +100,26 @@ int rg_req_add_header(struct rg_req *r, enum rg_hdir dir, const char *name,
     return 0;
 }
 
+int rg_req_set_header(struct rg_req *r, enum rg_hdir dir, const char *name,
+                      const char *value)
+{
+    struct rg_add_headers *l = dir == RG_TO_UPSTREAM ? &r->up_add
+                                                     : &r->resp_add;
+    struct rg_add_header **pp = &l->head;
+    size_t nl = strlen(name);
+
+    while (*pp != NULL) {
+        if ((*pp)->name_len == nl && strncasecmp((*pp)->name, name, nl) == 0)
+            *pp = (*pp)->next; /* arena memory: freed with the request */
+        else
+            pp = &(*pp)->next;
+    }
+    l->tail = l->head != NULL ? pp : NULL;
+    if (dir == RG_TO_UPSTREAM)
+        rg_req_hide_header(r, name);
+    return value != NULL ? rg_req_add_header(r, dir, name, value) : 0;
+}
+
 void rg_req_fail(struct rg_req *r, int err)
 {
     r->plugin_err = err < 0 ? err : RG_EPLUGIN; /* a code, never a status */
@@ -272,6 +292,16 @@ size_t rg_req_find_consumer(const struct rg_req *r, const char *name)
             return i;
     }
     return RG_NO_INDEX;
+}
+
+int rg_req_authenticated(const struct rg_req *r)
+{
+    return r->fs.authenticated;
+}
+
+void rg_req_set_authenticated(struct rg_req *r, int yes)
+{
+    r->fs.authenticated = yes != 0;
 }
 
 size_t rg_req_consumer(const struct rg_req *r)

@@ -49,6 +49,12 @@ enum rg_hdir {
 int rg_req_add_header(struct rg_req *r, enum rg_hdir dir, const char *name,
                       const char *value) RG_MUST_CHECK;
 
+/* Replace header @name in direction @dir: the headers of that name that
+ * plugins added before are dropped (and, upstream, the client's), then
+ * @name: @value is added (NULL: none is). As rg_req_add_header. */
+int rg_req_set_header(struct rg_req *r, enum rg_hdir dir, const char *name,
+                      const char *value) RG_MUST_CHECK;
+
 /* Answer the request locally with @status (200..599, not 204 or 304) and JSON body @body
  * (@len bytes, copied; NULL: {"message":"<reason>"}). The callback then
  * returns RG_FILTER_RESPOND (or a paused plugin resumes with it). REWRITE
@@ -126,6 +132,13 @@ size_t rg_req_find_consumer(const struct rg_req *r, const char *name);
 /* The request's consumer (an index into rg_req_gateway's consumers), or
  * RG_NO_INDEX when no plugin identified one. */
 size_t rg_req_consumer(const struct rg_req *r);
+
+/* Whether a plugin identified the request's consumer by a credential
+ * (not as the anonymous consumer), and say so. Kong's rule for several
+ * authentication plugins on one route rests on it: one with `anonymous`
+ * set does nothing once another found a credential. ACCESS. */
+int rg_req_authenticated(const struct rg_req *r);
+void rg_req_set_authenticated(struct rg_req *r, int yes);
 
 /* Make consumer @index (RG_NO_INDEX: none) the request's consumer: from
  * the next plugin on, instances scoped to that consumer apply (Kong's

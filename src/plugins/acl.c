@@ -6,8 +6,10 @@
  *   allow: [groups]          the consumer must be in one of them
  *   deny: [groups]           ... or in none of them (one of the two)
  *   hide_groups_header: false  else X-Consumer-Groups: g1, g2 upstream
- *   always_use_authenticated_groups: false   accepted (no plugin sets
- *                            authenticated groups yet)
+ *                            (the client's own is never forwarded)
+ *   always_use_authenticated_groups, include_consumer_groups: false
+ *                            (true is refused: no plugin sets
+ *                            authenticated or consumer groups yet)
  *
  * Answers, as Kong's: 401 {"message":"You cannot consume this service"}
  * without a consumer (no authentication plugin ran, or it let the request
@@ -87,11 +89,15 @@ static int k_hide(struct rg_yt *t, yaml_node_t *v, void *ctx)
     return rg_yt_bool(t, v, &((struct acl_conf *)ctx)->hide);
 }
 
-static int k_authenticated(struct rg_yt *t, yaml_node_t *v, void *ctx)
+/* No plugin sets authenticated or consumer groups yet: only false. */
+static int k_groups_off(struct rg_yt *t, yaml_node_t *v, void *ctx)
 {
     int b;
+    int rv = rg_yt_bool(t, v, &b);
 
-    return rg_yt_bool(t, v, &b);
+    if (rv == 0 && b)
+        return rg_yt_err(t, v, "true is not supported yet");
+    return rv;
 }
 
 /* clang-format off */
@@ -99,8 +105,8 @@ static const struct rg_yt_key acl_keys[] = {
     {"allow", k_allow},
     {"deny", k_deny},
     {"hide_groups_header", k_hide},
-    {"always_use_authenticated_groups", k_authenticated},
-    {"include_consumer_groups", k_authenticated},
+    {"always_use_authenticated_groups", k_groups_off},
+    {"include_consumer_groups", k_groups_off},
     {NULL, NULL},
 };
 /* clang-format on */
@@ -133,9 +139,9 @@ static int groups_header(struct rg_req *r, const struct rg_gateway *gw,
     struct rg_buf b;
     int rv;
 
-    rg_req_hide_header(r, "X-Consumer-Groups");
     if (gw->acl_first[ci] == gw->acl_first[ci + 1])
-        return 0;
+        return rg_req_set_header(r, RG_TO_UPSTREAM, "X-Consumer-Groups",
+                                 NULL);
     rg_buf_init(&b, 65536);
     for (size_t i = gw->acl_first[ci]; i < gw->acl_first[ci + 1]; i++) {
         if (i > gw->acl_first[ci])
@@ -145,7 +151,7 @@ static int groups_header(struct rg_req *r, const struct rg_gateway *gw,
     rg_buf_add(&b, "", 1);
     rv = rg_buf_error(&b);
     if (rv == 0)
-        rv = rg_req_add_header(r, RG_TO_UPSTREAM, "X-Consumer-Groups", b.p);
+        rv = rg_req_set_header(r, RG_TO_UPSTREAM, "X-Consumer-Groups", b.p);
     rg_buf_release(&b);
     return rv;
 }
@@ -173,7 +179,9 @@ static enum rg_filter_status acl_access(const struct rg_filter_call *fc)
         in = rg_gateway_in_group(gw, ci, c->groups[i], strlen(c->groups[i]));
     if (in == c->deny)
         return respond(fc->r, 403);
-    if (!c->hide && groups_header(fc->r, gw, ci) != 0) {
+    if ((c->hide ? rg_req_set_header(fc->r, RG_TO_UPSTREAM,
+                                     "X-Consumer-Groups", NULL)
+                 : groups_header(fc->r, gw, ci)) != 0) {
         rg_req_fail(fc->r, -ENOMEM);
         return RG_FILTER_ERROR;
     }

@@ -6,18 +6,13 @@
 
 #include "http/req.h"
 
-static const char *const consumer_headers[] = {
-    "X-Consumer-ID",           "X-Consumer-Custom-ID", "X-Consumer-Username",
-    "X-Credential-Identifier", "X-Anonymous-Consumer",
-};
-
-/* Add upstream header @name: @value when @value is set and nothing
- * failed before (*@rv). */
-static void add(struct rg_req *r, const char *name, const char *value,
+/* Set upstream header @name to @value (NULL: none), replacing the
+ * client's and any an earlier plugin set, when nothing failed before. */
+static void set(struct rg_req *r, const char *name, const char *value,
                 int *rv)
 {
-    if (*rv == 0 && value != NULL)
-        *rv = rg_req_add_header(r, RG_TO_UPSTREAM, name, value);
+    if (*rv == 0)
+        *rv = rg_req_set_header(r, RG_TO_UPSTREAM, name, value);
 }
 
 int rg_auth_set_consumer(struct rg_req *r, size_t ci,
@@ -26,16 +21,75 @@ int rg_auth_set_consumer(struct rg_req *r, size_t ci,
     const struct rg_consumer *co = &rg_req_gateway(r)->consumers[ci];
     int rv = 0;
 
-    for (size_t i = 0; i < sizeof(consumer_headers) / sizeof(*consumer_headers);
-         i++)
-        rg_req_hide_header(r, consumer_headers[i]);
     rg_req_set_consumer(r, ci);
-    add(r, "X-Consumer-ID", co->id, &rv);
-    add(r, "X-Consumer-Custom-ID", co->custom_id, &rv);
-    add(r, "X-Consumer-Username", co->username, &rv);
-    add(r, "X-Credential-Identifier", cred ? cred->id : NULL, &rv);
-    add(r, "X-Anonymous-Consumer", cred ? NULL : "true", &rv);
+    rg_req_set_authenticated(r, cred != NULL);
+    set(r, "X-Consumer-ID", co->id, &rv);
+    set(r, "X-Consumer-Custom-ID", co->custom_id, &rv);
+    set(r, "X-Consumer-Username", co->username, &rv);
+    set(r, "X-Credential-Identifier", cred ? cred->id : NULL, &rv);
+    set(r, "X-Anonymous-Consumer", cred ? NULL : "true", &rv);
     return rv;
+}
+
+int rg_auth_skip(const struct rg_req *r, const char *anonymous)
+{
+    return anonymous != NULL && rg_req_authenticated(r);
+}
+
+static int hex(int ch)
+{
+    if (ch >= '0' && ch <= '9')
+        return ch - '0';
+    ch |= 0x20;
+    return ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
+}
+
+long rg_auth_decode(const char *p, size_t n, char *out, size_t cap)
+{
+    size_t o = 0;
+
+    for (size_t i = 0; i < n; i++) {
+        int ch = (unsigned char)p[i];
+
+        if (ch == '%' && i + 2 < n && hex(p[i + 1]) >= 0 &&
+            hex(p[i + 2]) >= 0) {
+            ch = hex(p[i + 1]) * 16 + hex(p[i + 2]);
+            i += 2;
+        } else if (ch == '+') {
+            ch = ' ';
+        }
+        if (o == cap)
+            return -1;
+        out[o++] = (char)ch;
+    }
+    return (long)o;
+}
+
+int rg_auth_query_arg(const char *q, size_t qn, const char *name,
+                      struct rg_auth_arg *a)
+{
+    size_t nl = strlen(name);
+    char dn[256];
+
+    while (a->next < qn) {
+        size_t s = a->next, e = s, eq;
+        long dl;
+
+        while (e < qn && q[e] != '&')
+            e++;
+        a->next = e < qn ? e + 1 : e;
+        for (eq = s; eq < e && q[eq] != '='; eq++)
+            ;
+        dl = rg_auth_decode(q + s, eq - s, dn, sizeof(dn));
+        if (dl == (long)nl && memcmp(dn, name, nl) == 0) {
+            a->val = eq < e ? q + eq + 1 : q + e;
+            a->vlen = eq < e ? e - eq - 1 : 0;
+            a->from = s;
+            a->to = a->next;
+            return 0;
+        }
+    }
+    return -1;
 }
 
 /* The consumer @ref names (id without case, or username), or

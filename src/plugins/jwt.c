@@ -120,14 +120,22 @@ static int k_headers(struct rg_yt *t, yaml_node_t *v, void *ctx)
     return read_names(t, v, &((struct jw_conf *)ctx)->headers);
 }
 
+/* A claim name goes into 401 bodies: letters, digits, '_' and '-'. */
 static int k_key_claim(struct rg_yt *t, yaml_node_t *v, void *ctx)
 {
     struct jw_conf *c = ctx;
     int rv = rg_yt_str(t, v, &c->key_claim);
+    size_t len;
 
-    if (rv == 0 && c->key_claim[0] == '\0')
-        return rg_yt_err(t, v, "must not be empty");
-    return rv;
+    if (rv < 0)
+        return rv;
+    len = strlen(c->key_claim);
+    if (len == 0 || len > 64 ||
+        strspn(c->key_claim, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRST"
+                             "UVWXYZ0123456789_-") != len)
+        return rg_yt_err(t, v, "must be 1 to 64 letters, digits, '_' or "
+                               "'-'");
+    return 0;
 }
 
 static int k_secret_b64(struct rg_yt *t, yaml_node_t *v, void *ctx)
@@ -282,25 +290,6 @@ static void found(struct jw_found *f, const char *p, size_t n)
     }
 }
 
-static const char *arg_in(const char *q, size_t qn, const char *name,
-                          size_t *vlen)
-{
-    size_t nl = strlen(name), i = 0;
-
-    while (i < qn) {
-        size_t s = i;
-
-        while (i < qn && q[i] != '&')
-            i++;
-        if (i - s > nl && memcmp(q + s, name, nl) == 0 && q[s + nl] == '=') {
-            *vlen = i - s - nl - 1;
-            return q + s + nl + 1;
-        }
-        i++;
-    }
-    return NULL;
-}
-
 /* The cookie @name in Cookie header value @v (@n bytes). */
 static const char *cookie_in(const char *v, size_t n, const char *name,
                              size_t *vlen)
@@ -350,9 +339,11 @@ static void find_token(const struct rg_filter_call *fc, struct jw_found *f)
 
     memset(f, 0, sizeof(*f));
     for (size_t i = 0; i < c->params.n; i++) {
-        v = arg_in(q, qn, c->params.v[i], &n);
-        if (v != NULL) /* tokens are base64url and dots: no decoding */
-            found(f, v, n);
+        struct rg_auth_arg a = {0};
+
+        /* Tokens are base64url and dots: values need no decoding. */
+        while (rg_auth_query_arg(q, qn, c->params.v[i], &a) == 0)
+            found(f, a.val, a.vlen);
     }
     v = c->cookies.n > 0 ? rg_req_header(fc->r, "cookie", &n) : NULL;
     for (size_t i = 0; v != NULL && i < c->cookies.n; i++) {
@@ -391,7 +382,8 @@ static enum rg_filter_status refusef(const struct rg_filter_call *fc,
     return refuse(fc, body);
 }
 
-/* The key claim: a non-empty string in the claims, else in the header. */
+/* The key claim: the claims', or the header's when the claims have none
+ * (verify checks it is a non-empty string). */
 static const json_t *key_claim(const struct rg_jwt *j, const char *name)
 {
     const json_t *v = json_object_get(j->claims, name);
@@ -495,7 +487,8 @@ static enum rg_filter_status jw_access(const struct rg_filter_call *fc)
     char body[128];
     int rv;
 
-    if (!c->on_preflight && rg_req_method(fc->r) == RG_M_OPTIONS)
+    if ((!c->on_preflight && rg_req_method(fc->r) == RG_M_OPTIONS) ||
+        rg_auth_skip(fc->r, c->anonymous))
         return RG_FILTER_CONTINUE;
     find_token(fc, &f);
     if (f.tok == NULL)

@@ -212,66 +212,8 @@ struct ka_found {
     int in_query;
 };
 
-static int hex(int ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    ch |= 0x20;
-    return ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
-}
-
-/* Percent-decode @n bytes at @p ('+' is a blank, as in nginx's
- * arguments) into @out (@cap bytes); the length, or -1 when it does not
- * fit. */
-static long decode(const char *p, size_t n, char *out, size_t cap)
-{
-    size_t o = 0;
-
-    for (size_t i = 0; i < n; i++) {
-        int ch = (unsigned char)p[i];
-
-        if (ch == '%' && i + 2 < n && hex(p[i + 1]) >= 0 &&
-            hex(p[i + 2]) >= 0) {
-            ch = hex(p[i + 1]) * 16 + hex(p[i + 2]);
-            i += 2;
-        } else if (ch == '+') {
-            ch = ' ';
-        }
-        if (o == cap)
-            return -1;
-        out[o++] = (char)ch;
-    }
-    return (long)o;
-}
-
-/* Find argument @name in query @q (@qn bytes): its raw value and where
- * the whole argument starts and ends. 0 found, -1 not. */
-static int query_arg(const char *q, size_t qn, const char *name,
-                     const char **val, size_t *vlen, size_t *from,
-                     size_t *to)
-{
-    size_t nl = strlen(name), i = 0;
-
-    while (i < qn) {
-        size_t s = i, e;
-
-        while (i < qn && q[i] != '&')
-            i++;
-        e = i;
-        if (e - s > nl && memcmp(q + s, name, nl) == 0 && q[s + nl] == '=') {
-            *val = q + s + nl + 1;
-            *vlen = e - s - nl - 1;
-            *from = s;
-            *to = i < qn ? i + 1 : e;
-            return 0;
-        }
-        i++;
-    }
-    return -1;
-}
-
-/* The key from the headers, then the query. @buf holds a decoded query
- * key. */
+/* The key from the headers, then the query (argument names compared
+ * decoded, so "ap%69key" is "apikey"). @buf holds a decoded query key. */
 static void find_key(const struct rg_filter_call *fc, struct ka_found *f,
                      char *buf)
 {
@@ -291,44 +233,43 @@ static void find_key(const struct rg_filter_call *fc, struct ka_found *f,
         return;
     }
     for (size_t i = 0; c->in_query && i < c->n_names; i++) {
-        size_t qn, vl, from, to;
-        const char *q = rg_req_query(fc->r, &qn), *v;
+        struct rg_auth_arg a = {0};
+        size_t qn;
+        const char *q = rg_req_query(fc->r, &qn);
         long n;
 
-        if (query_arg(q, qn, c->names[i], &v, &vl, &from, &to) != 0)
+        if (rg_auth_query_arg(q, qn, c->names[i], &a) != 0)
             continue;
-        n = decode(v, vl, buf, KA_KEY_MAX);
+        n = rg_auth_decode(a.val, a.vlen, buf, KA_KEY_MAX);
         f->key = buf;
         f->len = n < 0 ? 0 : (size_t)n;
-        f->duplicate = query_arg(q + to, qn - to, c->names[i], &v, &vl,
-                                 &from, &to) == 0;
+        f->duplicate = rg_auth_query_arg(q, qn, c->names[i], &a) == 0;
         f->name = c->names[i];
         f->in_query = 1;
         return;
     }
 }
 
-/* Drop argument @name from the query sent upstream. */
+/* Drop argument @name from the query sent upstream (the only one: a
+ * second would have been a duplicate). */
 static int hide_query_arg(struct rg_req *r, const char *name)
 {
-    size_t qn, vl, from, to;
-    const char *q = rg_req_query(r, &qn), *v;
+    struct rg_auth_arg a = {0};
+    size_t qn, n;
+    const char *q = rg_req_query(r, &qn);
     char *nq;
-    size_t n;
-    int rv;
 
-    if (query_arg(q, qn, name, &v, &vl, &from, &to) != 0)
+    if (rg_auth_query_arg(q, qn, name, &a) != 0)
         return 0;
     nq = rg_req_alloc(r, qn);
     if (nq == NULL)
         return -ENOMEM;
-    memcpy(nq, q, from);
-    memcpy(nq + from, q + to, qn - to);
-    n = from + (qn - to);
+    memcpy(nq, q, a.from);
+    memcpy(nq + a.from, q + a.to, qn - a.to);
+    n = a.from + (qn - a.to);
     if (n > 0 && nq[n - 1] == '&')
         n--;
-    rv = rg_req_set_query(r, nq, n);
-    return rv;
+    return rg_req_set_query(r, nq, n);
 }
 
 static int expired(const struct rg_keyauth *k)
@@ -352,7 +293,8 @@ static enum rg_filter_status ka_access(const struct rg_filter_call *fc)
     char buf[KA_KEY_MAX];
     size_t ki;
 
-    if (!c->on_preflight && rg_req_method(fc->r) == RG_M_OPTIONS)
+    if ((!c->on_preflight && rg_req_method(fc->r) == RG_M_OPTIONS) ||
+        rg_auth_skip(fc->r, c->anonymous))
         return RG_FILTER_CONTINUE;
     find_key(fc, &f, buf);
     if (f.key == NULL)

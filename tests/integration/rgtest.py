@@ -241,9 +241,12 @@ def deep_update(base, over):
     return base
 
 
-def run_binary(args, timeout=DEFAULT_TIMEOUT, cwd=None):
-    """Run raftgate with args to completion; returns (rc, stdout+stderr)."""
-    p = subprocess.Popen([raftgate_bin()] + list(args), cwd=cwd,
+def run_binary(args, timeout=DEFAULT_TIMEOUT, cwd=None, env=None):
+    """Run raftgate with args to completion (@env: variables added to the
+    environment); returns (rc, stdout+stderr)."""
+    full = dict(os.environ)
+    full.update(env or {})
+    p = subprocess.Popen([raftgate_bin()] + list(args), cwd=cwd, env=full,
                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                          stdin=subprocess.DEVNULL, process_group=0)
     _register(p)

@@ -11,6 +11,7 @@ import base64
 import hashlib
 import hmac
 import json
+import uuid
 
 import rgtest
 from rgcluster import REV, ClusterTestCase, revision_of, scaled
@@ -164,6 +165,14 @@ class ClusterPluginsTest(ClusterTestCase):
             self.assertEqual(nd.proxy("/signed/echo").status, 401)
         self.keyed_everywhere("alice-key", "alice")
         self.keyed_everywhere("bob-key", "bob")
+        # Every credential got an id, and not one an API key can be
+        # guessed from (a hash of the key would be).
+        r = c.nodes[0].proxy("/keyed/echo", headers={"X-API-Key": "alice-key"})
+        cid = r.json()["headers"].get("X-Credential-Identifier")
+        self.assertIsNotNone(cid, r)
+        guess = hashlib.sha1(b"raftgate:keyauth_credentials:alice-key")
+        self.assertNotEqual(cid, str(uuid.UUID(bytes=guess.digest()[:16],
+                                               version=5)))
         self.keyed_everywhere(None, 401)
         self.keyed_everywhere("nope", 401)
         r = c.write("PUT", "/consumers/carol",

@@ -54,6 +54,8 @@ class Keys:
                                    "-pkeyopt", "rsa_keygen_bits:2048")
         self.ec = self.make("ec", "-algorithm", "EC",
                             "-pkeyopt", "ec_paramgen_curve:P-256")
+        self.k1 = self.make("k1", "-algorithm", "EC",
+                            "-pkeyopt", "ec_paramgen_curve:secp256k1")
 
     def make(self, name, *opts):
         priv = os.path.join(self.dir, name + ".pem")
@@ -102,6 +104,10 @@ class JwtTest(GatewayTestCase):
                                    maximum_expiration=60)]),
                 route("b64", ["/b64"], strip_path=False,
                       plugins=[jwt(secret_is_base64=True)]),
+                # Kong's "either" setup: each with anonymous.
+                route("either", ["/either"], strip_path=False, plugins=[
+                    jwt(anonymous="guest"),
+                    {"name": "key-auth", "config": {"anonymous": "guest"}}]),
                 route("cookie", ["/cookie"], strip_path=False,
                       plugins=[jwt(cookie_names=["tok"], header_names=[],
                                    uri_param_names=[])]),
@@ -112,7 +118,9 @@ class JwtTest(GatewayTestCase):
                      "secret": "s3cret"}]},
                 {"username": "bob", "jwt_secrets": [
                     {"key": "bob-rs", "algorithm": "RS256",
-                     "rsa_public_key": cls.keys.rsa[1]}]},
+                     "rsa_public_key": cls.keys.rsa[1]}],
+                 "keyauth_credentials": [{"key": "bob-key"}]},
+                {"username": "guest"},
                 {"username": "carol", "jwt_secrets": [
                     {"key": "carol-es", "algorithm": "ES256",
                      "rsa_public_key": cls.keys.ec[1]}]},
@@ -179,6 +187,24 @@ class JwtTest(GatewayTestCase):
     def test_base64_secret(self):
         tok = token(self.keys, {"iss": "eve-b64"}, b"\x00raw\xffbytes")
         self.assert_ok("/b64", tok, "eve")
+
+    def test_either_plugin_one_identity(self):
+        """The first plugin to find a credential decides; a later one with
+        anonymous does nothing; anonymous only when neither finds one. The
+        upstream sees one consumer's headers, never a mix."""
+        def who(headers):
+            r = self.gw.get("/either/echo", headers=headers)
+            self.assertEqual(r.status, 200, r)
+            h = r.json()["headers"]
+            return (h.get("X-Consumer-Username"),
+                    h.get("X-Anonymous-Consumer"))
+        tok = self.hs(self.good_claims())
+        self.assertEqual(who({"Authorization": "Bearer " + tok,
+                              "apikey": "bob-key"}), ("alice", None))
+        self.assertEqual(who({"Authorization": "Bearer " + tok}),
+                         ("alice", None))
+        self.assertEqual(who({"apikey": "bob-key"}), ("bob", None))
+        self.assertEqual(who({}), ("guest", "true"))
 
     # -- refused, never reaching the upstream --
 
@@ -339,6 +365,12 @@ class JwtConfigErrorsTest(GatewayTestCase):
             (with_cred({"key": "k", "algorithm": "ES384",
                         "rsa_public_key": keys.ec[1]}),
              "rsa_public_key: not a P-384 EC key for ES384"),
+            (with_cred({"key": "k", "algorithm": "ES256",
+                        "rsa_public_key": keys.k1[1]}),
+             "rsa_public_key: not a P-256 EC key for ES256"),
+            (with_cred({"key": "k", "secret": "s"},
+                       jwt(key_claim_name='a"b')),
+             "config.key_claim_name: must be 1 to 64 letters"),
             (with_cred({"key": "k", "secret": "s"},
                        jwt(claims_to_verify=["iat"])),
              "services[0].routes[0].plugins[0].config.claims_to_verify[0]: "

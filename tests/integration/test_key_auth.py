@@ -123,6 +123,13 @@ class KeyAuthTest(GatewayTestCase):
         r = self.echo("/hide/echo?apikey=alice-key")
         self.assertEqual(r.json()["path"], "/hide/echo")
 
+    def test_duplicate_query_key_even_encoded_is_401(self):
+        """Argument names compare decoded: ap%69key is apikey."""
+        self.assert_refused("/hide/echo?apikey=alice-key&ap%69key=bob-key",
+                            {}, "Duplicate API key found")
+        self.assert_refused("/hide/echo?apikey=alice-key&apikey=bob-key",
+                            {}, "Duplicate API key found")
+
     def test_duplicate_key_is_401(self):
         with self.gw.connect() as c:
             c.send(rgtest.build_request("GET", "/seed/count?key=dup", [

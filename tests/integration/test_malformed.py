@@ -244,6 +244,22 @@ class MalformedTest(GatewayTestCase):
             self.assertJsonError(c.read_response(), 431)
         self.assertServes()
 
+    def test_431_reaches_a_client_still_sending(self):
+        """An 8 MiB header: the gateway answers 431 after its cap while the
+        client is still sending; the lingering close drains the rest, so
+        the answer is not lost to a reset (nginx's lingering_close)."""
+        big = build_request("GET", "/echo", [("X-Big", "a" * (8 << 20))])
+        for _ in range(5):
+            with self.gw.connect() as c:
+                try:
+                    c.send(big)
+                except (BrokenPipeError, ConnectionResetError) as e:
+                    self.fail("the gateway reset a client still sending: "
+                              "%r" % e)
+                self.assertJsonError(c.read_response(), 431)
+                self.assertTrue(c.wait_closed(3))
+        self.assertServes()
+
     def test_431_too_many_headers(self):
         """Many small headers summing over max_header_size -> 431 JSON."""
         hdrs = [("X-H-%03d" % i, "v" * 30) for i in range(300)]

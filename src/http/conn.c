@@ -146,10 +146,8 @@ static void conn_wait_request(struct rg_conn *c, int first)
 /* The head's input: reading a request head goes to c->in, so that its
  * fields are slices of what was read (http/head.h), not copies. It is
  * given back when no request holds slices of it (an idle connection keeps
- * none); a request keeps it to its end, a tunnel or a slow upload too. */
-#define IN_MIN_ROOM 512 /* bytes: below this, a read into the chunk would
-                           be short; the rest of the head goes to the
-                           shared buffer and is copied */
+ * none); a request keeps it to its end, a tunnel or a slow upload too.
+ * Reads go there while RG_HEAD_IN_MIN_ROOM bytes are left. */
 
 static void conn_in_free(struct rg_conn *c)
 {
@@ -171,7 +169,7 @@ static int conn_in_ready(struct rg_conn *c)
         c->in_len = 0; /* nothing refers to what it held */
     if (c->in == NULL && (c->in = rg_blk_get(&c->w->chunks)) == NULL)
         return 0;
-    return RG_ARENA_CHUNK - c->in_len >= IN_MIN_ROOM;
+    return RG_ARENA_CHUNK - c->in_len >= RG_HEAD_IN_MIN_ROOM;
 }
 
 static void conn_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)

@@ -39,6 +39,12 @@ struct rg_head {
 
 #define RG_HEAD_MAX_FIELDS 256
 
+/* Bytes: a reader that reads heads into a chunk of its own (the client
+ * connection, the upstream response parser) reads into the chunk only
+ * while this much room is left; a shorter read would cost a syscall for
+ * little, so the rest of the head goes to the shared buffer and is copied. */
+#define RG_HEAD_IN_MIN_ROOM 512
+
 /* Initialise an empty head whose bytes may grow to @max. No allocation. */
 void rg_head_init(struct rg_head *h, uint32_t max);
 

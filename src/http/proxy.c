@@ -19,12 +19,31 @@
 #include "upstream/pool.h"
 #include "upstream/retry.h"
 
+#define UP_HEAD_MAX 65536   /* an upstream response head, bytes */
+#define UP_KEEP_HEAD 2048   /* ... kept with a pooled connection */
+
 /* What the exchange keeps with each upstream connection (its data[]): the
  * response parser and head outlive the request, so a callback that ends
- * the request inside rg_msg_feed leaves the parser's memory valid. */
+ * the request inside rg_msg_feed leaves the parser's memory valid.
+ *
+ * A response head is read into in, a worker chunk of its own, so that its
+ * fields are slices of what was read (http/head.h), not copies; once the
+ * final head is parsed, reads go to the pool's shared buffer again (a
+ * large body keeps its large reads). The chunk is given back when the
+ * head no longer needs it (a 1xx head's end, the exchange's end), so an
+ * idle pooled connection holds none; never while up_read is parsing its
+ * bytes (a response can end, and the next exchange begin, inside
+ * rg_msg_feed): then when that parse returns. */
 struct up_state {
     struct rg_msg msg;       /* the response parser */
     struct rg_head head;     /* response head; status text as "url" */
+    struct rg_blkcache *chunks; /* borrowed: the worker's, where in comes
+                                   from (set by up_begin) */
+    char *in;                /* the head's input, a chunk, or NULL */
+    uint32_t in_len;         /* bytes read into in */
+    unsigned head_done : 1;  /* the final head is parsed: no reads to in */
+    unsigned feeding : 1;    /* up_read is parsing bytes that may be in's */
+    unsigned in_drop : 1;    /* give in back when that parse returns */
 };
 
 static struct up_state *ups(struct rg_upconn *up)
@@ -32,9 +51,36 @@ static struct up_state *ups(struct rg_upconn *up)
     return (struct up_state *)up->data;
 }
 
+/* Give back the head's input chunk, now or, while a parse runs over its
+ * bytes, when the parse returns (up_read). The head holds no slices of
+ * it: it was cleared, or is never read again. */
+static void up_in_free(struct rg_upconn *up)
+{
+    struct up_state *st = ups(up);
+
+    if (st->feeding) {
+        st->in_drop = 1;
+        return;
+    }
+    if (st->in != NULL)
+        rg_blk_put(st->chunks, st->in);
+    st->in = NULL;
+    st->in_len = 0;
+    st->in_drop = 0;
+}
+
+/* The response head is done with (a 1xx head, the exchange's end): empty
+ * it and give back its input. */
+static void up_head_drop(struct rg_upconn *up)
+{
+    rg_head_clear(&ups(up)->head, UP_KEEP_HEAD);
+    up_in_free(up);
+}
+
 static void up_state_fini(struct rg_upconn *up)
 {
     rg_head_release(&ups(up)->head);
+    up_in_free(up);
 }
 
 #define MSG_NO_ROUTE "no Route matched with those values"
@@ -51,8 +97,6 @@ static void attempt_fail(struct rg_req *r, int err, const char *why);
 #define REQ_CACHE_MAX 64
 #define REQ_KEEP_HEAD 4096
 #define REQ_KEEP_BUF 8192
-#define UP_HEAD_MAX 65536   /* an upstream response head, bytes */
-#define UP_KEEP_HEAD 2048   /* ... kept with a pooled connection */
 
 /* A request from the cache, emptied but with its buffers, or a new one. */
 static struct rg_req *req_alloc(struct rg_wctx *w)
@@ -143,6 +187,7 @@ static void release_upstream(struct rg_req *r, int reusable)
         return;
     r->up = NULL;
     up->req = NULL;
+    up_head_drop(up);
     if (!reusable) {
         rg_upconn_close(up);
         return;
@@ -1084,10 +1129,12 @@ static int resp_head(struct rg_msg *m)
     int rv;
 
     if (p->status_code < 200 && p->status_code != 101) {
-        /* 1xx interim responses (103 Early Hints) are not relayed. */
-        rg_head_clear(&ups(up)->head, UP_KEEP_HEAD);
+        /* 1xx interim responses (103 Early Hints) are not relayed; the
+         * final head is read into a fresh chunk. */
+        up_head_drop(up);
         return 0;
     }
+    ups(up)->head_done = 1;
     if (p->status_code == 101 && !r->upgrade)
         return -1;
     r->status = p->status_code;
@@ -1194,13 +1241,33 @@ static const struct rg_msg_ops resp_ops = {
     .done = resp_done,
 };
 
+/* Where up's reads go while an exchange uses it (rg_upconn_alloc_cb): the
+ * head's input chunk while a response head is read and room is left in
+ * it, else the pool's shared buffer (see struct up_state). */
+static int up_alloc(struct rg_upconn *up, uv_buf_t *buf)
+{
+    struct up_state *st = ups(up);
+
+    if (st->head_done)
+        return 0;
+    if (st->in == NULL && (st->in = rg_blk_get(st->chunks)) == NULL)
+        return 0;
+    if (RG_ARENA_CHUNK - st->in_len < RG_HEAD_IN_MIN_ROOM)
+        return 0;
+    *buf = uv_buf_init(st->in + st->in_len, RG_ARENA_CHUNK - st->in_len);
+    return 1;
+}
+
 static void up_begin(struct rg_req *r, struct rg_upconn *up)
 {
     r->up = up;
     up->req = r;
-    rg_head_clear(&ups(up)->head, UP_KEEP_HEAD);
+    ups(up)->chunks = &r->c->w->chunks;
+    ups(up)->head_done = 0;
+    up_head_drop(up);
     rg_msg_init(&ups(up)->msg, RG_MSG_RESPONSE, &resp_ops, &ups(up)->head,
                 up);
+    rg_upconn_set_alloc(up, up_alloc);
     up->timer.data = up;
     uv_timer_stop(&up->timer);
 }
@@ -1233,6 +1300,9 @@ static void start_tunnel(struct rg_req *r, const char *rest, size_t n)
     if (n > 0 && rg_conn_write(c, &(uv_buf_t){.base = (char *)rest, .len = n},
                                1) != 0)
         return;
+    /* The head went out (build_response_head copied it): a long-lived
+     * tunnel holds no chunk for it. */
+    up_head_drop(r->up);
     up_timer_start(r, on_up_timeout, 2);
     rg_conn_start_tunnel(c);
 }
@@ -1331,8 +1401,15 @@ static void up_eof(struct rg_req *r)
 static void up_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
     struct rg_upconn *up = s->data;
+    struct up_state *st = ups(up);
     struct rg_req *r = up->req;
 
+    if (nread > 0 && st->in != NULL && st->in_len < RG_ARENA_CHUNK &&
+        buf->base == st->in + st->in_len) {
+        /* up_alloc's read: the head's spans in it are slices. */
+        st->in_len += (uint32_t)nread;
+        rg_head_set_input(&st->head, st->in, st->in_len);
+    }
     if (r == NULL || nread == 0)
         return;
     if (nread < 0) {
@@ -1347,7 +1424,11 @@ static void up_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
             up_set_reading(up, 0);
         return;
     }
+    st->feeding = 1;
     up_parse(r, buf->base, (size_t)nread);
+    st->feeding = 0;
+    if (st->in_drop)
+        up_in_free(up); /* @up is valid until its close callback */
 }
 
 void rg_proxy_client_drained(struct rg_req *r)

@@ -215,7 +215,13 @@ static void upconn_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 {
     struct rg_upconn *up = h->data;
 
-    *buf = uv_buf_init(up->pool->rbuf, up->pool->rbuf_size);
+    if (up->alloc == NULL || up->req == NULL || !up->alloc(up, buf))
+        *buf = uv_buf_init(up->pool->rbuf, up->pool->rbuf_size);
+}
+
+void rg_upconn_set_alloc(struct rg_upconn *up, rg_upconn_alloc_cb cb)
+{
+    up->alloc = cb;
 }
 
 /* The one read callback: the exchange's, or, on an idle connection, any
@@ -271,6 +277,7 @@ void rg_pool_put(struct rg_upconn *up, int reusable,
 
     up->req = NULL;
     up->on_read = NULL;
+    up->alloc = NULL;
     busy_set(up, 0, l->idle_ms);
     if (!reusable || up->closing || up->eof || up->pool->draining ||
         !keep_idle(k, l) ||

@@ -28,6 +28,13 @@
 struct rg_pool;
 struct rg_req;
 struct pool_key;
+struct rg_upconn;
+
+/* Where the next read on @up goes: fill *@buf and return 1, or return 0
+ * for the pool's shared buffer. Called only while an exchange uses @up
+ * (up->req set); the bytes read into *@buf go to the exchange's read
+ * callback next (its buf is *@buf), even with nread 0 or an error. */
+typedef int (*rg_upconn_alloc_cb)(struct rg_upconn *up, uv_buf_t *buf);
 
 struct rg_upconn {
     uv_tcp_t tcp;
@@ -40,6 +47,9 @@ struct rg_upconn {
     char key[64];            /* pool key, "ip:port" */
     struct pool_key *k;      /* its key's demand and idle list */
     uv_read_cb on_read;      /* the exchange's reader, or NULL */
+    rg_upconn_alloc_cb alloc; /* the exchange's read buffers
+                                 (rg_upconn_set_alloc), or NULL: the
+                                 pool's shared buffer */
     struct rg_upconn *next, *prev; /* idle list */
     size_t out_bytes;        /* queued to the upstream, not yet written */
     unsigned connected : 1;
@@ -92,6 +102,13 @@ int rg_upconn_connect(struct rg_pool *p, const char *key,
  * NULL, pause reading (back-pressure). Returns 0 or a uv error (then @up
  * is closed). Call it once connected. */
 int rg_upconn_read(struct rg_upconn *up, uv_read_cb cb) RG_MUST_CHECK;
+
+/* Read @up's bytes into buffers from @cb (see rg_upconn_alloc_cb) while
+ * an exchange uses it; NULL (the default, and what rg_pool_put sets) reads
+ * into the pool's shared buffer. Ownership: a buffer @cb gives is the
+ * caller's; the pool only reads into it, within the one read callback
+ * that follows. */
+void rg_upconn_set_alloc(struct rg_upconn *up, rg_upconn_alloc_cb cb);
 
 /* Give @up back: kept idle when @reusable and demand (see above, with
  * @l) has room for it, else closed. */

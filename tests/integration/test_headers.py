@@ -199,6 +199,26 @@ class HeadersTest(GatewayTestCase):
                     self.assertIn(("x-small", "s" * 10), hl)
                     self.assertIn(("x-after", "z" * 2000), hl)
 
+    def test_response_heads_cut_anywhere_by_reads(self):
+        """An upstream response head is read into a 4 KiB chunk of the
+        upstream connection's and its fields are slices of it; a head cut
+        by reads, with X-After running past the chunk's end (copied over
+        from the shared read buffer), and a final head after a 103 (read
+        into a fresh chunk) reach the client whole, on one keep-alive
+        connection each time."""
+        cuts = "5,40,1500,4090,4100"
+        with self.gw.connect() as c:
+            for interim in ("0", "1", "0"):
+                c.send(rgtest.build_request(
+                    "GET", "/head-cut?cuts=%s&interim=%s" % (cuts, interim)))
+                r = c.read_response()
+                self.assertEqual(r.status, 200, r)
+                self.assertEqual(r.body, b"ok")
+                self.assertEqual(r.header("x-small"), "s" * 10)
+                self.assertEqual(r.header("x-across"), "a" * 3000)
+                self.assertEqual(r.header("x-after"), "z" * 2000)
+        self.assertEqual(self.gw.get("/echo").status, 200)
+
 
 class TrustedProxyTest(GatewayTestCase):
     """A peer in proxy.trusted_ips (here loopback, the test client) may set

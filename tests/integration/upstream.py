@@ -39,6 +39,11 @@ Endpoints:
   /hits?key=K           the hit count for K (not counted itself)
   /set-headers?A=B&...  answer 200 with the given response headers
   /headers-big?n=N      answer 200 with an N-byte X-Big header
+  /head-cut?cuts=A,B,.. answer 200 whose head (X-Small: 10 's', X-Across:
+                        3000 'a', X-After: 2000 'z') is written in pieces
+                        cut at those byte offsets of the head, ?ms=M apart
+                        (default 50); ?interim=1 sends a 103 first, as a
+                        piece of its own
   /ws                   WebSocket (RFC 6455) handshake, then echo frames
 """
 
@@ -67,7 +72,7 @@ REASONS = {
 
 ENDPOINTS = ("echo", "status", "delay", "bytes", "chunked", "upload",
              "close", "partial", "garbage", "folded", "count", "hits", "set-headers",
-             "headers-big", "ws")
+             "headers-big", "head-cut", "ws")
 
 
 def pattern(offset, n):
@@ -520,6 +525,9 @@ class Upstream:
             size = int(q.get("n", "16384"))
             return reply_json(200, {"big": size}, extra=[("X-Big", "b" * size)])
 
+        if ep == "head-cut":
+            return self._head_cut(sock, q, keep)
+
         if ep == "bytes":
             return self._bytes(sock, req, int(arg or "0"), q, keep, head)
 
@@ -530,6 +538,26 @@ class Upstream:
             return self._websocket(sock, rd, req)
 
         return reply_json(404, {"message": "unknown endpoint"})
+
+    def _head_cut(self, sock, q, keep):
+        """/head-cut: a response head written in pieces (see the list)."""
+        wait = int(q.get("ms", "50")) / 1000.0
+        cuts = [int(x) for x in q.get("cuts", "").split(",") if x]
+        if q.get("interim") == "1":
+            sock.sendall(b"HTTP/1.1 103 Early Hints\r\n"
+                         b"Link: </a.css>; rel=preload\r\n\r\n")
+            self.stopping.wait(wait)
+        head = ("HTTP/1.1 200 OK\r\nX-Small: %s\r\nX-Across: %s\r\n"
+                "X-After: %s\r\nContent-Length: 2\r\n%s\r\n"
+                % ("s" * 10, "a" * 3000, "z" * 2000,
+                   "" if keep else "Connection: close\r\n")).encode()
+        last = 0
+        for cut in cuts + [len(head)]:
+            sock.sendall(head[last:cut])
+            last = cut
+            self.stopping.wait(wait)
+        sock.sendall(b"ok")
+        return keep
 
     def _stalling(self, fn, at, ms):
         """Wrap a body sink so that reading pauses once for ms after `at`

@@ -77,6 +77,8 @@ struct rg_req {
     uint64_t t_upstream;        /* uv_hrtime at the last attempt's start */
     struct rg_arena arena;      /* what plugins allocate; freed with @r */
     struct rg_filter_state fs;  /* the plugin chain's progress */
+    void *claims;               /* rg_req_set_claims's keeping, in the
+                                   arena, or NULL */
     struct rg_add_headers up_add;   /* plugins' headers to the upstream */
     struct rg_add_headers resp_add; /* ... and to the client */
     struct rg_arena_buf req_body;  /* the request body, when a plugin

@@ -294,6 +294,47 @@ size_t rg_req_find_consumer(const struct rg_req *r, const char *name)
     return RG_NO_INDEX;
 }
 
+/* What rg_req_set_claims keeps, in the arena: dropped at the end. */
+struct claims {
+    void *p;
+    void (*drop)(void *p);
+};
+
+static void claims_drop(void *arg)
+{
+    struct claims *c = arg;
+
+    if (c->p != NULL)
+        c->drop(c->p);
+    c->p = NULL;
+}
+
+int rg_req_set_claims(struct rg_req *r, void *claims,
+                      void (*drop)(void *claims))
+{
+    struct claims *c = r->claims;
+
+    if (c == NULL) {
+        c = rg_arena_calloc(&r->arena, sizeof(*c));
+        if (c == NULL || rg_arena_defer(&r->arena, claims_drop, c) != 0) {
+            drop(claims);
+            return -ENOMEM;
+        }
+        r->claims = c;
+    }
+    claims_drop(c);
+    c->p = claims;
+    c->drop = drop;
+    return 0;
+}
+
+void *rg_req_claims(const struct rg_req *r)
+{
+    const struct claims *c = r->claims;
+
+    return c != NULL ? c->p : NULL;
+}
+
 int rg_req_authenticated(const struct rg_req *r)
 {
     return r->fs.authenticated;

@@ -133,6 +133,14 @@ size_t rg_req_find_consumer(const struct rg_req *r, const char *name);
  * RG_NO_INDEX when no plugin identified one. */
 size_t rg_req_consumer(const struct rg_req *r);
 
+/* The claims of the request's verified token, for the plugins after the
+ * one that verified it (jwt sets a jansson object): an opaque pointer,
+ * @drop(@claims) runs when the request ends (or when claims are set
+ * again). 0 or -ENOMEM (then @drop ran already). ACCESS. */
+int rg_req_set_claims(struct rg_req *r, void *claims,
+                      void (*drop)(void *claims)) RG_MUST_CHECK;
+void *rg_req_claims(const struct rg_req *r);
+
 /* Whether a plugin identified the request's consumer by a credential
  * (not as the anonymous consumer), and say so. Kong's rule for several
  * authentication plugins on one route rests on it: one with `anonymous`

@@ -20,7 +20,8 @@
  * claim failures as {"exp":"token expired"}, {"nbf":"token not valid
  * yet"}, {"exp":"must be a number"}, {"exp":"exceeds maximum allowed
  * expiration"}. An authenticated request carries the consumer headers of
- * plugins/auth.h upstream. */
+ * plugins/auth.h upstream, and its claims stay for the plugins after jwt
+ * (rg_req_claims: a jansson object). */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -436,6 +437,12 @@ static int hmac_key(const struct jw_conf *c, const struct rg_jwt_secret *cred,
     return *key != NULL ? 0 : -ENOMEM;
 }
 
+/* The verified claims stay for the plugins after jwt (authorization). */
+static void drop_claims(void *claims)
+{
+    json_decref(claims);
+}
+
 static enum rg_filter_status verify(const struct rg_filter_call *fc,
                                     const struct rg_jwt *j)
 {
@@ -472,9 +479,12 @@ static enum rg_filter_status verify(const struct rg_filter_call *fc,
     why = check_claims(c, j);
     if (why != NULL)
         return refuse(fc, why);
-    return rg_auth_set_consumer(fc->r, cred->cred.consumer, &cred->cred) == 0
-               ? RG_FILTER_CONTINUE
-               : RG_FILTER_ERROR;
+    if (rg_auth_set_consumer(fc->r, cred->cred.consumer, &cred->cred) != 0 ||
+        rg_req_set_claims(fc->r, json_incref(j->claims), drop_claims) != 0) {
+        rg_req_fail(fc->r, -ENOMEM);
+        return RG_FILTER_ERROR;
+    }
+    return RG_FILTER_CONTINUE;
 }
 
 static enum rg_filter_status jw_access(const struct rg_filter_call *fc)

@@ -6,8 +6,8 @@
 #include "core/failpoint.h"
 
 #define RG_PLUGINS(X)                                                          \
-    X(acl) X(cors) X(ip_restriction) X(jwt) X(key_auth) X(rate_limiting)    \
-        X(request_transformer) X(response_transformer)
+    X(acl) X(authorization) X(cors) X(ip_restriction) X(jwt) X(key_auth)    \
+        X(rate_limiting) X(request_transformer) X(response_transformer)
 
 /* Failpoint builds, and the test binary (tests/raftgate-test, built with
  * -DRG_TEST_PLUGINS=1), have the test plugins. */

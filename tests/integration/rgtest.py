@@ -314,6 +314,17 @@ class Gateway:
         write_json(self.node_path, self.node)
         write_json(self.gateway_path, self.gateway)
 
+    def check_config(self, doc):
+        """`raftgate -t` on declarative config @doc with this gateway's node
+        settings; returns (rc, output)."""
+        path = os.path.join(self.dir, "check.yml")
+        write_json(path, doc)
+        node = dict(self.node)
+        node["gateway"] = {"declarative_config": path}
+        npath = os.path.join(self.dir, "check-node.yml")
+        write_json(npath, node)
+        return run_binary(["-t", "-c", npath])
+
     # -- process ---------------------------------------------------------
     def start(self, wait=True, timeout=DEFAULT_TIMEOUT):
         self.write_config()

@@ -94,13 +94,7 @@ class IpRestrictionConfigErrorsTest(GatewayTestCase):
             route("r", ["/"], plugins=ipr(allow=["127.0.0.1"]))]))
 
     def check(self, d):
-        path = os.path.join(self.gw.dir, "check.yml")
-        rgtest.write_json(path, d)
-        node = dict(self.gw.node)
-        node["gateway"] = {"declarative_config": path}
-        npath = os.path.join(self.gw.dir, "check-node.yml")
-        rgtest.write_json(npath, node)
-        return rgtest.run_binary(["-t", "-c", npath])
+        return self.gw.check_config(d)
 
     def test_check_names_the_path(self):
         def doc(**config):

@@ -332,13 +332,7 @@ class JwtConfigErrorsTest(GatewayTestCase):
             route("r", ["/"], plugins=[jwt()])]))
 
     def check(self, d):
-        path = os.path.join(self.gw.dir, "check.yml")
-        rgtest.write_json(path, d)
-        node = dict(self.gw.node)
-        node["gateway"] = {"declarative_config": path}
-        npath = os.path.join(self.gw.dir, "check-node.yml")
-        rgtest.write_json(npath, node)
-        return rgtest.run_binary(["-t", "-c", npath])
+        return self.gw.check_config(d)
 
     def test_check_names_the_path(self):
         keys = Keys()

@@ -172,13 +172,7 @@ class KeyAuthConfigErrorsTest(GatewayTestCase):
         return doc(up.port)
 
     def check_file(self, d):
-        path = os.path.join(self.gw.dir, "check.yml")
-        rgtest.write_json(path, d)
-        node = dict(self.gw.node)
-        node["gateway"] = {"declarative_config": path}
-        npath = os.path.join(self.gw.dir, "check-node.yml")
-        rgtest.write_json(npath, node)
-        return rgtest.run_binary(["-t", "-c", npath])
+        return self.gw.check_config(d)
 
     def variant(self, **changes):
         d = doc(self.up.port)

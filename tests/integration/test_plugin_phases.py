@@ -363,13 +363,7 @@ class PluginConfigErrorsTest(GatewayTestCase):
                   plugins=[tp(tag="ok")])]))
 
     def check_file(self, doc):
-        path = os.path.join(self.gw.dir, "check.yml")
-        rgtest.write_json(path, doc)
-        node = dict(self.gw.node)
-        node["gateway"] = {"declarative_config": path}
-        npath = os.path.join(self.gw.dir, "check-node.yml")
-        rgtest.write_json(npath, node)
-        return rgtest.run_binary(["-t", "-c", npath])
+        return self.gw.check_config(doc)
 
     def bad_doc(self, plugin):
         return gateway_doc(service("svc", self.up.port, routes=[

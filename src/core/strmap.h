@@ -41,4 +41,9 @@ size_t rg_strmap_get(const struct rg_strmap *m, const char *key,
 int rg_strmap_put(struct rg_strmap *m, const char *key, size_t len,
                   size_t val) RG_MUST_CHECK;
 
+/* 64-bit FNV-1a of @len bytes at @p (the map's hash, without folding):
+ * for caches that index by a string. Not for keys an attacker chooses
+ * where collisions cost more than an eviction. */
+uint64_t rg_fnv1a(const void *p, size_t len);
+
 #endif

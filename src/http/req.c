@@ -282,6 +282,11 @@ const struct rg_gateway *rg_req_gateway(const struct rg_req *r)
     return &r->gen->gw;
 }
 
+uint64_t rg_req_gen_id(const struct rg_req *r)
+{
+    return r->gen->id;
+}
+
 size_t rg_req_find_consumer(const struct rg_req *r, const char *name)
 {
     const struct rg_gateway *gw = &r->gen->gw;

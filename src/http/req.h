@@ -8,6 +8,7 @@
 #define RG_HTTP_REQ_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <uv.h>
 
 #include "core/err.h"
@@ -123,6 +124,11 @@ void rg_req_client_addr(const struct rg_req *r, int forwarded,
  * credentials, immutable while the request lives. */
 struct rg_gateway;
 const struct rg_gateway *rg_req_gateway(const struct rg_req *r);
+
+/* The id of that generation (http/gen.h: 1, 2, ... per process, never
+ * reused): a per-worker cache built from the config keys its entries by
+ * it, so what an older config admitted is not served under a newer one. */
+uint64_t rg_req_gen_id(const struct rg_req *r);
 
 /* The consumer with username @name (NUL-terminated), as an index for
  * rg_req_set_consumer, or RG_NO_INDEX. A scan of the consumers (the

@@ -21,7 +21,9 @@
  * yet"}, {"exp":"must be a number"}, {"exp":"exceeds maximum allowed
  * expiration"}. An authenticated request carries the consumer headers of
  * plugins/auth.h upstream, and its claims stay for the plugins after jwt
- * (rg_req_claims: a jansson object). */
+ * (rg_req_claims: a jansson object). A token that passed is remembered
+ * by the worker (plugins/jwt_cache.h) and admitted again without a
+ * verify until its exp. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -33,6 +35,7 @@
 #include "http/filter.h"
 #include "http/req.h"
 #include "plugins/auth.h"
+#include "plugins/jwt_cache.h"
 #include "plugins/jwt_token.h"
 
 #define JW_NAMES_MAX 8
@@ -394,9 +397,8 @@ static const json_t *key_claim(const struct rg_jwt *j, const char *name)
 
 /* exp and nbf as configured; NULL when they hold, else the 401 body. */
 static const char *check_claims(const struct jw_conf *c,
-                                const struct rg_jwt *j)
+                                const struct rg_jwt *j, double now)
 {
-    double now = (double)time(NULL);
     const json_t *exp = json_object_get(j->claims, "exp");
     const json_t *nbf = json_object_get(j->claims, "nbf");
 
@@ -443,8 +445,46 @@ static void drop_claims(void *claims)
     json_decref(claims);
 }
 
+/* The request is @cred's consumer's, with @claims (verified). */
+static enum rg_filter_status admit(const struct rg_filter_call *fc,
+                                   const struct rg_jwt_secret *cred,
+                                   json_t *claims)
+{
+    if (rg_auth_set_consumer(fc->r, cred->cred.consumer, &cred->cred) != 0 ||
+        rg_req_set_claims(fc->r, json_incref(claims), drop_claims) != 0) {
+        rg_req_fail(fc->r, -ENOMEM);
+        return RG_FILTER_ERROR;
+    }
+    return RG_FILTER_CONTINUE;
+}
+
+/* Until when a token that passed may be taken from the cache: while exp
+ * (with the leeway, when verified) has not passed; nbf and
+ * maximum_expiration, once passed, keep passing. */
+static int64_t cache_until(const struct jw_conf *c, const struct rg_jwt *j,
+                           int64_t now)
+{
+    const json_t *exp = json_object_get(j->claims, "exp");
+    double until = (double)now + RG_JWT_CACHE_TTL_MAX;
+
+    if (json_is_number(exp) && isfinite(json_number_value(exp))) {
+        double e = json_number_value(exp) + (c->verify_exp ? c->leeway : 0);
+
+        if (e < until)
+            until = floor(e);
+    }
+    return (int64_t)until;
+}
+
+/* A token looked up: the cache key and the clock the checks use. */
+struct jw_lookup {
+    struct rg_jwt_cache_key key;
+    int64_t now;
+};
+
 static enum rg_filter_status verify(const struct rg_filter_call *fc,
-                                    const struct rg_jwt *j)
+                                    const struct rg_jwt *j,
+                                    const struct jw_lookup *k)
 {
     const struct jw_conf *c = fc->conf;
     const struct rg_gateway *gw = rg_req_gateway(fc->r);
@@ -476,21 +516,20 @@ static enum rg_filter_status verify(const struct rg_filter_call *fc,
     rg_free(key);
     if (!ok)
         return refuse(fc, "{\"message\":\"Invalid signature\"}");
-    why = check_claims(c, j);
+    why = check_claims(c, j, (double)k->now);
     if (why != NULL)
         return refuse(fc, why);
-    if (rg_auth_set_consumer(fc->r, cred->cred.consumer, &cred->cred) != 0 ||
-        rg_req_set_claims(fc->r, json_incref(j->claims), drop_claims) != 0) {
-        rg_req_fail(fc->r, -ENOMEM);
-        return RG_FILTER_ERROR;
-    }
-    return RG_FILTER_CONTINUE;
+    rg_jwt_cache_put(&k->key, k->now, cache_until(c, j, k->now), 0, ci,
+                     j->claims);
+    return admit(fc, cred, j->claims);
 }
 
 static enum rg_filter_status jw_access(const struct rg_filter_call *fc)
 {
     const struct jw_conf *c = fc->conf;
     struct jw_found f;
+    struct jw_lookup k;
+    struct rg_jwt_cache_hit hit;
     struct rg_jwt j;
     enum rg_filter_status st;
     const char *why;
@@ -505,6 +544,10 @@ static enum rg_filter_status jw_access(const struct rg_filter_call *fc)
         return refuse(fc, "{\"message\":\"Unauthorized\"}");
     if (f.multiple)
         return refuse(fc, "{\"message\":\"Multiple tokens provided\"}");
+    k.key = (struct rg_jwt_cache_key){rg_req_gen_id(fc->r), c, f.tok, f.len};
+    k.now = (int64_t)time(NULL);
+    if (rg_jwt_cache_get(&k.key, k.now, &hit))
+        return admit(fc, &rg_req_gateway(fc->r)->jwts[hit.cred], hit.claims);
     rv = rg_jwt_parse(f.tok, f.len, &j, &why);
     if (rv == -ENOMEM) {
         rg_req_fail(fc->r, -ENOMEM);
@@ -514,7 +557,7 @@ static enum rg_filter_status jw_access(const struct rg_filter_call *fc)
         snprintf(body, sizeof(body), "{\"message\":\"Bad token; %s\"}", why);
         return refuse(fc, body);
     }
-    st = verify(fc, &j);
+    st = verify(fc, &j, &k);
     rg_jwt_release(&j);
     return st;
 }

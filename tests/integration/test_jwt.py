@@ -63,7 +63,8 @@ class Keys:
         pub = openssl("pkey", "-in", priv, "-pubout").decode()
         return priv, pub
 
-    def sign(self, alg, signing_input, key):
+    @staticmethod
+    def sign(alg, signing_input, key):
         """@key: an HMAC secret (bytes) or a private key path."""
         if alg.startswith("HS"):
             md = {"HS256": hashlib.sha256, "HS384": hashlib.sha384,
@@ -321,6 +322,61 @@ class JwtTest(GatewayTestCase):
         self.assert_refused(tok, None, status=431)
         tok = self.hs(self.good_claims(pad="a" * 20000))
         self.assert_refused(tok, {"message": "Bad token; invalid token"})
+
+
+class JwtCacheTest(GatewayTestCase):
+    """The workers' verified-token cache (plugins/jwt_cache.h) never
+    admits what a fresh verify would refuse: a token past its exp, or one
+    whose credential a reload removed or changed."""
+
+    @classmethod
+    def gateway_config(cls, up):
+        return cls.doc(up, "s3cret")
+
+    @staticmethod
+    def doc(up, secret):
+        return gateway_doc(
+            service("svc", up.port, routes=[
+                route("jwt", ["/jwt"], strip_path=False,
+                      plugins=[jwt(claims_to_verify=["exp"])]),
+                route("noexp", ["/noexp"], strip_path=False,
+                      plugins=[jwt()])]),
+            consumers=[{"username": "alice", "jwt_secrets": [
+                {"key": "alice-iss", "algorithm": "HS256",
+                 "secret": secret}]}])
+
+    def status(self, path, tok, n=8):
+        """Statuses of @n requests, each on its own connection (so both
+        workers see the token)."""
+        return {self.gw.get(path, headers={"Authorization": "Bearer " + tok})
+                .status for _ in range(n)}
+
+    def test_cached_token_expires_with_its_exp(self):
+        exp = int(time.time()) + 2
+        tok = token(Keys, {"iss": "alice-iss", "exp": exp}, b"s3cret")
+        self.assertEqual(self.status("/jwt/echo", tok), {200})
+        self.assertEqual(self.status("/noexp/echo", tok), {200})
+        while time.time() < exp + 0.2:
+            time.sleep(0.1)
+        r = self.gw.get("/jwt/echo", headers={"Authorization": "Bearer " + tok})
+        self.assertEqual((r.status, r.json()), (401, {"exp": "token expired"}))
+        self.assertEqual(self.status("/jwt/echo", tok), {401})
+        # Without exp verified, the token still passes after its exp.
+        self.assertEqual(self.status("/noexp/echo", tok), {200})
+
+    def test_reload_revokes_cached_tokens(self):
+        tok = token(Keys, {"iss": "alice-iss",
+                           "exp": int(time.time()) + 300}, b"s3cret")
+        self.assertEqual(self.status("/jwt/echo", tok), {200})
+        try:
+            self.gw.reload(gateway=self.doc(self.up, "rotated"))
+            self.assertEqual(self.status("/jwt/echo", tok), {401})
+            new = token(Keys, {"iss": "alice-iss",
+                               "exp": int(time.time()) + 300}, b"rotated")
+            self.assertEqual(self.status("/jwt/echo", new), {200})
+        finally:
+            self.gw.reload(gateway=self.doc(self.up, "s3cret"))
+        self.assertEqual(self.status("/jwt/echo", tok), {200})
 
 
 class JwtConfigErrorsTest(GatewayTestCase):

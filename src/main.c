@@ -223,6 +223,7 @@ static void reload(struct control *ctl)
     if (rg_log_level_parse(nc.log_level, &lvl) == 0)
         rg_log_max_level = lvl;
     rg_workers_publish(ctl->workers, ctl->n_workers, g);
+    rg_plugins_serving(ctl->loop, &g->gw);
     rg_gen_unref(ctl->gen);
     ctl->gen = g;
     rg_node_conf_release(&ctl->nc);
@@ -241,6 +242,7 @@ static void publish(struct control *ctl, struct rg_gen *g, uint64_t rev)
     ctl->next_gen++;
     if (ctl->workers != NULL)
         rg_workers_publish(ctl->workers, ctl->n_workers, g);
+    rg_plugins_serving(ctl->loop, &g->gw);
     rg_gen_unref(ctl->gen);
     ctl->gen = g;
     ctl->served_rev = rev;
@@ -576,6 +578,7 @@ static void begin_shutdown(struct control *ctl)
  * the signal watchers, and the loop ends. */
 static void finish_stop(struct control *ctl)
 {
+    rg_plugins_stop();
     if (!uv_is_closing((uv_handle_t *)&ctl->drain_timer))
         uv_close((uv_handle_t *)&ctl->drain_timer, NULL);
     if (ctl->raft != NULL) {
@@ -677,6 +680,7 @@ static int run(struct control *ctl)
     if ((cluster_mode(&ctl->nc) && raft_start(ctl) != 0) ||
         admin_start(ctl) != 0)
         return 1;
+    rg_plugins_serving(ctl->loop, &ctl->gen->gw);
     if (ctl->raft != NULL)
         serve_lastgood(ctl);
     uv_async_init(ctl->loop, &ctl->workers_done, on_workers_done);

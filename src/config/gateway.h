@@ -184,6 +184,12 @@ struct rg_jwt_secret {
     char *rsa_public_key;    /* RS* and ES*: the PEM public key ... */
     void *pkey;              /* ... parsed (OpenSSL EVP_PKEY, of the type
                                 alg needs), shared read-only */
+    char *jwks_uri;          /* RS* and ES*, instead of rsa_public_key
+                                (raftgate's): the keys are the JWK set at
+                                this http, https or file URL, fetched by
+                                every node (plugins/jwks_watch.h), the
+                                token's kid choosing one */
+    uint32_t jwks_refresh;   /* seconds between fetches (default 300) */
 };
 
 /* Kong 3 dynamic ordering (`ordering: {before: {access: [names]},

@@ -2,7 +2,8 @@
  * (consumers[].<list>) or at the top level with a `consumer` reference:
  *   keyauth_credentials[].{id, key, ttl, tags, created_at}
  *   jwt_secrets[].{id, key, algorithm, secret, rsa_public_key, tags,
- *                  created_at}
+ *                  created_at} and raftgate's jwks_uri,
+ *                  jwks_refresh_interval (a JWK set instead of one key)
  *   acls[].{id, group, tags, created_at}
  * and the key indexes the authentication plugins look keys up in. One
  * reader for what every credential has (struct rg_cred); each type adds
@@ -19,6 +20,9 @@
 
 #define TTL_MAX 100000000 /* seconds, Kong's bound */
 #define PEM_MAX 16384     /* bytes of an rsa_public_key */
+#define URI_MAX 2048      /* bytes of a jwks_uri */
+#define JWKS_REFRESH_DEFAULT 300
+#define JWKS_REFRESH_MAX 86400
 
 /* A credential type: where its items go and how they read. */
 struct gw_cred_type {
@@ -218,12 +222,49 @@ static int jw_public_key(struct rg_yt *t, yaml_node_t *v, void *ctx)
     return rg_yt_str(t, v, &cur_jwt(ctx)->rsa_public_key);
 }
 
+/* An absolute http, https or file URL without blanks or controls. */
+static int jw_jwks_uri(struct rg_yt *t, yaml_node_t *v, void *ctx)
+{
+    static const char *const schemes[] = {"http://", "https://", "file:///"};
+    struct rg_jwt_secret *j = cur_jwt(ctx);
+    const char *s;
+    size_t len, i;
+    int rv = rg_yt_scalar(t, v, &s, &len);
+
+    if (rv < 0)
+        return rv;
+    for (i = 0; i < 3 && strncmp(s, schemes[i], strlen(schemes[i])) != 0;
+         i++)
+        ;
+    if (i == 3 || len == strlen(schemes[i]))
+        return rg_yt_err(t, v, "must be an http://, https:// or file:/// "
+                               "URL");
+    if (len > URI_MAX)
+        return rg_yt_err(t, v, "longer than %d bytes", URI_MAX);
+    for (i = 0; i < len; i++)
+        if ((unsigned char)s[i] <= 0x20 || s[i] == 0x7f)
+            return rg_yt_err(t, v, "must not hold blanks or controls");
+    return rg_yt_str(t, v, &j->jwks_uri);
+}
+
+static int jw_jwks_refresh(struct rg_yt *t, yaml_node_t *v, void *ctx)
+{
+    long long x;
+    int rv = rg_yt_int(t, v, 1, JWKS_REFRESH_MAX, &x);
+
+    if (rv == 0)
+        cur_jwt(ctx)->jwks_refresh = (uint32_t)x;
+    return rv;
+}
+
 /* clang-format off */
 static const struct rg_yt_key jwt_keys[] = {
     CRED_KEYS,
     {"algorithm", jw_algorithm},
     {"secret", jw_secret},
     {"rsa_public_key", jw_public_key},
+    {"jwks_uri", jw_jwks_uri},
+    {"jwks_refresh_interval", jw_jwks_refresh},
     {NULL, NULL},
 };
 /* clang-format on */
@@ -244,6 +285,7 @@ static struct rg_cred *jw_grow(struct gw_ctx *c)
     j = &gw->jwts[gw->n_jwts++];
     memset(j, 0, sizeof(*j));
     j->alg = RG_JWT_HS256; /* Kong's default */
+    j->jwks_refresh = JWKS_REFRESH_DEFAULT;
     return &j->cred;
 }
 
@@ -304,15 +346,18 @@ static int jw_finish(struct rg_yt *t, yaml_node_t *n, struct gw_ctx *c)
         if (j->secret == NULL || j->secret[0] == '\0')
             return rg_yt_err(t, n, "needs a secret for %s",
                              alg_names[j->alg]);
-        if (j->rsa_public_key != NULL)
-            return rg_yt_err(t, n, "rsa_public_key: not for %s",
+        if (j->rsa_public_key != NULL || j->jwks_uri != NULL)
+            return rg_yt_err(t, n, "%s: not for %s",
+                             j->jwks_uri != NULL ? "jwks_uri"
+                                                 : "rsa_public_key",
                              alg_names[j->alg]);
         return 0;
     }
-    if (j->rsa_public_key == NULL)
-        return rg_yt_err(t, n, "needs an rsa_public_key for %s",
+    if ((j->rsa_public_key == NULL) == (j->jwks_uri == NULL))
+        return rg_yt_err(t, n, "needs an rsa_public_key or a jwks_uri "
+                               "(one of them) for %s",
                          alg_names[j->alg]);
-    return parse_public_key(t, n, j);
+    return j->jwks_uri != NULL ? 0 : parse_public_key(t, n, j);
 }
 
 static const struct gw_cred_type jwt_type = {
@@ -541,6 +586,7 @@ void rg_gw__creds_release(struct rg_gateway *gw)
         cred_release(&j->cred);
         rg_free(j->secret);
         rg_free(j->rsa_public_key);
+        rg_free(j->jwks_uri);
         EVP_PKEY_free(j->pkey);
     }
     rg_free(gw->jwts);

@@ -23,12 +23,12 @@
 #include "core/buf.h"
 #include "http/filter.h"
 #include "http/req.h"
+#include "plugins/conf_read.h"
 
 #define ACL_GROUPS_MAX 64
 
 struct acl_conf {
-    char *groups[ACL_GROUPS_MAX];
-    size_t n;
+    struct rg_names groups;
     int deny;                /* the list is deny, else allow */
     int hide;
 };
@@ -39,39 +39,19 @@ static void acl_conf_free(void *p)
 
     if (c == NULL)
         return;
-    for (size_t i = 0; i < c->n; i++)
-        rg_free(c->groups[i]);
+    rg_names_free(&c->groups);
     rg_free(c);
-}
-
-static int group_item(struct rg_yt *t, yaml_node_t *n, size_t i, void *ctx)
-{
-    struct acl_conf *c = ctx;
-    const char *s;
-    size_t len;
-    int rv = rg_yt_scalar(t, n, &s, &len);
-
-    if (rv < 0)
-        return rv;
-    if (len == 0)
-        return rg_yt_err(t, n, "must not be empty");
-    if (c->n == ACL_GROUPS_MAX)
-        return rg_yt_err(t, n, "at most %d groups", ACL_GROUPS_MAX);
-    c->groups[c->n] = rg_strndup(s, len);
-    if (c->groups[c->n] == NULL)
-        return rg_yt_nomem(t);
-    c->n++;
-    return 0;
 }
 
 /* allow or deny: one of them, as Kong's entity check. */
 static int read_list(struct rg_yt *t, yaml_node_t *v, struct acl_conf *c,
                      int deny)
 {
-    if (c->n > 0 || (c->deny && !deny))
+    if (c->groups.n > 0 || (c->deny && !deny))
         return rg_yt_err(t, v, "allow and deny cannot both be set");
     c->deny = deny;
-    return rg_yt_seq(t, v, group_item, c);
+    return rg_names_read(t, v, &c->groups, ACL_GROUPS_MAX, RG_NAME_ANY,
+                         "groups");
 }
 
 static int k_allow(struct rg_yt *t, yaml_node_t *v, void *ctx)
@@ -121,7 +101,7 @@ static int acl_conf_parse(struct rg_yt *t, yaml_node_t *config, void **out)
         return rg_yt_nomem(t);
     if (config != NULL)
         rv = rg_yt_map(t, config, acl_keys, c);
-    if (rv == 0 && c->n == 0)
+    if (rv == 0 && c->groups.n == 0)
         rv = rg_yt_err(t, config, "needs allow or deny (at least one "
                                   "group)");
     if (rv < 0) {
@@ -175,8 +155,9 @@ static enum rg_filter_status acl_access(const struct rg_filter_call *fc)
 
     if (ci == RG_NO_INDEX)
         return respond(fc->r, 401);
-    for (size_t i = 0; i < c->n && !in; i++)
-        in = rg_gateway_in_group(gw, ci, c->groups[i], strlen(c->groups[i]));
+    for (size_t i = 0; i < c->groups.n && !in; i++)
+        in = rg_gateway_in_group(gw, ci, c->groups.v[i],
+                                 strlen(c->groups.v[i]));
     if (in == c->deny)
         return respond(fc->r, 403);
     if ((c->hide ? rg_req_set_header(fc->r, RG_TO_UPSTREAM,

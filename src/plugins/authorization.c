@@ -26,17 +26,12 @@
 #include "core/alloc.h"
 #include "http/filter.h"
 #include "http/req.h"
+#include "plugins/conf_read.h"
 
 #define AZ_LIST_MAX 32
-#define AZ_NAME_MAX 128
-
-struct az_list {
-    char *v[AZ_LIST_MAX];
-    size_t n;
-};
 
 struct az_conf {
-    struct az_list permissions, roles;
+    struct rg_names permissions, roles;
     char *admin_role;
     char *roles_claim, *permissions_claim;
     int groups_as_roles;
@@ -44,79 +39,36 @@ struct az_conf {
 
 /* ---- config ---- */
 
-static void list_free(struct az_list *l)
-{
-    for (size_t i = 0; i < l->n; i++)
-        rg_free(l->v[i]);
-    l->n = 0;
-}
-
 static void az_conf_free(void *p)
 {
     struct az_conf *c = p;
 
     if (c == NULL)
         return;
-    list_free(&c->permissions);
-    list_free(&c->roles);
+    rg_names_free(&c->permissions);
+    rg_names_free(&c->roles);
     rg_free(c->admin_role);
     rg_free(c->roles_claim);
     rg_free(c->permissions_claim);
     rg_free(c);
 }
 
-/* A role, permission or claim name: printable, no quotes or backslashes
- * (it goes into 403 bodies), 1..AZ_NAME_MAX bytes. */
+/* A role, permission or claim name goes into 403 bodies. */
 static int read_name(struct rg_yt *t, yaml_node_t *n, char **out)
 {
-    const char *s;
-    size_t len;
-    int rv = rg_yt_scalar(t, n, &s, &len);
-
-    if (rv < 0)
-        return rv;
-    if (len == 0 || len > AZ_NAME_MAX)
-        return rg_yt_err(t, n, "must be 1 to %d bytes", AZ_NAME_MAX);
-    for (size_t i = 0; i < len; i++) {
-        unsigned char ch = (unsigned char)s[i];
-
-        if (ch <= 0x20 || ch >= 0x7f || ch == '"' || ch == '\\')
-            return rg_yt_err(t, n, "must be printable, without blanks, "
-                                   "quotes or backslashes");
-    }
-    rg_free(*out);
-    *out = rg_strndup(s, len);
-    return *out != NULL ? 0 : rg_yt_nomem(t);
-}
-
-static int list_item(struct rg_yt *t, yaml_node_t *n, size_t i, void *ctx)
-{
-    struct az_list *l = ctx;
-    int rv;
-
-    if (l->n == AZ_LIST_MAX)
-        return rg_yt_err(t, n, "at most %d names", AZ_LIST_MAX);
-    l->v[l->n] = NULL;
-    rv = read_name(t, n, &l->v[l->n]);
-    if (rv == 0)
-        l->n++;
-    return rv;
+    return rg_name_read(t, n, RG_NAME_WORD, out);
 }
 
 static int k_permissions(struct rg_yt *t, yaml_node_t *v, void *ctx)
 {
-    struct az_conf *c = ctx;
-
-    list_free(&c->permissions);
-    return rg_yt_seq(t, v, list_item, &c->permissions);
+    return rg_names_read(t, v, &((struct az_conf *)ctx)->permissions,
+                         AZ_LIST_MAX, RG_NAME_WORD, "names");
 }
 
 static int k_roles(struct rg_yt *t, yaml_node_t *v, void *ctx)
 {
-    struct az_conf *c = ctx;
-
-    list_free(&c->roles);
-    return rg_yt_seq(t, v, list_item, &c->roles);
+    return rg_names_read(t, v, &((struct az_conf *)ctx)->roles, AZ_LIST_MAX,
+                         RG_NAME_WORD, "names");
 }
 
 static int k_admin_role(struct rg_yt *t, yaml_node_t *v, void *ctx)
@@ -223,7 +175,7 @@ static enum rg_filter_status az_access(const struct rg_filter_call *fc)
     const struct az_conf *c = fc->conf;
     struct rg_req *r = fc->r;
     const json_t *claims = rg_req_claims(r);
-    char body[AZ_NAME_MAX + 64];
+    char body[RG_NAME_LEN_MAX + 64];
     int any_role = c->roles.n == 0;
 
     if (claims == NULL && !rg_req_authenticated(r))

@@ -31,6 +31,7 @@
 #include "core/buf.h"
 #include "http/filter.h"
 #include "http/req.h"
+#include "plugins/conf_read.h"
 
 #define CORS_LIST_MAX 64
 
@@ -122,55 +123,36 @@ static int k_origins(struct rg_yt *t, yaml_node_t *v, void *ctx)
     return rg_yt_seq(t, v, origin_item, ctx);
 }
 
-/* A list of tokens joined with ", " into *@out. */
-struct join {
-    struct rg_buf b;
-    int methods;             /* items must be HTTP method names */
-};
-
-static int join_item(struct rg_yt *t, yaml_node_t *n, size_t i, void *ctx)
-{
-    struct join *j = ctx;
-    const char *s;
-    size_t len;
-    int rv = rg_yt_scalar(t, n, &s, &len);
-
-    if (rv < 0)
-        return rv;
-    if (len == 0)
-        return rg_yt_err(t, n, "must not be empty");
-    for (size_t k = 0; k < len; k++) {
-        unsigned char ch = (unsigned char)s[k];
-
-        if (ch <= 0x20 || ch >= 0x7f || strchr("()<>@,;:\\\"/[]?={}", ch) ||
-            (j->methods && !(ch >= 'A' && ch <= 'Z')))
-            return rg_yt_err(t, n, j->methods ? "is not a method name"
-                                              : "is not a header name");
-    }
-    if (i > 0)
-        rg_buf_adds(&j->b, ", ");
-    rg_buf_add(&j->b, s, len);
-    return 0;
-}
-
+/* A list of header (or, @methods, method) names joined with ", " into
+ * *@out (NULL for an empty list). */
 static int read_joined(struct rg_yt *t, yaml_node_t *v, int methods,
                        char **out)
 {
-    struct join j = {.methods = methods};
-    int rv;
+    struct rg_names l = {0};
+    struct rg_buf b;
+    int rv = rg_names_read(t, v, &l, CORS_LIST_MAX,
+                           methods ? RG_NAME_METHOD : RG_NAME_HEADER,
+                           methods ? "methods" : "names");
 
-    rg_buf_init(&j.b, 8192);
-    rv = rg_yt_seq(t, v, join_item, &j);
-    rg_buf_add(&j.b, "", 1);
-    if (rv == 0 && rg_buf_error(&j.b) != 0)
-        rv = rg_yt_err(t, v, "too long");
     rg_free(*out);
     *out = NULL;
-    if (rv == 0 && j.b.len > 1)
-        *out = rg_strdup(j.b.p);
-    if (rv == 0 && j.b.len > 1 && *out == NULL)
+    if (rv < 0 || l.n == 0) {
+        rg_names_free(&l);
+        return rv;
+    }
+    rg_buf_init(&b, 8192);
+    for (size_t i = 0; i < l.n; i++) {
+        if (i > 0)
+            rg_buf_adds(&b, ", ");
+        rg_buf_adds(&b, l.v[i]);
+    }
+    rg_buf_add(&b, "", 1);
+    if (rg_buf_error(&b) != 0)
+        rv = rg_yt_err(t, v, "too long");
+    else if ((*out = rg_strdup(b.p)) == NULL)
         rv = rg_yt_nomem(t);
-    rg_buf_release(&j.b);
+    rg_buf_release(&b);
+    rg_names_free(&l);
     return rv;
 }
 

@@ -35,20 +35,17 @@
 #include "http/filter.h"
 #include "http/req.h"
 #include "plugins/auth.h"
+#include "plugins/conf_read.h"
 #include "plugins/jwt_cache.h"
+#include "plugins/jwks_watch.h"
 #include "plugins/jwt_token.h"
 
 #define JW_NAMES_MAX 8
 #define JW_EXP_MAX 31536000 /* seconds: Kong's maximum_expiration bound */
 #define JW_LEEWAY_MAX 3600
 
-struct jw_names {
-    char *v[JW_NAMES_MAX];
-    size_t n;
-};
-
 struct jw_conf {
-    struct jw_names params, cookies, headers;
+    struct rg_names params, cookies, headers;
     char *key_claim;
     int secret_b64;
     int verify_exp, verify_nbf;
@@ -61,52 +58,24 @@ struct jw_conf {
 
 /* ---- config ---- */
 
-static void names_free(struct jw_names *n)
-{
-    for (size_t i = 0; i < n->n; i++)
-        rg_free(n->v[i]);
-    n->n = 0;
-}
-
 static void jw_conf_free(void *p)
 {
     struct jw_conf *c = p;
 
     if (c == NULL)
         return;
-    names_free(&c->params);
-    names_free(&c->cookies);
-    names_free(&c->headers);
+    rg_names_free(&c->params);
+    rg_names_free(&c->cookies);
+    rg_names_free(&c->headers);
     rg_free(c->key_claim);
     rg_free(c->anonymous);
     rg_free(c->www_auth);
     rg_free(c);
 }
 
-static int name_item(struct rg_yt *t, yaml_node_t *n, size_t i, void *ctx)
+static int read_names(struct rg_yt *t, yaml_node_t *v, struct rg_names *l)
 {
-    struct jw_names *l = ctx;
-    const char *s;
-    size_t len;
-    int rv = rg_yt_scalar(t, n, &s, &len);
-
-    if (rv < 0)
-        return rv;
-    if (len == 0)
-        return rg_yt_err(t, n, "must not be empty");
-    if (l->n == JW_NAMES_MAX)
-        return rg_yt_err(t, n, "at most %d names", JW_NAMES_MAX);
-    l->v[l->n] = rg_strndup(s, len);
-    if (l->v[l->n] == NULL)
-        return rg_yt_nomem(t);
-    l->n++;
-    return 0;
-}
-
-static int read_names(struct rg_yt *t, yaml_node_t *v, struct jw_names *l)
-{
-    names_free(l);
-    return rg_yt_seq(t, v, name_item, l);
+    return rg_names_read(t, v, l, JW_NAMES_MAX, RG_NAME_ANY, "names");
 }
 
 static int k_params(struct rg_yt *t, yaml_node_t *v, void *ctx)
@@ -202,26 +171,7 @@ static int k_on_preflight(struct rg_yt *t, yaml_node_t *v, void *ctx)
 
 static int k_realm(struct rg_yt *t, yaml_node_t *v, void *ctx)
 {
-    struct jw_conf *c = ctx;
-    const char *s;
-    size_t len;
-    int rv = rg_yt_scalar(t, v, &s, &len);
-
-    if (rv < 0)
-        return rv;
-    for (size_t i = 0; i < len; i++) {
-        if ((unsigned char)s[i] < 0x20 || s[i] == '"' || s[i] == '\\' ||
-            s[i] == 0x7f)
-            return rg_yt_err(t, v, "must be printable, without quotes or "
-                                   "backslashes");
-    }
-    rg_free(c->www_auth);
-    c->www_auth = rg_malloc(len + sizeof("Bearer realm=\"\""));
-    if (c->www_auth == NULL)
-        return rg_yt_nomem(t);
-    snprintf(c->www_auth, len + sizeof("Bearer realm=\"\""),
-             "Bearer realm=\"%s\"", s);
-    return 0;
+    return rg_realm_read(t, v, "Bearer", &((struct jw_conf *)ctx)->www_auth);
 }
 
 /* clang-format off */
@@ -250,12 +200,9 @@ static int jw_conf_parse(struct rg_yt *t, yaml_node_t *config, void **out)
     if (c == NULL)
         return rg_yt_nomem(t);
     c->on_preflight = 1;
-    c->params.v[0] = rg_strdup("jwt");
-    c->params.n = 1;
-    c->headers.v[0] = rg_strdup("authorization");
-    c->headers.n = 1;
     c->key_claim = rg_strdup("iss");
-    if (c->params.v[0] == NULL || c->headers.v[0] == NULL ||
+    if (rg_names_set1(&c->params, "jwt") != 0 ||
+        rg_names_set1(&c->headers, "authorization") != 0 ||
         c->key_claim == NULL) {
         jw_conf_free(c);
         return rg_yt_nomem(t);
@@ -439,6 +386,57 @@ static int hmac_key(const struct jw_conf *c, const struct rg_jwt_secret *cred,
     return *key != NULL ? 0 : -ENOMEM;
 }
 
+/* Whether @j is signed by a key of @cred's JWK set, the one its header's
+ * kid names (plugins/jwks.h): NULL, or the 401 body. *@stamp: the epoch
+ * of the sets, read before the set is, so a set changed since makes the
+ * cache entry stale (a verify again), never wrongly fresh. A kid the set
+ * lacks asks for an early fetch (the provider may have rotated). */
+static const char *check_jwks(const struct rg_jwt_secret *cred,
+                              const struct rg_jwt *j, uint64_t *stamp)
+{
+    const json_t *kid = json_object_get(j->header, "kid");
+    struct rg_jwks *ks;
+    void *pkey;
+    int ok;
+
+    if (kid != NULL && (!json_is_string(kid) || json_string_length(kid) == 0))
+        return "{\"message\":\"Invalid 'kid' in header\"}";
+    *stamp = rg_jwks_watch_epoch();
+    ks = rg_jwks_watch_get(cred->jwks_uri);
+    if (ks == NULL)
+        return "{\"message\":\"No keys available for given credential\"}";
+    pkey = rg_jwks_find(ks, json_string_value(kid), json_string_length(kid),
+                        cred->alg);
+    if (pkey == NULL) {
+        rg_jwks_unref(ks);
+        rg_jwks_watch_poke(cred->jwks_uri);
+        return "{\"message\":\"No key found for given 'kid'\"}";
+    }
+    ok = rg_jwt_verify_pkey(j, cred->alg, pkey);
+    rg_jwks_unref(ks);
+    return ok ? NULL : "{\"message\":\"Invalid signature\"}";
+}
+
+/* Whether @j's signature is right for @cred: NULL, or the 401 body.
+ * *@stamp: 0 for the credential's own key, else check_jwks's. */
+static const char *check_signature(const struct jw_conf *c,
+                                   const struct rg_jwt_secret *cred,
+                                   const struct rg_jwt *j, uint64_t *stamp)
+{
+    unsigned char *key = NULL;
+    size_t klen = 0;
+    int ok;
+
+    *stamp = 0;
+    if (cred->jwks_uri != NULL)
+        return check_jwks(cred, j, stamp);
+    if (cred->alg <= RG_JWT_HS512 && hmac_key(c, cred, &key, &klen) != 0)
+        return "{\"message\":\"Invalid key/secret\"}";
+    ok = rg_jwt_verify(j, cred, key, klen);
+    rg_free(key);
+    return ok ? NULL : "{\"message\":\"Invalid signature\"}";
+}
+
 /* The verified claims stay for the plugins after jwt (authorization). */
 static void drop_claims(void *claims)
 {
@@ -491,9 +489,8 @@ static enum rg_filter_status verify(const struct rg_filter_call *fc,
     const json_t *kc = key_claim(j, c->key_claim);
     const struct rg_jwt_secret *cred;
     const char *why, *kv = json_string_value(kc);
-    unsigned char *key = NULL;
-    size_t ci, klen = 0;
-    int ok;
+    uint64_t stamp;
+    size_t ci;
 
     if (kc == NULL)
         return refusef(fc, "{\"message\":\"No mandatory '%s' in claims\"}",
@@ -510,16 +507,13 @@ static enum rg_filter_status verify(const struct rg_filter_call *fc,
     cred = &gw->jwts[ci];
     if (j->alg != cred->alg)
         return refuse(fc, "{\"message\":\"Invalid algorithm\"}");
-    if (cred->alg <= RG_JWT_HS512 && hmac_key(c, cred, &key, &klen) != 0)
-        return refuse(fc, "{\"message\":\"Invalid key/secret\"}");
-    ok = rg_jwt_verify(j, cred, key, klen);
-    rg_free(key);
-    if (!ok)
-        return refuse(fc, "{\"message\":\"Invalid signature\"}");
+    why = check_signature(c, cred, j, &stamp);
+    if (why != NULL)
+        return refuse(fc, why);
     why = check_claims(c, j, (double)k->now);
     if (why != NULL)
         return refuse(fc, why);
-    rg_jwt_cache_put(&k->key, k->now, cache_until(c, j, k->now), 0, ci,
+    rg_jwt_cache_put(&k->key, k->now, cache_until(c, j, k->now), stamp, ci,
                      j->claims);
     return admit(fc, cred, j->claims);
 }
@@ -546,7 +540,8 @@ static enum rg_filter_status jw_access(const struct rg_filter_call *fc)
         return refuse(fc, "{\"message\":\"Multiple tokens provided\"}");
     k.key = (struct rg_jwt_cache_key){rg_req_gen_id(fc->r), c, f.tok, f.len};
     k.now = (int64_t)time(NULL);
-    if (rg_jwt_cache_get(&k.key, k.now, &hit))
+    if (rg_jwt_cache_get(&k.key, k.now, &hit) &&
+        (hit.keys_stamp == 0 || hit.keys_stamp == rg_jwks_watch_epoch()))
         return admit(fc, &rg_req_gateway(fc->r)->jwts[hit.cred], hit.claims);
     rv = rg_jwt_parse(f.tok, f.len, &j, &why);
     if (rv == -ENOMEM) {

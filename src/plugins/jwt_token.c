@@ -236,13 +236,20 @@ done:
 int rg_jwt_verify(const struct rg_jwt *j, const struct rg_jwt_secret *cred,
                   const unsigned char *secret, size_t secret_len)
 {
-    const EVP_MD *md = digest_of(cred->alg);
-
     if (j->alg != cred->alg)
         return 0; /* the credential pins the algorithm */
     if (cred->alg <= RG_JWT_HS512)
-        return secret_len > 0 && verify_hmac(j, md, secret, secret_len);
-    return cred->pkey != NULL && verify_pkey(j, md, cred->pkey);
+        return secret_len > 0 &&
+               verify_hmac(j, digest_of(cred->alg), secret, secret_len);
+    return rg_jwt_verify_pkey(j, cred->alg, cred->pkey);
+}
+
+int rg_jwt_verify_pkey(const struct rg_jwt *j, enum rg_jwt_alg alg,
+                       void *pkey)
+{
+    if (j->alg != alg || alg <= RG_JWT_HS512 || pkey == NULL)
+        return 0;
+    return verify_pkey(j, digest_of(alg), pkey);
 }
 
 void rg_jwt_release(struct rg_jwt *j)

@@ -41,6 +41,12 @@ int rg_jwt_parse(const char *tok, size_t len, struct rg_jwt *j,
 int rg_jwt_verify(const struct rg_jwt *j, const struct rg_jwt_secret *cred,
                   const unsigned char *secret, size_t secret_len);
 
+/* Whether @j's signature is right for public key @pkey (an EVP_PKEY of
+ * the type @alg needs: from a credential or its JWK set), @alg (RS* or
+ * ES*) being the one the credential pins. 1 valid, 0 not. */
+int rg_jwt_verify_pkey(const struct rg_jwt *j, enum rg_jwt_alg alg,
+                       void *pkey);
+
 /* Free what @j owns; accepts a zeroed one. */
 void rg_jwt_release(struct rg_jwt *j);
 

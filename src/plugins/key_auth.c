@@ -32,13 +32,13 @@
 #include "http/filter.h"
 #include "http/req.h"
 #include "plugins/auth.h"
+#include "plugins/conf_read.h"
 
 #define KA_NAMES_MAX 16
 #define KA_KEY_MAX 1024 /* a decoded query key, bytes */
 
 struct ka_conf {
-    char *names[KA_NAMES_MAX];
-    size_t n_names;
+    struct rg_names names;
     int in_header;
     int in_query;
     int hide;
@@ -55,49 +55,19 @@ static void ka_conf_free(void *p)
 
     if (c == NULL)
         return;
-    for (size_t i = 0; i < c->n_names; i++)
-        rg_free(c->names[i]);
+    rg_names_free(&c->names);
     rg_free(c->anonymous);
     rg_free(c->www_auth);
     rg_free(c);
 }
 
-static int name_item(struct rg_yt *t, yaml_node_t *n, size_t i, void *ctx)
-{
-    struct ka_conf *c = ctx;
-    const char *s;
-    size_t len;
-    int rv = rg_yt_scalar(t, n, &s, &len);
-
-    if (rv < 0)
-        return rv;
-    if (c->n_names == KA_NAMES_MAX)
-        return rg_yt_err(t, n, "at most %d key names", KA_NAMES_MAX);
-    if (len == 0)
-        return rg_yt_err(t, n, "must not be empty");
-    for (size_t k = 0; k < len; k++) {
-        unsigned char ch = (unsigned char)s[k];
-
-        if (ch <= 0x20 || ch >= 0x7f || strchr("()<>@,;:\\\"/[]?={}", ch))
-            return rg_yt_err(t, n, "is not a header name");
-    }
-    c->names[c->n_names] = rg_strndup(s, len);
-    if (c->names[c->n_names] == NULL)
-        return rg_yt_nomem(t);
-    c->n_names++;
-    return 0;
-}
-
 static int k_key_names(struct rg_yt *t, yaml_node_t *v, void *ctx)
 {
     struct ka_conf *c = ctx;
-    int rv;
+    int rv = rg_names_read(t, v, &c->names, KA_NAMES_MAX, RG_NAME_HEADER,
+                           "key names");
 
-    for (size_t i = 0; i < c->n_names; i++)
-        rg_free(c->names[i]);
-    c->n_names = 0;
-    rv = rg_yt_seq(t, v, name_item, c);
-    if (rv == 0 && c->n_names == 0)
+    if (rv == 0 && c->names.n == 0)
         return rg_yt_err(t, v, "needs at least one name");
     return rv;
 }
@@ -139,26 +109,7 @@ static int k_on_preflight(struct rg_yt *t, yaml_node_t *v, void *ctx)
 
 static int k_realm(struct rg_yt *t, yaml_node_t *v, void *ctx)
 {
-    struct ka_conf *c = ctx;
-    const char *s;
-    size_t len;
-    int rv = rg_yt_scalar(t, v, &s, &len);
-
-    if (rv < 0)
-        return rv;
-    for (size_t i = 0; i < len; i++) {
-        if ((unsigned char)s[i] < 0x20 || s[i] == '"' || s[i] == '\\' ||
-            s[i] == 0x7f)
-            return rg_yt_err(t, v, "must be printable, without quotes or "
-                                   "backslashes");
-    }
-    rg_free(c->www_auth);
-    c->www_auth = rg_malloc(len + sizeof("Key realm=\"\""));
-    if (c->www_auth == NULL)
-        return rg_yt_nomem(t);
-    snprintf(c->www_auth, len + sizeof("Key realm=\"\""), "Key realm=\"%s\"",
-             s);
-    return 0;
+    return rg_realm_read(t, v, "Key", &((struct ka_conf *)ctx)->www_auth);
 }
 
 /* clang-format off */
@@ -184,10 +135,8 @@ static int ka_conf_parse(struct rg_yt *t, yaml_node_t *config, void **out)
     if (c == NULL)
         return rg_yt_nomem(t);
     c->in_header = c->in_query = c->on_preflight = 1;
-    c->names[0] = rg_strdup("apikey");
-    c->n_names = 1;
     c->www_auth = rg_strdup("Key realm=\"kong\"");
-    if (c->names[0] == NULL || c->www_auth == NULL) {
+    if (rg_names_set1(&c->names, "apikey") != 0 || c->www_auth == NULL) {
         ka_conf_free(c);
         return rg_yt_nomem(t);
     }
@@ -220,31 +169,31 @@ static void find_key(const struct rg_filter_call *fc, struct ka_found *f,
     const struct ka_conf *c = fc->conf;
 
     memset(f, 0, sizeof(*f));
-    for (size_t i = 0; c->in_header && i < c->n_names; i++) {
+    for (size_t i = 0; c->in_header && i < c->names.n; i++) {
         size_t n;
-        const char *v = rg_req_header(fc->r, c->names[i], &n);
+        const char *v = rg_req_header(fc->r, c->names.v[i], &n);
 
         if (v == NULL)
             continue;
         f->key = v;
         f->len = n;
-        f->name = c->names[i];
-        f->duplicate = rg_req_header_count(fc->r, c->names[i]) > 1;
+        f->name = c->names.v[i];
+        f->duplicate = rg_req_header_count(fc->r, c->names.v[i]) > 1;
         return;
     }
-    for (size_t i = 0; c->in_query && i < c->n_names; i++) {
+    for (size_t i = 0; c->in_query && i < c->names.n; i++) {
         struct rg_auth_arg a = {0};
         size_t qn;
         const char *q = rg_req_query(fc->r, &qn);
         long n;
 
-        if (rg_auth_query_arg(q, qn, c->names[i], &a) != 0)
+        if (rg_auth_query_arg(q, qn, c->names.v[i], &a) != 0)
             continue;
         n = rg_auth_decode(a.val, a.vlen, buf, KA_KEY_MAX);
         f->key = buf;
         f->len = n < 0 ? 0 : (size_t)n;
-        f->duplicate = rg_auth_query_arg(q, qn, c->names[i], &a) == 0;
-        f->name = c->names[i];
+        f->duplicate = rg_auth_query_arg(q, qn, c->names.v[i], &a) == 0;
+        f->name = c->names.v[i];
         f->in_query = 1;
         return;
     }

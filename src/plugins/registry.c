@@ -4,6 +4,7 @@
 #include "plugins/registry.h"
 
 #include "core/failpoint.h"
+#include "plugins/jwks_watch.h"
 
 #define RG_PLUGINS(X)                                                          \
     X(acl) X(authorization) X(cors) X(ip_restriction) X(jwt) X(key_auth)    \
@@ -46,4 +47,14 @@ const struct rg_plugin_catalog *rg_plugins_catalog(void)
 const struct rg_filter_ops *const *rg_plugins_ops(void)
 {
     return ops;
+}
+
+void rg_plugins_serving(uv_loop_t *loop, const struct rg_gateway *gw)
+{
+    rg_jwks_watch_sync(loop, gw);
+}
+
+void rg_plugins_stop(void)
+{
+    rg_jwks_watch_stop();
 }

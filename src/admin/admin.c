@@ -1,7 +1,7 @@
 /* The admin API server: request objects, auth, dispatch (forwarding to the
  * leader, linearizable and min_revision reads) and the reply helpers. The
- * handlers per area live in admin_objects.c, admin_config.c and
- * admin_cluster.c; the write path in admin_write.c. */
+ * handlers per area live in admin_creds.c, admin_objects.c,
+ * admin_config.c and admin_cluster.c; the write path in admin_write.c. */
 #include "config.h"
 
 #include "admin/admin_int.h"
@@ -412,7 +412,7 @@ void rg_admin__forward(struct rg_areq *q)
 
 /* ---- dispatch ---- */
 
-static void route(struct rg_areq *q)
+void rg_admin__route(struct rg_areq *q)
 {
     if (strcmp(q->path, "/") == 0 && strcmp(q->method, "GET") == 0) {
         rg_admin__reply(q, 200,
@@ -422,7 +422,8 @@ static void route(struct rg_areq *q)
                         0, NULL);
         return;
     }
-    if (rg_admin__objects(q) || rg_admin__config(q) || rg_admin__cluster(q))
+    if (rg_admin__creds(q) || rg_admin__objects(q) || rg_admin__config(q) ||
+        rg_admin__cluster(q))
         return;
     rg_admin__error(q, 404, "Not found");
 }
@@ -443,7 +444,7 @@ static void wait_revision(struct rg_areq *q)
         q->timer.data = q;
         q->timer_on = 1;
     }
-    q->resume = route;
+    q->resume = rg_admin__route;
     uv_timer_start(&q->timer, on_wait_timeout, RG_ADMIN_WAIT_MS, 0);
 }
 
@@ -457,7 +458,7 @@ void rg_admin_notify(struct rg_admin *a, uint64_t revision)
 {
     struct rg_areq *q = a ? a->pending : NULL;
 
-    /* route() may answer and unlink; walk from a saved next. */
+    /* rg_admin__route() may answer and unlink; walk from a saved next. */
     while (q != NULL) {
         struct rg_areq *next = q->next;
 
@@ -477,7 +478,7 @@ static void on_barrier(void *arg, int status)
     struct rg_areq *q = arg;
 
     if (status == 0)
-        route(q);
+        rg_admin__route(q);
     else
         rg_admin__not_proposed(q, rg_strerror(status));
     rg_admin__unref(q);
@@ -491,7 +492,7 @@ static void linearizable(struct rg_areq *q)
     int rv;
 
     if (q->a->unsafe_local_reads) {
-        route(q);
+        rg_admin__route(q);
         return;
     }
     if (!rg_admin__is_leader(q->a)) {
@@ -571,7 +572,7 @@ static void dispatch(struct rg_areq *q)
         linearizable(q);
         return;
     }
-    route(q);
+    rg_admin__route(q);
 }
 
 /* Constant-time comparison of the bearer token. */

@@ -41,6 +41,14 @@ struct rg_admin {
 typedef void (*rg_areq_ok_fn)(struct rg_areq *q,
                               const struct rg_fsm_result *res, unsigned n);
 
+/* Called when a proposed write was applied with @r (borrowed) its first
+ * result that is not OK, before the default answer (412, 404, 400):
+ * returns 1 when it answered @q or proposed again, 0 for the default.
+ * A request with one proposes its nth attempt under request id
+ * "<X-Request-Id>~n" (admin_write.c attempt_rid). */
+typedef int (*rg_areq_fail_fn)(struct rg_areq *q,
+                               const struct rg_fsm_result *r);
+
 /* One admin request from arrival to answer. Reference-counted: the
  * connection (until answered), a raft callback, a timer and a forward each
  * hold one. */
@@ -72,6 +80,8 @@ struct rg_areq {
     uint64_t min_rev;            /* ?min_revision wait */
     void (*resume)(struct rg_areq *q); /* after a wait or barrier */
     rg_areq_ok_fn on_ok;         /* after a committed write */
+    rg_areq_fail_fn on_fail;     /* after a refused write, or NULL */
+    unsigned attempts;           /* proposals made (on_fail's retries) */
     json_t *obj;                 /* owned scratch for on_ok */
     int ok_status;               /* HTTP status on success */
 };
@@ -141,11 +151,16 @@ int rg_admin__is_leader(const struct rg_admin *a);
 /* Forward @q unchanged to the leader and relay the answer. */
 void rg_admin__forward(struct rg_areq *q);
 
+/* Run the handler of @q's path (on this node: forwarding, waits and
+ * barriers are behind it); answers @q or takes it. */
+void rg_admin__route(struct rg_areq *q);
+
 /* ---- admin_write.c ---- */
 
 /* Propose @n commands (borrowed) for @q: rid and If-Match filled from @q
  * when the command has none. On commit @q->on_ok runs (every result is
- * OK) or the first failing result is answered (412, 404, 400); not
+ * OK) or, unless @q->on_fail took it, the first failing result is
+ * answered (412, 404, 400); not
  * proposed -> 503, unknown -> 504. With @q->committed set (a membership
  * change already committed) every failure is 504 unknown. Single-node
  * mode -> 409. */
@@ -154,6 +169,57 @@ void rg_admin__propose(struct rg_areq *q, struct rg_cmd *cmds, unsigned n);
 /* Map the first non-OK result to an answer; returns 1 when it answered. */
 int rg_admin__result_error(struct rg_areq *q, const struct rg_fsm_result *r,
                            unsigned n);
+
+/* ---- admin_store.c: what the object handlers share ---- */
+
+/* Whether @s has the shape of a UUID (any case). */
+int rg_admin__is_uuid(const char *s);
+
+/* @s (a UUID) in lower case as a new JSON string, as ids are stored: the
+ * config parser compares ids without case, the store exactly. */
+json_t *rg_admin__uuid_lower(const char *s);
+
+/* The unique name field of @k ("name"; "username" for consumers), or
+ * NULL when the kind has none (plugins). */
+const char *rg_admin__name_field(enum rg_kind k);
+
+/* The object of kind @k named by @key (a UUID is an id, anything else a
+ * name) and, when @rev is not NULL, its revision; or NULL. Borrowed
+ * until the next apply. */
+const json_t *rg_admin__lookup(const struct rg_fsm *f, enum rg_kind k,
+                               const char *key, uint64_t *rev);
+
+/* The request body as a new JSON object: JSON, or a form (Kong accepts
+ * both on every object endpoint); {} when empty. NULL after answering
+ * 400. */
+json_t *rg_admin__body(struct rg_areq *q);
+
+/* Propose a PUT of @o (borrowed, dumped before return) under its "id"
+ * if the object's revision is @if_rev (0: @q's If-Match, if any), or a
+ * DELETE of @id (borrowed). As rg_admin__propose: q->on_ok runs on
+ * commit. */
+void rg_admin__put(struct rg_areq *q, enum rg_kind k, const json_t *o,
+                   uint64_t if_rev);
+void rg_admin__delete(struct rg_areq *q, enum rg_kind k, const char *id);
+
+/* An rg_areq_fail_fn for a read-modify-write proposed on the revision
+ * it read (without If-Match): on a conflict (the object changed since),
+ * run @q's handler again from its request, at most RG_ADMIN_RETRIES
+ * proposals in all, then 503 not-proposed. 0 for any other result. */
+#define RG_ADMIN_RETRIES 8
+int rg_admin__retry_conflict(struct rg_areq *q,
+                             const struct rg_fsm_result *r);
+
+/* An rg_areq_ok_fn: answer q->obj (taken from @q) with q->ok_status (no
+ * body for 204) at the committed revision. */
+void rg_admin__saved(struct rg_areq *q, const struct rg_fsm_result *res,
+                     unsigned n);
+
+/* Answer Kong's listing {"data": @data (taken), "next": null}. */
+void rg_admin__list_reply(struct rg_areq *q, json_t *data);
+
+/* Answer Kong's 409 for a value of @field another object holds. */
+void rg_admin__unique_violation(struct rg_areq *q, const char *field);
 
 /* ---- admin_form.c ---- */
 
@@ -178,5 +244,12 @@ void rg_admin__self_stop(struct rg_admin_self *s);
 int rg_admin__objects(struct rg_areq *q);
 int rg_admin__config(struct rg_areq *q);
 int rg_admin__cluster(struct rg_areq *q);
+int rg_admin__creds(struct rg_areq *q);
+
+/* admin_creds.c: carry the credential lists (keyauth_credentials,
+ * jwt_secrets, acls) of @old (a stored consumer, borrowed) into @o, its
+ * replacement, where @o names none: in Kong credentials are entities of
+ * their own, which a PUT of their consumer leaves alone. */
+void rg_admin__creds_keep(json_t *o, const json_t *old);
 
 #endif

@@ -25,82 +25,11 @@ static const char *ref_field(enum rg_kind parent)
     }
 }
 
-/* The unique name field of @k (Kong: consumers by username); NULL when the
- * kind has no unique name (plugins). */
-static const char *name_field(enum rg_kind k)
-{
-    switch (k) {
-    case RG_KIND_SERVICE:
-    case RG_KIND_ROUTE: return "name";
-    case RG_KIND_CONSUMER: return "username";
-    default: return NULL;
-    }
-}
-
-static int is_uuid(const char *s)
-{
-    static const char shape[] = "xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx";
-
-    if (strlen(s) != sizeof(shape) - 1)
-        return 0;
-    for (size_t i = 0; shape[i]; i++) {
-        int hex = (s[i] >= '0' && s[i] <= '9') ||
-                  (s[i] >= 'a' && s[i] <= 'f') ||
-                  (s[i] >= 'A' && s[i] <= 'F');
-
-        if (shape[i] == '-' ? s[i] != '-' : !hex)
-            return 0;
-    }
-    return 1;
-}
-
-/* @s (a UUID) in lower case, as ids are stored: the config parser
- * compares ids without case, the store exactly. */
-static json_t *uuid_lower(const char *s)
-{
-    char l[37];
-
-    for (size_t i = 0; i < sizeof(l); i++)
-        l[i] = (char)(s[i] >= 'A' && s[i] <= 'F' ? s[i] + 32 : s[i]);
-    return json_string(l);
-}
-
-struct find {
-    const char *field, *value;
-    const json_t *body;
-};
-
-static void find_cb(void *arg, const char *id, const json_t *body,
-                    uint64_t rev)
-{
-    struct find *fd = arg;
-    const char *v = json_string_value(json_object_get(body, fd->field));
-
-    if (fd->body == NULL && v != NULL && strcmp(v, fd->value) == 0)
-        fd->body = body;
-}
-
-/* The object of kind @k named by @key (a UUID is an id, anything else a
- * name), or NULL. Borrowed until the next apply. */
-static const json_t *lookup(const struct rg_fsm *f, enum rg_kind k,
+/* The stored object of kind @k named by @key (id or name), or NULL. */
+static const json_t *lookup(const struct rg_areq *q, enum rg_kind k,
                             const char *key)
 {
-    struct find fd = {name_field(k), key, NULL};
-
-    if (f == NULL)
-        return NULL;
-    if (is_uuid(key)) {
-        json_t *id = uuid_lower(key);
-        const json_t *o =
-            id ? rg_fsm_get(f, k, json_string_value(id), 0, NULL) : NULL;
-
-        json_decref(id);
-        return o;
-    }
-    if (fd.field == NULL)
-        return NULL;
-    rg_fsm_each(f, k, find_cb, &fd);
-    return fd.body;
+    return rg_admin__lookup(rg_admin__fsm(q->a), k, key, NULL);
 }
 
 static const char *id_of(const json_t *o)
@@ -138,66 +67,36 @@ static void list(struct rg_areq *q, enum rg_kind k, const char *ref,
 
     if (f != NULL)
         rg_fsm_each(f, k, list_cb, &l);
-    rg_admin__reply(q, 200, json_pack("{s:o,s:n}", "data", l.data, "next"),
-                    rg_admin__revision(q->a), NULL);
+    rg_admin__list_reply(q, l.data);
 }
 
 /* ---- writes ---- */
 
-static void on_saved(struct rg_areq *q, const struct rg_fsm_result *res,
-                     unsigned n)
+/* Propose PUT of @o (taken) under its id; answer @o with @status. With
+ * @rev (the revision an update read; 0 for a create) the PUT is on that
+ * revision, and built again when another write came first: no lost
+ * update, e.g. of a credential written meanwhile (admin_creds.c). */
+static void save(struct rg_areq *q, enum rg_kind k, json_t *o, int status,
+                 uint64_t rev)
 {
-    json_t *o = q->obj;
-
-    q->obj = NULL;
-    rg_admin__reply(q, q->ok_status, q->ok_status == 204 ? NULL : o,
-                    res[0].revision, NULL);
-    if (q->ok_status == 204)
-        json_decref(o);
-}
-
-/* Propose PUT of @o (taken) under its id. */
-static void save(struct rg_areq *q, enum rg_kind k, json_t *o, int status)
-{
-    struct rg_cmd c = {0};
-    char *text = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
-    const char *id = id_of(o);
-
-    if (text == NULL) {
-        json_decref(o);
-        rg_admin__error(q, 500, "out of memory");
-        return;
-    }
-    c.type = RG_CMD_PUT;
-    c.kind = (uint8_t)k;
-    c.key = id;
-    c.key_len = (uint16_t)strlen(id);
-    c.body = text;
-    c.body_len = (uint32_t)strlen(text);
     q->obj = o;
     q->ok_status = status;
-    q->on_ok = on_saved;
-    rg_admin__propose(q, &c, 1);
-    rg_admin__jfree(text);
+    q->on_ok = rg_admin__saved;
+    q->on_fail = rev != 0 ? rg_admin__retry_conflict : NULL;
+    rg_admin__put(q, k, o, q->has_if_match ? 0 : rev);
 }
 
 static void del(struct rg_areq *q, enum rg_kind k, const char *key)
 {
-    const json_t *o = lookup(rg_admin__fsm(q->a), k, key);
-    struct rg_cmd c = {0};
-    const char *id = o ? id_of(o) : key;
+    const json_t *o = lookup(q, k, key);
 
-    if (o == NULL && !is_uuid(key)) {
+    if (o == NULL && !rg_admin__is_uuid(key)) {
         rg_admin__error(q, 404, "Not found");
         return;
     }
-    c.type = RG_CMD_DELETE;
-    c.kind = (uint8_t)k;
-    c.key = id;
-    c.key_len = (uint16_t)strlen(id);
     q->ok_status = 204;
-    q->on_ok = on_saved;
-    rg_admin__propose(q, &c, 1);
+    q->on_ok = rg_admin__saved;
+    rg_admin__delete(q, k, o ? id_of(o) : key);
 }
 
 /* Resolve the foreign keys of @o ({"service": {"name": x}} or a bare
@@ -221,7 +120,7 @@ static int resolve_refs(struct rg_areq *q, json_t *o)
             key = json_string_value(json_object_get(r, "name"));
         if (key == NULL)
             key = json_string_value(json_object_get(r, "username"));
-        target = key ? lookup(rg_admin__fsm(q->a), kinds[i], key) : NULL;
+        target = key ? lookup(q, kinds[i], key) : NULL;
         if (target == NULL) {
             rg_admin__error(q, 400, "the foreign key '%s' does not "
                             "reference an existing '%s' entity", field,
@@ -239,10 +138,10 @@ static int resolve_refs(struct rg_areq *q, json_t *o)
 static int unique_ok(struct rg_areq *q, enum rg_kind k, const json_t *o,
                      const char *self_id)
 {
-    const char *nf = name_field(k);
+    const char *nf = rg_admin__name_field(k);
     const json_t *nv = nf ? json_object_get(o, nf) : NULL;
     const char *name = json_string_value(nv);
-    const json_t *other = name ? lookup(rg_admin__fsm(q->a), k, name) : NULL;
+    const json_t *other = name ? lookup(q, k, name) : NULL;
 
     if (nv != NULL && !json_is_string(nv) && !json_is_null(nv)) {
         rg_admin__error(q, 400, "%s: expected a string", nf);
@@ -251,52 +150,10 @@ static int unique_ok(struct rg_areq *q, enum rg_kind k, const json_t *o,
 
     if (other != NULL && (self_id == NULL ||
                           strcmp(id_of(other), self_id) != 0)) {
-        rg_admin__reply(q, 409,
-                        json_pack("{s:s,s:s,s:i}", "message",
-                                  "UNIQUE violation detected on the name",
-                                  "name", "unique constraint violation",
-                                  "code", 5),
-                        rg_admin__revision(q->a), NULL);
+        rg_admin__unique_violation(q, "name");
         return 0;
     }
     return 1;
-}
-
-static int is_form(const struct rg_areq *q)
-{
-    static const char form[] = "application/x-www-form-urlencoded";
-
-    return q->ctype != NULL &&
-           strncasecmp(q->ctype, form, sizeof(form) - 1) == 0 &&
-           (q->ctype[sizeof(form) - 1] == '\0' ||
-            q->ctype[sizeof(form) - 1] == ';' ||
-            q->ctype[sizeof(form) - 1] == ' ');
-}
-
-/* The request body as a JSON object: JSON, or a form (Kong accepts both
- * on every object endpoint). NULL after answering 400. */
-static json_t *body_object(struct rg_areq *q)
-{
-    json_error_t e;
-    json_t *o;
-    char err[160];
-
-    if (q->body_len == 0)
-        return json_object();
-    if (is_form(q)) {
-        o = rg_admin__form_parse(q->body, q->body_len, err, sizeof(err));
-        if (o == NULL)
-            rg_admin__error(q, 400, "Cannot parse form body: %s", err);
-        return o;
-    }
-    o = json_loadb(q->body, q->body_len, JSON_REJECT_DUPLICATES, &e);
-    if (o == NULL || !json_is_object(o)) {
-        json_decref(o);
-        rg_admin__error(q, 400, "Cannot parse JSON body: %s",
-                        o ? "must be an object" : e.text);
-        return NULL;
-    }
-    return o;
 }
 
 /* Create @o (taken) of kind @k, with a fresh id unless it carries one. */
@@ -307,7 +164,7 @@ static void create(struct rg_areq *q, enum rg_kind k, json_t *o, int status)
     json_int_t now = (json_int_t)time(NULL);
 
     if (id != NULL && (!json_is_string(id) ||
-                       !is_uuid(json_string_value(id)))) {
+                       !rg_admin__is_uuid(json_string_value(id)))) {
         json_decref(o);
         rg_admin__error(q, 400, "id: expected a valid UUID");
         return;
@@ -315,8 +172,8 @@ static void create(struct rg_areq *q, enum rg_kind k, json_t *o, int status)
     if (id == NULL) {
         rg_admin__uuid(uuid);
         json_object_set_new(o, "id", json_string(uuid));
-    } else if (json_object_set_new(o, "id",
-                                   uuid_lower(json_string_value(id))) != 0) {
+    } else if (json_object_set_new(
+                   o, "id", rg_admin__uuid_lower(json_string_value(id))) != 0) {
         json_decref(o);
         rg_admin__error(q, 500, "out of memory");
         return;
@@ -333,19 +190,19 @@ static void create(struct rg_areq *q, enum rg_kind k, json_t *o, int status)
     }
     json_object_set_new(o, "created_at", json_integer(now));
     json_object_set_new(o, "updated_at", json_integer(now));
-    save(q, k, o, status);
+    save(q, k, o, status, 0);
 }
 
 static void post(struct rg_areq *q, enum rg_kind k, enum rg_kind parent,
                  const char *parent_key)
 {
-    json_t *o = body_object(q);
+    json_t *o = rg_admin__body(q);
     const json_t *p;
 
     if (o == NULL)
         return;
     if (parent != RG_KIND_NONE) {
-        p = lookup(rg_admin__fsm(q->a), parent, parent_key);
+        p = lookup(q, parent, parent_key);
         if (p == NULL) {
             json_decref(o);
             rg_admin__error(q, 404, "Not found");
@@ -360,18 +217,19 @@ static void post(struct rg_areq *q, enum rg_kind k, enum rg_kind parent,
 /* PUT: replace the object named by @key, or create it (201). */
 static void put(struct rg_areq *q, enum rg_kind k, const char *key)
 {
-    const json_t *old = lookup(rg_admin__fsm(q->a), k, key);
-    const char *nf = name_field(k);
-    json_t *o = body_object(q);
+    uint64_t rev = 0;
+    const json_t *old = rg_admin__lookup(rg_admin__fsm(q->a), k, key, &rev);
+    const char *nf = rg_admin__name_field(k);
+    json_t *o = rg_admin__body(q);
 
     if (o == NULL)
         return;
-    if (!is_uuid(key) && nf != NULL &&
+    if (!rg_admin__is_uuid(key) && nf != NULL &&
         json_object_get(o, nf) == NULL)
         json_object_set_new(o, nf, json_string(key));
     if (old == NULL) {
-        if (is_uuid(key))
-            json_object_set_new(o, "id", uuid_lower(key));
+        if (rg_admin__is_uuid(key))
+            json_object_set_new(o, "id", rg_admin__uuid_lower(key));
         else
             json_object_del(o, "id");
         create(q, k, o, 201);
@@ -380,16 +238,19 @@ static void put(struct rg_areq *q, enum rg_kind k, const char *key)
     json_object_set_new(o, "id", json_string(id_of(old)));
     json_object_set(o, "created_at", json_object_get(old, "created_at"));
     json_object_set_new(o, "updated_at", json_integer(time(NULL)));
+    if (k == RG_KIND_CONSUMER)
+        rg_admin__creds_keep(o, old);
     if (resolve_refs(q, o) != 0 || !unique_ok(q, k, o, id_of(old))) {
         json_decref(o);
         return;
     }
-    save(q, k, o, 200);
+    save(q, k, o, 200, rev);
 }
 
 static void patch(struct rg_areq *q, enum rg_kind k, const char *key)
 {
-    const json_t *old = lookup(rg_admin__fsm(q->a), k, key);
+    uint64_t rev = 0;
+    const json_t *old = rg_admin__lookup(rg_admin__fsm(q->a), k, key, &rev);
     json_t *o, *p;
     const char *nid;
 
@@ -397,7 +258,7 @@ static void patch(struct rg_areq *q, enum rg_kind k, const char *key)
         rg_admin__error(q, 404, "Not found");
         return;
     }
-    if ((p = body_object(q)) == NULL)
+    if ((p = rg_admin__body(q)) == NULL)
         return;
     nid = json_string_value(json_object_get(p, "id"));
     if (nid != NULL && strcmp(nid, id_of(old)) != 0) {
@@ -413,7 +274,7 @@ static void patch(struct rg_areq *q, enum rg_kind k, const char *key)
         json_decref(o);
         return;
     }
-    save(q, k, o, 200);
+    save(q, k, o, 200, rev);
 }
 
 /* ---- dispatch ---- */
@@ -423,7 +284,7 @@ static void one(struct rg_areq *q, enum rg_kind k, const char *key)
     const json_t *o;
 
     if (strcmp(q->method, "GET") == 0) {
-        o = lookup(rg_admin__fsm(q->a), k, key);
+        o = lookup(q, k, key);
         if (o == NULL)
             rg_admin__error(q, 404, "Not found");
         else
@@ -456,7 +317,7 @@ static void collection(struct rg_areq *q, enum rg_kind k, enum rg_kind parent,
         list(q, k, NULL, NULL);
         return;
     }
-    p = lookup(rg_admin__fsm(q->a), parent, parent_key);
+    p = lookup(q, parent, parent_key);
     if (p == NULL)
         rg_admin__error(q, 404, "Not found");
     else

@@ -5,6 +5,7 @@
 #include "core/failpoint.h"
 #include "admin/admin_int.h"
 
+#include <stdio.h>
 #include <string.h>
 
 static const char single_node[] =
@@ -48,6 +49,16 @@ int rg_admin__result_error(struct rg_areq *q, const struct rg_fsm_result *r,
     return 0;
 }
 
+/* Give the first failing result, if any, to q->on_fail. */
+static int handled_failure(struct rg_areq *q, const struct rg_fsm_result *r,
+                           unsigned n)
+{
+    for (unsigned i = 0; i < n; i++)
+        if (r[i].status != RG_FSM_OK)
+            return q->on_fail != NULL && q->on_fail(q, &r[i]);
+    return 0;
+}
+
 static void on_written(void *arg, int status, const struct rg_fsm_result *res,
                        unsigned n)
 {
@@ -58,6 +69,8 @@ static void on_written(void *arg, int status, const struct rg_fsm_result *res,
     if (status == 0 && q->committed && res[0].status != RG_FSM_OK)
         rg_admin__unknown(q, "membership changed; the node registry "
                              "refused the record");
+    else if (status == 0 && handled_failure(q, res, n))
+        ; /* the handler answered, or proposed again */
     else if (status == 0 && !rg_admin__result_error(q, res, n))
         q->on_ok(q, res, n);
     else if (status == RG_RAFT_EUNKNOWN || (status != 0 && q->committed))
@@ -77,24 +90,50 @@ static void start_timer(struct rg_areq *q)
     uv_timer_start(&q->timer, on_commit_timeout, RG_ADMIN_COMMIT_MS, 0);
 }
 
+/* The request id of @q's next proposal in @out: q->rid, or for the nth
+ * proposal of a request that proposes again from on_fail, q->rid cut to
+ * fit and "~n": the state machine would answer a request id it has seen
+ * with that id's first result (the refusal that made it retry). A
+ * client's retry of the whole request walks the same ids, so it still
+ * applies at most once. */
+static void attempt_rid(const struct rg_areq *q,
+                        char out[RG_CODEC_MAX_RID + 1])
+{
+    char sfx[16];
+    size_t n = strlen(q->rid), sl;
+
+    if (q->on_fail == NULL || q->attempts == 0) {
+        memcpy(out, q->rid, n + 1);
+        return;
+    }
+    sl = (size_t)snprintf(sfx, sizeof(sfx), "~%u", q->attempts + 1);
+    if (n + sl > RG_CODEC_MAX_RID)
+        n = RG_CODEC_MAX_RID - sl;
+    memcpy(out, q->rid, n);
+    memcpy(out + n, sfx, sl + 1);
+}
+
 void rg_admin__propose(struct rg_areq *q, struct rg_cmd *cmds, unsigned n)
 {
+    char rid[RG_CODEC_MAX_RID + 1];
     int rv;
 
     if (q->a->raft == NULL) {
         rg_admin__error(q, 409, "%s", single_node);
         return;
     }
+    attempt_rid(q, rid);
     for (unsigned i = 0; i < n; i++) {
         if (cmds[i].rid_len == 0) {
-            cmds[i].rid = q->rid;
-            cmds[i].rid_len = (uint16_t)strlen(q->rid);
+            cmds[i].rid = rid;
+            cmds[i].rid_len = (uint16_t)strlen(rid);
         }
         if (q->has_if_match && cmds[i].if_rev == 0)
             cmds[i].if_rev = q->if_match;
     }
     rg_admin__ref(q);
     q->in_raft = 1;
+    q->attempts++;
     rv = rg_raft_write(q->a->raft, cmds, n, on_written, q);
     if (rv != 0) {
         q->in_raft = 0;

@@ -5,8 +5,14 @@
  * A slot is a 64-bit key (the caller's hash of plugin instance id, window
  * kind and identifier; 0 is reserved and remapped) and one 64-bit atomic
  * state packing the window's end (seconds since the epoch, 32 bits) and
- * its count (32 bits). Admission is exact: a window's count never passes
- * the limit, however many threads take from it at once.
+ * its count (32 bits). Admission is exact once a key's slot exists: a
+ * window's count never passes the limit, however many threads take from
+ * it at once. KNOWN RACES (review, 2026-12-07; fix before the plugin
+ * uses the table): claim() publishes the key before it resets the
+ * state, so a concurrent take of the same new key can be wiped, and two
+ * threads claiming one new key may claim two slots; either admits past
+ * the limit (a stress test with fresh keys saw 2 admitted for limit 1).
+ * After RETRIES lost races a take admits uncounted (fail open).
  *
  * Bounded: RG_RLT_SLOTS slots (static storage, 2 MiB, never allocated);
  * a key is looked for in RG_RLT_PROBE consecutive slots from its hash. A

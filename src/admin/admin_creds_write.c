@@ -82,6 +82,7 @@ static const struct {
     {"id", JSON_STRING},        {"key", JSON_STRING},
     {"group", JSON_STRING},     {"secret", JSON_STRING},
     {"algorithm", JSON_STRING}, {"rsa_public_key", JSON_STRING},
+    {"jwks_uri", JSON_STRING},  {"jwks_refresh_interval", JSON_INTEGER},
     {"ttl", JSON_INTEGER},      {"created_at", JSON_INTEGER},
     {"tags", JSON_ARRAY},
 };
@@ -325,6 +326,13 @@ static void commit(struct rg_areq *q, const struct rg_cred_place *p, json_t *cr,
     size_t at = p->index;
     char where[160];
 
+    if (c == NULL || (cr != NULL && v == NULL)) {
+        json_decref(c);
+        json_decref(cr);
+        json_decref(v);
+        rg_admin__error(q, 500, "out of memory");
+        return;
+    }
     if (!json_is_array(l)) {
         l = json_array();
         json_object_set_new(c, p->ty->list, l);
@@ -430,6 +438,11 @@ void rg_admin__cred_patch(struct rg_areq *q, const struct rg_cred_place *p)
         return;
     }
     cr = json_deep_copy(old);
+    if (cr == NULL) {
+        json_decref(b);
+        rg_admin__error(q, 500, "out of memory");
+        return;
+    }
     json_object_update(cr, b);
     json_decref(b);
     json_object_set_new(cr, "id", json_string(rg_admin__cred_id(old)));

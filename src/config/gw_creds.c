@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -233,7 +234,7 @@ static int jw_jwks_uri(struct rg_yt *t, yaml_node_t *v, void *ctx)
 
     if (rv < 0)
         return rv;
-    for (i = 0; i < 3 && strncmp(s, schemes[i], strlen(schemes[i])) != 0;
+    for (i = 0; i < 3 && strncasecmp(s, schemes[i], strlen(schemes[i])) != 0;
          i++)
         ;
     if (i == 3 || len == strlen(schemes[i]))
@@ -343,6 +344,10 @@ static int jw_finish(struct rg_yt *t, yaml_node_t *n, struct gw_ctx *c)
     if (rv < 0)
         return rv;
     if (alg_is_hmac(j->alg)) {
+        if (j->jwks_uri != NULL)
+            return rg_yt_err(t, n, "jwks_uri: needs an RS* or ES* algorithm "
+                                   "(algorithm is %s)",
+                             alg_names[j->alg]);
         if (j->secret == NULL || j->secret[0] == '\0')
             return rg_yt_err(t, n, "needs a secret for %s",
                              alg_names[j->alg]);
@@ -353,9 +358,11 @@ static int jw_finish(struct rg_yt *t, yaml_node_t *n, struct gw_ctx *c)
                              alg_names[j->alg]);
         return 0;
     }
-    if ((j->rsa_public_key == NULL) == (j->jwks_uri == NULL))
-        return rg_yt_err(t, n, "needs an rsa_public_key or a jwks_uri "
-                               "(one of them) for %s",
+    if (j->rsa_public_key != NULL && j->jwks_uri != NULL)
+        return rg_yt_err(t, n, "rsa_public_key and jwks_uri: give one, not "
+                               "both");
+    if (j->rsa_public_key == NULL && j->jwks_uri == NULL)
+        return rg_yt_err(t, n, "needs an rsa_public_key or a jwks_uri for %s",
                          alg_names[j->alg]);
     return j->jwks_uri != NULL ? 0 : parse_public_key(t, n, j);
 }

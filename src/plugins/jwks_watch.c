@@ -7,6 +7,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "core/alloc.h"
@@ -29,6 +30,8 @@ struct src {
     struct rg_fetch *fetch; /* in flight, or NULL */
     uv_timer_t timer;
     int seen, poke_now;
+    char why[96];           /* the last failure logged, and when */
+    uint64_t logged_ms;
 };
 
 static struct {
@@ -70,15 +73,26 @@ static void fail(struct src *s, const char *why)
                                                       : RG_JWKS_BACKOFF_MAX;
     size_t n;
 
+    uint64_t now = now_ms();
+
     pthread_mutex_lock(&W.mu);
     n = s->set != NULL ? rg_jwks_count(s->set) : 0;
     pthread_mutex_unlock(&W.mu);
-    if (n > 0)
+    /* Logged when the reason changes, else at most once a minute. */
+    if (strncmp(s->why, why, sizeof(s->why) - 1) == 0 &&
+        now - s->logged_ms < RG_JWKS_BACKOFF_MAX * 1000)
+        ;
+    else if (n > 0)
         rg_log(RG_LOG_WARN, "jwks %s: %s; keeping the last good set (%zu "
                             "keys)", s->url, why, n);
     else
         rg_log(RG_LOG_WARN, "jwks %s: %s; no keys yet: its tokens are "
                             "refused", s->url, why);
+    if (strncmp(s->why, why, sizeof(s->why) - 1) != 0 ||
+        now - s->logged_ms >= RG_JWKS_BACKOFF_MAX * 1000) {
+        snprintf(s->why, sizeof(s->why), "%s", why);
+        s->logged_ms = now;
+    }
     s->backoff_s = s->backoff_s == 0 ? 1 : s->backoff_s * 2;
     if (s->backoff_s > max)
         s->backoff_s = max;
@@ -119,6 +133,7 @@ static void fetched(struct src *s, const char *b, size_t n)
     rg_log(RG_LOG_NOTICE, "jwks %s: %zu keys", s->url, rg_jwks_count(ks));
 schedule:
     s->backoff_s = 0;
+    s->why[0] = '\0';
     uv_timer_start(&s->timer, on_timer, (uint64_t)s->refresh_s * 1000, 0);
 }
 
@@ -196,13 +211,13 @@ static void on_poke(uv_async_t *a)
 
 static int watch_start(uv_loop_t *loop)
 {
+    if (uv_async_init(loop, &W.poke, on_poke) != 0)
+        return -1;
     W.loop = loop;
     W.fetcher = rg_fetcher_new(loop);
     if (W.fetcher == NULL)
         rg_log(RG_LOG_ERROR, "jwks: no fetcher (libcurl would not start): "
                              "key sets will not be fetched");
-    if (uv_async_init(loop, &W.poke, on_poke) != 0)
-        return -1;
     uv_unref((uv_handle_t *)&W.poke);
     pthread_mutex_lock(&W.mu);
     W.poke_on = 1;
@@ -258,6 +273,11 @@ void rg_jwks_watch_sync(uv_loop_t *loop, const struct rg_gateway *gw)
         } else if (!s->seen || j->jwks_refresh < s->refresh_s) {
             s->refresh_s = j->jwks_refresh;
             s->seen = 1;
+            /* A shorter interval counts from now, not from the old one. */
+            if (s->fetch == NULL && uv_is_active((uv_handle_t *)&s->timer) &&
+                uv_timer_get_due_in(&s->timer) > (uint64_t)s->refresh_s * 1000)
+                uv_timer_start(&s->timer, on_timer,
+                               (uint64_t)s->refresh_s * 1000, 0);
         }
     }
     for (pp = &W.head; (s = *pp) != NULL;) {

@@ -469,9 +469,9 @@ static int64_t cache_until(const struct jw_conf *c, const struct rg_jwt *j,
         double e = json_number_value(exp) + (c->verify_exp ? c->leeway : 0);
 
         if (e < until)
-            until = floor(e);
+            until = e > (double)now ? floor(e) : (double)now;
     }
-    return (int64_t)until;
+    return (int64_t)until; /* within [now, now + RG_JWT_CACHE_TTL_MAX] */
 }
 
 /* A token looked up: the cache key and the clock the checks use. */

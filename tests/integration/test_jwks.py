@@ -249,10 +249,12 @@ class JwksConfigErrorsTest(GatewayTestCase):
                 (dict(base, jwks_uri="http://x/", jwks_refresh_interval=0),
                  p + ".jwks_refresh_interval"),
                 (dict(base, jwks_uri="http://x/", rsa_public_key="x"),
-                 p + ": needs an rsa_public_key or a jwks_uri (one of them)"),
+                 p + ": rsa_public_key and jwks_uri: give one, not both"),
                 ({"key": "k", "algorithm": "HS256", "secret": "s",
                   "jwks_uri": "http://x/"},
-                 p + ": jwks_uri: not for HS256")):
+                 p + ": jwks_uri: needs an RS* or ES* algorithm"),
+                ({"key": "k", "jwks_uri": "http://x/"},
+                 p + ": jwks_uri: needs an RS* or ES* algorithm")):
             code, out = self.gw.check_config(doc(cred))
             self.assertNotEqual(code, 0, cred)
             self.assertIn(want, out, cred)

@@ -82,8 +82,12 @@ static void save(struct rg_areq *q, enum rg_kind k, json_t *o, int status,
     q->obj = o;
     q->ok_status = status;
     q->on_ok = rg_admin__saved;
-    q->on_fail = rev != 0 ? rg_admin__retry_conflict : NULL;
-    rg_admin__put(q, k, o, q->has_if_match ? 0 : rev);
+    /* Unconditional unless the client sent If-Match: the conditional,
+     * retried update (@rev) broke jepsen's linearizable-admin check under
+     * pauses (CI 2026-12-07) and is off until that is understood. */
+    (void)rev;
+    q->on_fail = NULL;
+    rg_admin__put(q, k, o, 0);
 }
 
 static void del(struct rg_areq *q, enum rg_kind k, const char *key)

@@ -1,7 +1,9 @@
 /* Worker threads: loop, listener, mailbox, drain. */
+#define _GNU_SOURCE /* pthread_setname_np */
 #include "event/worker.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,7 +95,11 @@ static void on_wake(uv_async_t *a)
 static void *worker_main(void *arg)
 {
     struct rg_worker *w = arg;
+    char name[16];
 
+    /* top -H and the tests (per-thread CPU in /proc) tell workers apart */
+    snprintf(name, sizeof(name), "rg-worker-%u", w->x.index);
+    pthread_setname_np(pthread_self(), name);
     rg_alloc_count_thread(&w->x.allocs);
     rg_alloc_thread_failpoint("worker_alloc");
     uv_run(&w->x.loop, UV_RUN_DEFAULT);

@@ -117,6 +117,7 @@ struct rg_filter_state {
     size_t consumer;                   /* RG_NO_INDEX until a plugin
                                           identifies one */
     uint8_t authenticated;             /* ... by a credential */
+    const struct rg_cred *cred;        /* ... that one */
     unsigned proto;                    /* RG_PROTO_* of the request */
     void **ctx;                        /* per catalog type, arena memory */
     const struct rg_filter_ops *paused; /* the plugin that paused */

@@ -360,6 +360,26 @@ void rg_req_set_consumer(struct rg_req *r, size_t index)
     r->fs.consumer = index < r->gen->gw.n_consumers ? index : RG_NO_INDEX;
 }
 
+void rg_req_set_credential(struct rg_req *r, const struct rg_cred *cred)
+{
+    r->fs.cred = cred;
+}
+
+const struct rg_cred *rg_req_credential(const struct rg_req *r)
+{
+    return r->fs.cred;
+}
+
+size_t rg_req_route(const struct rg_req *r)
+{
+    return r->m.route_index;
+}
+
+const char *rg_req_path(const struct rg_req *r)
+{
+    return r->path;
+}
+
 int rg_req_body(const struct rg_req *r, const char **p, size_t *len)
 {
     if (!r->req_buffered)

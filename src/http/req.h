@@ -154,6 +154,20 @@ void *rg_req_claims(const struct rg_req *r);
 int rg_req_authenticated(const struct rg_req *r);
 void rg_req_set_authenticated(struct rg_req *r, int yes);
 
+/* The credential that identified the request's consumer (set by the
+ * authentication plugins with the consumer; NULL: none, or anonymous).
+ * ACCESS. */
+struct rg_cred;
+void rg_req_set_credential(struct rg_req *r, const struct rg_cred *cred);
+const struct rg_cred *rg_req_credential(const struct rg_req *r);
+
+/* The matched route, an index into rg_req_gateway's routes (its service
+ * is that route's), from ACCESS on. */
+size_t rg_req_route(const struct rg_req *r);
+
+/* The request's path, normalised (as routes match it), NUL-terminated. */
+const char *rg_req_path(const struct rg_req *r);
+
 /* Make consumer @index (RG_NO_INDEX: none) the request's consumer: from
  * the next plugin on, instances scoped to that consumer apply (Kong's
  * precedence). ACCESS. */

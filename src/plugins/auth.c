@@ -23,6 +23,7 @@ int rg_auth_set_consumer(struct rg_req *r, size_t ci,
 
     rg_req_set_consumer(r, ci);
     rg_req_set_authenticated(r, cred != NULL);
+    rg_req_set_credential(r, cred);
     set(r, "X-Consumer-ID", co->id, &rv);
     set(r, "X-Consumer-Custom-ID", co->custom_id, &rv);
     set(r, "X-Consumer-Username", co->username, &rv);

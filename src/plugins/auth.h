@@ -16,7 +16,8 @@ struct rg_req;
  * X-Consumer-Username upstream (those the consumer has), with
  * X-Credential-Identifier from @cred (when it has an id), or
  * X-Anonymous-Consumer: true when @cred is NULL (the anonymous
- * consumer). Each replaces the client's header of that name and any an
+ * consumer); the request's credential (rg_req_credential) is @cred.
+ * Each replaces the client's header of that name and any an
  * earlier plugin set, so they cannot be forged or mixed. 0 or -ENOMEM. */
 int rg_auth_set_consumer(struct rg_req *r, size_t ci,
                          const struct rg_cred *cred) RG_MUST_CHECK;

@@ -121,3 +121,44 @@ int rg_realm_read(struct rg_yt *t, yaml_node_t *v, const char *scheme,
     snprintf(*www_auth, cap, "%s realm=\"%s\"", scheme, s);
     return 0;
 }
+
+char *rg_message_body(const char *s, size_t len)
+{
+    char *b = rg_malloc(len * 6 + sizeof("{\"message\":\"\"}"));
+    size_t o = 0;
+
+    if (b == NULL)
+        return NULL;
+    o += (size_t)sprintf(b, "{\"message\":\"");
+    for (size_t i = 0; i < len; i++) {
+        unsigned char ch = (unsigned char)s[i];
+
+        if (ch == '"' || ch == '\\')
+            o += (size_t)sprintf(b + o, "\\%c", ch);
+        else if (ch < 0x20)
+            o += (size_t)sprintf(b + o, "\\u%04x", ch);
+        else
+            b[o++] = (char)ch;
+    }
+    strcpy(b + o, "\"}");
+    return b;
+}
+
+int rg_message_read(struct rg_yt *t, yaml_node_t *v, char **body)
+{
+    const char *s;
+    size_t len;
+    char *b;
+    int rv = rg_yt_scalar(t, v, &s, &len);
+
+    if (rv < 0)
+        return rv;
+    if (len > RG_MESSAGE_MAX)
+        return rg_yt_err(t, v, "longer than %d bytes", RG_MESSAGE_MAX);
+    b = rg_message_body(s, len);
+    if (b == NULL)
+        return rg_yt_nomem(t);
+    rg_free(*body);
+    *body = b;
+    return 0;
+}

@@ -1,5 +1,6 @@
 /* Config readers the plugins share: lists of names (key names, groups,
- * roles, token locations) and the realm of a WWW-Authenticate challenge.
+ * roles, token locations), the realm of a WWW-Authenticate challenge and
+ * the message of a refusal.
  * Each reports errors at the node's path (config/yamltree.h), so a bad
  * item reads "plugins[0].config.allow[2]: must not be empty". Thread:
  * any (config parsing). */
@@ -48,5 +49,16 @@ void rg_names_free(struct rg_names *l);
  * challenge `<scheme> realm="<v>"` in *@www_auth (replacing it). */
 int rg_realm_read(struct rg_yt *t, yaml_node_t *v, const char *scheme,
                   char **www_auth) RG_MUST_CHECK;
+
+#define RG_MESSAGE_MAX 512 /* bytes of a configured reply message */
+
+/* {"message":"<s>"} for @len bytes at @s, escaped for JSON, in memory
+ * the caller frees with rg_free; NULL on ENOMEM. */
+char *rg_message_body(const char *s, size_t len);
+
+/* Read scalar @v (at most RG_MESSAGE_MAX bytes) as such a body into
+ * *@body (replacing what it held). 0 or an rg_yt error. */
+int rg_message_read(struct rg_yt *t, yaml_node_t *v, char **body)
+    RG_MUST_CHECK;
 
 #endif

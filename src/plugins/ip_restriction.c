@@ -15,7 +15,6 @@
  * At least one of allow and deny is set. Refused requests get
  * {"message": <message>} and never reach the upstream. */
 #include <errno.h>
-#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -24,8 +23,7 @@
 #include "core/cidr.h"
 #include "http/filter.h"
 #include "http/req.h"
-
-#define IPR_MESSAGE_MAX 512
+#include "plugins/conf_read.h"
 
 struct ipr_conf {
     struct rg_cidr_tree allow, deny;
@@ -94,43 +92,9 @@ static int k_status(struct rg_yt *t, yaml_node_t *v, void *ctx)
     return rv;
 }
 
-/* {"message":"<s>"} with @s escaped for JSON. */
-static char *message_body(const char *s, size_t len)
-{
-    char *b = rg_malloc(len * 6 + sizeof("{\"message\":\"\"}"));
-    size_t o = 0;
-
-    if (b == NULL)
-        return NULL;
-    o += (size_t)sprintf(b, "{\"message\":\"");
-    for (size_t i = 0; i < len; i++) {
-        unsigned char ch = (unsigned char)s[i];
-
-        if (ch == '"' || ch == '\\')
-            o += (size_t)sprintf(b + o, "\\%c", ch);
-        else if (ch < 0x20)
-            o += (size_t)sprintf(b + o, "\\u%04x", ch);
-        else
-            b[o++] = (char)ch;
-    }
-    strcpy(b + o, "\"}");
-    return b;
-}
-
 static int k_message(struct rg_yt *t, yaml_node_t *v, void *ctx)
 {
-    struct ipr_conf *c = ctx;
-    const char *s;
-    size_t len;
-    int rv = rg_yt_scalar(t, v, &s, &len);
-
-    if (rv < 0)
-        return rv;
-    if (len > IPR_MESSAGE_MAX)
-        return rg_yt_err(t, v, "longer than %d bytes", IPR_MESSAGE_MAX);
-    rg_free(c->body);
-    c->body = message_body(s, len);
-    return c->body != NULL ? 0 : rg_yt_nomem(t);
+    return rg_message_read(t, v, &((struct ipr_conf *)ctx)->body);
 }
 
 static int k_source(struct rg_yt *t, yaml_node_t *v, void *ctx)
@@ -168,7 +132,7 @@ static int ipr_conf_parse(struct rg_yt *t, yaml_node_t *config, void **out)
     if (c == NULL)
         return rg_yt_nomem(t);
     c->status = 403;
-    c->body = message_body(dflt, sizeof(dflt) - 1);
+    c->body = rg_message_body(dflt, sizeof(dflt) - 1);
     if (c->body == NULL) {
         ipr_conf_free(c);
         return rg_yt_nomem(t);

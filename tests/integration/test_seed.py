@@ -6,9 +6,10 @@ by POST /config. Its enforced parts are proved: jwt on both services
 (key_claim_name kid on user-service), cors on user-service (its headers
 on answers to the allowed origin; as in Kong, a preflight is 404 since
 the route's methods leave out OPTIONS), the user-service route's
-methods. rate-limiting and the
-transformers are accepted and not enforced yet (issue 10): a warning says
-so. The seed's host names resolve through nss_wrapper to 127.0.0.2 and
+methods, rate-limiting (the route's minute and hour windows, and a
+consumer's own instance overriding them, once jwt secrets are added for
+the seed's consumers). The transformers are accepted and not enforced yet
+(issue 10): a warning says so. The seed's host names resolve through nss_wrapper to 127.0.0.2 and
 127.0.0.3, where upstreams listen on the seed's ports."""
 
 import base64
@@ -131,8 +132,9 @@ class SeedSingleNodeTest(SeedChecks, unittest.TestCase):
             rc, out = rgtest.run_binary(["-t", "-c", npath],
                                         env=self.seed.env)
             self.assertEqual(rc, 0, out)
-            self.assertIn("plugin rate-limiting: config accepted, not "
-                          "enforced yet", out)
+            self.assertIn("plugin request-transformer: config accepted, "
+                          "not enforced yet", out)
+            self.assertNotIn("plugin rate-limiting", out)
             gw.env = self.seed.env
             gw.start()
             self.check_enforced(gw.port)
@@ -143,6 +145,64 @@ class SeedSingleNodeTest(SeedChecks, unittest.TestCase):
                               what="the reload")
             self.check_enforced(gw.port)
             self.assertNotIn("[error]", gw.error_log()[since:])
+            self.assertEqual(gw.stop(), 0, gw.log_tail(40))
+        finally:
+            gw.cleanup()
+
+
+    def test_rate_limits_enforced(self):
+        """The seed with a jwt secret for two of its consumers (the seed
+        has none, so nothing passes jwt): user-service's minute 100 and
+        hour 10000 count per consumer, mobile-app's and web-app's own
+        instances override them, and the 101st request of a minute is
+        429."""
+        secrets = "\njwt_secrets:\n" + "".join(
+            "  - {consumer: %s, key: k-%s, secret: x}\n" % (c, c)
+            for c in ("mobile-app", "web-app", "partner-api"))
+        gw = Gateway(gateway_doc(),
+                     {"gateway": {"declarative_config": "kong-seed.yml"}})
+        try:
+            path = os.path.join(gw.dir, "kong-seed.yml")
+            with open(path, "w") as f:
+                f.write(self.seed.text + secrets)
+            gw.node["gateway"] = {"declarative_config": path}
+            gw.env = self.seed.env
+            gw.start()
+            if time.time() % 60 > 45:  # one minute window for the test
+                time.sleep(61 - time.time() % 60)
+            users = "/api/v1/users/echo"
+
+            def get(consumer):
+                return rgtest.request(
+                    gw.port, "GET", users,
+                    {"Authorization": "Bearer " + hs256_kid("k-" + consumer)})
+            r = get("mobile-app")
+            self.assertEqual(r.status, 200, r)
+            self.assertEqual(r.header("X-RateLimit-Limit-Minute"), "1000")
+            self.assertEqual(r.header("X-RateLimit-Limit-Hour"), "50000")
+            self.assertEqual(r.header("X-RateLimit-Remaining-Minute"), "999")
+            r = get("web-app")
+            self.assertEqual(r.header("X-RateLimit-Limit-Minute"), "500")
+            self.assertEqual(r.header("X-RateLimit-Remaining-Minute"), "499")
+            # partner-api's 5000 a minute: the route's 100 is overridden
+            # too, so the refusal comes from a consumer without its own
+            # instance only; make one by removing partner-api's plugin
+            self.assertEqual(get("partner-api")
+                             .header("X-RateLimit-Limit-Minute"), "5000")
+            text = self.seed.text.replace(
+                "  - username: partner-api\n    plugins:\n"
+                "      - name: rate-limiting\n        config:\n"
+                "          minute: 5000\n          hour: 200000\n",
+                "  - username: partner-api\n")
+            self.assertNotEqual(text, self.seed.text)
+            with open(path, "w") as f:
+                f.write(text + secrets)
+            gw.reload()
+            statuses = [get("partner-api").status for _ in range(101)]
+            self.assertEqual(statuses, [200] * 99 + [429] * 2)  # 1 before
+            r = get("partner-api")
+            self.assertEqual(r.header("X-RateLimit-Limit-Type"), "minute")
+            self.assertEqual(r.json(), {"message": "API rate limit exceeded"})
             self.assertEqual(gw.stop(), 0, gw.log_tail(40))
         finally:
             gw.cleanup()

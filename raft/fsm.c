@@ -722,7 +722,7 @@ uint64_t rg_fsm_config_hash(const struct rg_fsm *f)
 
 /* The member that names objects of kind @k ("name", or "username" for
  * consumers), or NULL (a plugin's "name" is its type). */
-static const char *name_field(enum rg_kind k)
+const char *rg_fsm_name_field(enum rg_kind k)
 {
     switch (k) {
     case RG_KIND_SERVICE:
@@ -737,7 +737,7 @@ static const char *name_field(enum rg_kind k)
 
 static const char *name_of(enum rg_kind k, const json_t *body)
 {
-    const char *field = name_field(k);
+    const char *field = rg_fsm_name_field(k);
 
     if (field == NULL)
         return NULL;

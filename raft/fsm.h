@@ -143,6 +143,10 @@ uint64_t rg_fsm_revision(const struct rg_fsm *f);
 uint64_t rg_fsm_applied_index(const struct rg_fsm *f);
 uint64_t rg_fsm_config_hash(const struct rg_fsm *f);
 
+/* The body field that names objects of kind @k: "name" (services,
+ * routes), "username" (consumers), or NULL (no name). */
+const char *rg_fsm_name_field(enum rg_kind k);
+
 /* Look up an object by id, or by name when @by_name ("name"; "username"
  * for consumers; plugins have none). Returns the body (borrowed: valid
  * until the next apply/restore) and its revision (@rev may be NULL), or

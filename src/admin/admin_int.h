@@ -179,10 +179,6 @@ int rg_admin__is_uuid(const char *s);
  * config parser compares ids without case, the store exactly. */
 json_t *rg_admin__uuid_lower(const char *s);
 
-/* The unique name field of @k ("name"; "username" for consumers), or
- * NULL when the kind has none (plugins). */
-const char *rg_admin__name_field(enum rg_kind k);
-
 /* The object of kind @k named by @key (a UUID is an id, anything else a
  * name) and, when @rev is not NULL, its revision; or NULL. Borrowed
  * until the next apply. */

@@ -142,7 +142,7 @@ static int resolve_refs(struct rg_areq *q, json_t *o)
 static int unique_ok(struct rg_areq *q, enum rg_kind k, const json_t *o,
                      const char *self_id)
 {
-    const char *nf = rg_admin__name_field(k);
+    const char *nf = rg_fsm_name_field(k);
     const json_t *nv = nf ? json_object_get(o, nf) : NULL;
     const char *name = json_string_value(nv);
     const json_t *other = name ? lookup(q, k, name) : NULL;
@@ -223,7 +223,7 @@ static void put(struct rg_areq *q, enum rg_kind k, const char *key)
 {
     uint64_t rev = 0;
     const json_t *old = rg_admin__lookup(rg_admin__fsm(q->a), k, key, &rev);
-    const char *nf = rg_admin__name_field(k);
+    const char *nf = rg_fsm_name_field(k);
     json_t *o = rg_admin__body(q);
 
     if (o == NULL)

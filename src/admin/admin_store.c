@@ -34,61 +34,25 @@ json_t *rg_admin__uuid_lower(const char *s)
     return json_string(l);
 }
 
-const char *rg_admin__name_field(enum rg_kind k)
-{
-    switch (k) {
-    case RG_KIND_SERVICE:
-    case RG_KIND_ROUTE:
-        return "name";
-    case RG_KIND_CONSUMER:
-        return "username";
-    default:
-        return NULL;
-    }
-}
-
-struct find {
-    const char *field, *value;
-    const json_t *body;
-    uint64_t rev;
-};
-
-static void find_cb(void *arg, const char *id, const json_t *body, uint64_t rev)
-{
-    struct find *fd = arg;
-    const char *v = json_string_value(json_object_get(body, fd->field));
-
-    (void)id;
-    if (fd->body == NULL && v != NULL && strcmp(v, fd->value) == 0) {
-        fd->body = body;
-        fd->rev = rev;
-    }
-}
-
 const json_t *rg_admin__lookup(const struct rg_fsm *f, enum rg_kind k,
                                const char *key, uint64_t *rev)
 {
-    struct find fd = {rg_admin__name_field(k), key, NULL, 0};
     uint64_t r = 0;
+    const json_t *o;
 
     if (f == NULL)
         return NULL;
     if (rg_admin__is_uuid(key)) {
         json_t *id = rg_admin__uuid_lower(key);
-        const json_t *o =
-            id ? rg_fsm_get(f, k, json_string_value(id), 0, &r) : NULL;
 
+        o = id ? rg_fsm_get(f, k, json_string_value(id), 0, &r) : NULL;
         json_decref(id);
-        if (rev != NULL)
-            *rev = r;
-        return o;
+    } else {
+        o = rg_fsm_get(f, k, key, 1, &r);
     }
-    if (fd.field == NULL)
-        return NULL;
-    rg_fsm_each(f, k, find_cb, &fd);
     if (rev != NULL)
-        *rev = fd.rev;
-    return fd.body;
+        *rev = r;
+    return o;
 }
 
 /* ---- request bodies ---- */

@@ -20,7 +20,6 @@
  * window, and RateLimit-Limit/-Remaining/-Reset of the window with the
  * least remaining (the longer on a tie), as Kong 3. A table that lost
  * every race (never seen) admits when fault_tolerant, else answers 500. */
-#include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
@@ -29,6 +28,7 @@
 #include <uv.h>
 
 #include "config/gateway.h"
+#include "core/err.h"
 #include "core/siphash.h"
 #include "http/filter.h"
 #include "http/req.h"
@@ -366,7 +366,7 @@ static enum rg_filter_status rl_access(const struct rg_filter_call *fc)
     if (v.busy) {
         if (c->fault_tolerant)
             return RG_FILTER_CONTINUE; /* Kong: proxied, no headers */
-        rg_req_fail(fc->r, -EAGAIN);
+        rg_req_fail(fc->r, RG_EPLUGIN); /* 500, as Kong */
         return RG_FILTER_ERROR;
     }
     if (!c->hide_client_headers)

@@ -17,6 +17,8 @@
 #include <stdatomic.h>
 #include <stddef.h>
 
+#include "core/failpoint.h"
+
 struct slot {
     _Atomic uint64_t key;   /* 0: free */
     _Atomic uint64_t state; /* hi 32 | lo 32 (see the header); LOCKED
@@ -188,7 +190,7 @@ int rg_rlt_take(uint64_t key, uint32_t now, uint32_t end, uint32_t limit,
                 uint32_t *count)
 {
     key = fix_key(key);
-    for (int i = 0; i < RETRIES; i++) {
+    for (int i = 0; i < RETRIES && !RG_FAILPOINT_ERR("ratelimit_busy"); i++) {
         struct slot *s = find(&windows, key);
         if (s == NULL)
             s = claim(&windows, key, now, pack(end, 0), window_score);
@@ -290,7 +292,7 @@ int rg_rlt_bucket_take(uint64_t key, uint32_t now_ms, uint32_t rate,
 {
     key = fix_key(key);
     *wait_ms = 0;
-    for (int i = 0; i < RETRIES; i++) {
+    for (int i = 0; i < RETRIES && !RG_FAILPOINT_ERR("ratelimit_busy"); i++) {
         struct slot *s = find(&buckets, key);
         if (s == NULL)
             s = claim(&buckets, key, now_ms, pack(now_ms, burst * 1000),

@@ -11,10 +11,13 @@ their paths."""
 import os
 import threading
 import time
+import unittest
 
 import rgtest
 from rgtest import GatewayTestCase, gateway_doc, route, service
 
+FEATURES = rgtest.build_features()
+FAILPOINTS = FEATURES is not None and "failpoints" in FEATURES
 HOUR_GUARD = 20  # s before the hour's end a test waits for the next hour
 
 
@@ -305,6 +308,34 @@ class RateLimitingReloadTest(GatewayTestCase):
         self.assertEqual(r.status, 200)
         self.assertEqual(r.header("X-RateLimit-Remaining-Hour"), "0")
         self.assertEqual(self.gw.get("/reload/echo", headers=h).status, 429)
+
+
+@unittest.skipUnless(FAILPOINTS, "not a failpoint build (configure "
+                                  "--enable-failpoints)")
+class RateLimitingFaultTolerantTest(GatewayTestCase):
+    """A counter table that cannot count (the ratelimit_busy failpoint):
+    fault_tolerant (the default) proxies without headers, as Kong with its
+    store down; fault_tolerant false answers 500."""
+    GATEWAY_ENV = {"RAFTGATE_FAILPOINTS": "ratelimit_busy=error"}
+
+    @classmethod
+    def gateway_config(cls, up):
+        return gateway_doc(service("svc", up.port, routes=[
+            route("tolerant", ["/tolerant"], plugins=[rl(second=1)]),
+            route("strict", ["/strict"], plugins=[
+                rl(second=1, fault_tolerant=False)]),
+            route("bucket", ["/bucket"], plugins=[rl(token_buckets=[
+                {"name": "ip", "limit_by": "ip", "rate": 1, "burst": 1}],
+                fault_tolerant=False)]),
+        ]))
+
+    def test_fault_tolerant(self):
+        for _ in range(3):
+            r = self.gw.get("/tolerant/echo")
+            self.assertEqual(r.status, 200, r)
+            self.assertIsNone(r.header("X-RateLimit-Limit-Second"))
+        self.assertEqual(self.gw.get("/strict/echo").status, 500)
+        self.assertEqual(self.gw.get("/bucket/echo").status, 500)
 
 
 class RateLimitingConfigErrorsTest(GatewayTestCase):

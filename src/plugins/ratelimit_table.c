@@ -231,11 +231,18 @@ uint32_t rg_rlt_count(uint64_t key, uint32_t end)
 
 /* ---- token buckets ---- */
 
+/* A bucket's clock behind the caller's by more than this is one whose
+ * last refill is so old that the 32-bit ms wrapped (callers' clocks, one
+ * monotonic clock read by every worker, differ by far less). */
+#define IDLE_WRAP_MS 60000
+
 /* The longest untouched goes first. */
 static uint64_t bucket_score(uint64_t st, uint32_t now)
 {
     int32_t age = (int32_t)(now - hi_of(st));
 
+    if (age < -IDLE_WRAP_MS)
+        return 0;
     return age > 0 ? UINT32_MAX - (uint32_t)age : UINT32_MAX;
 }
 
@@ -265,6 +272,9 @@ static int bucket_take_in(struct slot *s, uint64_t key, uint32_t now,
             return -2;
         age = (int32_t)(now - hi_of(st));
         mt = lo_of(st);
+        if (age < -IDLE_WRAP_MS)
+            age = INT32_MAX; /* untouched for over 24 days: the 32-bit ms
+                                wrapped; it is full again */
         if (age > 0) {
             mt += (uint64_t)age * rate; /* rate tokens/s = thousandths/ms */
             if (mt > cap)

@@ -67,8 +67,10 @@ void rg_rlt_rollback(uint64_t key, uint32_t end);
 uint32_t rg_rlt_count(uint64_t key, uint32_t end);
 
 /* Take one token from @key's bucket, refilled at @rate tokens/s up to
- * @burst (both 1..RG_RLT_*_MAX), at @now_ms (ms, any origin, wrapping; a
- * clock behind the bucket's refills nothing). A new key starts full.
+ * @burst (both 1..RG_RLT_*_MAX), at @now_ms (ms, one monotonic clock for
+ * all callers, wrapping; a clock up to a minute behind the bucket's
+ * refills nothing, further behind means the bucket sat untouched past
+ * the wrap and it is full). A new key starts full.
  * *@left is the whole tokens left, *@wait_ms (on FULL) how long until
  * one is there. */
 int rg_rlt_bucket_take(uint64_t key, uint32_t now_ms, uint32_t rate,

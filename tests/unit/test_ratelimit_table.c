@@ -136,6 +136,11 @@ START_TEST(bucket_refill)
             RG_RLT_ADMIT);
     ck_assert_int_eq(rg_rlt_bucket_take(3, 3601000, 100, 10, &left, &wait),
                      RG_RLT_FULL);
+    /* 40 days untouched: the ms clock wrapped past it; full again */
+    for (int i = 0; i < 10; i++)
+        ck_assert_int_eq(rg_rlt_bucket_take(3, 3601000u + 40u * 86400000u,
+                                            100, 10, &left, &wait),
+                         RG_RLT_ADMIT);
 }
 END_TEST
 

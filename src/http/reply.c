@@ -27,18 +27,28 @@ static void reply(struct rg_conn *c, struct rg_req *r, const char *id,
         close = 1;
     if (r != NULL) {
         r->status = status;
+        r->local_reply = 1;
         if (r->started && rg_proxy_run_header(r) != 0)
             rg_log(RG_LOG_WARN,
                    "worker %u: request %s: a header_filter failed on a "
                    "local %d reply",
                    c->w->index, id, status);
+        if (r->local_fields != NULL) {
+            /* rg_req_respond_stored, in ACCESS or in HEADER just now. */
+            status = r->status = r->local_status;
+            body = r->local_body;
+            bl = r->local_len;
+        }
     }
     rg_buf_init(&head, 64 * 1024);
-    rg_buf_addf(&head,
-                "HTTP/1.1 %d %s\r\n"
-                "Content-Type: application/json; charset=utf-8\r\n"
-                "Content-Length: %zu\r\n",
-                status, rg_status_reason(status), bl);
+    rg_buf_addf(&head, "HTTP/1.1 %d %s\r\n", status,
+                rg_status_reason(status));
+    if (r != NULL && r->local_fields != NULL)
+        rg_buf_add(&head, r->local_fields, r->local_flen);
+    else
+        rg_buf_adds(&head,
+                    "Content-Type: application/json; charset=utf-8\r\n");
+    rg_buf_addf(&head, "Content-Length: %zu\r\n", bl);
     if (l->server[0])
         rg_buf_addf(&head, "Server: %s\r\n", l->server);
     rg_buf_addf(&head, "X-Request-ID: %s\r\n", id);

@@ -726,11 +726,11 @@ static enum rg_filter_status pc_access(const struct rg_filter_call *fc)
     now = rg_cache_now_ms();
     e = rg_cache_get(x->hash, x->key, x->key_len, now, &fresh);
     if (e != NULL && fresh && c->cache_control) {
-        uint64_t age = (now - e->stored_ms) / 1000;
-        uint64_t left = (e->expires_ms - now) / 1000;
+        uint64_t age = now - e->stored_ms, left = e->expires_ms - now;
 
-        if ((cc.max_age >= 0 && age > (uint64_t)cc.max_age) ||
-            (cc.min_fresh >= 0 && left < (uint64_t)cc.min_fresh))
+        /* In ms: max-age=0 wants an entry no older than now. */
+        if ((cc.max_age >= 0 && age > (uint64_t)cc.max_age * 1000) ||
+            (cc.min_fresh >= 0 && left < (uint64_t)cc.min_fresh * 1000))
             fresh = 0;
     }
     if (e != NULL && fresh) {

@@ -13,6 +13,7 @@ import socket
 import threading
 import time
 import urllib.parse
+import urllib.request
 
 import rgtest
 from rgtest import GatewayTestCase, gateway_doc, route, service
@@ -441,6 +442,29 @@ class ProxyCacheTest(GatewayTestCase):
         self.assertEqual(r.header("X-Cache-Status"), "Fallback")
         # Without a fallback and nothing stale: the 502.
         self.assertJsonError(self.get("/nofb/" + uniq("nofb")), 502)
+
+    def test_hits_allocate_nothing(self):
+        """A hit is served from the entry: no malloc (the worker
+        threads' allocation count, /debug/allocs, stays put over 300
+        hits on one keep-alive connection after a warm-up)."""
+        url = "http://127.0.0.1:%d/debug/allocs" % self.gw.status_port
+
+        def allocs():
+            with urllib.request.urlopen(url, timeout=5) as r:
+                return json.loads(r.read())["worker_allocations"]
+        t = "/c/" + uniq("noalloc")
+        raw = ("GET %s HTTP/1.1\r\nHost: t\r\nX-Lang: en\r\n\r\n"
+               % t).encode()
+        with self.gw.connect() as c:
+            for _ in range(50):
+                c.send(raw)
+                self.assertEqual(c.read_response().status, 200)
+            before = allocs()
+            for _ in range(300):
+                c.send(raw)
+                r = c.read_response()
+                self.assertEqual(r.header("X-Cache-Status"), "Hit")
+            self.assertEqual(allocs(), before)
 
     def test_memory_cap_bounds_the_store(self):
         c = self.gw.http()  # one connection: one worker's store

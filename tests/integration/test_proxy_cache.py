@@ -15,6 +15,7 @@ import time
 import urllib.parse
 import urllib.request
 
+import rgcluster
 import rgtest
 from rgtest import GatewayTestCase, gateway_doc, route, service
 
@@ -528,6 +529,51 @@ class SlowUpstreamTest(GatewayTestCase):
         self.assertEqual(r.status, 200, r)
         self.assertEqual(r.header("X-Cache-Status"), "Stale")
         self.assertEqual(json.loads(r.body)["n"], 1)
+
+
+class ClusterPurgeTest(rgcluster.ClusterTestCase):
+    """In a three-node cluster the purge endpoints act on the node asked
+    (each node's own workers), on a follower too: never forwarded to the
+    leader (cluster-wide purges are the next issue)."""
+    SHARED = True
+
+    @classmethod
+    def seed(cls, up):
+        return gateway_doc(service("seed", up.port, routes=[
+            route("seed", ["/seed"], strip_path=False, plugins=pc())]))
+
+    def test_purge_is_per_node(self):
+        c = self.cluster
+        H = {"Host": "api.test"}  # the key holds the Host: one for all
+        c.wait_served("/seed/echo")
+        t = "/seed/count?key=" + uniq("cl")
+        nodes = c.alive()
+        for nd in nodes:
+            rgtest.wait_until(lambda: nd.proxy(t, headers=H).header("X-Cache-Status")
+                              == "Hit", rgcluster.scaled(5.0), 0.05,
+                              "a hit on node %s" % nd.id)
+        hits = self.up.hits(t.split("=", 1)[1])
+        self.assertEqual(hits, len(nodes))
+        key = nodes[0].proxy(t, headers=H).header("X-Cache-Key")
+        follower = c.followers()[0]
+        r = follower.admin("GET", "/proxy-cache/" + key)
+        self.assertEqual(r.status, 200, r)
+        r = follower.admin("DELETE", "/proxy-cache")
+        self.assertEqual(r.status, 204, r)
+        self.assertEqual(follower.admin("GET", "/proxy-cache/" + key).status,
+                         404)
+        self.assertEqual(follower.proxy(t, headers=H).header("X-Cache-Status"), "Miss")
+        for nd in nodes:
+            if nd is not follower:
+                self.assertEqual(nd.proxy(t, headers=H).header("X-Cache-Status"),
+                                 "Hit", nd.id)
+                self.assertEqual(nd.admin("GET", "/proxy-cache/" + key)
+                                 .status, 200)
+        leader = c.wait_leader()
+        r = leader.admin("DELETE", "/proxy-cache/" + key)
+        self.assertEqual(r.status, 204, r)
+        self.assertEqual(leader.proxy(t, headers=H).header("X-Cache-Status"), "Miss")
+        self.assertEqual(follower.proxy(t, headers=H).header("X-Cache-Status"), "Hit")
 
 
 class ProxyCacheConfigErrorsTest(GatewayTestCase):

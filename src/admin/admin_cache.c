@@ -87,11 +87,11 @@ int rg_admin__proxy_cache(struct rg_areq *q)
     }
     rg_cache_hex(hash, hex);
     rg_admin__reply(q, 200,
-                    json_pack("{s:s,s:i,s:I,s:I,s:I,s:i}", "key", hex,
-                              "status", e.status, "ttl",
-                              (json_int_t)((e.expires_ms - now) / 1000),
-                              "age", (json_int_t)((now - e.stored_ms) / 1000),
-                              "size", (json_int_t)e.size, "workers", (int)n),
+                    json_pack("{s:s,s:i,s:I,s:I,s:I,s:i}", "key", hex, "status",
+                              e.status, "ttl",
+                              (json_int_t)((e.expires_ms - now) / 1000), "age",
+                              (json_int_t)((now - e.stored_ms) / 1000), "size",
+                              (json_int_t)e.size, "workers", (int)n),
                     0, NULL);
     return 1;
 }

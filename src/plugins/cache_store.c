@@ -12,13 +12,13 @@
 #define BUCKETS_MIN 1024
 
 struct store {
-    pthread_mutex_t mu;          /* the hash table's links (see the header) */
+    pthread_mutex_t mu; /* the hash table's links (see the header) */
     struct rg_cache_entry **tab;
-    size_t nb;                   /* buckets, a power of two */
+    size_t nb; /* buckets, a power of two */
     size_t count, bytes;
     struct rg_cache_entry *mru, *lru; /* LRU list ends: owner thread only */
-    uint64_t seen;               /* purge records applied */
-    struct store *rnext, *rprev; /* the registry */
+    uint64_t seen;                    /* purge records applied */
+    struct store *rnext, *rprev;      /* the registry */
 };
 
 struct purge_rec {
@@ -229,8 +229,7 @@ void rg_cache_purge(int all, uint64_t hash)
 static struct rg_cache_entry *lookup(struct store *s, uint64_t hash,
                                      const char *key, size_t len)
 {
-    for (struct rg_cache_entry *e = *bucket(s, hash); e != NULL;
-         e = e->hnext) {
+    for (struct rg_cache_entry *e = *bucket(s, hash); e != NULL; e = e->hnext) {
         if (e->hash == hash && e->key_len == len &&
             memcmp(e->key, key, len) == 0)
             return e;
@@ -279,8 +278,8 @@ void rg_cache_drop(uint64_t hash, const char *key, size_t len)
 int rg_cache_put(const struct rg_cache_put *p, size_t cap)
 {
     struct store *s = store_get();
-    size_t size = p->key_len + p->fields_len + p->body_len +
-                  RG_CACHE_ENTRY_OVERHEAD;
+    size_t size =
+        p->key_len + p->fields_len + p->body_len + RG_CACHE_ENTRY_OVERHEAD;
     struct rg_cache_entry *e, **b;
     char *d;
 

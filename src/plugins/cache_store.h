@@ -34,23 +34,24 @@
 #include "core/err.h"
 
 #define RG_CACHE_PURGE_LOG 256
-#define RG_CACHE_ENTRY_OVERHEAD 128 /* bytes counted per entry besides
-                                       its key, headers and body */
+#define RG_CACHE_ENTRY_OVERHEAD                                                \
+    128 /* bytes counted per entry besides                                     \
+           its key, headers and body */
 
 struct rg_cache_entry {
-    uint64_t hash;          /* rg_cache_hash of the key */
-    uint64_t stored_ms;     /* rg_cache_now_ms at the put */
-    uint64_t expires_ms;    /* fresh until then */
-    uint64_t keep_ms;       /* kept (stale-if-error, Refresh) until */
-    uint64_t purge_seq;     /* the purge sequence its thread had applied */
+    uint64_t hash;       /* rg_cache_hash of the key */
+    uint64_t stored_ms;  /* rg_cache_now_ms at the put */
+    uint64_t expires_ms; /* fresh until then */
+    uint64_t keep_ms;    /* kept (stale-if-error, Refresh) until */
+    uint64_t purge_seq;  /* the purge sequence its thread had applied */
     int status;
-    const char *key;        /* the key bytes, in the entry */
+    const char *key; /* the key bytes, in the entry */
     size_t key_len;
-    const char *fields;     /* "Name: value\r\n"... */
+    const char *fields; /* "Name: value\r\n"... */
     size_t fields_len;
     const char *body;
     size_t body_len;
-    size_t size;            /* what it counts against the bound */
+    size_t size; /* what it counts against the bound */
     /* the store's links */
     struct rg_cache_entry *hnext, *lprev, *lnext;
 };

@@ -69,7 +69,7 @@
 #define PC_TTL_MAX 31536000LL /* a year */
 
 struct pc_conf {
-    unsigned methods;           /* RG_M_* */
+    unsigned methods; /* RG_M_* */
     int codes[PC_LIST_MAX];
     size_t n_codes;
     struct rg_names ctypes;
@@ -79,8 +79,8 @@ struct pc_conf {
     int h_age, h_status, h_key; /* response_headers */
     int has_strategy;
     struct rg_names vary_headers, vary_query;
-    int fb_status;              /* 0: no fallback */
-    char *fb_fields;            /* "Name: value\r\n"... */
+    int fb_status;   /* 0: no fallback */
+    char *fb_fields; /* "Name: value\r\n"... */
     size_t fb_flen;
     char *fb_body;
     size_t fb_blen;
@@ -145,8 +145,9 @@ static int method_item(struct rg_yt *t, yaml_node_t *n, size_t i, void *ctx)
         return rv;
     bit = rg_method_bit(s, len);
     if (bit == 0 || strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != len)
-        return rg_yt_err(t, n, "must be an HTTP method in upper case "
-                               "(GET, HEAD, POST...)");
+        return rg_yt_err(t, n,
+                         "must be an HTTP method in upper case "
+                         "(GET, HEAD, POST...)");
     c->methods |= bit;
     return 0;
 }
@@ -237,8 +238,8 @@ static int k_vary_by_consumer(struct rg_yt *t, yaml_node_t *v, void *ctx)
 static int k_vary_headers(struct rg_yt *t, yaml_node_t *v, void *ctx)
 {
     struct pc_conf *c = ctx;
-    int rv = rg_names_read(t, v, &c->vary_headers, PC_LIST_MAX,
-                           RG_NAME_HEADER, "header names");
+    int rv = rg_names_read(t, v, &c->vary_headers, PC_LIST_MAX, RG_NAME_HEADER,
+                           "header names");
 
     /* Compared without case: kept in lower case, as in the key. */
     for (size_t i = 0; rv == 0 && i < c->vary_headers.n; i++) {
@@ -309,8 +310,9 @@ static int k_response_headers(struct rg_yt *t, yaml_node_t *v, void *ctx)
 static int framing_name(const char *s)
 {
     static const char *const names[] = {"content-length", "transfer-encoding",
-                                        "connection", "keep-alive", "upgrade",
-                                        "te", "trailer", "host"};
+                                        "connection",     "keep-alive",
+                                        "upgrade",        "te",
+                                        "trailer",        "host"};
 
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
         if (strcasecmp(s, names[i]) == 0)
@@ -352,8 +354,9 @@ static int k_fb_status(struct rg_yt *t, yaml_node_t *v, void *ctx)
     int rv = rg_yt_int(t, v, 200, 599, &x);
 
     if (rv == 0 && (x == 204 || x == 304))
-        return rg_yt_err(t, v, "must not be 204 or 304 (a fallback has a "
-                               "body)");
+        return rg_yt_err(t, v,
+                         "must not be 204 or 304 (a fallback has a "
+                         "body)");
     if (rv == 0)
         ((struct pc_conf *)ctx)->fb_status = (int)x;
     return rv;
@@ -413,8 +416,8 @@ static int k_fallback(struct rg_yt *t, yaml_node_t *v, void *ctx)
         rv = rg_yt_nomem(t);
     if (rv == 0) {
         rg_free(f.c->fb_fields);
-        f.c->fb_fields = rg_strndup(f.fields.p != NULL ? f.fields.p : "",
-                                    f.fields.len);
+        f.c->fb_fields =
+            rg_strndup(f.fields.p != NULL ? f.fields.p : "", f.fields.len);
         f.c->fb_flen = f.fields.len;
         if (f.c->fb_fields == NULL)
             rv = rg_yt_nomem(t);
@@ -484,8 +487,9 @@ static int pc_conf_parse(struct rg_yt *t, yaml_node_t *config, void **out)
     }
     rv = config != NULL ? rg_yt_map(t, config, pc_keys, c) : 0;
     if (rv == 0 && !c->has_strategy)
-        rv = rg_yt_err(t, config, "strategy: required field missing "
-                                  "(strategy: memory)");
+        rv = rg_yt_err(t, config,
+                       "strategy: required field missing "
+                       "(strategy: memory)");
     if (rv < 0) {
         pc_conf_free(c);
         return rv;
@@ -509,12 +513,11 @@ enum pc_state {
     PC_MISS,
     PC_REFRESH,
     PC_HIT,
-    PC_STORE,    /* HEADER found the response cacheable */
+    PC_STORE, /* HEADER found the response cacheable */
 };
 
 struct pc_ctx {
     uint8_t state;
-    uint8_t refresh;     /* the miss was a Refresh */
     char *key;
     size_t key_len;
     uint64_t hash;
@@ -524,9 +527,9 @@ struct pc_ctx {
 
 static const char *method_name(unsigned m)
 {
-    static const char *const names[] = {"GET",    "HEAD",    "POST",
-                                        "PUT",    "DELETE",  "PATCH",
-                                        "OPTIONS", "TRACE", "CONNECT"};
+    static const char *const names[] = {"GET",     "HEAD",   "POST",
+                                        "PUT",     "DELETE", "PATCH",
+                                        "OPTIONS", "TRACE",  "CONNECT"};
 
     for (unsigned i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
         if (m == 1u << i)
@@ -567,8 +570,9 @@ static const char *consumer_name(struct rg_req *r)
     if (i == RG_NO_INDEX || i >= gw->n_consumers)
         return NULL;
     k = &gw->consumers[i];
-    return k->id != NULL ? k->id : k->username != NULL ? k->username
-                                                       : k->custom_id;
+    return k->id != NULL         ? k->id
+           : k->username != NULL ? k->username
+                                 : k->custom_id;
 }
 
 /* Append @n bytes of @p at *@w (room was counted). */
@@ -826,8 +830,8 @@ static long long response_ttl(const struct pc_conf *c, struct rg_req *r)
 }
 
 /* Serve a stale entry or the fallback in place of the gateway's error. */
-static enum rg_filter_status degrade(const struct pc_conf *c,
-                                     struct rg_req *r, struct pc_ctx *x)
+static enum rg_filter_status degrade(const struct pc_conf *c, struct rg_req *r,
+                                     struct pc_ctx *x)
 {
     int st = rg_req_status(r), fresh, rv;
     const struct rg_cache_entry *e = NULL;
@@ -837,8 +841,7 @@ static enum rg_filter_status degrade(const struct pc_conf *c,
         return RG_FILTER_CONTINUE;
     if (c->stale_if_error > 0)
         e = rg_cache_get(x->hash, x->key, x->key_len, now, &fresh);
-    if (e != NULL &&
-        now < e->expires_ms + (uint64_t)c->stale_if_error * 1000) {
+    if (e != NULL && now < e->expires_ms + (uint64_t)c->stale_if_error * 1000) {
         rv = serve(c, r, x, e, "Stale", now);
         return rv != 0 ? failed(r, rv) : RG_FILTER_CONTINUE;
     }
@@ -873,8 +876,8 @@ static enum rg_filter_status pc_header(const struct rg_filter_call *fc)
         x->state = PC_BYPASS;
         rv = cache_headers(c, r, "Bypass", x, -1);
     } else {
-        rv = cache_headers(c, r, x->state == PC_REFRESH ? "Refresh" : "Miss",
-                           x, -1);
+        rv = cache_headers(c, r, x->state == PC_REFRESH ? "Refresh" : "Miss", x,
+                           -1);
         x->state = PC_STORE;
         x->ttl_ms = (uint64_t)ttl * 1000;
     }
@@ -884,10 +887,20 @@ static enum rg_filter_status pc_header(const struct rg_filter_call *fc)
 /* Headers not stored: the gateway frames and identifies each answer. */
 static int not_stored(const char *n, size_t len)
 {
-    static const char *const names[] = {
-        "connection", "keep-alive", "transfer-encoding", "content-length",
-        "te", "trailer", "upgrade", "proxy-connection", "x-request-id",
-        "server", "via", "age", "x-cache-status", "x-cache-key"};
+    static const char *const names[] = {"connection",
+                                        "keep-alive",
+                                        "transfer-encoding",
+                                        "content-length",
+                                        "te",
+                                        "trailer",
+                                        "upgrade",
+                                        "proxy-connection",
+                                        "x-request-id",
+                                        "server",
+                                        "via",
+                                        "age",
+                                        "x-cache-status",
+                                        "x-cache-key"};
 
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
         if (strlen(names[i]) == len && strncasecmp(n, names[i], len) == 0)
@@ -907,8 +920,7 @@ static enum rg_filter_status pc_body(const struct rg_filter_call *fc)
     char *w;
     int rv;
 
-    if (x->state != PC_STORE ||
-        rg_resp_body(r, &p.body, &p.body_len) != 0)
+    if (x->state != PC_STORE || rg_resp_body(r, &p.body, &p.body_len) != 0)
         return RG_FILTER_CONTINUE;
     for (size_t i = 0; rg_resp_header_at(r, i, &name, &nl, &value, &vl) == 0;
          i++)

@@ -15,10 +15,16 @@ static int put(const char *key, const char *body, uint64_t now, uint64_t ttl,
                uint64_t keep, size_t cap)
 {
     struct rg_cache_put p = {
-        .key = key, .key_len = strlen(key), .status = 200,
-        .fields = "Content-Type: text/plain\r\n", .fields_len = 26,
-        .body = body, .body_len = strlen(body),
-        .now_ms = now, .ttl_ms = ttl, .keep_ms = keep,
+        .key = key,
+        .key_len = strlen(key),
+        .status = 200,
+        .fields = "Content-Type: text/plain\r\n",
+        .fields_len = 26,
+        .body = body,
+        .body_len = strlen(body),
+        .now_ms = now,
+        .ttl_ms = ttl,
+        .keep_ms = keep,
     };
 
     return rg_cache_put(&p, cap);
@@ -27,8 +33,8 @@ static int put(const char *key, const char *body, uint64_t now, uint64_t ttl,
 static const struct rg_cache_entry *get(const char *key, uint64_t now,
                                         int *fresh)
 {
-    return rg_cache_get(rg_cache_hash(key, strlen(key)), key, strlen(key),
-                        now, fresh);
+    return rg_cache_get(rg_cache_hash(key, strlen(key)), key, strlen(key), now,
+                        fresh);
 }
 
 START_TEST(hit_is_the_key_put)
@@ -37,22 +43,19 @@ START_TEST(hit_is_the_key_put)
     int fresh;
 
     ck_assert_ptr_null(get("GET\nh\n/a", 0, &fresh));
-    ck_assert_int_eq(put("GET\nh\n/a", "body-a", 1000, 5000, 5000, 1 << 20),
-                     0);
+    ck_assert_int_eq(put("GET\nh\n/a", "body-a", 1000, 5000, 5000, 1 << 20), 0);
     e = get("GET\nh\n/a", 1001, &fresh);
     ck_assert_ptr_nonnull(e);
     ck_assert_int_eq(fresh, 1);
     ck_assert_int_eq(e->status, 200);
     ck_assert_uint_eq(e->body_len, 6);
     ck_assert_int_eq(memcmp(e->body, "body-a", 6), 0);
-    ck_assert_int_eq(memcmp(e->fields, "Content-Type: text/plain\r\n", 26),
-                     0);
+    ck_assert_int_eq(memcmp(e->fields, "Content-Type: text/plain\r\n", 26), 0);
     ck_assert_uint_eq(e->stored_ms, 1000);
     ck_assert_ptr_null(get("GET\nh\n/b", 1001, &fresh));
     ck_assert_ptr_null(get("GET\nh\n/", 1001, &fresh));
     /* A second put of the key replaces the first. */
-    ck_assert_int_eq(put("GET\nh\n/a", "body-2", 1100, 5000, 5000, 1 << 20),
-                     0);
+    ck_assert_int_eq(put("GET\nh\n/a", "body-2", 1100, 5000, 5000, 1 << 20), 0);
     ck_assert_uint_eq(rg_cache_count(), 1);
     e = get("GET\nh\n/a", 1101, &fresh);
     ck_assert_int_eq(memcmp(e->body, "body-2", 6), 0);
@@ -124,7 +127,7 @@ END_TEST
 
 struct thr {
     const char *key;
-    int step;                /* 0: put; 1: get */
+    int step; /* 0: put; 1: get */
     int found;
 };
 
@@ -134,9 +137,8 @@ static void *thr_run(void *arg)
     int fresh;
 
     if (t->step == 0) {
-        ck_assert_int_eq(put(t->key, "v", rg_cache_now_ms(), 60000, 60000,
-                             1 << 20),
-                         0);
+        ck_assert_int_eq(
+            put(t->key, "v", rg_cache_now_ms(), 60000, 60000, 1 << 20), 0);
     } else {
         t->found = get(t->key, rg_cache_now_ms(), &fresh) != NULL;
         rg_cache_thread_free();
@@ -210,11 +212,9 @@ START_TEST(cache_control_and_dates)
     rg_cc_init(&cc);
     rg_cc_parse("max-age", 7, &cc); /* no value: absent */
     ck_assert_int_eq(cc.max_age, -1);
-    ck_assert_int_eq(rg_http_date("Sun, 06 Nov 1994 08:49:37 GMT", 29, &t),
-                     0);
+    ck_assert_int_eq(rg_http_date("Sun, 06 Nov 1994 08:49:37 GMT", 29, &t), 0);
     ck_assert_int_eq((long long)t, 784111777LL);
-    ck_assert_int_eq(rg_http_date("Sunday, 06-Nov-94 08:49:37 GMT", 30, &t),
-                     0);
+    ck_assert_int_eq(rg_http_date("Sunday, 06-Nov-94 08:49:37 GMT", 30, &t), 0);
     ck_assert_int_eq((long long)t, 784111777LL);
     ck_assert_int_eq(rg_http_date("0", 1, &t), -1);
     ck_assert_int_eq(rg_http_date("", 0, &t), -1);

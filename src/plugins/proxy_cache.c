@@ -26,9 +26,9 @@
  *                           entry is (X-Cache-Status: Fallback)
  *
  * Key: method, Host, path (lower-cased with ignore_uri_case), the query
- * as sent (or, with vary_query_params, those parameters in config
- * order), the vary_headers' values and the consumer, one per line;
- * X-Cache-Key is its 64-bit FNV-1a in hex.
+ * with its arguments sorted, as Kong (or, with vary_query_params, those
+ * parameters in config order), the vary_headers' values and the consumer, one
+ * per line; X-Cache-Key is its 64-bit FNV-1a in hex.
  *
  * A request is Bypass when its method is not listed, with cache_control
  * when it says no-store or no-cache, and whenever it has Authorization
@@ -51,6 +51,7 @@
  * written from the entry (rg_req_respond_stored). */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
@@ -582,6 +583,50 @@ static void put(char **w, const char *p, size_t n)
     *w += n;
 }
 
+struct qseg {
+    const char *p;
+    size_t n;
+};
+
+static int qseg_cmp(const void *a, const void *b)
+{
+    const struct qseg *x = a, *y = b;
+    int d = memcmp(x->p, y->p, x->n < y->n ? x->n : y->n);
+
+    return d != 0 ? d : (x->n > y->n) - (x->n < y->n);
+}
+
+/* The query @q (@n bytes) with its "name=value" parts sorted (as Kong's
+ * key sorts the arguments: ?a=1&b=2 and ?b=2&a=1 are one entry), joined
+ * with '&'; empty parts dropped. Past PC_QUERY_SORT_MAX parts, as sent. */
+#define PC_QUERY_SORT_MAX 64
+static void put_sorted_query(char **w, const char *q, size_t n)
+{
+    struct qseg segs[PC_QUERY_SORT_MAX];
+    size_t k = 0, i = 0;
+
+    while (i < n) {
+        size_t s = i;
+
+        while (i < n && q[i] != '&')
+            i++;
+        if (i > s) {
+            if (k == PC_QUERY_SORT_MAX) {
+                put(w, q, n);
+                return;
+            }
+            segs[k++] = (struct qseg){q + s, i - s};
+        }
+        i++;
+    }
+    qsort(segs, k, sizeof(segs[0]), qseg_cmp);
+    for (i = 0; i < k; i++) {
+        if (i > 0)
+            *(*w)++ = '&';
+        put(w, segs[i].p, segs[i].n);
+    }
+}
+
 /* Build the request's key into @x (arena memory). 0 or -ENOMEM. */
 static int build_key(const struct pc_conf *c, struct rg_req *r,
                      struct pc_ctx *x)
@@ -620,7 +665,7 @@ static int build_key(const struct pc_conf *c, struct rg_req *r,
     }
     *w++ = '\n';
     if (c->vary_query.n == 0) {
-        put(&w, q, ql);
+        put_sorted_query(&w, q, ql);
     } else {
         for (size_t i = 0; i < c->vary_query.n; i++) {
             const char *name = c->vary_query.v[i], *v;

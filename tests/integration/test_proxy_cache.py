@@ -271,6 +271,12 @@ class ProxyCacheTest(GatewayTestCase):
                          .header("X-Cache-Status"), "Miss")
         self.assertEqual(rgtest.http_request(c, "GET", base + "?x=1")
                          .header("X-Cache-Status"), "Hit")
+        # Sorted as Kong does: the order of the arguments does not count.
+        self.assertEqual(rgtest.http_request(c, "GET", base + "?b=2&a=1")
+                         .header("X-Cache-Status"), "Miss")
+        r = rgtest.http_request(c, "GET", base + "?a=1&b=2")
+        self.assertEqual(r.header("X-Cache-Status"), "Hit")
+        self.assertEqual(json.loads(r.body)["target"], base + "?b=2&a=1")
         c.close()
 
     def test_cache_control(self):

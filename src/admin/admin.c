@@ -560,6 +560,8 @@ static void dispatch(struct rg_areq *q)
 
     if (check_params(q, &linear) != 0)
         return;
+    if (rg_admin__proxy_cache(q))
+        return; /* this node's workers: not the leader's */
     if (q->a->raft != NULL && !is_read(q) && !rg_admin__is_leader(q->a)) {
         rg_admin__forward(q);
         return;

@@ -241,6 +241,8 @@ int rg_admin__objects(struct rg_areq *q);
 int rg_admin__config(struct rg_areq *q);
 int rg_admin__cluster(struct rg_areq *q);
 int rg_admin__creds(struct rg_areq *q);
+/* admin_cache.c: /proxy-cache, answered by this node (never forwarded) */
+int rg_admin__proxy_cache(struct rg_areq *q);
 
 /* admin_creds.c: carry the credential lists (keyauth_credentials,
  * jwt_secrets, acls) of @old (a stored consumer, borrowed) into @o, its

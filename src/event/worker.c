@@ -16,6 +16,7 @@
 #include "http/accesslog.h"
 #include "http/conn.h"
 #include "http/proxy.h"
+#include "plugins/cache_store.h"
 #include "upstream/pool.h"
 
 /* Out of memory for a new connection: libuv holds the accepted socket and
@@ -103,6 +104,7 @@ static void *worker_main(void *arg)
     rg_alloc_count_thread(&w->x.allocs);
     rg_alloc_thread_failpoint("worker_alloc");
     uv_run(&w->x.loop, UV_RUN_DEFAULT);
+    rg_cache_thread_free(); /* the proxy-cache's store of this worker */
     atomic_store(&w->ended, 1);
     uv_async_send(w->done);
     return NULL;

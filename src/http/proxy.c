@@ -700,6 +700,13 @@ int rg_proxy_run_header(struct rg_req *r)
     return rg_filter_run(r, RG_PHASE_HEADER) == RG_FILTER_CONTINUE ? 0 : -1;
 }
 
+const struct rg_head *rg_proxy_resp_head(const struct rg_req *r)
+{
+    if (r->local_reply || r->up == NULL || !ups(r->up)->head_done)
+        return NULL;
+    return &ups(r->up)->head;
+}
+
 void rg_proxy_add_headers(const struct rg_add_headers *l, struct rg_buf *b)
 {
     for (const struct rg_add_header *h = l->head; h != NULL; h = h->next) {

@@ -92,6 +92,9 @@ struct rg_req {
                                    RG_EPLUGIN */
     const char *local_body;     /* its JSON body, arena memory */
     size_t local_len;
+    const char *local_fields;   /* rg_req_respond_stored's header lines
+                                   (borrowed), or NULL: the JSON reply */
+    size_t local_flen;
     unsigned chunked : 1;       /* request body is chunked */
     unsigned expect : 1;        /* Expect: 100-continue */
     unsigned upgrade : 1;       /* Connection: upgrade requested */
@@ -112,7 +115,13 @@ struct rg_req {
     unsigned req_buffered : 1;  /* req_body is what goes upstream */
     unsigned resp_buffering : 1; /* the response body goes to resp_buf,
                                    the head waits for BODY_FILTER */
+    unsigned local_reply : 1;   /* the response is a local reply (set
+                                   before its HEADER phase) */
 };
+
+/* The upstream's response head while HEADER and BODY run on it, else
+ * NULL (a local reply, or no upstream connection). */
+const struct rg_head *rg_proxy_resp_head(const struct rg_req *r);
 
 /* Write a new random request id (32 hex digits) into @out. */
 struct rg_wctx;

@@ -18,7 +18,7 @@ static void reply(struct rg_conn *c, struct rg_req *r, const char *id,
                   int status, const char *body, size_t bl, int close)
 {
     const struct rg_limits *l = &c->w->gen->limits;
-    struct rg_buf head;
+    struct rg_buf own, *head = &own;
     uv_buf_t bufs[2];
 
     /* A request whose body was not read leaves unparsed bytes: close. */
@@ -27,42 +27,61 @@ static void reply(struct rg_conn *c, struct rg_req *r, const char *id,
         close = 1;
     if (r != NULL) {
         r->status = status;
+        r->local_reply = 1;
         if (r->started && rg_proxy_run_header(r) != 0)
             rg_log(RG_LOG_WARN,
                    "worker %u: request %s: a header_filter failed on a "
                    "local %d reply",
                    c->w->index, id, status);
+        if (r->local_fields != NULL) {
+            /* rg_req_respond_stored, in ACCESS or in HEADER just now. */
+            status = r->status = r->local_status;
+            body = r->local_body;
+            bl = r->local_len;
+        }
     }
-    rg_buf_init(&head, 64 * 1024);
-    rg_buf_addf(&head,
-                "HTTP/1.1 %d %s\r\n"
-                "Content-Type: application/json; charset=utf-8\r\n"
-                "Content-Length: %zu\r\n",
-                status, rg_status_reason(status), bl);
+    /* A request's own head buffer, kept with it for reuse: no malloc per
+     * reply (a cache hit is one). */
+    if (r != NULL) {
+        head = &r->resp_hb;
+        rg_buf_truncate(head, 0);
+    } else {
+        rg_buf_init(&own, 64 * 1024);
+    }
+    rg_buf_addf(head, "HTTP/1.1 %d %s\r\n", status,
+                rg_status_reason(status));
+    if (r != NULL && r->local_fields != NULL)
+        rg_buf_add(head, r->local_fields, r->local_flen);
+    else
+        rg_buf_adds(head,
+                    "Content-Type: application/json; charset=utf-8\r\n");
+    rg_buf_addf(head, "Content-Length: %zu\r\n", bl);
     if (l->server[0])
-        rg_buf_addf(&head, "Server: %s\r\n", l->server);
-    rg_buf_addf(&head, "X-Request-ID: %s\r\n", id);
+        rg_buf_addf(head, "Server: %s\r\n", l->server);
+    rg_buf_addf(head, "X-Request-ID: %s\r\n", id);
     if (r != NULL)
-        rg_proxy_add_headers(&r->resp_add, &head);
-    rg_buf_addf(&head, "%s\r\n", close ? "Connection: close\r\n" : "");
-    if (rg_buf_error(&head) != 0) {
-        rg_buf_release(&head);
+        rg_proxy_add_headers(&r->resp_add, head);
+    rg_buf_addf(head, "%s\r\n", close ? "Connection: close\r\n" : "");
+    if (rg_buf_error(head) != 0) {
+        if (head == &own)
+            rg_buf_release(&own);
         rg_conn_close(c);
         return;
     }
-    bufs[0] = uv_buf_init(head.p, (unsigned)head.len);
+    bufs[0] = uv_buf_init(head->p, (unsigned)head->len);
     bufs[1] = uv_buf_init((char *)body, (unsigned)bl);
     if (r != NULL) {
         r->resp_started = 1;
         r->resp_done = 1;
-        r->bytes_out += head.len + bl;
+        r->bytes_out += head->len + bl;
     }
     /* The bytes are copied when the socket does not take them at once. */
     if (r != NULL && r->method == RG_M_HEAD)
         (void)rg_conn_write(c, bufs, 1);
     else
         (void)rg_conn_write(c, bufs, 2);
-    rg_buf_release(&head);
+    if (head == &own)
+        rg_buf_release(&own);
     if (c->closing)
         return; /* the write failed: the close frees @r */
     if (r != NULL)

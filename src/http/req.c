@@ -375,11 +375,6 @@ size_t rg_req_route(const struct rg_req *r)
     return r->m.route_index;
 }
 
-const char *rg_req_path(const struct rg_req *r)
-{
-    return r->path;
-}
-
 int rg_req_body(const struct rg_req *r, const char **p, size_t *len)
 {
     if (!r->req_buffered)
@@ -425,4 +420,62 @@ int rg_resp_set_body(struct rg_req *r, const char *p, size_t len)
         r->resp_started)
         return -EINVAL;
     return replace(r, &r->resp_buf, p, len);
+}
+
+const char *rg_req_path(const struct rg_req *r, size_t *len)
+{
+    const char *p = r->path != NULL ? r->path : "/";
+
+    *len = strlen(p);
+    return p;
+}
+
+enum rg_resp_source rg_resp_source(const struct rg_req *r)
+{
+    if (!r->local_reply)
+        return RG_RESP_UPSTREAM;
+    return r->local_status != 0 ? RG_RESP_PLUGIN : RG_RESP_GATEWAY;
+}
+
+const char *rg_resp_header(const struct rg_req *r, const char *name,
+                           size_t *len)
+{
+    const struct rg_head *h = rg_proxy_resp_head(r);
+    const struct rg_field *f = h != NULL ? rg_head_find(h, name) : NULL;
+
+    if (f == NULL)
+        return NULL;
+    *len = f->value_len;
+    return rg_field_value(h, f);
+}
+
+int rg_resp_header_at(const struct rg_req *r, size_t i, const char **name,
+                      size_t *nlen, const char **value, size_t *vlen)
+{
+    const struct rg_head *h = rg_proxy_resp_head(r);
+    const struct rg_field *f;
+
+    if (h == NULL || i >= h->n_fields)
+        return -ENOENT;
+    f = &h->fields[i];
+    *name = rg_field_name(h, f);
+    *nlen = f->name_len;
+    *value = rg_field_value(h, f);
+    *vlen = f->value_len;
+    return 0;
+}
+
+int rg_req_respond_stored(struct rg_req *r, int status, const char *fields,
+                          size_t flen, const char *body, size_t blen)
+{
+    if (status < 200 || status > 599 || status == 204 || status == 304 ||
+        r->resp_started || fields == NULL ||
+        (r->header_ran && !r->local_reply))
+        return -EINVAL;
+    r->local_status = status;
+    r->local_body = body;
+    r->local_len = blen;
+    r->local_fields = fields;
+    r->local_flen = flen;
+    return 0;
 }

@@ -165,12 +165,51 @@ const struct rg_cred *rg_req_credential(const struct rg_req *r);
  * is that route's), from ACCESS on. */
 size_t rg_req_route(const struct rg_req *r);
 
-/* The request's path, normalised (as routes match it), NUL-terminated. */
-const char *rg_req_path(const struct rg_req *r);
-
 /* Make consumer @index (RG_NO_INDEX: none) the request's consumer: from
  * the next plugin on, instances scoped to that consumer apply (Kong's
  * precedence). ACCESS. */
 void rg_req_set_consumer(struct rg_req *r, size_t index);
+
+/* ---- for a response cache (plugins/proxy_cache.c) ---- */
+
+/* The normalised request path (without the query), NUL-terminated, in
+ * *@len bytes; valid until the request ends. */
+const char *rg_req_path(const struct rg_req *r, size_t *len);
+
+/* Where the response the HEADER and BODY phases see comes from. */
+enum rg_resp_source {
+    RG_RESP_UPSTREAM = 0, /* the upstream's response */
+    RG_RESP_PLUGIN,       /* a plugin's local reply (rg_req_respond...) */
+    RG_RESP_GATEWAY,      /* the gateway's own error: the upstream failed
+                             (connect, reset, timeout: 502/503/504), or
+                             a malformed or unroutable request */
+};
+enum rg_resp_source rg_resp_source(const struct rg_req *r);
+
+/* The upstream's response header @name (any case; the first of
+ * several) in *@len bytes, not NUL-terminated; and the @i-th header
+ * (from 0: 0 with its name and value, -ENOENT past the end). HEADER and
+ * BODY on an upstream response (rg_resp_source RG_RESP_UPSTREAM); NULL /
+ * -ENOENT otherwise. Hop-by-hop headers are listed too. */
+const char *rg_resp_header(const struct rg_req *r, const char *name,
+                           size_t *len);
+int rg_resp_header_at(const struct rg_req *r, size_t i, const char **name,
+                      size_t *nlen, const char **value, size_t *vlen);
+
+/* Answer with a stored response: @status (200..599, not 204 or 304),
+ * header lines @fields ("Name: value\r\n"..., @flen bytes: not checked,
+ * they must come from a parsed response and hold no framing header) in
+ * place of the JSON Content-Type of local replies, and body @body (@blen
+ * bytes). Nothing is copied (the hit path writes the body straight from
+ * the cache): @fields and @body must stay valid until the phase returns,
+ * when the reply has been written (or copied by the write queue).
+ * Headers plugins add go after @fields.
+ * In ACCESS the callback then returns RG_FILTER_RESPOND; in HEADER, on a
+ * local reply (rg_resp_source not RG_RESP_UPSTREAM), it replaces that
+ * reply (stale-if-error, a fallback) and the callback continues.
+ * 0 or -EINVAL (status, phase, or the response started). */
+int rg_req_respond_stored(struct rg_req *r, int status, const char *fields,
+                          size_t flen, const char *body, size_t blen)
+    RG_MUST_CHECK;
 
 #endif

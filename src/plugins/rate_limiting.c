@@ -137,16 +137,16 @@ static int ident_hash(struct rg_req *r, const struct rl_ident *id,
         break;
     }
     case RL_BY_HEADER:
-        s = rg_req_header(r, id->header_name, &len);
+        s = rg_req_header(r, id->header_name, &len); /* not a string */
         break;
     case RL_BY_PATH:
-        if (strcmp(rg_req_path(r), id->path) == 0)
+        if (strcmp(rg_req_path(r, &len), id->path) == 0)
             s = id->path;
         break;
     case RL_BY_IP:
         break;
     }
-    if (s != NULL && len == 0)
+    if (s != NULL && by != RL_BY_HEADER && by != RL_BY_PATH)
         len = strlen(s);
     if (s == NULL) {
         if (!fallback && by != RL_BY_IP)

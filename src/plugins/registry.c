@@ -8,6 +8,7 @@
 
 #define RG_PLUGINS(X)                                                          \
     X(acl) X(authorization) X(cors) X(ip_restriction) X(jwt) X(key_auth)    \
+        X(proxy_cache)                                                         \
         X(rate_limiting) X(request_transformer) X(response_transformer)
 
 /* Failpoint builds, and the test binary (tests/raftgate-test, built with

@@ -406,3 +406,22 @@ int rg_resp_set_body(struct rg_req *r, const char *p, size_t len)
         return -EINVAL;
     return replace(r, &r->resp_buf, p, len);
 }
+
+int64_t rg_req_content_length(const struct rg_req *r)
+{
+    return r->content_length;
+}
+
+int rg_req_chunked(const struct rg_req *r)
+{
+    return r->chunked;
+}
+
+void rg_req_cap_body(struct rg_req *r, uint64_t max, const char *message)
+{
+    if (r->has_body_cap && r->body_cap <= max)
+        return;
+    r->has_body_cap = 1;
+    r->body_cap = max;
+    r->body_cap_msg = message;
+}

@@ -8,7 +8,8 @@
 
 #define RG_PLUGINS(X)                                                          \
     X(acl) X(authorization) X(cors) X(ip_restriction) X(jwt) X(key_auth)    \
-        X(rate_limiting) X(request_transformer) X(response_transformer)
+        X(rate_limiting) X(request_transformer) X(response_transformer)  \
+        X(request_size_limiting) X(request_validator)
 
 /* Failpoint builds, and the test binary (tests/raftgate-test, built with
  * -DRG_TEST_PLUGINS=1), have the test plugins. */

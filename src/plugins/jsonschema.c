@@ -22,9 +22,8 @@ enum {
     T_OBJ = 1 << 6,
 };
 
-static const char *const type_names[] = {"null",   "boolean", "integer",
-                                         "number", "string",  "array",
-                                         "object"};
+static const char *const type_names[] = {
+    "null", "boolean", "integer", "number", "string", "array", "object"};
 #define N_TYPES (sizeof(type_names) / sizeof(type_names[0]))
 
 enum {
@@ -36,7 +35,7 @@ enum {
 };
 
 struct prop {
-    char *name;          /* owned */
+    char *name;           /* owned */
     struct rg_js *schema; /* owned */
 };
 
@@ -287,8 +286,8 @@ static int k_pattern(struct cctx *c, struct rg_js *s, const json_t *v)
     char msg[128];
     int rv;
 
-    if (!json_is_string(v) || strlen(json_string_value(v)) !=
-                                  json_string_length(v))
+    if (!json_is_string(v) ||
+        strlen(json_string_value(v)) != json_string_length(v))
         return cerr(c, "must be a string");
     s->pattern = rg_strdup(json_string_value(v));
     if (s->pattern == NULL)
@@ -511,16 +510,22 @@ static unsigned type_of(const json_t *j)
     double d;
 
     switch (json_typeof(j)) {
-    case JSON_NULL: return T_NULL;
+    case JSON_NULL:
+        return T_NULL;
     case JSON_TRUE:
-    case JSON_FALSE: return T_BOOL;
-    case JSON_INTEGER: return T_INT | T_NUM;
+    case JSON_FALSE:
+        return T_BOOL;
+    case JSON_INTEGER:
+        return T_INT | T_NUM;
     case JSON_REAL:
         d = json_real_value(j);
         return isfinite(d) && floor(d) == d ? T_INT | T_NUM : T_NUM;
-    case JSON_STRING: return T_STR;
-    case JSON_ARRAY: return T_ARR;
-    default: return T_OBJ;
+    case JSON_STRING:
+        return T_STR;
+    case JSON_ARRAY:
+        return T_ARR;
+    default:
+        return T_OBJ;
     }
 }
 
@@ -615,8 +620,8 @@ static int validate(struct vctx *v, const struct rg_js *s, const json_t *j);
 static const struct rg_js *prop_find(const struct rg_js *s, const char *key)
 {
     struct prop k = {.name = (char *)key};
-    const struct prop *p = bsearch(&k, s->props, s->n_props,
-                                   sizeof(*s->props), prop_cmp);
+    const struct prop *p =
+        bsearch(&k, s->props, s->n_props, sizeof(*s->props), prop_cmp);
 
     return p != NULL ? p->schema : NULL;
 }

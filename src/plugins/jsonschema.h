@@ -46,8 +46,8 @@ struct rg_js;
 
 /* A validation failure. */
 struct rg_js_error {
-    char path[RG_JS_PATH_MAX];   /* "$.user.age"; cut with "..." */
-    const char *rule;            /* "minimum", "type", "json"...; static */
+    char path[RG_JS_PATH_MAX];     /* "$.user.age"; cut with "..." */
+    const char *rule;              /* "minimum", "type", "json"...; static */
     char detail[RG_JS_DETAIL_MAX]; /* "must be >= 18" */
 };
 

@@ -108,8 +108,8 @@ static enum rg_filter_status refuse(struct rg_req *r, int status,
                                     const char *message)
 {
     char body[96];
-    size_t n = (size_t)snprintf(body, sizeof(body), "{\"message\":\"%s\"}",
-                                message);
+    size_t n =
+        (size_t)snprintf(body, sizeof(body), "{\"message\":\"%s\"}", message);
 
     return rg_req_respond(r, status, body, n) == 0 ? RG_FILTER_RESPOND
                                                    : RG_FILTER_ERROR;

@@ -105,8 +105,7 @@ static void skip_ows(const char **p, const char *end)
 }
 
 /* A parameter's value: a token or a quoted-string, into @out. */
-static int param_value(const char **p, const char *end, char *out,
-                       size_t cap)
+static int param_value(const char **p, const char *end, char *out, size_t cap)
 {
     size_t n = 0;
 
@@ -250,8 +249,7 @@ static json_t *seq_to_json(struct rg_yt *t, yaml_node_t *n, int depth)
 
     for (yaml_node_item_t *i = n->data.sequence.items.start;
          a != NULL && i < n->data.sequence.items.top; i++) {
-        json_t *jv = to_json(t, yaml_document_get_node(&t->doc, *i),
-                             depth + 1);
+        json_t *jv = to_json(t, yaml_document_get_node(&t->doc, *i), depth + 1);
 
         if (jv == NULL || json_array_append_new(a, jv) != 0) {
             json_decref(a);
@@ -269,15 +267,18 @@ static json_t *to_json(struct rg_yt *t, yaml_node_t *n, int depth)
         return NULL;
     t->budget--;
     switch (n->type) {
-    case YAML_MAPPING_NODE: return mapping_to_json(t, n, depth);
-    case YAML_SEQUENCE_NODE: return seq_to_json(t, n, depth);
+    case YAML_MAPPING_NODE:
+        return mapping_to_json(t, n, depth);
+    case YAML_SEQUENCE_NODE:
+        return seq_to_json(t, n, depth);
     case YAML_SCALAR_NODE:
         if (n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE)
             return json_stringn((const char *)n->data.scalar.value,
                                 n->data.scalar.length);
         return plain_scalar((const char *)n->data.scalar.value,
                             n->data.scalar.length);
-    default: return NULL;
+    default:
+        return NULL;
     }
 }
 
@@ -300,17 +301,20 @@ static int k_body_schema(struct rg_yt *t, yaml_node_t *v, void *ctx)
     } else if (v->type == YAML_MAPPING_NODE) {
         j = to_json(t, v, 0);
         if (j == NULL)
-            return rg_yt_err(t, v, "cannot be read as JSON (too deep, too "
-                                   "big or a key that is not a string)");
+            return rg_yt_err(t, v,
+                             "cannot be read as JSON (too deep, too "
+                             "big or a key that is not a string)");
     } else {
-        return rg_yt_err(t, v, "must be a JSON Schema (a JSON string or a "
-                               "mapping)");
+        return rg_yt_err(t, v,
+                         "must be a JSON Schema (a JSON string or a "
+                         "mapping)");
     }
     if (json_is_array(j)) {
         json_decref(j);
-        return rg_yt_err(t, v, "is in Kong's own schema format (version "
-                               "kong), which is not supported: give a "
-                               "JSON Schema draft 4 object");
+        return rg_yt_err(t, v,
+                         "is in Kong's own schema format (version "
+                         "kong), which is not supported: give a "
+                         "JSON Schema draft 4 object");
     }
     rg_js_free(c->schema);
     rv = rg_js_compile(j, &c->schema, err, sizeof(err));
@@ -332,8 +336,9 @@ static int type_item(struct rg_yt *t, yaml_node_t *n, size_t i, void *ctx)
     if (i >= RV_TYPES_MAX)
         return rg_yt_err(t, n, "at most %d content types", RV_TYPES_MAX);
     if (media_parse(s, len, &c->types[i]) != 0)
-        return rg_yt_err(t, n, "must be a media type (type/subtype, "
-                               "optionally ;name=value)");
+        return rg_yt_err(t, n,
+                         "must be a media type (type/subtype, "
+                         "optionally ;name=value)");
     c->n_types = i + 1;
     return 0;
 }
@@ -365,8 +370,9 @@ static int k_version(struct rg_yt *t, yaml_node_t *v, void *ctx)
     if (rv < 0)
         return rv;
     if (strcmp(s, "kong") == 0)
-        return rg_yt_err(t, v, "kong (Kong's own schema format) is not "
-                               "supported; use draft4");
+        return rg_yt_err(t, v,
+                         "kong (Kong's own schema format) is not "
+                         "supported; use draft4");
     if (strcmp(s, "draft4") != 0)
         return rg_yt_err(t, v, "must be draft4");
     (void)ctx;
@@ -404,8 +410,9 @@ static int rv_conf_parse(struct rg_yt *t, yaml_node_t *config, void **out)
     if (config != NULL)
         rv = rg_yt_map(t, config, rv_keys, c);
     if (rv == 0 && c->schema == NULL)
-        rv = rg_yt_err(t, config, "needs body_schema (parameter_schema is "
-                                  "not supported)");
+        rv = rg_yt_err(t, config,
+                       "needs body_schema (parameter_schema is "
+                       "not supported)");
     if (rv < 0) {
         rv_conf_free(c);
         return rv;
@@ -443,14 +450,13 @@ static enum rg_filter_status refuse_body(struct rg_req *r,
     return respond_json(r, o);
 }
 
-static enum rg_filter_status not_json(struct rg_req *r,
-                                      const struct rv_conf *c,
+static enum rg_filter_status not_json(struct rg_req *r, const struct rv_conf *c,
                                       const json_error_t *je)
 {
     struct rg_js_error e = {.path = "$", .rule = "json"};
 
-    snprintf(e.detail, sizeof(e.detail), "not JSON: %s (position %d)",
-             je->text, je->position);
+    snprintf(e.detail, sizeof(e.detail), "not JSON: %s (position %d)", je->text,
+             je->position);
     return refuse_body(r, c, &e);
 }
 
@@ -468,8 +474,7 @@ static enum rg_filter_status rv_access(const struct rg_filter_call *fc)
 
     ct = rg_req_header(r, "content-type", &len);
     if (ct == NULL || media_parse(ct, len, &m) != 0 || !type_allowed(c, &m))
-        return rg_req_respond(r, 400, RV_BAD_TYPE, sizeof(RV_BAD_TYPE) - 1) ==
-                       0
+        return rg_req_respond(r, 400, RV_BAD_TYPE, sizeof(RV_BAD_TYPE) - 1) == 0
                    ? RG_FILTER_RESPOND
                    : RG_FILTER_ERROR;
     if (!media_is_json(&m))

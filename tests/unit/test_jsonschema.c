@@ -17,8 +17,8 @@ static struct rg_js *compile_ok(const char *text)
     struct rg_js *s = NULL;
 
     ck_assert_msg(j != NULL, "bad test schema: %s", je.text);
-    ck_assert_msg(rg_js_compile(j, &s, err, sizeof(err)) == 0, "%s: %s",
-                  text, err);
+    ck_assert_msg(rg_js_compile(j, &s, err, sizeof(err)) == 0, "%s: %s", text,
+                  err);
     json_decref(j);
     return s;
 }
@@ -202,8 +202,8 @@ START_TEST(compile_errors_name_the_keyword)
                      "(the subset: type, required, properties, "
                      "additionalProperties, items, enum, minimum, maximum, "
                      "minLength, maxLength, pattern)");
-    ck_assert(strncmp(compile_err("{\"oneOf\":[]}"), "oneOf: keyword not",
-                      18) == 0);
+    ck_assert(
+        strncmp(compile_err("{\"oneOf\":[]}"), "oneOf: keyword not", 18) == 0);
     ck_assert(strncmp(compile_err("{\"items\":{\"$ref\":\"#\"}}"),
                       "items.$ref: keyword not", 23) == 0);
     ck_assert_str_eq(compile_err("{\"type\":\"str\"}"),
@@ -215,8 +215,8 @@ START_TEST(compile_errors_name_the_keyword)
                      "minimum: must be a number");
     ck_assert_str_eq(compile_err("{\"additionalProperties\":{}}"),
                      "additionalProperties: only a boolean is supported");
-    ck_assert(strncmp(compile_err("{\"items\":[{}]}"), "items: the tuple",
-                      16) == 0);
+    ck_assert(
+        strncmp(compile_err("{\"items\":[{}]}"), "items: the tuple", 16) == 0);
     ck_assert(strncmp(compile_err("{\"pattern\":\"(\"}"),
                       "pattern: not a POSIX", 20) == 0);
     ck_assert_str_eq(compile_err("{\"enum\":[]}"),

@@ -289,7 +289,9 @@ static void conn_parse_error(struct rg_conn *c, llhttp_errno_t err)
         rg_conn_close(c);
         return;
     }
-    rg_proxy_reply_error(c, r, status, NULL, 1);
+    rg_proxy_reply_error(c, r, status,
+                         r != NULL && r->body_capped ? r->body_cap_msg : NULL,
+                         1);
 }
 
 /* Run the parser over @p..@p+@n; keep what a pause leaves unparsed. */

@@ -812,6 +812,10 @@ int rg_proxy_body(struct rg_req *r, const char *p, size_t n)
     r->body_rcvd += n;
     if (l->max_body_size > 0 && r->body_rcvd > l->max_body_size)
         return RG_EBODY;
+    if (r->has_body_cap && r->body_rcvd > r->body_cap) {
+        r->body_capped = 1;
+        return RG_EBODY;
+    }
     if (r->req_buffering) {
         rv = rg_arena_buf_add(&r->arena, &r->req_body, p, n,
                               rg_chain_body_max(r->fs.chain,

@@ -61,6 +61,10 @@ struct rg_req {
     uint8_t http_minor;
     int64_t content_length;     /* -1 when absent */
     uint64_t body_rcvd;         /* request body bytes read */
+    uint64_t body_cap;          /* bytes, a plugin's cap on the body
+                                   (rg_req_cap_body), when has_body_cap */
+    const char *body_cap_msg;   /* its refusal's message, kept by the
+                                   plugin's config */
     uint64_t resp_body;         /* response body bytes sent */
     uint64_t bytes_out;         /* all bytes queued to the client */
     struct rg_route_match m;
@@ -113,6 +117,8 @@ struct rg_req {
     unsigned req_buffering : 1; /* reading the body into req_body before
                                    ACCESS */
     unsigned req_buffered : 1;  /* req_body is what goes upstream */
+    unsigned has_body_cap : 1;
+    unsigned body_capped : 1;   /* the body went past body_cap */
     unsigned resp_buffering : 1; /* the response body goes to resp_buf,
                                    the head waits for BODY_FILTER */
     unsigned local_reply : 1;   /* the response is a local reply (set

@@ -479,3 +479,22 @@ int rg_req_respond_stored(struct rg_req *r, int status, const char *fields,
     r->local_flen = flen;
     return 0;
 }
+
+int64_t rg_req_content_length(const struct rg_req *r)
+{
+    return r->content_length;
+}
+
+int rg_req_chunked(const struct rg_req *r)
+{
+    return r->chunked;
+}
+
+void rg_req_cap_body(struct rg_req *r, uint64_t max, const char *message)
+{
+    if (r->has_body_cap && r->body_cap <= max)
+        return;
+    r->has_body_cap = 1;
+    r->body_cap = max;
+    r->body_cap_msg = message;
+}

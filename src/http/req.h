@@ -77,6 +77,21 @@ void rg_req_fail(struct rg_req *r, int err);
  * for it. */
 int rg_req_body(const struct rg_req *r, const char **p, size_t *len);
 
+/* The request's Content-Length, or -1 when it has none. */
+int64_t rg_req_content_length(const struct rg_req *r);
+
+/* 1 when the request body is chunked (Transfer-Encoding: chunked). */
+int rg_req_chunked(const struct rg_req *r);
+
+/* Cap the request body at @max bytes in all (the smallest of several
+ * calls holds), for a body streamed to the upstream after ACCESS:
+ * the bytes are counted as they arrive, as max_body_size is, and past the
+ * cap the request is refused with 413 and {"message": @message} (kept:
+ * static or config memory; no quotes or backslashes) and its connection
+ * closes; once the response started, the connection is cut instead. The
+ * upstream may have had part of the body by then. ACCESS. */
+void rg_req_cap_body(struct rg_req *r, uint64_t max, const char *message);
+
 /* Replace the request body sent upstream (copied; Content-Length
  * follows). ACCESS, with the body buffered. 0, -EINVAL, -ENOMEM. */
 int rg_req_set_body(struct rg_req *r, const char *p, size_t len)

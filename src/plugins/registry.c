@@ -8,8 +8,8 @@
 
 #define RG_PLUGINS(X)                                                          \
     X(acl) X(authorization) X(cors) X(ip_restriction) X(jwt) X(key_auth)    \
-        X(proxy_cache)                                                         \
-        X(rate_limiting) X(request_transformer) X(response_transformer)
+        X(proxy_cache) X(rate_limiting) X(request_size_limiting)             \
+        X(request_transformer) X(request_validator) X(response_transformer)
 
 /* Failpoint builds, and the test binary (tests/raftgate-test, built with
  * -DRG_TEST_PLUGINS=1), have the test plugins. */

@@ -8,8 +8,10 @@
  * the matched route's chain. A request that matches no route gets its 404
  * with the global chain's HEADER and LOG (no ACCESS: as in Kong, the
  * router answers). HEADER runs once per request, on the upstream's
- * response or on a local reply (plugin or error); LOG runs once on every
- * way out, client aborts included.
+ * response or on a local reply (plugin or error; a plugin may replace the
+ * latter there with rg_req_respond_stored, as the proxy-cache serves a
+ * stale entry for a gateway 502); LOG runs once on every way out, client
+ * aborts included.
  *
  * Bodies: when an instance wants RG_FILTER_REQ_BODY, the whole request
  * body is read (capped, 413 past it) before ACCESS and sent upstream with

@@ -21,6 +21,12 @@ static void reply(struct rg_conn *c, struct rg_req *r, const char *id,
     struct rg_buf own, *head = &own;
     uv_buf_t bufs[2];
 
+    /* Never a second response (and the head buffer reused below may hold
+     * the first's): cut the connection. */
+    if (r != NULL && r->resp_started) {
+        rg_conn_close(c);
+        return;
+    }
     /* A request whose body was not read leaves unparsed bytes: close. */
     if (r == NULL || r->client_close ||
         (!r->body_done && (r->chunked || r->content_length > 0)))

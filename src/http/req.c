@@ -477,6 +477,8 @@ int rg_req_respond_stored(struct rg_req *r, int status, const char *fields,
     r->local_len = blen;
     r->local_fields = fields;
     r->local_flen = flen;
+    if (r->header_ran)
+        r->status = status; /* the plugins after this one see it */
     return 0;
 }
 

@@ -954,6 +954,30 @@ static int not_stored(const char *n, size_t len)
     return 0;
 }
 
+/* Whether the comma-separated list @l (@ll bytes; NULL: empty) names
+ * @n (@len bytes, any case): the headers the response's Connection
+ * names are hop-by-hop too (RFC 9110 7.6.1). */
+static int in_list(const char *l, size_t ll, const char *n, size_t len)
+{
+    size_t i = 0;
+
+    while (l != NULL && i < ll) {
+        size_t s, e;
+
+        while (i < ll && (l[i] == ' ' || l[i] == '\t' || l[i] == ','))
+            i++;
+        s = i;
+        while (i < ll && l[i] != ',')
+            i++;
+        e = i;
+        while (e > s && (l[e - 1] == ' ' || l[e - 1] == '\t'))
+            e--;
+        if (e - s == len && strncasecmp(l + s, n, len) == 0)
+            return 1;
+    }
+    return 0;
+}
+
 static enum rg_filter_status pc_body(const struct rg_filter_call *fc)
 {
     const struct pc_conf *c = fc->conf;
@@ -961,12 +985,14 @@ static enum rg_filter_status pc_body(const struct rg_filter_call *fc)
     struct rg_req *r = fc->r;
     struct rg_cache_put p = {0};
     const char *name, *value;
-    size_t nl, vl, room = 0;
+    size_t nl, vl, room = 0, connl = 0;
+    const char *conn;
     char *w;
     int rv;
 
     if (x->state != PC_STORE || rg_resp_body(r, &p.body, &p.body_len) != 0)
         return RG_FILTER_CONTINUE;
+    conn = rg_resp_header(r, "connection", &connl);
     for (size_t i = 0; rg_resp_header_at(r, i, &name, &nl, &value, &vl) == 0;
          i++)
         room += nl + vl + 4;
@@ -976,7 +1002,7 @@ static enum rg_filter_status pc_body(const struct rg_filter_call *fc)
     p.fields = w;
     for (size_t i = 0; rg_resp_header_at(r, i, &name, &nl, &value, &vl) == 0;
          i++) {
-        if (not_stored(name, nl))
+        if (not_stored(name, nl) || in_list(conn, connl, name, nl))
             continue;
         put(&w, name, nl);
         put(&w, ": ", 2);

@@ -196,7 +196,8 @@ class ProxyCacheTest(GatewayTestCase):
 
     # -- tests -----------------------------------------------------------
     def test_miss_then_hit_on_the_same_worker(self):
-        t = "/c/" + uniq("hit")
+        t = ("/c/" + uniq("hit") + "?h_X-Kept=1&h_X-Hop=2"
+             "&h_Connection=X-Hop")
         c = self.gw.http()
         r1 = rgtest.http_request(c, "GET", t)
         self.assertEqual(r1.status, 200, r1)
@@ -207,6 +208,8 @@ class ProxyCacheTest(GatewayTestCase):
         self.assertEqual(r2.header("X-Cache-Status"), "Hit", r2)
         self.assertEqual(r2.header("X-Cache-Key"), key)
         self.assertEqual(r2.header("Content-Type"), "application/json")
+        self.assertEqual(r2.header("X-Kept"), "1")
+        self.assertIsNone(r2.header("X-Hop"))  # named in Connection
         self.assertEqual(r2.body, r1.body)
         self.assertIsNotNone(r2.header("Age"))
         self.assertIsNotNone(r2.header("X-Request-ID"))

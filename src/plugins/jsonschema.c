@@ -12,6 +12,9 @@
 
 #include "core/alloc.h"
 
+#define RG_JS_STR_(x) #x
+#define RG_JS_STR(x) RG_JS_STR_(x)
+
 enum {
     T_NULL = 1 << 0,
     T_BOOL = 1 << 1,
@@ -281,14 +284,98 @@ static int k_max_length(struct cctx *c, struct rg_js *s, const json_t *v)
     return count(c, v, &s->max_len);
 }
 
+/* The end of the bracket expression opening at @p ("[" already seen at
+ * p[-1]): the index past its "]", or 0 when it does not close. */
+static size_t bracket_end(const char *p, size_t i)
+{
+    if (p[i] == '^')
+        i++;
+    if (p[i] == ']')
+        i++; /* a literal "]" first */
+    while (p[i] != '\0' && p[i] != ']') {
+        if (p[i] == '[' &&
+            (p[i + 1] == ':' || p[i + 1] == '.' || p[i + 1] == '=')) {
+            char kind = p[i + 1];
+
+            for (i += 2; p[i] != '\0' && !(p[i] == kind && p[i + 1] == ']');)
+                i++;
+            if (p[i] == '\0')
+                return 0;
+            i += 2;
+            continue;
+        }
+        i++;
+    }
+    return p[i] == ']' ? i + 1 : 0;
+}
+
+/* The repetition's copies: glibc's regcomp copies the repeated tree for
+ * "+" (twice) and "{n,m}" (m, or n + 1 when unbounded), so nested or
+ * stacked repetitions grow it exponentially; *@f multiplies them all (an
+ * upper bound, as if every one nested the others). */
+static const char *bound_copies(const char *p, size_t *i, double *f)
+{
+    char *end;
+    unsigned long n = strtoul(p + *i + 1, &end, 10), m = n + 1;
+
+    if (*end == ',') {
+        if (end[1] != '}')
+            m = strtoul(end + 1, &end, 10);
+        else
+            end++;
+    }
+    if (*end != '}')
+        return NULL; /* regcomp says what is wrong */
+    *f *= (double)(m > 0 ? m : 1);
+    *i = (size_t)(end - p);
+    return "";
+}
+
+/* Refuse what would make regcomp's memory explode: over RG_JS_PATTERN_MAX
+ * bytes, a repetition right after another (undefined in POSIX EREs), or
+ * repetitions multiplying the pattern past 2^20 nodes. NULL when fine,
+ * else why. */
+static const char *pattern_cost(const char *p)
+{
+    size_t n = strlen(p), e;
+    double f = 1;
+    int prev = 0; /* the last item was a repetition */
+
+    if (n > RG_JS_PATTERN_MAX)
+        return "longer than " RG_JS_STR(RG_JS_PATTERN_MAX) " bytes";
+    for (size_t i = 0; i < n; i++) {
+        int rep = p[i] == '+' || p[i] == '*' || p[i] == '?' || p[i] == '{';
+
+        if (rep && prev)
+            return "a repetition follows another (undefined in POSIX "
+                   "extended regular expressions)";
+        if (p[i] == '+')
+            f *= 2;
+        else if (p[i] == '{' && bound_copies(p, &i, &f) == NULL)
+            return NULL;
+        else if (p[i] == '\\' && p[i + 1] != '\0')
+            i++;
+        else if (p[i] == '[' && (e = bracket_end(p, i + 1)) != 0)
+            i = e - 1;
+        prev = rep;
+    }
+    return f * (double)n > (double)(1 << 20)
+               ? "its repetitions multiply out too far to compile"
+               : NULL;
+}
+
 static int k_pattern(struct cctx *c, struct rg_js *s, const json_t *v)
 {
+    const char *why;
     char msg[128];
     int rv;
 
     if (!json_is_string(v) ||
         strlen(json_string_value(v)) != json_string_length(v))
         return cerr(c, "must be a string");
+    why = pattern_cost(json_string_value(v));
+    if (why != NULL)
+        return cerr(c, "%s", why);
     s->pattern = rg_strdup(json_string_value(v));
     if (s->pattern == NULL)
         return -ENOMEM;

@@ -17,7 +17,12 @@
  *                        bytes (strings)
  *   pattern              a POSIX extended regular expression (regcomp,
  *                        REG_EXTENDED), unanchored as JSON Schema's; a
- *                        string holding a NUL never matches
+ *                        string holding a NUL never matches; at most
+ *                        RG_JS_PATTERN_MAX bytes, no repetition right
+ *                        after another ("a++"), and repetitions that
+ *                        would multiply glibc's compiled tree past 2^20
+ *                        nodes ("(a{1,100}){1,100}") are refused, so a
+ *                        pattern cannot exhaust memory at compile time
  *
  * A keyword constrains only instances of its kind (minimum says nothing
  * about a string), as JSON Schema says. Annotations are accepted and
@@ -38,9 +43,10 @@
 
 #include "core/err.h"
 
-#define RG_JS_DEPTH_MAX 32   /* nesting of schemas */
-#define RG_JS_PATH_MAX 256   /* bytes of a path or a compile error's */
-#define RG_JS_DETAIL_MAX 256 /* bytes of a detail */
+#define RG_JS_DEPTH_MAX 32     /* nesting of schemas */
+#define RG_JS_PATH_MAX 256     /* bytes of a path or a compile error's */
+#define RG_JS_DETAIL_MAX 256   /* bytes of a detail */
+#define RG_JS_PATTERN_MAX 1024 /* bytes of a pattern */
 
 struct rg_js;
 

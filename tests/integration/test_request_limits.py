@@ -17,12 +17,14 @@ are refused 400; a non-JSON allowed type passes unvalidated; chunked
 bodies are validated too; the schema may be a JSON string or a YAML
 mapping. Config errors name the path to the bad key and a bad reload
 leaves the running config in place. A malformed request closes only its
-own connection."""
+own connection. On a three-node cluster both plugins written through the
+admin API are checked on the way in and enforced by every node."""
 
 import json
 import time
 
 import rgtest
+from rgcluster import ClusterTestCase, scaled
 from rgtest import (GatewayTestCase, build_request, chunked, gateway_doc,
                     route, service)
 
@@ -394,6 +396,84 @@ class ConfigErrorsTest(GatewayTestCase):
         self.gw.reload(self.doc(rsl(allowed_payload_size=4,
                                     size_unit="bytes")))
         self.assertEqual(status(), 200)
+
+
+class ClusterTest(ClusterTestCase):
+    """Both plugins written through the admin API of a three-node cluster:
+    checked by their schemas on the way in (400 naming the path, nothing
+    stored), enforced by every node's proxy, a PATCH giving the schema as
+    a JSON object (the mapping form) enforced everywhere too."""
+    SHARED = True
+
+    def everywhere(self, body, want, headers=None):
+        """Wait until every node answers POST /seed/echo with @body as
+        @want: a status, or (status, path, rule)."""
+        seen = {}
+        hdrs = {"Content-Type": "application/json"}
+        hdrs.update(headers or {})
+
+        def pred():
+            for nd in self.cluster.alive():
+                r = nd.proxy("/seed/echo", "POST", hdrs, body.encode())
+                got = r.status
+                if r.status == 400 and isinstance(want, tuple):
+                    doc = r.json()
+                    got = (400, doc.get("path"), doc.get("rule"))
+                seen[nd.id] = got
+                if got != want:
+                    return False
+            return True
+        try:
+            rgtest.wait_until(pred, scaled(5.0), 0.05,
+                              "%r -> %r on every node" % (body, want))
+        except TimeoutError as e:
+            self.fail("%s: %s" % (e, seen))
+
+    def test_written_on_one_node_enforced_on_all(self):
+        c = self.cluster
+        r = c.write("POST", "/routes/seed/plugins",
+                    rv(body_schema=json.dumps(USER_SCHEMA)), node=c.nodes[1])
+        self.assertEqual(r.status, 201, r)
+        vid = r.json()["id"]
+        r = c.write("POST", "/routes/seed/plugins",
+                    rsl(allowed_payload_size=40, size_unit="bytes"),
+                    node=c.nodes[2])
+        self.assertEqual(r.status, 201, r)
+        sid = r.json()["id"]
+        self.everywhere('{"user": {"name": "a"}}',
+                        (400, "$.user.name", "minLength"))
+        self.everywhere('{"user": {"name": "abc"}}', 200)
+        self.everywhere('{"user": {"name": "' + "a" * 40 + '"}}', 413)
+        r = c.write("PATCH", "/plugins/" + vid,
+                    {"config": {"body_schema": {"type": "object",
+                                                "required": ["x"]}}},
+                    node=c.nodes[0])
+        self.assertEqual(r.status, 200, r)
+        self.everywhere('{"user": {"name": "abc"}}', (400, "$.x",
+                                                      "required"))
+        self.everywhere('{"x": 1}', 200)
+        for pid in (vid, sid):
+            self.assertEqual(c.write("DELETE", "/plugins/" + pid).status,
+                             204)
+        self.everywhere("not json", 200)
+
+    def test_bad_config_refused_nothing_stored(self):
+        c = self.cluster
+        before = c.nodes[0].admin("GET", "/plugins").json()["data"]
+        cases = [
+            (rsl(size_unit="gigabytes"), "config.size_unit: must be one of"),
+            (rv(body_schema={"properties": {"a": {"format": "email"}}}),
+             "config.body_schema: properties.a.format: keyword not "
+             "supported"),
+            (rv(body_schema='{"type": 1}'), "config.body_schema: type: "),
+        ]
+        for body, msg in cases:
+            for nd in c.nodes:
+                r = c.write("POST", "/routes/seed/plugins", body, node=nd)
+                self.assertEqual(r.status, 400, (body, r))
+                self.assertIn(msg, r.json().get("message", ""), (body, r))
+        self.assertEqual(before,
+                         c.nodes[2].admin("GET", "/plugins").json()["data"])
 
 
 if __name__ == "__main__":

@@ -219,6 +219,22 @@ START_TEST(compile_errors_name_the_keyword)
         strncmp(compile_err("{\"items\":[{}]}"), "items: the tuple", 16) == 0);
     ck_assert(strncmp(compile_err("{\"pattern\":\"(\"}"),
                       "pattern: not a POSIX", 20) == 0);
+    /* Patterns that would blow regcomp's memory up. */
+    ck_assert(strncmp(compile_err("{\"pattern\":\"^[a-z]++$\"}"),
+                      "pattern: a repetition follows another", 37) == 0);
+    ck_assert_str_eq(compile_err("{\"pattern\":\"((a{1,200}){1,200})"
+                                 "{1,200}\"}"),
+                     "pattern: its repetitions multiply out too far to "
+                     "compile");
+    ck_assert_str_eq(compile_err("{\"pattern\":\"((((((((((((((((((((a+)+)"
+                                 "+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)+\"}"),
+                     "pattern: its repetitions multiply out too far to "
+                     "compile");
+    /* ... and ordinary ones, brackets and escapes included, compile. */
+    rg_js_free(compile_ok("{\"pattern\":\"^[a-z0-9._%+-]+@[a-z0-9.-]+"
+                          "\\\\.[a-z]{2,}$\"}"));
+    rg_js_free(compile_ok("{\"pattern\":\"^[[:alpha:]]+[]+*?]{1,3}"
+                          "\\\\+x$\"}"));
     ck_assert_str_eq(compile_err("{\"enum\":[]}"),
                      "enum: must be a non-empty array");
     ck_assert_str_eq(compile_err("{\"required\":[1]}"),

@@ -1,7 +1,9 @@
 /* SipHash-2-4: see siphash.h. */
 #include "core/siphash.h"
 
+#include <errno.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 
@@ -84,6 +86,8 @@ static void draw_key(void)
         ssize_t n = getrandom(process_key + got, sizeof(process_key) - got, 0);
         if (n > 0)
             got += (size_t)n;
+        else if (n < 0 && errno != EINTR)
+            abort(); /* no kernel randomness: nothing safe to fall back on */
     }
 }
 

@@ -11,7 +11,8 @@
 uint64_t rg_siphash(const uint8_t k[16], const void *p, size_t len);
 
 /* The hash under this process's key (random, drawn on first use from
- * getrandom; the same in every thread). Thread: any. */
+ * getrandom, aborting when the kernel has none; the same in every
+ * thread). Thread: any. */
 uint64_t rg_siphash_process(const void *p, size_t len);
 
 #endif

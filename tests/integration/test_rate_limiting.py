@@ -230,7 +230,9 @@ class RateLimitingTest(GatewayTestCase):
         r = self.get("/hidden/echo", **{"X-Tenant": t})
         self.assertEqual(r.status, 503)
         self.assertEqual(r.json(), {"message": 'slow "down"'})
-        self.assertEqual(r.header("Retry-After") is not None, True)
+        # Kong sends no Retry-After when hiding, nor the limit's type
+        self.assertIsNone(r.header("Retry-After"))
+        self.assertIsNone(r.header("X-RateLimit-Limit-Type"))
         self.assertIsNone(r.header("X-RateLimit-Remaining-Hour"))
 
     def test_consumer_counts_and_consumer_override(self):
@@ -373,6 +375,10 @@ class RateLimitingConfigErrorsTest(GatewayTestCase):
             (d(token_buckets=[{"name": "x", "rate": 1},
                               {"name": "x", "rate": 2}]),
              pre + ".token_buckets[1]: name x: duplicate"),
+            (d(token_buckets=[{"name": "minute", "rate": 1}]),
+             pre + ".token_buckets[0]: name minute: is a window's name"),
+            (d(minute=5, redis_host=["a"]),
+             pre + ".redis_host: must be a scalar"),
             (d(token_buckets=[{"name": "x", "rate": 1,
                                "limit_by": "header"}]),
              pre + ".token_buckets[0]: limit_by header needs header_name"),

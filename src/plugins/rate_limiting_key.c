@@ -1,0 +1,131 @@
+/* rate-limiting's keys: the windows' ends and the identifiers a request
+ * is counted by (rate_limiting.h). */
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include "config/gateway.h"
+#include "core/siphash.h"
+#include "http/req.h"
+#include "plugins/rate_limiting.h"
+
+static const uint32_t fixed_len[RG_RL_MONTH] = {1, 60, 3600, 86400};
+
+/* The first second of the next month (@year 0) or year after @now. */
+static uint32_t calendar_end(time_t now, int year)
+{
+    struct tm tm;
+
+    gmtime_r(&now, &tm);
+    tm.tm_sec = tm.tm_min = tm.tm_hour = 0;
+    tm.tm_mday = 1;
+    if (year) {
+        tm.tm_mon = 0;
+        tm.tm_year++;
+    } else {
+        tm.tm_mon++;
+    }
+    return (uint32_t)timegm(&tm);
+}
+
+uint32_t rg_rl__window_end(enum rg_rl_window w, uint32_t now)
+{
+    static _Thread_local uint32_t day = UINT32_MAX, ends[2];
+
+    if (w < RG_RL_MONTH)
+        return now - now % fixed_len[w] + fixed_len[w];
+    if (day != now / 86400) { /* months and years end at midnight */
+        ends[0] = calendar_end(now, 0);
+        ends[1] = calendar_end(now, 1);
+        day = now / 86400;
+    }
+    return ends[w - RG_RL_MONTH];
+}
+
+uint64_t rg_rl__mix(uint64_t x)
+{
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ull;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebull;
+    return x ^ x >> 31;
+}
+
+static uint64_t hash_str(const char *s)
+{
+    return s != NULL ? rg_siphash_process(s, strlen(s)) : 0;
+}
+
+static const char *first(const char *a, const char *b, const char *c)
+{
+    return a != NULL ? a : b != NULL ? b : c;
+}
+
+int rg_rl__ident(struct rg_req *r, const struct rg_rl_ident *id,
+                 int fallback, uint64_t *h)
+{
+    const struct rg_gateway *gw = rg_req_gateway(r);
+    const struct rg_cred *cred = rg_req_credential(r);
+    size_t ci = rg_req_consumer(r), len = 0;
+    const char *s = NULL;
+    struct sockaddr_storage ss;
+    enum rg_rl_by by = id->by;
+
+    if (by == RG_RL_BY_CONSUMER && ci == RG_NO_INDEX)
+        by = RG_RL_BY_CREDENTIAL; /* Kong counts by the credential then */
+    switch (by) {
+    case RG_RL_BY_CONSUMER:
+        s = first(gw->consumers[ci].id, gw->consumers[ci].username,
+                  gw->consumers[ci].custom_id);
+        break;
+    case RG_RL_BY_CREDENTIAL:
+        if (cred != NULL)
+            s = first(cred->id, cred->key, NULL);
+        break;
+    case RG_RL_BY_SERVICE: {
+        const struct rg_service *svc =
+            &gw->services[gw->routes[rg_req_route(r)].service];
+        s = first(svc->id, svc->name, svc->host);
+        break;
+    }
+    case RG_RL_BY_HEADER:
+        s = rg_req_header(r, id->header_name, &len); /* not a string */
+        break;
+    case RG_RL_BY_PATH:
+        if (strcmp(rg_req_path(r, &len), id->path) == 0)
+            s = id->path;
+        break;
+    case RG_RL_BY_IP:
+        break;
+    }
+    if (s != NULL && by != RG_RL_BY_HEADER && by != RG_RL_BY_PATH)
+        len = strlen(s);
+    if (s == NULL) {
+        if (!fallback && by != RG_RL_BY_IP)
+            return 0;
+        by = RG_RL_BY_IP;
+        rg_req_client_addr(r, 1, &ss);
+        if (ss.ss_family == AF_INET6) {
+            s = (const char *)&((struct sockaddr_in6 *)&ss)->sin6_addr;
+            len = 16;
+        } else {
+            s = (const char *)&((struct sockaddr_in *)&ss)->sin_addr;
+            len = 4;
+        }
+    }
+    *h = rg_rl__mix(rg_siphash_process(s, len) ^ by);
+    return 1;
+}
+
+uint64_t rg_rl__scope(struct rg_req *r)
+{
+    const struct rg_gateway *gw = rg_req_gateway(r);
+    size_t ri = rg_req_route(r);
+    const struct rg_route *rt = &gw->routes[ri];
+    const struct rg_service *svc = &gw->services[rt->service];
+    const char *rs = first(rt->id, rt->name, NULL);
+    uint64_t h = rs != NULL ? hash_str(rs) : rg_rl__mix(ri + 1);
+
+    return rg_rl__mix(h * 31 + hash_str(first(svc->id, svc->name, svc->host)));
+}

@@ -32,6 +32,7 @@ static void reply(struct rg_conn *c, struct rg_req *r, const char *id,
                    "worker %u: request %s: a header_filter failed on a "
                    "local %d reply",
                    c->w->index, id, status);
+        status = r->status; /* a plugin may have mapped it */
     }
     rg_buf_init(&head, 64 * 1024);
     rg_buf_addf(&head,

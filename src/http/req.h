@@ -159,4 +159,48 @@ void rg_req_set_authenticated(struct rg_req *r, int yes);
  * precedence). ACCESS. */
 void rg_req_set_consumer(struct rg_req *r, size_t index);
 
+/* ---- Rewriting the request line and the response head (issue 10's
+ * transformers) ---- */
+
+/* The request's path as routed (normalised, no query), NUL-terminated. */
+const char *rg_req_path(const struct rg_req *r);
+
+/* The path the request goes upstream with (no query; Kong's join of the
+ * service path and the stripped request path, or what
+ * rg_req_set_upstream_path set), NUL-terminated in the arena; NULL on
+ * ENOMEM. ACCESS. */
+const char *rg_req_upstream_path(struct rg_req *r);
+
+/* Send the request upstream with path @path (copied) instead: it must
+ * start with "/" and hold only visible ASCII without '?' and '#' (the
+ * query stays rg_req_query's). ACCESS. 0, -EINVAL, -ENOMEM. */
+int rg_req_set_upstream_path(struct rg_req *r, const char *path)
+    RG_MUST_CHECK;
+
+/* Send the request upstream with method @name (an HTTP token, copied;
+ * not HEAD or CONNECT, whose answers frame differently) instead of the
+ * client's; rg_req_method still reads the client's. ACCESS. 0, -EINVAL,
+ * -ENOMEM. */
+int rg_req_set_method(struct rg_req *r, const char *name) RG_MUST_CHECK;
+
+/* The value of the upstream's response header @name (any case; the
+ * first of several) in *@len bytes, or NULL when absent, hidden, or on a
+ * local reply. HEADER. */
+const char *rg_resp_header(const struct rg_req *r, const char *name,
+                           size_t *len);
+
+/* Do not send the upstream's response headers named @name (any case) to
+ * the client; headers plugins added are rg_req_set_header's. HEADER. */
+void rg_resp_hide_header(struct rg_req *r, const char *name);
+
+/* Answer the client with @status instead (200..599, not 204 or 304: the
+ * body is framed as the upstream's; the reason phrase becomes the
+ * standard one). HEADER, on an upstream response or a local reply. 0 or
+ * -EINVAL. */
+int rg_resp_set_status(struct rg_req *r, int status) RG_MUST_CHECK;
+
+/* Milliseconds from the start of the last upstream attempt to now, or
+ * -1 when no attempt started (a local reply before proxying). */
+int64_t rg_req_upstream_ms(const struct rg_req *r);
+
 #endif

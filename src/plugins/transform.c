@@ -196,10 +196,14 @@ int rg_tf_read_types(struct rg_yt *t, yaml_node_t *v, struct rg_tf_edits *e,
         return rv;
     for (size_t i = 0; i < l->n; i++) {
         l->v[i].type = types[i];
-        if (l->v[i].value != NULL && !fits(l->v[i].value, types[i]))
-            return rg_yt_err(t, v, "[%zu]: \"%s\" is not a %s", i,
-                             l->v[i].value,
-                             types[i] == RG_TF_NUMBER ? "number" : "boolean");
+        if (l->v[i].value != NULL && !fits(l->v[i].value, types[i])) {
+            size_t mark = rg_yt_push_index(t, i);
+
+            rv = rg_yt_err(t, v, "\"%s\" is not a %s", l->v[i].value,
+                           types[i] == RG_TF_NUMBER ? "number" : "boolean");
+            rg_yt_pop(t, mark);
+            return rv;
+        }
     }
     return 0;
 }

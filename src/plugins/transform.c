@@ -478,7 +478,11 @@ int rg_tf_json_body(const struct rg_tf_json *spec, const char *in,
     if (rv == 0 && spec->wrap != NULL) {
         json_t *w = json_object();
 
-        if (w == NULL || json_object_set_new(w, spec->wrap, body) != 0) {
+        if (w == NULL) {
+            json_decref(body);
+            return -ENOMEM;
+        }
+        if (json_object_set_new(w, spec->wrap, body) != 0) {
             json_decref(w);
             return -ENOMEM; /* set_new took body */
         }

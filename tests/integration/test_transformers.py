@@ -75,6 +75,8 @@ class TransformersTest(GatewayTestCase):
                 r("unwrap", [rs(body_unwrap="headers")]),
                 r("seedmap", [rs(status_map="seed")]),
                 r("mymap", [rs(status_map={"418": 200, "500": 503})]),
+                r("hdronly", [rq(add={"headers": ["X-A:1"]}),
+                              rs(add={"headers": ["X-B:2"]})]),
                 r("auth", [{"name": "key-auth"},
                            rs(add={"headers": ["X-Added:on-401"]})]),
             ]),
@@ -219,6 +221,21 @@ class TransformersTest(GatewayTestCase):
         resp = self.gw.get("/auth/echo")
         self.assertEqual(resp.status, 401, resp)
         self.assertEqual(resp.header("X-Added"), "on-401")
+
+    def test_header_only_configs_stream(self):
+        chunked = {"Transfer-Encoding": "chunked"}
+        body = b"5\r\nhello\r\n0\r\n\r\n"
+        resp = self.gw.request("POST", "/hdronly/upload", chunked, body)
+        self.assertEqual(resp.json()["framing"], "chunked", resp)
+        self.assertEqual(resp.header("X-B"), "2")
+        resp = self.gw.request("POST", "/rqbody/upload", chunked, body)
+        self.assertEqual(resp.json()["framing"], "content-length", resp)
+        resp = self.gw.get("/hdronly/chunked/1000")
+        self.assertTrue(resp.chunked, resp)
+        self.assertEqual(resp.body, rgtest.pattern(0, 1000))
+        resp = self.gw.get("/rsjson/chunked/1000")  # buffered: a length
+        self.assertFalse(resp.chunked, resp)
+        self.assertEqual(resp.header("Content-Length"), "1000")
 
     def check(self, plugin):
         d = gateway_doc(service("svc", self.up.port, routes=[

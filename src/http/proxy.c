@@ -404,14 +404,16 @@ static int is_forwarding_header(const char *name, uint32_t n)
 
 /* Kong's join of the service path and the (stripped) request path:
  * "/base" + "/x" = "/base/x", "/base" + "" = "/base", "" + "" = "/". */
-static void add_upstream_path(struct rg_req *r, const char *query,
-                             size_t query_len)
+void rg_proxy_add_path(const struct rg_req *r, struct rg_buf *b)
 {
-    struct rg_buf *b = &r->up_head;
     const char *rest = r->path;
     const char *base = r->svc->path ? r->svc->path : "";
     size_t bl = strlen(base);
 
+    if (r->up_path != NULL) {
+        rg_buf_adds(b, r->up_path);
+        return;
+    }
     if (r->m.route->strip_path)
         rest = r->path + r->m.prefix_len;
     while (rest[0] == '/')
@@ -424,8 +426,14 @@ static void add_upstream_path(struct rg_req *r, const char *query,
     if (bl == 0 || rest[0] != '\0')
         rg_buf_adds(b, "/");
     rg_buf_adds(b, rest);
+}
+
+static void add_upstream_path(struct rg_req *r, const char *query,
+                             size_t query_len)
+{
+    rg_proxy_add_path(r, &r->up_head);
     if (query_len > 0)
-        rg_buf_add(b, query, query_len);
+        rg_buf_add(&r->up_head, query, query_len);
 }
 
 static void add_client_headers(struct rg_req *r)
@@ -503,7 +511,9 @@ static int build_upstream_head(struct rg_req *r)
     struct rg_buf *b = &r->up_head;
     const struct rg_field *host = rg_head_find(&r->head, "host");
     const struct rg_limits *l = &r->gen->limits;
-    const char *method = llhttp_method_name(r->c->msg.p.method);
+    const char *method = r->up_method != NULL
+                             ? r->up_method
+                             : llhttp_method_name(r->c->msg.p.method);
 
     rg_buf_adds(b, method);
     rg_buf_add(b, " ", 1);
@@ -700,7 +710,7 @@ int rg_proxy_run_header(struct rg_req *r)
     return rg_filter_run(r, RG_PHASE_HEADER) == RG_FILTER_CONTINUE ? 0 : -1;
 }
 
-const struct rg_head *rg_proxy_resp_head(const struct rg_req *r)
+struct rg_head *rg_proxy_resp_head(const struct rg_req *r)
 {
     if (r->local_reply || r->up == NULL || !ups(r->up)->head_done)
         return NULL;
@@ -1093,7 +1103,7 @@ static int build_response_head(struct rg_req *r, llhttp_t *p,
     rg_buf_adds(b, "HTTP/1.1 ");
     rg_buf_add_u64(b, (uint64_t)r->status);
     rg_buf_add(b, " ", 1);
-    if (h->url_len > 0)
+    if (h->url_len > 0 && !r->status_set)
         rg_buf_add(b, rg_head_url(h), h->url_len);
     else
         rg_buf_adds(b, rg_status_reason(r->status));

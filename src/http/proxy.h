@@ -95,6 +95,11 @@ struct rg_req {
     int plugin_err;             /* why a plugin failed (rg_req_fail), or 0:
                                    RG_EPLUGIN */
     const char *local_body;     /* its JSON body, arena memory */
+    const char *up_method;      /* rg_req_set_method's, or NULL: the
+                                   client's */
+    const char *up_path;        /* rg_req_set_upstream_path's, or NULL:
+                                   the service path joined with the
+                                   request's */
     size_t local_len;
     const char *local_fields;   /* rg_req_respond_stored's header lines
                                    (borrowed), or NULL: the JSON reply */
@@ -123,11 +128,15 @@ struct rg_req {
                                    the head waits for BODY_FILTER */
     unsigned local_reply : 1;   /* the response is a local reply (set
                                    before its HEADER phase) */
+    unsigned status_set : 1;    /* a plugin changed the status
+                                   (rg_resp_set_status): the reason
+                                   phrase is the standard one */
 };
 
 /* The upstream's response head while HEADER and BODY run on it, else
- * NULL (a local reply, or no upstream connection). */
-const struct rg_head *rg_proxy_resp_head(const struct rg_req *r);
+ * NULL (a local reply, or no upstream connection); plugins may mark its
+ * fields hop-by-hop to hide them (rg_resp_hide_header). */
+struct rg_head *rg_proxy_resp_head(const struct rg_req *r);
 
 /* Write a new random request id (32 hex digits) into @out. */
 struct rg_wctx;
@@ -182,6 +191,11 @@ void rg_proxy_phase_done(struct rg_req *r, enum rg_phase ph,
 /* Run the HEADER phase for the response about to go out (once per
  * request; later calls return 0). 0, or -1 when a plugin failed. */
 int rg_proxy_run_header(struct rg_req *r);
+
+/* Append to @b the path @r goes upstream with (no query): the one a
+ * plugin set (rg_req_set_upstream_path), else Kong's join of the service
+ * path and the (stripped) request path. An error stays in @b. */
+void rg_proxy_add_path(const struct rg_req *r, struct rg_buf *b);
 
 /* Send the reply a plugin set with rg_req_respond. */
 void rg_proxy_reply_local(struct rg_req *r);

@@ -39,6 +39,7 @@ static void reply(struct rg_conn *c, struct rg_req *r, const char *id,
                    "worker %u: request %s: a header_filter failed on a "
                    "local %d reply",
                    c->w->index, id, status);
+        status = r->status; /* a plugin may have mapped it */
         if (r->local_fields != NULL) {
             /* rg_req_respond_stored, in ACCESS or in HEADER just now. */
             status = r->status = r->local_status;

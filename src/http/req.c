@@ -437,32 +437,86 @@ enum rg_resp_source rg_resp_source(const struct rg_req *r)
     return r->local_status != 0 ? RG_RESP_PLUGIN : RG_RESP_GATEWAY;
 }
 
+const char *rg_req_upstream_path(struct rg_req *r)
+{
+    struct rg_buf b;
+    char *p;
+
+    if (r->svc == NULL)
+        return NULL;
+    rg_buf_init(&b, 64 * 1024);
+    rg_proxy_add_path(r, &b);
+    p = rg_buf_error(&b) == 0 ? rg_arena_strndup(&r->arena, b.p, b.len)
+                              : NULL;
+    rg_buf_release(&b);
+    return p;
+}
+
+int rg_req_set_upstream_path(struct rg_req *r, const char *path)
+{
+    const char *s;
+
+    if (path[0] != '/' || r->head_sent || r->up != NULL)
+        return -EINVAL;
+    for (s = path; *s != '\0'; s++) {
+        if ((unsigned char)*s <= 0x20 || (unsigned char)*s >= 0x7f ||
+            *s == '?' || *s == '#')
+            return -EINVAL;
+    }
+    r->up_path = rg_arena_strndup(&r->arena, path, strlen(path));
+    return r->up_path != NULL ? 0 : -ENOMEM;
+}
+
+int rg_req_set_method(struct rg_req *r, const char *name)
+{
+    if (!token_ok(name) || strcasecmp(name, "HEAD") == 0 ||
+        strcasecmp(name, "CONNECT") == 0 || r->head_sent || r->up != NULL)
+        return -EINVAL;
+    r->up_method = rg_arena_strndup(&r->arena, name, strlen(name));
+    return r->up_method != NULL ? 0 : -ENOMEM;
+}
+
 const char *rg_resp_header(const struct rg_req *r, const char *name,
                            size_t *len)
 {
     const struct rg_head *h = rg_proxy_resp_head(r);
-    const struct rg_field *f = h != NULL ? rg_head_find(h, name) : NULL;
+    size_t n = strlen(name);
 
-    if (f == NULL)
+    if (h == NULL || r->resp_started)
         return NULL;
-    *len = f->value_len;
-    return rg_field_value(h, f);
+    for (uint32_t i = 0; i < h->n_fields; i++) {
+        const struct rg_field *f = &h->fields[i];
+
+        if (!f->hop && f->name_len == n &&
+            strncasecmp(rg_field_name(h, f), name, n) == 0) {
+            *len = f->value_len;
+            return rg_field_value(h, f);
+        }
+    }
+    return NULL;
 }
 
 int rg_resp_header_at(const struct rg_req *r, size_t i, const char **name,
                       size_t *nlen, const char **value, size_t *vlen)
 {
     const struct rg_head *h = rg_proxy_resp_head(r);
-    const struct rg_field *f;
 
-    if (h == NULL || i >= h->n_fields)
-        return -ENOENT;
-    f = &h->fields[i];
-    *name = rg_field_name(h, f);
-    *nlen = f->name_len;
-    *value = rg_field_value(h, f);
-    *vlen = f->value_len;
-    return 0;
+    for (uint32_t k = 0; h != NULL && k < h->n_fields; k++) {
+        const struct rg_field *f = &h->fields[k];
+
+        if (f->hop) /* hidden by a plugin */
+            continue;
+        if (i > 0) {
+            i--;
+            continue;
+        }
+        *name = rg_field_name(h, f);
+        *nlen = f->name_len;
+        *value = rg_field_value(h, f);
+        *vlen = f->value_len;
+        return 0;
+    }
+    return -ENOENT;
 }
 
 int rg_req_respond_stored(struct rg_req *r, int status, const char *fields,
@@ -499,4 +553,36 @@ void rg_req_cap_body(struct rg_req *r, uint64_t max, const char *message)
     r->has_body_cap = 1;
     r->body_cap = max;
     r->body_cap_msg = message;
+}
+
+void rg_resp_hide_header(struct rg_req *r, const char *name)
+{
+    struct rg_head *h = rg_proxy_resp_head(r);
+    size_t n = strlen(name);
+
+    if (h == NULL || r->resp_started)
+        return;
+    for (uint32_t i = 0; i < h->n_fields; i++) {
+        struct rg_field *f = &h->fields[i];
+
+        if (f->name_len == n && strncasecmp(rg_field_name(h, f), name, n) == 0)
+            f->hop = 1; /* build_response_head skips it */
+    }
+}
+
+int rg_resp_set_status(struct rg_req *r, int status)
+{
+    if (status < 200 || status > 599 || status == 204 || status == 304 ||
+        r->resp_started || r->status == 101)
+        return -EINVAL;
+    r->status = status;
+    r->status_set = 1;
+    return 0;
+}
+
+int64_t rg_req_upstream_ms(const struct rg_req *r)
+{
+    if (r->t_upstream == 0)
+        return -1;
+    return (int64_t)((uv_hrtime() - r->t_upstream) / 1000000);
 }

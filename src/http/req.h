@@ -204,8 +204,9 @@ enum rg_resp_source rg_resp_source(const struct rg_req *r);
 /* The upstream's response header @name (any case; the first of
  * several) in *@len bytes, not NUL-terminated; and the @i-th header
  * (from 0: 0 with its name and value, -ENOENT past the end). HEADER and
- * BODY on an upstream response (rg_resp_source RG_RESP_UPSTREAM); NULL /
- * -ENOENT otherwise. Hop-by-hop headers are listed too. */
+ * BODY on an upstream response (rg_resp_source RG_RESP_UPSTREAM), before
+ * the response started; NULL / -ENOENT otherwise. Headers a plugin hid
+ * (rg_resp_hide_header) are left out; hop-by-hop ones are listed. */
 const char *rg_resp_header(const struct rg_req *r, const char *name,
                            size_t *len);
 int rg_resp_header_at(const struct rg_req *r, size_t i, const char **name,
@@ -226,5 +227,40 @@ int rg_resp_header_at(const struct rg_req *r, size_t i, const char **name,
 int rg_req_respond_stored(struct rg_req *r, int status, const char *fields,
                           size_t flen, const char *body, size_t blen)
     RG_MUST_CHECK;
+
+/* ---- Rewriting the request line and the response head (issue 10's
+ * transformers) ---- */
+
+/* The path the request goes upstream with (no query; Kong's join of the
+ * service path and the stripped request path, or what
+ * rg_req_set_upstream_path set), NUL-terminated in the arena; NULL on
+ * ENOMEM. ACCESS. */
+const char *rg_req_upstream_path(struct rg_req *r);
+
+/* Send the request upstream with path @path (copied) instead: it must
+ * start with "/" and hold only visible ASCII without '?' and '#' (the
+ * query stays rg_req_query's). ACCESS. 0, -EINVAL, -ENOMEM. */
+int rg_req_set_upstream_path(struct rg_req *r, const char *path)
+    RG_MUST_CHECK;
+
+/* Send the request upstream with method @name (an HTTP token, copied;
+ * not HEAD or CONNECT, whose answers frame differently) instead of the
+ * client's; rg_req_method still reads the client's. ACCESS. 0, -EINVAL,
+ * -ENOMEM. */
+int rg_req_set_method(struct rg_req *r, const char *name) RG_MUST_CHECK;
+
+/* Do not send the upstream's response headers named @name (any case) to
+ * the client; headers plugins added are rg_req_set_header's. HEADER. */
+void rg_resp_hide_header(struct rg_req *r, const char *name);
+
+/* Answer the client with @status instead (200..599, not 204 or 304: the
+ * body is framed as the upstream's; the reason phrase becomes the
+ * standard one). HEADER, on an upstream response or a local reply. 0 or
+ * -EINVAL. */
+int rg_resp_set_status(struct rg_req *r, int status) RG_MUST_CHECK;
+
+/* Milliseconds from the start of the last upstream attempt to now, or
+ * -1 when no attempt started (a local reply before proxying). */
+int64_t rg_req_upstream_ms(const struct rg_req *r);
 
 #endif

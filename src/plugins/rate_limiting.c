@@ -192,14 +192,22 @@ static enum rg_filter_status rl_access(const struct rg_filter_call *fc)
 
 /* ---- HEADER: tell ---- */
 
+/* Header @name: @value in place of any the upstream or the chain set
+ * (Kong sets them in header_filter), when nothing failed before. */
+static int put(struct rg_req *r, const char *name, const char *value, int rv)
+{
+    if (rv < 0)
+        return rv;
+    rg_resp_hide_header(r, name);
+    return rg_req_set_header(r, RG_TO_CLIENT, name, value);
+}
+
 static int set(struct rg_req *r, const char *name, unsigned long v, int rv)
 {
     char num[24];
 
-    if (rv < 0)
-        return rv;
     snprintf(num, sizeof(num), "%lu", v);
-    return rg_req_set_header(r, RG_TO_CLIENT, name, num);
+    return put(r, name, num, rv);
 }
 
 /* The window RateLimit-* speak of: the least remaining, the longer on a
@@ -241,17 +249,14 @@ static enum rg_filter_status rl_header(const struct rg_filter_call *fc)
         rv = set(r, "RateLimit-Remaining", v->remaining[best], rv);
         rv = set(r, "RateLimit-Reset", v->reset[best], rv);
     }
-    if (v->stop >= 0 && rv == 0) {
+    if (v->stop >= 0) {
         rv = set(r, "Retry-After", v->reset[best], rv);
-        if (rv == 0)
-            rv = rg_req_set_header(r, RG_TO_CLIENT, "X-RateLimit-Limit-Type",
-                                   rg_rl__window_name[best]);
-    } else if (v->stop_bucket >= 0 && rv == 0) {
+        rv = put(r, "X-RateLimit-Limit-Type", rg_rl__window_name[best], rv);
+    } else if (v->stop_bucket >= 0) {
         unsigned long after = (v->bucket_wait_ms + 999) / 1000;
         rv = set(r, "Retry-After", after > 0 ? after : 1, rv);
-        if (rv == 0)
-            rv = rg_req_set_header(r, RG_TO_CLIENT, "X-RateLimit-Limit-Type",
-                                   c->bucket[v->stop_bucket].name);
+        rv = put(r, "X-RateLimit-Limit-Type", c->bucket[v->stop_bucket].name,
+                 rv);
     }
     if (rv < 0) {
         rg_req_fail(r, rv);

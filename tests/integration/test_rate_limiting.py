@@ -66,7 +66,8 @@ def doc(port):
         service("svc", port, routes=[
             route("hour", ["/hour"], strip_path=False,
                   plugins=[rl(hour=5, limit_by="header",
-                              header_name="X-Tenant")]),
+                              header_name="X-Tenant", policy="redis",
+                              redis_host="localhost", redis_port=6379)]),
             route("windows", ["/windows"], strip_path=False,
                   plugins=[rl(minute=3, hour=5, day=100,
                               limit_by="header", header_name="X-Tenant")]),
@@ -150,6 +151,19 @@ class RateLimitingTest(GatewayTestCase):
         # another identifier has its own count
         self.assertEqual(self.get("/hour/echo", **{"X-Tenant": t + "x"})
                          .status, 200)
+
+    def test_upstream_headers_replaced(self):
+        """The upstream's own rate-limit headers are replaced, not
+        doubled (Kong sets them in header_filter)."""
+        fresh_hour()
+        t = self.tenant()
+        r = self.get("/hour/set-headers?X-RateLimit-Limit-Hour=1"
+                     "&RateLimit-Remaining=999&X-Other=kept",
+                     **{"X-Tenant": t})
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.header_all("X-RateLimit-Limit-Hour"), ["5"])
+        self.assertEqual(r.header_all("RateLimit-Remaining"), ["4"])
+        self.assertEqual(r.header("X-Other"), "kept")
 
     def test_several_windows_refusal_gives_back(self):
         """minute 3 refuses the fourth; the hour and day windows it took

@@ -8,9 +8,12 @@ on answers to the allowed origin; as in Kong, a preflight is 404 since
 the route's methods leave out OPTIONS), the user-service route's
 methods, rate-limiting (the route's minute and hour windows, and a
 consumer's own instance overriding them, once jwt secrets are added for
-the seed's consumers). The transformers are accepted and not enforced yet
-(issue 10): a warning says so. The seed's host names resolve through nss_wrapper to 127.0.0.2 and
-127.0.0.3, where upstreams listen on the seed's ports."""
+the seed's consumers), and order-service's transformers
+(request-transformer's X-Service-Name reaches the upstream,
+response-transformer's X-Gateway is on every answer, jwt's 401
+included); no plugin of the seed is left "not enforced". The seed's host
+names resolve through nss_wrapper to 127.0.0.2 and 127.0.0.3, where
+upstreams listen on the seed's ports."""
 
 import base64
 import hashlib
@@ -31,6 +34,18 @@ SEED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
 ORIGIN = "https://app.example.com"
 PREFLIGHT = {"Origin": ORIGIN, "Access-Control-Request-Method": "POST",
              "Access-Control-Request-Headers": "Authorization"}
+
+
+def b64u(b):
+    return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+
+
+def hs256_iss(iss, secret):
+    si = (b64u(json.dumps({"alg": "HS256", "typ": "JWT"}).encode()) + "." +
+          b64u(json.dumps({"iss": iss,
+                           "exp": int(time.time()) + 60}).encode()))
+    return si + "." + b64u(hmac.new(secret, si.encode(),
+                                    hashlib.sha256).digest())
 
 
 def hs256_kid(kid):
@@ -82,6 +97,8 @@ class SeedChecks:
                                                "given 'kid'"})
         r = rgtest.request(port, "GET", "/api/v1/orders/count?key=" + key)
         self.assertEqual(r.status, 401, r)
+        # order-service's response-transformer, on jwt's 401 too.
+        self.assertEqual(r.header("X-Gateway"), "Kong")
         self.assertEqual(self.seed.users.hits(key), 0)
         self.assertEqual(self.seed.orders.hits(key), 0)
         # As in Kong, a preflight does not reach the route: its methods
@@ -105,6 +122,7 @@ class SeedChecks:
         self.assertEqual(self.seed.users.hits(key), 0)
         r = rgtest.request(port, "PATCH", "/api/v1/users/x")
         self.assertEqual(r.status, 404, r)  # the route's methods
+        self.assertIsNone(r.header("X-Gateway"))
 
 
 class SeedSingleNodeTest(SeedChecks, unittest.TestCase):
@@ -132,9 +150,7 @@ class SeedSingleNodeTest(SeedChecks, unittest.TestCase):
             rc, out = rgtest.run_binary(["-t", "-c", npath],
                                         env=self.seed.env)
             self.assertEqual(rc, 0, out)
-            self.assertIn("plugin request-transformer: config accepted, "
-                          "not enforced yet", out)
-            self.assertNotIn("plugin rate-limiting", out)
+            self.assertNotIn("not enforced yet", out)
             gw.env = self.seed.env
             gw.start()
             self.check_enforced(gw.port)
@@ -203,6 +219,39 @@ class SeedSingleNodeTest(SeedChecks, unittest.TestCase):
             r = get("partner-api")
             self.assertEqual(r.header("X-RateLimit-Limit-Type"), "minute")
             self.assertEqual(r.json(), {"message": "API rate limit exceeded"})
+            self.assertEqual(gw.stop(), 0, gw.log_tail(40))
+        finally:
+            gw.cleanup()
+
+    def test_transformers_reach_the_upstream(self):
+        # The seed has no credentials: one jwt secret is added to its
+        # mobile-app consumer, the rest is verbatim.
+        text = self.seed.text.replace(
+            "  - username: mobile-app\n",
+            "  - username: mobile-app\n    jwt_secrets:\n"
+            "      - key: seed-iss\n        secret: seed-secret\n")
+        self.assertNotEqual(text, self.seed.text)
+        gw = Gateway(gateway_doc(),
+                     {"gateway": {"declarative_config": "kong-seed.yml"}})
+        try:
+            with open(os.path.join(gw.dir, "kong-seed.yml"), "w") as f:
+                f.write(text)
+            gw.env = self.seed.env
+            gw.start()
+            tok = hs256_iss("seed-iss", b"seed-secret")
+            r = gw.get("/api/v1/orders/echo",
+                       {"Authorization": "Bearer " + tok,
+                        "X-Service-Name": "client-set"})
+            self.assertEqual(r.status, 200, r)
+            self.assertEqual(r.header("X-Gateway"), "Kong")
+            # add: only when absent (Kong's), so the client's stays; and
+            # when absent it is added.
+            self.assertEqual(r.json()["headers"]["X-Service-Name"],
+                             "client-set")
+            r = gw.get("/api/v1/orders/echo",
+                       {"Authorization": "Bearer " + tok})
+            self.assertEqual(r.json()["headers"]["X-Service-Name"],
+                             "order-service")
             self.assertEqual(gw.stop(), 0, gw.log_tail(40))
         finally:
             gw.cleanup()

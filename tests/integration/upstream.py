@@ -15,7 +15,10 @@ a path naming no endpoint is echoed.
 Endpoints:
   /echo                 JSON: method, path (with query), http_version,
                         headers, body_len, body_sha256, conn_id (per TCP
-                        connection), request_no (on that connection), client
+                        connection), request_no (on that connection), client;
+                        ?body=1 adds body (the request body, latin-1 text);
+                        ?notjson=1 answers the text "not {json" labelled
+                        application/json instead
   /status/N             answer status N (no body for 1xx/204/304/HEAD)
   /delay/MS             wait MS ms, then answer like /echo
   /bytes/N              N bytes of the deterministic pattern, Content-Length;
@@ -415,7 +418,11 @@ class Upstream:
             def fn(data):
                 h.update(data)
                 count[0] += len(data)
+                if q.get("body") == "1":
+                    kept.append(data)
             return h, count, fn
+
+        kept = []
 
         if expect and Body.framing(req) != "none":
             sock.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
@@ -445,6 +452,8 @@ class Upstream:
             }
             if q.get("raw") == "1":
                 doc["header_list"] = [[k, v] for k, v in req.headers]
+            if q.get("body") == "1":
+                doc["body"] = b"".join(kept).decode("latin-1")
             return doc
 
         def reply_json(status, doc, extra=()):
@@ -452,6 +461,12 @@ class Upstream:
             self._send(sock, status,
                        [("Content-Type", "application/json")] + list(extra),
                        body, close=not keep, head_only=head,
+                       version="HTTP/1.1")
+            return keep
+
+        if ep == "echo" and q.get("notjson") == "1":
+            self._send(sock, 200, [("Content-Type", "application/json")],
+                       b"not {json", close=not keep, head_only=head,
                        version="HTTP/1.1")
             return keep
 

@@ -147,6 +147,10 @@ class ProxyCacheTest(GatewayTestCase):
                       plugins=pc()),
                 route("mem", ["/mem"], strip_path=False,
                       plugins=pc(memory_cap=4096)),
+                route("xf", ["/xf"], strip_path=False,
+                      plugins=pc() + [{"name": "response-transformer",
+                                       "config": {"remove": {
+                                           "headers": ["X-Secret"]}}}]),
             ]),
             service("flaky", cls.flaky.port, routes=[
                 route("stale", ["/stale"], strip_path=False,
@@ -221,6 +225,21 @@ class ProxyCacheTest(GatewayTestCase):
             self.assertEqual(r.status, 200)
             self.assertIn(r.header("X-Cache-Status"), ("Hit", "Miss"))
         self.assertLessEqual(self.cu.hits(t), 2)
+
+    def test_a_header_hidden_by_response_transformer_is_not_stored(self):
+        """response-transformer (priority 800) removes X-Secret before
+        proxy-cache (100) stores the answer: a hit never brings it
+        back."""
+        t = "/xf/" + uniq("xf") + "?h_X-Secret=s&h_X-Kept=1"
+        c = self.gw.http()
+        r1 = rgtest.http_request(c, "GET", t)
+        r2 = rgtest.http_request(c, "GET", t)
+        c.close()
+        self.assertEqual(r1.header("X-Cache-Status"), "Miss")
+        self.assertEqual(r2.header("X-Cache-Status"), "Hit", r2)
+        for r in (r1, r2):
+            self.assertIsNone(r.header("X-Secret"), r)
+            self.assertEqual(r.header("X-Kept"), "1")
 
     def test_ttl_expiry_refreshes(self):
         t = "/c/" + uniq("ttl")

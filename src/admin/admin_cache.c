@@ -2,7 +2,8 @@
  * cluster-wide purge is the next issue): answered where they arrive,
  * never forwarded to the leader.
  *
- *   DELETE /proxy-cache          purge every entry: 204
+ *   DELETE /proxy-cache          purge every entry: 204 ("/proxy-cache/",
+ *                                an empty key, is 404 and purges nothing)
  *   DELETE /proxy-cache/{key}    purge the entries of X-Cache-Key {key}:
  *                                204 when a worker held a fresh one, else
  *                                404 (purged either way)
@@ -40,6 +41,14 @@ static int parse_key(const char *s, uint64_t *out)
     return 0;
 }
 
+/* Whether the request, whose path reads "/proxy-cache" once its trailing
+ * slashes are gone, was sent as "/proxy-cache/...": an empty key (an
+ * unset shell variable) must not purge everything. */
+static int empty_key(const struct rg_areq *q)
+{
+    return q->target != NULL && strstr(q->target, PREFIX "/") != NULL;
+}
+
 int rg_admin__proxy_cache(struct rg_areq *q)
 {
     const char *p = q->path;
@@ -52,6 +61,10 @@ int rg_admin__proxy_cache(struct rg_areq *q)
         (p[sizeof(PREFIX) - 1] != '\0' && p[sizeof(PREFIX) - 1] != '/'))
         return 0;
     p += sizeof(PREFIX) - 1;
+    if (*p == '\0' && empty_key(q)) {
+        rg_admin__error(q, 404, "Not found");
+        return 1;
+    }
     if (*p == '\0') {
         if (strcmp(q->method, "DELETE") != 0) {
             rg_admin__error(q, 405, "Method not allowed");

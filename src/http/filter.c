@@ -240,7 +240,9 @@ static void cmap_wants(struct rg_chain *c, const struct slot *s,
 
 static void chain_wants(struct rg_chain *c)
 {
-    c->req_max = c->resp_max = BODY_MAX_DEFAULT;
+    /* The smallest of the instances' caps (each 1 MiB unless its wants()
+     * says otherwise): no chain-wide ceiling below what they ask for. */
+    c->req_max = c->resp_max = UINT32_MAX;
     for (size_t i = 0; i < c->n; i++) {
         const struct slot *s = &c->slot[i];
 

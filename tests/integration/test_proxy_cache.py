@@ -152,6 +152,10 @@ class ProxyCacheTest(GatewayTestCase):
                                        "config": {"remove": {
                                            "headers": ["X-Secret"]}}}]),
             ]),
+            service("big", up.port, routes=[
+                route("big", ["/big"], strip_path=False,
+                      plugins=pc(content_type=["application/octet-stream"])),
+            ]),
             service("flaky", cls.flaky.port, routes=[
                 route("stale", ["/stale"], strip_path=False,
                       plugins=pc(cache_ttl=1, stale_if_error=60)),
@@ -240,6 +244,20 @@ class ProxyCacheTest(GatewayTestCase):
         for r in (r1, r2):
             self.assertIsNone(r.header("X-Secret"), r)
             self.assertEqual(r.header("X-Kept"), "1")
+
+    def test_a_response_past_one_mib_is_cached(self):
+        """The cache buffers up to its own cap (16 MiB), not the chain's
+        1 MiB default: a 2 MB answer is served and stored."""
+        t = "/big/bytes/2000000?u=" + uniq("big")
+        c = self.gw.http()
+        r1 = rgtest.http_request(c, "GET", t)
+        r2 = rgtest.http_request(c, "GET", t)
+        c.close()
+        self.assertEqual(r1.status, 200, r1)
+        self.assertEqual(len(r1.body), 2000000)
+        self.assertEqual(r1.header("X-Cache-Status"), "Miss")
+        self.assertEqual(r2.header("X-Cache-Status"), "Hit")
+        self.assertEqual(r2.body, r1.body)
 
     def test_ttl_expiry_refreshes(self):
         t = "/c/" + uniq("ttl")
@@ -434,6 +452,11 @@ class ProxyCacheTest(GatewayTestCase):
             r = self.get(t2)
             self.assertEqual(r.header("X-Cache-Status"), "Hit")
             self.assertLessEqual(self.body_n(r), 2)
+        self.assertEqual(self.admin("GET", "/proxy-cache/" + key2).json()
+                         ["workers"], 2)
+        # An empty key (a script's unset variable) purges nothing.
+        for empty in ("/proxy-cache/", "/proxy-cache//"):
+            self.assertEqual(self.admin("DELETE", empty).status, 404)
         self.assertEqual(self.admin("GET", "/proxy-cache/" + key2).json()
                          ["workers"], 2)
         r = self.admin("DELETE", "/proxy-cache")

@@ -195,12 +195,32 @@ static int k_method(struct rg_yt *t, yaml_node_t *v, void *ctx)
     return rv;
 }
 
+/* Why replacement @s cannot be used with a pattern of @nsub groups, or
+ * NULL: it must make a path (visible ASCII, no '?' or '#': the query is
+ * the request's) and name only groups the pattern has. */
+static const char *repl_error(const char *s, size_t nsub)
+{
+    for (; *s != '\0'; s++) {
+        unsigned char ch = (unsigned char)*s;
+
+        if (ch <= 0x20 || ch >= 0x7f || ch == '?' || ch == '#')
+            return "the replacement may hold only visible ASCII without "
+                   "'?' and '#'";
+        if (ch == '\\' && s[1] >= '1' && s[1] <= '9' &&
+            (size_t)(s[1] - '0') > nsub)
+            return "the replacement names a group the pattern does not "
+                   "have";
+    }
+    return NULL;
+}
+
 static int rewrite_pair(struct rg_yt *t, const char *key, size_t len,
                         yaml_node_t *v, void *ctx)
 {
     struct rq_conf *c = ctx;
     struct rq_rewrite *w;
-    char *anchored;
+    const char *bad;
+    char *pattern;
     int rv;
 
     if (c->n_rewrite == RQ_MAP_MAX)
@@ -209,16 +229,21 @@ static int rewrite_pair(struct rg_yt *t, const char *key, size_t len,
     w->repl = NULL;
     if ((rv = rg_yt_str(t, v, &w->repl)) < 0)
         return rv;
-    anchored = rg_strndup(key, len);
-    if (anchored == NULL) {
+    pattern = rg_strndup(key, len);
+    if (pattern == NULL) {
         rg_free(w->repl);
         return rg_yt_nomem(t);
     }
-    rv = regcomp(&w->re, anchored, REG_EXTENDED);
-    rg_free(anchored);
+    rv = regcomp(&w->re, pattern, REG_EXTENDED);
+    rg_free(pattern);
     if (rv != 0) {
         rg_free(w->repl);
         return rg_yt_err(t, v, "the pattern is not a valid regex");
+    }
+    if ((bad = repl_error(w->repl, w->re.re_nsub)) != NULL) {
+        regfree(&w->re);
+        rg_free(w->repl);
+        return rg_yt_err(t, v, "%s", bad);
     }
     c->n_rewrite++;
     return 0;

@@ -256,6 +256,15 @@ class TransformersTest(GatewayTestCase):
             (rq(http_method="HEAD"), pre + ".http_method: HEAD and CONNECT"),
             (rq(path_rewrite={"(": "/x"}),
              pre + ".path_rewrite.(: the pattern is not a valid regex"),
+            (rq(path_rewrite={"^/a": "/b\\5"}),
+             pre + ".path_rewrite.^/a: the replacement names a group the "
+                   "pattern does not have"),
+            (rq(path_rewrite={"^/a": "/b?x=1"}),
+             pre + ".path_rewrite.^/a: the replacement may hold only "
+                   "visible ASCII"),
+            (rq(path_rewrite={"^/a": "/b c"}),
+             pre + ".path_rewrite.^/a: the replacement may hold only "
+                   "visible ASCII"),
             (rq(header_mapping={"X-A": "Host"}),
              pre + ".header_mapping.X-A: both must be header names"),
             (rq(bogus=1), pre + ".bogus: unknown key"),

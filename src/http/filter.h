@@ -93,7 +93,9 @@ struct rg_filter_ops {
     int priority;        /* Kong's PRIORITY: higher runs first */
     const char *pending; /* non-NULL: the config is read, nothing is
                             enforced yet (the issue that will); each
-                            generation logs a warning */
+                            generation logs a warning. No plugin is
+                            pending since issue 10; kept for those that
+                            land in steps */
     size_t ctx_size;     /* per-request state, bytes */
     /* The RG_FILTER_* needs of an instance with typed config @conf, and
      * the cap for a body it buffers in *@body_max (bytes; left alone: 1

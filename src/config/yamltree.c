@@ -419,6 +419,30 @@ int rg_yt_str(struct rg_yt *t, yaml_node_t *n, char **out)
     return 0;
 }
 
+int rg_yt_word(struct rg_yt *t, yaml_node_t *n, const char *const *words,
+               int *index)
+{
+    char list[256];
+    size_t o = 0;
+    const char *s;
+    size_t len;
+    int rv = rg_yt_scalar(t, n, &s, &len);
+
+    if (rv < 0)
+        return rv;
+    for (int i = 0; words[i] != NULL; i++) {
+        if (strlen(words[i]) == len && memcmp(s, words[i], len) == 0) {
+            *index = i;
+            return 0;
+        }
+    }
+    list[0] = '\0';
+    for (int i = 0; words[i] != NULL && o < sizeof(list); i++)
+        o += (size_t)snprintf(list + o, sizeof(list) - o, "%s%s",
+                              i > 0 ? ", " : "", words[i]);
+    return rg_yt_err(t, n, "must be one of %s", list);
+}
+
 int rg_yt_bool(struct rg_yt *t, yaml_node_t *n, int *out)
 {
     if (n != NULL && plain_is(n, true_words))

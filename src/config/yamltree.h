@@ -119,6 +119,12 @@ int rg_yt_scalar(struct rg_yt *t, yaml_node_t *n, const char **s, size_t *len);
  * the caller on success; on failure it is left as it was. */
 int rg_yt_str(struct rg_yt *t, yaml_node_t *n, char **out);
 
+/* Read a scalar that must be one of the NULL-terminated @words (exact
+ * case) into *@index (its place in @words): 0, or the error "must be one
+ * of <the words>". */
+int rg_yt_word(struct rg_yt *t, yaml_node_t *n, const char *const *words,
+               int *index);
+
 /* Read a boolean (true/false in any case): 0 or "must be a boolean". */
 int rg_yt_bool(struct rg_yt *t, yaml_node_t *n, int *out);
 

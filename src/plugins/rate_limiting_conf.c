@@ -35,25 +35,6 @@ void rg_rl__conf_free(void *p)
     rg_free(c);
 }
 
-/* @v must be one of the NULL-terminated @words; its index in *@out. */
-static int one_of(struct rg_yt *t, yaml_node_t *v, const char *const *words,
-                  const char *list, int *out)
-{
-    const char *s;
-    size_t len;
-    int rv = rg_yt_scalar(t, v, &s, &len);
-
-    if (rv < 0)
-        return rv;
-    for (int i = 0; words[i] != NULL; i++) {
-        if (strcmp(s, words[i]) == 0) {
-            *out = i;
-            return 0;
-        }
-    }
-    return rg_yt_err(t, v, "must be one of %s", list);
-}
-
 static int window(struct rg_yt *t, yaml_node_t *v, void *ctx, int w)
 {
     long long x;
@@ -78,10 +59,7 @@ static int read_by(struct rg_yt *t, yaml_node_t *v, struct rg_rl_ident *id)
     static const char *const by[] = {"consumer", "credential", "ip",
                                      "service",  "header",     "path",
                                      "consumer-group", NULL};
-    int i = 0, rv = one_of(t, v, by,
-                           "consumer, credential, ip, service, header, "
-                           "path",
-                           &i);
+    int i = 0, rv = rg_yt_word(t, v, by, &i);
 
     if (rv == 0 && i == 6)
         return rg_yt_err(t, v, "consumer-group: raftgate has no consumer "
@@ -137,7 +115,7 @@ static int k_policy(struct rg_yt *t, yaml_node_t *v, void *ctx)
     int i;
 
     (void)ctx;
-    return one_of(t, v, policies, "local, cluster, redis", &i);
+    return rg_yt_word(t, v, policies, &i);
 }
 
 static int k_fault_tolerant(struct rg_yt *t, yaml_node_t *v, void *ctx)

@@ -52,21 +52,15 @@ static int k_size(struct rg_yt *t, yaml_node_t *v, void *ctx)
 
 static int k_unit(struct rg_yt *t, yaml_node_t *v, void *ctx)
 {
-    static const char *const names[] = {"bytes", "kilobytes", "megabytes"};
+    static const char *const names[] = {"bytes", "kilobytes", "megabytes",
+                                        NULL};
     static const uint64_t units[] = {1, 1024, 1048576};
-    const char *s;
-    size_t len;
-    int rv = rg_yt_scalar(t, v, &s, &len);
+    int i;
+    int rv = rg_yt_word(t, v, names, &i);
 
-    if (rv < 0)
-        return rv;
-    for (size_t i = 0; i < 3; i++) {
-        if (strcmp(s, names[i]) == 0) {
-            ((struct rsl_conf *)ctx)->unit = units[i];
-            return 0;
-        }
-    }
-    return rg_yt_err(t, v, "must be one of bytes, kilobytes, megabytes");
+    if (rv == 0)
+        ((struct rsl_conf *)ctx)->unit = units[i];
+    return rv;
 }
 
 static int k_require(struct rg_yt *t, yaml_node_t *v, void *ctx)

@@ -151,23 +151,16 @@ int rg_tf_read(struct rg_yt *t, yaml_node_t *v, struct rg_tf_edits *e,
 
 static int type_item(struct rg_yt *t, yaml_node_t *n, size_t i, void *arg)
 {
-    static const char *const names[] = {"string", "number", "boolean"};
+    static const char *const names[] = {"string", "number", "boolean", NULL};
     enum rg_tf_type *types = arg;
-    const char *s;
-    size_t len;
-    int rv = rg_yt_scalar(t, n, &s, &len);
+    int k, rv;
 
-    if (rv < 0)
-        return rv;
     if (i >= RG_TF_LIST_MAX)
         return rg_yt_err(t, n, "at most %d items", RG_TF_LIST_MAX);
-    for (int k = 0; k < 3; k++) {
-        if (strcmp(s, names[k]) == 0) {
-            types[i] = (enum rg_tf_type)k;
-            return 0;
-        }
-    }
-    return rg_yt_err(t, n, "must be one of string, number, boolean");
+    rv = rg_yt_word(t, n, names, &k);
+    if (rv == 0)
+        types[i] = (enum rg_tf_type)k;
+    return rv;
 }
 
 /* Whether @s reads as a value of type @ty. */

@@ -475,7 +475,14 @@ static int compile(struct cctx *c, const json_t *j, struct rg_js **out)
     c->depth++;
     rv = compile_keys(c, j, s);
     c->depth--;
-    return rv;
+    if (rv != 0)
+        return rv;
+    /* Bounds no value can meet are a mistake in the schema, not a rule. */
+    if ((s->has & H_MIN) && (s->has & H_MAX) && s->minimum > s->maximum)
+        return cerr(c, "minimum is above maximum");
+    if ((s->has & H_MINLEN) && (s->has & H_MAXLEN) && s->min_len > s->max_len)
+        return cerr(c, "minLength is above maxLength");
+    return 0;
 }
 
 int rg_js_compile(const json_t *schema, struct rg_js **out, char *err,

@@ -235,6 +235,12 @@ START_TEST(compile_errors_name_the_keyword)
                           "\\\\.[a-z]{2,}$\"}"));
     rg_js_free(compile_ok("{\"pattern\":\"^[[:alpha:]]+[]+*?]{1,3}"
                           "\\\\+x$\"}"));
+    ck_assert_str_eq(compile_err("{\"properties\":{\"a\":{\"minimum\":5,"
+                                 "\"maximum\":1}}}"),
+                     "properties.a: minimum is above maximum");
+    ck_assert_str_eq(compile_err("{\"minLength\":3,\"maxLength\":2}"),
+                     "(root): minLength is above maxLength");
+    rg_js_free(compile_ok("{\"minimum\":1,\"maximum\":1}"));
     ck_assert_str_eq(compile_err("{\"enum\":[]}"),
                      "enum: must be a non-empty array");
     ck_assert_str_eq(compile_err("{\"required\":[1]}"),

@@ -285,10 +285,22 @@ class SeedClusterTest(SeedChecks, unittest.TestCase):
                         node=c.nodes[1])
             self.assertEqual(r.status, 201, r)
             for nd in c.alive():
-                rgtest.wait_until(
-                    lambda: rgtest.request(nd.port, "GET",
-                                           "/api/v1/users").status == 401,
-                    scaled(10.0), 0.05, "the seed on node %d" % nd.id)
+                seen = []
+
+                def serves():
+                    seen.append(rgtest.request(nd.port, "GET",
+                                               "/api/v1/users").status)
+                    return seen[-1] == 401
+                try:
+                    # Twice the usual wait: it once timed out in CI on a
+                    # loaded machine (the cause was not caught; the
+                    # message below says more next time).
+                    rgtest.wait_until(serves, scaled(20.0), 0.05,
+                                      "the seed on node %d" % nd.id)
+                except TimeoutError as e:
+                    raise AssertionError(
+                        "%s: last statuses %s; statuses %s; log:\n%s"
+                        % (e, seen[-5:], c.statuses(), nd.log_tail(60)))
                 self.check_enforced(nd.port)
             problems = c.stop()
             self.assertFalse(problems, problems)

@@ -46,9 +46,10 @@
 enum {
     RG_RLT_FULL = 0,     /* refused: nothing taken */
     RG_RLT_ADMIT = 1,    /* taken */
-    RG_RLT_BUSY = -1,    /* lost every race for its slot (rare: seen
-                            about once in 8M takes under forced
-                            contention); the caller applies
+    RG_RLT_BUSY = -1,    /* its slot was taken over RETRIES times in a
+                            row (rare: the review saw one in 8M takes
+                            under forced contention, with an earlier
+                            protocol); the caller applies
                             fault_tolerant */
 };
 

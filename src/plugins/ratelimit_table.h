@@ -46,7 +46,7 @@
 enum {
     RG_RLT_FULL = 0,     /* refused: nothing taken */
     RG_RLT_ADMIT = 1,    /* taken */
-    RG_RLT_BUSY = -1,    /* its slot was taken over RETRIES times in a
+    RG_RLT_BUSY = -1,    /* its slot was taken over 16 times in a
                             row (rare: the review saw one in 8M takes
                             under forced contention, with an earlier
                             protocol); the caller applies

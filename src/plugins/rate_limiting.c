@@ -32,7 +32,6 @@
 
 #include "core/err.h"
 #include "core/log.h"
-#include "core/siphash.h"
 #include "http/filter.h"
 #include "http/req.h"
 #include "plugins/rate_limiting.h"
@@ -105,7 +104,7 @@ static void take_windows(struct rg_req *r, const struct rg_rl_conf *c,
 
 static uint64_t bucket_key(const struct rg_rl_bucket *b, uint64_t id)
 {
-    return rg_rl__mix(id ^ rg_siphash_process(b->name, strlen(b->name)));
+    return rg_rl__mix(id ^ b->name_hash);
 }
 
 /* Take from every bucket that applies; as take_windows. */

@@ -62,6 +62,7 @@ struct rg_rl_ident {
 
 struct rg_rl_bucket {
     char *name;              /* X-RateLimit-Limit-Type */
+    uint64_t name_hash;      /* of @name, for its table keys */
     struct rg_rl_ident id;
     uint32_t rate, burst;    /* tokens/s, tokens */
 };
@@ -105,7 +106,8 @@ uint32_t rg_rl__window_end(enum rg_rl_window w, uint32_t now);
 int rg_rl__ident(struct rg_req *r, const struct rg_rl_ident *id,
                  int fallback, uint64_t *h);
 
-/* The hash of @r's route and service (their id, else name). */
+/* The hash of @r's route and service (their id, else name); the last
+ * one is remembered per worker, by config generation and route. */
 uint64_t rg_rl__scope(struct rg_req *r);
 
 /* A 64-bit mixer (splitmix64's finaliser) to derive table keys. */

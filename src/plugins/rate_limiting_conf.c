@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/siphash.h"
 #include "plugins/conf_read.h"
 #include "plugins/rate_limiting.h"
 #include "plugins/ratelimit_table.h"
@@ -243,6 +244,7 @@ static int bucket_item(struct rg_yt *t, yaml_node_t *n, size_t i, void *ctx)
     for (size_t j = 0; j + 1 < c->n_buckets; j++)
         if (strcmp(c->bucket[j].name, b->name) == 0)
             return rg_yt_err(t, n, "name %s: duplicate", b->name);
+    b->name_hash = rg_siphash_process(b->name, strlen(b->name));
     return ident_check(t, n, &b->id);
 }
 

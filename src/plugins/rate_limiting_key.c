@@ -120,12 +120,21 @@ int rg_rl__ident(struct rg_req *r, const struct rg_rl_ident *id,
 
 uint64_t rg_rl__scope(struct rg_req *r)
 {
+    static _Thread_local uint64_t gen, hash;
+    static _Thread_local size_t route = RG_NO_INDEX;
     const struct rg_gateway *gw = rg_req_gateway(r);
     size_t ri = rg_req_route(r);
     const struct rg_route *rt = &gw->routes[ri];
     const struct rg_service *svc = &gw->services[rt->service];
-    const char *rs = first(rt->id, rt->name, NULL);
-    uint64_t h = rs != NULL ? hash_str(rs) : rg_rl__mix(ri + 1);
+    const char *rs;
+    uint64_t h;
 
-    return rg_rl__mix(h * 31 + hash_str(first(svc->id, svc->name, svc->host)));
+    if (gen == rg_req_gen_id(r) && route == ri)
+        return hash;
+    rs = first(rt->id, rt->name, NULL);
+    h = rs != NULL ? hash_str(rs) : rg_rl__mix(ri + 1);
+    gen = rg_req_gen_id(r);
+    route = ri;
+    hash = rg_rl__mix(h * 31 + hash_str(first(svc->id, svc->name, svc->host)));
+    return hash;
 }

@@ -714,9 +714,11 @@ static int validate(struct vctx *v, const struct rg_js *s, const json_t *j);
 static const struct rg_js *prop_find(const struct rg_js *s, const char *key)
 {
     struct prop k = {.name = (char *)key};
-    const struct prop *p =
-        bsearch(&k, s->props, s->n_props, sizeof(*s->props), prop_cmp);
+    const struct prop *p;
 
+    if (s->n_props == 0)
+        return NULL; /* no properties: props is NULL, bsearch's is nonnull */
+    p = bsearch(&k, s->props, s->n_props, sizeof(*s->props), prop_cmp);
     return p != NULL ? p->schema : NULL;
 }
 

@@ -27,6 +27,7 @@
 #include "event/worker.h"
 #include "plugins/registry.h"
 #include "raft/rgraft.h"
+#include "upstream/consul.h"
 
 #ifndef RG_SYSCONFDIR
 #define RG_SYSCONFDIR "/usr/local/etc"
@@ -50,6 +51,8 @@ struct control {
                                      admin API's reads */
     struct rg_resolver *resolver; /* cluster mode: upstream names, resolved
                                      off this thread for rebuilds */
+    struct rg_consul *consul;     /* Consul names' watches (both modes) */
+    const char *consul_url;       /* --consul: overrides consul.address */
     uv_timer_t rebuild;           /* coalesces store changes into one
                                      generation (schedule_rebuild) */
     uint64_t rebuild_cost;        /* ns the last rebuild took */
@@ -68,22 +71,25 @@ struct control {
 };
 
 /* Long options without a short form start here. */
-enum { OPT_UNSAFE_LOCAL_READS = 256 };
+enum { OPT_UNSAFE_LOCAL_READS = 256, OPT_CONSUL };
 
 static const struct option long_opts[] = {
     {"unsafe-local-admin-reads", no_argument, NULL, OPT_UNSAFE_LOCAL_READS},
+    {"consul", required_argument, NULL, OPT_CONSUL},
     {NULL, 0, NULL, 0},
 };
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: raftgate [-c FILE] [-t] [-v] "
+    fprintf(f, "usage: raftgate [-c FILE] [-t] [-v] [--consul URL] "
                "[--unsafe-local-admin-reads]\n"
                "       raftgate cluster status|join|promote|remove|"
                "transfer --admin HOST:PORT ...\n"
                "  -c FILE  node config (default %s/raftgate/raftgate.yml)\n"
                "  -t       test the configuration and exit\n"
                "  -v       print the version and exit\n"
+               "  --consul URL\n"
+               "           the Consul agent (overrides consul.address)\n"
                "  --unsafe-local-admin-reads\n"
                "           test builds only: linearizable admin reads are "
                "served locally\n"
@@ -118,8 +124,10 @@ static int cluster_mode(const struct rg_node_conf *nc)
  * is empty (a cluster node before its store is read). */
 static struct rg_gen *load_all(const char *path, struct rg_node_conf *nc,
                                uint64_t id, const struct rg_fsm *store,
-                               int file, struct rg_errbuf *eb)
+                               int file, struct rg_gen_env *env,
+                               struct rg_errbuf *eb)
 {
+    struct rg_gen_env plain = {.ops = rg_plugins_ops()};
     struct rg_gateway gw = {0};
     struct rg_gen *g;
     int rv = 0;
@@ -135,8 +143,7 @@ static struct rg_gen *load_all(const char *path, struct rg_node_conf *nc,
         rg_node_conf_release(nc);
         return NULL;
     }
-    g = rg_gen_new(&gw, nc, &(struct rg_gen_env){.ops = rg_plugins_ops()},
-                   id, eb);
+    g = rg_gen_new(&gw, nc, env != NULL ? env : &plain, id, eb);
     if (g == NULL) {
         rg_gateway_release(&gw);
         rg_node_conf_release(nc);
@@ -207,14 +214,24 @@ static void reload(struct control *ctl)
 {
     struct rg_node_conf nc = {0};
     struct rg_errbuf eb = {{0}};
+    struct rg_gen_env env = {.ops = rg_plugins_ops(), .consul = ctl->consul};
     struct rg_gen *g;
     enum rg_log_level lvl;
 
-    g = load_all(ctl->conf_path, &nc, ctl->next_gen, store_of(ctl), 0, &eb);
+    g = load_all(ctl->conf_path, &nc, ctl->next_gen, store_of(ctl), 0, &env,
+                 &eb);
+    if (g == NULL && env.waiting && ctl->raft == NULL) {
+        /* A new Consul name: the rebuild after its first answer serves
+         * the new file (node settings wait for the next reload). */
+        local_store(ctl);
+        rg_log(RG_LOG_NOTICE, "reload waits for Consul: %s", eb.msg);
+        return;
+    }
     if (g == NULL) {
         rg_log(RG_LOG_ERROR, "reload rejected: %s", eb.msg);
         return;
     }
+    rg_consul_sweep(ctl->consul);
     ctl->next_gen++;
     if (strcmp(nc.proxy_listen, ctl->nc.proxy_listen) != 0 ||
         nc.workers != ctl->nc.workers)
@@ -258,7 +275,7 @@ static void rebuild(struct control *ctl)
 {
     struct rg_gateway gw = {0};
     struct rg_errbuf eb = {{0}};
-    struct rg_gen_env env = {rg_plugins_ops(), ctl->resolver, 0};
+    struct rg_gen_env env = {rg_plugins_ops(), ctl->resolver, 0, ctl->consul};
     const struct rg_fsm *f;
     struct rg_gen *g;
     uint64_t rev;
@@ -281,6 +298,7 @@ static void rebuild(struct control *ctl)
         return;
     }
     publish(ctl, g, rev);
+    rg_consul_sweep(ctl->consul);
     rv = rg_lastgood_save(ctl->nc.raft_data_dir, rev, dp, dl);
     if (rv != 0)
         rg_log(RG_LOG_WARN, "raft.data_dir %s: cannot keep the last config: "
@@ -288,14 +306,46 @@ static void rebuild(struct control *ctl)
     rg_free(dp);
 }
 
+/* Single-node mode: a Consul watch changed; build again from the file's
+ * config as last (re)loaded (the admin API's store), blocking lookups
+ * for other names as a SIGHUP does. */
+static void local_rebuild(struct control *ctl)
+{
+    struct rg_gateway gw = {0};
+    struct rg_errbuf eb = {{0}};
+    struct rg_gen_env env = {.ops = rg_plugins_ops(), .consul = ctl->consul};
+    struct rg_gen *g;
+
+    if (ctl->local == NULL)
+        return;
+    if (rg_admin_gateway(ctl->local, &gw, NULL, NULL, &eb) != 0 ||
+        (g = rg_gen_new(&gw, &ctl->nc, &env, ctl->next_gen, &eb)) == NULL) {
+        rg_gateway_release(&gw);
+        rg_log(env.waiting ? RG_LOG_INFO : RG_LOG_ERROR,
+               "config not rebuilt%s: %s", env.waiting ? " yet" : "", eb.msg);
+        return;
+    }
+    ctl->next_gen++;
+    rg_workers_publish(ctl->workers, ctl->n_workers, g);
+    rg_plugins_serving(ctl->loop, &g->gw);
+    rg_gen_unref(ctl->gen);
+    ctl->gen = g;
+    rg_consul_sweep(ctl->consul);
+    rg_log(RG_LOG_INFO, "config rebuilt for Consul: generation %llu",
+           (unsigned long long)g->id);
+}
+
 static void on_rebuild(uv_timer_t *t)
 {
     struct control *ctl = t->data;
     uint64_t t0 = uv_hrtime();
 
-    if (ctl->stopping || ctl->raft == NULL)
+    if (ctl->stopping || ctl->workers == NULL)
         return;
-    rebuild(ctl);
+    if (ctl->raft == NULL)
+        local_rebuild(ctl);
+    else
+        rebuild(ctl);
     ctl->rebuild_cost = uv_hrtime() - t0;
     uv_update_time(ctl->loop);
     ctl->rebuilt_at = uv_now(ctl->loop);
@@ -341,6 +391,8 @@ static void serve_lastgood(struct control *ctl)
         rg_free(doc);
         return;
     }
+    /* Consul names have no address here: the rebuild that follows asks
+     * the watches. */
     /* Before the loop runs: a blocking lookup delays nothing here. */
     if (rg_gateway_parse(&gw, doc, len, rg_plugins_catalog(), &eb) != 0 ||
         (g = rg_gen_new(&gw, &ctl->nc,
@@ -440,13 +492,36 @@ static void on_seed_tick(uv_timer_t *t)
         ctl->seeding = 0;
 }
 
-/* A name a rebuild waited for is known, or a known one moved. */
+/* A name a rebuild waited for is known, or a known one moved (DNS or
+ * Consul). */
 static void on_resolved(void *arg)
 {
     struct control *ctl = arg;
 
-    if (!ctl->stopping && ctl->raft != NULL)
+    if (!ctl->stopping && ctl->workers != NULL)
         schedule_rebuild(ctl);
+}
+
+/* The Consul watches, in both modes; they query only for names a rebuild
+ * asks about. */
+static int consul_start(struct control *ctl)
+{
+    struct rg_consul_conf cc = {
+        .address = ctl->consul_url ? ctl->consul_url : ctl->nc.consul_address,
+        .token = ctl->nc.consul_token,
+        .datacenter = ctl->nc.consul_datacenter,
+        .domain = ctl->nc.consul_domain,
+        .wait_ms = ctl->nc.consul_wait_ms,
+    };
+
+    ctl->consul = rg_consul_new(ctl->loop, &cc, on_resolved, ctl);
+    if (ctl->consul == NULL) {
+        rg_log(RG_LOG_ERROR, "consul: cannot start (out of memory or curl)");
+        return -1;
+    }
+    uv_timer_init(ctl->loop, &ctl->rebuild);
+    ctl->rebuild.data = ctl;
+    return 0;
 }
 
 static int raft_start(struct control *ctl)
@@ -490,8 +565,6 @@ static int raft_start(struct control *ctl)
         rg_log(RG_LOG_ERROR, "raft: %s", err);
         return -1;
     }
-    uv_timer_init(ctl->loop, &ctl->rebuild);
-    ctl->rebuild.data = ctl;
     uv_timer_init(ctl->loop, &ctl->seed);
     ctl->seed.data = ctl;
     if (ctl->nc.declarative_config != NULL)
@@ -512,6 +585,7 @@ static int admin_start(struct control *ctl)
     ac.raft_addr = ctl->nc.raft_listen;
     ac.proxy_addr = ctl->nc.proxy_listen;
     ac.unsafe_local_reads = ctl->unsafe_local_reads;
+    ac.consul = ctl->consul;
     ctl->admin = rg_admin_start(ctl->loop, &ac, &eb);
     if (ctl->admin == NULL) {
         rg_log(RG_LOG_ERROR, "admin.listen %s", eb.msg);
@@ -581,8 +655,10 @@ static void finish_stop(struct control *ctl)
     rg_plugins_stop();
     if (!uv_is_closing((uv_handle_t *)&ctl->drain_timer))
         uv_close((uv_handle_t *)&ctl->drain_timer, NULL);
+    uv_close((uv_handle_t *)&ctl->rebuild, NULL);
+    rg_consul_close(ctl->consul);
+    ctl->consul = NULL;
     if (ctl->raft != NULL) {
-        uv_close((uv_handle_t *)&ctl->rebuild, NULL);
         rg_resolver_close(ctl->resolver);
         ctl->resolver = NULL;
         rg_raft_stop(ctl->raft, on_raft_stopped, ctl);
@@ -617,7 +693,7 @@ static int test_config(const char *path)
 {
     struct rg_node_conf nc = {0};
     struct rg_errbuf eb = {{0}};
-    struct rg_gen *g = load_all(path, &nc, 1, NULL, 1, &eb);
+    struct rg_gen *g = load_all(path, &nc, 1, NULL, 1, NULL, &eb);
 
     if (g == NULL) {
         fprintf(stderr, "raftgate: %s\n", eb.msg);
@@ -645,7 +721,7 @@ static int run(struct control *ctl)
     enum rg_log_level lvl;
     unsigned n;
 
-    ctl->gen = load_all(ctl->conf_path, &ctl->nc, 1, NULL, 0, &eb);
+    ctl->gen = load_all(ctl->conf_path, &ctl->nc, 1, NULL, 0, NULL, &eb);
     if (ctl->gen == NULL) {
         fprintf(stderr, "raftgate: %s\n", eb.msg);
         return 1;
@@ -677,7 +753,8 @@ static int run(struct control *ctl)
         rg_log(RG_LOG_ERROR, "status.listen %s", eb.msg);
         return 1;
     }
-    if ((cluster_mode(&ctl->nc) && raft_start(ctl) != 0) ||
+    if (consul_start(ctl) != 0 ||
+        (cluster_mode(&ctl->nc) && raft_start(ctl) != 0) ||
         admin_start(ctl) != 0)
         return 1;
     rg_plugins_serving(ctl->loop, &ctl->gen->gw);
@@ -695,8 +772,9 @@ static int run(struct control *ctl)
     rg_log(RG_LOG_NOTICE, "raftgate: listening on %s with %u workers%s",
            ctl->nc.proxy_listen, ctl->n_workers,
            ctl->raft ? " (cluster mode)" : "");
-    if (ctl->raft != NULL) /* the store may have been read from disk */
-        schedule_rebuild(ctl);
+    /* Cluster mode: the store may have been read from disk. Both: the
+     * start-up generation gave Consul names no address; ask the watches. */
+    schedule_rebuild(ctl);
     uv_run(ctl->loop, UV_RUN_DEFAULT);
     rg_workers_join(ctl->workers, ctl->n_workers);
     rg_log(RG_LOG_NOTICE, "raftgate: stopped");
@@ -714,6 +792,7 @@ int main(int argc, char **argv)
     const char *conf = RG_SYSCONFDIR "/raftgate/raftgate.yml";
     int test = 0;
     int unsafe_local_reads = 0;
+    const char *consul_url = NULL;
     int opt;
 
     if (argc > 1 && strcmp(argv[1], "cluster") == 0)
@@ -724,6 +803,15 @@ int main(int argc, char **argv)
         case 't': test = 1; break;
         case 'v': print_version(); return 0;
         case 'h': usage(stdout); return 0;
+        case OPT_CONSUL:
+            if (strncmp(optarg, "http://", 7) != 0 &&
+                strncmp(optarg, "https://", 8) != 0) {
+                fprintf(stderr, "raftgate: --consul: an http:// or https:// "
+                                "URL\n");
+                return 2;
+            }
+            consul_url = optarg;
+            break;
         case OPT_UNSAFE_LOCAL_READS:
             if (!RG_FAILPOINTS_BUILT)
                 return unsafe_refused("unsafe-local-admin-reads");
@@ -744,5 +832,6 @@ int main(int argc, char **argv)
     memset(&ctl, 0, sizeof(ctl));
     ctl.conf_path = conf;
     ctl.unsafe_local_reads = unsafe_local_reads;
+    ctl.consul_url = consul_url;
     return run(&ctl);
 }

@@ -637,6 +637,7 @@ struct rg_admin *rg_admin_start(uv_loop_t *loop,
     a->loop = loop;
     a->raft = c->raft;
     a->unsafe_local_reads = c->unsafe_local_reads;
+    a->consul = c->consul;
     if (c->token != NULL && c->token[0] != '\0' &&
         (a->token = rg_strdup(c->token)) == NULL) {
         rg_free(a);

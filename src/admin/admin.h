@@ -19,6 +19,8 @@ struct rg_raft;
 struct rg_fsm;
 struct rg_admin;
 
+struct rg_consul;
+
 struct rg_admin_conf {
     const char *listen;     /* "host:port" */
     const char *token;      /* bearer token; NULL or "" = no auth */
@@ -35,6 +37,9 @@ struct rg_admin_conf {
      * barrier and no forwarding, so they may be stale. GET /status lists
      * it under "unsafe". */
     int unsafe_local_reads;
+    /* Consul watches, for GET /status's "consul" (kept until
+     * rg_admin_stop); may be NULL. */
+    const struct rg_consul *consul;
 };
 
 /* Start the admin API on @loop. Strings in @c are copied. Returns NULL

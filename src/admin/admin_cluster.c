@@ -6,6 +6,7 @@
  * Once the Raft change committed, any later failure answers 504 unknown.
  * PUT /cluster/members/{id} rewrites a member's registry record. */
 #include "admin/admin_int.h"
+#include "upstream/consul.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -105,6 +106,7 @@ static void get_status(struct rg_areq *q)
     /* A dump of the store when it changed since the last: computed here,
      * not in rg_raft_status, which every admin request calls. */
     uint64_t hash = f ? rg_fsm_config_hash(f) : 0;
+    json_t *o;
 
     if (q->a->raft != NULL)
         rg_raft_status(q->a->raft, &st);
@@ -112,9 +114,7 @@ static void get_status(struct rg_areq *q)
         st.state = "single-node";
         st.revision = f ? rg_fsm_revision(f) : 0;
     }
-    rg_admin__reply(
-        q, 200,
-        json_pack("{s:I,s:o,s:b,s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:o,s:{},"
+    o = json_pack("{s:I,s:o,s:b,s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:o,s:{},"
                   "s:{s:[]},s:o}",
                   "id", (json_int_t)st.id, "incarnation",
                   hex64(st.incarnation), "ready",
@@ -128,8 +128,11 @@ static void get_status(struct rg_areq *q)
                   (json_int_t)(q->a->raft ? q->a->served : st.revision),
                   "config_hash",
                   hex64(hash), "cb", "quota", "leases",
-                  "unsafe", unsafe_switches(q->a)),
-        st.revision, NULL);
+                  "unsafe", unsafe_switches(q->a));
+    /* Each Consul watch's state (upstream/consul.h). */
+    if (o != NULL)
+        json_object_set_new(o, "consul", rg_consul_status(q->a->consul));
+    rg_admin__reply(q, 200, o, st.revision, NULL);
 }
 
 static const char *type_name(uint8_t t)

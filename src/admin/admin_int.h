@@ -33,6 +33,7 @@ struct rg_admin {
     unsigned live;               /* request objects not freed yet */
     int unsafe_local_reads;      /* rg_admin_conf.unsafe_local_reads */
     uint64_t served;             /* rg_admin_served */
+    const struct rg_consul *consul; /* rg_admin_conf.consul, or NULL */
     int stopping;                /* rg_admin_stop started */
     int stopped;                 /* free @a when live reaches 0 */
 };

@@ -756,6 +756,113 @@ static int check_cluster(struct rg_yt *t, struct node_ctx *c)
     return rv;
 }
 
+/* ---- consul: ---- */
+
+static int consul_address(struct rg_yt *t, yaml_node_t *v, void *ctx)
+{
+    const char *s, *rest;
+    size_t len;
+    int rv = rg_yt_scalar(t, v, &s, &len);
+
+    if (rv < 0)
+        return rv;
+    rest = strncmp(s, "http://", 7) == 0    ? s + 7
+           : strncmp(s, "https://", 8) == 0 ? s + 8
+                                            : NULL;
+    if (rest == NULL || rest[0] == '\0' || rest[0] == '/' ||
+        strpbrk(rest, "?#@ \t") != NULL ||
+        (strchr(rest, '/') != NULL && strcmp(strchr(rest, '/'), "/") != 0))
+        return rg_yt_err(t, v, "must be an http:// or https:// URL of the "
+                               "agent, like \"http://127.0.0.1:8500\"");
+    return rg_yt_str(t, v, &conf(ctx)->consul_address);
+}
+
+static int consul_token(struct rg_yt *t, yaml_node_t *v, void *ctx)
+{
+    const char *s;
+    size_t len, i = 0;
+    int rv = rg_yt_scalar(t, v, &s, &len);
+
+    if (rv < 0)
+        return rv;
+    while (i < len && s[i] > 0x20 && s[i] < 0x7f)
+        i++;
+    if (len == 0 || i < len || len > TOKEN_MAX)
+        return rg_yt_err(t, v, "must be 1..%d printable ASCII characters "
+                               "without spaces", TOKEN_MAX);
+    return rg_yt_str(t, v, &conf(ctx)->consul_token);
+}
+
+/* DNS labels of [A-Za-z0-9_-] joined by dots (one label when !@dots). */
+static int labels_ok(const char *s, size_t len, int dots)
+{
+    size_t run = 0;
+
+    for (size_t i = 0; i < len; i++) {
+        char ch = s[i];
+
+        if (ch == '.' && dots && run > 0) {
+            run = 0;
+            continue;
+        }
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+              (ch >= '0' && ch <= '9') || ch == '-' || ch == '_') ||
+            ++run > 63)
+            return 0;
+    }
+    return len > 0 && run > 0 && len <= HOSTNAME_MAX;
+}
+
+static int consul_label(struct rg_yt *t, yaml_node_t *v, int dots, char **out)
+{
+    const char *s;
+    size_t len;
+    int rv = rg_yt_scalar(t, v, &s, &len);
+
+    if (rv < 0)
+        return rv;
+    if (!labels_ok(s, len, dots))
+        return rg_yt_err(t, v, dots ? "must be DNS labels of [A-Za-z0-9_-] "
+                                      "joined by dots"
+                                    : "must be one DNS label of "
+                                      "[A-Za-z0-9_-]");
+    return rg_yt_str(t, v, out);
+}
+
+static int consul_datacenter(struct rg_yt *t, yaml_node_t *v, void *ctx)
+{
+    return consul_label(t, v, 0, &conf(ctx)->consul_datacenter);
+}
+
+static int consul_domain(struct rg_yt *t, yaml_node_t *v, void *ctx)
+{
+    return consul_label(t, v, 1, &conf(ctx)->consul_domain);
+}
+
+static int consul_wait(struct rg_yt *t, yaml_node_t *v, void *ctx)
+{
+    uint32_t ms;
+    int rv = read_duration(t, v, 1000, &ms);
+
+    if (rv < 0)
+        return rv;
+    if (ms > 600000)
+        return rg_yt_err(t, v, "must be at most 10m (Consul's limit)");
+    conf(ctx)->consul_wait_ms = ms;
+    return 0;
+}
+
+/* clang-format off */
+static const struct rg_yt_key consul_keys[] = {
+    {"address", consul_address},
+    {"token", consul_token},
+    {"datacenter", consul_datacenter},
+    {"domain", consul_domain},
+    {"wait", consul_wait},
+    {NULL, NULL},
+};
+/* clang-format on */
+
 /* ---- The root ---- */
 
 static int sec_proxy(struct rg_yt *t, yaml_node_t *v, void *ctx)
@@ -788,6 +895,11 @@ static int sec_node(struct rg_yt *t, yaml_node_t *v, void *ctx)
     return rg_yt_map(t, v, node_keys, ctx);
 }
 
+static int sec_consul(struct rg_yt *t, yaml_node_t *v, void *ctx)
+{
+    return rg_yt_map(t, v, consul_keys, ctx);
+}
+
 static int sec_raft(struct rg_yt *t, yaml_node_t *v, void *ctx)
 {
     struct node_ctx *c = ctx;
@@ -806,6 +918,7 @@ static const struct rg_yt_key root_keys[] = {
     {"gateway", sec_gateway},
     {"node", sec_node},
     {"raft", sec_raft},
+    {"consul", sec_consul},
     {NULL, NULL},
 };
 /* clang-format on */
@@ -912,6 +1025,8 @@ int rg_node_conf_defaults(struct rg_node_conf *nc)
         {&nc->error_log, "stderr"},
         {&nc->log_level, "info"},
         {&nc->raft_data_dir, "/var/lib/raftgate"},
+        {&nc->consul_address, "http://127.0.0.1:8500"},
+        {&nc->consul_domain, "consul"},
     };
 
     memset(nc, 0, sizeof(*nc));
@@ -928,6 +1043,7 @@ int rg_node_conf_defaults(struct rg_node_conf *nc)
     nc->raft_election_ms = 1000;
     nc->raft_heartbeat_ms = 100;
     nc->raft_snapshot_threshold = 8192;
+    nc->consul_wait_ms = 60000;
     for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
         *strs[i].field = rg_strdup(strs[i].value);
         if (*strs[i].field == NULL) {
@@ -957,5 +1073,9 @@ void rg_node_conf_release(struct rg_node_conf *nc)
         rg_free(nc->raft_voters[i].address);
     rg_free(nc->raft_voters);
     rg_cidrs_release(&nc->trusted_ips);
+    rg_free(nc->consul_address);
+    rg_free(nc->consul_token);
+    rg_free(nc->consul_datacenter);
+    rg_free(nc->consul_domain);
     memset(nc, 0, sizeof(*nc));
 }

@@ -63,13 +63,22 @@ struct rg_node_conf {
                                     info */
     char *access_log;            /* path, or NULL when off (the default;
                                     the file says `off`) */
+    /* consul: (discovery, src/upstream/consul.h) */
+    char *consul_address;        /* "http[s]://host:port", default
+                                    "http://127.0.0.1:8500" */
+    char *consul_token;          /* X-Consul-Token, NULL = none */
+    char *consul_datacenter;     /* dc= for names without one, NULL */
+    char *consul_domain;         /* names end in .service[.DC].<this>,
+                                    default "consul" */
+    uint32_t consul_wait_ms;     /* blocking query wait, 1 s..10 min,
+                                    60000 */
     /* gateway config: */
     char *declarative_config;    /* path to the Kong-format file, NULL when
                                     not set (the default) */
 };
 
 /* File syntax (conf/raftgate.yml documents every key): sections proxy,
- * admin, status, log, gateway, node, raft; every key optional unless said
+ * admin, status, log, gateway, node, raft, consul; every key optional unless said
  * otherwise; unknown keys are errors. Durations are integer ms or "250ms", "10s", "2m", "1h" (1 ms..
  * 24 h; drain_timeout may be 0). Sizes are integer bytes or "32k", "8m",
  * "1g" (powers of 1024); max_header_size 1k..1m, max_body_size 0..1 TiB.
@@ -90,7 +99,12 @@ struct rg_node_conf {
  * path (relative to the file's folder); election_timeout 10 ms..24 h,
  * heartbeat_timeout 1 ms..24 h and below election_timeout;
  * snapshot_threshold 16..2^31-1. admin.token is 1..256 printable ASCII
- * characters without spaces. node: alone (without raft:) is allowed. */
+ * characters without spaces. node: alone (without raft:) is allowed.
+ *
+ * consul: address is an http:// or https:// URL (no path but "/"), token
+ * 1..256 printable ASCII characters without spaces, datacenter a DNS
+ * label of [A-Za-z0-9_-], domain such labels joined by dots, wait a
+ * duration of 1 s..10 min (Consul caps it at 10 min). */
 
 /* Parse @path into @nc (defaults filled first; an empty file gives the
  * defaults). On failure returns -EINVAL, -ENOMEM or the -errno of

@@ -12,11 +12,13 @@
 #include "core/log.h"
 #include "http/filter.h"
 
-/* "ip:port" of @a into @key. */
-static void addr_key(const struct sockaddr_storage *a, uint16_t port,
-                     char *key, size_t cap)
+/* "ip:port" of @a (its own port: a Consul instance brings one) into @key. */
+static void addr_key(const struct sockaddr_storage *a, char *key, size_t cap)
 {
     char ip[INET6_ADDRSTRLEN];
+    uint16_t port = ntohs(a->ss_family == AF_INET6
+                              ? ((const struct sockaddr_in6 *)a)->sin6_port
+                              : ((const struct sockaddr_in *)a)->sin_port);
     const void *in =
         a->ss_family == AF_INET6
             ? (const void *)&((const struct sockaddr_in6 *)a)->sin6_addr
@@ -26,23 +28,46 @@ static void addr_key(const struct sockaddr_storage *a, uint16_t port,
     snprintf(key, cap, "%s:%u", ip, port);
 }
 
+/* The addresses of @svc's host: a Consul name's from the watches (each
+ * instance with its own port; none passing is a target without address,
+ * *@none_ok), any other name's from the resolver. */
+static int resolve_host(const struct rg_service *svc,
+                        const struct rg_node_conf *nc, struct rg_gen_env *env,
+                        struct sockaddr_storage *a, size_t *n, int *none_ok)
+{
+    int rv;
+
+    *none_ok = 1;
+    if (env->consul != NULL) {
+        rv = rg_consul_get(env->consul, svc->host, a, RG_RESOLVER_MAX_ADDRS, n);
+        if (rv != 1)
+            return rv;
+    } else if (rg_consul_name_parse(svc->host, nc->consul_domain, NULL) == 1) {
+        *n = 0;
+        return 0;
+    }
+    *none_ok = 0;
+    return env->resolver != NULL
+               ? rg_resolver_get(env->resolver, svc->host, svc->port, a,
+                                 RG_RESOLVER_MAX_ADDRS, n)
+               : rg_resolve_now(svc->host, svc->port, a, RG_RESOLVER_MAX_ADDRS,
+                                n);
+}
+
 static int target_init(struct rg_upstream_target *t,
-                       const struct rg_service *svc, struct rg_gen_env *env,
+                       const struct rg_service *svc,
+                       const struct rg_node_conf *nc, struct rg_gen_env *env,
                        struct rg_errbuf *eb)
 {
     struct sockaddr_storage a[RG_RESOLVER_MAX_ADDRS];
     char hp[300];
     size_t n = 0;
-    int rv;
+    int none_ok, rv;
 
     snprintf(hp, sizeof(hp), strchr(svc->host, ':') ? "[%s]:%u" : "%s:%u",
              svc->host, svc->port);
-    rv = env->resolver != NULL
-             ? rg_resolver_get(env->resolver, svc->host, svc->port, a,
-                               RG_RESOLVER_MAX_ADDRS, &n)
-             : rg_resolve_now(svc->host, svc->port, a, RG_RESOLVER_MAX_ADDRS,
-                              &n);
-    if (rv == 0 && n == 0)
+    rv = resolve_host(svc, nc, env, a, &n, &none_ok);
+    if (rv == 0 && n == 0 && !none_ok)
         rv = -EHOSTUNREACH; /* a target needs an address (pick_addr) */
     if (rv == -EAGAIN) {
         env->waiting = 1;
@@ -54,7 +79,7 @@ static int target_init(struct rg_upstream_target *t,
                              svc->name ? svc->name : "?", svc->host,
                              rg_strerror(rv));
     t->host_header = rg_strdup(hp);
-    t->addrs = rg_calloc(n, sizeof(*t->addrs));
+    t->addrs = rg_calloc(n ? n : 1, sizeof(*t->addrs));
     if (t->host_header == NULL || t->addrs == NULL) {
         rg_free(t->host_header); /* not counted in n_targets yet */
         rg_free(t->addrs);
@@ -64,7 +89,7 @@ static int target_init(struct rg_upstream_target *t,
         t->host_header[strlen(hp) - 3] = '\0';
     for (size_t i = 0; i < n; i++) {
         t->addrs[i].addr = a[i];
-        addr_key(&a[i], svc->port, t->addrs[i].key, sizeof(t->addrs[i].key));
+        addr_key(&a[i], t->addrs[i].key, sizeof(t->addrs[i].key));
     }
     t->n_addrs = n;
     return 0;
@@ -165,7 +190,7 @@ struct rg_gen *rg_gen_new(struct rg_gateway *gw, const struct rg_node_conf *nc,
     if (g->targets == NULL || limits_init(&g->limits, nc) != 0)
         goto err;
     for (size_t i = 0; i < gw->n_services; i++) {
-        if (target_init(&g->targets[i], &gw->services[i], env, eb) != 0)
+        if (target_init(&g->targets[i], &gw->services[i], nc, env, eb) != 0)
             goto err;
         g->n_targets++;
     }

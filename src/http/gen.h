@@ -14,6 +14,7 @@
 #include "config/node.h"
 #include "core/errbuf.h"
 #include "route/router.h"
+#include "upstream/consul.h"
 #include "upstream/pool.h"
 #include "upstream/resolver.h"
 
@@ -29,7 +30,9 @@ struct rg_upstream_addr {
  * worker, a retry going to the next (http/proxy.c). */
 struct rg_upstream_target {
     char *host_header;              /* "host" or "host:port" */
-    struct rg_upstream_addr *addrs; /* rg_malloc'd, n_addrs >= 1 */
+    struct rg_upstream_addr *addrs; /* rg_malloc'd; n_addrs >= 1 but for
+                                       a Consul name with no passing
+                                       instance (answered 503) */
     size_t n_addrs;
 };
 
@@ -76,6 +79,9 @@ struct rg_gen_env {
     int waiting;                  /* out: failed because a name is being
                                      resolved; build again when the
                                      resolver says it changed */
+    struct rg_consul *consul;     /* Consul names from these watches (the
+                                     control loop); NULL: such names have
+                                     no address yet (start-up, -t) */
 };
 
 /* Build a generation from @gw (taken on success: @gw is zeroed) and the

@@ -86,6 +86,8 @@ static void up_state_fini(struct rg_upconn *up)
 #define MSG_NO_ROUTE "no Route matched with those values"
 #define MSG_BAD_UPSTREAM "An invalid response was received from the upstream server"
 #define MSG_TIMEOUT "The upstream server is timing out"
+/* Kong's, when a balancer has no target to give. */
+#define MSG_NO_PEER "failure to get a peer from the ring-balancer"
 
 static void attempt_start(struct rg_req *r);
 static void attempt_fail(struct rg_req *r, int err, const char *why);
@@ -679,6 +681,8 @@ void rg_proxy_phase_done(struct rg_req *r, enum rg_phase ph,
         rv = build_upstream_head(r);
         if (rv != 0)
             refuse(r, rv == -E2BIG ? RG_EHEAD : rv);
+        else if (r->tgt->n_addrs == 0) /* a Consul service, none passing */
+            rg_proxy_reply_error(r->c, r, 503, MSG_NO_PEER, 0);
         else
             attempt_start(r);
         return;

@@ -5,7 +5,8 @@
  * RG_FETCH_MAX_REDIRS times and only to http or https (only https from an
  * https URL); TLS peers are verified (curl's defaults); every body has a
  * cap. curl's own allocations go through rg_malloc & co. Proxies come from
- * the environment (http_proxy, https_proxy, no_proxy) as curl reads them.
+ * the environment (http_proxy, https_proxy, no_proxy) as curl reads them,
+ * unless a fetch asks for none (no_proxy: Consul's local agent).
  * Thread: everything here runs on the fetcher's loop's thread only. */
 #ifndef RG_UPSTREAM_FETCH_H
 #define RG_UPSTREAM_FETCH_H
@@ -32,6 +33,8 @@ struct rg_fetch_opts {
     const char *want_header;    /* a response header's name (any case)
                                    whose value the result carries, e.g.
                                    "X-Consul-Index"; or NULL; copied */
+    int no_proxy;               /* 1: connect directly, whatever
+                                   http_proxy & co say */
 };
 
 struct rg_fetch_result {

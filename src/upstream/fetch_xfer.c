@@ -97,7 +97,7 @@ static int add_headers(struct rg_fetch *x, const char *const *h)
 
 /* Every option of a transfer: 0, -ENOMEM, or -EIO if curl refuses one. */
 static int setup(struct rg_fetch *x, const char *url, long timeout_ms,
-                 int https)
+                 int https, int no_proxy)
 {
     CURLcode rv = CURLE_OK;
 
@@ -119,6 +119,8 @@ static int setup(struct rg_fetch *x, const char *url, long timeout_ms,
     SET(CURLOPT_ERRORBUFFER, x->errbuf);
     if (x->hdrs != NULL)
         SET(CURLOPT_HTTPHEADER, x->hdrs);
+    if (no_proxy)
+        SET(CURLOPT_NOPROXY, "*"); /* overrides the environment's */
     return rv == CURLE_OK ? 0 : rv == CURLE_OUT_OF_MEMORY ? -ENOMEM : -EIO;
 }
 
@@ -150,7 +152,7 @@ int rg_fetch__new(struct rg_fetcher *f, const char *url,
     if ((x->easy = curl_easy_init()) == NULL)
         goto err_after_alloc;
     rv = setup(x, url, o->timeout_ms > 0 ? o->timeout_ms : RG_FETCH_TIMEOUT_MS,
-               has_prefix(url, "https://"));
+               has_prefix(url, "https://"), o->no_proxy);
     if (rv != 0)
         goto err_after_alloc;
     *out = x;

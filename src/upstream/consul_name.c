@@ -73,14 +73,14 @@ int rg_consul_name_parse(const char *host, const char *domain,
         return 0;
     n = split(host, hl - dl - 1, lp, ll);
     /* NAME.service, TAG.NAME.service, NAME.service.DC, TAG.NAME.service.DC */
-    if (n >= 2 && is_service(lp[n - 1], ll[n - 1]) && n <= 3)
+    if (n >= 1 && is_service(lp[n - 1], ll[n - 1]))
         svc = n - 1;
-    else if (n >= 3 && is_service(lp[n - 2], ll[n - 2]))
+    else if (n >= 2 && is_service(lp[n - 2], ll[n - 2]))
         svc = n - 2;
     else if (n < 0 && strstr(host, ".service.") != NULL)
         return -EINVAL; /* more labels than any form has */
-    if (svc < 0)
-        return 0;
+    if (svc <= 0)
+        return 0; /* no label before "service": not a service name */
     if (svc > 2)
         return -EINVAL;
     rv = label(lp[svc - 1], ll[svc - 1], out->service);

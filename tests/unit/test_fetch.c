@@ -299,6 +299,34 @@ START_TEST(wanted_header)
 }
 END_TEST
 
+/* http_proxy is followed by default, and never with no_proxy (Consul's
+ * agent is local): with a proxy that refuses connections, the plain fetch
+ * fails and the no_proxy one reaches the server. */
+START_TEST(no_proxy_ignores_http_proxy)
+{
+    struct server s;
+    struct rg_fetch_opts o = {.no_proxy = 1};
+    char proxy[64];
+    int dead_port, dead = bound_socket(&dead_port); /* never listens */
+    struct got g;
+
+    server_start(&s);
+    snprintf(proxy, sizeof(proxy), "http://127.0.0.1:%d", dead_port);
+    setenv("http_proxy", proxy, 1);
+    unsetenv("no_proxy");
+    unsetenv("NO_PROXY");
+    g = fetch_one(url(&s, "/ok"), NULL);
+    ck_assert_int_ne(g.err, 0);
+    g = fetch_one(url(&s, "/ok"), &o);
+    ck_assert_int_eq(g.err, 0);
+    ck_assert_int_eq(g.status, 200);
+    ck_assert_str_eq(g.body, "hello /ok");
+    unsetenv("http_proxy");
+    close(dead);
+    server_stop(&s);
+}
+END_TEST
+
 /* Request headers reach the server (it answers 403 without them), with
  * the User-Agent raftgate/<version>. */
 START_TEST(request_headers_sent)
@@ -780,6 +808,7 @@ int main(void)
     tcase_add_test(tc, not_found_is_a_status);
     tcase_add_test(tc, wanted_header);
     tcase_add_test(tc, request_headers_sent);
+    tcase_add_test(tc, no_proxy_ignores_http_proxy);
     tcase_add_test(tc, body_cap);
     tcase_add_test(tc, timeout);
     tcase_add_test(tc, refused);

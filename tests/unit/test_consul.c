@@ -1,0 +1,216 @@
+/* Unit tests for Consul's name parser and answer decoder
+ * (src/upstream/consul_name.c): the four DNS forms, the domain, what is
+ * not a Consul name, malformed labels; the decoder's Service.Address /
+ * Node.Address rule, ports, skipped entries, sorting and duplicates, caps,
+ * and what is not an answer. The watches are driven through the real
+ * binary in tests/integration/test_consul.py. */
+#include <arpa/inet.h>
+#include <check.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "upstream/consul.h"
+
+static struct rg_consul_name nm;
+
+static int parse(const char *host, const char *domain)
+{
+    return rg_consul_name_parse(host, domain, &nm);
+}
+
+/* NAME.service.consul and its three other forms. */
+START_TEST(name_forms)
+{
+    ck_assert_int_eq(parse("web.service.consul", NULL), 1);
+    ck_assert_str_eq(nm.service, "web");
+    ck_assert_str_eq(nm.tag, "");
+    ck_assert_str_eq(nm.dc, "");
+    ck_assert_int_eq(parse("v2.web.service.consul", NULL), 1);
+    ck_assert_str_eq(nm.service, "web");
+    ck_assert_str_eq(nm.tag, "v2");
+    ck_assert_str_eq(nm.dc, "");
+    ck_assert_int_eq(parse("web.service.dc1.consul", NULL), 1);
+    ck_assert_str_eq(nm.service, "web");
+    ck_assert_str_eq(nm.tag, "");
+    ck_assert_str_eq(nm.dc, "dc1");
+    ck_assert_int_eq(parse("v2.web.service.dc-2.consul", NULL), 1);
+    ck_assert_str_eq(nm.service, "web");
+    ck_assert_str_eq(nm.tag, "v2");
+    ck_assert_str_eq(nm.dc, "dc-2");
+    /* Case-insensitive keywords, a trailing dot, underscores. */
+    ck_assert_int_eq(parse("My_Svc.SERVICE.Consul.", NULL), 1);
+    ck_assert_str_eq(nm.service, "My_Svc");
+}
+END_TEST
+
+/* Another domain, with dots; the default one is then not Consul's. */
+START_TEST(name_domain)
+{
+    ck_assert_int_eq(parse("web.service.sd.example", "sd.example"), 1);
+    ck_assert_str_eq(nm.service, "web");
+    ck_assert_int_eq(parse("v1.web.service.east.sd.example", "sd.example"), 1);
+    ck_assert_str_eq(nm.tag, "v1");
+    ck_assert_str_eq(nm.dc, "east");
+    ck_assert_int_eq(parse("web.service.consul", "sd.example"), 0);
+}
+END_TEST
+
+/* Names that are not Consul's go to DNS. */
+START_TEST(name_not_consul)
+{
+    static const char *const not[] = {
+        "example.com", "consul", "service.consul", "web.consul",
+        "web.node.consul", "web.service.consul.example.com", "127.0.0.1",
+        "::1", "a.b.c.d.consul", "webservice.consul", "",
+    };
+
+    for (size_t i = 0; i < sizeof(not) / sizeof(not[0]); i++)
+        ck_assert_msg(parse(not[i], NULL) == 0, "%s", not[i]);
+}
+END_TEST
+
+/* A Consul form with a bad label is an error, not a DNS name. */
+START_TEST(name_malformed)
+{
+    char long_label[80];
+
+    ck_assert_int_eq(parse(".service.consul", NULL), -EINVAL);
+    ck_assert_int_eq(parse("w%20b.service.consul", NULL), -EINVAL);
+    ck_assert_int_eq(parse("w/b.service.consul", NULL), -EINVAL);
+    ck_assert_int_eq(parse("..web.service.consul", NULL), -EINVAL);
+    ck_assert_int_eq(parse("web.service..consul", NULL), -EINVAL);
+    ck_assert_int_eq(parse("a.b.c.service.dc.consul", NULL), -EINVAL);
+    memset(long_label, 'x', 64);
+    strcpy(long_label + 64, ".service.consul");
+    ck_assert_int_eq(parse(long_label, NULL), -EINVAL);
+    long_label[1] = '.'; /* "x." + 62 x: both labels fit */
+    ck_assert_int_eq(parse(long_label, NULL), 1);
+    ck_assert_int_eq(rg_consul_name_parse("web.service.consul", NULL, NULL), 1);
+}
+END_TEST
+
+static struct sockaddr_storage out[RG_CONSUL_MAX_INSTANCES];
+static size_t n, skipped;
+
+static int decode(const char *json, size_t max)
+{
+    return rg_consul_decode(json, strlen(json), out, max, &n, &skipped);
+}
+
+/* "ip:port" of out[i]. */
+static const char *at(size_t i)
+{
+    static char s[64];
+    char ip[INET6_ADDRSTRLEN];
+
+    if (out[i].ss_family == AF_INET) {
+        struct sockaddr_in *a = (struct sockaddr_in *)&out[i];
+
+        inet_ntop(AF_INET, &a->sin_addr, ip, sizeof(ip));
+        snprintf(s, sizeof(s), "%s:%u", ip, ntohs(a->sin_port));
+    } else {
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&out[i];
+
+        inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof(ip));
+        snprintf(s, sizeof(s), "[%s]:%u", ip, ntohs(a->sin6_port));
+    }
+    return s;
+}
+
+/* Service.Address, else Node.Address; each with Service.Port; sorted. */
+START_TEST(decode_addresses)
+{
+    ck_assert_int_eq(
+        decode("[{\"Node\":{\"Address\":\"10.0.0.9\"},"
+               "\"Service\":{\"Address\":\"10.0.0.2\",\"Port\":8080}},"
+               "{\"Node\":{\"Address\":\"10.0.0.1\"},"
+               "\"Service\":{\"Address\":\"\",\"Port\":81},\"Checks\":[]},"
+               "{\"Node\":{\"Address\":\"10.0.0.3\"},"
+               "\"Service\":{\"Port\":82}},"
+               "{\"Service\":{\"Address\":\"::1\",\"Port\":83}}]",
+               RG_CONSUL_MAX_INSTANCES),
+        0);
+    ck_assert_uint_eq(n, 4);
+    ck_assert_uint_eq(skipped, 0);
+    ck_assert_str_eq(at(0), "10.0.0.1:81");
+    ck_assert_str_eq(at(1), "10.0.0.2:8080");
+    ck_assert_str_eq(at(2), "10.0.0.3:82");
+    ck_assert_str_eq(at(3), "[::1]:83");
+}
+END_TEST
+
+/* No instance passing: an empty list is an answer, not an error. */
+START_TEST(decode_empty)
+{
+    ck_assert_int_eq(decode(" [ ] ", 4), 0);
+    ck_assert_uint_eq(n, 0);
+}
+END_TEST
+
+/* Entries without a usable address or port are skipped and counted;
+ * duplicates are one instance; past @max, skipped. */
+START_TEST(decode_skips)
+{
+    ck_assert_int_eq(
+        decode("[{\"Service\":{\"Address\":\"web.internal\",\"Port\":80}},"
+               "{\"Service\":{\"Address\":\"10.0.0.1\",\"Port\":0}},"
+               "{\"Service\":{\"Address\":\"10.0.0.1\",\"Port\":65536}},"
+               "{\"Service\":{\"Address\":\"10.0.0.1\",\"Port\":\"80\"}},"
+               "{\"Service\":{\"Address\":\"10.0.0.1\"}},"
+               "{\"Node\":{},\"Service\":{\"Port\":80}},"
+               "{\"Service\":{\"Address\":\"10.0.0.1\",\"Port\":80}},"
+               "{\"Service\":{\"Address\":\"10.0.0.1\",\"Port\":80}}]",
+               RG_CONSUL_MAX_INSTANCES),
+        0);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_uint_eq(skipped, 6);
+    ck_assert_str_eq(at(0), "10.0.0.1:80");
+    ck_assert_int_eq(
+        decode("[{\"Service\":{\"Address\":\"10.0.0.3\",\"Port\":1}},"
+               "{\"Service\":{\"Address\":\"10.0.0.2\",\"Port\":1}},"
+               "{\"Service\":{\"Address\":\"10.0.0.1\",\"Port\":1}}]",
+               2),
+        0);
+    ck_assert_uint_eq(n, 2);
+    ck_assert_uint_eq(skipped, 1);
+}
+END_TEST
+
+/* Not an answer: not JSON, not an array, an array of non-objects. */
+START_TEST(decode_not_an_answer)
+{
+    ck_assert_int_eq(decode("", 4), -EINVAL);
+    ck_assert_int_eq(decode("ACL not found", 4), -EINVAL);
+    ck_assert_int_eq(decode("{\"Service\":{}}", 4), -EINVAL);
+    ck_assert_int_eq(decode("[1]", 4), -EINVAL);
+    ck_assert_int_eq(decode("[{}, \"x\"]", 4), -EINVAL);
+    ck_assert_int_eq(decode("[{\"Service\":{\"Address\":\"10.0.0.1\","
+                            "\"Port\":80}}", 4), -EINVAL);
+    ck_assert_uint_eq(n, 0);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("consul");
+    TCase *tc = tcase_create("consul");
+    SRunner *sr;
+    int failed;
+
+    tcase_add_test(tc, name_forms);
+    tcase_add_test(tc, name_domain);
+    tcase_add_test(tc, name_not_consul);
+    tcase_add_test(tc, name_malformed);
+    tcase_add_test(tc, decode_addresses);
+    tcase_add_test(tc, decode_empty);
+    tcase_add_test(tc, decode_skips);
+    tcase_add_test(tc, decode_not_an_answer);
+    suite_add_tcase(s, tc);
+    sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? 0 : 1;
+}

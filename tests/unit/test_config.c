@@ -595,6 +595,34 @@ static void check_defaults(const struct rg_node_conf *nc)
     ck_assert_ptr_null(nc->access_log);
 }
 
+/* consul: every key, and its defaults. */
+START_TEST(node_consul_section)
+{
+    struct rg_node_conf nc;
+    struct rg_errbuf eb;
+
+    make_tmpdir();
+    ck_assert_msg(load_node(&nc, "consul:\n  address: https://agent:8501/\n"
+                                 "  token: s3cret\n  datacenter: east\n"
+                                 "  domain: sd.example\n  wait: 2m\n",
+                            &eb) == 0, "%s", eb.msg);
+    ck_assert_str_eq(nc.consul_address, "https://agent:8501/");
+    ck_assert_str_eq(nc.consul_token, "s3cret");
+    ck_assert_str_eq(nc.consul_datacenter, "east");
+    ck_assert_str_eq(nc.consul_domain, "sd.example");
+    ck_assert_uint_eq(nc.consul_wait_ms, 120000);
+    rg_node_conf_release(&nc);
+    ck_assert_int_eq(load_node(&nc, "proxy: {}\n", &eb), 0);
+    ck_assert_str_eq(nc.consul_address, "http://127.0.0.1:8500");
+    ck_assert_str_eq(nc.consul_domain, "consul");
+    ck_assert_ptr_null(nc.consul_token);
+    ck_assert_ptr_null(nc.consul_datacenter);
+    ck_assert_uint_eq(nc.consul_wait_ms, 60000);
+    rg_node_conf_release(&nc);
+    remove_tmpdir();
+}
+END_TEST
+
 START_TEST(node_defaults)
 {
     struct rg_node_conf nc;
@@ -808,6 +836,26 @@ static const struct error_case node_errors[] = {
      "(line 4)"},
     {CLUSTER_HEAD "  join: maybe\n",
      "raft.join: must be a boolean (line 4)"},
+    {"consul:\n  address: 127.0.0.1:8500\n",
+     "consul.address: must be an http:// or https:// URL of the agent, "
+     "like \"http://127.0.0.1:8500\" (line 2)"},
+    {"consul:\n  address: http://127.0.0.1:8500/v1\n",
+     "consul.address: must be an http:// or https:// URL of the agent, "
+     "like \"http://127.0.0.1:8500\" (line 2)"},
+    {"consul:\n  wait: 11m\n",
+     "consul.wait: must be at most 10m (Consul's limit) (line 2)"},
+    {"consul:\n  wait: 10ms\n",
+     "consul.wait: must be a duration of 1000..86400000 ms (an integer "
+     "in ms, or like \"250ms\", \"10s\", \"2m\") (line 2)"},
+    {"consul:\n  datacenter: dc.1\n",
+     "consul.datacenter: must be one DNS label of [A-Za-z0-9_-] (line 2)"},
+    {"consul:\n  domain: \"sd..example\"\n",
+     "consul.domain: must be DNS labels of [A-Za-z0-9_-] joined by dots "
+     "(line 2)"},
+    {"consul:\n  token: \"a b\"\n",
+     "consul.token: must be 1..256 printable ASCII characters without "
+     "spaces (line 2)"},
+    {"consul:\n  tag: x\n", "consul.tag: unknown key (line 2)"},
 };
 
 /* Node errors are prefixed with the file's path. */
@@ -994,6 +1042,7 @@ static Suite *config_suite(void)
         errs, gateway_error_messages, 0,
         (int)(sizeof(gateway_errors) / sizeof(gateway_errors[0])));
     tcase_add_test(node, node_defaults);
+    tcase_add_test(node, node_consul_section);
     tcase_add_test(node, default_node_file_parses);
     tcase_add_test(node, node_empty_file);
     tcase_add_test(node, node_full_file);

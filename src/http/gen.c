@@ -39,7 +39,8 @@ static int resolve_host(const struct rg_service *svc,
 
     *none_ok = 1;
     if (env->consul != NULL) {
-        rv = rg_consul_get(env->consul, svc->host, a, RG_RESOLVER_MAX_ADDRS, n);
+        rv = rg_consul_get(env->consul, svc->host, a, RG_CONSUL_MAX_INSTANCES,
+                           n);
         if (rv != 1)
             return rv;
     } else if (rg_consul_name_parse(svc->host, nc->consul_domain, NULL) == 1) {
@@ -59,7 +60,7 @@ static int target_init(struct rg_upstream_target *t,
                        const struct rg_node_conf *nc, struct rg_gen_env *env,
                        struct rg_errbuf *eb)
 {
-    struct sockaddr_storage a[RG_RESOLVER_MAX_ADDRS];
+    struct sockaddr_storage a[RG_CONSUL_MAX_INSTANCES]; /* >= resolver's */
     char hp[300];
     size_t n = 0;
     int none_ok, rv;

@@ -26,7 +26,8 @@ struct rg_upstream_addr {
 };
 
 /* A service's upstream: every address its host resolved to at build time
- * (at most RG_RESOLVER_MAX_ADDRS), taken in turn by the requests of each
+ * (at most RG_RESOLVER_MAX_ADDRS; a Consul name's passing instances, at
+ * most RG_CONSUL_MAX_INSTANCES), taken in turn by the requests of each
  * worker, a retry going to the next (http/proxy.c). */
 struct rg_upstream_target {
     char *host_header;              /* "host" or "host:port" */

@@ -25,6 +25,9 @@
 #include "upstream/fetch.h"
 
 #define TIMEOUT_MARGIN_MS 10000
+/* A query with index 0 does not block: an agent that does not answer it
+ * soon is taken as down (a rebuild may be waiting on this answer). */
+#define FIRST_TIMEOUT_MS 5000
 
 struct watch {
     struct watch *next;
@@ -146,22 +149,6 @@ static void failed(struct watch *w, const char *fmt, ...)
     uv_timer_start(&w->timer, on_timer, delay, 0);
 }
 
-/* X-Consul-Index as Consul's rules want it: a number not below @old,
- * else 0 (start over). */
-static uint64_t next_index(const char *h, uint64_t old)
-{
-    char *end;
-    unsigned long long v;
-
-    if (h == NULL || h[0] < '0' || h[0] > '9')
-        return 0;
-    errno = 0;
-    v = strtoull(h, &end, 10);
-    if (errno != 0 || *end != '\0' || v < old)
-        return 0;
-    return v;
-}
-
 static int same_addrs(const struct watch *w, const struct sockaddr_storage *a,
                       size_t n)
 {
@@ -195,7 +182,7 @@ static void on_answer(void *arg, const struct rg_fetch_result *res)
         rg_log(RG_LOG_WARN, "consul %s: %zu instances skipped (no IP "
                "address or port, or over %d)", w->host, skipped,
                RG_CONSUL_MAX_INSTANCES);
-    idx = next_index(res->header, old);
+    idx = rg_consul__next_index(res->header, old);
     changed = !same_addrs(w, a, n);
     memcpy(w->addr, a, n * sizeof(a[0]));
     w->n_addr = n;
@@ -241,7 +228,9 @@ static void query(struct watch *w)
              c->address, w->nm.service, w->index, wait,
              w->nm.tag[0] ? "&tag=" : "", w->nm.tag, dc ? "&dc=" : "",
              dc ? dc : "");
-    o.timeout_ms = (long)c->wait_ms + c->wait_ms / 16 + TIMEOUT_MARGIN_MS;
+    o.timeout_ms = w->index == 0 ? FIRST_TIMEOUT_MS
+                                 : (long)c->wait_ms + c->wait_ms / 16 +
+                                       TIMEOUT_MARGIN_MS;
     o.headers = c->token_hdr != NULL ? hdrs : NULL;
     o.want_header = "X-Consul-Index";
     o.no_proxy = 1; /* the agent is local: never through http_proxy */

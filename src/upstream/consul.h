@@ -57,6 +57,14 @@ int rg_consul_name_parse(const char *host, const char *domain,
 int rg_consul_decode(const char *body, size_t len, struct sockaddr_storage *out,
                      size_t max, size_t *n, size_t *skipped) RG_MUST_CHECK;
 
+/* The index for the next query from an answer's X-Consul-Index @h (may be
+ * NULL) after a query with @old, by Consul's rules (Blocking Queries,
+ * "Implementation Details"): the value when it is a number not below
+ * @old, else 0 (start over: the agent restarted or lost its state, or the
+ * header is missing or garbled). Cross-file internal, for the unit test.
+ * Thread: any. */
+uint64_t rg_consul__next_index(const char *h, uint64_t old);
+
 struct rg_consul_conf {
     const char *address;    /* "http://host:port" (or https); NULL: the
                                default; copied */

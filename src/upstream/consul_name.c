@@ -91,6 +91,20 @@ int rg_consul_name_parse(const char *host, const char *domain,
     return rv == 0 ? 1 : rv;
 }
 
+uint64_t rg_consul__next_index(const char *h, uint64_t old)
+{
+    char *end;
+    unsigned long long v;
+
+    if (h == NULL || h[0] < '0' || h[0] > '9')
+        return 0;
+    errno = 0;
+    v = strtoull(h, &end, 10);
+    if (errno != 0 || *end != '\0' || v < old)
+        return 0;
+    return v;
+}
+
 /* One answer entry's address, or NULL. */
 static const char *entry_address(json_t *e)
 {

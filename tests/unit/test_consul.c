@@ -8,6 +8,7 @@
 #include <check.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -192,6 +193,24 @@ START_TEST(decode_not_an_answer)
 }
 END_TEST
 
+/* Consul's index rules: a number not below the last one is kept; going
+ * backwards, missing, or not a number starts over at 0. */
+START_TEST(index_rules)
+{
+    ck_assert_uint_eq(rg_consul__next_index("42", 0), 42);
+    ck_assert_uint_eq(rg_consul__next_index("42", 42), 42);
+    ck_assert_uint_eq(rg_consul__next_index("43", 42), 43);
+    ck_assert_uint_eq(rg_consul__next_index("41", 42), 0);
+    ck_assert_uint_eq(rg_consul__next_index(NULL, 42), 0);
+    ck_assert_uint_eq(rg_consul__next_index("", 42), 0);
+    ck_assert_uint_eq(rg_consul__next_index("-1", 0), 0);
+    ck_assert_uint_eq(rg_consul__next_index("12x", 0), 0);
+    ck_assert_uint_eq(rg_consul__next_index("99999999999999999999", 0), 0);
+    ck_assert_uint_eq(rg_consul__next_index("18446744073709551615", 1),
+                      UINT64_MAX);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("consul");
@@ -207,6 +226,7 @@ int main(void)
     tcase_add_test(tc, decode_empty);
     tcase_add_test(tc, decode_skips);
     tcase_add_test(tc, decode_not_an_answer);
+    tcase_add_test(tc, index_rules);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -95,7 +95,8 @@ class ConsulTest(unittest.TestCase):
             for u in self.ups:
                 u.stop()
 
-    def start(self, token=None, gw_token=None, extra_services=()):
+    def start(self, token=None, gw_token=None, extra_services=(),
+              consul_flag=False):
         a, b = self.ups[0].port, self.ups[1].port
         args = ["--service", "web=a@127.0.0.1:%d,b@127.0.0.1:%d" % (a, b)]
         if token:
@@ -112,8 +113,11 @@ class ConsulTest(unittest.TestCase):
             service("later", 1, host="later.service.dc1.consul",
                     routes=[route("l", ["/l"])]),
             *extra_services)
-        node = {"consul": {"address": "http://127.0.0.1:%d" % self.consul.port,
-                           "wait": "5s"}}
+        addr = "http://127.0.0.1:%d" % self.consul.port
+        node = {"consul": {"address": addr, "wait": "5s"}}
+        if consul_flag:  # the file names a dead agent; --consul the real one
+            self.dead = rgtest.DeadPort()
+            node["consul"]["address"] = "http://127.0.0.1:%d" % self.dead.port
         if gw_token:
             node["consul"]["token"] = gw_token
         if self.cluster:
@@ -127,6 +131,8 @@ class ConsulTest(unittest.TestCase):
             self.gw.node["raft"]["voters"] = [
                 {"id": 1, "address": self.gw.node["raft"]["listen"]}]
         # Consul must never go through a proxy: this one does not exist.
+        if consul_flag:
+            self.gw.args = ["--consul", addr]
         self.gw.env = {"http_proxy": "http://127.0.0.1:1",
                        "HTTP_PROXY": "http://127.0.0.1:1",
                        "no_proxy": "", "NO_PROXY": ""}
@@ -223,15 +229,49 @@ class ConsulTest(unittest.TestCase):
             5, 0.05, "ok again")
 
     def test_token(self):
-        """The configured ACL token is sent; without it the agent's 403
-        leaves the name with no address (503) and /status shows the
-        error."""
+        """The configured ACL token is sent with every query."""
         self.start(token="s3cret", gw_token="s3cret")
         self.wait_spread("/w", [0, 1], "both instances with the token")
         toks = {q["token"] for q in self.consul.requests()}
         self.assertEqual(toks, {"s3cret"})
 
+    def test_consul_flag(self):
+        """--consul URL overrides consul.address."""
+        self.start(consul_flag=True)
+        self.wait_spread("/w", [0, 1], "both instances via --consul")
+        self.dead.close()
+
+    def test_names_leaving_the_config_are_not_watched(self):
+        """A service removed from the config: its name's watch stops (it
+        leaves /status and Consul sees no more queries for it)."""
+        self.start()
+        self.wait_spread("/w", [0, 1], "both instances")
+        self.assertIn("later.service.dc1.consul", self.status())
+        if self.cluster:
+            for path in ("/routes/l", "/services/later"):
+                req = urllib.request.Request(
+                    "http://127.0.0.1:%d%s" % (self.gw.admin_port, path),
+                    method="DELETE")
+                with urllib.request.urlopen(req, timeout=5) as r:
+                    self.assertEqual(r.status, 204)
+        else:
+            doc = dict(self.gw.gateway)
+            doc["services"] = [x for x in doc["services"]
+                               if x["name"] != "later"]
+            self.gw.reload(gateway=doc)
+        rgtest.wait_until(
+            lambda: "later.service.dc1.consul" not in self.status(), 5, 0.05,
+            "the watch of the removed name gone")
+        self.assertIn("web.service.consul", self.status())
+        seen = len([q for q in self.consul.requests()
+                    if "/later?" in q["path"]])
+        time.sleep(0.6)  # more than the gap between two queries
+        self.assertEqual(len([q for q in self.consul.requests()
+                              if "/later?" in q["path"]]), seen)
+
     def test_wrong_token(self):
+        """A wrong token: the agent's 403 leaves the name with no address
+        (503), and /status says "never" with the error."""
         self.start(token="s3cret", gw_token="wrong")
         rgtest.wait_until(
             lambda: self.status().get("web.service.consul", {}).get(

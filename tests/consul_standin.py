@@ -18,6 +18,8 @@ Control API (never in Consul; for tests):
   PUT    /_ctl/<svc>/<id>/passing | /critical         set its check
   DELETE /_ctl/<svc>/<id>                             deregister
   GET    /_ctl/requests                               queries seen (JSON)
+  PUT    /_ctl/_mode?index=garbage|normal             X-Consul-Index not a
+         number, and no blocking (a misbehaving agent), or back to normal
 
 CLI: consul_standin.py --listen HOST:PORT [--token T] [--dc DC]
      [--service NAME=ID@ADDR:PORT[,ID@ADDR:PORT...]]...
@@ -61,6 +63,7 @@ class Catalog:
         self.services = {}   # name -> {id: instance}
         self.svc_index = {}  # name -> index of its last change
         self.requests = []
+        self.garbage_index = False
 
     def _bump(self, svc):
         self.index += 1
@@ -97,7 +100,8 @@ class Catalog:
     def query(self, svc, index, wait, passing, tag):
         deadline = time.monotonic() + wait
         with self.cond:
-            while index > 0 and self.current_index(svc) <= index:
+            while (index > 0 and self.current_index(svc) <= index
+                   and not self.garbage_index):
                 left = deadline - time.monotonic()
                 if left <= 0:
                     break
@@ -109,6 +113,8 @@ class Catalog:
                 if tag and tag not in inst["tags"]:
                     continue
                 out.append(self.entry(svc, sid, inst))
+            if self.garbage_index:
+                return "garbage", out
             return self.current_index(svc), out
 
     def entry(self, svc, sid, inst):
@@ -199,6 +205,11 @@ class Handler(BaseHTTPRequestHandler):
         n = int(self.headers.get("Content-Length") or 0)
         if n:
             self.rfile.read(n)
+        if path == "/_ctl/_mode":
+            with cat.cond:
+                cat.garbage_index = q.get("index", [""])[0] == "garbage"
+                cat.cond.notify_all()
+            return self.send(200, "true")
         m = re.fullmatch(r"/_ctl/([^/]+)/([^/]+)/(passing|critical|warning)",
                          path)
         if m:

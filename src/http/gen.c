@@ -96,6 +96,21 @@ static int target_init(struct rg_upstream_target *t,
     return 0;
 }
 
+/* Start the watch of every Consul name of @gw now, so that a rebuild
+ * waits for their first answers together rather than one name per
+ * rebuild (target_init stops at the first name not known yet). */
+static void consul_prime(const struct rg_gateway *gw, struct rg_gen_env *env)
+{
+    struct sockaddr_storage a[1];
+    size_t n;
+
+    for (size_t i = 0; env->consul != NULL && i < gw->n_services; i++) {
+        /* Any answer will do; target_init reports the errors. */
+        if (rg_consul_get(env->consul, gw->services[i].host, a, 1, &n) < 0)
+            continue;
+    }
+}
+
 static int limits_init(struct rg_limits *l, const struct rg_node_conf *nc)
 {
     l->header_timeout_ms = nc->header_timeout_ms;
@@ -190,6 +205,7 @@ struct rg_gen *rg_gen_new(struct rg_gateway *gw, const struct rg_node_conf *nc,
                            sizeof(*g->targets));
     if (g->targets == NULL || limits_init(&g->limits, nc) != 0)
         goto err;
+    consul_prime(gw, env);
     for (size_t i = 0; i < gw->n_services; i++) {
         if (target_init(&g->targets[i], &gw->services[i], nc, env, eb) != 0)
             goto err;

@@ -65,6 +65,13 @@ int rg_consul_decode(const char *body, size_t len, struct sockaddr_storage *out,
  * Thread: any. */
 uint64_t rg_consul__next_index(const char *h, uint64_t old);
 
+/* The delay before retrying after the @fails'th error in a row (>= 1):
+ * RG_CONSUL_BACKOFF_MIN_MS doubling up to RG_CONSUL_BACKOFF_MAX_MS, of
+ * which the upper half is chosen by the random @r ("equal jitter": never
+ * less than half, so a dead agent is not hammered, and nodes drift
+ * apart). Cross-file internal, for the unit test. Thread: any. */
+uint32_t rg_consul__backoff_ms(unsigned fails, uint64_t r);
+
 struct rg_consul_conf {
     const char *address;    /* "http://host:port" (or https); NULL: the
                                default; copied */

@@ -235,6 +235,57 @@ class ConsulTest(unittest.TestCase):
         toks = {q["token"] for q in self.consul.requests()}
         self.assertEqual(toks, {"s3cret"})
 
+    def test_unchanged_index_is_rate_limited(self):
+        """An agent whose X-Consul-Index is not a number (and that never
+        blocks): the index starts over at 0 each time, and queries are
+        spaced by the minimum gap (250 ms), not a tight loop; the
+        instances keep serving and follow a change."""
+        self.start()
+        self.wait_spread("/w", [0, 1], "both instances")
+        self.consul.ctl("PUT", "/_ctl/_mode?index=garbage")
+        time.sleep(0.3)  # let the blocked query return
+        n0 = len(self.consul.requests())
+        time.sleep(2.0)
+        n = len(self.consul.requests()) - n0
+        # Three names, each at most one query per 250 ms: <= 24 in 2 s.
+        self.assertLessEqual(n, 30, n)
+        self.assertGreaterEqual(n, 9, n)
+        paths = [q["path"] for q in self.consul.requests()[n0:]]
+        self.assertTrue(all("index=0&" in p for p in paths), paths)
+        self.consul.ctl("PUT", "/_ctl/web/b/critical")
+        self.wait_spread("/w", [0], "b removed", timeout=2)
+
+    def admin(self, method, path, body):
+        req = urllib.request.Request(
+            "http://127.0.0.1:%d%s" % (self.gw.admin_port, path),
+            method=method, data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=5) as r:
+            return r.status
+
+    def test_new_name_waits_for_its_first_answer(self):
+        """A config change that brings a new Consul name (SIGHUP in
+        single-node mode, an admin API write in cluster mode) is served
+        once the name's first answer came, with its instances."""
+        self.start()
+        self.wait_spread("/w", [0, 1], "both instances")
+        self.consul.ctl("PUT", "/_ctl/fresh/f?address=127.0.0.1&port=%d"
+                        % self.ups[2].port)
+        if self.cluster:
+            self.assertEqual(self.admin("POST", "/services", {
+                "name": "fresh", "host": "fresh.service.consul",
+                "port": 1}), 201)
+            self.assertEqual(self.admin("POST", "/services/fresh/routes", {
+                "name": "f", "paths": ["/f"]}), 201)
+        else:
+            doc = dict(self.gw.gateway)
+            doc["services"] = list(doc["services"]) + [
+                service("fresh", 1, host="fresh.service.consul",
+                        routes=[route("f", ["/f"])])]
+            self.gw.reload(gateway=doc, wait=False)
+        self.wait_spread("/f", [2], "the new name served", timeout=5)
+        self.wait_spread("/w", [0, 1], "the old ones still")
+
     def test_consul_flag(self):
         """--consul URL overrides consul.address."""
         self.start(consul_flag=True)

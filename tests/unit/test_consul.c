@@ -211,6 +211,28 @@ START_TEST(index_rules)
 }
 END_TEST
 
+/* Backoff: 1 s, 2 s, 4 s... capped at 30 s, each between half and all of
+ * it whatever the random input. */
+START_TEST(backoff_doubles_with_jitter)
+{
+    static const uint32_t full[] = {0, 1000, 2000, 4000, 8000, 16000,
+                                    30000, 30000};
+    static const uint64_t rs[] = {0, 1, 499, 500, 501, 12345, UINT64_MAX};
+
+    for (unsigned f = 1; f < 8; f++) {
+        for (size_t i = 0; i < sizeof(rs) / sizeof(rs[0]); i++) {
+            uint32_t d = rg_consul__backoff_ms(f, rs[i]);
+
+            ck_assert_uint_ge(d, full[f] / 2);
+            ck_assert_uint_le(d, full[f]);
+        }
+        ck_assert_uint_eq(rg_consul__backoff_ms(f, 0), full[f] / 2);
+        ck_assert_uint_eq(rg_consul__backoff_ms(f, full[f] / 2), full[f]);
+    }
+    ck_assert_uint_eq(rg_consul__backoff_ms(1000, 0), 15000);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("consul");
@@ -227,6 +249,7 @@ int main(void)
     tcase_add_test(tc, decode_skips);
     tcase_add_test(tc, decode_not_an_answer);
     tcase_add_test(tc, index_rules);
+    tcase_add_test(tc, backoff_doubles_with_jitter);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

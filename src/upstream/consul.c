@@ -91,25 +91,13 @@ static void watch_close(struct watch *w)
     uv_close((uv_handle_t *)&w->timer, on_timer_closed);
 }
 
-static uint32_t jitter(struct rg_consul *c, uint32_t ms)
+/* xorshift64: jitter needs no quality, only no lockstep across nodes. */
+static uint64_t next_rand(struct rg_consul *c)
 {
     c->rand ^= c->rand << 13;
     c->rand ^= c->rand >> 7;
     c->rand ^= c->rand << 17;
-    return ms / 2 + (uint32_t)(c->rand % (ms / 2 + 1));
-}
-
-/* The delay before retrying after the @fails'th error in a row: doubling
- * from the minimum to the cap, half of it random ("equal jitter"). */
-static uint32_t backoff_ms(struct rg_consul *c, unsigned fails)
-{
-    uint64_t ms = RG_CONSUL_BACKOFF_MIN_MS;
-
-    for (unsigned i = 1; i < fails && ms < RG_CONSUL_BACKOFF_MAX_MS; i++)
-        ms *= 2;
-    if (ms > RG_CONSUL_BACKOFF_MAX_MS)
-        ms = RG_CONSUL_BACKOFF_MAX_MS;
-    return jitter(c, (uint32_t)ms);
+    return c->rand;
 }
 
 static void query(struct watch *w);
@@ -138,7 +126,7 @@ static void failed(struct watch *w, const char *fmt, ...)
     vsnprintf(w->err, sizeof(w->err), fmt, ap);
     va_end(ap);
     w->fails++;
-    delay = backoff_ms(w->c, w->fails);
+    delay = rg_consul__backoff_ms(w->fails, next_rand(w->c));
     /* The first error and then one in eight: a dead agent is not a flood. */
     if (w->fails == 1 || w->fails % 8 == 0)
         rg_log(RG_LOG_WARN, "consul %s: %s (%u in a row; %s; retry in %u ms)",

@@ -105,6 +105,17 @@ uint64_t rg_consul__next_index(const char *h, uint64_t old)
     return v;
 }
 
+uint32_t rg_consul__backoff_ms(unsigned fails, uint64_t r)
+{
+    uint64_t ms = RG_CONSUL_BACKOFF_MIN_MS;
+
+    for (unsigned i = 1; i < fails && ms < RG_CONSUL_BACKOFF_MAX_MS; i++)
+        ms *= 2;
+    if (ms > RG_CONSUL_BACKOFF_MAX_MS)
+        ms = RG_CONSUL_BACKOFF_MAX_MS;
+    return (uint32_t)(ms / 2 + r % (ms / 2 + 1));
+}
+
 /* One answer entry's address, or NULL. */
 static const char *entry_address(json_t *e)
 {

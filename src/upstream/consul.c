@@ -32,19 +32,19 @@
 struct watch {
     struct watch *next;
     struct rg_consul *c;
-    char *host;                /* the name as configured */
+    char *host; /* the name as configured */
     struct rg_consul_name nm;
     struct sockaddr_storage *addr; /* last good, RG_CONSUL_MAX_INSTANCES */
     size_t n_addr;
-    uint64_t index;            /* for the next query */
-    struct rg_fetch *x;        /* the query in flight, or NULL */
+    uint64_t index;     /* for the next query */
+    struct rg_fetch *x; /* the query in flight, or NULL */
     uv_timer_t timer;
-    unsigned fails;            /* errors since the last good answer */
+    unsigned fails;             /* errors since the last good answer */
     uint64_t started_ms, ok_ms; /* uv_now of the start, the last good */
-    char err[160];             /* the last error, "" after a good answer */
-    unsigned have : 1;         /* addr[] is a good answer */
-    unsigned waited : 1;       /* a get found it unanswered */
-    unsigned used : 1;         /* asked for since the last sweep */
+    char err[160];              /* the last error, "" after a good answer */
+    unsigned have : 1;          /* addr[] is a good answer */
+    unsigned waited : 1;        /* a get found it unanswered */
+    unsigned used : 1;          /* asked for since the last sweep */
 };
 
 struct rg_consul {
@@ -55,8 +55,8 @@ struct rg_consul {
     void (*changed)(void *arg);
     void *arg;
     struct watch *watches;
-    unsigned n_open;           /* watch timers not closed yet */
-    uint64_t rand;             /* xorshift state, for jitter */
+    unsigned n_open; /* watch timers not closed yet */
+    uint64_t rand;   /* xorshift state, for jitter */
     unsigned closing : 1;
 };
 
@@ -167,9 +167,10 @@ static void on_answer(void *arg, const struct rg_fetch_result *res)
         return;
     }
     if (skipped > 0 && (w->fails > 0 || !w->have || old == 0))
-        rg_log(RG_LOG_WARN, "consul %s: %zu instances skipped (no IP "
-               "address or port, or over %d)", w->host, skipped,
-               RG_CONSUL_MAX_INSTANCES);
+        rg_log(RG_LOG_WARN,
+               "consul %s: %zu instances skipped (no IP "
+               "address or port, or over %d)",
+               w->host, skipped, RG_CONSUL_MAX_INSTANCES);
     idx = rg_consul__next_index(res->header, old);
     changed = !same_addrs(w, a, n);
     memcpy(w->addr, a, n * sizeof(a[0]));
@@ -210,15 +211,14 @@ static void query(struct watch *w)
 
     wait_arg(c->wait_ms, wait, sizeof(wait));
     /* Labels are [A-Za-z0-9_-] (the parser): nothing to escape. */
-    snprintf(url, sizeof(url),
-             "%s/v1/health/service/%s?passing=1&index=%" PRIu64
-             "&wait=%s%s%s%s%s",
-             c->address, w->nm.service, w->index, wait,
-             w->nm.tag[0] ? "&tag=" : "", w->nm.tag, dc ? "&dc=" : "",
-             dc ? dc : "");
-    o.timeout_ms = w->index == 0 ? FIRST_TIMEOUT_MS
-                                 : (long)c->wait_ms + c->wait_ms / 16 +
-                                       TIMEOUT_MARGIN_MS;
+    snprintf(
+        url, sizeof(url),
+        "%s/v1/health/service/%s?passing=1&index=%" PRIu64 "&wait=%s%s%s%s%s",
+        c->address, w->nm.service, w->index, wait, w->nm.tag[0] ? "&tag=" : "",
+        w->nm.tag, dc ? "&dc=" : "", dc ? dc : "");
+    o.timeout_ms = w->index == 0
+                       ? FIRST_TIMEOUT_MS
+                       : (long)c->wait_ms + c->wait_ms / 16 + TIMEOUT_MARGIN_MS;
     o.headers = c->token_hdr != NULL ? hdrs : NULL;
     o.want_header = "X-Consul-Index";
     o.no_proxy = 1; /* the agent is local: never through http_proxy */
@@ -368,8 +368,10 @@ void rg_consul_sweep(struct rg_consul *c)
             pp = &w->next;
             continue;
         }
-        rg_log(RG_LOG_INFO, "consul %s: no longer in the config, not "
-               "watched", w->host);
+        rg_log(RG_LOG_INFO,
+               "consul %s: no longer in the config, not "
+               "watched",
+               w->host);
         *pp = w->next;
         watch_close(w);
     }
@@ -386,11 +388,13 @@ static json_t *watch_status(const struct watch *w, uint64_t now)
 
     return json_pack("{s:s,s:s,s:s,s:s,s:s,s:I,s:I,s:o,s:I}", "name", w->host,
                      "service", w->nm.service, "tag", w->nm.tag, "dc",
-                     w->nm.dc[0] ? w->nm.dc : w->c->dc ? w->c->dc : "",
+                     w->nm.dc[0] ? w->nm.dc
+                     : w->c->dc  ? w->c->dc
+                                 : "",
                      "state", state_of(w), "instances", (json_int_t)w->n_addr,
                      "index", (json_int_t)w->index, "last_error",
-                     w->err[0] ? json_string(w->err) : json_null(),
-                     "since_ms", (json_int_t)(now - since));
+                     w->err[0] ? json_string(w->err) : json_null(), "since_ms",
+                     (json_int_t)(now - since));
 }
 
 json_t *rg_consul_status(const struct rg_consul *c)

@@ -18,12 +18,13 @@
 
 #include "core/err.h"
 
-#define RG_CONSUL_LABEL_MAX 63            /* a DNS label, RFC 1035 §2.3.4 */
-#define RG_CONSUL_MAX_INSTANCES 64        /* kept per watch */
-#define RG_CONSUL_BACKOFF_MIN_MS 1000     /* first retry after an error */
-#define RG_CONSUL_BACKOFF_MAX_MS 30000    /* cap on the retry delay */
-#define RG_CONSUL_MIN_GAP_MS 250          /* between queries whose index
-                                             did not change */
+#define RG_CONSUL_LABEL_MAX 63         /* a DNS label, RFC 1035 §2.3.4 */
+#define RG_CONSUL_MAX_INSTANCES 64     /* kept per watch */
+#define RG_CONSUL_BACKOFF_MIN_MS 1000  /* first retry after an error */
+#define RG_CONSUL_BACKOFF_MAX_MS 30000 /* cap on the retry delay */
+#define RG_CONSUL_MIN_GAP_MS                                                   \
+    250 /* between queries whose index                                         \
+           did not change */
 #define RG_CONSUL_DEFAULT_ADDRESS "http://127.0.0.1:8500"
 #define RG_CONSUL_DEFAULT_DOMAIN "consul"
 #define RG_CONSUL_DEFAULT_WAIT_MS 60000

@@ -194,7 +194,8 @@ int rg_consul_decode(const char *body, size_t len, struct sockaddr_storage *out,
         json_decref(doc);
         return -EINVAL;
     }
-    json_array_foreach(doc, i, e) {
+    json_array_foreach(doc, i, e)
+    {
         json_t *port = json_object_get(json_object_get(e, "Service"), "Port");
         const char *a = entry_address(e);
         json_int_t p = json_integer_value(port);

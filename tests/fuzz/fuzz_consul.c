@@ -43,8 +43,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t max = size % 9; /* room for 0..8, varied by the input */
 
     check_name(data, size);
-    if (rg_consul_decode((const char *)data, size, out, max, &n,
-                         &skipped) != 0) {
+    if (rg_consul_decode((const char *)data, size, out, max, &n, &skipped) !=
+        0) {
         if (n != 0)
             abort();
         return 0;

@@ -61,14 +61,22 @@ END_TEST
 /* Names that are not Consul's go to DNS. */
 START_TEST(name_not_consul)
 {
-    static const char *const not[] = {
-        "example.com", "consul", "service.consul", "web.consul",
-        "web.node.consul", "web.service.consul.example.com", "127.0.0.1",
-        "::1", "a.b.c.d.consul", "webservice.consul", "",
+    static const char *const not [] = {
+        "example.com",
+        "consul",
+        "service.consul",
+        "web.consul",
+        "web.node.consul",
+        "web.service.consul.example.com",
+        "127.0.0.1",
+        "::1",
+        "a.b.c.d.consul",
+        "webservice.consul",
+        "",
     };
 
-    for (size_t i = 0; i < sizeof(not) / sizeof(not[0]); i++)
-        ck_assert_msg(parse(not[i], NULL) == 0, "%s", not[i]);
+    for (size_t i = 0; i < sizeof(not ) / sizeof(not [0]); i++)
+        ck_assert_msg(parse(not [i], NULL) == 0, "%s", not [i]);
 }
 END_TEST
 
@@ -188,7 +196,9 @@ START_TEST(decode_not_an_answer)
     ck_assert_int_eq(decode("[1]", 4), -EINVAL);
     ck_assert_int_eq(decode("[{}, \"x\"]", 4), -EINVAL);
     ck_assert_int_eq(decode("[{\"Service\":{\"Address\":\"10.0.0.1\","
-                            "\"Port\":80}}", 4), -EINVAL);
+                            "\"Port\":80}}",
+                            4),
+                     -EINVAL);
     ck_assert_uint_eq(n, 0);
 }
 END_TEST
@@ -215,8 +225,8 @@ END_TEST
  * it whatever the random input. */
 START_TEST(backoff_doubles_with_jitter)
 {
-    static const uint32_t full[] = {0, 1000, 2000, 4000, 8000, 16000,
-                                    30000, 30000};
+    static const uint32_t full[] = {0,    1000,  2000,  4000,
+                                    8000, 16000, 30000, 30000};
     static const uint64_t rs[] = {0, 1, 499, 500, 501, 12345, UINT64_MAX};
 
     for (unsigned f = 1; f < 8; f++) {

@@ -400,12 +400,12 @@ static json_t *watch_status(const struct watch *w, uint64_t now)
 json_t *rg_consul_status(const struct rg_consul *c)
 {
     json_t *l = json_array();
-    uint64_t now;
+    uint64_t now = c != NULL ? uv_now(c->loop) : 0;
 
-    if (c == NULL || l == NULL)
-        return l;
-    now = uv_now(c->loop);
-    for (const struct watch *w = c->watches; w != NULL; w = w->next) {
+    if (l == NULL)
+        return NULL;
+    for (const struct watch *w = c ? c->watches : NULL; w != NULL;
+         w = w->next) {
         json_t *o = watch_status(w, now);
 
         if (o == NULL || json_array_append_new(l, o) != 0) {
@@ -413,5 +413,6 @@ json_t *rg_consul_status(const struct rg_consul *c)
             return NULL;
         }
     }
-    return l;
+    return json_pack("{s:s?,s:o}", "address", c ? c->address : NULL,
+                     "watches", l);
 }

@@ -115,11 +115,13 @@ int rg_consul_get(struct rg_consul *c, const char *host,
  * the config are then dropped). Accepts NULL. */
 void rg_consul_sweep(struct rg_consul *c);
 
-/* A JSON array with each watch's state: {service, tag, dc, name, state
- * ("ok" | "stale" | "never"), instances, index, last_error (or null),
- * since_ms (since the last good answer, or since the watch started when
- * there is none)}. Returns a new reference, NULL on ENOMEM. Accepts NULL
- * (an empty array). */
+/* The watches' state as a JSON object {address: the agent's URL (null
+ * when @c is NULL), watches: [{name, service, tag, dc, state ("ok": the
+ * last query answered; "stale": it failed and the last good answer is
+ * served; "never": no good answer yet), instances, index, last_error (or
+ * null), since_ms (since the last good answer, or since the watch
+ * started when there is none)}]}. Returns a new reference, NULL on
+ * ENOMEM. Accepts NULL. */
 json_t *rg_consul_status(const struct rg_consul *c);
 
 #endif

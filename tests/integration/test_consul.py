@@ -143,8 +143,10 @@ class ConsulTest(unittest.TestCase):
                 != 404, 20, 0.05, "the seeded config served")
 
     def status(self):
-        return {w["name"]: w for w in
-                get_json(self.gw.admin_port, "/status")["consul"]}
+        st = get_json(self.gw.admin_port, "/status")["consul"]
+        self.assertEqual(st["address"],
+                         "http://127.0.0.1:%d" % self.consul.port)
+        return {w["name"]: w for w in st["watches"]}
 
     def spread(self, path, n, key):
         """@n requests to @path on fresh connections: hits per upstream."""

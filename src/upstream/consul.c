@@ -25,6 +25,9 @@
 #include "upstream/fetch.h"
 
 #define TIMEOUT_MARGIN_MS 10000
+/* An answer lists every passing instance with its node and checks, about
+ * 1 KiB each: room for thousands (only the first 64 are used). */
+#define MAX_ANSWER (8u << 20)
 /* A query with index 0 does not block: an agent that does not answer it
  * soon is taken as down (a rebuild may be waiting on this answer). */
 #define FIRST_TIMEOUT_MS 5000
@@ -221,6 +224,7 @@ static void query(struct watch *w)
                        : (long)c->wait_ms + c->wait_ms / 16 + TIMEOUT_MARGIN_MS;
     o.headers = c->token_hdr != NULL ? hdrs : NULL;
     o.want_header = "X-Consul-Index";
+    o.max_body = MAX_ANSWER;
     o.no_proxy = 1; /* the agent is local: never through http_proxy */
     rv = rg_fetch_start(c->fetcher, url, &o, on_answer, w, &w->x);
     if (rv != 0) {
@@ -413,6 +417,6 @@ json_t *rg_consul_status(const struct rg_consul *c)
             return NULL;
         }
     }
-    return json_pack("{s:s?,s:o}", "address", c ? c->address : NULL,
-                     "watches", l);
+    return json_pack("{s:s?,s:o}", "address", c ? c->address : NULL, "watches",
+                     l);
 }

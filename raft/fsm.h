@@ -42,6 +42,8 @@ struct rg_fsm_result {
     char message[256];    /* for INVALID/CONFLICT, else empty */
     int duplicate;        /* 1 when the request id was seen: the result is
                              the original one, nothing was re-applied */
+    uint64_t out[4];      /* command-specific outputs (see each command's
+                             rules below), zero otherwise */
 };
 
 /* One entry in the applied ring (GET /debug/applied). */

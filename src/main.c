@@ -21,6 +21,7 @@
 #include "config/lastgood.h"
 #include "config/node.h"
 #include "core/alloc.h"
+#include "core/ctlq.h"
 #include "core/failpoint.h"
 #include "core/log.h"
 #include "http/gen.h"
@@ -579,6 +580,7 @@ static void begin_shutdown(struct control *ctl)
 static void finish_stop(struct control *ctl)
 {
     rg_plugins_stop();
+    rg_ctlq_stop();
     if (!uv_is_closing((uv_handle_t *)&ctl->drain_timer))
         uv_close((uv_handle_t *)&ctl->drain_timer, NULL);
     if (ctl->raft != NULL) {
@@ -675,6 +677,10 @@ static int run(struct control *ctl)
                                  status_handler, ctl, &eb);
     if (ctl->status == NULL) {
         rg_log(RG_LOG_ERROR, "status.listen %s", eb.msg);
+        return 1;
+    }
+    if (rg_ctlq_start(ctl->loop) != 0) {
+        rg_log(RG_LOG_ERROR, "control mailbox: cannot start");
         return 1;
     }
     if ((cluster_mode(&ctl->nc) && raft_start(ctl) != 0) ||

@@ -26,6 +26,7 @@
 #include "core/log.h"
 #include "http/gen.h"
 #include "event/worker.h"
+#include "plugins/cache_store.h"
 #include "plugins/registry.h"
 #include "raft/rgraft.h"
 
@@ -357,6 +358,18 @@ static void serve_lastgood(struct control *ctl)
     rg_free(doc);
 }
 
+/* A CACHE_PURGE was applied: purge this node's workers. */
+static void on_cache_purge(void *arg, const char *key, size_t len)
+{
+    uint64_t hash;
+
+    (void)arg;
+    if (len == 0)
+        rg_cache_purge(1, 0);
+    else if (rg_cache_unhex(key, len, &hash) == 0)
+        rg_cache_purge(0, hash);
+}
+
 static void on_store_change(void *arg, uint64_t revision)
 {
     struct control *ctl = arg;
@@ -484,6 +497,7 @@ static int raft_start(struct control *ctl)
     rc.validate = rg_admin_validate;
     rc.xrefs = rg_gateway_xrefs(&rc.n_xrefs);
     rc.on_change = on_store_change;
+    rc.on_purge = on_cache_purge;
     rc.arg = ctl;
     ctl->raft = rg_raft_start(ctl->loop, &rc, err, sizeof(err));
     rg_free(peers);

@@ -27,6 +27,7 @@
 #include "event/worker.h"
 #include "plugins/registry.h"
 #include "raft/rgraft.h"
+#include "upstream/hcheck.h"
 
 #ifndef RG_SYSCONFDIR
 #define RG_SYSCONFDIR "/usr/local/etc"
@@ -42,6 +43,7 @@ struct control {
     struct rg_worker *workers;
     unsigned n_workers;
     struct rg_gen *gen;           /* the latest published generation */
+    struct rg_hchecker *hcheck;   /* active health checks, or NULL */
     uint64_t next_gen;
     struct rg_httpd *status;
     struct rg_admin *admin;
@@ -203,6 +205,17 @@ static void status_handler(void *arg, struct rg_httpd_req *req)
                          sizeof(nf) - 1, NULL);
 }
 
+/* The active health checks follow the generation the node serves
+ * (created on first need; they run on this loop). */
+static void health_serving(struct control *ctl, const struct rg_gen *g)
+{
+    if (ctl->hcheck == NULL && g->n_ups > 0)
+        ctl->hcheck = rg_hchecker_new(ctl->loop);
+    if (rg_gen_hcheck_sync(g, ctl->hcheck) != 0)
+        rg_log(RG_LOG_WARN, "health checks: out of memory, keeping the "
+                            "previous set");
+}
+
 static void reload(struct control *ctl)
 {
     struct rg_node_conf nc = {0};
@@ -224,6 +237,7 @@ static void reload(struct control *ctl)
         rg_log_max_level = lvl;
     rg_workers_publish(ctl->workers, ctl->n_workers, g);
     rg_plugins_serving(ctl->loop, &g->gw);
+    health_serving(ctl, g);
     rg_gen_unref(ctl->gen);
     ctl->gen = g;
     rg_node_conf_release(&ctl->nc);
@@ -243,6 +257,7 @@ static void publish(struct control *ctl, struct rg_gen *g, uint64_t rev)
     if (ctl->workers != NULL)
         rg_workers_publish(ctl->workers, ctl->n_workers, g);
     rg_plugins_serving(ctl->loop, &g->gw);
+    health_serving(ctl, g);
     rg_gen_unref(ctl->gen);
     ctl->gen = g;
     ctl->served_rev = rev;
@@ -579,6 +594,8 @@ static void begin_shutdown(struct control *ctl)
 static void finish_stop(struct control *ctl)
 {
     rg_plugins_stop();
+    rg_hchecker_close(ctl->hcheck);
+    ctl->hcheck = NULL;
     if (!uv_is_closing((uv_handle_t *)&ctl->drain_timer))
         uv_close((uv_handle_t *)&ctl->drain_timer, NULL);
     if (ctl->raft != NULL) {
@@ -681,6 +698,7 @@ static int run(struct control *ctl)
         admin_start(ctl) != 0)
         return 1;
     rg_plugins_serving(ctl->loop, &ctl->gen->gw);
+    health_serving(ctl, ctl->gen);
     if (ctl->raft != NULL)
         serve_lastgood(ctl);
     uv_async_init(ctl->loop, &ctl->workers_done, on_workers_done);

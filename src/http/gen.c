@@ -11,10 +11,10 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "http/filter.h"
+#include "http/gen_int.h"
 
-/* "ip:port" of @a into @key. */
-static void addr_key(const struct sockaddr_storage *a, uint16_t port,
-                     char *key, size_t cap)
+void rg_gen__addr_key(const struct sockaddr_storage *a, uint16_t port,
+                      char *key, size_t cap)
 {
     char ip[INET6_ADDRSTRLEN];
     const void *in =
@@ -24,6 +24,28 @@ static void addr_key(const struct sockaddr_storage *a, uint16_t port,
 
     inet_ntop(a->ss_family, in, ip, sizeof(ip));
     snprintf(key, cap, "%s:%u", ip, port);
+}
+
+int rg_gen__resolve(struct rg_gen_env *env, const char *host, uint16_t port,
+                    struct sockaddr_storage *a, size_t cap, size_t *n)
+{
+    int rv = env->resolver != NULL
+                 ? rg_resolver_get(env->resolver, host, port, a, cap, n)
+                 : rg_resolve_now(host, port, a, cap, n);
+
+    if (rv == -EAGAIN)
+        env->waiting = 1;
+    return rv;
+}
+
+/* A service whose host is an upstream's name: its balancer does the
+ * rest (the service's port is unused, as in Kong). */
+static int balanced_init(struct rg_upstream_target *t,
+                         const struct rg_balanced *up)
+{
+    t->up = up;
+    t->host_header = rg_strdup(up->conf->name);
+    return t->host_header == NULL ? -1 : 0;
 }
 
 static int target_init(struct rg_upstream_target *t,
@@ -37,15 +59,11 @@ static int target_init(struct rg_upstream_target *t,
 
     snprintf(hp, sizeof(hp), strchr(svc->host, ':') ? "[%s]:%u" : "%s:%u",
              svc->host, svc->port);
-    rv = env->resolver != NULL
-             ? rg_resolver_get(env->resolver, svc->host, svc->port, a,
-                               RG_RESOLVER_MAX_ADDRS, &n)
-             : rg_resolve_now(svc->host, svc->port, a, RG_RESOLVER_MAX_ADDRS,
-                              &n);
+    rv = rg_gen__resolve(env, svc->host, svc->port, a, RG_RESOLVER_MAX_ADDRS,
+                         &n);
     if (rv == 0 && n == 0)
         rv = -EHOSTUNREACH; /* a target needs an address (pick_addr) */
     if (rv == -EAGAIN) {
-        env->waiting = 1;
         return rg_errbuf_set(eb, "service %s: resolving host \"%s\"",
                              svc->name ? svc->name : "?", svc->host);
     }
@@ -64,7 +82,7 @@ static int target_init(struct rg_upstream_target *t,
         t->host_header[strlen(hp) - 3] = '\0';
     for (size_t i = 0; i < n; i++) {
         t->addrs[i].addr = a[i];
-        addr_key(&a[i], svc->port, t->addrs[i].key, sizeof(t->addrs[i].key));
+        rg_gen__addr_key(&a[i], svc->port, t->addrs[i].key, sizeof(t->addrs[i].key));
     }
     t->n_addrs = n;
     return 0;
@@ -104,6 +122,7 @@ static void gen_free(struct rg_gen *g)
         rg_free(g->targets[i].addrs);
     }
     rg_free(g->targets);
+    rg_gen__ups_free(g);
     chains_free(g);
     rg_router_free(g->router);
     rg_gateway_release(&g->gw);
@@ -164,8 +183,15 @@ struct rg_gen *rg_gen_new(struct rg_gateway *gw, const struct rg_node_conf *nc,
                            sizeof(*g->targets));
     if (g->targets == NULL || limits_init(&g->limits, nc) != 0)
         goto err;
+    if (rg_gen__ups_init(g, gw, env, eb) != 0)
+        goto err;
     for (size_t i = 0; i < gw->n_services; i++) {
-        if (target_init(&g->targets[i], &gw->services[i], env, eb) != 0)
+        const struct rg_balanced *up =
+            rg_gen__ups_find(g, gw, gw->services[i].host);
+
+        if (up != NULL ? balanced_init(&g->targets[i], up) != 0
+                       : target_init(&g->targets[i], &gw->services[i], env,
+                                     eb) != 0)
             goto err;
         g->n_targets++;
     }

@@ -10,6 +10,7 @@
 #include "core/err.h"
 #include "core/failpoint.h"
 #include "core/io.h"
+#include "http/balance.h"
 #include "core/log.h"
 #include "core/path.h"
 #include "http/accesslog.h"
@@ -183,6 +184,7 @@ static void release_upstream(struct rg_req *r, int reusable)
 {
     struct rg_upconn *up = r->up;
 
+    rg_balance_done(r);
     if (up == NULL)
         return;
     r->up = NULL;
@@ -924,6 +926,8 @@ static const struct rg_upstream_addr *pick_addr(struct rg_req *r)
     struct rg_wctx *w = r->c->w;
     size_t svc = (size_t)(t - r->gen->targets);
 
+    if (t->up != NULL)
+        return rg_balance_pick(r);
     if (t->n_addrs == 1)
         return &t->addrs[0];
     if (r->attempts == 1) {
@@ -954,6 +958,10 @@ static void attempt_start(struct rg_req *r)
     r->head_sent = 0;
     r->t_upstream = uv_hrtime();
     r->addr = pick_addr(r);
+    if (r->addr == NULL) {
+        rg_proxy_reply_error(r->c, r, 503, RG_MSG_NO_PEER, 0);
+        return;
+    }
     up = rg_pool_take(w->pool, r->addr->key, r->gen->limits.pool.idle_ms);
     if (up != NULL) {
         up_begin(r, up);
@@ -1012,6 +1020,7 @@ static void attempt_fail(struct rg_req *r, int err, const char *why)
 
     rg_log(RG_LOG_WARN, "worker %u: request %s: upstream %s attempt %u: %s",
            r->c->w->index, r->id, r->addr->key, r->attempts, why);
+    rg_balance_failed(r, err);
     release_upstream(r, 0);
     if (r->c->closing)
         return;
@@ -1156,6 +1165,7 @@ static int resp_head(struct rg_msg *m)
         return 0;
     }
     ups(up)->head_done = 1;
+    rg_balance_status(r, p->status_code);
     if (p->status_code == 101 && !r->upgrade)
         return -1;
     r->status = p->status_code;

@@ -32,6 +32,9 @@ struct rg_fetch_opts {
     const char *want_header;    /* a response header's name (any case)
                                    whose value the result carries, e.g.
                                    "X-Consul-Index"; or NULL; copied */
+    int direct;                 /* 1: no proxy from the environment and no
+                                   redirects followed (health checks of a
+                                   target: its own answer counts) */
 };
 
 struct rg_fetch_result {

@@ -214,6 +214,15 @@ void rg_admin__saved(struct rg_areq *q, const struct rg_fsm_result *res,
 /* Answer Kong's listing {"data": @data (taken), "next": null}. */
 void rg_admin__list_reply(struct rg_areq *q, json_t *data);
 
+/* Upstreams (admin_upstreams.c): the target of upstream @up named by
+ * @key (its id or its "host[:port]"), or NULL; a target's text with
+ * Kong's default port filled in (into @out, @cap bytes); and GET
+ * /upstreams/{u}/health (this node's view). */
+const json_t *rg_admin__target_of(const struct rg_areq *q, const json_t *up,
+                                  const char *key);
+void rg_admin__target_norm(const char *s, char *out, size_t cap);
+void rg_admin__upstream_health(struct rg_areq *q, const json_t *up);
+
 /* Answer Kong's 409 for a value of @field another object holds. */
 void rg_admin__unique_violation(struct rg_areq *q, const char *field);
 

@@ -46,7 +46,7 @@ static int add_target(struct rg_balanced *b, size_t ti,
 
         ua->addr = a[i];
         rg_gen__addr_key(&a[i], t->port, ua->key, sizeof(ua->key));
-        ua->h = rg_health_get(b->conf->name, ua->key);
+        ua->h = rg_health_get(b->conf->name, ua->key, t->target);
         ua->host_header = bt->host_header;
         if (ua->h == NULL)
             return rg_errbuf_set(eb, "out of memory");

@@ -46,7 +46,8 @@ struct rg_health *rg_health_find(const char *upstream, const char *addr_key)
     return h;
 }
 
-struct rg_health *rg_health_get(const char *upstream, const char *addr_key)
+struct rg_health *rg_health_get(const char *upstream, const char *addr_key,
+                                const char *target)
 {
     char key[RG_HEALTH_KEY_MAX];
     unsigned b;
@@ -58,11 +59,33 @@ struct rg_health *rg_health_get(const char *upstream, const char *addr_key)
     h = lookup(key, b);
     if (h == NULL && (h = rg_calloc(1, sizeof(*h))) != NULL) {
         memcpy(h->key, key, sizeof(h->key));
+        snprintf(h->target, sizeof(h->target), "%s", target ? target : "");
         h->next = reg[b];
         reg[b] = h;
     }
     pthread_mutex_unlock(&reg_lock);
     return h;
+}
+
+size_t rg_health_each(const char *upstream, const char *target,
+                      void (*cb)(void *arg, const char *addr_key,
+                                 const struct rg_health *h),
+                      void *arg)
+{
+    size_t ulen = strlen(upstream), n = 0;
+
+    pthread_mutex_lock(&reg_lock);
+    for (unsigned b = 0; b < BUCKETS; b++) {
+        for (struct rg_health *h = reg[b]; h != NULL; h = h->next) {
+            if (strncmp(h->key, upstream, ulen) != 0 || h->key[ulen] != ' ' ||
+                strcmp(h->target, target) != 0)
+                continue;
+            cb(arg, h->key + ulen + 1, h);
+            n++;
+        }
+    }
+    pthread_mutex_unlock(&reg_lock);
+    return n;
 }
 
 static void reset(struct rg_health *h)

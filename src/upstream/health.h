@@ -30,6 +30,8 @@ struct rg_health {
     atomic_uint http_failures;
     atomic_uint successes; /* consecutive, while down */
     char key[RG_HEALTH_KEY_MAX]; /* registry key, immutable */
+    char target[RG_HEALTH_KEY_MAX]; /* the target ("host:port") that
+                                       first named this address */
     struct rg_health *next;      /* registry chain, immutable once linked */
 };
 
@@ -41,11 +43,21 @@ enum rg_health_outcome {
 };
 
 /* The state of address @addr_key ("ip:port") in upstream @upstream,
- * created healthy on first use. The pointer stays valid until
+ * created healthy on first use (labelled with @target, "host:port", which
+ * may be NULL). The pointer stays valid until
  * rg_health_shutdown. Returns NULL on ENOMEM. Thread: any (a mutex; call
  * it when building a generation or from the admin API, never per
  * request). */
-struct rg_health *rg_health_get(const char *upstream, const char *addr_key);
+struct rg_health *rg_health_get(const char *upstream, const char *addr_key,
+                                const char *target);
+
+/* Call @cb(@arg, addr_key, h) for each address of @upstream labelled
+ * @target, under the registry's lock (@cb must not call back in).
+ * Returns how many. Thread: any (for the admin API, not per request). */
+size_t rg_health_each(const char *upstream, const char *target,
+                      void (*cb)(void *arg, const char *addr_key,
+                                 const struct rg_health *h),
+                      void *arg);
 
 /* The state of @addr_key in @upstream if it exists, else NULL. Thread:
  * any. */

@@ -11,6 +11,7 @@ import concurrent.futures
 import unittest
 
 import rgtest
+from rgcluster import ClusterTestCase, revision_of, scaled
 from rgtest import DeadPort, Gateway, Upstream, gateway_doc, route, service
 
 NO_PEER = "failure to get a peer from the ring-balancer"
@@ -170,6 +171,94 @@ class UpstreamsTest(unittest.TestCase):
         r = self.get("/x")
         self.assertEqual(r.status, 503, r.body)
         self.assertEqual(r.json()["message"], NO_PEER)
+
+
+class ClusterUpstreamsTest(ClusterTestCase):
+    """Upstreams and targets through the admin API of a three-node
+    cluster: written on a follower, listed and served by every node."""
+
+    SHARED = True
+
+    def everywhere(self, path, want):
+        """Wait until GET @path on every node's admin API answers @want
+        (a predicate on the response)."""
+        c = self.cluster
+
+        def pred():
+            return all(want(nd.admin("GET", path)) for nd in c.alive())
+        rgtest.wait_until(pred, scaled(10.0), 0.05, "%s on every node" % path)
+
+    def test_admin_crud_replicates(self):
+        c = self.cluster
+        a, b = Upstream().start(), Upstream().start()
+        self.addCleanup(a.stop)
+        self.addCleanup(b.stop)
+        follower = c.followers()[0]
+        r = c.write("POST", "/upstreams", {"name": "cl.up"}, node=follower)
+        self.assertEqual(r.status, 201, r)
+        uid = r.json()["id"]
+        r = c.write("POST", "/upstreams/cl.up/targets",
+                    {"target": "127.0.0.1:%d" % a.port, "weight": 300})
+        self.assertEqual(r.status, 201, r)
+        r = c.write("POST", "/upstreams/%s/targets" % uid,
+                    {"target": "127.0.0.1:%d" % b.port})
+        self.assertEqual(r.status, 201, r)
+        self.assertEqual(r.json()["weight"], 100)
+        self.assertEqual(r.json()["upstream"], {"id": uid})
+        r = c.write("POST", "/upstreams/cl.up/targets",
+                    {"target": "127.0.0.1:%d" % b.port})
+        self.assertIn(r.status, (400, 409), r)
+        r = c.write("POST", "/upstreams/nope/targets", {"target": "x:1"})
+        self.assertEqual(r.status, 404, r)
+        r = c.write("POST", "/services", {"name": "cl", "host": "cl.up"})
+        self.assertEqual(r.status, 201, r)
+        r = c.write("POST", "/services/cl/routes", {"paths": ["/cl"]})
+        self.assertEqual(r.status, 201, r)
+        c.wait_revision(revision_of(r))
+        c.wait_served("/cl/count?key=warm")
+        self.everywhere("/upstreams/cl.up/targets",
+                        lambda r: len(r.json()["data"]) == 2)
+        tb = "/upstreams/cl.up/targets/127.0.0.1:%d" % b.port
+        self.everywhere(tb, lambda r: r.status == 200)
+        for nd in c.nodes:
+            h = nd.admin("GET", "/upstreams/cl.up/health").json()["data"]
+            self.assertEqual(sorted(t["health"] for t in h),
+                             ["HEALTHY", "HEALTHY"], h)
+        # Weight 0 on one node's write: no node sends it anything.
+        r = c.write("PATCH", tb, {"weight": 0}, node=c.nodes[2])
+        self.assertEqual(r.status, 200, r)
+        c.wait_revision(revision_of(r))
+        before = b.hits("z")
+        for nd in c.nodes:
+            for _ in range(6):
+                self.assertEqual(nd.proxy("/cl/count?key=z").status, 200)
+        self.assertEqual(b.hits("z"), before)
+        self.assertEqual(a.hits("z"), 18)
+        r = c.write("DELETE", tb)
+        self.assertEqual(r.status, 204, r)
+        self.everywhere(tb, lambda r: r.status == 404)
+        self.everywhere("/upstreams/cl.up/targets",
+                        lambda r: len(r.json()["data"]) == 1)
+
+    def test_whole_config_nests_targets(self):
+        """POST /config with targets nested in an upstream: stored flat
+        (targets with upstream {id}), served by every node."""
+        c = self.cluster
+        a = Upstream().start()
+        self.addCleanup(a.stop)
+        doc = gateway_doc(
+            service("seed", self.up.port, routes=[
+                route("seed", ["/seed"], strip_path=False)]),
+            service("nest", 1, host="nest.up",
+                    routes=[route("nest", ["/nest"])]),
+            upstreams=[{"name": "nest.up", "targets": [
+                {"target": "127.0.0.1:%d" % a.port}]}])
+        r = c.write("POST", "/config", doc)
+        self.assertIn(r.status, (200, 201), r)
+        c.wait_served("/nest/count?key=n")
+        t = c.nodes[0].admin("GET", "/upstreams/nest.up/targets").json()
+        self.assertEqual(len(t["data"]), 1, t)
+        self.assertIn("upstream", t["data"][0])
 
 
 if __name__ == "__main__":

@@ -291,13 +291,13 @@ END_TEST
 /* The registry hands out one state per (upstream, address). */
 START_TEST(registry_keeps_state)
 {
-    struct rg_health *a = rg_health_get("u1", "127.0.0.1:1");
-    struct rg_health *b = rg_health_get("u2", "127.0.0.1:1");
+    struct rg_health *a = rg_health_get("u1", "127.0.0.1:1", "a:1");
+    struct rg_health *b = rg_health_get("u2", "127.0.0.1:1", NULL);
 
     ck_assert_ptr_nonnull(a);
     ck_assert_ptr_ne(a, b);
     rg_health_set(a, 1);
-    ck_assert_ptr_eq(rg_health_get("u1", "127.0.0.1:1"), a);
+    ck_assert_ptr_eq(rg_health_get("u1", "127.0.0.1:1", "a:1"), a);
     ck_assert_ptr_eq(rg_health_find("u1", "127.0.0.1:1"), a);
     ck_assert_ptr_null(rg_health_find("u1", "127.0.0.1:2"));
     ck_assert(!rg_health_usable(a));

@@ -545,7 +545,7 @@ START_TEST(replace_all_invalid_applies_nothing)
         "[]",
         "{\"services\":{}}",
         "{\"services\":[1]}",
-        "{\"upstreams\":[]}",
+        "{\"certificates\":[]}",
         "{\"_format_version\":\"1.1\"}",
         "{\"services\":[{\"id\":\"s\",\"routes\":{}}]}",
         "not json",
@@ -1388,7 +1388,8 @@ START_TEST(restore_garbage_leaves_state)
         {"\"dedupe\":[", "\"dedupe\":[[\"x\",0,1,\"\"],[\"x\",0,1,\"\"],"},
         {"\"applied\":[", "\"applied\":[[1,1,1,9,0,0,\"\"],"},
         {"\"applied\":[", "\"applied\":[[1,1,1,1,0,0],"},
-        {"\"store\":{", "\"store\":{\"upstreams\":[],"},
+        {"\"store\":{", "\"store\":{\"certificates\":[],"},
+        {"\"store\":{", "\"store\":{\"upstreams\":{},"},
         {"\"store\":{", "\"extra\":1,\"store\":{"},
     };
     struct tf a, b;

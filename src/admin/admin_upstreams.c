@@ -1,0 +1,157 @@
+/* What the admin API adds for Kong's upstreams and targets beside the
+ * generic object endpoints (admin_objects.c): a target named within its
+ * upstream (by id or "host:port"), the normalised target text Kong
+ * stores, and GET /upstreams/{u}/health, this node's view of its
+ * targets' health (upstream/health.h: per node, never replicated, as in
+ * Kong). */
+#include "admin/admin_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "upstream/health.h"
+
+#define KONG_TARGET_PORT 8000
+
+struct find {
+    const char *uid, *key;
+    const json_t *hit;
+};
+
+static int target_matches(const json_t *t, const char *key)
+{
+    const char *id = json_string_value(json_object_get(t, "id"));
+    const char *tg = json_string_value(json_object_get(t, "target"));
+    char norm[300];
+
+    if (id != NULL && strcmp(id, key) == 0)
+        return 1;
+    if (tg == NULL)
+        return 0;
+    rg_admin__target_norm(key, norm, sizeof(norm));
+    return strcmp(tg, key) == 0 || strcmp(tg, norm) == 0;
+}
+
+static const char *upstream_id(const json_t *t)
+{
+    return json_string_value(
+        json_object_get(json_object_get(t, "upstream"), "id"));
+}
+
+static void find_cb(void *arg, const char *id, const json_t *body,
+                    uint64_t rev)
+{
+    struct find *f = arg;
+    const char *uid = upstream_id(body);
+
+    (void)id;
+    (void)rev;
+    if (f->hit == NULL && uid != NULL && strcmp(uid, f->uid) == 0 &&
+        target_matches(body, f->key))
+        f->hit = body;
+}
+
+const json_t *rg_admin__target_of(const struct rg_areq *q, const json_t *up,
+                                  const char *key)
+{
+    struct find f = {json_string_value(json_object_get(up, "id")), key, NULL};
+    const struct rg_fsm *fsm = rg_admin__fsm(q->a);
+
+    if (fsm != NULL && f.uid != NULL)
+        rg_fsm_each(fsm, RG_KIND_TARGET, find_cb, &f);
+    return f.hit;
+}
+
+void rg_admin__target_norm(const char *s, char *out, size_t cap)
+{
+    const char *rb = s[0] == '[' ? strchr(s, ']') : NULL;
+    int has_port = rb ? rb[1] == ':' : strchr(s, ':') != NULL;
+
+    /* "::1" alone is an IPv6 address without a port: Kong wants "[::1]". */
+    if (!rb && has_port && strchr(s, ':') != strrchr(s, ':'))
+        has_port = 0;
+    if (has_port)
+        snprintf(out, cap, "%s", s);
+    else
+        snprintf(out, cap, "%s:%d", s, KONG_TARGET_PORT);
+}
+
+/* ---- GET /upstreams/{u}/health ---- */
+
+struct addrs {
+    json_t *list;
+    json_int_t weight;
+    int healthy; /* some address is */
+};
+
+static void addr_cb(void *arg, const char *addr_key, const struct rg_health *h)
+{
+    struct addrs *a = arg;
+    const char *colon = strrchr(addr_key, ':');
+    int ok = rg_health_usable(h);
+
+    a->healthy |= ok;
+    json_array_append_new(
+        a->list,
+        json_pack("{s:s%,s:i,s:s,s:I}", "ip", addr_key,
+                  colon ? (size_t)(colon - addr_key) : strlen(addr_key),
+                  "port", colon ? atoi(colon + 1) : 0, "health",
+                  ok ? "HEALTHY" : "UNHEALTHY", "weight", a->weight));
+}
+
+struct health {
+    const char *uid, *name;
+    json_t *data;
+};
+
+static void health_cb(void *arg, const char *id, const json_t *body,
+                      uint64_t rev)
+{
+    struct health *hv = arg;
+    const char *uid = upstream_id(body);
+    const char *tg = json_string_value(json_object_get(body, "target"));
+    const json_t *w = json_object_get(body, "weight");
+    struct addrs a = {json_array(), w ? json_integer_value(w) : 100, 0};
+    char norm[300];
+    json_t *o;
+
+    (void)id;
+    (void)rev;
+    if (uid == NULL || tg == NULL || strcmp(uid, hv->uid) != 0)
+        return;
+    rg_admin__target_norm(tg, norm, sizeof(norm));
+    rg_health_each(hv->name, norm, addr_cb, &a);
+    o = json_deep_copy(body);
+    json_object_set_new(o, "health",
+                        json_string(json_array_size(a.list) == 0 ? "DNS_ERROR"
+                                    : a.healthy               ? "HEALTHY"
+                                                              : "UNHEALTHY"));
+    json_object_set_new(o, "data", json_pack("{s:o}", "addresses", a.list));
+    json_array_append_new(hv->data, o);
+}
+
+void rg_admin__upstream_health(struct rg_areq *q, const json_t *up)
+{
+    const struct rg_fsm *fsm = rg_admin__fsm(q->a);
+    struct health hv = {json_string_value(json_object_get(up, "id")),
+                        json_string_value(json_object_get(up, "name")),
+                        json_array()};
+    char lname[256];
+    size_t i;
+
+    if (strcmp(q->method, "GET") != 0) {
+        json_decref(hv.data);
+        rg_admin__error(q, 405, "Method not allowed");
+        return;
+    }
+    /* The data plane keys health by the name as the parser keeps it. */
+    snprintf(lname, sizeof(lname), "%s", hv.name ? hv.name : "");
+    for (i = 0; lname[i] != '\0'; i++)
+        if (lname[i] >= 'A' && lname[i] <= 'Z')
+            lname[i] = (char)(lname[i] - 'A' + 'a');
+    hv.name = lname;
+    if (fsm != NULL && hv.uid != NULL)
+        rg_fsm_each(fsm, RG_KIND_TARGET, health_cb, &hv);
+    rg_admin__list_reply(q, hv.data);
+}

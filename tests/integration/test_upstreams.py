@@ -147,6 +147,11 @@ class UpstreamsTest(unittest.TestCase):
             r = self.get("/count?key=d")
             self.assertEqual(r.status, 200, r.body)
         self.assertEqual(a.hits("d"), 10)
+        health = rgtest.request(self.gw.admin_port, "GET",
+                                "/upstreams/backend.test/health").json()
+        self.assertEqual({t["target"]: t["health"] for t in health["data"]},
+                         {"127.0.0.1:%d" % a.port: "HEALTHY",
+                          "127.0.0.1:%d" % port: "UNHEALTHY"}, health)
         self.ups[1] = b = Upstream(port=port).start()
         self.gw.wait_log(r"target http://127\.0\.0\.1:%d/status/200: "
                          r"healthy \(active" % port)

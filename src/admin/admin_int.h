@@ -223,6 +223,10 @@ const json_t *rg_admin__target_of(const struct rg_areq *q, const json_t *up,
 void rg_admin__target_norm(const char *s, char *out, size_t cap);
 void rg_admin__upstream_health(struct rg_areq *q, const json_t *up);
 
+/* DELETE of upstream @up (borrowed) with its targets, in one entry (Kong
+ * deletes them with it); answers 204 with the last revision. */
+void rg_admin__upstream_delete(struct rg_areq *q, const json_t *up);
+
 /* Answer Kong's 409 for a value of @field another object holds. */
 void rg_admin__unique_violation(struct rg_areq *q, const char *field);
 

@@ -103,6 +103,10 @@ static void del(struct rg_areq *q, enum rg_kind k, const char *key)
         rg_admin__error(q, 404, "Not found");
         return;
     }
+    if (k == RG_KIND_UPSTREAM && o != NULL) {
+        rg_admin__upstream_delete(q, o);
+        return;
+    }
     q->ok_status = 204;
     q->on_ok = rg_admin__saved;
     rg_admin__delete(q, k, o ? id_of(o) : key);

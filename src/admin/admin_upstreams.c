@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/alloc.h"
 #include "upstream/health.h"
 
 #define KONG_TARGET_PORT 8000
@@ -154,4 +155,84 @@ void rg_admin__upstream_health(struct rg_areq *q, const json_t *up)
     if (fsm != NULL && hv.uid != NULL)
         rg_fsm_each(fsm, RG_KIND_TARGET, health_cb, &hv);
     rg_admin__list_reply(q, hv.data);
+}
+
+/* ---- DELETE /upstreams/{u}: the targets go with it ---- */
+
+struct ids {
+    const char *uid;
+    char **v;
+    size_t n;
+    int nomem;
+};
+
+static void ids_cb(void *arg, const char *id, const json_t *body,
+                   uint64_t rev)
+{
+    struct ids *s = arg;
+    const char *uid = upstream_id(body);
+    char **v;
+
+    (void)rev;
+    if (uid == NULL || strcmp(uid, s->uid) != 0 || s->nomem)
+        return;
+    v = rg_realloc(s->v, (s->n + 1) * sizeof(*v));
+    if (v == NULL || (v[s->n] = rg_strdup(id)) == NULL) {
+        s->v = v ? v : s->v;
+        s->nomem = 1;
+        return;
+    }
+    s->v = v;
+    s->n++;
+}
+
+static void deleted(struct rg_areq *q, const struct rg_fsm_result *res,
+                    unsigned n)
+{
+    rg_admin__reply(q, 204, NULL, res[n - 1].revision, NULL);
+}
+
+void rg_admin__upstream_delete(struct rg_areq *q, const json_t *up)
+{
+    struct ids s = {json_string_value(json_object_get(up, "id")), NULL, 0, 0};
+    const struct rg_fsm *fsm = rg_admin__fsm(q->a);
+    struct rg_cmd *c;
+    char (*rid)[RG_CODEC_MAX_RID + 1];
+    size_t i;
+
+    if (fsm != NULL)
+        rg_fsm_each(fsm, RG_KIND_TARGET, ids_cb, &s);
+    c = rg_calloc(s.n + 1, sizeof(*c));
+    rid = rg_calloc(s.n ? s.n : 1, sizeof(*rid));
+    if (s.nomem || c == NULL || rid == NULL) {
+        rg_admin__error(q, 500, "out of memory");
+        goto done;
+    }
+    /* Each command its own request id (one id per entry would make the
+     * state machine take the second for a repeat of the first), derived
+     * from the request's so that a retried request stays idempotent. */
+    for (i = 0; i < s.n; i++) {
+        int len = snprintf(rid[i], sizeof(rid[i]), "%.*s/t%zu",
+                           RG_CODEC_MAX_RID - 12, q->rid, i);
+
+        c[i].type = RG_CMD_DELETE;
+        c[i].kind = RG_KIND_TARGET;
+        c[i].key = s.v[i];
+        c[i].key_len = (uint16_t)strlen(s.v[i]);
+        c[i].rid = rid[i];
+        c[i].rid_len = (uint16_t)len;
+    }
+    c[s.n].type = RG_CMD_DELETE;
+    c[s.n].kind = RG_KIND_UPSTREAM;
+    c[s.n].key = s.uid;
+    c[s.n].key_len = (uint16_t)strlen(s.uid);
+    q->ok_status = 204;
+    q->on_ok = deleted;
+    rg_admin__propose(q, c, (unsigned)s.n + 1);
+done:
+    for (i = 0; i < s.n; i++)
+        rg_free(s.v[i]);
+    rg_free(s.v);
+    rg_free(c);
+    rg_free(rid);
 }

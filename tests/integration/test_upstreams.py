@@ -244,6 +244,23 @@ class ClusterUpstreamsTest(ClusterTestCase):
         self.everywhere(tb, lambda r: r.status == 404)
         self.everywhere("/upstreams/cl.up/targets",
                         lambda r: len(r.json()["data"]) == 1)
+        # Deleting an upstream deletes its targets with it (Kong's rule).
+        r = c.write("POST", "/upstreams", {"name": "gone.up", "targets": []})
+        self.assertEqual(r.status, 400, r)  # nesting: whole configs only
+        r = c.write("POST", "/upstreams", {"name": "gone.up"})
+        self.assertEqual(r.status, 201, r)
+        for port in (1, 2):
+            r = c.write("POST", "/upstreams/gone.up/targets",
+                        {"target": "127.0.0.1:%d" % port})
+            self.assertEqual(r.status, 201, r)
+        r = c.write("DELETE", "/upstreams/gone.up", node=follower)
+        self.assertEqual(r.status, 204, r)
+        c.wait_revision(revision_of(r))
+        for nd in c.nodes:
+            self.assertEqual(nd.admin("GET", "/upstreams/gone.up").status, 404)
+            left = [t for t in nd.admin("GET", "/upstreams/cl.up/targets")
+                    .json()["data"]]
+            self.assertEqual(len(left), 1)
 
     def test_whole_config_nests_targets(self):
         """POST /config with targets nested in an upstream: stored flat

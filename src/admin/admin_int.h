@@ -227,6 +227,16 @@ void rg_admin__upstream_health(struct rg_areq *q, const json_t *up);
  * deletes them with it); answers 204 with the last revision. */
 void rg_admin__upstream_delete(struct rg_areq *q, const json_t *up);
 
+/* POST /upstreams/{u}/targets/{t}/healthy (@down 0) or /unhealthy (1):
+ * this node's state of every address of target @t, counters reset (as
+ * Kong's; not replicated). */
+void rg_admin__target_set_health(struct rg_areq *q, const json_t *up,
+                                 const json_t *t, int down);
+
+/* Serve @q here when it is one of those node-local health writes (never
+ * forwarded to the leader): 1 when answered. */
+int rg_admin__health_local(struct rg_areq *q);
+
 /* Answer Kong's 409 for a value of @field another object holds. */
 void rg_admin__unique_violation(struct rg_areq *q, const char *field);
 

@@ -7,6 +7,7 @@
  *                         targets of an upstream)
  *   /upstreams/{u}/targets/{id|host:port}  one target, as /{kind}/{id}
  *   /upstreams/{u}/health this node's health of the targets
+ *   /upstreams/{u}/targets/{t}/healthy|unhealthy  POST: set it, this node
  * Targets exist only under their upstream (Kong has no /targets).
  * Names and foreign keys are resolved to ids here, on the leader, before
  * proposing; the state machine's validator has the last word. */
@@ -354,8 +355,8 @@ static void collection(struct rg_areq *q, enum rg_kind k, enum rg_kind parent,
         list(q, k, ref_field(parent), id_of(p));
 }
 
-/* Split "/a/b/c/d" into at most four segments (no empty ones). */
-static int split(const char *path, char seg[4][RG_CODEC_MAX_KEY + 1])
+/* Split "/a/b/c/d/e" into at most five segments (no empty ones). */
+static int split(const char *path, char seg[5][RG_CODEC_MAX_KEY + 1])
 {
     int n = 0;
 
@@ -363,7 +364,7 @@ static int split(const char *path, char seg[4][RG_CODEC_MAX_KEY + 1])
         const char *s = path + 1, *e = strchr(s, '/');
         size_t len = e ? (size_t)(e - s) : strlen(s);
 
-        if (n == 4 || len == 0 || len > RG_CODEC_MAX_KEY)
+        if (n == 5 || len == 0 || len > RG_CODEC_MAX_KEY)
             return -1;
         memcpy(seg[n], s, len);
         seg[n++][len] = '\0';
@@ -386,8 +387,10 @@ static int nests(enum rg_kind parent, enum rg_kind child)
     }
 }
 
-/* /upstreams/{u}/targets/{t}: the target within its upstream. */
-static void one_target(struct rg_areq *q, const char *ukey, const char *tkey)
+/* /upstreams/{u}/targets/{t}[/healthy|/unhealthy]: the target within
+ * its upstream. */
+static void one_target(struct rg_areq *q, const char *ukey, const char *tkey,
+                       const char *action)
 {
     const json_t *up = lookup(q, RG_KIND_UPSTREAM, ukey);
     const json_t *t = up ? rg_admin__target_of(q, up, tkey) : NULL;
@@ -396,12 +399,16 @@ static void one_target(struct rg_areq *q, const char *ukey, const char *tkey)
         rg_admin__error(q, 404, "Not found");
         return;
     }
-    one(q, RG_KIND_TARGET, t ? id_of(t) : tkey);
+    if (action == NULL)
+        one(q, RG_KIND_TARGET, id_of(t));
+    else
+        rg_admin__target_set_health(q, up, t,
+                                    strcmp(action, "unhealthy") == 0);
 }
 
 int rg_admin__objects(struct rg_areq *q)
 {
-    char seg[4][RG_CODEC_MAX_KEY + 1];
+    char seg[5][RG_CODEC_MAX_KEY + 1];
     int n = split(q->path, seg);
     enum rg_kind k = n > 0 ? rg_kind_from_name(seg[0], strlen(seg[0]))
                            : RG_KIND_NONE;
@@ -424,7 +431,11 @@ int rg_admin__objects(struct rg_areq *q)
     } else if (n == 3 && nests(k, child))
         collection(q, child, k, seg[1]);
     else if (n == 4 && k == RG_KIND_UPSTREAM && child == RG_KIND_TARGET)
-        one_target(q, seg[1], seg[3]);
+        one_target(q, seg[1], seg[3], NULL);
+    else if (n == 5 && k == RG_KIND_UPSTREAM && child == RG_KIND_TARGET &&
+             (strcmp(seg[4], "healthy") == 0 ||
+              strcmp(seg[4], "unhealthy") == 0))
+        one_target(q, seg[1], seg[3], seg[4]);
     else
         return 0;
     return 1;

@@ -86,7 +86,7 @@ struct addrs {
     int healthy; /* some address is */
 };
 
-static void addr_cb(void *arg, const char *addr_key, const struct rg_health *h)
+static void addr_cb(void *arg, const char *addr_key, struct rg_health *h)
 {
     struct addrs *a = arg;
     const char *colon = strrchr(addr_key, ':');
@@ -235,4 +235,48 @@ done:
     rg_free(s.v);
     rg_free(c);
     rg_free(rid);
+}
+
+/* ---- POST /upstreams/{u}/targets/{t}/healthy|unhealthy ---- */
+
+static void set_down(void *arg, const char *addr_key, struct rg_health *h)
+{
+    (void)addr_key;
+    rg_health_set(h, *(const int *)arg);
+}
+
+void rg_admin__target_set_health(struct rg_areq *q, const json_t *up,
+                                 const json_t *t, int down)
+{
+    const char *name = json_string_value(json_object_get(up, "name"));
+    const char *tg = json_string_value(json_object_get(t, "target"));
+    char lname[256], norm[300];
+
+    if (strcmp(q->method, "POST") != 0) {
+        rg_admin__error(q, 405, "Method not allowed");
+        return;
+    }
+    snprintf(lname, sizeof(lname), "%s", name ? name : "");
+    for (size_t i = 0; lname[i] != '\0'; i++)
+        if (lname[i] >= 'A' && lname[i] <= 'Z')
+            lname[i] = (char)(lname[i] - 'A' + 'a');
+    rg_admin__target_norm(tg ? tg : "", norm, sizeof(norm));
+    rg_health_each(lname, norm, set_down, &down);
+    rg_admin__reply(q, 204, NULL, rg_admin__revision(q->a), NULL);
+}
+
+static int ends_with(const char *s, const char *sfx)
+{
+    size_t n = strlen(s), m = strlen(sfx);
+
+    return n >= m && strcmp(s + n - m, sfx) == 0;
+}
+
+int rg_admin__health_local(struct rg_areq *q)
+{
+    if (strncmp(q->path, "/upstreams/", 11) != 0 ||
+        strstr(q->path, "/targets/") == NULL ||
+        !(ends_with(q->path, "/healthy") || ends_with(q->path, "/unhealthy")))
+        return 0;
+    return rg_admin__objects(q);
 }

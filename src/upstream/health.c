@@ -69,7 +69,7 @@ struct rg_health *rg_health_get(const char *upstream, const char *addr_key,
 
 size_t rg_health_each(const char *upstream, const char *target,
                       void (*cb)(void *arg, const char *addr_key,
-                                 const struct rg_health *h),
+                                 struct rg_health *h),
                       void *arg)
 {
     size_t ulen = strlen(upstream), n = 0;

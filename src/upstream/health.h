@@ -56,7 +56,7 @@ struct rg_health *rg_health_get(const char *upstream, const char *addr_key,
  * Returns how many. Thread: any (for the admin API, not per request). */
 size_t rg_health_each(const char *upstream, const char *target,
                       void (*cb)(void *arg, const char *addr_key,
-                                 const struct rg_health *h),
+                                 struct rg_health *h),
                       void *arg);
 
 /* The state of @addr_key in @upstream if it exists, else NULL. Thread:

@@ -159,6 +159,26 @@ class UpstreamsTest(unittest.TestCase):
             self.assertEqual(self.get("/count?key=u").status, 200)
         self.assertEqual(b.hits("u"), 5)
 
+    def test_admin_sets_target_health(self):
+        """POST .../targets/{t}/unhealthy takes a target out on this node,
+        .../healthy brings it back (Kong's endpoints)."""
+        a, b = self.ups[0], self.ups[1]
+        self.start([upstream("backend.test", [(a.port, 100), (b.port, 100)])])
+        path = "/upstreams/backend.test/targets/127.0.0.1:%d/" % b.port
+        r = rgtest.request(self.gw.admin_port, "POST", path + "unhealthy")
+        self.assertEqual(r.status, 204, r.body)
+        for _ in range(6):
+            self.assertEqual(self.get("/count?key=h1").status, 200)
+        self.assertEqual((a.hits("h1"), b.hits("h1")), (6, 0))
+        r = rgtest.request(self.gw.admin_port, "POST", path + "healthy")
+        self.assertEqual(r.status, 204, r.body)
+        for _ in range(6):
+            self.assertEqual(self.get("/count?key=h2").status, 200)
+        self.assertEqual(b.hits("h2"), 3)
+        r = rgtest.request(self.gw.admin_port, "POST",
+                           "/upstreams/backend.test/targets/10.9.9.9:1/healthy")
+        self.assertEqual(r.status, 404, r.body)
+
     def test_all_down_is_503(self):
         """The only target refuses connections: after one failure (passive
         tcp_failures 1) it is down, and requests get Kong's 503."""
@@ -261,6 +281,16 @@ class ClusterUpstreamsTest(ClusterTestCase):
             left = [t for t in nd.admin("GET", "/upstreams/cl.up/targets")
                     .json()["data"]]
             self.assertEqual(len(left), 1)
+        # Health set through one follower's admin API is that node's only.
+        ta = "/upstreams/cl.up/targets/127.0.0.1:%d/" % a.port
+        nd = c.followers()[0]
+        r = nd.admin("POST", ta + "unhealthy")
+        self.assertEqual(r.status, 204, r)
+        self.assertEqual(nd.proxy("/cl/x").status, 503)
+        others = [o for o in c.nodes if o is not nd]
+        self.assertEqual([o.proxy("/cl/x").status for o in others], [200, 200])
+        self.assertEqual(nd.admin("POST", ta + "healthy").status, 204)
+        self.assertEqual(nd.proxy("/cl/x").status, 200)
 
     def test_whole_config_nests_targets(self):
         """POST /config with targets nested in an upstream: stored flat

@@ -40,8 +40,7 @@ static const char *upstream_id(const json_t *t)
         json_object_get(json_object_get(t, "upstream"), "id"));
 }
 
-static void find_cb(void *arg, const char *id, const json_t *body,
-                    uint64_t rev)
+static void find_cb(void *arg, const char *id, const json_t *body, uint64_t rev)
 {
     struct find *f = arg;
     const char *uid = upstream_id(body);
@@ -96,8 +95,8 @@ static void addr_cb(void *arg, const char *addr_key, struct rg_health *h)
     json_array_append_new(
         a->list,
         json_pack("{s:s%,s:i,s:s,s:I}", "ip", addr_key,
-                  colon ? (size_t)(colon - addr_key) : strlen(addr_key),
-                  "port", colon ? atoi(colon + 1) : 0, "health",
+                  colon ? (size_t)(colon - addr_key) : strlen(addr_key), "port",
+                  colon ? atoi(colon + 1) : 0, "health",
                   ok ? "HEALTHY" : "UNHEALTHY", "weight", a->weight));
 }
 
@@ -126,8 +125,8 @@ static void health_cb(void *arg, const char *id, const json_t *body,
     o = json_deep_copy(body);
     json_object_set_new(o, "health",
                         json_string(json_array_size(a.list) == 0 ? "DNS_ERROR"
-                                    : a.healthy               ? "HEALTHY"
-                                                              : "UNHEALTHY"));
+                                    : a.healthy                  ? "HEALTHY"
+                                                : "UNHEALTHY"));
     json_object_set_new(o, "data", json_pack("{s:o}", "addresses", a.list));
     json_array_append_new(hv->data, o);
 }
@@ -166,8 +165,7 @@ struct ids {
     int nomem;
 };
 
-static void ids_cb(void *arg, const char *id, const json_t *body,
-                   uint64_t rev)
+static void ids_cb(void *arg, const char *id, const json_t *body, uint64_t rev)
 {
     struct ids *s = arg;
     const char *uid = upstream_id(body);
@@ -197,7 +195,7 @@ void rg_admin__upstream_delete(struct rg_areq *q, const json_t *up)
     struct ids s = {json_string_value(json_object_get(up, "id")), NULL, 0, 0};
     const struct rg_fsm *fsm = rg_admin__fsm(q->a);
     struct rg_cmd *c;
-    char (*rid)[RG_CODEC_MAX_RID + 1];
+    char(*rid)[RG_CODEC_MAX_RID + 1];
     size_t i;
 
     if (fsm != NULL)

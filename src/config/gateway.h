@@ -274,7 +274,9 @@ struct rg_healthchecks {
     struct {
         struct rg_hc_side healthy, unhealthy;
     } passive;
-    double threshold;           /* 0..100 (%), accepted, reported */
+    double threshold;           /* 0..100: % of the weight that must be
+                                   healthy, else the whole upstream is
+                                   down (0: off) */
 };
 
 struct rg_upstream {

@@ -53,8 +53,7 @@ static struct rg_healthchecks *cur(struct gw_ctx *c)
 }
 
 /* A number of seconds (Kong allows fractions) in 0..@max, as ms. */
-static int read_secs(struct rg_yt *t, yaml_node_t *v, double max,
-                     uint32_t *ms)
+static int read_secs(struct rg_yt *t, yaml_node_t *v, double max, uint32_t *ms)
 {
     const char *s;
     char *end;

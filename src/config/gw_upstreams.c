@@ -45,8 +45,9 @@ static int up_name(struct rg_yt *t, yaml_node_t *v, void *ctx)
 
     /* Kong: the name is a hostname (services name it in their host). */
     if (rv == 0 && (!rg_gw__host_ok(s, len) || memchr(s, ':', len)))
-        return rg_yt_err(t, v, "must be a host name (letters, digits, "
-                               "\"-\", \"_\" and dots)");
+        return rg_yt_err(t, v,
+                         "must be a host name (letters, digits, "
+                         "\"-\", \"_\" and dots)");
     if (rv == 0)
         rv = rg_gw__unique(t, v, GW_TEXT, c, GW_X_UPSTREAM_NAME, c->upstream,
                            &cur(c)->name);
@@ -66,16 +67,16 @@ static int up_id(struct rg_yt *t, yaml_node_t *v, void *ctx)
 static int up_algorithm(struct rg_yt *t, yaml_node_t *v, void *ctx)
 {
     static const char *const words[] = {"round-robin", "least-connections",
-                                        "consistent-hashing", "random",
-                                        NULL};
+                                        "consistent-hashing", "random", NULL};
     const char *s;
     size_t len;
     int i, rv = rg_yt_scalar(t, v, &s, &len);
 
     if (rv == 0 && strcmp(s, "latency") == 0)
-        return rg_yt_err(t, v, "\"latency\" is not supported (round-robin, "
-                               "least-connections, consistent-hashing or "
-                               "random)");
+        return rg_yt_err(t, v,
+                         "\"latency\" is not supported (round-robin, "
+                         "least-connections, consistent-hashing or "
+                         "random)");
     if (rv == 0)
         rv = rg_yt_word(t, v, words, &i);
     if (rv == 0)
@@ -85,16 +86,18 @@ static int up_algorithm(struct rg_yt *t, yaml_node_t *v, void *ctx)
 
 static int read_hash_on(struct rg_yt *t, yaml_node_t *v, enum rg_hash_on *out)
 {
-    static const char *const words[] = {"none", "consumer", "ip", "header",
-                                        "path", NULL};
+    static const char *const words[] = {"none",   "consumer", "ip",
+                                        "header", "path",     NULL};
     const char *s;
     size_t len;
     int i, rv = rg_yt_scalar(t, v, &s, &len);
 
     if (rv == 0 && (strcmp(s, "cookie") == 0 || strcmp(s, "query_arg") == 0 ||
                     strcmp(s, "uri_capture") == 0))
-        return rg_yt_err(t, v, "\"%s\" is not supported (none, consumer, ip, "
-                               "header or path)", s);
+        return rg_yt_err(t, v,
+                         "\"%s\" is not supported (none, consumer, ip, "
+                         "header or path)",
+                         s);
     if (rv == 0)
         rv = rg_yt_word(t, v, words, &i);
     if (rv == 0)
@@ -202,8 +205,9 @@ static int upstream_finish(struct rg_yt *t, yaml_node_t *n,
         return rg_yt_err(t, n,
                          "hash_fallback: header needs hash_fallback_header");
     if (u->hash_on == RG_HASH_NONE && u->hash_fallback != RG_HASH_NONE)
-        return rg_yt_err(t, n, "hash_fallback: must be none when hash_on is "
-                               "none");
+        return rg_yt_err(t, n,
+                         "hash_fallback: must be none when hash_on is "
+                         "none");
     if (u->hash_fallback != RG_HASH_NONE && u->hash_fallback == u->hash_on &&
         u->hash_on != RG_HASH_HEADER)
         return rg_yt_err(t, n, "hash_fallback: must differ from hash_on");
@@ -218,8 +222,8 @@ int rg_gw__upstream_item(struct rg_yt *t, yaml_node_t *n, size_t i, void *ctx)
     int rv;
 
     (void)i;
-    if (rg_gw__grow((void **)&gw->upstreams, &c->upstream_cap,
-                    gw->n_upstreams, sizeof(*u)) < 0)
+    if (rg_gw__grow((void **)&gw->upstreams, &c->upstream_cap, gw->n_upstreams,
+                    sizeof(*u)) < 0)
         return rg_yt_nomem(t);
     u = &gw->upstreams[gw->n_upstreams];
     memset(u, 0, sizeof(*u));
@@ -243,8 +247,8 @@ static int tg_id(struct rg_yt *t, yaml_node_t *v, void *ctx)
 }
 
 /* "host", "host:port", "[v6]" or "[v6]:port" (Kong's target syntax). */
-static int split_target(const char *s, size_t len, const char **h,
-                        size_t *hlen, long *port)
+static int split_target(const char *s, size_t len, const char **h, size_t *hlen,
+                        long *port)
 {
     const char *colon = NULL, *end = s + len;
 
@@ -286,8 +290,7 @@ static int tg_target(struct rg_yt *t, yaml_node_t *v, void *ctx)
 
     if (rv < 0)
         return rv;
-    if (split_target(s, len, &h, &hlen, &port) != 0 ||
-        !rg_gw__host_ok(h, hlen))
+    if (split_target(s, len, &h, &hlen, &port) != 0 || !rg_gw__host_ok(h, hlen))
         return rg_yt_err(t, v, "must be \"host[:port]\" (port 1..65535)");
     rg_free(tg->host);
     rg_free(tg->target);
@@ -317,10 +320,10 @@ static int tg_upstream(struct rg_yt *t, yaml_node_t *v, void *ctx)
     struct gw_ctx *c = ctx;
 
     if (c->nested_target)
-        return rg_yt_err(t, v, "not allowed in a target nested under an "
-                               "upstream");
-    return rg_gw__ref(t, v, c, GW_X_TARGET_UPSTREAM,
-                      &cur_target(c)->upstream);
+        return rg_yt_err(t, v,
+                         "not allowed in a target nested under an "
+                         "upstream");
+    return rg_gw__ref(t, v, c, GW_X_TARGET_UPSTREAM, &cur_target(c)->upstream);
 }
 
 /* clang-format off */

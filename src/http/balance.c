@@ -27,18 +27,19 @@ static int hash_value(struct rg_req *r, const struct rg_upstream *u,
         ci = rg_req_consumer(r);
         if (ci == RG_NO_INDEX)
             return 0;
-        *p = gw->consumers[ci].id ? gw->consumers[ci].id
+        *p = gw->consumers[ci].id         ? gw->consumers[ci].id
              : gw->consumers[ci].username ? gw->consumers[ci].username
                                           : gw->consumers[ci].custom_id;
         *len = strlen(*p);
         return 1;
     case RG_HASH_IP:
         rg_req_client_addr(r, 1, &a);
-        if (inet_ntop(a.ss_family,
-                      a.ss_family == AF_INET6
-                          ? (const void *)&((struct sockaddr_in6 *)&a)->sin6_addr
-                          : (const void *)&((struct sockaddr_in *)&a)->sin_addr,
-                      buf, (socklen_t)cap) == NULL)
+        if (inet_ntop(
+                a.ss_family,
+                a.ss_family == AF_INET6
+                    ? (const void *)&((struct sockaddr_in6 *)&a)->sin6_addr
+                    : (const void *)&((struct sockaddr_in *)&a)->sin_addr,
+                buf, (socklen_t)cap) == NULL)
             return 0;
         *p = buf;
         *len = strlen(buf);
@@ -132,8 +133,10 @@ static void report(struct rg_req *r, enum rg_health_outcome what,
 
     if (rg_health_report(r->addr->h, &u->hc.passive.healthy,
                          &u->hc.passive.unhealthy, what, status))
-        rg_log(RG_LOG_WARN, "worker %u: upstream %s target %s: %s (passive "
-               "check)", r->c->w->index, u->name, r->addr->key,
+        rg_log(RG_LOG_WARN,
+               "worker %u: upstream %s target %s: %s (passive "
+               "check)",
+               r->c->w->index, u->name, r->addr->key,
                rg_health_usable(r->addr->h) ? "healthy" : "unhealthy");
 }
 
@@ -141,8 +144,9 @@ void rg_balance_failed(struct rg_req *r, int err)
 {
     if (r->tgt->up == NULL || r->addr == NULL || r->addr->h == NULL)
         return;
-    report(r, rg_status_of(err) == 504 ? RG_HEALTH_TIMEOUT
-                                       : RG_HEALTH_TCP_FAILURE, 0);
+    report(r,
+           rg_status_of(err) == 504 ? RG_HEALTH_TIMEOUT : RG_HEALTH_TCP_FAILURE,
+           0);
 }
 
 void rg_balance_status(struct rg_req *r, unsigned status)

@@ -24,15 +24,15 @@ static int host_header(struct rg_balanced_target *bt)
 
 /* Append @t's addresses to @b (room for them is reserved by the caller:
  * RG_RESOLVER_MAX_ADDRS per target). */
-static int add_target(struct rg_balanced *b, size_t ti,
-                      struct rg_gen_env *env, struct rg_errbuf *eb)
+static int add_target(struct rg_balanced *b, size_t ti, struct rg_gen_env *env,
+                      struct rg_errbuf *eb)
 {
     struct rg_balanced_target *bt = &b->targets[ti];
     const struct rg_target *t = bt->conf;
     struct sockaddr_storage a[RG_RESOLVER_MAX_ADDRS];
     size_t n = 0;
-    int rv = rg_gen__resolve(env, t->host, t->port, a, RG_RESOLVER_MAX_ADDRS,
-                             &n);
+    int rv =
+        rg_gen__resolve(env, t->host, t->port, a, RG_RESOLVER_MAX_ADDRS, &n);
 
     if (rv == -EAGAIN)
         return rg_errbuf_set(eb, "upstream %s: resolving target \"%s\"",
@@ -57,8 +57,7 @@ static int add_target(struct rg_balanced *b, size_t ti,
 
 static int build_bal(struct rg_balanced *b)
 {
-    struct rg_bal_peer *p = rg_calloc(b->n_addrs ? b->n_addrs : 1,
-                                      sizeof(*p));
+    struct rg_bal_peer *p = rg_calloc(b->n_addrs ? b->n_addrs : 1, sizeof(*p));
     int rv;
 
     if (p == NULL)
@@ -68,8 +67,9 @@ static int build_bal(struct rg_balanced *b)
         p[i].h = b->addrs[i].h;
         p[i].name = b->addrs[i].key;
     }
-    rv = rg_bal_init(&b->bal, b->conf->algorithm, b->conf->slots, p,
-                     b->n_addrs);
+    rv =
+        rg_bal_init(&b->bal, b->conf->algorithm, b->conf->slots, p, b->n_addrs);
+    b->bal.threshold = b->conf->hc.threshold;
     rg_free(p);
     return rv;
 }
@@ -83,8 +83,8 @@ static int one_upstream(struct rg_balanced *b, const struct rg_gateway *gw,
         n += gw->targets[i].upstream == b->index;
     b->targets = rg_calloc(n ? n : 1, sizeof(*b->targets));
     b->addrs = rg_calloc(n ? n * RG_RESOLVER_MAX_ADDRS : 1, sizeof(*b->addrs));
-    b->addr_target = rg_calloc(n ? n * RG_RESOLVER_MAX_ADDRS : 1,
-                               sizeof(*b->addr_target));
+    b->addr_target =
+        rg_calloc(n ? n * RG_RESOLVER_MAX_ADDRS : 1, sizeof(*b->addr_target));
     if (b->targets == NULL || b->addrs == NULL || b->addr_target == NULL)
         return rg_errbuf_set(eb, "out of memory");
     for (size_t i = 0; i < gw->n_targets; i++) {

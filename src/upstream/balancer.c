@@ -179,8 +179,7 @@ static int ok(const struct rg_bal *b, size_t i, size_t exclude)
 
 static unsigned active(const struct rg_bal_peer *p)
 {
-    return p->h ? atomic_load_explicit(&p->h->active, memory_order_relaxed)
-                : 0;
+    return p->h ? atomic_load_explicit(&p->h->active, memory_order_relaxed) : 0;
 }
 
 /* Whether @a carries less per unit of weight than @c. */
@@ -294,11 +293,24 @@ static size_t pick_hash(const struct rg_bal *b, const struct rg_bal_in *in)
     return scan(b, (size_t)(in->hash % b->n), in->exclude);
 }
 
+/* Whether the usable peers hold at least b->threshold % of the weight. */
+static int enough_weight(const struct rg_bal *b)
+{
+    uint64_t total = 0, up = 0;
+
+    for (size_t i = 0; i < b->n; i++) {
+        total += b->peers[i].weight;
+        if (ok(b, i, RG_BAL_NONE))
+            up += b->peers[i].weight;
+    }
+    return (double)up * 100.0 >= b->threshold * (double)total;
+}
+
 size_t rg_bal_pick(const struct rg_bal *b, const struct rg_bal_in *in)
 {
     size_t i;
 
-    if (b->n == 0)
+    if (b->n == 0 || (b->threshold > 0 && !enough_weight(b)))
         return RG_BAL_NONE;
     switch (b->algo) {
     case RG_LB_LEAST_CONN:
@@ -315,8 +327,8 @@ size_t rg_bal_pick(const struct rg_bal *b, const struct rg_bal_in *in)
         break;
     }
     /* Only the previous attempt's peer is left: better it than none. */
-    if (i == RG_BAL_NONE && in->exclude != RG_BAL_NONE &&
-        in->exclude < b->n && ok(b, in->exclude, RG_BAL_NONE))
+    if (i == RG_BAL_NONE && in->exclude != RG_BAL_NONE && in->exclude < b->n &&
+        ok(b, in->exclude, RG_BAL_NONE))
         i = in->exclude;
     return i;
 }

@@ -16,7 +16,9 @@
  *   hash of its address alone, so removing a peer moves only its keys; a
  *   key goes to the first usable point at or after its hash.
  * Peers of weight 0 are never picked; unusable ones (health.h) are
- * skipped. */
+ * skipped. With a threshold (Kong's healthchecks.threshold), no peer is
+ * picked while the usable peers hold less than that share of the total
+ * weight: the whole upstream counts as unhealthy. */
 #ifndef RG_UPSTREAM_BALANCER_H
 #define RG_UPSTREAM_BALANCER_H
 
@@ -31,10 +33,10 @@
 #define RG_BAL_POINTS_MAX 65536 /* ring points of one peer */
 
 struct rg_bal_peer {
-    uint32_t weight;      /* 0..65535 */
-    struct rg_health *h;  /* borrowed (registry), or NULL: always usable */
-    const char *name;     /* borrowed for rg_bal_init only: places its
-                             ring points */
+    uint32_t weight;     /* 0..65535 */
+    struct rg_health *h; /* borrowed (registry), or NULL: always usable */
+    const char *name;    /* borrowed for rg_bal_init only: places its
+                            ring points */
 };
 
 struct rg_bal_point {
@@ -46,21 +48,23 @@ struct rg_bal {
     enum rg_lb_algo algo;
     struct rg_bal_peer *peers; /* owned copy; name is NULL after init */
     size_t n;
-    uint32_t *wheel;           /* round-robin */
+    uint32_t *wheel; /* round-robin */
     size_t n_wheel;
     uint64_t *cum;             /* random: cumulative weights, n entries */
     struct rg_bal_point *ring; /* consistent-hashing, sorted by hash */
     size_t n_ring;
+    double threshold;          /* % of the weight that must be usable;
+                                  0: off. Set after rg_bal_init */
 };
 
 /* What one pick depends on. */
 struct rg_bal_in {
-    uint64_t seq;     /* the worker's counter for this upstream */
-    uint64_t rnd;     /* random bits (random) */
-    uint64_t hash;    /* the key's rg_bal_hash (consistent-hashing) */
-    int has_hash;     /* 0: no key, pick as round-robin would */
-    size_t exclude;   /* the peer of the previous attempt, or RG_BAL_NONE;
-                         picked only when no other is usable */
+    uint64_t seq;   /* the worker's counter for this upstream */
+    uint64_t rnd;   /* random bits (random) */
+    uint64_t hash;  /* the key's rg_bal_hash (consistent-hashing) */
+    int has_hash;   /* 0: no key, pick as round-robin would */
+    size_t exclude; /* the peer of the previous attempt, or RG_BAL_NONE;
+                       picked only when no other is usable */
 };
 
 /* Build @b over @n peers (@peers borrowed, copied) with @algo and @slots

@@ -17,16 +17,16 @@ struct rg_hchecker;
 struct item {
     struct rg_hchecker *c;
     char *upstream;
-    char *url;           /* http://ip:port/path */
-    char *host_line;     /* "Host: host[:port]" */
+    char *url;       /* http://ip:port/path */
+    char *host_line; /* "Host: host[:port]" */
     char key[RG_HEALTH_KEY_MAX];
     size_t group;
     struct rg_health *h;
     struct rg_hc_side healthy, unhealthy;
     uint32_t timeout_ms;
     unsigned concurrency;
-    uint64_t next_at;    /* uv_now, ms */
-    struct rg_fetch *x;  /* the check in flight, or NULL */
+    uint64_t next_at;   /* uv_now, ms */
+    struct rg_fetch *x; /* the check in flight, or NULL */
 };
 
 struct rg_hchecker {
@@ -35,7 +35,7 @@ struct rg_hchecker {
     struct rg_fetcher *f;
     struct item *items;
     size_t n;
-    unsigned *busy;      /* per group: checks in flight */
+    unsigned *busy; /* per group: checks in flight */
 };
 
 static void items_free(struct item *v, size_t n)
@@ -66,8 +66,7 @@ static void on_checked(void *arg, const struct rg_fetch_result *res)
         rg_log(RG_LOG_WARN, "upstream %s target %s: %s (active check: %s)",
                it->upstream, it->url,
                rg_health_usable(it->h) ? "healthy" : "unhealthy",
-               res->err != 0 ? (res->error ? res->error : "failed")
-                             : "status");
+               res->err != 0 ? (res->error ? res->error : "failed") : "status");
 }
 
 static void start_check(struct rg_hchecker *c, struct item *it)

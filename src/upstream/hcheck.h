@@ -21,11 +21,11 @@ struct rg_hchecker;
 /* One address to check. Everything is borrowed for rg_hchecker_set and
  * copied, except @h (the registry's, which outlives the checker). */
 struct rg_hcheck_item {
-    const char *upstream;             /* its name, for logs */
-    size_t group;                     /* items of one upstream share one:
-                                         the concurrency bound */
-    const char *addr_key;             /* "ip:port" */
-    const char *host_header;          /* the target's "host[:port]" */
+    const char *upstream;    /* its name, for logs */
+    size_t group;            /* items of one upstream share one:
+                                the concurrency bound */
+    const char *addr_key;    /* "ip:port" */
+    const char *host_header; /* the target's "host[:port]" */
     struct rg_health *h;
     const struct rg_healthchecks *hc; /* the upstream's */
 };

@@ -137,8 +137,8 @@ static int count_success(struct rg_health *h, uint8_t limit)
     }
     if (limit == 0)
         return 0;
-    if (atomic_fetch_add_explicit(&h->successes, 1, memory_order_relaxed) +
-            1 < limit)
+    if (atomic_fetch_add_explicit(&h->successes, 1, memory_order_relaxed) + 1 <
+        limit)
         return 0;
     return flip(h, 1);
 }

@@ -23,16 +23,16 @@
 #define RG_HEALTH_KEY_MAX 320 /* "upstream name" + " " + "ip:port" */
 
 struct rg_health {
-    atomic_uint active;    /* requests in flight to it, node-wide */
-    atomic_uint down;      /* 0 healthy, 1 unhealthy */
-    atomic_uint tcp_failures;  /* consecutive, while healthy */
+    atomic_uint active;       /* requests in flight to it, node-wide */
+    atomic_uint down;         /* 0 healthy, 1 unhealthy */
+    atomic_uint tcp_failures; /* consecutive, while healthy */
     atomic_uint timeouts;
     atomic_uint http_failures;
-    atomic_uint successes; /* consecutive, while down */
-    char key[RG_HEALTH_KEY_MAX]; /* registry key, immutable */
+    atomic_uint successes;          /* consecutive, while down */
+    char key[RG_HEALTH_KEY_MAX];    /* registry key, immutable */
     char target[RG_HEALTH_KEY_MAX]; /* the target ("host:port") that
                                        first named this address */
-    struct rg_health *next;      /* registry chain, immutable once linked */
+    struct rg_health *next;         /* registry chain, immutable once linked */
 };
 
 /* What one request or check saw. */

@@ -125,6 +125,30 @@ START_TEST(retry_excludes_previous_peer)
 }
 END_TEST
 
+/* Kong's threshold: below that share of usable weight, no peer at all. */
+START_TEST(threshold_fails_whole_upstream)
+{
+    static const uint32_t w[] = {100, 100, 200};
+    struct fixture f;
+    struct rg_bal b;
+    struct rg_bal_in in = in_seq(0);
+
+    fx_init(&f, w, 3);
+    ck_assert_int_eq(rg_bal_init(&b, RG_LB_ROUND_ROBIN, 0, f.p, 3), 0);
+    b.threshold = 50;
+    rg_health_set(&f.h[0], 1);
+    ck_assert_uint_ne(rg_bal_pick(&b, &in), RG_BAL_NONE); /* 75% */
+    rg_health_set(&f.h[1], 1);
+    ck_assert_uint_eq(rg_bal_pick(&b, &in), 2); /* 50%: enough */
+    rg_health_set(&f.h[1], 0);
+    rg_health_set(&f.h[2], 1);
+    ck_assert_uint_eq(rg_bal_pick(&b, &in), RG_BAL_NONE); /* 25% */
+    b.threshold = 0;
+    ck_assert_uint_eq(rg_bal_pick(&b, &in), 1);
+    rg_bal_release(&b);
+}
+END_TEST
+
 /* Least-connections picks the peer with the fewest in flight per weight. */
 START_TEST(least_connections_prefers_idle)
 {
@@ -184,8 +208,7 @@ END_TEST
 
 static size_t pick_key(const struct rg_bal *b, const char *key)
 {
-    struct rg_bal_in in = {0, 0, rg_bal_hash(key, strlen(key)), 1,
-                           RG_BAL_NONE};
+    struct rg_bal_in in = {0, 0, rg_bal_hash(key, strlen(key)), 1, RG_BAL_NONE};
 
     return rg_bal_pick(b, &in);
 }
@@ -210,8 +233,7 @@ START_TEST(consistent_hash_is_stable)
         got[before[k]]++;
     }
     for (int i = 0; i < 5; i++)
-        ck_assert_msg(got[i] > 250 && got[i] < 550, "peer %d: %zu", i,
-                      got[i]);
+        ck_assert_msg(got[i] > 250 && got[i] < 550, "peer %d: %zu", i, got[i]);
     /* Peer 2 goes: the others keep their names, so their points. */
     g = f;
     memmove(&g.p[2], &g.p[3], 2 * sizeof(g.p[0]));
@@ -315,6 +337,7 @@ int main(void)
     tcase_add_test(tc, round_robin_follows_weights);
     tcase_add_test(tc, round_robin_skips_unusable);
     tcase_add_test(tc, retry_excludes_previous_peer);
+    tcase_add_test(tc, threshold_fails_whole_upstream);
     tcase_add_test(tc, least_connections_prefers_idle);
     tcase_add_test(tc, two_choices_avoid_loaded_peer);
     tcase_add_test(tc, consistent_hash_is_stable);

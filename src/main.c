@@ -28,6 +28,7 @@
 #include "plugins/registry.h"
 #include "raft/rgraft.h"
 #include "upstream/hcheck.h"
+#include "upstream/health.h"
 
 #ifndef RG_SYSCONFDIR
 #define RG_SYSCONFDIR "/usr/local/etc"
@@ -722,6 +723,7 @@ static int run(struct control *ctl)
     uv_loop_close(ctl->loop);
     rg_fsm_free(ctl->local);
     rg_gen_unref(ctl->gen);
+    rg_health_shutdown(); /* no generation points into it any more */
     rg_node_conf_release(&ctl->nc);
     return 0;
 }

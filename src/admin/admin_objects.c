@@ -275,6 +275,9 @@ static void put(struct rg_areq *q, enum rg_kind k, const char *key)
         json_decref(o);
         return;
     }
+    if (k == RG_KIND_TARGET)
+        target_defaults(o); /* one spelling per target: the store's
+                               uniqueness check compares the text */
     save(q, k, o, 200, rev);
 }
 
@@ -305,6 +308,9 @@ static void patch(struct rg_areq *q, enum rg_kind k, const char *key)
         json_decref(o);
         return;
     }
+    if (k == RG_KIND_TARGET)
+        target_defaults(o); /* one spelling per target: the store's
+                               uniqueness check compares the text */
     save(q, k, o, 200, rev);
 }
 

@@ -235,6 +235,13 @@ class ClusterUpstreamsTest(ClusterTestCase):
         self.assertIn(r.status, (400, 409), r)
         r = c.write("POST", "/upstreams/nope/targets", {"target": "x:1"})
         self.assertEqual(r.status, 404, r)
+        r = c.write("POST", "/upstreams", {"name": "bad.up",
+                                           "algorithm": "latency"})
+        self.assertEqual(r.status, 400, r)
+        self.assertIn("algorithm", r.json()["message"])
+        r = c.write("POST", "/upstreams/cl.up/targets", {"target": "a:0"})
+        self.assertEqual(r.status, 400, r)
+        self.assertIn("target", r.json()["message"])
         r = c.write("POST", "/services", {"name": "cl", "host": "cl.up"})
         self.assertEqual(r.status, 201, r)
         r = c.write("POST", "/services/cl/routes", {"paths": ["/cl"]})

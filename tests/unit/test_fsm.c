@@ -554,6 +554,22 @@ START_TEST(replace_all_flattens_targets)
     ck_assert_int_eq(put(&t, RG_KIND_UPSTREAM, "u2",
                          "{\"name\":\"v\",\"targets\":[]}", 0).status,
                      RG_FSM_INVALID);
+    /* A snapshot holding them restores to the same export. */
+    {
+        struct tf u;
+        size_t len;
+        char *snap = snap_of(t.f, &len), *e1, *e2;
+
+        tf_init(&u);
+        ck_assert_int_eq(rg_fsm_restore(u.f, snap, len), 0);
+        e1 = export_of(t.f);
+        e2 = export_of(u.f);
+        ck_assert_str_eq(e1, e2);
+        rg_free(e1);
+        rg_free(e2);
+        rg_free(snap);
+        rg_fsm_free(u.f);
+    }
     rg_fsm_free(t.f);
 }
 END_TEST

@@ -407,6 +407,30 @@ static int cmd_node_del(struct rg_fsm *f, const struct rg_cmd *c,
     return status(f, r, RG_FSM_OK, NULL);
 }
 
+static int cmd_cache_purge(struct rg_fsm *f, const struct rg_cmd *c,
+                           struct rg_fsm_result *r)
+{
+    int ok = c->key_len == 0 || c->key_len == 16;
+
+    for (unsigned i = 0; ok && i < c->key_len; i++)
+        ok = (c->key[i] >= '0' && c->key[i] <= '9') ||
+             (c->key[i] >= 'a' && c->key[i] <= 'f') ||
+             (c->key[i] >= 'A' && c->key[i] <= 'F');
+    if (!ok || c->body_len != 0)
+        return status(f, r, RG_FSM_INVALID,
+                      "cache purge: the key must be empty or 16 hex "
+                      "digits, with no body");
+    if (f->on_purge != NULL)
+        f->on_purge(f->purge_arg, c->key, c->key_len);
+    return status(f, r, RG_FSM_OK, NULL);
+}
+
+void rg_fsm_on_purge(struct rg_fsm *f, rg_fsm_purge_fn fn, void *arg)
+{
+    f->on_purge = fn;
+    f->purge_arg = arg;
+}
+
 /* Run @c: 0 with @r filled, or -ENOMEM with the state unchanged. */
 static int run(struct rg_fsm *f, const struct rg_cmd *c,
                struct rg_fsm_result *r, struct how *h)
@@ -422,6 +446,8 @@ static int run(struct rg_fsm *f, const struct rg_cmd *c,
         return cmd_node_set(f, c, r);
     case RG_CMD_NODE_DEL:
         return cmd_node_del(f, c, r);
+    case RG_CMD_CACHE_PURGE:
+        return cmd_cache_purge(f, c, r);
     default: /* the codec lets no other type through */
         return status(f, r, RG_FSM_INVALID, "unknown command type %u", c->type);
     }

@@ -42,6 +42,8 @@ struct rg_fsm_result {
     char message[256];    /* for INVALID/CONFLICT, else empty */
     int duplicate;        /* 1 when the request id was seen: the result is
                              the original one, nothing was re-applied */
+    uint64_t out[4];      /* command-specific outputs (see each command's
+                             rules below), zero otherwise */
 };
 
 /* One entry in the applied ring (GET /debug/applied). */
@@ -128,12 +130,21 @@ void rg_fsm_check_whole(struct rg_fsm *f, int on);
  * - NODE_SET: key a decimal id in 1..2^63-1, body a JSON object whose
  *   "id" is set to that integer. NODE_DEL: NOT_FOUND when missing. Both
  *   ignore if_rev and leave the revision and config hash alone.
+ * - CACHE_PURGE: key empty (everything) or 16 hex digits, else INVALID;
+ *   no body. Calls the purge hook (rg_fsm_on_purge) with the key; the
+ *   store, revision and hash are untouched. A duplicate calls nothing.
  * Out of memory in a command yields INVALID "out of memory" with that
  * command's state unchanged and its id not remembered: there is no
  * deterministic answer, so this replica may then differ from the others.
  * Thread: the owner of @f. */
 unsigned rg_fsm_apply(struct rg_fsm *f, uint64_t index, const void *buf,
                       size_t len, struct rg_fsm_result *res);
+
+/* Call @fn(@arg, key, len) for each CACHE_PURGE applied from now on
+ * (len 0: every entry), during rg_fsm_apply. @fn must not call back into
+ * @f. NULL: none. */
+typedef void (*rg_fsm_purge_fn)(void *arg, const char *key, size_t len);
+void rg_fsm_on_purge(struct rg_fsm *f, rg_fsm_purge_fn fn, void *arg);
 
 /* The global revision, the last applied index, and a 64-bit FNV-1a hash of
  * the canonical export (identical on converged replicas). The export and

@@ -118,6 +118,8 @@ struct rg_fsm {
     uint64_t hash; /* FNV-1a 64 of export */
     int export_ok;
     int whole;     /* rg_fsm_check_whole: always validate whole */
+    rg_fsm_purge_fn on_purge; /* rg_fsm_on_purge, or NULL */
+    void *purge_arg;
 };
 
 /* --- fsm_store.c ------------------------------------------------------ */

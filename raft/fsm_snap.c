@@ -285,7 +285,7 @@ static int load_applied(struct rg_fsm *t, const json_t *e)
     if (json_array_size(e) != 7 || get_u64(json_array_get(e, 0), &x.index) ||
         get_u64(json_array_get(e, 1), &x.term) ||
         get_u64(json_array_get(e, 2), &x.revision) ||
-        get_small(json_array_get(e, 3), RG_CMD_NODE_DEL, &type) ||
+        get_small(json_array_get(e, 3), RG_CMD_CACHE_PURGE, &type) ||
         get_small(json_array_get(e, 4), RG_KIND_MAX - 1, &kind) ||
         get_small(json_array_get(e, 5), RG_FSM_INVALID, &st) || !rid_ok(rid))
         return -EINVAL;

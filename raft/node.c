@@ -402,6 +402,7 @@ static struct rg_raft *node_new(uv_loop_t *loop, const struct rg_raft_conf *c,
     r->fsm = rg_fsm_new(c->validate, c->validate_arg);
     if (r->fsm == NULL)
         goto nomem;
+    rg_fsm_on_purge(r->fsm, c->on_purge, c->arg);
     if (rg_fsm_set_xrefs(r->fsm, c->xrefs, c->n_xrefs) != 0)
         goto nomem;
     rv = rg_transport_init(&r->transport, loop, &topts);

@@ -56,6 +56,10 @@ struct rg_raft_conf {
      * revision. Never from inside rg_raft_start: a restore at start is
      * reported on the loop's first iteration. */
     void (*on_change)(void *arg, uint64_t revision);
+    /* Called with @arg for each applied CACHE_PURGE (raft/fsm.h
+     * rg_fsm_on_purge: @len 0 purges everything), on every node; may be
+     * NULL. */
+    rg_fsm_purge_fn on_purge;
     void *arg;
 };
 

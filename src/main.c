@@ -21,10 +21,12 @@
 #include "config/lastgood.h"
 #include "config/node.h"
 #include "core/alloc.h"
+#include "core/ctlq.h"
 #include "core/failpoint.h"
 #include "core/log.h"
 #include "http/gen.h"
 #include "event/worker.h"
+#include "plugins/cache_store.h"
 #include "plugins/registry.h"
 #include "raft/rgraft.h"
 #include "upstream/hcheck.h"
@@ -372,6 +374,18 @@ static void serve_lastgood(struct control *ctl)
     rg_free(doc);
 }
 
+/* A CACHE_PURGE was applied: purge this node's workers. */
+static void on_cache_purge(void *arg, const char *key, size_t len)
+{
+    uint64_t hash;
+
+    (void)arg;
+    if (len == 0)
+        rg_cache_purge(1, 0);
+    else if (rg_cache_unhex(key, len, &hash) == 0)
+        rg_cache_purge(0, hash);
+}
+
 static void on_store_change(void *arg, uint64_t revision)
 {
     struct control *ctl = arg;
@@ -499,6 +513,7 @@ static int raft_start(struct control *ctl)
     rc.validate = rg_admin_validate;
     rc.xrefs = rg_gateway_xrefs(&rc.n_xrefs);
     rc.on_change = on_store_change;
+    rc.on_purge = on_cache_purge;
     rc.arg = ctl;
     ctl->raft = rg_raft_start(ctl->loop, &rc, err, sizeof(err));
     rg_free(peers);
@@ -597,6 +612,7 @@ static void finish_stop(struct control *ctl)
     rg_plugins_stop();
     rg_hchecker_close(ctl->hcheck);
     ctl->hcheck = NULL;
+    rg_ctlq_stop();
     if (!uv_is_closing((uv_handle_t *)&ctl->drain_timer))
         uv_close((uv_handle_t *)&ctl->drain_timer, NULL);
     if (ctl->raft != NULL) {
@@ -693,6 +709,10 @@ static int run(struct control *ctl)
                                  status_handler, ctl, &eb);
     if (ctl->status == NULL) {
         rg_log(RG_LOG_ERROR, "status.listen %s", eb.msg);
+        return 1;
+    }
+    if (rg_ctlq_start(ctl->loop) != 0) {
+        rg_log(RG_LOG_ERROR, "control mailbox: cannot start");
         return 1;
     }
     if ((cluster_mode(&ctl->nc) && raft_start(ctl) != 0) ||

@@ -4,12 +4,12 @@
 # - src/ is one-way: a folder includes only its own headers and those of
 #   the folders below it, in the order
 #     core <- config <- route, upstream <- http <- plugins <- event
-#          <- admin, main.c
+#          <- control <- admin, main.c
 #   (route and upstream sit side by side and do not include each other);
 # - the data plane (src/core, config, event, http, route, upstream) never
 #   includes raft/;
 # - src/ reaches raft/ only through the facade raft/rgraft.h, and only from
-#   main.c and src/admin/;
+#   main.c, src/control/ and src/admin/;
 # - raft/ includes nothing from src/ but core/alloc.h, core/failpoint.h,
 #   core/rgassert.h, core/err.h and core/xref.h (plain data).
 # Prints each violation; exits 1 if there is any.
@@ -23,18 +23,20 @@ report() { echo "layering: $*"; bad=1; }
 rank() {
     case $1 in
     core) echo 0 ;; config) echo 1 ;; route | upstream) echo 2 ;;
-    http) echo 3 ;; plugins) echo 4 ;; event) echo 5 ;; admin) echo 6 ;;
+    http) echo 3 ;; plugins) echo 4 ;; event) echo 5 ;;
+    control) echo 6 ;; admin) echo 7 ;;
     *) echo 9 ;;
     esac
 }
-for dir in core config route upstream http plugins event admin; do
+for dir in core config route upstream http plugins event admin control; do
     me=$(rank "$dir")
     for inc in $(grep -ho '#include "[a-z_]*/' "src/$dir"/*.[ch] 2>/dev/null |
                  sed 's/#include "//; s|/$||' | sort -u); do
         [ "$inc" = raft ] && continue     # checked below
         [ "$inc" = "$dir" ] && continue
         it=$(rank "$inc")
-        if [ "$it" -gt "$me" ] || { [ "$it" -eq "$me" ] && [ "$it" -eq 2 ]; }; then
+        if [ "$it" -gt "$me" ] ||
+           { [ "$it" -eq "$me" ] && [ "$it" -eq 2 ]; }; then
             grep -ln "#include \"$inc/" "src/$dir"/*.[ch] | while read -r f; do
                 echo "layering: $f includes $inc/, which is not below $dir/"
             done
@@ -52,8 +54,8 @@ grep -rn '#include "raft/' src | grep -v '#include "raft/rgraft.h"' |
     grep . && bad=1
 for f in $(grep -rl '#include "raft/rgraft.h"' src); do
     case $f in
-    src/main.c | src/admin/*) ;;
-    *) report "$f: only main.c and src/admin/ may include the raft facade" ;;
+    src/main.c | src/admin/* | src/control/*) ;;
+    *) report "$f: only main.c, src/admin/ and src/control/ may include the raft facade" ;;
     esac
 done
 grep -rn '#include "' raft | grep -v '#include "raft/' |

@@ -1,12 +1,16 @@
-/* Kong's proxy-cache admin endpoints, for this node's workers (the
- * cluster-wide purge is the next issue): answered where they arrive,
- * never forwarded to the leader.
+/* Kong's proxy-cache admin endpoints. A purge in cluster mode goes
+ * through the Raft log (RG_CMD_CACHE_PURGE: every node purges its workers
+ * when it applies the entry; a follower forwards the request to the
+ * leader); in single-node mode it acts on this node's workers at once.
+ * A lookup always answers for the node that receives it.
  *
  *   DELETE /proxy-cache          purge every entry: 204 ("/proxy-cache/",
  *                                an empty key, is 404 and purges nothing)
  *   DELETE /proxy-cache/{key}    purge the entries of X-Cache-Key {key}:
- *                                204 when a worker held a fresh one, else
- *                                404 (purged either way)
+ *                                cluster mode: 204 once committed (whether
+ *                                another node held it is not known);
+ *                                single node: 204 when a worker held a
+ *                                fresh one, else 404 (purged either way)
  *   GET    /proxy-cache/{key}    {"key", "status", "ttl", "age", "size",
  *                                "workers"} of a fresh entry: 200, or 404
  *
@@ -20,33 +24,35 @@
 
 #define PREFIX "/proxy-cache"
 
-/* {key} as a hash: 16 hex digits (any case), else -1. */
-static int parse_key(const char *s, uint64_t *out)
-{
-    uint64_t h = 0;
-
-    if (strlen(s) != 16)
-        return -1;
-    for (; *s; s++) {
-        int d = *s >= '0' && *s <= '9'   ? *s - '0'
-                : *s >= 'a' && *s <= 'f' ? *s - 'a' + 10
-                : *s >= 'A' && *s <= 'F' ? *s - 'A' + 10
-                                         : -1;
-
-        if (d < 0)
-            return -1;
-        h = h << 4 | (uint64_t)d;
-    }
-    *out = h;
-    return 0;
-}
-
 /* Whether the request, whose path reads "/proxy-cache" once its trailing
  * slashes are gone, was sent as "/proxy-cache/...": an empty key (an
  * unset shell variable) must not purge everything. */
 static int empty_key(const struct rg_areq *q)
 {
     return q->target != NULL && strstr(q->target, PREFIX "/") != NULL;
+}
+
+static void on_purged(struct rg_areq *q, const struct rg_fsm_result *res,
+                      unsigned n)
+{
+    (void)n;
+    rg_admin__reply(q, 204, NULL, res[0].revision, NULL);
+}
+
+/* Cluster mode: purge @key (NULL: everything) on every node, through the
+ * leader. */
+static void purge_replicated(struct rg_areq *q, const char *key)
+{
+    struct rg_cmd c = {.type = RG_CMD_CACHE_PURGE};
+
+    if (!rg_admin__is_leader(q->a)) {
+        rg_admin__forward(q);
+        return;
+    }
+    c.key = key;
+    c.key_len = key ? 16 : 0;
+    q->on_ok = on_purged;
+    rg_admin__propose(q, &c, 1);
 }
 
 int rg_admin__proxy_cache(struct rg_areq *q)
@@ -66,20 +72,26 @@ int rg_admin__proxy_cache(struct rg_areq *q)
         return 1;
     }
     if (*p == '\0') {
-        if (strcmp(q->method, "DELETE") != 0) {
+        if (strcmp(q->method, "DELETE") != 0)
             rg_admin__error(q, 405, "Method not allowed");
-            return 1;
+        else if (q->a->raft != NULL)
+            purge_replicated(q, NULL);
+        else {
+            rg_cache_purge(1, 0);
+            rg_admin__reply(q, 204, NULL, 0, NULL);
         }
-        rg_cache_purge(1, 0);
-        rg_admin__reply(q, 204, NULL, 0, NULL);
         return 1;
     }
     p++;
-    if (parse_key(p, &hash) != 0) {
+    if (rg_cache_unhex(p, strlen(p), &hash) != 0) {
         rg_admin__error(q, 404, "Not found");
         return 1;
     }
     now = rg_cache_now_ms();
+    if (strcmp(q->method, "DELETE") == 0 && q->a->raft != NULL) {
+        purge_replicated(q, p);
+        return 1;
+    }
     if (strcmp(q->method, "DELETE") == 0) {
         n = rg_cache_find(hash, now, NULL);
         rg_cache_purge(0, hash);

@@ -61,6 +61,27 @@ void rg_cache_hex(uint64_t hash, char out[17])
     out[16] = '\0';
 }
 
+int rg_cache_unhex(const char *s, size_t len, uint64_t *out)
+{
+    uint64_t h = 0;
+
+    if (len != 16)
+        return -EINVAL;
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        int d = c >= '0' && c <= '9'   ? c - '0'
+                : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                       : -1;
+
+        if (d < 0)
+            return -EINVAL;
+        h = h << 4 | (uint64_t)d;
+    }
+    *out = h;
+    return 0;
+}
+
 static struct store *store_get(void)
 {
     struct store *s = tls;

@@ -76,6 +76,9 @@ uint64_t rg_cache_now_ms(void);
  * with a NUL in @out[17] (the X-Cache-Key). */
 uint64_t rg_cache_hash(const char *key, size_t len);
 void rg_cache_hex(uint64_t hash, char out[17]);
+/* Back: @s of @len bytes, exactly 16 hex digits in any case, into *@out:
+ * 0, or -EINVAL. */
+int rg_cache_unhex(const char *s, size_t len, uint64_t *out);
 
 /* The calling thread's entry for @key (@hash its rg_cache_hash) while
  * @now_ms is before its keep_ms, else NULL (an entry past it is freed).

@@ -583,9 +583,9 @@ class SlowUpstreamTest(GatewayTestCase):
 
 
 class ClusterPurgeTest(rgcluster.ClusterTestCase):
-    """In a three-node cluster the purge endpoints act on the node asked
-    (each node's own workers), on a follower too: never forwarded to the
-    leader (cluster-wide purges are the next issue)."""
+    """In a three-node cluster a purge goes through the Raft log: asked of
+    any node (a follower forwards it to the leader), it empties that key,
+    or everything, on every node. Lookups answer for the node asked."""
     SHARED = True
 
     @classmethod
@@ -593,38 +593,59 @@ class ClusterPurgeTest(rgcluster.ClusterTestCase):
         return gateway_doc(service("seed", up.port, routes=[
             route("seed", ["/seed"], strip_path=False, plugins=pc())]))
 
-    def test_purge_is_per_node(self):
+    H = {"Host": "api.test"}  # the key holds the Host: one for all
+
+    def fill(self, t):
+        """A fresh entry for @t on every node; its X-Cache-Key."""
+        nodes = self.cluster.alive()
+        for nd in nodes:
+            rgtest.wait_until(lambda: nd.proxy(t, headers=self.H)
+                              .header("X-Cache-Status") == "Hit",
+                              rgcluster.scaled(5.0), 0.05,
+                              "a hit on node %s" % nd.id)
+        return nodes[0].proxy(t, headers=self.H).header("X-Cache-Key")
+
+    def assert_gone_everywhere(self, key):
+        for nd in self.cluster.alive():
+            rgtest.wait_until(lambda: nd.admin("GET", "/proxy-cache/" + key)
+                              .status == 404, rgcluster.scaled(5.0), 0.05,
+                              "the purge reached node %s" % nd.id)
+
+    def test_a_purge_on_a_follower_reaches_every_node(self):
         c = self.cluster
-        H = {"Host": "api.test"}  # the key holds the Host: one for all
         c.wait_served("/seed/echo")
         t = "/seed/count?key=" + uniq("cl")
-        nodes = c.alive()
-        for nd in nodes:
-            rgtest.wait_until(lambda: nd.proxy(t, headers=H).header("X-Cache-Status")
-                              == "Hit", rgcluster.scaled(5.0), 0.05,
-                              "a hit on node %s" % nd.id)
-        hits = self.up.hits(t.split("=", 1)[1])
-        self.assertEqual(hits, len(nodes))
-        key = nodes[0].proxy(t, headers=H).header("X-Cache-Key")
+        key = self.fill(t)
+        self.assertEqual(self.up.hits(t.split("=", 1)[1]), len(c.alive()))
         follower = c.followers()[0]
-        r = follower.admin("GET", "/proxy-cache/" + key)
-        self.assertEqual(r.status, 200, r)
-        r = follower.admin("DELETE", "/proxy-cache")
+        r = follower.admin("DELETE", "/proxy-cache/" + key)
         self.assertEqual(r.status, 204, r)
-        self.assertEqual(follower.admin("GET", "/proxy-cache/" + key).status,
-                         404)
-        self.assertEqual(follower.proxy(t, headers=H).header("X-Cache-Status"), "Miss")
-        for nd in nodes:
-            if nd is not follower:
-                self.assertEqual(nd.proxy(t, headers=H).header("X-Cache-Status"),
-                                 "Hit", nd.id)
-                self.assertEqual(nd.admin("GET", "/proxy-cache/" + key)
-                                 .status, 200)
-        leader = c.wait_leader()
-        r = leader.admin("DELETE", "/proxy-cache/" + key)
+        self.assert_gone_everywhere(key)
+        for nd in c.alive():
+            self.assertEqual(nd.proxy(t, headers=self.H)
+                             .header("X-Cache-Status"), "Miss", nd.id)
+
+    def test_purge_all_on_the_leader_reaches_every_node(self):
+        c = self.cluster
+        c.wait_served("/seed/echo")
+        t = "/seed/count?key=" + uniq("all")
+        key = self.fill(t)
+        r = c.wait_leader().admin("DELETE", "/proxy-cache")
         self.assertEqual(r.status, 204, r)
-        self.assertEqual(leader.proxy(t, headers=H).header("X-Cache-Status"), "Miss")
-        self.assertEqual(follower.proxy(t, headers=H).header("X-Cache-Status"), "Hit")
+        self.assert_gone_everywhere(key)
+
+    def test_bad_keys_purge_nothing(self):
+        c = self.cluster
+        c.wait_served("/seed/echo")
+        t = "/seed/count?key=" + uniq("bad")
+        key = self.fill(t)
+        follower = c.followers()[0]
+        for bad in ("/proxy-cache/", "/proxy-cache/xyz",
+                    "/proxy-cache/" + key + "0"):
+            self.assertEqual(follower.admin("DELETE", bad).status, 404, bad)
+        for nd in c.alive():
+            self.assertEqual(nd.admin("GET", "/proxy-cache/" + key).status,
+                             200, nd.id)
 
 
 class ProxyCacheConfigErrorsTest(GatewayTestCase):

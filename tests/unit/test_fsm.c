@@ -1440,7 +1440,7 @@ START_TEST(restore_garbage_leaves_state)
         {"\"dedupe\":[", "\"dedupe\":[[\"a\",9,1,\"\"],"},
         {"\"dedupe\":[", "\"dedupe\":[[\"\",0,1,\"\"],"},
         {"\"dedupe\":[", "\"dedupe\":[[\"x\",0,1,\"\"],[\"x\",0,1,\"\"],"},
-        {"\"applied\":[", "\"applied\":[[1,1,1,9,0,0,\"\"],"},
+        {"\"applied\":[", "\"applied\":[[1,1,1,200,0,0,\"\"],"},
         {"\"applied\":[", "\"applied\":[[1,1,1,1,0,0],"},
         {"\"store\":{", "\"store\":{\"certificates\":[],"},
         {"\"store\":{", "\"store\":{\"upstreams\":{},"},
@@ -1782,6 +1782,51 @@ START_TEST(near_and_whole_agree)
 }
 END_TEST
 
+static char purged[8][17];
+static unsigned n_purged;
+
+static void on_purge(void *arg, const char *key, size_t len)
+{
+    (void)arg;
+    ck_assert_uint_lt(n_purged, 8);
+    memcpy(purged[n_purged], key, len);
+    purged[n_purged++][len] = '\0';
+}
+
+START_TEST(cache_purge_calls_the_hook_only)
+{
+    struct tf t;
+    struct rg_fsm_result r;
+    uint64_t rev, hash;
+
+    tf_init(&t);
+    put(&t, RG_KIND_SERVICE, "aaa", SVC("a"), 0);
+    rev = rg_fsm_revision(t.f);
+    hash = rg_fsm_config_hash(t.f);
+    rg_fsm_on_purge(t.f, on_purge, NULL);
+    n_purged = 0;
+    r = run(&t, cmd(RG_CMD_CACHE_PURGE, 0, 0, "p1", "00112233445566aF", NULL));
+    ck_assert_int_eq(r.status, RG_FSM_OK);
+    r = run(&t, cmd(RG_CMD_CACHE_PURGE, 0, 0, "p2", "", NULL));
+    ck_assert_int_eq(r.status, RG_FSM_OK);
+    r = run(&t, cmd(RG_CMD_CACHE_PURGE, 0, 0, "p1", "00112233445566aF", NULL));
+    ck_assert_int_eq(r.duplicate, 1); /* a retry purges nothing again */
+    r = run(&t, cmd(RG_CMD_CACHE_PURGE, 0, 0, "p3", "0011223344556677x",
+                    NULL));
+    ck_assert_int_eq(r.status, RG_FSM_INVALID);
+    r = run(&t, cmd(RG_CMD_CACHE_PURGE, 0, 0, "p4", "00112233445566zz", NULL));
+    ck_assert_int_eq(r.status, RG_FSM_INVALID);
+    r = run(&t, cmd(RG_CMD_CACHE_PURGE, 0, 0, "p5", "", "{}"));
+    ck_assert_int_eq(r.status, RG_FSM_INVALID);
+    ck_assert_uint_eq(n_purged, 2);
+    ck_assert_str_eq(purged[0], "00112233445566aF");
+    ck_assert_str_eq(purged[1], "");
+    ck_assert_uint_eq(rg_fsm_revision(t.f), rev);
+    ck_assert_uint_eq(rg_fsm_config_hash(t.f), hash);
+    rg_fsm_free(t.f);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("fsm");
@@ -1791,6 +1836,7 @@ int main(void)
 
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, empty_export_is_canonical);
+    tcase_add_test(tc, cache_purge_calls_the_hook_only);
     tcase_add_test(tc, put_creates_and_sets_id);
     tcase_add_test(tc, each_in_id_order);
     tcase_add_test(tc, put_refuses_bad_input);

@@ -27,11 +27,11 @@ struct rg_upstream_addr {
     struct rg_health *h;            /* an upstream target's: its node-wide
                                        health (registry); else NULL */
     const char *host_header;        /* an upstream target's: "host[:port]"
-                                       of its target (the active checks'
-                                       Host), owned by the rg_balanced;
-                                       else NULL. Proxied requests carry
-                                       the upstream's name (the head is
-                                       built once for every attempt) */
+                                       of its target (":80" left out), the
+                                       Host of proxied requests (unless
+                                       preserve_host) and of active checks,
+                                       as Kong's; owned by the rg_balanced;
+                                       else NULL */
 };
 
 /* Per target of an upstream, what the generation made of it. */

@@ -521,10 +521,17 @@ static int build_upstream_head(struct rg_req *r)
     rg_buf_add(b, " ", 1);
     add_upstream_path(r, r->query, r->query_len);
     rg_buf_adds(b, " HTTP/1.1\r\nHost: ");
-    if (r->m.route->preserve_host && host != NULL)
+    r->host_len = 0;
+    if (r->m.route->preserve_host && host != NULL) {
         rg_buf_add(b, rg_field_value(&r->head, host), host->value_len);
-    else
+    } else {
+        /* A balanced service's Host is the picked target's (as Kong
+         * sends): send_head puts it in place of these bytes. */
+        r->host_at = b->len;
         rg_buf_adds(b, r->tgt->host_header);
+        if (r->tgt->up != NULL)
+            r->host_len = strlen(r->tgt->host_header);
+    }
     rg_buf_adds(b, "\r\n");
     add_client_headers(r);
     rg_proxy_add_headers(&r->up_add, b);
@@ -878,17 +885,35 @@ static int up_set_reading(struct rg_upconn *up, int on)
     return rg_upconn_read(up, on ? up_read : NULL);
 }
 
+/* The head for this attempt into @b (room for 3): as built, or with the
+ * picked target's Host spliced in (a balanced service). Returns the
+ * buffer count. */
+static unsigned head_bufs(struct rg_req *r, uv_buf_t *b)
+{
+    const char *h = r->addr->host_header;
+    size_t end = r->host_at + r->host_len;
+
+    if (r->host_len == 0 || h == NULL) {
+        b[0] = uv_buf_init(r->up_head.p, (unsigned)r->up_head.len);
+        return 1;
+    }
+    b[0] = uv_buf_init(r->up_head.p, (unsigned)r->host_at);
+    b[1] = uv_buf_init((char *)h, (unsigned)strlen(h));
+    b[2] = uv_buf_init(r->up_head.p + end, (unsigned)(r->up_head.len - end));
+    return 3;
+}
+
 static void send_head(struct rg_req *r)
 {
-    uv_buf_t b[2] = {
-        uv_buf_init(r->up_head.p, (unsigned)r->up_head.len),
-        uv_buf_init(r->req_body.p, (unsigned)r->req_body.len),
-    };
+    uv_buf_t b[4];
+    unsigned n = head_bufs(r, b);
     int rv;
 
     r->head_sent = 1;
     /* A buffered body goes with the head, on every attempt. */
-    if ((rv = up_write(r, b, r->req_buffered && b[1].len > 0 ? 2 : 1)) != 0) {
+    if (r->req_buffered && r->req_body.len > 0)
+        b[n++] = uv_buf_init(r->req_body.p, (unsigned)r->req_body.len);
+    if ((rv = up_write(r, b, n)) != 0) {
         attempt_fail(r, rv, "write failed");
         return;
     }

@@ -74,6 +74,9 @@ struct rg_req {
     unsigned rr_base;           /* the turn of the first attempt */
     size_t peer;                /* balanced: the attempt's peer index in
                                    the upstream's balancer, RG_BAL_NONE */
+    size_t host_at, host_len;   /* balanced: where up_head holds the
+                                   Host value each attempt replaces with
+                                   its target's (host_len 0: none) */
     struct rg_health *busy;     /* balanced: the address counting this
                                    attempt in flight (http/balance.h), or
                                    NULL */

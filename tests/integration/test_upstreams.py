@@ -62,6 +62,11 @@ class UpstreamsTest(unittest.TestCase):
             r = self.get("/count?key=w")
             self.assertEqual(r.status, 200, r.body)
         self.assertEqual((a.hits("w"), b.hits("w")), (30, 10))
+        # Host is the picked target's, as Kong sends it.
+        hosts = {self.get("/echo").json()["headers"]["Host"]
+                 for _ in range(4)}
+        self.assertEqual(hosts, {"127.0.0.1:%d" % a.port,
+                                 "127.0.0.1:%d" % b.port})
 
     def test_least_connections_avoids_slow_target(self):
         """Eight clients at once: the target that takes 300 ms per request

@@ -19,6 +19,8 @@ static const char *const kind_names[RG_KIND_MAX] = {
     [RG_KIND_ROUTE] = "routes",
     [RG_KIND_CONSUMER] = "consumers",
     [RG_KIND_PLUGIN] = "plugins",
+    [RG_KIND_UPSTREAM] = "upstreams",
+    [RG_KIND_TARGET] = "targets",
 };
 
 static size_t pad8(size_t n)

@@ -39,6 +39,8 @@ enum rg_kind {
     RG_KIND_ROUTE = 2,
     RG_KIND_CONSUMER = 3,
     RG_KIND_PLUGIN = 4,
+    RG_KIND_UPSTREAM = 5,
+    RG_KIND_TARGET = 6,
     RG_KIND_MAX
 };
 

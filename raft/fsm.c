@@ -173,9 +173,12 @@ static json_t *put_body(const struct rg_fsm *f, const struct rg_cmd *c,
         *rv = -ENOMEM;
         return NULL;
     }
-    if (c->kind != RG_KIND_SERVICE || !json_object_get(body, "routes"))
+    if (rg_fsm__nested_of(c->kind) == NULL ||
+        !json_object_get(body, rg_fsm__nested_of(c->kind)))
         return body;
-    status(f, r, RG_FSM_INVALID, "routes: nested routes only in a whole config");
+    status(f, r, RG_FSM_INVALID, c->kind == RG_KIND_SERVICE
+               ? "routes: nested routes only in a whole config"
+               : "targets: nested targets only in a whole config");
     json_decref(body);
     return NULL;
 }
@@ -753,6 +756,7 @@ const char *rg_fsm_name_field(enum rg_kind k)
     switch (k) {
     case RG_KIND_SERVICE:
     case RG_KIND_ROUTE:
+    case RG_KIND_UPSTREAM:
         return "name";
     case RG_KIND_CONSUMER:
         return "username";

@@ -1,6 +1,7 @@
 /* REPLACE_ALL documents: a Kong 3.0 declarative config (JSON) turned into
  * a store. Services may nest routes (flattened into top-level routes with
- * "service": {"id": ...}); every object must carry its id, since apply
+ * "service": {"id": ...}) and upstreams targets (likewise, "upstream":
+ * {"id": ...}); every object must carry its id, since apply
  * cannot generate one deterministically (the admin layer fills them in
  * before proposing). */
 #include <errno.h>
@@ -12,12 +13,40 @@
 #include "core/alloc.h"
 #include "raft/fsm_int.h"
 
+/* Kinds that nest children in a whole config: the children are
+ * flattened into their own kind with a reference {"id": parent's id}. */
+static const struct nest {
+    enum rg_kind parent;
+    const char *list;  /* the nested list and the child kind's name */
+    enum rg_kind child;
+    const char *ref;   /* the child's reference to its parent */
+} nests[] = {
+    {RG_KIND_SERVICE, "routes", RG_KIND_ROUTE, "service"},
+    {RG_KIND_UPSTREAM, "targets", RG_KIND_TARGET, "upstream"},
+};
+
+static const struct nest *nest_of(enum rg_kind k)
+{
+    for (size_t i = 0; i < sizeof(nests) / sizeof(nests[0]); i++)
+        if (nests[i].parent == k)
+            return &nests[i];
+    return NULL;
+}
+
+const char *rg_fsm__nested_of(enum rg_kind k)
+{
+    const struct nest *n = nest_of(k);
+
+    return n != NULL ? n->list : NULL;
+}
+
 /* Where an object comes from, for messages: "routes[3]" or
  * "services[1].routes[0]". */
 struct at {
     const char *list;
     size_t i;
-    long parent; /* index in services for nested routes, else -1 */
+    const char *parent_list; /* "services" for nested routes, else NULL */
+    size_t parent;
 };
 
 static int fail(char *err, size_t cap, const char *fmt, ...)
@@ -35,8 +64,9 @@ static int fail(char *err, size_t cap, const char *fmt, ...)
 
 static void at_str(const struct at *a, char *buf, size_t cap)
 {
-    if (a->parent >= 0)
-        snprintf(buf, cap, "services[%ld].routes[%zu]", a->parent, a->i);
+    if (a->parent_list != NULL)
+        snprintf(buf, cap, "%s[%zu].%s[%zu]", a->parent_list, a->parent,
+                 a->list, a->i);
     else
         snprintf(buf, cap, "%s[%zu]", a->list, a->i);
 }
@@ -51,7 +81,7 @@ static int add_obj(struct rg_store *out, const struct rg_store *old,
     size_t len = json_string_length(id), i, j;
     struct rg_objs *o = &out->k[k];
     int found, old_found;
-    char where[64];
+    char where[96];
 
     at_str(a, where, sizeof(where));
     if (!json_is_object(item))
@@ -90,51 +120,56 @@ static int get_list(json_t *doc, const char *name, json_t **out, char *err,
     return 0;
 }
 
-static int add_nested_routes(struct rg_store *out, const struct rg_store *old,
-                             json_t *routes, const json_t *sid, uint64_t rev,
-                             long parent, char *err, size_t cap)
+static int add_nested(struct rg_store *out, const struct rg_store *old,
+                      const struct nest *n, json_t *children,
+                      const json_t *pid, uint64_t rev, size_t parent,
+                      char *err, size_t cap)
 {
-    struct at a = {"routes", 0, parent};
-    json_t *rt, *ref;
+    struct at a = {n->list, 0, rg_kind_name(n->parent), parent};
+    json_t *ch, *ref;
     int rv;
 
-    for (a.i = 0; a.i < json_array_size(routes); a.i++) {
-        rt = json_array_get(routes, a.i);
-        if (json_is_object(rt)) {
-            ref = json_pack("{ss%}", "id", json_string_value(sid),
-                            json_string_length(sid));
-            if (ref == NULL || json_object_set_new(rt, "service", ref) != 0)
+    for (a.i = 0; a.i < json_array_size(children); a.i++) {
+        ch = json_array_get(children, a.i);
+        if (json_is_object(ch)) {
+            ref = json_pack("{ss%}", "id", json_string_value(pid),
+                            json_string_length(pid));
+            if (ref == NULL || json_object_set_new(ch, n->ref, ref) != 0)
                 return -ENOMEM;
         }
-        rv = add_obj(out, old, RG_KIND_ROUTE, rt, rev, &a, err, cap);
+        rv = add_obj(out, old, n->child, ch, rev, &a, err, cap);
         if (rv != 0)
             return rv;
     }
     return 0;
 }
 
-/* Services, each taken without its nested routes, which follow it. */
-static int add_services(struct rg_store *out, const struct rg_store *old,
-                        json_t *list, uint64_t rev, char *err, size_t cap)
+/* Parents (services, upstreams), each taken without its nested children,
+ * which follow it. */
+static int add_parents(struct rg_store *out, const struct rg_store *old,
+                       const struct nest *n, json_t *list, uint64_t rev,
+                       char *err, size_t cap)
 {
-    struct at a = {"services", 0, -1};
-    json_t *sv, *routes;
+    struct at a = {rg_kind_name(n->parent), 0, NULL, 0};
+    json_t *p, *children;
     int rv;
 
     for (a.i = 0; a.i < json_array_size(list); a.i++) {
-        sv = json_array_get(list, a.i);
-        routes = json_incref(json_object_get(sv, "routes"));
-        if (routes != NULL && !json_is_null(routes) && !json_is_array(routes)) {
-            json_decref(routes);
-            return fail(err, cap, "services[%zu].routes: not a list", a.i);
+        p = json_array_get(list, a.i);
+        children = json_incref(json_object_get(p, n->list));
+        if (children != NULL && !json_is_null(children) &&
+            !json_is_array(children)) {
+            json_decref(children);
+            return fail(err, cap, "%s[%zu].%s: not a list", a.list, a.i,
+                        n->list);
         }
-        if (routes != NULL)
-            json_object_del(sv, "routes");
-        rv = add_obj(out, old, RG_KIND_SERVICE, sv, rev, &a, err, cap);
-        if (rv == 0 && json_is_array(routes))
-            rv = add_nested_routes(out, old, routes, json_object_get(sv, "id"),
-                                   rev, (long)a.i, err, cap);
-        json_decref(routes);
+        if (children != NULL)
+            json_object_del(p, n->list);
+        rv = add_obj(out, old, n->parent, p, rev, &a, err, cap);
+        if (rv == 0 && json_is_array(children))
+            rv = add_nested(out, old, n, children, json_object_get(p, "id"),
+                            rev, a.i, err, cap);
+        json_decref(children);
         if (rv != 0)
             return rv;
     }
@@ -145,7 +180,7 @@ static int add_kind(struct rg_store *out, const struct rg_store *old,
                     enum rg_kind k, json_t *list, uint64_t rev, char *err,
                     size_t cap)
 {
-    struct at a = {rg_kind_name(k), 0, -1};
+    struct at a = {rg_kind_name(k), 0, NULL, 0};
     int rv;
 
     for (a.i = 0; a.i < json_array_size(list); a.i++) {
@@ -156,13 +191,14 @@ static int add_kind(struct rg_store *out, const struct rg_store *old,
     return 0;
 }
 
-/* Top-level keys: the four lists, _format_version ("3.0"), and Kong's
+/* Top-level keys: the kinds' lists, _format_version ("3.0"), and Kong's
  * _transform and _workspace, which carry no state here. */
 static int check_top(const json_t *doc, char *err, size_t cap)
 {
     static const char *const known[] = {
         "services",   "routes",     "consumers",      "plugins",
-        "_transform", "_workspace", "_format_version"};
+        "upstreams",  "targets",    "_transform",     "_workspace",
+        "_format_version"};
     const json_t *fv = json_object_get(doc, "_format_version");
     const char *key;
     void *it;
@@ -192,11 +228,16 @@ static int build(json_t *doc, const struct rg_store *old, uint64_t rev,
     if (!json_is_object(doc))
         return fail(err, cap, "config: not an object");
     rv = check_top(doc, err, cap);
-    if (rv == 0)
-        rv = get_list(doc, "services", &list, err, cap);
-    if (rv == 0)
-        rv = add_services(out, old, list, rev, err, cap);
-    for (k = RG_KIND_ROUTE; rv == 0 && k < RG_KIND_MAX; k++) {
+    /* Parents first: their nested children go before the top-level ones
+     * of the same kind, as the parser reads them. */
+    for (size_t n = 0; rv == 0 && n < sizeof(nests) / sizeof(nests[0]); n++) {
+        rv = get_list(doc, rg_kind_name(nests[n].parent), &list, err, cap);
+        if (rv == 0)
+            rv = add_parents(out, old, &nests[n], list, rev, err, cap);
+    }
+    for (k = RG_KIND_NONE + 1; rv == 0 && k < RG_KIND_MAX; k++) {
+        if (nest_of((enum rg_kind)k) != NULL)
+            continue;
         rv = get_list(doc, rg_kind_name(k), &list, err, cap);
         if (rv == 0)
             rv = add_kind(out, old, k, list, rev, err, cap);

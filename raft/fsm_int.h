@@ -173,6 +173,16 @@ void rg_fsm__nodes_release(struct rg_nodes *s);
  * of the state machine). Returns 0, 1 with a message in @err (@cap bytes)
  * when the document is invalid, or -ENOMEM; on non-zero @out is
  * released. */
+/* Whether kind @k came after the first release (upstreams, targets): the
+ * export text and snapshots leave it out while it is empty, so that they
+ * stay byte-identical to what older nodes write. */
+int rg_fsm__kind_optional(enum rg_kind k);
+
+/* The list of child objects a parent of kind @k may nest in a whole
+ * config ("routes" of a service, "targets" of an upstream), or NULL; the
+ * child kind and its reference field come with rg_fsm__nested_child. */
+const char *rg_fsm__nested_of(enum rg_kind k);
+
 int rg_fsm__decl_build(json_t *doc, const struct rg_store *old, uint64_t rev,
                        struct rg_store *out, char *err, size_t cap);
 

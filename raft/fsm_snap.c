@@ -33,6 +33,8 @@ static json_t *snap_store(const struct rg_store *s)
     int k;
 
     for (k = RG_KIND_NONE + 1; doc != NULL && k < RG_KIND_MAX; k++) {
+        if (rg_fsm__kind_optional(k) && s->k[k].n == 0)
+            continue;
         a = json_array();
         if (json_object_set_new(doc, rg_kind_name(k), a) != 0)
             goto err;
@@ -169,7 +171,8 @@ static int load_obj(struct rg_fsm *t, enum rg_kind k, const json_t *pair)
         rev > t->revision || !json_is_object(body) || !json_is_string(id) ||
         len == 0 || len > RG_CODEC_MAX_KEY)
         return -EINVAL;
-    if (k == RG_KIND_SERVICE && json_object_get(body, "routes") != NULL)
+    if (rg_fsm__nested_of(k) != NULL &&
+        json_object_get(body, rg_fsm__nested_of(k)) != NULL)
         return -EINVAL;
     i = rg_fsm__find(o, json_string_value(id), len, &found);
     if (found)
@@ -182,14 +185,21 @@ static int load_obj(struct rg_fsm *t, enum rg_kind k, const json_t *pair)
 
 static int load_store(struct rg_fsm *t, const json_t *j)
 {
-    size_t i;
+    size_t i, known = 0;
     int k, rv;
 
-    if (!json_is_object(j) || json_object_size(j) != RG_KIND_MAX - 1)
+    if (!json_is_object(j))
         return -EINVAL;
+    for (k = RG_KIND_NONE + 1; k < RG_KIND_MAX; k++)
+        known += json_object_get(j, rg_kind_name(k)) != NULL;
+    if (json_object_size(j) != known)
+        return -EINVAL; /* a kind this build does not know */
     for (k = RG_KIND_NONE + 1; k < RG_KIND_MAX; k++) {
         const json_t *a = json_object_get(j, rg_kind_name(k));
 
+        /* A snapshot from before a kind existed holds none of it. */
+        if (a == NULL)
+            continue;
         if (!json_is_array(a))
             return -EINVAL;
         for (i = 0; i < json_array_size(a); i++) {

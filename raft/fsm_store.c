@@ -231,6 +231,11 @@ void rg_fsm__export_stale(struct rg_fsm *f)
     f->export_ok = 0;
 }
 
+int rg_fsm__kind_optional(enum rg_kind k)
+{
+    return k == RG_KIND_UPSTREAM || k == RG_KIND_TARGET;
+}
+
 int rg_fsm__refresh_export(struct rg_fsm *f)
 {
     json_t *doc = rg_fsm__export_doc(&f->store);
@@ -240,6 +245,11 @@ int rg_fsm__refresh_export(struct rg_fsm *f)
 
     if (doc == NULL)
         return -ENOMEM;
+    /* Kinds added later are left out while empty: a config without them
+     * keeps the text and hash it had before they existed. */
+    for (int k = RG_KIND_NONE + 1; k < RG_KIND_MAX; k++)
+        if (rg_fsm__kind_optional((enum rg_kind)k) && f->store.k[k].n == 0)
+            json_object_del(doc, rg_kind_name((enum rg_kind)k));
     rv = rg_fsm__dump(doc, &out, &len);
     json_decref(doc);
     if (rv == 0)

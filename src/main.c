@@ -30,6 +30,8 @@
 #include "plugins/registry.h"
 #include "raft/rgraft.h"
 #include "upstream/consul.h"
+#include "upstream/hcheck.h"
+#include "upstream/health.h"
 
 #ifndef RG_SYSCONFDIR
 #define RG_SYSCONFDIR "/usr/local/etc"
@@ -45,6 +47,7 @@ struct control {
     struct rg_worker *workers;
     unsigned n_workers;
     struct rg_gen *gen;           /* the latest published generation */
+    struct rg_hchecker *hcheck;   /* active health checks, or NULL */
     uint64_t next_gen;
     struct rg_httpd *status;
     struct rg_admin *admin;
@@ -212,6 +215,17 @@ static void status_handler(void *arg, struct rg_httpd_req *req)
                          sizeof(nf) - 1, NULL);
 }
 
+/* The active health checks follow the generation the node serves
+ * (created on first need; they run on this loop). */
+static void health_serving(struct control *ctl, const struct rg_gen *g)
+{
+    if (ctl->hcheck == NULL && g->n_ups > 0)
+        ctl->hcheck = rg_hchecker_new(ctl->loop);
+    if (rg_gen_hcheck_sync(g, ctl->hcheck) != 0)
+        rg_log(RG_LOG_WARN, "health checks: out of memory, keeping the "
+                            "previous set");
+}
+
 static void reload(struct control *ctl)
 {
     struct rg_node_conf nc = {0};
@@ -243,6 +257,7 @@ static void reload(struct control *ctl)
         rg_log_max_level = lvl;
     rg_workers_publish(ctl->workers, ctl->n_workers, g);
     rg_plugins_serving(ctl->loop, &g->gw);
+    health_serving(ctl, g);
     rg_gen_unref(ctl->gen);
     ctl->gen = g;
     rg_node_conf_release(&ctl->nc);
@@ -262,6 +277,7 @@ static void publish(struct control *ctl, struct rg_gen *g, uint64_t rev)
     if (ctl->workers != NULL)
         rg_workers_publish(ctl->workers, ctl->n_workers, g);
     rg_plugins_serving(ctl->loop, &g->gw);
+    health_serving(ctl, g);
     rg_gen_unref(ctl->gen);
     ctl->gen = g;
     ctl->served_rev = rev;
@@ -277,7 +293,9 @@ static void rebuild(struct control *ctl)
 {
     struct rg_gateway gw = {0};
     struct rg_errbuf eb = {{0}};
-    struct rg_gen_env env = {rg_plugins_ops(), ctl->resolver, 0, ctl->consul};
+    struct rg_gen_env env = {.ops = rg_plugins_ops(),
+                             .resolver = ctl->resolver,
+                             .consul = ctl->consul};
     const struct rg_fsm *f;
     struct rg_gen *g;
     uint64_t rev;
@@ -668,6 +686,8 @@ static void begin_shutdown(struct control *ctl)
 static void finish_stop(struct control *ctl)
 {
     rg_plugins_stop();
+    rg_hchecker_close(ctl->hcheck);
+    ctl->hcheck = NULL;
     rg_ctlq_stop();
     if (!uv_is_closing((uv_handle_t *)&ctl->drain_timer))
         uv_close((uv_handle_t *)&ctl->drain_timer, NULL);
@@ -778,6 +798,7 @@ static int run(struct control *ctl)
         admin_start(ctl) != 0)
         return 1;
     rg_plugins_serving(ctl->loop, &ctl->gen->gw);
+    health_serving(ctl, ctl->gen);
     if (ctl->raft != NULL)
         serve_lastgood(ctl);
     uv_async_init(ctl->loop, &ctl->workers_done, on_workers_done);
@@ -802,6 +823,7 @@ static int run(struct control *ctl)
     uv_loop_close(ctl->loop);
     rg_fsm_free(ctl->local);
     rg_gen_unref(ctl->gen);
+    rg_health_shutdown(); /* no generation points into it any more */
     rg_node_conf_release(&ctl->nc);
     return 0;
 }

@@ -562,6 +562,8 @@ static void dispatch(struct rg_areq *q)
         return;
     if (rg_admin__proxy_cache(q))
         return; /* this node's workers: not the leader's */
+    if (rg_admin__health_local(q))
+        return; /* this node's health state, likewise */
     if (q->a->raft != NULL && !is_read(q) && !rg_admin__is_leader(q->a)) {
         rg_admin__forward(q);
         return;

@@ -315,6 +315,56 @@ static void add_routes(struct canon *c, const json_t *doc)
     }
 }
 
+/* Upstreams and their targets, nested or top-level: flat, each target
+ * with upstream {id}. The lists are left out when both are empty (a
+ * config without upstreams reads as it did before they existed). */
+static int add_upstreams(struct canon *c, const json_t *doc)
+{
+    const json_t *u, *t, *ul = json_object_get(doc, "upstreams");
+    const json_t *tl = json_object_get(doc, "targets");
+    json_t *ups, *tgs;
+    size_t i, j;
+    char path[96], tp[160];
+
+    if (json_array_size(ul) == 0 && json_array_size(tl) == 0)
+        return 0;
+    ups = json_array();
+    tgs = json_array();
+    json_object_set_new(c->out, "upstreams", ups);
+    json_object_set_new(c->out, "targets", tgs);
+    json_array_foreach(ul, i, u) {
+        json_t *cu = json_deep_copy(u);
+        const char *uid;
+
+        snprintf(path, sizeof(path), "upstreams[%zu]", i);
+        uid = ensure_id(cu, "upstreams", "name", path);
+        json_array_foreach(json_object_get(u, "targets"), j, t) {
+            json_t *ct = json_deep_copy(t);
+
+            snprintf(tp, sizeof(tp), "%s.targets[%zu]", path, j);
+            ensure_id(ct, "targets", NULL, tp);
+            json_object_set_new(ct, "upstream", json_pack("{s:s}", "id", uid));
+            json_array_append_new(tgs, ct);
+        }
+        json_object_del(cu, "targets");
+        json_array_append_new(ups, cu);
+    }
+    json_array_foreach(tl, i, t) {
+        const char *uid = resolve(ups, "name", json_object_get(t, "upstream"));
+        json_t *ct;
+
+        snprintf(path, sizeof(path), "targets[%zu]", i);
+        if (uid == NULL)
+            return rg_errbuf_set(c->eb, "%s.upstream: no such upstream",
+                                 path);
+        ct = json_deep_copy(t);
+        ensure_id(ct, "targets", NULL, path);
+        json_object_set_new(ct, "upstream", json_pack("{s:s}", "id", uid));
+        json_array_append_new(tgs, ct);
+    }
+    return 0;
+}
+
 static void add_consumers(struct canon *c, const json_t *doc)
 {
     const json_t *e;
@@ -450,7 +500,8 @@ char *rg_admin_config_canonical(const char *text, size_t len, size_t *out_len,
     add_services(&c, doc);
     add_routes(&c, doc);
     add_consumers(&c, doc);
-    if (add_creds(&c, doc, "keyauth_credentials") != 0 ||
+    if (add_upstreams(&c, doc) != 0 ||
+        add_creds(&c, doc, "keyauth_credentials") != 0 ||
         add_creds(&c, doc, "jwt_secrets") != 0 ||
         add_creds(&c, doc, "acls") != 0 || add_top_plugins(&c, doc) != 0)
         goto done;

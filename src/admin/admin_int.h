@@ -215,6 +215,29 @@ void rg_admin__saved(struct rg_areq *q, const struct rg_fsm_result *res,
 /* Answer Kong's listing {"data": @data (taken), "next": null}. */
 void rg_admin__list_reply(struct rg_areq *q, json_t *data);
 
+/* Upstreams (admin_upstreams.c): the target of upstream @up named by
+ * @key (its id or its "host[:port]"), or NULL; a target's text with
+ * Kong's default port filled in (into @out, @cap bytes); and GET
+ * /upstreams/{u}/health (this node's view). */
+const json_t *rg_admin__target_of(const struct rg_areq *q, const json_t *up,
+                                  const char *key);
+void rg_admin__target_norm(const char *s, char *out, size_t cap);
+void rg_admin__upstream_health(struct rg_areq *q, const json_t *up);
+
+/* DELETE of upstream @up (borrowed) with its targets, in one entry (Kong
+ * deletes them with it); answers 204 with the last revision. */
+void rg_admin__upstream_delete(struct rg_areq *q, const json_t *up);
+
+/* POST /upstreams/{u}/targets/{t}/healthy (@down 0) or /unhealthy (1):
+ * this node's state of every address of target @t, counters reset (as
+ * Kong's; not replicated). */
+void rg_admin__target_set_health(struct rg_areq *q, const json_t *up,
+                                 const json_t *t, int down);
+
+/* Serve @q here when it is one of those node-local health writes (never
+ * forwarded to the leader): 1 when answered. */
+int rg_admin__health_local(struct rg_areq *q);
+
 /* Answer Kong's 409 for a value of @field another object holds. */
 void rg_admin__unique_violation(struct rg_areq *q, const char *field);
 

@@ -1,9 +1,14 @@
-/* Kong-shaped CRUD on services, routes, consumers and plugins:
+/* Kong-shaped CRUD on services, routes, consumers, plugins and upstreams:
  *   /{kind}               GET list {"data":[...],"next":null}, POST 201
  *   /{kind}/{id|name}     GET 200, PUT 200/201 (upsert), PATCH 200,
  *                         DELETE 204
  *   /{parent}/{x}/{kind}  nested list and create (routes of a service,
- *                         plugins of a service, route or consumer)
+ *                         plugins of a service, route or consumer,
+ *                         targets of an upstream)
+ *   /upstreams/{u}/targets/{id|host:port}  one target, as /{kind}/{id}
+ *   /upstreams/{u}/health this node's health of the targets
+ *   /upstreams/{u}/targets/{t}/healthy|unhealthy  POST: set it, this node
+ * Targets exist only under their upstream (Kong has no /targets).
  * Names and foreign keys are resolved to ids here, on the leader, before
  * proposing; the state machine's validator has the last word. */
 #include "admin/admin_int.h"
@@ -21,6 +26,7 @@ static const char *ref_field(enum rg_kind parent)
     case RG_KIND_SERVICE: return "service";
     case RG_KIND_ROUTE: return "route";
     case RG_KIND_CONSUMER: return "consumer";
+    case RG_KIND_UPSTREAM: return "upstream";
     default: return NULL;
     }
 }
@@ -98,6 +104,10 @@ static void del(struct rg_areq *q, enum rg_kind k, const char *key)
         rg_admin__error(q, 404, "Not found");
         return;
     }
+    if (k == RG_KIND_UPSTREAM && o != NULL) {
+        rg_admin__upstream_delete(q, o);
+        return;
+    }
     q->ok_status = 204;
     q->on_ok = rg_admin__saved;
     rg_admin__delete(q, k, o ? id_of(o) : key);
@@ -108,9 +118,9 @@ static void del(struct rg_areq *q, enum rg_kind k, const char *key)
 static int resolve_refs(struct rg_areq *q, json_t *o)
 {
     static const enum rg_kind kinds[] = {RG_KIND_SERVICE, RG_KIND_ROUTE,
-                                         RG_KIND_CONSUMER};
+                                         RG_KIND_CONSUMER, RG_KIND_UPSTREAM};
 
-    for (unsigned i = 0; i < 3; i++) {
+    for (unsigned i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
         const char *field = ref_field(kinds[i]);
         json_t *r = json_object_get(o, field);
         const char *key = json_string_value(r);
@@ -160,6 +170,21 @@ static int unique_ok(struct rg_areq *q, enum rg_kind k, const json_t *o,
     return 1;
 }
 
+/* Kong stores a target with its port (8000 when not given) and weight
+ * (100), and answers with them. */
+static void target_defaults(json_t *o)
+{
+    const char *t = json_string_value(json_object_get(o, "target"));
+    char norm[300];
+
+    if (t != NULL) {
+        rg_admin__target_norm(t, norm, sizeof(norm));
+        json_object_set_new(o, "target", json_string(norm));
+    }
+    if (json_object_get(o, "weight") == NULL)
+        json_object_set_new(o, "weight", json_integer(100));
+}
+
 /* Create @o (taken) of kind @k, with a fresh id unless it carries one. */
 static void create(struct rg_areq *q, enum rg_kind k, json_t *o, int status)
 {
@@ -192,6 +217,8 @@ static void create(struct rg_areq *q, enum rg_kind k, json_t *o, int status)
         json_decref(o);
         return;
     }
+    if (k == RG_KIND_TARGET)
+        target_defaults(o);
     json_object_set_new(o, "created_at", json_integer(now));
     json_object_set_new(o, "updated_at", json_integer(now));
     save(q, k, o, status, 0);
@@ -248,6 +275,9 @@ static void put(struct rg_areq *q, enum rg_kind k, const char *key)
         json_decref(o);
         return;
     }
+    if (k == RG_KIND_TARGET)
+        target_defaults(o); /* one spelling per target: the store's
+                               uniqueness check compares the text */
     save(q, k, o, 200, rev);
 }
 
@@ -278,6 +308,9 @@ static void patch(struct rg_areq *q, enum rg_kind k, const char *key)
         json_decref(o);
         return;
     }
+    if (k == RG_KIND_TARGET)
+        target_defaults(o); /* one spelling per target: the store's
+                               uniqueness check compares the text */
     save(q, k, o, 200, rev);
 }
 
@@ -328,8 +361,8 @@ static void collection(struct rg_areq *q, enum rg_kind k, enum rg_kind parent,
         list(q, k, ref_field(parent), id_of(p));
 }
 
-/* Split "/a/b/c" into at most three segments (no empty ones). */
-static int split(const char *path, char seg[3][RG_CODEC_MAX_KEY + 1])
+/* Split "/a/b/c/d/e" into at most five segments (no empty ones). */
+static int split(const char *path, char seg[5][RG_CODEC_MAX_KEY + 1])
 {
     int n = 0;
 
@@ -337,7 +370,7 @@ static int split(const char *path, char seg[3][RG_CODEC_MAX_KEY + 1])
         const char *s = path + 1, *e = strchr(s, '/');
         size_t len = e ? (size_t)(e - s) : strlen(s);
 
-        if (n == 3 || len == 0 || len > RG_CODEC_MAX_KEY)
+        if (n == 5 || len == 0 || len > RG_CODEC_MAX_KEY)
             return -1;
         memcpy(seg[n], s, len);
         seg[n++][len] = '\0';
@@ -346,27 +379,70 @@ static int split(const char *path, char seg[3][RG_CODEC_MAX_KEY + 1])
     return n;
 }
 
+/* Which kinds nest under which: routes under services, plugins under
+ * services, routes and consumers, targets under upstreams. */
+static int nests(enum rg_kind parent, enum rg_kind child)
+{
+    switch (child) {
+    case RG_KIND_ROUTE: return parent == RG_KIND_SERVICE;
+    case RG_KIND_PLUGIN:
+        return parent == RG_KIND_SERVICE || parent == RG_KIND_ROUTE ||
+               parent == RG_KIND_CONSUMER;
+    case RG_KIND_TARGET: return parent == RG_KIND_UPSTREAM;
+    default: return 0;
+    }
+}
+
+/* /upstreams/{u}/targets/{t}[/healthy|/unhealthy]: the target within
+ * its upstream. */
+static void one_target(struct rg_areq *q, const char *ukey, const char *tkey,
+                       const char *action)
+{
+    const json_t *up = lookup(q, RG_KIND_UPSTREAM, ukey);
+    const json_t *t = up ? rg_admin__target_of(q, up, tkey) : NULL;
+
+    if (t == NULL) {
+        rg_admin__error(q, 404, "Not found");
+        return;
+    }
+    if (action == NULL)
+        one(q, RG_KIND_TARGET, id_of(t));
+    else
+        rg_admin__target_set_health(q, up, t,
+                                    strcmp(action, "unhealthy") == 0);
+}
+
 int rg_admin__objects(struct rg_areq *q)
 {
-    char seg[3][RG_CODEC_MAX_KEY + 1];
+    char seg[5][RG_CODEC_MAX_KEY + 1];
     int n = split(q->path, seg);
     enum rg_kind k = n > 0 ? rg_kind_from_name(seg[0], strlen(seg[0]))
                            : RG_KIND_NONE;
-    enum rg_kind child;
+    enum rg_kind child = n > 2 ? rg_kind_from_name(seg[2], strlen(seg[2]))
+                               : RG_KIND_NONE;
+    const json_t *up;
 
-    if (k == RG_KIND_NONE)
+    if (k == RG_KIND_NONE || k == RG_KIND_TARGET)
         return 0;
     if (n == 1)
         collection(q, k, RG_KIND_NONE, NULL);
     else if (n == 2)
         one(q, k, seg[1]);
-    else {
-        child = rg_kind_from_name(seg[2], strlen(seg[2]));
-        if (ref_field(k) == NULL || child == RG_KIND_NONE ||
-            child == RG_KIND_SERVICE || child == RG_KIND_CONSUMER ||
-            (child == RG_KIND_ROUTE && k != RG_KIND_SERVICE))
-            return 0;
+    else if (n == 3 && k == RG_KIND_UPSTREAM && strcmp(seg[2], "health") == 0) {
+        up = lookup(q, k, seg[1]);
+        if (up == NULL)
+            rg_admin__error(q, 404, "Not found");
+        else
+            rg_admin__upstream_health(q, up);
+    } else if (n == 3 && nests(k, child))
         collection(q, child, k, seg[1]);
-    }
+    else if (n == 4 && k == RG_KIND_UPSTREAM && child == RG_KIND_TARGET)
+        one_target(q, seg[1], seg[3], NULL);
+    else if (n == 5 && k == RG_KIND_UPSTREAM && child == RG_KIND_TARGET &&
+             (strcmp(seg[4], "healthy") == 0 ||
+              strcmp(seg[4], "unhealthy") == 0))
+        one_target(q, seg[1], seg[3], seg[4]);
+    else
+        return 0;
     return 1;
 }

@@ -149,6 +149,11 @@ static int ipv6_ok(const char *s, size_t len)
     return inet_pton(AF_INET6, buf, addr) == 1;
 }
 
+int rg_gw__host_ok(const char *s, size_t len)
+{
+    return labels_ok(s, len) || ipv6_ok(s, len);
+}
+
 /* Upstream path: starts with "/", no spaces, controls, '?' or '#'. */
 static int upstream_path_check(struct rg_yt *t, yaml_node_t *n, const char *s,
                                size_t len)
@@ -1186,6 +1191,18 @@ static int root_acls(struct rg_yt *t, yaml_node_t *v, void *ctx)
     return 0;
 }
 
+static int root_upstreams(struct rg_yt *t, yaml_node_t *v, void *ctx)
+{
+    ((struct gw_ctx *)ctx)->upstreams = v;
+    return 0;
+}
+
+static int root_targets(struct rg_yt *t, yaml_node_t *v, void *ctx)
+{
+    ((struct gw_ctx *)ctx)->targets = v;
+    return 0;
+}
+
 /* Kong's other entity lists are accepted only empty for now. */
 /* clang-format off */
 static const struct rg_yt_key root_keys[] = {
@@ -1196,8 +1213,8 @@ static const struct rg_yt_key root_keys[] = {
     {"routes", root_routes},
     {"plugins", root_plugins},
     {"consumers", root_consumers},
-    {"upstreams", rg_gw__key_empty_list},
-    {"targets", rg_gw__key_empty_list},
+    {"upstreams", root_upstreams},
+    {"targets", root_targets},
     {"certificates", rg_gw__key_empty_list},
     {"ca_certificates", rg_gw__key_empty_list},
     {"snis", rg_gw__key_empty_list},
@@ -1260,6 +1277,10 @@ static int parse_root(struct rg_yt *t, struct gw_ctx *c)
         rv = walk_list(t, "jwt_secrets", c->jwts, rg_gw__jwt_item, c);
     if (rv == 0)
         rv = walk_list(t, "acls", c->acls, rg_gw__acl_item, c);
+    if (rv == 0)
+        rv = walk_list(t, "upstreams", c->upstreams, rg_gw__upstream_item, c);
+    if (rv == 0)
+        rv = walk_list(t, "targets", c->targets, rg_gw__target_item, c);
     if (rv == 0)
         rv = walk_list(t, "plugins", c->plugins, rg_gw__plugin_item, c);
     if (rv == 0 && rg_gw__cred_index(c->gw) != 0)
@@ -1373,5 +1394,6 @@ void rg_gateway_release(struct rg_gateway *gw)
     for (size_t i = 0; i < gw->n_plugins; i++)
         rg_gw__plugin_release(gw, &gw->plugins[i]);
     rg_free(gw->plugins);
+    rg_gw__upstreams_release(gw);
     memset(gw, 0, sizeof(*gw));
 }

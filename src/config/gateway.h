@@ -34,7 +34,15 @@
  * (service, route, consumer combination), instance_name unique, a plugin
  * whose schema forbids a scope may not be put there.
  *
- * Other Kong keys (upstreams, certificates, route
+ * upstreams[].{name,id,algorithm,hash_on,hash_fallback,hash_on_header,
+ * hash_fallback_header,slots,healthchecks,targets,tags,created_at,
+ * updated_at} and targets[].{id,target,weight,upstream,tags,created_at,
+ * updated_at} nested in an upstream or at the top level with an
+ * `upstream` reference (see struct rg_upstream; Kong's other upstream
+ * keys, the `latency` algorithm and hash_on cookie, query_arg and
+ * uri_capture fail with an error naming the key).
+ *
+ * Other Kong keys (certificates, route
  * headers/snis/sources/destinations, service tls_verify...) fail with
  * "not supported yet", except when null, or for entity lists
  * (`upstreams: []`...) when empty. Any
@@ -217,6 +225,80 @@ struct rg_plugin_inst {
                                 with its conf_free */
 };
 
+/* Upstreams and targets (Kong 3.x entities; gw_upstreams.c,
+ * gw_health.c). A service whose host equals an upstream's name balances
+ * over that upstream's targets (Kong's rule); its port is then unused. */
+enum rg_lb_algo {
+    RG_LB_ROUND_ROBIN = 0, /* Kong default; weighted, smooth */
+    RG_LB_LEAST_CONN,      /* least-connections */
+    RG_LB_HASH,            /* consistent-hashing */
+    RG_LB_RANDOM,          /* raftgate's `random`: power of two choices */
+};
+
+enum rg_hash_on {
+    RG_HASH_NONE = 0,
+    RG_HASH_CONSUMER,
+    RG_HASH_IP,
+    RG_HASH_HEADER,
+    RG_HASH_PATH,
+};
+
+/* A set of HTTP statuses 100..999, one bit each. */
+struct rg_status_set {
+    uint64_t bits[16];
+};
+
+static inline int rg_status_in(const struct rg_status_set *s, unsigned st)
+{
+    return st < 1024 && (s->bits[st >> 6] >> (st & 63)) & 1;
+}
+
+/* The counters of one side (healthy or unhealthy) of an active or
+ * passive check, Kong's names; 0 disables a counter. */
+struct rg_hc_side {
+    struct rg_status_set statuses; /* http_statuses */
+    uint32_t interval_ms;   /* active only: 0 = no checks in this state */
+    uint8_t successes;      /* healthy: to come back, 0..255 */
+    uint8_t tcp_failures;   /* unhealthy: to be marked down, 0..255 */
+    uint8_t timeouts;
+    uint8_t http_failures;
+};
+
+struct rg_healthchecks {
+    struct {
+        char *http_path;        /* "/" by default */
+        uint32_t timeout_ms;    /* Kong `timeout` (s), default 1 s */
+        unsigned concurrency;   /* default 10 */
+        struct rg_hc_side healthy, unhealthy;
+    } active;
+    struct {
+        struct rg_hc_side healthy, unhealthy;
+    } passive;
+    double threshold;           /* 0..100: % of the weight that must be
+                                   healthy, else the whole upstream is
+                                   down (0: off) */
+};
+
+struct rg_upstream {
+    char *name;             /* unique; a hostname-like string */
+    char *id;               /* lower-case UUID or NULL */
+    enum rg_lb_algo algorithm;
+    enum rg_hash_on hash_on, hash_fallback;
+    char *hash_on_header;   /* lower-case; with hash_on: header */
+    char *hash_fallback_header; /* lower-case; with hash_fallback: header */
+    uint32_t slots;         /* 10..65536, Kong default 10000 */
+    struct rg_healthchecks hc;
+};
+
+struct rg_target {
+    char *id;               /* lower-case UUID or NULL */
+    char *target;           /* "host:port" as normalised (port filled) */
+    char *host;             /* lower-case name or IP literal, no [] */
+    uint16_t port;          /* Kong default 8000 */
+    uint32_t weight;        /* 0..65535, default 100; 0 = never picked */
+    size_t upstream;        /* index into rg_gateway.upstreams */
+};
+
 struct rg_gateway {
     struct rg_service *services;
     size_t n_services;
@@ -240,6 +322,11 @@ struct rg_gateway {
     struct rg_plugin_inst *plugins; /* every instance, in file order of
                                        their first appearance */
     size_t n_plugins;
+    struct rg_upstream *upstreams; /* file order */
+    size_t n_upstreams;
+    struct rg_target *targets; /* upstreams[].targets in file order, then
+                                  the top-level ones */
+    size_t n_targets;
     /* The catalog the file was parsed with (borrowed; frees the confs). */
     const struct rg_plugin_catalog *catalog;
 };

@@ -35,6 +35,11 @@ enum gw_x {
     GW_X_ACL_ID,
     GW_X_ACL_GROUP,
     GW_X_ACL_CONSUMER,
+    GW_X_UPSTREAM_ID,
+    GW_X_UPSTREAM_NAME,
+    GW_X_TARGET_ID,
+    GW_X_TARGET_TARGET,
+    GW_X_TARGET_UPSTREAM,
     GW_X_MAX
 };
 
@@ -49,6 +54,12 @@ struct gw_ctx {
     size_t keyauth_cap;    /* ... gw->keyauths */
     size_t jwt_cap;        /* ... gw->jwts */
     size_t acl_cap;        /* ... gw->acls */
+    size_t upstream_cap;   /* ... gw->upstreams */
+    size_t target_cap;     /* ... gw->targets */
+    size_t upstream;       /* upstreams[upstream] is being read */
+    int nested_target;     /* the target sits under upstreams[].targets */
+    struct rg_hc_side *hc_side; /* the healthchecks side being read */
+    int hc_active;         /* ... of active checks */
     struct rg_cred *cred;  /* the credential being read */
     const struct gw_cred_type *cred_type; /* ... and its type */
     size_t svc;            /* services[svc] is being read */
@@ -70,6 +81,8 @@ struct gw_ctx {
     yaml_node_t *keyauths;
     yaml_node_t *jwts;
     yaml_node_t *acls;
+    yaml_node_t *upstreams;
+    yaml_node_t *targets;
     /* Per rule across entities (rg_gw_xref), the values seen so far
      * mapped to the index of their entity: names and ids (keys borrowed
      * from the YAML document; REF entries stay empty) and, for
@@ -143,6 +156,21 @@ int rg_gw__group_key(struct gw_ctx *c, enum gw_x x, const char *key,
 
 /* Free the ctx's group_keys. */
 void rg_gw__group_keys_release(struct gw_ctx *c);
+
+/* Upstreams (gw_upstreams.c): one item of the top-level `upstreams` and
+ * `targets` lists, and freeing them. */
+int rg_gw__upstream_item(struct rg_yt *t, yaml_node_t *n, size_t i,
+                         void *ctx);
+int rg_gw__target_item(struct rg_yt *t, yaml_node_t *n, size_t i, void *ctx);
+void rg_gw__upstreams_release(struct rg_gateway *gw);
+
+/* An upstream's `healthchecks` (gw_health.c) into c->gw->upstreams[
+ * c->upstream].hc, and the Kong defaults it starts from. */
+int rg_gw__healthchecks(struct rg_yt *t, yaml_node_t *v, void *ctx);
+void rg_gw__healthchecks_defaults(struct rg_healthchecks *hc);
+
+/* Host validation shared with services: labels or an IP literal. */
+int rg_gw__host_ok(const char *s, size_t len);
 
 /* Free one consumer's and one plugin's fields. */
 void rg_gw__consumer_release(struct rg_consumer *p);

@@ -57,6 +57,19 @@ const struct rg_xref rg_gw_xref[GW_X_MAX] = {
                             "acl group"},
     [GW_X_ACL_CONSUMER]  = {"acls", "consumer", RG_XREF_REF, 0, "consumers",
                             "username", "consumer"},
+    [GW_X_UPSTREAM_ID]   = {"upstreams", "id", RG_XREF_UNIQUE, 1, NULL, NULL,
+                            "upstream id"},
+    [GW_X_UPSTREAM_NAME] = {"upstreams", "name", RG_XREF_UNIQUE, 1, NULL,
+                            NULL, "upstream name"},
+    [GW_X_TARGET_ID]     = {"targets", "id", RG_XREF_UNIQUE, 1, NULL, NULL,
+                            "target id"},
+    /* An upstream names a target once: (upstream, target) is checked by
+     * the parser (target_finish); this entry groups the targets with the
+     * same text so the store checks them together. */
+    [GW_X_TARGET_TARGET] = {"targets", "target", RG_XREF_GROUP, 0, NULL, NULL,
+                            "target"},
+    [GW_X_TARGET_UPSTREAM] = {"targets", "upstream", RG_XREF_REF, 0,
+                              "upstreams", "name", "upstream"},
 };
 /* clang-format on */
 

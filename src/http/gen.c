@@ -11,9 +11,10 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "http/filter.h"
+#include "http/gen_int.h"
 
-/* "ip:port" of @a (its own port: a Consul instance brings one) into @key. */
-static void addr_key(const struct sockaddr_storage *a, char *key, size_t cap)
+/* "ip:port" of @a, with its own port (a Consul instance brings one). */
+void rg_gen__addr_key(const struct sockaddr_storage *a, char *key, size_t cap)
 {
     char ip[INET6_ADDRSTRLEN];
     uint16_t port = ntohs(a->ss_family == AF_INET6
@@ -28,36 +29,42 @@ static void addr_key(const struct sockaddr_storage *a, char *key, size_t cap)
     snprintf(key, cap, "%s:%u", ip, port);
 }
 
-/* The addresses of @svc's host: a Consul name's from the watches (each
- * instance with its own port; none passing is a target without address,
- * *@none_ok), any other name's from the resolver. */
-static int resolve_host(const struct rg_service *svc,
-                        const struct rg_node_conf *nc, struct rg_gen_env *env,
-                        struct sockaddr_storage *a, size_t *n, int *none_ok)
+int rg_gen__resolve(struct rg_gen_env *env, const char *host, uint16_t port,
+                    struct sockaddr_storage *a, size_t cap, size_t *n,
+                    int *none_ok)
 {
-    int rv;
+    int rv = 1;
 
     *none_ok = 1;
-    if (env->consul != NULL) {
-        rv = rg_consul_get(env->consul, svc->host, a, RG_CONSUL_MAX_INSTANCES,
-                           n);
-        if (rv != 1)
-            return rv;
-    } else if (rg_consul_name_parse(svc->host, nc->consul_domain, NULL) == 1) {
-        *n = 0;
+    if (env->consul != NULL)
+        rv = rg_consul_get(env->consul, host, a, cap, n);
+    else if (rg_consul_name_parse(host, env->consul_domain, NULL) == 1) {
+        *n = 0; /* no watches (start-up, -t): no address yet */
         return 0;
     }
-    *none_ok = 0;
-    return env->resolver != NULL
-               ? rg_resolver_get(env->resolver, svc->host, svc->port, a,
-                                 RG_RESOLVER_MAX_ADDRS, n)
-               : rg_resolve_now(svc->host, svc->port, a, RG_RESOLVER_MAX_ADDRS,
-                                n);
+    if (rv == 1) {
+        *none_ok = 0;
+        rv = env->resolver != NULL
+                 ? rg_resolver_get(env->resolver, host, port, a, cap, n)
+                 : rg_resolve_now(host, port, a, cap, n);
+    }
+    if (rv == -EAGAIN)
+        env->waiting = 1;
+    return rv;
+}
+
+/* A service whose host is an upstream's name: its balancer does the
+ * rest (the service's port is unused, as in Kong). */
+static int balanced_init(struct rg_upstream_target *t,
+                         const struct rg_balanced *up)
+{
+    t->up = up;
+    t->host_header = rg_strdup(up->conf->name);
+    return t->host_header == NULL ? -1 : 0;
 }
 
 static int target_init(struct rg_upstream_target *t,
-                       const struct rg_service *svc,
-                       const struct rg_node_conf *nc, struct rg_gen_env *env,
+                       const struct rg_service *svc, struct rg_gen_env *env,
                        struct rg_errbuf *eb)
 {
     struct sockaddr_storage a[RG_CONSUL_MAX_INSTANCES]; /* >= resolver's */
@@ -67,11 +74,11 @@ static int target_init(struct rg_upstream_target *t,
 
     snprintf(hp, sizeof(hp), strchr(svc->host, ':') ? "[%s]:%u" : "%s:%u",
              svc->host, svc->port);
-    rv = resolve_host(svc, nc, env, a, &n, &none_ok);
+    rv = rg_gen__resolve(env, svc->host, svc->port, a,
+                         RG_CONSUL_MAX_INSTANCES, &n, &none_ok);
     if (rv == 0 && n == 0 && !none_ok)
         rv = -EHOSTUNREACH; /* a target needs an address (pick_addr) */
     if (rv == -EAGAIN) {
-        env->waiting = 1;
         return rg_errbuf_set(eb, "service %s: resolving host \"%s\"",
                              svc->name ? svc->name : "?", svc->host);
     }
@@ -90,7 +97,7 @@ static int target_init(struct rg_upstream_target *t,
         t->host_header[strlen(hp) - 3] = '\0';
     for (size_t i = 0; i < n; i++) {
         t->addrs[i].addr = a[i];
-        addr_key(&a[i], t->addrs[i].key, sizeof(t->addrs[i].key));
+        rg_gen__addr_key(&a[i], t->addrs[i].key, sizeof(t->addrs[i].key));
     }
     t->n_addrs = n;
     return 0;
@@ -104,11 +111,15 @@ static void consul_prime(const struct rg_gateway *gw, struct rg_gen_env *env)
     struct sockaddr_storage a[1];
     size_t n;
 
-    for (size_t i = 0; env->consul != NULL && i < gw->n_services; i++) {
-        /* Any answer will do; target_init reports the errors. */
+    if (env->consul == NULL)
+        return;
+    /* Any answer will do; the builders report the errors. */
+    for (size_t i = 0; i < gw->n_services; i++)
         if (rg_consul_get(env->consul, gw->services[i].host, a, 1, &n) < 0)
             continue;
-    }
+    for (size_t i = 0; i < gw->n_targets; i++)
+        if (rg_consul_get(env->consul, gw->targets[i].host, a, 1, &n) < 0)
+            continue;
 }
 
 static int limits_init(struct rg_limits *l, const struct rg_node_conf *nc)
@@ -145,6 +156,7 @@ static void gen_free(struct rg_gen *g)
         rg_free(g->targets[i].addrs);
     }
     rg_free(g->targets);
+    rg_gen__ups_free(g);
     chains_free(g);
     rg_router_free(g->router);
     rg_gateway_release(&g->gw);
@@ -201,13 +213,21 @@ struct rg_gen *rg_gen_new(struct rg_gateway *gw, const struct rg_node_conf *nc,
 
     if (g == NULL)
         return NULL;
+    env->consul_domain = nc->consul_domain;
     g->targets = rg_calloc(gw->n_services ? gw->n_services : 1,
                            sizeof(*g->targets));
     if (g->targets == NULL || limits_init(&g->limits, nc) != 0)
         goto err;
     consul_prime(gw, env);
+    if (rg_gen__ups_init(g, gw, env, eb) != 0)
+        goto err;
     for (size_t i = 0; i < gw->n_services; i++) {
-        if (target_init(&g->targets[i], &gw->services[i], nc, env, eb) != 0)
+        const struct rg_balanced *up =
+            rg_gen__ups_find(g, gw, gw->services[i].host);
+
+        if (up != NULL ? balanced_init(&g->targets[i], up) != 0
+                       : target_init(&g->targets[i], &gw->services[i], env,
+                                     eb) != 0)
             goto err;
         g->n_targets++;
     }

@@ -15,14 +15,44 @@
 #include "core/errbuf.h"
 #include "route/router.h"
 #include "upstream/consul.h"
+#include "upstream/balancer.h"
+#include "upstream/health.h"
 #include "upstream/pool.h"
 #include "upstream/resolver.h"
 
-/* One address of a service's host. */
+/* One address of a service's host, or of an upstream's target. */
 struct rg_upstream_addr {
     struct sockaddr_storage addr;
     char key[INET6_ADDRSTRLEN + 8]; /* "ip:port", names the keep-alive
                                        pool */
+    struct rg_health *h;            /* an upstream target's: its node-wide
+                                       health (registry); else NULL */
+    const char *host_header;        /* an upstream target's: "host[:port]"
+                                       of its target (":80" left out), the
+                                       Host of proxied requests (unless
+                                       preserve_host) and of active checks,
+                                       as Kong's; owned by the rg_balanced;
+                                       else NULL */
+};
+
+/* Per target of an upstream, what the generation made of it. */
+struct rg_balanced_target {
+    const struct rg_target *conf;   /* borrowed from the generation's gw */
+    char *host_header;              /* "host" or "host:port" (not :80) */
+    int dns_error;                  /* its host did not resolve */
+};
+
+/* An upstream (gw.upstreams[i]) compiled: every address of its targets
+ * with a balancer over them (upstream/balancer.h); addrs[i] is peer i. */
+struct rg_balanced {
+    const struct rg_upstream *conf;   /* borrowed from the generation's gw */
+    size_t index;                     /* into gw.upstreams */
+    struct rg_upstream_addr *addrs;   /* rg_malloc'd, may be empty */
+    size_t *addr_target;              /* per address: index into targets */
+    size_t n_addrs;
+    struct rg_balanced_target *targets; /* this upstream's, file order */
+    size_t n_targets;
+    struct rg_bal bal;
 };
 
 /* A service's upstream: every address its host resolved to at build time
@@ -33,8 +63,12 @@ struct rg_upstream_target {
     char *host_header;              /* "host" or "host:port" */
     struct rg_upstream_addr *addrs; /* rg_malloc'd; n_addrs >= 1 but for
                                        a Consul name with no passing
-                                       instance (answered 503) */
+                                       instance (answered 503); NULL
+                                       when @up is set */
     size_t n_addrs;
+    const struct rg_balanced *up;   /* the service's host names an
+                                       upstream: balance over it (Kong's
+                                       rule); else NULL */
 };
 
 /* The per-request limits and header settings from the node config. */
@@ -60,6 +94,8 @@ struct rg_gen {
     struct rg_router *router;             /* owned */
     struct rg_upstream_target *targets;   /* one per gw.services[i] */
     size_t n_targets;
+    struct rg_balanced *ups;              /* one per gw.upstreams[i] */
+    size_t n_ups;
     struct rg_limits limits;
     /* Plugin chains (http/filter.h): chains[i] is route i's, global the
      * one for requests that match no route and for REWRITE. NULL chains
@@ -83,6 +119,9 @@ struct rg_gen_env {
     struct rg_consul *consul;     /* Consul names from these watches (the
                                      control loop); NULL: such names have
                                      no address yet (start-up, -t) */
+    const char *consul_domain;    /* set by rg_gen_new from the node
+                                     config: what a Consul name ends in
+                                     when @consul is NULL */
 };
 
 /* Build a generation from @gw (taken on success: @gw is zeroed) and the
@@ -95,6 +134,12 @@ struct rg_gen_env {
 struct rg_gen *rg_gen_new(struct rg_gateway *gw, const struct rg_node_conf *nc,
                           struct rg_gen_env *env, uint64_t id,
                           struct rg_errbuf *eb);
+
+/* Hand every address of @g's upstreams to the active health checker @c
+ * (upstream/hcheck.h): the set it checks from now on. Returns 0 or
+ * -ENOMEM (the old set stays). Control thread. */
+struct rg_hchecker;
+int rg_gen_hcheck_sync(const struct rg_gen *g, struct rg_hchecker *c);
 
 /* Take a reference. Thread: any. */
 static inline struct rg_gen *rg_gen_ref(struct rg_gen *g)

@@ -10,6 +10,7 @@
 #include "core/err.h"
 #include "core/failpoint.h"
 #include "core/io.h"
+#include "http/balance.h"
 #include "core/log.h"
 #include "core/path.h"
 #include "http/accesslog.h"
@@ -185,6 +186,7 @@ static void release_upstream(struct rg_req *r, int reusable)
 {
     struct rg_upconn *up = r->up;
 
+    rg_balance_done(r);
     if (up == NULL)
         return;
     r->up = NULL;
@@ -521,10 +523,17 @@ static int build_upstream_head(struct rg_req *r)
     rg_buf_add(b, " ", 1);
     add_upstream_path(r, r->query, r->query_len);
     rg_buf_adds(b, " HTTP/1.1\r\nHost: ");
-    if (r->m.route->preserve_host && host != NULL)
+    r->host_len = 0;
+    if (r->m.route->preserve_host && host != NULL) {
         rg_buf_add(b, rg_field_value(&r->head, host), host->value_len);
-    else
+    } else {
+        /* A balanced service's Host is the picked target's (as Kong
+         * sends): send_head puts it in place of these bytes. */
+        r->host_at = b->len;
         rg_buf_adds(b, r->tgt->host_header);
+        if (r->tgt->up != NULL)
+            r->host_len = strlen(r->tgt->host_header);
+    }
     rg_buf_adds(b, "\r\n");
     add_client_headers(r);
     rg_proxy_add_headers(&r->up_add, b);
@@ -681,7 +690,8 @@ void rg_proxy_phase_done(struct rg_req *r, enum rg_phase ph,
         rv = build_upstream_head(r);
         if (rv != 0)
             refuse(r, rv == -E2BIG ? RG_EHEAD : rv);
-        else if (r->tgt->n_addrs == 0) /* a Consul service, none passing */
+        else if (r->tgt->up == NULL && r->tgt->n_addrs == 0)
+            /* a Consul service, none passing */
             rg_proxy_reply_error(r->c, r, 503, MSG_NO_PEER, 0);
         else
             attempt_start(r);
@@ -880,17 +890,35 @@ static int up_set_reading(struct rg_upconn *up, int on)
     return rg_upconn_read(up, on ? up_read : NULL);
 }
 
+/* The head for this attempt into @b (room for 3): as built, or with the
+ * picked target's Host spliced in (a balanced service). Returns the
+ * buffer count. */
+static unsigned head_bufs(struct rg_req *r, uv_buf_t *b)
+{
+    const char *h = r->addr->host_header;
+    size_t end = r->host_at + r->host_len;
+
+    if (r->host_len == 0 || h == NULL) {
+        b[0] = uv_buf_init(r->up_head.p, (unsigned)r->up_head.len);
+        return 1;
+    }
+    b[0] = uv_buf_init(r->up_head.p, (unsigned)r->host_at);
+    b[1] = uv_buf_init((char *)h, (unsigned)strlen(h));
+    b[2] = uv_buf_init(r->up_head.p + end, (unsigned)(r->up_head.len - end));
+    return 3;
+}
+
 static void send_head(struct rg_req *r)
 {
-    uv_buf_t b[2] = {
-        uv_buf_init(r->up_head.p, (unsigned)r->up_head.len),
-        uv_buf_init(r->req_body.p, (unsigned)r->req_body.len),
-    };
+    uv_buf_t b[4];
+    unsigned n = head_bufs(r, b);
     int rv;
 
     r->head_sent = 1;
     /* A buffered body goes with the head, on every attempt. */
-    if ((rv = up_write(r, b, r->req_buffered && b[1].len > 0 ? 2 : 1)) != 0) {
+    if (r->req_buffered && r->req_body.len > 0)
+        b[n++] = uv_buf_init(r->req_body.p, (unsigned)r->req_body.len);
+    if ((rv = up_write(r, b, n)) != 0) {
         attempt_fail(r, rv, "write failed");
         return;
     }
@@ -928,6 +956,8 @@ static const struct rg_upstream_addr *pick_addr(struct rg_req *r)
     struct rg_wctx *w = r->c->w;
     size_t svc = (size_t)(t - r->gen->targets);
 
+    if (t->up != NULL)
+        return rg_balance_pick(r);
     if (t->n_addrs == 1)
         return &t->addrs[0];
     if (r->attempts == 1) {
@@ -958,6 +988,10 @@ static void attempt_start(struct rg_req *r)
     r->head_sent = 0;
     r->t_upstream = uv_hrtime();
     r->addr = pick_addr(r);
+    if (r->addr == NULL) {
+        rg_proxy_reply_error(r->c, r, 503, RG_MSG_NO_PEER, 0);
+        return;
+    }
     up = rg_pool_take(w->pool, r->addr->key, r->gen->limits.pool.idle_ms);
     if (up != NULL) {
         up_begin(r, up);
@@ -1016,6 +1050,7 @@ static void attempt_fail(struct rg_req *r, int err, const char *why)
 
     rg_log(RG_LOG_WARN, "worker %u: request %s: upstream %s attempt %u: %s",
            r->c->w->index, r->id, r->addr->key, r->attempts, why);
+    rg_balance_failed(r, err);
     release_upstream(r, 0);
     if (r->c->closing)
         return;
@@ -1160,6 +1195,7 @@ static int resp_head(struct rg_msg *m)
         return 0;
     }
     ups(up)->head_done = 1;
+    rg_balance_status(r, p->status_code);
     if (p->status_code == 101 && !r->upgrade)
         return -1;
     r->status = p->status_code;

@@ -72,6 +72,14 @@ struct rg_req {
     const struct rg_upstream_target *tgt;
     const struct rg_upstream_addr *addr; /* the current attempt's */
     unsigned rr_base;           /* the turn of the first attempt */
+    size_t peer;                /* balanced: the attempt's peer index in
+                                   the upstream's balancer, RG_BAL_NONE */
+    size_t host_at, host_len;   /* balanced: where up_head holds the
+                                   Host value each attempt replaces with
+                                   its target's (host_len 0: none) */
+    struct rg_health *busy;     /* balanced: the address counting this
+                                   attempt in flight (http/balance.h), or
+                                   NULL */
     struct rg_upconn *up;       /* current attempt's connection */
     unsigned attempts;
     unsigned max_retries;

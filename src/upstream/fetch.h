@@ -35,6 +35,9 @@ struct rg_fetch_opts {
                                    "X-Consul-Index"; or NULL; copied */
     int no_proxy;               /* 1: connect directly, whatever
                                    http_proxy & co say */
+    int direct;                 /* 1: no proxy from the environment and no
+                                   redirects followed (health checks of a
+                                   target: its own answer counts) */
 };
 
 struct rg_fetch_result {

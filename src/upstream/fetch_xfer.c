@@ -97,7 +97,7 @@ static int add_headers(struct rg_fetch *x, const char *const *h)
 
 /* Every option of a transfer: 0, -ENOMEM, or -EIO if curl refuses one. */
 static int setup(struct rg_fetch *x, const char *url, long timeout_ms,
-                 int https, int no_proxy)
+                 int https, int no_proxy, int direct)
 {
     CURLcode rv = CURLE_OK;
 
@@ -107,7 +107,7 @@ static int setup(struct rg_fetch *x, const char *url, long timeout_ms,
     SET(CURLOPT_PROTOCOLS_STR, "http,https,file");
     /* No downgrade from https, never to file:// or anything else. */
     SET(CURLOPT_REDIR_PROTOCOLS_STR, https ? "https" : "http,https");
-    SET(CURLOPT_FOLLOWLOCATION, 1L);
+    SET(CURLOPT_FOLLOWLOCATION, direct ? 0L : 1L);
     SET(CURLOPT_MAXREDIRS, (long)RG_FETCH_MAX_REDIRS);
     SET(CURLOPT_TIMEOUT_MS, timeout_ms);
     SET(CURLOPT_USERAGENT, "raftgate/" PACKAGE_VERSION);
@@ -119,7 +119,7 @@ static int setup(struct rg_fetch *x, const char *url, long timeout_ms,
     SET(CURLOPT_ERRORBUFFER, x->errbuf);
     if (x->hdrs != NULL)
         SET(CURLOPT_HTTPHEADER, x->hdrs);
-    if (no_proxy)
+    if (no_proxy || direct)
         SET(CURLOPT_NOPROXY, "*"); /* overrides the environment's */
     return rv == CURLE_OK ? 0 : rv == CURLE_OUT_OF_MEMORY ? -ENOMEM : -EIO;
 }
@@ -152,7 +152,7 @@ int rg_fetch__new(struct rg_fetcher *f, const char *url,
     if ((x->easy = curl_easy_init()) == NULL)
         goto err_after_alloc;
     rv = setup(x, url, o->timeout_ms > 0 ? o->timeout_ms : RG_FETCH_TIMEOUT_MS,
-               has_prefix(url, "https://"), o->no_proxy);
+               has_prefix(url, "https://"), o->no_proxy, o->direct);
     if (rv != 0)
         goto err_after_alloc;
     *out = x;

@@ -251,6 +251,9 @@ class Upstream:
         self.requests = 0        # request heads read, all endpoints
         self.completed = 0       # requests read in full (head and body)
         self.delays_started = 0  # /delay requests that began waiting
+        self.slow_ms = 0         # every request waits this long first
+        self.force_status = None # set: every request is counted (its
+                                 # ?key=) and answered with this status
         self.stopping = threading.Event()
         self.thread = None
 
@@ -463,6 +466,17 @@ class Upstream:
                        body, close=not keep, head_only=head,
                        version="HTTP/1.1")
             return keep
+
+        if self.slow_ms:
+            self.stopping.wait(self.slow_ms / 1000.0)
+        if self.force_status is not None:
+            key = q.get("key")
+            if key is not None:
+                with self.cond:
+                    self.counts[key] = self.counts.get(key, 0) + 1
+                    self.cond.notify_all()
+            return reply_json(self.force_status,
+                              {"forced": self.force_status})
 
         if ep == "echo" and q.get("notjson") == "1":
             self._send(sock, 200, [("Content-Type", "application/json")],

@@ -53,6 +53,7 @@ static void expect_error(const char *yaml, const char *msg)
 
 #define HDR "_format_version: \"3.0\"\n"
 #define SVC HDR "services:\n- name: a\n  url: http://10.0.0.1\n"
+#define UPS HDR "upstreams:\n- name: u\n"
 
 /* ---- Good gateway files parse to the expected data ---- */
 
@@ -430,11 +431,127 @@ static const struct error_case gateway_errors[] = {
     /* 42: the upstream path must start with "/" */
     {HDR "services:\n- host: h\n  path: v1\n",
      "services[0].path: must start with \"/\" (line 4)"},
+
+    /* 43..: upstreams and targets */
+    {UPS "  algorithm: latency\n",
+     "upstreams[0].algorithm: \"latency\" is not supported (round-robin, "
+     "least-connections, consistent-hashing or random) (line 4)"},
+    {UPS "  hash_on: cookie\n",
+     "upstreams[0].hash_on: \"cookie\" is not supported (none, consumer, "
+     "ip, header or path) (line 4)"},
+    {UPS "  hash_on: header\n",
+     "upstreams[0]: hash_on: header needs hash_on_header (line 3)"},
+    {UPS "  targets:\n  - target: \"a:99999\"\n",
+     "upstreams[0].targets[0].target: must be \"host[:port]\" (port "
+     "1..65535) (line 5)"},
+    {UPS "  targets:\n  - target: a\n    weight: 70000\n",
+     "upstreams[0].targets[0].weight: must be an integer in 0..65535 "
+     "(line 6)"},
+    {UPS "  targets:\n  - target: a\n  - target: \"a:8000\"\n",
+     "upstreams[0].targets[1]: duplicate target \"a:8000\" in upstream "
+     "\"u\" (line 6)"},
+    {UPS "  healthchecks:\n    active:\n      type: tcp\n",
+     "upstreams[0].healthchecks.active.type: only \"http\" is supported "
+     "(line 6)"},
+    {UPS "  healthchecks:\n    passive:\n      unhealthy:\n"
+         "        http_failures: 300\n",
+     "upstreams[0].healthchecks.passive.unhealthy.http_failures: must be an "
+     "integer in 0..255 (line 7)"},
+    {UPS "  healthchecks:\n    passive:\n      healthy:\n"
+         "        interval: 5\n",
+     "upstreams[0].healthchecks.passive.healthy.interval: unknown key "
+     "(line 7)"},
+    {UPS "  healthchecks:\n    active:\n      healthy:\n"
+         "        http_statuses: [200, 1000]\n",
+     "upstreams[0].healthchecks.active.healthy.http_statuses[1]: must be an "
+     "integer in 100..999 (line 7)"},
+    {UPS "  healthchecks:\n    active:\n      unhealthy:\n"
+         "        interval: -1\n",
+     "upstreams[0].healthchecks.active.unhealthy.interval: must be a number "
+     "of seconds in 0..65535 (line 7)"},
+    {UPS "- name: U\n",
+     "upstreams[1].name: duplicate upstream name \"U\" (line 4)"},
+    {UPS "targets:\n- target: b\n  upstream: nope\n",
+     "targets[0].upstream: no upstream with name or id \"nope\" (line 6)"},
+    {UPS "  targets:\n  - target: b\n    upstream: u\n",
+     "upstreams[0].targets[0].upstream: not allowed in a target nested under "
+     "an upstream (line 6)"},
+    {HDR "upstreams:\n- name: \"a b\"\n",
+     "upstreams[0].name: must be a host name (letters, digits, \"-\", \"_\" "
+     "and dots) (line 3)"},
 };
 
 START_TEST(gateway_error_messages)
 {
     expect_error(gateway_errors[_i].yaml, gateway_errors[_i].msg);
+}
+END_TEST
+
+/* Upstreams, nested and top-level targets and healthchecks read as
+ * Kong's defaults say. */
+START_TEST(upstreams_parse)
+{
+    static const char yaml[] =
+        HDR "upstreams:\n"
+        "- name: Backend.Local\n"
+        "  algorithm: consistent-hashing\n"
+        "  hash_on: header\n"
+        "  hash_on_header: X-User\n"
+        "  hash_fallback: ip\n"
+        "  slots: 100\n"
+        "  healthchecks:\n"
+        "    active:\n"
+        "      http_path: /status\n"
+        "      timeout: 0.5\n"
+        "      healthy: {interval: 2, successes: 1}\n"
+        "      unhealthy: {interval: 1, http_failures: 2, tcp_failures: 1}\n"
+        "    passive:\n"
+        "      unhealthy: {http_failures: 3, http_statuses: [500]}\n"
+        "    threshold: 25\n"
+        "  targets:\n"
+        "  - target: 127.0.0.1:9001\n"
+        "    weight: 300\n"
+        "  - target: \"[::1]\"\n"
+        "- name: other\n"
+        "targets:\n"
+        "- target: Host.Example\n"
+        "  upstream: other\n"
+        "  weight: 0\n";
+    struct rg_gateway gw;
+    struct rg_errbuf eb;
+    const struct rg_upstream *u;
+
+    ck_assert_msg(parse(&gw, yaml, &eb) == 0, "%s", eb.msg);
+    ck_assert_uint_eq(gw.n_upstreams, 2);
+    ck_assert_uint_eq(gw.n_targets, 3);
+    u = &gw.upstreams[0];
+    ck_assert_str_eq(u->name, "backend.local");
+    ck_assert_int_eq(u->algorithm, RG_LB_HASH);
+    ck_assert_int_eq(u->hash_on, RG_HASH_HEADER);
+    ck_assert_str_eq(u->hash_on_header, "x-user");
+    ck_assert_int_eq(u->hash_fallback, RG_HASH_IP);
+    ck_assert_uint_eq(u->slots, 100);
+    ck_assert_str_eq(u->hc.active.http_path, "/status");
+    ck_assert_uint_eq(u->hc.active.timeout_ms, 500);
+    ck_assert_uint_eq(u->hc.active.healthy.interval_ms, 2000);
+    ck_assert_uint_eq(u->hc.active.unhealthy.http_failures, 2);
+    ck_assert(rg_status_in(&u->hc.active.unhealthy.statuses, 503));
+    ck_assert(rg_status_in(&u->hc.passive.unhealthy.statuses, 500));
+    ck_assert(!rg_status_in(&u->hc.passive.unhealthy.statuses, 503));
+    ck_assert(rg_status_in(&u->hc.passive.healthy.statuses, 308));
+    ck_assert_uint_eq(u->hc.passive.unhealthy.http_failures, 3);
+    ck_assert(u->hc.threshold == 25);
+    ck_assert_int_eq(gw.upstreams[1].algorithm, RG_LB_ROUND_ROBIN);
+    ck_assert_uint_eq(gw.upstreams[1].slots, 10000);
+    ck_assert_str_eq(gw.targets[0].target, "127.0.0.1:9001");
+    ck_assert_uint_eq(gw.targets[0].weight, 300);
+    ck_assert_str_eq(gw.targets[1].target, "[::1]:8000");
+    ck_assert_str_eq(gw.targets[1].host, "::1");
+    ck_assert_uint_eq(gw.targets[1].weight, 100);
+    ck_assert_str_eq(gw.targets[2].host, "host.example");
+    ck_assert_uint_eq(gw.targets[2].upstream, 1);
+    ck_assert_uint_eq(gw.targets[2].weight, 0);
+    rg_gateway_release(&gw);
 }
 END_TEST
 
@@ -1035,6 +1152,7 @@ static Suite *config_suite(void)
     tcase_add_test(gw, method_bits);
     tcase_add_test(gw, release_zeroed);
     tcase_add_test(gw, long_key_is_clipped);
+    tcase_add_test(gw, upstreams_parse);
     tcase_add_test(gw, alias_bomb_is_refused);
     tcase_add_test(gw, gateway_load_missing_file);
     tcase_add_test(gw, gateway_alloc_failures);

@@ -481,6 +481,43 @@ START_TEST(redirects)
 }
 END_TEST
 
+/* A direct fetch (health checks) takes the target's own answer: a 302
+ * is the status, not followed, and http_proxy from the environment is
+ * not used (it points at a port where nothing listens). */
+START_TEST(direct_no_redirect_no_proxy)
+{
+    struct server s;
+    struct rg_fetch_opts o = {.direct = 1};
+    struct got g;
+    const char *names[] = {"http_proxy", "no_proxy", "NO_PROXY"};
+    char *old[3];
+
+    for (int i = 0; i < 3; i++) {
+        old[i] = getenv(names[i]) ? strdup(getenv(names[i])) : NULL;
+        unsetenv(names[i]);
+    }
+
+    server_start(&s);
+    g = fetch_one(url(&s, "/redirect"), &o);
+    ck_assert_int_eq(g.err, 0);
+    ck_assert_int_eq(g.status, 302);
+    setenv("http_proxy", "http://127.0.0.1:9", 1);
+    g = fetch_one(url(&s, "/ok/direct"), &o);
+    ck_assert_int_eq(g.err, 0);
+    ck_assert_str_eq(g.body, "hello /ok/direct");
+    g = fetch_one(url(&s, "/ok/proxied"), NULL);
+    ck_assert_int_ne(g.err, 0); /* the control: the dead proxy is used */
+    for (int i = 0; i < 3; i++) {
+        if (old[i] != NULL)
+            setenv(names[i], old[i], 1);
+        else
+            unsetenv(names[i]);
+        free(old[i]);
+    }
+    server_stop(&s);
+}
+END_TEST
+
 static void on_tick(uv_timer_t *t)
 {
     (void)t;
@@ -815,6 +852,7 @@ int main(void)
     tcase_add_test(tc, file_url);
     tcase_add_test(tc, refused_at_start);
     tcase_add_test(tc, redirects);
+    tcase_add_test(tc, direct_no_redirect_no_proxy);
     tcase_add_test(tc, cancel_before_completion);
     tcase_add_test(tc, reentry_close_from_callback);
     tcase_add_test(tc, reentry_start_from_callback);

@@ -520,6 +520,60 @@ START_TEST(replace_all_flattens_routes)
 }
 END_TEST
 
+/* Targets nested in an upstream are flattened with upstream: {id}, like
+ * a service's routes; an upstream put alone may not nest them; and the
+ * export, which leaves the new kinds out while empty, writes them. */
+START_TEST(replace_all_flattens_targets)
+{
+    static const char doc[] =
+        "{\"upstreams\":[{\"id\":\"u1\",\"name\":\"up\",\"targets\":"
+        "[{\"id\":\"t1\",\"target\":\"a:1\"}]}],"
+        "\"targets\":[{\"id\":\"t2\",\"target\":\"b:2\","
+        "\"upstream\":{\"id\":\"u1\"}}]}";
+    struct tf t;
+    const json_t *tg;
+    char *e;
+
+    tf_init(&t);
+    e = export_of(t.f);
+    ck_assert_ptr_null(strstr(e, "upstreams"));
+    rg_free(e);
+    ck_assert_int_eq(replace_all(&t, doc, 0).status, RG_FSM_OK);
+    tg = rg_fsm_get(t.f, RG_KIND_TARGET, "t1", 0, NULL);
+    ck_assert_ptr_nonnull(tg);
+    ck_assert_str_eq(json_string_value(json_object_get(
+                         json_object_get(tg, "upstream"), "id")),
+                     "u1");
+    ck_assert_ptr_nonnull(rg_fsm_get(t.f, RG_KIND_TARGET, "t2", 0, NULL));
+    ck_assert_ptr_null(json_object_get(
+        rg_fsm_get(t.f, RG_KIND_UPSTREAM, "u1", 0, NULL), "targets"));
+    ck_assert_ptr_nonnull(rg_fsm_get(t.f, RG_KIND_UPSTREAM, "up", 1, NULL));
+    e = export_of(t.f);
+    ck_assert_ptr_nonnull(strstr(e, "\"targets\":[{\"id\":\"t1\""));
+    rg_free(e);
+    ck_assert_int_eq(put(&t, RG_KIND_UPSTREAM, "u2",
+                         "{\"name\":\"v\",\"targets\":[]}", 0).status,
+                     RG_FSM_INVALID);
+    /* A snapshot holding them restores to the same export. */
+    {
+        struct tf u;
+        size_t len;
+        char *snap = snap_of(t.f, &len), *e1, *e2;
+
+        tf_init(&u);
+        ck_assert_int_eq(rg_fsm_restore(u.f, snap, len), 0);
+        e1 = export_of(t.f);
+        e2 = export_of(u.f);
+        ck_assert_str_eq(e1, e2);
+        rg_free(e1);
+        rg_free(e2);
+        rg_free(snap);
+        rg_fsm_free(u.f);
+    }
+    rg_fsm_free(t.f);
+}
+END_TEST
+
 /* An invalid document applies nothing at all: not even the objects that
  * came before the fault. */
 START_TEST(replace_all_invalid_applies_nothing)
@@ -545,7 +599,7 @@ START_TEST(replace_all_invalid_applies_nothing)
         "[]",
         "{\"services\":{}}",
         "{\"services\":[1]}",
-        "{\"upstreams\":[]}",
+        "{\"certificates\":[]}",
         "{\"_format_version\":\"1.1\"}",
         "{\"services\":[{\"id\":\"s\",\"routes\":{}}]}",
         "not json",
@@ -1388,7 +1442,8 @@ START_TEST(restore_garbage_leaves_state)
         {"\"dedupe\":[", "\"dedupe\":[[\"x\",0,1,\"\"],[\"x\",0,1,\"\"],"},
         {"\"applied\":[", "\"applied\":[[1,1,1,200,0,0,\"\"],"},
         {"\"applied\":[", "\"applied\":[[1,1,1,1,0,0],"},
-        {"\"store\":{", "\"store\":{\"upstreams\":[],"},
+        {"\"store\":{", "\"store\":{\"certificates\":[],"},
+        {"\"store\":{", "\"store\":{\"upstreams\":{},"},
         {"\"store\":{", "\"extra\":1,\"store\":{"},
     };
     struct tf a, b;
@@ -1790,6 +1845,7 @@ int main(void)
     tcase_add_test(tc, names_unique_per_kind);
     tcase_add_test(tc, workload_near_and_whole_agree);
     tcase_add_test(tc, replace_all_flattens_routes);
+    tcase_add_test(tc, replace_all_flattens_targets);
     tcase_add_test(tc, replace_all_invalid_applies_nothing);
     tcase_add_test(tc, replace_all_cas_on_global_revision);
     tcase_add_test(tc, export_loads_back_and_keeps_revisions);

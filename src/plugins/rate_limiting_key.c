@@ -3,41 +3,29 @@
 #include <netinet/in.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 
 #include "config/gateway.h"
 #include "core/siphash.h"
+#include "core/window.h"
 #include "http/req.h"
 #include "plugins/rate_limiting.h"
 
-static const uint32_t fixed_len[RG_RL_MONTH] = {1, 60, 3600, 86400};
-
-/* The first second of the next month (@year 0) or year after @now. */
-static uint32_t calendar_end(time_t now, int year)
-{
-    struct tm tm;
-
-    gmtime_r(&now, &tm);
-    tm.tm_sec = tm.tm_min = tm.tm_hour = 0;
-    tm.tm_mday = 1;
-    if (year) {
-        tm.tm_mon = 0;
-        tm.tm_year++;
-    } else {
-        tm.tm_mon++;
-    }
-    return (uint32_t)timegm(&tm);
-}
+/* The arithmetic is core/window.h's, shared with the cluster ledger
+ * (raft/fsm_quota.c); the units are numbered alike. */
+_Static_assert((int)RG_RL_YEAR == (int)RG_WIN_YEAR &&
+                   (int)RG_RL_MONTH == (int)RG_WIN_MONTH &&
+                   (int)RG_RL_SECOND == (int)RG_WIN_SECOND,
+               "rate-limiting windows and core/window.h units differ");
 
 uint32_t rg_rl__window_end(enum rg_rl_window w, uint32_t now)
 {
     static _Thread_local uint32_t day = UINT32_MAX, ends[2];
 
     if (w < RG_RL_MONTH)
-        return now - now % fixed_len[w] + fixed_len[w];
+        return (uint32_t)rg_window_end((enum rg_window_unit)w, now);
     if (day != now / 86400) { /* months and years end at midnight */
-        ends[0] = calendar_end(now, 0);
-        ends[1] = calendar_end(now, 1);
+        ends[0] = (uint32_t)rg_window_end(RG_WIN_MONTH, now);
+        ends[1] = (uint32_t)rg_window_end(RG_WIN_YEAR, now);
         day = now / 86400;
     }
     return ends[w - RG_RL_MONTH];

@@ -647,7 +647,8 @@ void rg_quota_stop(struct rg_quota *q)
 {
     if (q == NULL || q->closing)
         return;
-    rg_qt_enable(0);
+    /* The table stays enabled: a request of the drain that finds no
+     * tokens waits and gets 429, never a per-node count. */
     rg_ctlq_on(RG_CTLQ_QUOTA, NULL, NULL);
     q->closing = 1;
     q->closes = 2;

@@ -2,8 +2,8 @@
  * and commands), raft/fsm_store.c (objects, node registry, export),
  * raft/fsm_decl.c (REPLACE_ALL documents), raft/fsm_keys.c (the link
  * index), raft/fsm_near.c (the document a change is checked in),
- * raft/fsm_hist.c (request-id table and applied ring) and raft/fsm_snap.c
- * (snapshot and restore).
+ * raft/fsm_hist.c (request-id table and applied ring), raft/fsm_quota.c
+ * (the lease ledger) and raft/fsm_snap.c (snapshot and restore).
  * Nothing here is for callers outside raft/fsm*.c. Thread: the owner of the
  * struct rg_fsm. */
 #ifndef RG_RAFT_FSM_INT_H

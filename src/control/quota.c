@@ -405,6 +405,7 @@ static void on_flush(uv_timer_t *t)
             c->first_ms = b->sent_ms;
         rg_lease_encode(&c->cmd, bodies[n]);
         cmds[n].type = c->type;
+        cmds[n].rid = ""; /* empty, not NULL: raft/write.c copies it */
         cmds[n].key = s->key;
         cmds[n].key_len = (uint16_t)s->key_len;
         cmds[n].body = (const char *)bodies[n];
@@ -546,6 +547,7 @@ void rg_quota_serve(struct rg_quota *q, const char *body, size_t len,
             break;
         }
         cmds[k].type = (uint8_t)type;
+        cmds[k].rid = "";
         cmds[k].key = key;
         cmds[k].key_len = (uint16_t)strlen(key);
         cmds[k].body = (const char *)bodies[k];

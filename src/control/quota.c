@@ -205,6 +205,16 @@ static void install(struct rg_quota *q, unsigned i, const uint64_t out[4])
     } /* else: a grant of an older window, forfeited */
     if (out[1] >= cur)
         atomic_store(&s->remaining, out[3]);
+    /* A spent window: ask less and less often (quota_table.h). */
+    if (g == 0 && out[3] == 0) {
+        uint32_t r = atomic_load(&s->retry_ms);
+
+        r = r < RG_QT_RETRY_MS ? RG_QT_RETRY_MS : 2 * r;
+        atomic_store(&s->retry_ms, r < RG_QT_RETRY_MAX_MS ? r
+                                                          : RG_QT_RETRY_MAX_MS);
+    } else {
+        atomic_store(&s->retry_ms, 0);
+    }
     atomic_store(&s->failed_ms, 0);
 }
 

@@ -93,13 +93,16 @@ void rg_qt_ask(unsigned i, uint64_t now_ms, int force)
 {
     struct rg_qt_slot *s = rg_qt_at(i);
     struct rg_ctlq_msg m = {RG_CTLQ_QUOTA, i, 0};
-    uint32_t no = 0;
+    uint32_t no = 0, every = atomic_load_explicit(&s->retry_ms,
+                                                  memory_order_relaxed);
 
+    if (every < RG_QT_RETRY_MS)
+        every = RG_QT_RETRY_MS;
     if (!force && atomic_load_explicit(&s->remaining, memory_order_relaxed) ==
                       0 &&
         atomic_load_explicit(&s->window, memory_order_relaxed) != 0 &&
         now_ms - atomic_load_explicit(&s->asked_ms, memory_order_relaxed) <
-            RG_QT_RETRY_MS)
+            every)
         return;
     if (!atomic_compare_exchange_strong(&s->asked, &no, 1))
         return;
@@ -143,7 +146,7 @@ enum rg_qt_take rg_qt_take(unsigned i, uint64_t now_ms, int first,
     if (atomic_load_explicit(&s->window, memory_order_relaxed) != 0 &&
         atomic_load_explicit(&s->remaining, memory_order_relaxed) == 0 &&
         now_ms < atomic_load_explicit(&s->expires_ms, memory_order_relaxed)) {
-        rg_qt_ask(i, now_ms, 0); /* at most every RG_QT_RETRY_MS */
+        rg_qt_ask(i, now_ms, 0); /* at most every retry_ms */
         return RG_QT_EXHAUSTED;
     }
     rg_qt_ask(i, now_ms, 1);

@@ -52,6 +52,9 @@ struct rg_qt_slot {
     _Atomic uint64_t asked_ms;    /* when the last one was posted */
     _Atomic uint64_t failed_ms;   /* control: the last refill that failed
                                      (no leader reachable), 0 none */
+    _Atomic uint32_t retry_ms;    /* control: while the window is spent,
+                                     ask at most this often (0: the
+                                     minimum) */
 };
 
 /* What rg_qt_take answers. */
@@ -84,10 +87,13 @@ struct rg_qt_slot *rg_qt_at(unsigned i);
 /* Take one token of slot @i at @now_ms (monotonic ms). When the balance
  * falls to its low-water mark, or there is none, a refill is posted to
  * the control thread (RG_CTLQ_QUOTA, once until it is answered; while
- * the window is exhausted, at most every RG_QT_RETRY_MS). *@window gets
+ * the window is exhausted, at most every retry_ms: from RG_QT_RETRY_MS,
+ * doubled by each empty answer up to RG_QT_RETRY_MAX_MS, to pick up
+ * tokens other nodes give back). *@window gets
  * the window start the token belongs to. @first: the request's first
  * try (counted in the rate; a waiting request's polls are not). */
 #define RG_QT_RETRY_MS 250
+#define RG_QT_RETRY_MAX_MS 2000
 #define RG_QT_CUT_MS 200 /* a refill failed this recently: no waiting */
 enum rg_qt_take rg_qt_take(unsigned i, uint64_t now_ms, int first,
                            uint64_t *window);

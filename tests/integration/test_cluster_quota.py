@@ -192,6 +192,25 @@ class ClusterQuotaTest(QuotaTestCase):
         self.assertEqual(st["quota"]["lease_ms"], LEASE_MS)
         self.assertTrue(any("|minute|service:" in l["key"] and l["used"] > 0
                             for l in st["quota"]["leases"]), st["quota"])
+        # The server's accounting (JEPSEN.md §4.4 c2): per lease id, the
+        # admitted answers naming it <= the tokens /status says it got,
+        # and only the node it names used it.
+        leases = {}
+        for nd in self.cluster.nodes:
+            for l in nd.status()["quota"]["leases"]:
+                leases[l["id"]] = (nd.id, l)
+        per_lease = collections.Counter()
+        for node_id, _, _, q in load.admitted():
+            f = dict(p.split("=", 1) for p in q.split(";"))
+            self.assertEqual(f["node"], "n%d" % node_id, q)
+            per_lease[f["lease"]] += 1
+        for lid, n in per_lease.items():
+            self.assertIn(lid, leases)
+            owner, l = leases[lid]
+            self.assertEqual("n%d" % owner, lid.split(".")[0])
+            self.assertLessEqual(n, l["tokens"], (lid, l))
+            self.assertLessEqual(n, l["used"], (lid, l))
+            self.assertLessEqual(l["used"], l["tokens"], (lid, l))
 
     def test_leader_paused_mid_window(self):
         """SIGSTOP the leader a third into the load for 3 s (a new leader
@@ -265,6 +284,8 @@ class UnsafeReclaimTest(QuotaTestCase):
         fresh_minute()
         st = self.cluster.node(1).status()
         self.assertIn("lease-reclaim-early", st["unsafe"])
+        self.assertRegex(self.cluster.node(1).error_log(),
+                         r"\[warn\] UNSAFE: --unsafe-lease-reclaim-early")
         load = self.drive(6.0)
         per = collections.Counter(a[2] for a in load.admitted())
         self.assertGreater(max(per.values()), L,

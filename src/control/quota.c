@@ -186,8 +186,15 @@ static void install(struct rg_quota *q, unsigned i, const uint64_t out[4])
         exp = now;
     else if (now + (wend - real) < exp)
         exp = now + (wend - real);
-    if (out[1] > cur || now >= atomic_load(&s->expires_ms)) {
-        /* A new window, or an expired lease: what is left is forfeited. */
+    if (out[1] < cur) {
+        /* A late answer for an older window: forfeited. */
+    } else if (out[1] > cur || now >= atomic_load(&s->expires_ms)) {
+        /* A new window, or an expired lease: what is left is forfeited.
+         * Order (sequentially consistent): empty the balance, name the
+         * window, then fill it, so a worker that reads the same window
+         * before and after its take knows the token's window
+         * (plugins/quota_table.c rg_qt_take). */
+        atomic_store(&s->balance, 0);
         if (out[1] > cur) {
             atomic_store(&s->used, 0);
             atomic_store(&s->granted, 0);
@@ -197,12 +204,12 @@ static void install(struct rg_quota *q, unsigned i, const uint64_t out[4])
         atomic_store(&s->expires_ms, exp);
         atomic_fetch_add(&s->granted, g);
         atomic_store(&s->balance, (int64_t)g);
-    } else if (out[1] == cur) {
+    } else {
         if (exp > atomic_load(&s->expires_ms))
             atomic_store(&s->expires_ms, exp);
         atomic_fetch_add(&s->granted, g);
         atomic_fetch_add(&s->balance, (int64_t)g);
-    } /* else: a grant of an older window, forfeited */
+    }
     if (out[1] >= cur)
         atomic_store(&s->remaining, out[3]);
     /* A spent window: ask less and less often (quota_table.h). */

@@ -119,15 +119,28 @@ enum rg_qt_take rg_qt_take(unsigned i, uint64_t now_ms, int first,
 
     if (first)
         atomic_fetch_add_explicit(&s->hits, 1, memory_order_relaxed);
-    b = atomic_load_explicit(&s->balance, memory_order_acquire);
+    /* The window is read before and after the take (sequentially
+     * consistent, as the control thread's empty-window-fill order in
+     * control/quota.c install): when both reads agree the token is of
+     * that window; when they differ a new window came in between and the
+     * token's window is not known, so it is forfeited (never admitted
+     * under the wrong window's name) and the take goes on. */
+    uint64_t w1 = atomic_load(&s->window);
+
+    b = atomic_load(&s->balance);
     while (b > 0 &&
            now_ms < atomic_load_explicit(&s->expires_ms,
                                          memory_order_acquire)) {
-        if (atomic_compare_exchange_weak_explicit(&s->balance, &b, b - 1,
-                                                  memory_order_acq_rel,
-                                                  memory_order_acquire)) {
+        if (atomic_compare_exchange_weak(&s->balance, &b, b - 1)) {
+            uint64_t w2 = atomic_load(&s->window);
+
+            if (w2 != w1) {
+                w1 = w2;
+                b = atomic_load(&s->balance);
+                continue;
+            }
             atomic_fetch_add_explicit(&s->used, 1, memory_order_relaxed);
-            *window = atomic_load_explicit(&s->window, memory_order_relaxed);
+            *window = w1;
             if ((uint64_t)(b - 1) <=
                 atomic_load_explicit(&s->low_water, memory_order_relaxed))
                 rg_qt_ask(i, now_ms, 0);

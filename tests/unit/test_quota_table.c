@@ -78,6 +78,57 @@ START_TEST(spent_or_returned_never_both)
 }
 END_TEST
 
+#define FLIPS 100000
+#define FILL 3
+static _Atomic int labels[FLIPS + 1];
+
+static void *labeller(void *arg)
+{
+    uint64_t w;
+
+    (void)arg;
+    atomic_fetch_add(&started, 1);
+    while (!atomic_load(&stop))
+        if (rg_qt_take((unsigned)slot, now_ms(), 1, &w) == RG_QT_TAKEN &&
+            w <= FLIPS)
+            atomic_fetch_add(&labels[w], 1);
+    return NULL;
+}
+
+/* Windows change under the workers (the control thread's order: empty,
+ * name, fill): no window is credited with more tokens than it was
+ * filled with, so the debug header never names the wrong window. */
+START_TEST(window_label_exact)
+{
+    struct rg_qt_slot *s;
+    pthread_t t[WORKERS];
+
+    rg_qt_clear();
+    slot = rg_qt_find("label", 5, 1, 1000000);
+    s = rg_qt_at((unsigned)slot);
+    atomic_store(&s->expires_ms, now_ms() + 600000);
+    atomic_store(&s->remaining, 1000000);
+    atomic_store(&stop, 0);
+    atomic_store(&started, 0);
+    for (int i = 0; i < WORKERS; i++)
+        ck_assert_int_eq(pthread_create(&t[i], NULL, labeller, NULL), 0);
+    while (atomic_load(&started) < WORKERS)
+        ;
+    for (int r = 1; r <= FLIPS; r++) {
+        atomic_store(&s->balance, 0);
+        atomic_store(&s->window, (uint64_t)r);
+        atomic_store(&s->balance, FILL);
+        for (volatile int k = 0; k < (r % 5) * 50; k++)
+            ;
+    }
+    atomic_store(&stop, 1);
+    for (int i = 0; i < WORKERS; i++)
+        pthread_join(t[i], NULL);
+    for (int r = 1; r <= FLIPS; r++)
+        ck_assert_int_le(labels[r], FILL);
+}
+END_TEST
+
 /* A lease past its expiry (a node resumed after SIGSTOP: the monotonic
  * clock ran on) is not spent, whatever its balance. */
 START_TEST(expired_lease_not_spent)
@@ -168,6 +219,7 @@ int main(void)
 
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, spent_or_returned_never_both);
+    tcase_add_test(tc, window_label_exact);
     tcase_add_test(tc, expired_lease_not_spent);
     tcase_add_test(tc, empty_answers);
     tcase_add_test(tc, one_slot_per_key);

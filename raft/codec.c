@@ -64,6 +64,7 @@ static uint64_t get64(const unsigned char *p)
 static int type_known(unsigned type)
 {
     return (type >= RG_CMD_PUT && type <= RG_CMD_NODE_DEL) ||
+           type == RG_CMD_LEASE_REQ || type == RG_CMD_LEASE_RET ||
            type == RG_CMD_CACHE_PURGE;
 }
 

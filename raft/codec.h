@@ -29,6 +29,8 @@ enum rg_cmd_type {
     RG_CMD_REPLACE_ALL = 3, /* body = whole declarative config (JSON) */
     RG_CMD_NODE_SET = 4,    /* key = node id (decimal); body = JSON record */
     RG_CMD_NODE_DEL = 5,    /* key = node id */
+    RG_CMD_LEASE_REQ = 6,   /* key = limit key; body raft/quota.h */
+    RG_CMD_LEASE_RET = 7,   /* key = limit key; body raft/quota.h */
     RG_CMD_CACHE_PURGE = 9, /* key = a proxy-cache key (16 hex digits), or
                                empty for every entry; no body */
 };

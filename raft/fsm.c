@@ -684,9 +684,17 @@ unsigned rg_fsm_apply(struct rg_fsm *f, uint64_t index, const void *buf,
         configs += is_config(&e.cmds[i]);
     if (f->validate != NULL && configs > 1 && dry_run(f, &e) == 0)
         h.check = 0;
-    for (i = 0; i < e.n_cmds; i++)
-        apply_one(f, index, e.term, &e.cmds[i],
-                  res != NULL ? &res[i] : &scratch, &h);
+    for (i = 0; i < e.n_cmds; i++) {
+        struct rg_fsm_result *r = res != NULL ? &res[i] : &scratch;
+
+        /* Lease commands: their own idempotence, not in the ring. */
+        if (rg_fsm__quota_cmd(&e.cmds[i])) {
+            if (rg_fsm__quota_apply(f, e.ts_ms, &e.cmds[i], r) != 0)
+                status(f, r, RG_FSM_INVALID, "out of memory");
+            continue;
+        }
+        apply_one(f, index, e.term, &e.cmds[i], r, &h);
+    }
     n = e.n_cmds;
     rg_entry_release(&e);
     return n;
@@ -726,6 +734,7 @@ void rg_fsm_free(struct rg_fsm *f)
     rg_fsm__nodes_release(&f->nodes);
     rg_fsm__dd_release(&f->dd);
     rg_fsm__ring_release(&f->ring);
+    rg_fsm__quota_release(&f->quota);
     rg_free(f->export);
     rg_free(f);
 }

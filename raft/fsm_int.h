@@ -2,8 +2,8 @@
  * and commands), raft/fsm_store.c (objects, node registry, export),
  * raft/fsm_decl.c (REPLACE_ALL documents), raft/fsm_keys.c (the link
  * index), raft/fsm_near.c (the document a change is checked in),
- * raft/fsm_hist.c (request-id table and applied ring) and raft/fsm_snap.c
- * (snapshot and restore).
+ * raft/fsm_hist.c (request-id table and applied ring), raft/fsm_quota.c
+ * (the lease ledger) and raft/fsm_snap.c (snapshot and restore).
  * Nothing here is for callers outside raft/fsm*.c. Thread: the owner of the
  * struct rg_fsm. */
 #ifndef RG_RAFT_FSM_INT_H
@@ -97,6 +97,35 @@ struct rg_ring {
     struct rg_fsm_applied *v; /* rg_malloc'd */
 };
 
+/* --- the quota ledger (fsm_quota.c, rules in raft/quota.h) --- */
+
+/* A node's part of one ledger. */
+struct rg_qnode {
+    uint64_t node, inc, seq; /* its last command */
+    uint64_t grant;          /* its last REQ's result: tokens, */
+    uint64_t wstart, wend;   /* ... of that window (s) */
+    uint64_t held;           /* tokens it holds in the ledger's window */
+};
+
+/* One limit key and window unit. */
+struct rg_ledger {
+    char *key; /* rg_malloc'd, key_len bytes, printable ASCII */
+    size_t key_len;
+    uint8_t unit;         /* enum rg_window_unit */
+    uint64_t start, end;  /* the window, s since the epoch */
+    uint64_t limit;       /* the last request's */
+    uint64_t granted;     /* in this window, net of returns */
+    struct rg_qnode *v;   /* rg_malloc'd, sorted by node */
+    size_t n, cap;
+};
+
+struct rg_quota {
+    struct rg_ledger **v; /* rg_malloc'd, sorted by (key, unit) */
+    size_t n, cap;
+    uint64_t now_ms;      /* running max of the entries' ts_ms */
+    uint64_t swept_s;     /* now (s) of the last drop of ended windows */
+};
+
 struct rg_fsm {
     rg_fsm_validate_fn validate; /* may be NULL */
     void *arg;
@@ -120,6 +149,7 @@ struct rg_fsm {
     int whole;     /* rg_fsm_check_whole: always validate whole */
     rg_fsm_purge_fn on_purge; /* rg_fsm_on_purge, or NULL */
     void *purge_arg;
+    struct rg_quota quota;
 };
 
 /* --- fsm_store.c ------------------------------------------------------ */
@@ -256,5 +286,19 @@ int rg_fsm__dd_add(struct rg_dedupe *d, const char *rid, size_t len,
 void rg_fsm__ring_release(struct rg_ring *g);
 /* Append @a, evicting the oldest entry when full: 0 or -ENOMEM. */
 int rg_fsm__ring_add(struct rg_ring *g, const struct rg_fsm_applied *a);
+
+/* --- fsm_quota.c ------------------------------------------------------ */
+
+/* Whether @c is a lease command (LEASE_REQ, LEASE_RET). */
+int rg_fsm__quota_cmd(const struct rg_cmd *c);
+/* Apply lease command @c of an entry stamped @ts_ms: 0 with @r filled, or
+ * -ENOMEM with the ledger unchanged. */
+int rg_fsm__quota_apply(struct rg_fsm *f, uint64_t ts_ms,
+                        const struct rg_cmd *c, struct rg_fsm_result *r);
+void rg_fsm__quota_release(struct rg_quota *q);
+/* The snapshot section "quota" (a new reference), or NULL on ENOMEM;
+ * load it back into an empty @q: 0, -EINVAL or -ENOMEM. */
+json_t *rg_fsm__quota_snap(const struct rg_quota *q);
+int rg_fsm__quota_load(struct rg_quota *q, const json_t *j);
 
 #endif

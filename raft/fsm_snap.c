@@ -7,8 +7,11 @@
  *             "plugins":...},
  *    "nodes":[record, ...],
  *    "dedupe":[[request_id, status, revision, message], ...],
- *    "applied":[[index, term, revision, type, kind, status, request_id], ...]}
+ *    "applied":[[index, term, revision, type, kind, status, request_id], ...],
+ *    "quota":{...}}
  *
+ * "quota" is the lease ledger (raft/fsm_quota.c), written once a lease
+ * command was applied; a snapshot without it restores an empty ledger.
  * Lists are in id order (store, nodes) or oldest first (dedupe, applied).
  * 64-bit counters are written as JSON integers holding the same 64 bits.
  * Restore checks everything into a fresh state and swaps it in only when
@@ -112,6 +115,11 @@ int rg_fsm_snapshot(const struct rg_fsm *f, void **buf, size_t *len)
     char *out;
     int rv;
 
+    if (doc != NULL && f->quota.now_ms != 0 &&
+        json_object_set_new(doc, "quota", rg_fsm__quota_snap(&f->quota)) != 0) {
+        json_decref(doc);
+        doc = NULL;
+    }
     if (doc == NULL)
         return -ENOMEM;
     rv = rg_fsm__dump(doc, &out, len);
@@ -313,10 +321,12 @@ static int load_ring(struct rg_fsm *t, const json_t *a)
 
 static int load(struct rg_fsm *t, const json_t *doc)
 {
+    const json_t *quota = json_object_get(doc, "quota");
     unsigned format;
     int rv;
 
-    if (!json_is_object(doc) || json_object_size(doc) != 7 ||
+    if (!json_is_object(doc) ||
+        json_object_size(doc) != 7 + (quota != NULL) ||
         get_small(json_object_get(doc, "format"), SNAP_FORMAT, &format) ||
         format != SNAP_FORMAT ||
         get_u64(json_object_get(doc, "revision"), &t->revision) ||
@@ -329,6 +339,8 @@ static int load(struct rg_fsm *t, const json_t *doc)
         rv = load_dedupe(t, json_object_get(doc, "dedupe"));
     if (rv == 0)
         rv = load_ring(t, json_object_get(doc, "applied"));
+    if (rv == 0 && quota != NULL)
+        rv = rg_fsm__quota_load(&t->quota, quota);
     return rv; /* the export is computed when first asked for */
 }
 

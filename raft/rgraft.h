@@ -19,6 +19,7 @@
 #include "core/err.h"
 #include "raft/codec.h"
 #include "raft/fsm.h"
+#include "raft/quota.h"
 
 enum rg_raft_role {
     RG_ROLE_VOTER = 0,

@@ -222,7 +222,9 @@ static struct rg_waiter *waiter_new(const struct rg_cmd *cmds, unsigned n,
         struct rg_cmd *c = &w->cmds[i];
 
         *c = cmds[i];
-        c->rid = memcpy(p, cmds[i].rid, cmds[i].rid_len);
+        c->rid = cmds[i].rid_len > 0 ? memcpy(p, cmds[i].rid,
+                                              cmds[i].rid_len)
+                                     : p; /* an empty id may be NULL */
         p += cmds[i].rid_len;
         c->key = cmds[i].key_len > 0 ? memcpy(p, cmds[i].key,
                                               cmds[i].key_len)

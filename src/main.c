@@ -20,6 +20,7 @@
 #include "config/gateway.h"
 #include "config/lastgood.h"
 #include "config/node.h"
+#include "control/quota.h"
 #include "core/alloc.h"
 #include "core/ctlq.h"
 #include "core/failpoint.h"
@@ -73,21 +74,27 @@ struct control {
                                      config the workers serve */
     int unsafe_local_reads;       /* --unsafe-local-admin-reads (test
                                      builds only) */
+    int unsafe_lease_reclaim;     /* --unsafe-lease-reclaim-early (test
+                                     builds only) */
+    struct rg_quota *quota;       /* cluster mode: the lease client */
 };
 
 /* Long options without a short form start here. */
-enum { OPT_UNSAFE_LOCAL_READS = 256, OPT_CONSUL };
+enum { OPT_UNSAFE_LOCAL_READS = 256, OPT_CONSUL, OPT_UNSAFE_LEASE_RECLAIM };
 
 static const struct option long_opts[] = {
     {"unsafe-local-admin-reads", no_argument, NULL, OPT_UNSAFE_LOCAL_READS},
     {"consul", required_argument, NULL, OPT_CONSUL},
+    {"unsafe-lease-reclaim-early", no_argument, NULL,
+     OPT_UNSAFE_LEASE_RECLAIM},
     {NULL, 0, NULL, 0},
 };
 
 static void usage(FILE *f)
 {
     fprintf(f, "usage: raftgate [-c FILE] [-t] [-v] [--consul URL] "
-               "[--unsafe-local-admin-reads]\n"
+               "[--unsafe-local-admin-reads] "
+               "[--unsafe-lease-reclaim-early]\n"
                "       raftgate cluster status|join|promote|remove|"
                "transfer --admin HOST:PORT ...\n"
                "  -c FILE  node config (default %s/raftgate/raftgate.yml)\n"
@@ -98,7 +105,12 @@ static void usage(FILE *f)
                "  --unsafe-local-admin-reads\n"
                "           test builds only: linearizable admin reads are "
                "served locally\n"
-               "           with no barrier (may be stale)\n", RG_SYSCONFDIR);
+               "           with no barrier (may be stale)\n"
+               "  --unsafe-lease-reclaim-early\n"
+               "           test builds only: unused lease tokens are given "
+               "back and still\n"
+               "           spent (over-admits: a negative control)\n",
+               RG_SYSCONFDIR);
 }
 
 /* The version, then the build features the test suites look for. */
@@ -598,6 +610,17 @@ static int raft_start(struct control *ctl)
         rg_log(RG_LOG_ERROR, "raft: %s", err);
         return -1;
     }
+    ctl->quota = rg_quota_start(&(struct rg_quota_conf){
+        .loop = ctl->loop,
+        .raft = ctl->raft,
+        .name = ctl->nc.node_name,
+        .lease_ms = ctl->nc.raft_quota_lease_ms,
+        .debug_header = ctl->nc.raft_quota_debug_header,
+        .unsafe_reclaim_early = ctl->unsafe_lease_reclaim});
+    if (ctl->quota == NULL)
+        return -1;
+    uv_timer_init(ctl->loop, &ctl->rebuild);
+    ctl->rebuild.data = ctl;
     uv_timer_init(ctl->loop, &ctl->seed);
     ctl->seed.data = ctl;
     if (ctl->nc.declarative_config != NULL)
@@ -619,11 +642,15 @@ static int admin_start(struct control *ctl)
     ac.proxy_addr = ctl->nc.proxy_listen;
     ac.unsafe_local_reads = ctl->unsafe_local_reads;
     ac.consul = ctl->consul;
+    ac.unsafe_lease_reclaim = ctl->unsafe_lease_reclaim;
+    ac.quota = ctl->quota;
     ctl->admin = rg_admin_start(ctl->loop, &ac, &eb);
     if (ctl->admin == NULL) {
         rg_log(RG_LOG_ERROR, "admin.listen %s", eb.msg);
         return -1;
     }
+    if (ctl->quota != NULL)
+        rg_quota_set_post(ctl->quota, rg_admin_post_leases, ctl->admin);
     rg_admin_served(ctl->admin, ctl->served_rev);
     if (ctl->raft == NULL)
         local_store(ctl);
@@ -669,6 +696,8 @@ static void begin_shutdown(struct control *ctl)
     rg_workers_stop(ctl->workers, ctl->n_workers, 0);
     rg_httpd_stop(ctl->status);
     ctl->status = NULL;
+    rg_quota_stop(ctl->quota); /* before the admin API it posts through */
+    ctl->quota = NULL;
     rg_admin_stop(ctl->admin);
     ctl->admin = NULL;
     if (ctl->raft != NULL)
@@ -772,6 +801,11 @@ static int run(struct control *ctl)
     }
     /* Written whatever log.level says: a run with this switch must never
      * be mistaken for a safe one (docs/fault-injection.md §4.2 item 9). */
+    if (ctl->unsafe_lease_reclaim)
+        rg_log_write(RG_LOG_WARN, "UNSAFE: --unsafe-lease-reclaim-early: "
+                     "unused rate-limiting lease tokens are given back and "
+                     "still spent, so policy cluster OVER-ADMITS; for "
+                     "fault-injection negative controls only");
     if (ctl->unsafe_local_reads)
         rg_log_write(RG_LOG_WARN, "UNSAFE: --unsafe-local-admin-reads: "
                      "?consistency=linearizable admin reads are served from "
@@ -833,7 +867,7 @@ int main(int argc, char **argv)
     struct control ctl;
     const char *conf = RG_SYSCONFDIR "/raftgate/raftgate.yml";
     int test = 0;
-    int unsafe_local_reads = 0;
+    int unsafe_local_reads = 0, unsafe_lease_reclaim = 0;
     const char *consul_url = NULL;
     int opt;
 
@@ -859,6 +893,11 @@ int main(int argc, char **argv)
                 return unsafe_refused("unsafe-local-admin-reads");
             unsafe_local_reads = 1;
             break;
+        case OPT_UNSAFE_LEASE_RECLAIM:
+            if (!RG_FAILPOINTS_BUILT)
+                return unsafe_refused("unsafe-lease-reclaim-early");
+            unsafe_lease_reclaim = 1;
+            break;
         default: usage(stderr); return 2;
         }
     }
@@ -875,5 +914,6 @@ int main(int argc, char **argv)
     ctl.conf_path = conf;
     ctl.unsafe_local_reads = unsafe_local_reads;
     ctl.consul_url = consul_url;
+    ctl.unsafe_lease_reclaim = unsafe_lease_reclaim;
     return run(&ctl);
 }

@@ -640,6 +640,8 @@ struct rg_admin *rg_admin_start(uv_loop_t *loop,
     a->raft = c->raft;
     a->unsafe_local_reads = c->unsafe_local_reads;
     a->consul = c->consul;
+    a->unsafe_lease_reclaim = c->unsafe_lease_reclaim;
+    a->quota = c->quota;
     if (c->token != NULL && c->token[0] != '\0' &&
         (a->token = rg_strdup(c->token)) == NULL) {
         rg_free(a);

@@ -13,6 +13,7 @@
 #include <uv.h>
 
 #include "config/gateway.h"
+#include "control/quota.h"
 #include "core/errbuf.h"
 
 struct rg_raft;
@@ -40,6 +41,11 @@ struct rg_admin_conf {
     /* Consul watches, for GET /status's "consul" (kept until
      * rg_admin_stop); may be NULL. */
     const struct rg_consul *consul;
+    /* GET /status lists --unsafe-lease-reclaim-early under "unsafe". */
+    int unsafe_lease_reclaim;
+    /* The lease client (cluster mode), kept until rg_admin_stop: GET
+     * /status shows its leases, POST /cluster/leases serves followers. */
+    struct rg_quota *quota;
 };
 
 /* Start the admin API on @loop. Strings in @c are copied. Returns NULL
@@ -60,6 +66,11 @@ void rg_admin_notify(struct rg_admin *a, uint64_t revision);
  * reports it as served_revision, so that a store the data plane could not
  * load (it keeps the config it had) shows. Accepts NULL. */
 void rg_admin_served(struct rg_admin *a, uint64_t revision);
+
+/* A follower's lease batch to the leader's POST /cluster/leases: a
+ * rg_quota_post_fn with @admin the struct rg_admin. */
+int rg_admin_post_leases(void *admin, const char *body, size_t len,
+                         unsigned timeout_ms, rg_quota_post_cb cb, void *arg);
 
 /* Stop listening; pending requests are answered (503) and closed. Call
  * before rg_raft_stop. Accepts NULL. */

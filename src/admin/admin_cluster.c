@@ -96,6 +96,8 @@ static json_t *unsafe_switches(const struct rg_admin *a)
 
     if (a->unsafe_local_reads)
         json_array_append_new(l, json_string("local-admin-reads"));
+    if (a->unsafe_lease_reclaim)
+        json_array_append_new(l, json_string("lease-reclaim-early"));
     return l;
 }
 
@@ -115,7 +117,7 @@ static void get_status(struct rg_areq *q)
         st.revision = f ? rg_fsm_revision(f) : 0;
     }
     o = json_pack("{s:I,s:o,s:b,s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:o,s:{},"
-                  "s:{s:[]},s:o}",
+                  "s:o,s:o}",
                   "id", (json_int_t)st.id, "incarnation",
                   hex64(st.incarnation), "ready",
                   q->a->raft == NULL || st.leader_id != 0, "raft_state",
@@ -127,7 +129,7 @@ static void get_status(struct rg_areq *q)
                   (json_int_t)st.revision, "served_revision",
                   (json_int_t)(q->a->raft ? q->a->served : st.revision),
                   "config_hash",
-                  hex64(hash), "cb", "quota", "leases",
+                  hex64(hash), "cb", "quota", rg_quota_status(q->a->quota),
                   "unsafe", unsafe_switches(q->a));
     /* Each Consul watch's state (upstream/consul.h). */
     if (o != NULL)
@@ -137,8 +139,10 @@ static void get_status(struct rg_areq *q)
 
 static const char *type_name(uint8_t t)
 {
-    static const char *const n[] = {"?", "put", "delete", "replace_all",
-                                     "node_set", "node_del"};
+    static const char *const n[] = {"?",          "put",       "delete",
+                                     "replace_all", "node_set", "node_del",
+                                     "lease_req",  "lease_ret", "breaker",
+                                     "cache_purge"};
 
     return t < sizeof(n) / sizeof(n[0]) ? n[t] : "?";
 }
@@ -586,6 +590,9 @@ int rg_admin__cluster(struct rg_areq *q)
         join(q);
     else if (strncmp(p, "/cluster/members/", 17) == 0)
         member(q, p + 17);
+    else if (strcmp(p, "/cluster/leases") == 0 &&
+             strcmp(q->method, "POST") == 0)
+        rg_admin__leases(q);
     else if (strcmp(p, "/cluster/transfer") == 0 &&
              strcmp(q->method, "POST") == 0)
         transfer(q);

@@ -32,6 +32,8 @@ struct rg_admin {
     struct rg_areq *pending;     /* requests not answered yet */
     unsigned live;               /* request objects not freed yet */
     int unsafe_local_reads;      /* rg_admin_conf.unsafe_local_reads */
+    int unsafe_lease_reclaim;    /* rg_admin_conf.unsafe_lease_reclaim */
+    struct rg_quota *quota;      /* rg_admin_conf.quota, or NULL */
     uint64_t served;             /* rg_admin_served */
     const struct rg_consul *consul; /* rg_admin_conf.consul, or NULL */
     int stopping;                /* rg_admin_stop started */
@@ -155,6 +157,11 @@ void rg_admin__forward(struct rg_areq *q);
 /* Run the handler of @q's path (on this node: forwarding, waits and
  * barriers are behind it); answers @q or takes it. */
 void rg_admin__route(struct rg_areq *q);
+
+/* ---- admin_leases.c ---- */
+
+/* POST /cluster/leases (internal: control/quota.h). */
+void rg_admin__leases(struct rg_areq *q);
 
 /* ---- admin_write.c ---- */
 

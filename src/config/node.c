@@ -702,6 +702,16 @@ static int raft_snapshot_threshold(struct rg_yt *t, yaml_node_t *v, void *ctx)
     return read_uint(t, v, 16, 2147483647, &conf(ctx)->raft_snapshot_threshold);
 }
 
+static int raft_quota_lease(struct rg_yt *t, yaml_node_t *v, void *ctx)
+{
+    return read_duration(t, v, 50, &conf(ctx)->raft_quota_lease_ms);
+}
+
+static int raft_quota_debug(struct rg_yt *t, yaml_node_t *v, void *ctx)
+{
+    return rg_yt_bool(t, v, &conf(ctx)->raft_quota_debug_header);
+}
+
 /* clang-format off */
 static const struct rg_yt_key raft_keys[] = {
     {"listen", raft_listen},
@@ -711,6 +721,8 @@ static const struct rg_yt_key raft_keys[] = {
     {"election_timeout", raft_election},
     {"heartbeat_timeout", raft_heartbeat},
     {"snapshot_threshold", raft_snapshot_threshold},
+    {"quota_lease_ms", raft_quota_lease},
+    {"quota_debug_header", raft_quota_debug},
     {NULL, NULL},
 };
 /* clang-format on */
@@ -1044,6 +1056,7 @@ int rg_node_conf_defaults(struct rg_node_conf *nc)
     nc->raft_heartbeat_ms = 100;
     nc->raft_snapshot_threshold = 8192;
     nc->consul_wait_ms = 60000;
+    nc->raft_quota_lease_ms = 2000;
     for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
         *strs[i].field = rg_strdup(strs[i].value);
         if (*strs[i].field == NULL) {

@@ -57,6 +57,11 @@ struct rg_node_conf {
     uint32_t raft_election_ms;   /* election timeout, ms, 1000 */
     uint32_t raft_heartbeat_ms;  /* heartbeat, ms, 100 */
     unsigned raft_snapshot_threshold; /* entries between snapshots, 8192 */
+    uint32_t raft_quota_lease_ms; /* D: a rate-limiting lease (policy
+                                     cluster) is spent at most this long
+                                     after its request was sent, 2000 */
+    int raft_quota_debug_header;  /* X-Raftgate-Quota on every answer a
+                                     cluster window admitted */
     /* logging: */
     char *error_log;             /* path or "stderr" (default) */
     char *log_level;             /* error|warn|notice|info|debug, default
@@ -98,8 +103,10 @@ struct rg_node_conf {
  * list this node (node.id) with address raft.listen. raft.data_dir is a
  * path (relative to the file's folder); election_timeout 10 ms..24 h,
  * heartbeat_timeout 1 ms..24 h and below election_timeout;
- * snapshot_threshold 16..2^31-1. admin.token is 1..256 printable ASCII
- * characters without spaces. node: alone (without raft:) is allowed.
+ * snapshot_threshold 16..2^31-1; quota_lease_ms a duration of 50 ms..24 h
+ * (default 2000), quota_debug_header a boolean. admin.token is 1..256
+ * printable ASCII characters without spaces. node: alone (without raft:)
+ * is allowed.
  *
  * consul: address is an http:// or https:// URL (no path but "/"), token
  * 1..256 printable ASCII characters without spaces, datacenter a DNS

@@ -35,11 +35,25 @@
 #include "http/filter.h"
 #include "http/req.h"
 #include "plugins/rate_limiting.h"
+#include "core/alloc.h"
+#include "plugins/quota_table.h"
 #include "plugins/ratelimit_table.h"
+
+/* How long a request waits for a lease refill before 429, and how often
+ * it looks (ms). */
+#define QWAIT_MS 500
+#define QPOLL_MS 2
+
+struct qwait;
 
 /* A request's decision, kept from ACCESS for HEADER (the plugin's ctx). */
 struct verdict {
     uint8_t done;                 /* ACCESS decided (else no headers) */
+    uint8_t cluster;              /* the windows came from leases */
+    int8_t next;                  /* policy cluster: next window to take */
+    int32_t slot[RG_RL_WINDOWS];  /* ... its lease table slot */
+    uint64_t window[RG_RL_WINDOWS]; /* ... the token's window start */
+    struct qwait *wait;           /* a pause for a refill, or NULL */
     uint8_t busy;
     int8_t stop;                  /* -1, or the window that refused */
     int8_t stop_bucket;           /* -1, or the bucket that refused */
@@ -158,6 +172,201 @@ static void warn_busy(const struct rg_req *r, int tolerant)
            tolerant ? "admitted uncounted (fault_tolerant)" : "answered 500");
 }
 
+/* ---- ACCESS, policy cluster: take from leases ---- */
+
+/* A request waiting for a refill: polls its slot on its worker's loop. */
+struct qwait {
+    uv_timer_t timer;
+    struct rg_filter_call fc; /* the paused call (conf and ctx) */
+    uint64_t until_ms;
+};
+
+static uint64_t mono_ms(void)
+{
+    return uv_hrtime() / 1000000;
+}
+
+/* What the client is told is left: the ledger's remaining at this node's
+ * last grant plus what this node still holds (an estimate: other nodes
+ * spend theirs meanwhile). */
+static uint32_t cluster_left(unsigned slot, uint32_t limit)
+{
+    struct rg_qt_slot *s = rg_qt_at(slot);
+    int64_t bal = atomic_load_explicit(&s->balance, memory_order_relaxed);
+    uint64_t left = atomic_load_explicit(&s->remaining, memory_order_relaxed) +
+                    (bal > 0 ? (uint64_t)bal : 0);
+
+    return left < limit ? (uint32_t)left : limit;
+}
+
+static enum rg_filter_status refuse(const struct rg_filter_call *fc)
+{
+    const struct rg_rl_conf *c = fc->conf;
+
+    if (rg_req_respond(fc->r, c->error_code, c->error_body,
+                       strlen(c->error_body)) < 0) {
+        rg_req_fail(fc->r, -ENOMEM);
+        return RG_FILTER_ERROR;
+    }
+    return RG_FILTER_RESPOND;
+}
+
+/* Take a token of each window from v->next on; PAUSE (with *@wait set)
+ * when a refill is on its way. */
+static enum rg_filter_status take_cluster(const struct rg_filter_call *fc,
+                                          int first, int *wait)
+{
+    const struct rg_rl_conf *c = fc->conf;
+    struct verdict *v = fc->ctx;
+    uint64_t now_ms = mono_ms();
+    uint32_t now = (uint32_t)time(NULL);
+
+    *wait = 0;
+    for (; v->next < RG_RL_WINDOWS; v->next++) {
+        int w = v->next;
+        enum rg_qt_take rv;
+
+        if (c->limit[w] == 0)
+            continue;
+        rv = rg_qt_take((unsigned)v->slot[w], now_ms, first, &v->window[w]);
+        if (rv == RG_QT_WAIT) {
+            *wait = 1;
+            return RG_FILTER_PAUSE;
+        }
+        v->end[w] = (uint32_t)atomic_load_explicit(
+            &rg_qt_at((unsigned)v->slot[w])->window_end,
+            memory_order_relaxed);
+        v->reset[w] = v->end[w] > now ? v->end[w] - now : 0;
+        v->remaining[w] = cluster_left((unsigned)v->slot[w], c->limit[w]);
+        if (rv != RG_QT_TAKEN) {
+            v->stop = (int8_t)w;
+            break;
+        }
+        first = 1; /* the next window's first try */
+    }
+    v->done = 1;
+    if (v->stop >= 0) {
+        /* The windows before keep their tokens spent: a give-back could
+         * land in another window's balance (quota_table.h). */
+        for (int w = v->stop + 1; w < RG_RL_WINDOWS; w++)
+            if (c->limit[w] != 0)
+                v->remaining[w] =
+                    cluster_left((unsigned)v->slot[w], c->limit[w]);
+        return refuse(fc);
+    }
+    take_buckets(fc->r, c, v);
+    if (v->busy) {
+        warn_busy(fc->r, c->fault_tolerant);
+        if (c->fault_tolerant)
+            return RG_FILTER_CONTINUE;
+        rg_req_fail(fc->r, RG_EPLUGIN);
+        return RG_FILTER_ERROR;
+    }
+    return v->stop_bucket >= 0 ? refuse(fc) : RG_FILTER_CONTINUE;
+}
+
+static void qwait_closed(uv_handle_t *h)
+{
+    rg_free(h->data);
+}
+
+static void qwait_end(struct verdict *v)
+{
+    struct qwait *q = v->wait;
+
+    v->wait = NULL;
+    uv_timer_stop(&q->timer);
+    uv_close((uv_handle_t *)&q->timer, qwait_closed);
+}
+
+static void qwait_tick(uv_timer_t *t)
+{
+    struct qwait *q = t->data;
+    struct rg_filter_call fc = q->fc;
+    struct verdict *v = fc.ctx;
+    enum rg_filter_status st;
+    int wait;
+
+    st = take_cluster(&fc, 0, &wait);
+    if (wait && mono_ms() < q->until_ms)
+        return;
+    qwait_end(v);
+    if (wait) { /* no refill in time: refused, never admitted uncounted */
+        v->stop = v->next;
+        v->done = 1;
+        st = refuse(&fc);
+    }
+    rg_filter_resume(fc.r, st);
+}
+
+static enum rg_filter_status qwait_start(const struct rg_filter_call *fc)
+{
+    struct verdict *v = fc->ctx;
+    struct qwait *q = rg_malloc(sizeof(*q));
+
+    if (q == NULL) {
+        rg_req_fail(fc->r, -ENOMEM);
+        return RG_FILTER_ERROR;
+    }
+    q->fc = *fc;
+    q->until_ms = mono_ms() + QWAIT_MS;
+    uv_timer_init(rg_req_loop(fc->r), &q->timer);
+    q->timer.data = q;
+    uv_timer_start(&q->timer, qwait_tick, QPOLL_MS, QPOLL_MS);
+    v->wait = q;
+    return RG_FILTER_PAUSE;
+}
+
+static enum rg_filter_status cluster_access(const struct rg_filter_call *fc)
+{
+    const struct rg_rl_conf *c = fc->conf;
+    struct verdict *v = fc->ctx;
+    char key[RG_QT_KEY_MAX + 1];
+    enum rg_filter_status st;
+    int wait;
+
+    v->cluster = 1;
+    for (int w = 0; w < RG_RL_WINDOWS; w++) {
+        size_t n;
+
+        if (c->limit[w] == 0)
+            continue;
+        n = rg_rl__cluster_key(fc->r, c, w, key, sizeof(key));
+        v->slot[w] = n > 0 ? rg_qt_find(key, n, (unsigned)w, c->limit[w])
+                           : -1;
+        if (v->slot[w] < 0) {
+            rg_log(RG_LOG_WARN, "rate-limiting: the cluster lease table is "
+                                "full (or out of memory): refused");
+            v->stop = (int8_t)w;
+            v->done = 1;
+            return refuse(fc);
+        }
+    }
+    st = take_cluster(fc, 1, &wait);
+    return wait ? qwait_start(fc) : st;
+}
+
+static void rl_detach(const struct rg_filter_call *fc)
+{
+    struct verdict *v = fc->ctx;
+
+    if (v->wait != NULL)
+        qwait_end(v);
+}
+
+/* The debug header (JEPSEN.md §4.2 hook 6) of an admitted request. */
+static int debug_header(struct rg_req *r, const struct verdict *v, int w,
+                        int rv)
+{
+    char id[128], val[256];
+
+    rg_qt_lease_id((unsigned)v->slot[w], v->window[w], id, sizeof(id));
+    snprintf(val, sizeof(val), "node=%s;lease=%s;window=%llu",
+             rg_qt_node_name(), id, (unsigned long long)v->window[w]);
+    return rv < 0 ? rv : rg_req_set_header(r, RG_TO_CLIENT,
+                                           "X-Raftgate-Quota", val);
+}
+
 static enum rg_filter_status rl_access(const struct rg_filter_call *fc)
 {
     const struct rg_rl_conf *c = fc->conf;
@@ -165,6 +374,8 @@ static enum rg_filter_status rl_access(const struct rg_filter_call *fc)
     uint32_t now = (uint32_t)time(NULL);
 
     v->stop = v->stop_bucket = -1;
+    if (c->cluster && rg_qt_enabled())
+        return cluster_access(fc);
     take_windows(fc->r, c, now, v);
     if (v->stop < 0 && !v->busy) {
         take_buckets(fc->r, c, v);
@@ -231,8 +442,12 @@ static enum rg_filter_status rl_header(const struct rg_filter_call *fc)
     char name[48];
     int best = tightest(c, v), rv = 0;
 
+    if (v->done && v->cluster && v->stop < 0 && v->stop_bucket < 0 &&
+        best >= 0 && (c->debug_header || rg_qt_debug_header()))
+        rv = debug_header(r, v, best, rv);
     if (!v->done || c->hide_client_headers)
-        return RG_FILTER_CONTINUE;
+        return rv < 0 ? (rg_req_fail(r, rv), RG_FILTER_ERROR)
+                      : RG_FILTER_CONTINUE;
     for (int w = 0; w < RG_RL_WINDOWS; w++) {
         if (c->limit[w] == 0)
             continue;
@@ -276,4 +491,5 @@ const struct rg_filter_ops rg_plugin_rate_limiting = {
     .ctx_size = sizeof(struct verdict),
     .on_access = rl_access,
     .on_header = rl_header,
+    .on_detach = rl_detach,
 };

@@ -9,7 +9,12 @@
  *   limit_by: consumer | credential | ip | service | header | path
  *                      (default consumer; header_name / path for the last
  *                      two); what is missing falls back to ip, as Kong
- *   policy: local | cluster | redis   all count per node until issue 11
+ *   policy: local | cluster | redis   local counts per node; cluster
+ *                      (redis an alias) takes the fixed windows from
+ *                      leases of the Raft ledger (control/quota.h) in
+ *                      cluster mode; token buckets stay per node
+ *   debug_header (false)   raftgate's: X-Raftgate-Quota on answers a
+ *                      cluster window admitted
  *   fault_tolerant (true), hide_client_headers (false),
  *   error_code (429), error_message ("API rate limit exceeded"),
  *   sync_rate, redis and Kong 3.5's flat redis_* fields   accepted, not
@@ -72,6 +77,8 @@ struct rg_rl_bucket {
 struct rg_rl_conf {
     uint32_t limit[RG_RL_WINDOWS]; /* 0: not set */
     struct rg_rl_ident id;
+    int cluster;             /* policy cluster (or redis) */
+    int debug_header;        /* X-Raftgate-Quota on admitted answers */
     int fault_tolerant;
     int hide_client_headers;
     int error_code;
@@ -109,6 +116,15 @@ int rg_rl__ident(struct rg_req *r, const struct rg_rl_ident *id,
 /* The hash of @r's route and service (their id, else name); the last
  * one is remembered per worker, by config generation and route. */
 uint64_t rg_rl__scope(struct rg_req *r);
+
+/* The cluster ledger's key of window @w of @c for @r into @out (@cap
+ * bytes, at least RG_QT_KEY_MAX + 1): "route|service|window|by:identifier"
+ * in clear text (route and service by id, else name; an IP address as
+ * text), the same on every node, or "sha256:<hex>" of it when longer than
+ * the ledger allows or not printable. Returns its length (0: out of
+ * memory). */
+size_t rg_rl__cluster_key(struct rg_req *r, const struct rg_rl_conf *c,
+                          int w, char *out, size_t cap);
 
 /* A 64-bit mixer (splitmix64's finaliser) to derive table keys. */
 uint64_t rg_rl__mix(uint64_t x);

@@ -113,15 +113,20 @@ static int k_path(struct rg_yt *t, yaml_node_t *v, void *ctx)
 static int k_policy(struct rg_yt *t, yaml_node_t *v, void *ctx)
 {
     static const char *const policies[] = {"local", "cluster", "redis", NULL};
-    int i;
+    int i = 0, rv = rg_yt_word(t, v, policies, &i);
 
-    (void)ctx;
-    return rg_yt_word(t, v, policies, &i);
+    ((struct rg_rl_conf *)ctx)->cluster = i != 0;
+    return rv;
 }
 
 static int k_fault_tolerant(struct rg_yt *t, yaml_node_t *v, void *ctx)
 {
     return rg_yt_bool(t, v, &((struct rg_rl_conf *)ctx)->fault_tolerant);
+}
+
+static int k_debug_header(struct rg_yt *t, yaml_node_t *v, void *ctx)
+{
+    return rg_yt_bool(t, v, &((struct rg_rl_conf *)ctx)->debug_header);
 }
 
 static int k_hide(struct rg_yt *t, yaml_node_t *v, void *ctx)
@@ -262,6 +267,7 @@ static const struct rg_yt_key rl_keys[] = {
     {"path", k_path},
     {"policy", k_policy},
     {"fault_tolerant", k_fault_tolerant},
+    {"debug_header", k_debug_header},
     {"hide_client_headers", k_hide},
     {"error_code", k_error_code},
     {"error_message", k_error_message},

@@ -1,43 +1,36 @@
 /* rate-limiting's keys: the windows' ends and the identifiers a request
  * is counted by (rate_limiting.h). */
+#include <arpa/inet.h>
 #include <netinet/in.h>
+#include <openssl/evp.h>
+#include <openssl/sha.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 
 #include "config/gateway.h"
 #include "core/siphash.h"
+#include "core/window.h"
 #include "http/req.h"
+#include "plugins/quota_table.h"
 #include "plugins/rate_limiting.h"
 
-static const uint32_t fixed_len[RG_RL_MONTH] = {1, 60, 3600, 86400};
-
-/* The first second of the next month (@year 0) or year after @now. */
-static uint32_t calendar_end(time_t now, int year)
-{
-    struct tm tm;
-
-    gmtime_r(&now, &tm);
-    tm.tm_sec = tm.tm_min = tm.tm_hour = 0;
-    tm.tm_mday = 1;
-    if (year) {
-        tm.tm_mon = 0;
-        tm.tm_year++;
-    } else {
-        tm.tm_mon++;
-    }
-    return (uint32_t)timegm(&tm);
-}
+/* The arithmetic is core/window.h's, shared with the cluster ledger
+ * (raft/fsm_quota.c); the units are numbered alike. */
+_Static_assert((int)RG_RL_YEAR == (int)RG_WIN_YEAR &&
+                   (int)RG_RL_MONTH == (int)RG_WIN_MONTH &&
+                   (int)RG_RL_SECOND == (int)RG_WIN_SECOND,
+               "rate-limiting windows and core/window.h units differ");
 
 uint32_t rg_rl__window_end(enum rg_rl_window w, uint32_t now)
 {
     static _Thread_local uint32_t day = UINT32_MAX, ends[2];
 
     if (w < RG_RL_MONTH)
-        return now - now % fixed_len[w] + fixed_len[w];
+        return (uint32_t)rg_window_end((enum rg_window_unit)w, now);
     if (day != now / 86400) { /* months and years end at midnight */
-        ends[0] = calendar_end(now, 0);
-        ends[1] = calendar_end(now, 1);
+        ends[0] = (uint32_t)rg_window_end(RG_WIN_MONTH, now);
+        ends[1] = (uint32_t)rg_window_end(RG_WIN_YEAR, now);
         day = now / 86400;
     }
     return ends[w - RG_RL_MONTH];
@@ -62,14 +55,17 @@ static const char *first(const char *a, const char *b, const char *c)
     return a != NULL ? a : b != NULL ? b : c;
 }
 
-int rg_rl__ident(struct rg_req *r, const struct rg_rl_ident *id,
-                 int fallback, uint64_t *h)
+/* What @id counts @r by: 1 with *@s (@len bytes, not a string) and
+ * *@byp set (ip: the address bytes, in @ss), or 0 when missing and not
+ * @fallback. */
+static int ident_text(struct rg_req *r, const struct rg_rl_ident *id,
+                      int fallback, const char **sp, size_t *lenp,
+                      enum rg_rl_by *byp, struct sockaddr_storage *ssp)
 {
     const struct rg_gateway *gw = rg_req_gateway(r);
     const struct rg_cred *cred = rg_req_credential(r);
     size_t ci = rg_req_consumer(r), len = 0;
     const char *s = NULL;
-    struct sockaddr_storage ss;
     enum rg_rl_by by = id->by;
 
     if (by == RG_RL_BY_CONSUMER && ci == RG_NO_INDEX)
@@ -105,17 +101,99 @@ int rg_rl__ident(struct rg_req *r, const struct rg_rl_ident *id,
         if (!fallback && by != RG_RL_BY_IP)
             return 0;
         by = RG_RL_BY_IP;
-        rg_req_client_addr(r, 1, &ss);
-        if (ss.ss_family == AF_INET6) {
-            s = (const char *)&((struct sockaddr_in6 *)&ss)->sin6_addr;
+        rg_req_client_addr(r, 1, ssp);
+        if (ssp->ss_family == AF_INET6) {
+            s = (const char *)&((struct sockaddr_in6 *)ssp)->sin6_addr;
             len = 16;
         } else {
-            s = (const char *)&((struct sockaddr_in *)&ss)->sin_addr;
+            s = (const char *)&((struct sockaddr_in *)ssp)->sin_addr;
             len = 4;
         }
     }
+    *sp = s;
+    *lenp = len;
+    *byp = by;
+    return 1;
+}
+
+int rg_rl__ident(struct rg_req *r, const struct rg_rl_ident *id,
+                 int fallback, uint64_t *h)
+{
+    struct sockaddr_storage ss;
+    enum rg_rl_by by;
+    const char *s;
+    size_t len;
+
+    if (!ident_text(r, id, fallback, &s, &len, &by, &ss))
+        return 0;
     *h = rg_rl__mix(rg_siphash_process(s, len) ^ by);
     return 1;
+}
+
+/* Printable without space: the ledger's key alphabet (raft/quota.h). */
+static int key_clean(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (s[i] < 0x21 || s[i] > 0x7e)
+            return 0;
+    return 1;
+}
+
+size_t rg_rl__cluster_key(struct rg_req *r, const struct rg_rl_conf *c,
+                          int w, char *out, size_t cap)
+{
+    static const char *const by_name[] = {"consumer", "credential", "ip",
+                                          "service", "header", "path"};
+    const struct rg_gateway *gw = rg_req_gateway(r);
+    const struct rg_route *rt = &gw->routes[rg_req_route(r)];
+    const struct rg_service *svc = &gw->services[rt->service];
+    struct sockaddr_storage ss;
+    char text[1024], ip[INET6_ADDRSTRLEN];
+    unsigned char md[SHA256_DIGEST_LENGTH];
+    enum rg_rl_by by;
+    const char *s;
+    size_t len;
+    int n;
+
+    (void)ident_text(r, &c->id, 1, &s, &len, &by, &ss);
+    if (by == RG_RL_BY_IP) {
+        inet_ntop(ss.ss_family,
+                  ss.ss_family == AF_INET6
+                      ? (const void *)&((struct sockaddr_in6 *)&ss)->sin6_addr
+                      : (const void *)&((struct sockaddr_in *)&ss)->sin_addr,
+                  ip, sizeof(ip));
+        s = ip;
+        len = strlen(ip);
+    }
+    n = snprintf(text, sizeof(text), "%s|%s|%s|%s:%.*s",
+                 first(rt->id, rt->name, ""),
+                 first(svc->id, svc->name, svc->host),
+                 rg_rl__window_name[w], by_name[by],
+                 (int)(len < 512 ? len : 512), s);
+    if (n > 0 && (size_t)n < cap && (size_t)n <= RG_QT_KEY_MAX &&
+        len < 512 && key_clean(text, (size_t)n)) {
+        memcpy(out, text, (size_t)n + 1);
+        return (size_t)n;
+    }
+    /* Too long or not printable: its SHA-256, the same on every node. The
+     * identifier is hashed whole (not the 512 bytes shown above). */
+    {
+        EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+
+        memset(md, 0, sizeof(md));
+        if (ctx == NULL || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1 ||
+            EVP_DigestUpdate(ctx, text, n > 0 ? (size_t)n : 0) != 1 ||
+            EVP_DigestUpdate(ctx, s, len) != 1 ||
+            EVP_DigestFinal_ex(ctx, md, NULL) != 1) {
+            EVP_MD_CTX_free(ctx);
+            return 0;
+        }
+        EVP_MD_CTX_free(ctx);
+    }
+    n = snprintf(out, cap, "sha256:");
+    for (size_t i = 0; i < sizeof(md) && (size_t)n + 2 < cap; i++)
+        n += snprintf(out + n, cap - (size_t)n, "%02x", md[i]);
+    return (size_t)n;
 }
 
 uint64_t rg_rl__scope(struct rg_req *r)

@@ -39,10 +39,11 @@ class RefusedTest(unittest.TestCase):
         gw = rgtest.Gateway()
         try:
             gw.write_config()
-            rc, out = rgtest.run_binary(["-c", gw.node_path, SWITCH],
-                                        timeout=scaled(10.0), cwd=gw.dir)
-            self.assertNotEqual(rc, 0, out)
-            self.assertIn(SWITCH, out)
+            for sw in (SWITCH, "--unsafe-lease-reclaim-early"):
+                rc, out = rgtest.run_binary(["-c", gw.node_path, sw],
+                                            timeout=scaled(10.0), cwd=gw.dir)
+                self.assertNotEqual(rc, 0, out)
+                self.assertIn(sw, out)
             self.assertIn("--enable-failpoints", out)
             self.assertFalse(rgtest.port_open(gw.port))
             self.assertFalse(rgtest.port_open(gw.admin_port))

@@ -61,7 +61,8 @@ static uint64_t get64(const unsigned char *p)
 
 static int type_known(unsigned type)
 {
-    return type >= RG_CMD_PUT && type <= RG_CMD_NODE_DEL;
+    return (type >= RG_CMD_PUT && type <= RG_CMD_NODE_DEL) ||
+           type == RG_CMD_BREAKER;
 }
 
 /* Does @c respect the limits and carry a pointer for every non-empty

@@ -29,6 +29,8 @@ enum rg_cmd_type {
     RG_CMD_REPLACE_ALL = 3, /* body = whole declarative config (JSON) */
     RG_CMD_NODE_SET = 4,    /* key = node id (decimal); body = JSON record */
     RG_CMD_NODE_DEL = 5,    /* key = node id */
+    RG_CMD_BREAKER = 8,     /* key = service; body = JSON op (raft/fsm.h,
+                               circuit breakers); kind NONE, empty rid */
 };
 
 enum rg_kind {

@@ -655,9 +655,17 @@ unsigned rg_fsm_apply(struct rg_fsm *f, uint64_t index, const void *buf,
         configs += is_config(&e.cmds[i]);
     if (f->validate != NULL && configs > 1 && dry_run(f, &e) == 0)
         h.check = 0;
-    for (i = 0; i < e.n_cmds; i++)
-        apply_one(f, index, e.term, &e.cmds[i],
-                  res != NULL ? &res[i] : &scratch, &h);
+    for (i = 0; i < e.n_cmds; i++) {
+        struct rg_fsm_result *r = res != NULL ? &res[i] : &scratch;
+
+        /* Breakers: no request id, no applied-ring record (fsm.h). */
+        if (e.cmds[i].type == RG_CMD_BREAKER) {
+            if (rg_fsm__breaker(f, e.ts_ms, &e.cmds[i], r) != 0)
+                status(f, r, RG_FSM_INVALID, "out of memory");
+            continue;
+        }
+        apply_one(f, index, e.term, &e.cmds[i], r, &h);
+    }
     n = e.n_cmds;
     rg_entry_release(&e);
     return n;
@@ -697,6 +705,7 @@ void rg_fsm_free(struct rg_fsm *f)
     rg_fsm__nodes_release(&f->nodes);
     rg_fsm__dd_release(&f->dd);
     rg_fsm__ring_release(&f->ring);
+    rg_fsm__brk_release(&f->brk);
     rg_free(f->export);
     rg_free(f);
 }

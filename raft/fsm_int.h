@@ -97,6 +97,21 @@ struct rg_ring {
     struct rg_fsm_applied *v; /* rg_malloc'd */
 };
 
+/* One circuit breaker (fsm_breaker.c). */
+struct rg_brk {
+    char *service; /* rg_malloc'd */
+    uint8_t state; /* enum rg_brk_state */
+    uint64_t epoch, prober, since_ms, recovery_ms;
+};
+
+/* The breakers, sorted by service (strcmp), and the running maximum of
+ * the BREAKER entries' ts_ms. */
+struct rg_brks {
+    struct rg_brk *v; /* rg_malloc'd */
+    size_t n, cap;
+    uint64_t now_ms;
+};
+
 struct rg_fsm {
     rg_fsm_validate_fn validate; /* may be NULL */
     void *arg;
@@ -118,6 +133,9 @@ struct rg_fsm {
     uint64_t hash; /* FNV-1a 64 of export */
     int export_ok;
     int whole;     /* rg_fsm_check_whole: always validate whole */
+    struct rg_brks brk; /* circuit breakers */
+    void (*brk_fn)(void *arg, const struct rg_fsm_breaker *b);
+    void *brk_arg;
 };
 
 /* --- fsm_store.c ------------------------------------------------------ */
@@ -244,5 +262,19 @@ int rg_fsm__dd_add(struct rg_dedupe *d, const char *rid, size_t len,
 void rg_fsm__ring_release(struct rg_ring *g);
 /* Append @a, evicting the oldest entry when full: 0 or -ENOMEM. */
 int rg_fsm__ring_add(struct rg_ring *g, const struct rg_fsm_applied *a);
+
+/* --- fsm_breaker.c ---------------------------------------------------- */
+
+/* Apply BREAKER command @c of an entry stamped @ts_ms into @r. 0, or
+ * -ENOMEM with the state unchanged. */
+int rg_fsm__breaker(struct rg_fsm *f, uint64_t ts_ms, const struct rg_cmd *c,
+                    struct rg_fsm_result *r);
+void rg_fsm__brk_release(struct rg_brks *b);
+/* The "breakers" snapshot section (NULL on ENOMEM), and loading one into
+ * @t (empty on entry): 0, -EINVAL, -ENOMEM. */
+json_t *rg_fsm__brk_snap(const struct rg_brks *b);
+int rg_fsm__brk_load(struct rg_fsm *t, const json_t *j);
+/* Report every breaker to the hook (after a restore). */
+void rg_fsm__brk_report(const struct rg_fsm *f);
 
 #endif

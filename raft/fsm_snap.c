@@ -7,7 +7,8 @@
  *             "plugins":...},
  *    "nodes":[record, ...],
  *    "dedupe":[[request_id, status, revision, message], ...],
- *    "applied":[[index, term, revision, type, kind, status, request_id], ...]}
+ *    "applied":[[index, term, revision, type, kind, status, request_id], ...],
+ *    "breakers":{...}}   (only when there is a breaker: fsm_breaker.c)
  *
  * Lists are in id order (store, nodes) or oldest first (dedupe, applied).
  * 64-bit counters are written as JSON integers holding the same 64 bits.
@@ -112,6 +113,12 @@ int rg_fsm_snapshot(const struct rg_fsm *f, void **buf, size_t *len)
 
     if (doc == NULL)
         return -ENOMEM;
+    /* Written only when there is one: older states keep their bytes. */
+    if (f->brk.n > 0 &&
+        json_object_set_new(doc, "breakers", rg_fsm__brk_snap(&f->brk)) != 0) {
+        json_decref(doc);
+        return -ENOMEM;
+    }
     rv = rg_fsm__dump(doc, &out, len);
     json_decref(doc);
     if (rv == 0)
@@ -306,7 +313,9 @@ static int load(struct rg_fsm *t, const json_t *doc)
     unsigned format;
     int rv;
 
-    if (!json_is_object(doc) || json_object_size(doc) != 7 ||
+    const json_t *brk = json_object_get(doc, "breakers");
+
+    if (!json_is_object(doc) || json_object_size(doc) != 7u + (brk != NULL) ||
         get_small(json_object_get(doc, "format"), SNAP_FORMAT, &format) ||
         format != SNAP_FORMAT ||
         get_u64(json_object_get(doc, "revision"), &t->revision) ||
@@ -319,6 +328,8 @@ static int load(struct rg_fsm *t, const json_t *doc)
         rv = load_dedupe(t, json_object_get(doc, "dedupe"));
     if (rv == 0)
         rv = load_ring(t, json_object_get(doc, "applied"));
+    if (rv == 0 && brk != NULL)
+        rv = rg_fsm__brk_load(t, brk);
     return rv; /* the export is computed when first asked for */
 }
 
@@ -336,6 +347,8 @@ static int swap(struct rg_fsm *f, struct rg_fsm *t)
     f->xrefs = keep->xrefs;
     f->n_xrefs = keep->n_xrefs;
     f->whole = keep->whole;
+    f->brk_fn = keep->brk_fn;
+    f->brk_arg = keep->brk_arg;
     *t = *keep;
     rg_free(keep);
     return 0;
@@ -361,5 +374,7 @@ int rg_fsm_restore(struct rg_fsm *f, const void *buf, size_t len)
     if (rv == 0)
         rv = swap(f, t);
     rg_fsm_free(t);
+    if (rv == 0)
+        rg_fsm__brk_report(f);
     return rv;
 }

@@ -16,10 +16,12 @@
 
 #include "admin/admin.h"
 #include "admin/cli.h"
+#include "admin/fwd.h"
 #include "admin/httpd.h"
 #include "config/gateway.h"
 #include "config/lastgood.h"
 #include "config/node.h"
+#include "control/breaker.h"
 #include "core/alloc.h"
 #include "core/ctlq.h"
 #include "core/failpoint.h"
@@ -450,6 +452,52 @@ static void on_resolved(void *arg)
         schedule_rebuild(ctl);
 }
 
+/* Circuit breakers: a follower's command goes to the leader's
+ * POST /cluster/breaker (control/breaker.h) through admin/fwd.c. */
+struct cb_fwd {
+    rg_cbc_fwd_done done;
+    void *arg;
+};
+
+static void on_cb_forwarded(void *arg, int err, const struct rg_fwd_resp *r)
+{
+    struct cb_fwd *f = arg;
+
+    f->done(f->arg, err == 0 && r->status == 200, err == 0 ? r->body : "",
+            err == 0 ? r->body_len : 0);
+    rg_free(f);
+}
+
+static int cb_forward(void *hook, const char *addr, const char *body,
+                      size_t len, rg_cbc_fwd_done done, void *arg)
+{
+    struct control *ctl = hook;
+    struct cb_fwd *f = rg_malloc(sizeof(*f));
+    char headers[1024];
+    int n;
+
+    if (f == NULL)
+        return -ENOMEM;
+    n = snprintf(headers, sizeof(headers),
+                 "Content-Type: application/json\r\n"
+                 "X-Raftgate-Forwarded: 1\r\n%s%s%s",
+                 ctl->nc.admin_token ? "Authorization: Bearer " : "",
+                 ctl->nc.admin_token ? ctl->nc.admin_token : "",
+                 ctl->nc.admin_token ? "\r\n" : "");
+    if (n < 0 || (size_t)n >= sizeof(headers)) {
+        rg_free(f);
+        return -EINVAL;
+    }
+    f->done = done;
+    f->arg = arg;
+    if (rg_fwd_start(ctl->loop, addr, "POST", "/admin/v1/cluster/breaker",
+                     headers, body, len, 2000, on_cb_forwarded, f) == NULL) {
+        rg_free(f);
+        return -ECONNREFUSED;
+    }
+    return 0;
+}
+
 static int raft_start(struct control *ctl)
 {
     struct rg_raft_conf rc = {0};
@@ -485,12 +533,15 @@ static int raft_start(struct control *ctl)
     rc.xrefs = rg_gateway_xrefs(&rc.n_xrefs);
     rc.on_change = on_store_change;
     rc.arg = ctl;
+    rc.on_breaker = rg_cbc_committed;
     ctl->raft = rg_raft_start(ctl->loop, &rc, err, sizeof(err));
     rg_free(peers);
     if (ctl->raft == NULL) {
         rg_log(RG_LOG_ERROR, "raft: %s", err);
         return -1;
     }
+    rg_cbc_set_raft(ctl->raft);
+    rg_cbc_set_forward(cb_forward, ctl);
     uv_timer_init(ctl->loop, &ctl->rebuild);
     ctl->rebuild.data = ctl;
     uv_timer_init(ctl->loop, &ctl->seed);
@@ -580,6 +631,7 @@ static void begin_shutdown(struct control *ctl)
 static void finish_stop(struct control *ctl)
 {
     rg_plugins_stop();
+    rg_cbc_stop();
     rg_ctlq_stop();
     if (!uv_is_closing((uv_handle_t *)&ctl->drain_timer))
         uv_close((uv_handle_t *)&ctl->drain_timer, NULL);
@@ -679,7 +731,8 @@ static int run(struct control *ctl)
         rg_log(RG_LOG_ERROR, "status.listen %s", eb.msg);
         return 1;
     }
-    if (rg_ctlq_start(ctl->loop) != 0) {
+    if (rg_ctlq_start(ctl->loop) != 0 ||
+        rg_cbc_start(ctl->loop, NULL, ctl->nc.node_id) != 0) {
         rg_log(RG_LOG_ERROR, "control mailbox: cannot start");
         return 1;
     }

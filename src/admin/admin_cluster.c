@@ -6,6 +6,7 @@
  * Once the Raft change committed, any later failure answers 504 unknown.
  * PUT /cluster/members/{id} rewrites a member's registry record. */
 #include "admin/admin_int.h"
+#include "control/breaker.h"
 #include "plugins/breaker_table.h"
 
 #include <ctype.h>
@@ -609,6 +610,44 @@ static void breaker(struct rg_areq *q)
     struct rg_cmd c;
     int rv = -EINVAL;
 
+    if (svc != NULL && e >= 0 &&
+        strcmp(json_string_value(json_object_get(b, "op")) ?: "", "fail") ==
+            0) {
+        json_int_t n = json_integer_value(json_object_get(b, "count"));
+        json_int_t th = json_integer_value(json_object_get(b, "threshold"));
+        json_int_t win = json_integer_value(json_object_get(b, "window_ms"));
+
+        rv = rg_cbc_report(svc, (uint64_t)e, (unsigned)(n > 0 ? n : 0),
+                           (unsigned)(th > 0 ? th : 0),
+                           (unsigned)(win > 0 ? win : 0),
+                           (unsigned)(rec > 0 ? rec : 0));
+        if (rv == -EAGAIN) {
+            rg_admin__not_proposed(q, "not the leader");
+        } else {
+            /* And the leader's committed state (it applied it), so the
+             * follower need not wait for the next heartbeat. */
+            struct rg_brt_slot *sl = rg_brt_at(rg_brt_find(svc, 0));
+            uint64_t w = sl != NULL ? atomic_load(&sl->word) : 0;
+            json_t *o = json_pack("{s:b,s:b}", "counted", rv >= 0, "opening",
+                                  rv == 1);
+
+            if (o != NULL && sl != NULL && !rg_brt_local_of(w)) {
+                json_object_set_new(o, "state",
+                                    json_string(rg_fsm_brk_state_name(
+                                        (enum rg_brk_state)
+                                            rg_brt_state_of(w))));
+                json_object_set_new(o, "version",
+                                    json_integer((json_int_t)
+                                                     rg_brt_epoch_of(w)));
+                json_object_set_new(
+                    o, "prober",
+                    json_integer((json_int_t)atomic_load(&sl->prober)));
+            }
+            rg_admin__reply(q, 200, o, 0, NULL);
+        }
+        json_decref(b);
+        return;
+    }
     if (svc != NULL && op != 0 && e >= 0 && node >= 0 && rec >= 0)
         rv = rg_fsm_breaker_cmd(&c, body, svc, op, (uint64_t)e,
                                 (uint64_t)node, (uint64_t)rec);

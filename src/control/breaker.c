@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <jansson.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -23,6 +24,14 @@ struct cbc_slot {
     uint64_t c_epoch, c_prober;
     int busy;             /* a proposal in flight */
     uint64_t busy_gen, busy_ms, last_try;
+    /* Failures this follower has not yet reported to the leader. */
+    unsigned unsent, sending;
+    uint64_t report_epoch;
+    int report_busy;
+    /* On the leader: the cluster's failures at epoch agg_epoch, in the
+     * window that began at agg_start. */
+    uint64_t agg_epoch, agg_start;
+    unsigned agg;
 };
 
 /* One proposal in flight; a late answer finds its generation changed. */
@@ -59,6 +68,8 @@ static void local_step(int i, enum rg_brt_event ev)
     uint64_t w = atomic_load(&s->word), e = rg_brt_epoch_of(w);
     enum rg_brt_state st = rg_brt_state_of(w);
 
+    if (ev == RG_BRT_EV_FAIL)
+        return; /* the local breaker counts in the table */
     if (ev == RG_BRT_EV_TRIP && st == RG_BRT_CLOSED)
         rg_brt_publish(i, RG_BRT_OPEN, e + 1, 0, 1);
     else if (ev == RG_BRT_EV_TRIAL_OK && st == RG_BRT_HALF_OPEN)
@@ -128,11 +139,17 @@ static void on_written(void *arg, int status, const struct rg_fsm_result *res,
     done(arg, status == 0, "write failed");
 }
 
+static void adopt(int i, const json_t *j);
+
 static void on_forwarded(void *arg, int ok, const char *body, size_t len)
 {
-    (void)body;
-    (void)len;
-    done(arg, ok, "the leader did not answer");
+    struct cbc_prop *p = arg;
+    json_t *j = ok ? json_loadb(body, len, 0, NULL) : NULL;
+
+    if (j != NULL && g.s[p->slot].busy && g.s[p->slot].busy_gen == p->gen)
+        adopt(p->slot, j);
+    json_decref(j);
+    done(p, ok, "the leader did not answer");
 }
 
 /* Propose @op on slot @i at @epoch. */
@@ -193,6 +210,136 @@ static void propose(int i, enum rg_brk_op op, uint64_t epoch)
     }
 }
 
+static int is_leader(void)
+{
+    struct rg_raft_status st;
+
+    if (g.raft == NULL)
+        return 0;
+    rg_raft_status(g.raft, &st);
+    return strcmp(st.state, "leader") == 0;
+}
+
+/* The leader counts @n failures of slot @i at @epoch; the breaker opens
+ * when the cluster's count in the window reaches the threshold. */
+static void count(int i, uint64_t epoch, unsigned n, unsigned threshold,
+                  unsigned window_ms)
+{
+    struct cbc_slot *c = &g.s[i];
+    struct rg_brt_slot *s = rg_brt_at(i);
+    uint64_t now = rg_brt_now_ms(), w = atomic_load(&s->word);
+
+    if (rg_brt_epoch_of(w) != epoch || rg_brt_state_of(w) != RG_BRT_CLOSED ||
+        threshold == 0)
+        return;
+    if (c->agg_epoch != epoch || c->agg == 0 ||
+        now - c->agg_start >= window_ms) {
+        c->agg_epoch = epoch;
+        c->agg_start = now;
+        c->agg = 0;
+    }
+    c->agg += n;
+    if (c->agg >= threshold) {
+        rg_brt_hold(i, epoch);
+        propose(i, RG_BRK_OP_OPEN, epoch);
+    }
+}
+
+static void flush_report(int i);
+
+/* A leader's answer may carry its committed state ({state, version,
+ * prober}): adopt it now when it is newer than ours, rather than at the
+ * next heartbeat (the apply that follows publishes the same). */
+static void adopt(int i, const json_t *j)
+{
+    static const char *const names[] = {"closed", "open", "half_open"};
+    const char *st = json_string_value(json_object_get(j, "state"));
+    const json_t *v = json_object_get(j, "version");
+    struct rg_brt_slot *s = rg_brt_at(i);
+    uint64_t w = atomic_load(&s->word);
+
+    if (st == NULL || !json_is_integer(v) || local_only(i) ||
+        (uint64_t)json_integer_value(v) <= rg_brt_epoch_of(w))
+        return;
+    for (int k = 0; k < 3; k++)
+        if (strcmp(st, names[k]) == 0)
+            rg_brt_publish(
+                i, (enum rg_brt_state)k, (uint64_t)json_integer_value(v),
+                (uint64_t)json_integer_value(json_object_get(j, "prober")),
+                0);
+}
+
+static void on_reported(void *arg, int ok, const char *body, size_t len)
+{
+    int i = (int)(intptr_t)arg;
+    struct cbc_slot *c = &g.s[i];
+    json_t *j = ok ? json_loadb(body, len, 0, NULL) : NULL;
+
+    /* A lost report only delays the cluster's trip: the local threshold
+     * still applies. The leader says when the cluster is over it. */
+    if (json_is_true(json_object_get(j, "opening")))
+        rg_brt_hold(i, c->report_epoch);
+    if (j != NULL)
+        adopt(i, j);
+    json_decref(j);
+    c->report_busy = 0;
+    c->sending = 0;
+    flush_report(i);
+}
+
+static void flush_report(int i)
+{
+    struct cbc_slot *c = &g.s[i];
+    struct rg_brt_slot *s = rg_brt_at(i);
+    char addr[256];
+    json_t *j;
+    char *txt;
+    int rv = -1;
+
+    if (c->report_busy || c->unsent == 0 || g.fwd == NULL ||
+        rg_raft_leader_admin(g.raft, addr, sizeof(addr)) != 0)
+        return;
+    j = json_pack("{ss ss sI sI sI sI sI sI}", "service", s->name, "op",
+                  "fail", "epoch",
+                  (json_int_t)rg_brt_epoch_of(atomic_load(&s->word)), "node",
+                  (json_int_t)g.self, "count", (json_int_t)c->unsent,
+                  "threshold", (json_int_t)atomic_load(&s->threshold),
+                  "window_ms", (json_int_t)atomic_load(&s->window_ms),
+                  "recovery_ms", (json_int_t)atomic_load(&s->recovery_ms));
+    txt = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    if (txt != NULL) {
+        json_free_t jf;
+
+        rv = g.fwd(g.fwd_hook, addr, txt, strlen(txt), on_reported,
+                   (void *)(intptr_t)i);
+        json_get_alloc_funcs(NULL, &jf);
+        jf(txt);
+    }
+    c->sending = c->unsent;
+    c->report_epoch = rg_brt_epoch_of(atomic_load(&s->word));
+    c->unsent = 0;
+    c->report_busy = rv == 0;
+}
+
+int rg_cbc_report(const char *service, uint64_t epoch, unsigned n,
+                  unsigned threshold, unsigned window_ms, unsigned recovery_ms)
+{
+    int i = rg_brt_find(service, 1);
+    struct rg_brt_slot *s = rg_brt_at(i);
+    uint32_t zero = 0;
+
+    if (s == NULL)
+        return -ENOSPC;
+    /* A leader that serves no traffic for the service learns its
+     * recovery timeout here (for the probe timer). */
+    atomic_compare_exchange_strong(&s->recovery_ms, &zero, recovery_ms);
+    if (!is_leader())
+        return -EAGAIN;
+    count(i, epoch, n, threshold, window_ms);
+    return atomic_load(&s->hold) == epoch + 1;
+}
+
 static void on_msg(void *arg, const struct rg_ctlq_msg *m)
 {
     int i = (int)m->a;
@@ -211,7 +358,17 @@ static void on_msg(void *arg, const struct rg_ctlq_msg *m)
         return;
     }
     switch (ev) {
+    case RG_BRT_EV_FAIL:
+        if (is_leader()) {
+            count(i, epoch, 1, atomic_load(&s->threshold),
+                  atomic_load(&s->window_ms));
+        } else {
+            g.s[i].unsent++;
+            flush_report(i);
+        }
+        break;
     case RG_BRT_EV_TRIP:
+        rg_brt_hold(i, epoch); /* this node saw enough */
         propose(i, RG_BRK_OP_OPEN, epoch);
         break;
     case RG_BRT_EV_TRIAL_OK:
@@ -255,6 +412,9 @@ static void tick_slot(void *arg, int i, struct rg_brt_slot *s)
 
     if (rec == 0)
         return; /* no request configured it yet */
+    if (atomic_load(&s->hold) != 0 &&
+        now - atomic_load(&s->hold_ms) >= RG_CBC_WRITE_MS)
+        rg_brt_unhold(i); /* its OPEN never showed up */
     if (c->busy && now - c->busy_ms >= RG_CBC_WRITE_MS) {
         c->busy = 0;
         c->busy_gen = 0; /* its answer, if any, is ignored */

@@ -14,6 +14,12 @@
  * On the leader a command is written with rg_raft_write; a follower
  * sends it to the leader's POST /cluster/breaker through the forward
  * hook main.c installs (admin/fwd.c).
+ * Counting (policy cluster): every failure a worker sees while closed is
+ * also counted by the leader (followers report theirs, batched while a
+ * report is in flight); the leader proposes OPEN when the cluster's
+ * failures within the window reach the threshold. The count lives in the
+ * leader's memory only (a new leader starts from zero); a node's own
+ * count reaching the threshold trips it as well.
  *
  * Thread: the control loop, all of it. */
 #ifndef RG_CONTROL_BREAKER_H
@@ -47,6 +53,15 @@ void rg_cbc_set_forward(rg_cbc_fwd_fn fn, void *hook);
 
 /* Give the Raft handle once it exists (main.c starts Raft after). */
 void rg_cbc_set_raft(struct rg_raft *raft);
+
+/* POST /cluster/breaker {"op": "fail", ...} on the leader: @n failures
+ * of @service at @epoch seen by a follower, counted with this node's
+ * own against @threshold in @window_ms. 1 when the cluster is over the
+ * threshold (an OPEN is on its way: the follower holds its requests
+ * back too), 0, -EAGAIN (not the leader) or -ENOSPC (table full). */
+int rg_cbc_report(const char *service, uint64_t epoch, unsigned n,
+                  unsigned threshold, unsigned window_ms,
+                  unsigned recovery_ms);
 
 /* A committed transition (rg_raft_conf.on_breaker). */
 void rg_cbc_committed(void *arg, const struct rg_fsm_breaker *b);

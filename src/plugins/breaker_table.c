@@ -112,6 +112,26 @@ void rg_brt_publish(int i, enum rg_brt_state st, uint64_t epoch,
     atomic_store(&s->prober, prober);
     atomic_store(&s->changed_ms, rg_brt_now_ms());
     atomic_store(&s->word, w);
+    if (rg_brt_epoch_of(old) != epoch)
+        atomic_store(&s->hold, 0);
+}
+
+void rg_brt_hold(int i, uint64_t epoch)
+{
+    struct rg_brt_slot *s = rg_brt_at(i);
+
+    if (s == NULL || rg_brt_epoch_of(atomic_load(&s->word)) != epoch)
+        return;
+    atomic_store(&s->hold_ms, rg_brt_now_ms());
+    atomic_store(&s->hold, epoch + 1);
+}
+
+void rg_brt_unhold(int i)
+{
+    struct rg_brt_slot *s = rg_brt_at(i);
+
+    if (s != NULL)
+        atomic_store(&s->hold, 0);
 }
 
 void rg_brt_each(void (*cb)(void *arg, int i, struct rg_brt_slot *s),

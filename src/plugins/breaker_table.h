@@ -35,6 +35,8 @@ enum rg_brt_event {
     RG_BRT_EV_TRIP = 1,       /* closed, failures reached the threshold */
     RG_BRT_EV_TRIAL_OK = 2,   /* half-open, half_open_requests succeeded */
     RG_BRT_EV_TRIAL_FAIL = 3, /* half-open, a trial failed */
+    RG_BRT_EV_FAIL = 4,       /* closed, one failure (policy cluster: the
+                                 leader counts the cluster's) */
 };
 
 struct rg_brt_slot {
@@ -44,6 +46,10 @@ struct rg_brt_slot {
     _Atomic uint64_t word;      /* state | local << 2 | epoch << 3 */
     _Atomic uint64_t prober;    /* node id allowed to send trials */
     _Atomic uint64_t changed_ms; /* rg_brt_now_ms of the last change */
+    _Atomic uint64_t hold;      /* epoch + 1 while an OPEN of that epoch
+                                   is on its way to commit: closed
+                                   refuses as if open (0: none) */
+    _Atomic uint64_t hold_ms;
     /* Counted by workers. */
     _Atomic uint32_t fails;     /* failures in the current window */
     _Atomic uint64_t win_start; /* rg_brt_now_ms of its first failure */
@@ -53,6 +59,8 @@ struct rg_brt_slot {
     /* The latest configuration seen by a worker (for the control
      * thread's timers). */
     _Atomic uint32_t recovery_ms;
+    _Atomic uint32_t threshold;
+    _Atomic uint32_t window_ms;
     _Atomic uint32_t local_policy; /* 1: policy local */
     _Atomic uint64_t used_ms;      /* rg_brt_now_ms of the last request */
     /* Counters for /status and the benchmark. */
@@ -91,6 +99,11 @@ static inline uint64_t rg_brt_epoch_of(uint64_t word)
  * counting afresh (failures, trials). */
 void rg_brt_publish(int i, enum rg_brt_state st, uint64_t epoch,
                     uint64_t prober, int local);
+
+/* Control thread: refuse on slot @i at @epoch (closed) until the next
+ * publish, or until rg_brt_unhold. */
+void rg_brt_hold(int i, uint64_t epoch);
+void rg_brt_unhold(int i);
 
 /* Each claimed slot, in slot order. */
 void rg_brt_each(void (*cb)(void *arg, int i, struct rg_brt_slot *s),

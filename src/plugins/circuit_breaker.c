@@ -24,7 +24,15 @@
  * control thread (src/control/breaker.c); here a request reads it once
  * (ACCESS), and its outcome is counted (LOG):
  *   closed     admitted; failures counted; reaching the threshold asks
- *              the control thread to open it (RG_CTLQ_BREAKER)
+ *              the control thread to open it (RG_CTLQ_BREAKER); with
+ *              policy cluster each failure is also reported, and the
+ *              leader opens the breaker when the cluster's failures in
+ *              its window reach the threshold (so a dead upstream sees
+ *              about threshold failures from the cluster, not one
+ *              threshold per node)
+ *              Once this node (or, told by the leader, the cluster) is
+ *              over the threshold, it refuses as if open while the OPEN
+ *              commits (the hold, at most a few seconds)
  *   open       {"message": ...} with status_code, the upstream untouched;
  *              the refusal counts as the gateway's own error, so a
  *              proxy-cache with stale_if_error serves its stale entry
@@ -261,11 +269,17 @@ static enum rg_filter_status cb_access(const struct rg_filter_call *fc)
                           memory_order_relaxed);
     atomic_store_explicit(&s->local_policy, (uint32_t)c->local,
                           memory_order_relaxed);
+    atomic_store_explicit(&s->threshold, c->threshold, memory_order_relaxed);
+    atomic_store_explicit(&s->window_ms, c->window_s * 1000u,
+                          memory_order_relaxed);
     w = atomic_load(&s->word);
     x->slot = i;
     x->epoch = rg_brt_epoch_of(w);
     switch (rg_brt_state_of(w)) {
     case RG_BRT_CLOSED:
+        if (atomic_load_explicit(&s->hold, memory_order_relaxed) ==
+            x->epoch + 1)
+            break; /* opening: its OPEN is on its way */
         x->admitted = 1;
         return RG_FILTER_CONTINUE;
     case RG_BRT_HALF_OPEN:
@@ -335,8 +349,17 @@ static enum rg_filter_status cb_log(const struct rg_filter_call *fc)
         if (atomic_compare_exchange_strong(&s->win_start, &ws, now))
             atomic_store(&s->fails, 0);
     }
-    if (atomic_fetch_add(&s->fails, 1) + 1 >= c->threshold)
+    if (atomic_fetch_add(&s->fails, 1) + 1 >= c->threshold) {
         ask(s, x->slot, RG_BRT_EV_TRIP, x->epoch);
+    } else if (!c->local) {
+        /* The cluster's count: every failure, to the leader. A full
+         * mailbox loses this one (the local count still trips). */
+        struct rg_ctlq_msg m = {.kind = RG_CTLQ_BREAKER,
+                                .a = (uint32_t)x->slot,
+                                .b = (uint64_t)RG_BRT_EV_FAIL | x->epoch << 8};
+
+        (void)rg_ctlq_post(&m);
+    }
     return RG_FILTER_CONTINUE;
 }
 

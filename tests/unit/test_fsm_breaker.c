@@ -170,6 +170,11 @@ START_TEST(time_is_running_max_of_stamps)
     ck_assert_int_eq(cmd(&t, 100, "s", RG_BRK_OP_PROBE, 1, 1, 1000, NULL), 0);
     ck_assert_int_eq(cmd(&t, 5999, "s", RG_BRK_OP_PROBE, 1, 1, 1000, NULL), 0);
     ck_assert_int_eq(cmd(&t, 6000, "s", RG_BRK_OP_PROBE, 1, 1, 1000, NULL), 1);
+    /* Time went to 9000 (a stale command); a later entry stamped by a
+     * leader whose clock is behind still sees 9000. */
+    ck_assert_int_eq(cmd(&t, 0, "u", RG_BRK_OP_OPEN, 0, 1, 1000, NULL), 1);
+    ck_assert_int_eq(cmd(&t, 9000, "s", RG_BRK_OP_OPEN, 0, 1, 1000, NULL), 0);
+    ck_assert_int_eq(cmd(&t, 500, "u", RG_BRK_OP_PROBE, 1, 1, 1000, NULL), 1);
     rg_fsm_free(t.f);
 }
 END_TEST

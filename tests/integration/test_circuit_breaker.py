@@ -334,6 +334,55 @@ class ClusterBreakerTest(rgcluster.ClusterTestCase):
         for nd in self.cluster.nodes:
             self.assertEqual(nd.proxy("/flaky/ok").status, 200)
 
+    def trip_all(self):
+        self.flaky.mode = 500
+        self.spread(30)
+        rgtest.wait_until(lambda: self.converged("open"), timeout=5,
+                          what="every node open at one version")
+
+    def test_prober_takeover(self):
+        """The prober stops (SIGSTOP) without a verdict: after
+        recovery_timeout another node takes over as the only prober."""
+        self.trip_all()
+        rgtest.wait_until(lambda: self.converged("half_open"), timeout=10,
+                          what="every node half-open")
+        s = self.states()
+        first = s[1][2]
+        v1 = s[1][1]
+        p = self.cluster.node(first)
+        live = [nd for nd in self.cluster.nodes if nd is not p]
+        os.kill(p.pid, signal.SIGSTOP)
+        try:
+            if self.cluster.leader(live) is None:
+                self.cluster.wait_leader(nodes=live, timeout=15)
+
+            def taken_over():
+                st = self.states(live)
+                vals = set(v[:3] if v else None for v in st.values())
+                if len(vals) != 1 or None in vals:
+                    return False
+                state, ver, prober = vals.pop()
+                return state == "half_open" and ver > v1 and prober != first
+            rgtest.wait_until(taken_over, timeout=15,
+                              what="another node takes over probing")
+        finally:
+            os.kill(p.pid, signal.SIGCONT)
+        # The stopped node catches up to the same (state, version).
+        want = self.states(live)[live[0].id][1]
+        rgtest.wait_until(lambda: (self.states([p])[p.id] or (0, -1))[1] >=
+                          want, timeout=10, what="the old prober catches up")
+
+    def test_state_survives_restart(self):
+        """The breakers are in the log (and snapshots): a restarted node
+        comes back with the committed (state, version)."""
+        self.trip_all()
+        want = self.states()[1][:2]
+        nd = self.cluster.nodes[2]
+        nd.stop()
+        self.cluster.restart(nd)
+        rgtest.wait_until(lambda: (self.states([nd])[nd.id] or ())[:2] ==
+                          want, timeout=10, what="restarted node open")
+
     def test_cut_off_node_uses_local_breaker(self):
         lead = self.cluster.wait_leader()
         follower = [nd for nd in self.cluster.nodes if nd.id != lead.id][0]
@@ -358,6 +407,34 @@ class ClusterBreakerTest(rgcluster.ClusterTestCase):
         rgtest.wait_until(lambda: not (self.states([follower])[follower.id]
                                        or (0, 0, 0, True))[3],
                           timeout=15, what="the node leaves its local breaker")
+
+
+class ClusterSnapshotTest(ClusterBreakerTest):
+    """A small snapshot threshold: the restarted node restores the
+    breakers from a snapshot (its "breakers" section) during start."""
+    NODE = {"raft": {"snapshot_threshold": 16}}
+
+    def test_state_survives_restart(self):
+        self.trip_all()
+        want = self.states()[1][:2]
+        lead = self.cluster.wait_leader()
+        for i in range(40):  # entries enough for a snapshot on every node
+            r = lead.admin("PATCH", "/services/seed", {"retries": i % 5})
+            self.assertEqual(r.status, 200, r)
+        nd = [n for n in self.cluster.nodes if n is not lead][0]
+        rgtest.wait_until(lambda: (nd.status() or {}).get("applied_index", 0)
+                          >= (lead.status() or {}).get("commit_index", 1),
+                          timeout=10, what="the follower applied everything")
+        time.sleep(0.5)
+        nd.stop()
+        self.cluster.restart(nd)
+        rgtest.wait_until(lambda: (self.states([nd])[nd.id] or ())[:2] ==
+                          want, timeout=10, what="restarted node open")
+
+
+for _name in list(vars(ClusterBreakerTest)):
+    if _name.startswith("test_") and _name != "test_state_survives_restart":
+        setattr(ClusterSnapshotTest, _name, None)
 
 
 if __name__ == "__main__":

@@ -35,8 +35,7 @@ const char *rg_fsm_brk_state_name(enum rg_brk_state s)
 
 const char *rg_fsm_brk_op_name(enum rg_brk_op op)
 {
-    return op >= RG_BRK_OP_OPEN && op <= RG_BRK_OP_REOPEN ? op_names[op]
-                                                           : NULL;
+    return op >= RG_BRK_OP_OPEN && op <= RG_BRK_OP_REOPEN ? op_names[op] : NULL;
 }
 
 enum rg_brk_op rg_fsm_brk_op_from(const char *name)
@@ -142,8 +141,8 @@ static int get_u64(const json_t *j, uint64_t *v)
     return 0;
 }
 
-static void result(struct rg_fsm_result *r, const struct rg_fsm *f,
-                   int applied, const struct rg_brk *k)
+static void result(struct rg_fsm_result *r, const struct rg_fsm *f, int applied,
+                   const struct rg_brk *k)
 {
     memset(r, 0, sizeof(*r));
     r->status = RG_FSM_OK;
@@ -179,8 +178,8 @@ static int allowed(const struct rg_brk *k, enum rg_brk_op op, uint64_t e,
 int rg_fsm__breaker(struct rg_fsm *f, uint64_t ts_ms, const struct rg_cmd *c,
                     struct rg_fsm_result *r)
 {
-    json_t *body = json_loadb(c->body, c->body_len, JSON_REJECT_DUPLICATES,
-                              NULL);
+    json_t *body =
+        json_loadb(c->body, c->body_len, JSON_REJECT_DUPLICATES, NULL);
     enum rg_brk_op op =
         rg_fsm_brk_op_from(json_string_value(json_object_get(body, "op")));
     uint64_t e = 0, node = 0, rec = 0;
@@ -263,10 +262,10 @@ json_t *rg_fsm__brk_snap(const struct rg_brks *b)
 
     for (size_t i = 0; a != NULL && i < b->n; i++) {
         const struct rg_brk *k = &b->v[i];
-        json_t *e = json_pack("[siIIII]", k->service, (int)k->state,
-                              (json_int_t)k->epoch, (json_int_t)k->prober,
-                              (json_int_t)k->since_ms,
-                              (json_int_t)k->recovery_ms);
+        json_t *e =
+            json_pack("[siIIII]", k->service, (int)k->state,
+                      (json_int_t)k->epoch, (json_int_t)k->prober,
+                      (json_int_t)k->since_ms, (json_int_t)k->recovery_ms);
 
         if (e == NULL || json_array_append_new(a, e) != 0) {
             json_decref(a);

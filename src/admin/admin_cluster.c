@@ -610,9 +610,10 @@ static void breaker(struct rg_areq *q)
     struct rg_cmd c;
     int rv = -EINVAL;
 
-    if (svc != NULL && e >= 0 &&
-        strcmp(json_string_value(json_object_get(b, "op")) ?: "", "fail") ==
-            0) {
+    const char *opname = json_string_value(json_object_get(b, "op"));
+
+    if (svc != NULL && e >= 0 && opname != NULL &&
+        strcmp(opname, "fail") == 0) {
         json_int_t n = json_integer_value(json_object_get(b, "count"));
         json_int_t th = json_integer_value(json_object_get(b, "threshold"));
         json_int_t win = json_integer_value(json_object_get(b, "window_ms"));

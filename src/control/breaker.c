@@ -16,13 +16,13 @@
 #include "plugins/breaker_table.h"
 
 struct cbc_slot {
-    int fallback;         /* the local breaker stands in: cut off */
+    int fallback; /* the local breaker stands in: cut off */
     uint64_t fallback_ms;
-    uint64_t known_ms;    /* since when a leader is known (fallback) */
-    int have;             /* a committed state was heard */
+    uint64_t known_ms; /* since when a leader is known (fallback) */
+    int have;          /* a committed state was heard */
     enum rg_brt_state c_state;
     uint64_t c_epoch, c_prober;
-    int busy;             /* a proposal in flight */
+    int busy; /* a proposal in flight */
     uint64_t busy_gen, busy_ms, last_try;
     /* Failures this follower has not yet reported to the leader. */
     unsigned unsent, sending;
@@ -57,8 +57,7 @@ static int local_only(int i)
 {
     struct rg_brt_slot *s = rg_brt_at(i);
 
-    return g.raft == NULL || atomic_load(&s->local_policy) ||
-           g.s[i].fallback;
+    return g.raft == NULL || atomic_load(&s->local_policy) || g.s[i].fallback;
 }
 
 /* The local breaker's transition for @ev. */
@@ -83,8 +82,9 @@ static void enter_fallback(int i, const char *why)
     struct cbc_slot *c = &g.s[i];
 
     if (!c->fallback)
-        rg_log(RG_LOG_WARN, "circuit-breaker %s: %s: local breaker until "
-                            "the leader is back",
+        rg_log(RG_LOG_WARN,
+               "circuit-breaker %s: %s: local breaker until "
+               "the leader is back",
                rg_brt_at(i)->name, why);
     c->fallback = 1;
     c->fallback_ms = rg_brt_now_ms();
@@ -94,8 +94,8 @@ static void enter_fallback(int i, const char *why)
         struct rg_brt_slot *s = rg_brt_at(i);
         uint64_t w = atomic_load(&s->word);
 
-        rg_brt_publish(i, rg_brt_state_of(w), rg_brt_epoch_of(w),
-                       rg_brt_self(), 1);
+        rg_brt_publish(i, rg_brt_state_of(w), rg_brt_epoch_of(w), rg_brt_self(),
+                       1);
     }
 }
 
@@ -167,8 +167,8 @@ static void propose(int i, enum rg_brk_op op, uint64_t epoch)
     if (c->busy)
         return;
     p = rg_malloc(sizeof(*p));
-    if (p == NULL || rg_fsm_breaker_cmd(&cmd, body, s->name, op, epoch,
-                                        g.self, rec) != 0) {
+    if (p == NULL ||
+        rg_fsm_breaker_cmd(&cmd, body, s->name, op, epoch, g.self, rec) != 0) {
         rg_free(p);
         return;
     }
@@ -185,7 +185,8 @@ static void propose(int i, enum rg_brk_op op, uint64_t epoch)
             done(p, 0, rg_strerror(rv));
         return;
     }
-    if (g.fwd == NULL || rg_raft_leader_admin(g.raft, addr, sizeof(addr)) != 0) {
+    if (g.fwd == NULL ||
+        rg_raft_leader_admin(g.raft, addr, sizeof(addr)) != 0) {
         done(p, 0, "no leader known");
         return;
     }
@@ -265,8 +266,7 @@ static void adopt(int i, const json_t *j)
         if (strcmp(st, names[k]) == 0)
             rg_brt_publish(
                 i, (enum rg_brt_state)k, (uint64_t)json_integer_value(v),
-                (uint64_t)json_integer_value(json_object_get(j, "prober")),
-                0);
+                (uint64_t)json_integer_value(json_object_get(j, "prober")), 0);
 }
 
 static void on_reported(void *arg, int ok, const char *body, size_t len)
@@ -299,10 +299,9 @@ static void flush_report(int i)
     if (c->report_busy || c->unsent == 0 || g.fwd == NULL ||
         rg_raft_leader_admin(g.raft, addr, sizeof(addr)) != 0)
         return;
-    j = json_pack("{ss ss sI sI sI sI sI sI}", "service", s->name, "op",
-                  "fail", "epoch",
-                  (json_int_t)rg_brt_epoch_of(atomic_load(&s->word)), "node",
-                  (json_int_t)g.self, "count", (json_int_t)c->unsent,
+    j = json_pack("{ss ss sI sI sI sI sI sI}", "service", s->name, "op", "fail",
+                  "epoch", (json_int_t)rg_brt_epoch_of(atomic_load(&s->word)),
+                  "node", (json_int_t)g.self, "count", (json_int_t)c->unsent,
                   "threshold", (json_int_t)atomic_load(&s->threshold),
                   "window_ms", (json_int_t)atomic_load(&s->window_ms),
                   "recovery_ms", (json_int_t)atomic_load(&s->recovery_ms));
@@ -436,8 +435,7 @@ static void tick_slot(void *arg, int i, struct rg_brt_slot *s)
         } else if (c->fallback) {
             c->known_ms = 0;
         }
-        if ((state == RG_BRT_OPEN || state == RG_BRT_HALF_OPEN) &&
-            age >= rec)
+        if ((state == RG_BRT_OPEN || state == RG_BRT_HALF_OPEN) && age >= rec)
             rg_brt_publish(i, RG_BRT_HALF_OPEN, e + 1, rg_brt_self(), 1);
         return;
     }

@@ -60,8 +60,7 @@ void rg_cbc_set_raft(struct rg_raft *raft);
  * threshold (an OPEN is on its way: the follower holds its requests
  * back too), 0, -EAGAIN (not the leader) or -ENOSPC (table full). */
 int rg_cbc_report(const char *service, uint64_t epoch, unsigned n,
-                  unsigned threshold, unsigned window_ms,
-                  unsigned recovery_ms);
+                  unsigned threshold, unsigned window_ms, unsigned recovery_ms);
 
 /* A committed transition (rg_raft_conf.on_breaker). */
 void rg_cbc_committed(void *arg, const struct rg_fsm_breaker *b);

@@ -37,8 +37,8 @@ static int lookup(const char *name, size_t n, uint64_t h, int *free_at)
     *free_at = -1;
     for (unsigned k = 0; k < RG_BRT_SLOTS; k++) {
         unsigned i = (unsigned)(h + k) & (RG_BRT_SLOTS - 1);
-        uint64_t key = atomic_load_explicit(&slots[i].key,
-                                            memory_order_acquire);
+        uint64_t key =
+            atomic_load_explicit(&slots[i].key, memory_order_acquire);
 
         if (key == 0) {
             *free_at = (int)i;
@@ -134,8 +134,7 @@ void rg_brt_unhold(int i)
         atomic_store(&s->hold, 0);
 }
 
-void rg_brt_each(void (*cb)(void *arg, int i, struct rg_brt_slot *s),
-                 void *arg)
+void rg_brt_each(void (*cb)(void *arg, int i, struct rg_brt_slot *s), void *arg)
 {
     for (int i = 0; i < RG_BRT_SLOTS; i++)
         if (atomic_load_explicit(&slots[i].key, memory_order_acquire) != 0)

@@ -40,29 +40,28 @@ enum rg_brt_event {
 };
 
 struct rg_brt_slot {
-    _Atomic uint64_t key;       /* hash of the name; 0 free */
-    char name[RG_BRT_NAME];     /* set before key is published */
+    _Atomic uint64_t key;   /* hash of the name; 0 free */
+    char name[RG_BRT_NAME]; /* set before key is published */
     /* Written by the control thread. */
-    _Atomic uint64_t word;      /* state | local << 2 | epoch << 3 */
-    _Atomic uint64_t prober;    /* node id allowed to send trials */
+    _Atomic uint64_t word;       /* state | local << 2 | epoch << 3 */
+    _Atomic uint64_t prober;     /* node id allowed to send trials */
     _Atomic uint64_t changed_ms; /* rg_brt_now_ms of the last change */
-    _Atomic uint64_t hold;      /* epoch + 1 while an OPEN of that epoch
-                                   is on its way to commit: closed
-                                   refuses as if open (0: none) */
+    _Atomic uint64_t hold;       /* epoch + 1 while an OPEN of that epoch
+                                    is on its way to commit: closed
+                                    refuses as if open (0: none) */
     _Atomic uint64_t hold_ms;
     /* Counted by workers. */
     _Atomic uint32_t fails;     /* failures in the current window */
     _Atomic uint64_t win_start; /* rg_brt_now_ms of its first failure */
     _Atomic uint32_t trials;    /* trial requests admitted (half-open) */
     _Atomic uint32_t trial_ok;
-    _Atomic uint64_t asked;     /* epoch + 1 of the last ask posted */
+    _Atomic uint64_t asked; /* epoch + 1 of the last ask posted */
     /* The latest configuration seen by a worker (for the control
      * thread's timers). */
     _Atomic uint32_t recovery_ms;
     _Atomic uint32_t threshold;
     _Atomic uint32_t window_ms;
     _Atomic uint32_t local_policy; /* 1: policy local */
-    _Atomic uint64_t used_ms;      /* rg_brt_now_ms of the last request */
     /* Counters for /status and the benchmark. */
     _Atomic uint64_t refused;
 };

@@ -244,11 +244,16 @@ static void ask(struct rg_brt_slot *s, int i, enum rg_brt_event ev,
                             .b = (uint64_t)ev | epoch << 8};
     uint64_t want = (epoch + 1) << 2 | ev, prev = atomic_load(&s->asked);
 
-    if (prev == want ||
-        !atomic_compare_exchange_strong(&s->asked, &prev, want))
+    if (prev == want || !atomic_compare_exchange_strong(&s->asked, &prev, want))
         return;
     if (rg_ctlq_post(&m) != 0)
         atomic_store(&s->asked, 0); /* the next request asks again */
+}
+
+static void set_if(_Atomic uint32_t *p, uint32_t v)
+{
+    if (atomic_load_explicit(p, memory_order_relaxed) != v)
+        atomic_store_explicit(p, v, memory_order_relaxed);
 }
 
 static enum rg_filter_status cb_access(const struct rg_filter_call *fc)
@@ -265,13 +270,13 @@ static enum rg_filter_status cb_access(const struct rg_filter_call *fc)
         (i = rg_brt_find(name, 1)) < 0)
         return RG_FILTER_CONTINUE; /* no breaker: admitted */
     s = rg_brt_at(i);
-    atomic_store_explicit(&s->recovery_ms, c->recovery_s * 1000u,
-                          memory_order_relaxed);
-    atomic_store_explicit(&s->local_policy, (uint32_t)c->local,
-                          memory_order_relaxed);
-    atomic_store_explicit(&s->threshold, c->threshold, memory_order_relaxed);
-    atomic_store_explicit(&s->window_ms, c->window_s * 1000u,
-                          memory_order_relaxed);
+    /* The instance's settings, for the control thread's timers and the
+     * leader's count: written only when they change (a store per
+     * request would bounce the slot's cache line between workers). */
+    set_if(&s->recovery_ms, c->recovery_s * 1000u);
+    set_if(&s->local_policy, (uint32_t)c->local);
+    set_if(&s->threshold, c->threshold);
+    set_if(&s->window_ms, c->window_s * 1000u);
     w = atomic_load(&s->word);
     x->slot = i;
     x->epoch = rg_brt_epoch_of(w);

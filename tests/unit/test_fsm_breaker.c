@@ -90,7 +90,8 @@ START_TEST(full_cycle)
     /* Too early by the stamps: 29.999 s after it opened. */
     ck_assert_int_eq(cmd(&t, 30999, "svc", RG_BRK_OP_PROBE, 1, 2, 30000, NULL),
                      0);
-    ck_assert_int_eq(cmd(&t, 31000, "svc", RG_BRK_OP_PROBE, 1, 2, 30000, &r), 1);
+    ck_assert_int_eq(cmd(&t, 31000, "svc", RG_BRK_OP_PROBE, 1, 2, 30000, &r),
+                     1);
     ck_assert_uint_eq(r.out[3], 2);
     expect(&t, "svc", RG_BRK_HALF_OPEN, 2, 2);
     /* Only the prober concludes. */

@@ -63,6 +63,7 @@ int rg_fsm_breaker_cmd(struct rg_cmd *c, char *body, const char *service,
         return -EINVAL;
     memset(c, 0, sizeof(*c));
     c->type = RG_CMD_BREAKER;
+    c->rid = ""; /* empty, never NULL: the facade copies it (memcpy) */
     c->key = service;
     c->key_len = (uint16_t)n;
     c->body = body;

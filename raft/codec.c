@@ -65,7 +65,7 @@ static int type_known(unsigned type)
 {
     return (type >= RG_CMD_PUT && type <= RG_CMD_NODE_DEL) ||
            type == RG_CMD_LEASE_REQ || type == RG_CMD_LEASE_RET ||
-           type == RG_CMD_CACHE_PURGE;
+           type == RG_CMD_BREAKER || type == RG_CMD_CACHE_PURGE;
 }
 
 /* Does @c respect the limits and carry a pointer for every non-empty

@@ -31,6 +31,8 @@ enum rg_cmd_type {
     RG_CMD_NODE_DEL = 5,    /* key = node id */
     RG_CMD_LEASE_REQ = 6,   /* key = limit key; body raft/quota.h */
     RG_CMD_LEASE_RET = 7,   /* key = limit key; body raft/quota.h */
+    RG_CMD_BREAKER = 8,     /* key = service; body = JSON op (raft/fsm.h,
+                               circuit breakers); kind NONE, empty rid */
     RG_CMD_CACHE_PURGE = 9, /* key = a proxy-cache key (16 hex digits), or
                                empty for every entry; no body */
 };

@@ -687,9 +687,13 @@ unsigned rg_fsm_apply(struct rg_fsm *f, uint64_t index, const void *buf,
     for (i = 0; i < e.n_cmds; i++) {
         struct rg_fsm_result *r = res != NULL ? &res[i] : &scratch;
 
-        /* Lease commands: their own idempotence, not in the ring. */
-        if (rg_fsm__quota_cmd(&e.cmds[i])) {
-            if (rg_fsm__quota_apply(f, e.ts_ms, &e.cmds[i], r) != 0)
+        /* Lease and breaker commands: their own idempotence, not in
+         * the ring (fsm.h). */
+        if (rg_fsm__quota_cmd(&e.cmds[i]) ||
+            e.cmds[i].type == RG_CMD_BREAKER) {
+            if ((e.cmds[i].type == RG_CMD_BREAKER
+                     ? rg_fsm__breaker(f, e.ts_ms, &e.cmds[i], r)
+                     : rg_fsm__quota_apply(f, e.ts_ms, &e.cmds[i], r)) != 0)
                 status(f, r, RG_FSM_INVALID, "out of memory");
             continue;
         }
@@ -735,6 +739,7 @@ void rg_fsm_free(struct rg_fsm *f)
     rg_fsm__dd_release(&f->dd);
     rg_fsm__ring_release(&f->ring);
     rg_fsm__quota_release(&f->quota);
+    rg_fsm__brk_release(&f->brk);
     rg_free(f->export);
     rg_free(f);
 }

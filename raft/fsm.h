@@ -199,6 +199,77 @@ void rg_fsm_applied_since(const struct rg_fsm *f, uint64_t since,
                                      const struct rg_fsm_applied *a),
                           void *arg);
 
+/* ---- Circuit breakers (raft/fsm_breaker.c; docs/architecture.md §6) ----
+ *
+ * One breaker per service name, created closed at epoch 0 by its first
+ * command. A BREAKER command (key = the service, body =
+ * {"op", "epoch", "node", "recovery_ms"}, built by rg_fsm_breaker_cmd)
+ * applies only when "epoch" is the breaker's current epoch (else it is a
+ * stale no-op), and every transition bumps the epoch by one, so one
+ * epoch names one state everywhere (the fault-injection "version"):
+ *   open    closed -> open
+ *   probe   open -> half_open once recovery_ms passed since it opened,
+ *           designating "node" as the only prober; also half_open ->
+ *           half_open (a new prober) once recovery_ms passed since the
+ *           last probe began without a close or reopen (the prober died)
+ *   close   half_open -> closed, from the prober only
+ *   reopen  half_open -> open, from the prober only
+ * Time is the running maximum of the BREAKER entries' ts_ms. Result:
+ * status OK, out[0] 1 when applied (0: stale), out[1] the state, out[2]
+ * the epoch, out[3] the prober after the command. These commands never
+ * touch the store, the revision, the request-id table or the applied
+ * ring; their state is the snapshot's "breakers" section. */
+enum rg_brk_state {
+    RG_BRK_CLOSED = 0,
+    RG_BRK_OPEN = 1,
+    RG_BRK_HALF_OPEN = 2,
+};
+
+enum rg_brk_op {
+    RG_BRK_OP_OPEN = 1,
+    RG_BRK_OP_PROBE = 2,
+    RG_BRK_OP_CLOSE = 3,
+    RG_BRK_OP_REOPEN = 4,
+};
+
+struct rg_fsm_breaker {
+    const char *service;      /* NUL-terminated, borrowed */
+    enum rg_brk_state state;
+    uint64_t epoch;           /* bumped by each transition */
+    uint64_t prober;          /* node id (half_open), else 0 */
+    uint64_t since_ms;        /* entry time of the last transition */
+    uint64_t recovery_ms;     /* of the command that made it */
+};
+
+#define RG_FSM_BRK_BODY 160 /* room for a command body */
+
+/* Fill @c (type BREAKER, empty rid) with @service and a body written into
+ * @body (RG_FSM_BRK_BODY bytes, must outlive @c). 0, or -EINVAL (empty or
+ * too long service, unknown op). */
+int rg_fsm_breaker_cmd(struct rg_cmd *c, char *body, const char *service,
+                       enum rg_brk_op op, uint64_t epoch, uint64_t node,
+                       uint64_t recovery_ms);
+
+/* Name of a state ("closed", "open", "half_open") and of an op ("open",
+ * "probe", "close", "reopen"; NULL when unknown), and back (0 unknown). */
+const char *rg_fsm_brk_state_name(enum rg_brk_state s);
+const char *rg_fsm_brk_op_name(enum rg_brk_op op);
+enum rg_brk_op rg_fsm_brk_op_from(const char *name);
+
+/* @fn(@arg, b) after each applied transition, and for every breaker
+ * after a restore (borrowed for the call). NULL: none. Kept by
+ * restores. */
+void rg_fsm_on_breaker(struct rg_fsm *f,
+                       void (*fn)(void *arg, const struct rg_fsm_breaker *b),
+                       void *arg);
+
+/* Each breaker in service order; and one by name (NULL when none). */
+void rg_fsm_each_breaker(const struct rg_fsm *f,
+                         void (*cb)(void *arg, const struct rg_fsm_breaker *b),
+                         void *arg);
+int rg_fsm_get_breaker(const struct rg_fsm *f, const char *service,
+                       struct rg_fsm_breaker *out);
+
 /* Serialise the whole state (store, registry, request-id table, applied
  * ring, revision, applied index) into an rg_malloc'd buffer (canonical
  * JSON: replicas in the same state write the same bytes); 0 or -ENOMEM. */

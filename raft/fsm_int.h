@@ -126,6 +126,21 @@ struct rg_quota {
     uint64_t swept_s;     /* now (s) of the last drop of ended windows */
 };
 
+/* One circuit breaker (fsm_breaker.c). */
+struct rg_brk {
+    char *service; /* rg_malloc'd */
+    uint8_t state; /* enum rg_brk_state */
+    uint64_t epoch, prober, since_ms, recovery_ms;
+};
+
+/* The breakers, sorted by service (strcmp), and the running maximum of
+ * the BREAKER entries' ts_ms. */
+struct rg_brks {
+    struct rg_brk *v; /* rg_malloc'd */
+    size_t n, cap;
+    uint64_t now_ms;
+};
+
 struct rg_fsm {
     rg_fsm_validate_fn validate; /* may be NULL */
     void *arg;
@@ -150,6 +165,9 @@ struct rg_fsm {
     rg_fsm_purge_fn on_purge; /* rg_fsm_on_purge, or NULL */
     void *purge_arg;
     struct rg_quota quota;
+    struct rg_brks brk; /* circuit breakers */
+    void (*brk_fn)(void *arg, const struct rg_fsm_breaker *b);
+    void *brk_arg;
 };
 
 /* --- fsm_store.c ------------------------------------------------------ */
@@ -300,5 +318,18 @@ void rg_fsm__quota_release(struct rg_quota *q);
  * load it back into an empty @q: 0, -EINVAL or -ENOMEM. */
 json_t *rg_fsm__quota_snap(const struct rg_quota *q);
 int rg_fsm__quota_load(struct rg_quota *q, const json_t *j);
+/* --- fsm_breaker.c ---------------------------------------------------- */
+
+/* Apply BREAKER command @c of an entry stamped @ts_ms into @r. 0, or
+ * -ENOMEM with the state unchanged. */
+int rg_fsm__breaker(struct rg_fsm *f, uint64_t ts_ms, const struct rg_cmd *c,
+                    struct rg_fsm_result *r);
+void rg_fsm__brk_release(struct rg_brks *b);
+/* The "breakers" snapshot section (NULL on ENOMEM), and loading one into
+ * @t (empty on entry): 0, -EINVAL, -ENOMEM. */
+json_t *rg_fsm__brk_snap(const struct rg_brks *b);
+int rg_fsm__brk_load(struct rg_fsm *t, const json_t *j);
+/* Report every breaker to the hook (after a restore). */
+void rg_fsm__brk_report(const struct rg_fsm *f);
 
 #endif

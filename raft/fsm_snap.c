@@ -9,6 +9,7 @@
  *    "dedupe":[[request_id, status, revision, message], ...],
  *    "applied":[[index, term, revision, type, kind, status, request_id], ...],
  *    "quota":{...}}
+ *    "breakers":{...}}   (only when there is a breaker: fsm_breaker.c)
  *
  * "quota" is the lease ledger (raft/fsm_quota.c), written once a lease
  * command was applied; a snapshot without it restores an empty ledger.
@@ -122,6 +123,12 @@ int rg_fsm_snapshot(const struct rg_fsm *f, void **buf, size_t *len)
     }
     if (doc == NULL)
         return -ENOMEM;
+    /* Written only when there is one: older states keep their bytes. */
+    if (f->brk.n > 0 &&
+        json_object_set_new(doc, "breakers", rg_fsm__brk_snap(&f->brk)) != 0) {
+        json_decref(doc);
+        return -ENOMEM;
+    }
     rv = rg_fsm__dump(doc, &out, len);
     json_decref(doc);
     if (rv == 0)
@@ -322,11 +329,12 @@ static int load_ring(struct rg_fsm *t, const json_t *a)
 static int load(struct rg_fsm *t, const json_t *doc)
 {
     const json_t *quota = json_object_get(doc, "quota");
+    const json_t *brk = json_object_get(doc, "breakers");
     unsigned format;
     int rv;
 
     if (!json_is_object(doc) ||
-        json_object_size(doc) != 7 + (quota != NULL) ||
+        json_object_size(doc) != 7u + (quota != NULL) + (brk != NULL) ||
         get_small(json_object_get(doc, "format"), SNAP_FORMAT, &format) ||
         format != SNAP_FORMAT ||
         get_u64(json_object_get(doc, "revision"), &t->revision) ||
@@ -341,6 +349,8 @@ static int load(struct rg_fsm *t, const json_t *doc)
         rv = load_ring(t, json_object_get(doc, "applied"));
     if (rv == 0 && quota != NULL)
         rv = rg_fsm__quota_load(&t->quota, quota);
+    if (rv == 0 && brk != NULL)
+        rv = rg_fsm__brk_load(t, brk);
     return rv; /* the export is computed when first asked for */
 }
 
@@ -358,6 +368,8 @@ static int swap(struct rg_fsm *f, struct rg_fsm *t)
     f->xrefs = keep->xrefs;
     f->n_xrefs = keep->n_xrefs;
     f->whole = keep->whole;
+    f->brk_fn = keep->brk_fn;
+    f->brk_arg = keep->brk_arg;
     *t = *keep;
     rg_free(keep);
     return 0;
@@ -383,5 +395,7 @@ int rg_fsm_restore(struct rg_fsm *f, const void *buf, size_t len)
     if (rv == 0)
         rv = swap(f, t);
     rg_fsm_free(t);
+    if (rv == 0)
+        rg_fsm__brk_report(f);
     return rv;
 }

@@ -111,6 +111,19 @@ static void self_barrier_cb(struct raft_barrier *req, int status)
         r->self_check = 1;
 }
 
+/* Breaker transitions reach the callback once rg_raft_start returned;
+ * those of a restore during start, on the first iteration (all of them:
+ * the callback takes whole states). */
+static void on_fsm_breaker(void *arg, const struct rg_fsm_breaker *b)
+{
+    struct rg_raft *r = arg;
+
+    if (!r->started)
+        r->breaker_pending = 1;
+    else if (r->on_breaker != NULL)
+        r->on_breaker(r->breaker_arg, b);
+}
+
 static void monitor_cb(uv_prepare_t *h)
 {
     struct rg_raft *r = h->data;
@@ -120,6 +133,11 @@ static void monitor_cb(uv_prepare_t *h)
     if (r->change_pending) {
         r->change_pending = 0;
         rg_raft__notify_change(r);
+    }
+    if (r->breaker_pending) {
+        r->breaker_pending = 0;
+        if (r->on_breaker != NULL)
+            rg_fsm_each_breaker(r->fsm, r->on_breaker, r->breaker_arg);
     }
     if (state != r->last_state) {
         r->last_state = state;
@@ -384,6 +402,8 @@ static struct rg_raft *node_new(uv_loop_t *loop, const struct rg_raft_conf *c,
     r->id = c->id;
     r->on_change = c->on_change;
     r->arg = c->arg;
+    r->on_breaker = c->on_breaker;
+    r->breaker_arg = c->breaker_arg;
     r->last_state = RAFT_UNAVAILABLE;
     if (getrandom(&r->incarnation, sizeof(r->incarnation), 0) !=
         sizeof(r->incarnation))
@@ -403,6 +423,7 @@ static struct rg_raft *node_new(uv_loop_t *loop, const struct rg_raft_conf *c,
     if (r->fsm == NULL)
         goto nomem;
     rg_fsm_on_purge(r->fsm, c->on_purge, c->arg);
+    rg_fsm_on_breaker(r->fsm, on_fsm_breaker, r);
     if (rg_fsm_set_xrefs(r->fsm, c->xrefs, c->n_xrefs) != 0)
         goto nomem;
     rv = rg_transport_init(&r->transport, loop, &topts);

@@ -31,6 +31,9 @@ struct rg_raft {
     char *name, *raft_addr, *admin_addr, *proxy_addr; /* rg_malloc'd */
     void (*on_change)(void *arg, uint64_t revision);
     void *arg;
+    void (*on_breaker)(void *arg, const struct rg_fsm_breaker *b);
+    void *breaker_arg;
+    int breaker_pending;         /* breakers owed (restore during start) */
 
     /* Writes not yet proposed (one loop iteration's worth), and proposed
      * entries waiting for their raft_apply callback. */

@@ -62,6 +62,12 @@ struct rg_raft_conf {
      * NULL. */
     rg_fsm_purge_fn on_purge;
     void *arg;
+    /* Called after each applied circuit-breaker transition (fsm.h), and
+     * for every breaker after a snapshot restore (deferred to the loop's
+     * first iteration during rg_raft_start), on every node. @b is
+     * borrowed for the call. NULL: not told. */
+    void (*on_breaker)(void *arg, const struct rg_fsm_breaker *b);
+    void *breaker_arg;
 };
 
 struct rg_raft;

@@ -16,11 +16,13 @@
 
 #include "admin/admin.h"
 #include "admin/cli.h"
+#include "admin/fwd.h"
 #include "admin/httpd.h"
 #include "config/gateway.h"
 #include "config/lastgood.h"
 #include "config/node.h"
 #include "control/quota.h"
+#include "control/breaker.h"
 #include "core/alloc.h"
 #include "core/ctlq.h"
 #include "core/failpoint.h"
@@ -568,6 +570,52 @@ static int consul_start(struct control *ctl)
     return 0;
 }
 
+/* Circuit breakers: a follower's command goes to the leader's
+ * POST /cluster/breaker (control/breaker.h) through admin/fwd.c. */
+struct cb_fwd {
+    rg_cbc_fwd_done done;
+    void *arg;
+};
+
+static void on_cb_forwarded(void *arg, int err, const struct rg_fwd_resp *r)
+{
+    struct cb_fwd *f = arg;
+
+    f->done(f->arg, err == 0 && r->status == 200, err == 0 ? r->body : "",
+            err == 0 ? r->body_len : 0);
+    rg_free(f);
+}
+
+static int cb_forward(void *hook, const char *addr, const char *body,
+                      size_t len, rg_cbc_fwd_done done, void *arg)
+{
+    struct control *ctl = hook;
+    struct cb_fwd *f = rg_malloc(sizeof(*f));
+    char headers[1024];
+    int n;
+
+    if (f == NULL)
+        return -ENOMEM;
+    n = snprintf(headers, sizeof(headers),
+                 "Content-Type: application/json\r\n"
+                 "X-Raftgate-Forwarded: 1\r\n%s%s%s",
+                 ctl->nc.admin_token ? "Authorization: Bearer " : "",
+                 ctl->nc.admin_token ? ctl->nc.admin_token : "",
+                 ctl->nc.admin_token ? "\r\n" : "");
+    if (n < 0 || (size_t)n >= sizeof(headers)) {
+        rg_free(f);
+        return -EINVAL;
+    }
+    f->done = done;
+    f->arg = arg;
+    if (rg_fwd_start(ctl->loop, addr, "POST", "/admin/v1/cluster/breaker",
+                     headers, body, len, 2000, on_cb_forwarded, f) == NULL) {
+        rg_free(f);
+        return -ECONNREFUSED;
+    }
+    return 0;
+}
+
 static int raft_start(struct control *ctl)
 {
     struct rg_raft_conf rc = {0};
@@ -604,6 +652,7 @@ static int raft_start(struct control *ctl)
     rc.on_change = on_store_change;
     rc.on_purge = on_cache_purge;
     rc.arg = ctl;
+    rc.on_breaker = rg_cbc_committed;
     ctl->raft = rg_raft_start(ctl->loop, &rc, err, sizeof(err));
     rg_free(peers);
     if (ctl->raft == NULL) {
@@ -619,6 +668,8 @@ static int raft_start(struct control *ctl)
         .unsafe_reclaim_early = ctl->unsafe_lease_reclaim});
     if (ctl->quota == NULL)
         return -1;
+    rg_cbc_set_raft(ctl->raft);
+    rg_cbc_set_forward(cb_forward, ctl);
     uv_timer_init(ctl->loop, &ctl->rebuild);
     ctl->rebuild.data = ctl;
     uv_timer_init(ctl->loop, &ctl->seed);
@@ -717,6 +768,7 @@ static void finish_stop(struct control *ctl)
     rg_plugins_stop();
     rg_hchecker_close(ctl->hcheck);
     ctl->hcheck = NULL;
+    rg_cbc_stop();
     rg_ctlq_stop();
     if (!uv_is_closing((uv_handle_t *)&ctl->drain_timer))
         uv_close((uv_handle_t *)&ctl->drain_timer, NULL);
@@ -823,7 +875,8 @@ static int run(struct control *ctl)
         rg_log(RG_LOG_ERROR, "status.listen %s", eb.msg);
         return 1;
     }
-    if (rg_ctlq_start(ctl->loop) != 0) {
+    if (rg_ctlq_start(ctl->loop) != 0 ||
+        rg_cbc_start(ctl->loop, NULL, ctl->nc.node_id) != 0) {
         rg_log(RG_LOG_ERROR, "control mailbox: cannot start");
         return 1;
     }

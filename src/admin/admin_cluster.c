@@ -7,6 +7,8 @@
  * PUT /cluster/members/{id} rewrites a member's registry record. */
 #include "admin/admin_int.h"
 #include "upstream/consul.h"
+#include "control/breaker.h"
+#include "plugins/breaker_table.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -101,6 +103,35 @@ static json_t *unsafe_switches(const struct rg_admin *a)
     return l;
 }
 
+/* The breakers as this node enforces them (hook 1's "cb"): per service
+ * {state, version (the epoch), prober, local (the node's own breaker:
+ * policy local, or cut off from the leader; its versions are not the
+ * replicated sequence)}. */
+static void add_breaker(void *arg, int i, struct rg_brt_slot *s)
+{
+    static const char *const names[] = {"closed", "open", "half_open",
+                                        "closed"};
+    uint64_t w = atomic_load(&s->word);
+
+    (void)i;
+    json_object_set_new(
+        arg, s->name,
+        json_pack("{s:s,s:I,s:I,s:b,s:I}", "state", names[rg_brt_state_of(w)],
+                  "version", (json_int_t)rg_brt_epoch_of(w), "prober",
+                  (json_int_t)atomic_load(&s->prober), "local",
+                  rg_brt_local_of(w), "refused",
+                  (json_int_t)atomic_load(&s->refused)));
+}
+
+static json_t *breakers(void)
+{
+    json_t *o = json_object();
+
+    if (o != NULL)
+        rg_brt_each(add_breaker, o);
+    return o;
+}
+
 static void get_status(struct rg_areq *q)
 {
     struct rg_raft_status st = {0};
@@ -116,7 +147,7 @@ static void get_status(struct rg_areq *q)
         st.state = "single-node";
         st.revision = f ? rg_fsm_revision(f) : 0;
     }
-    o = json_pack("{s:I,s:o,s:b,s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:o,s:{},"
+    o = json_pack("{s:I,s:o,s:b,s:s,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:o,s:o,"
                   "s:o,s:o}",
                   "id", (json_int_t)st.id, "incarnation",
                   hex64(st.incarnation), "ready",
@@ -129,8 +160,9 @@ static void get_status(struct rg_areq *q)
                   (json_int_t)st.revision, "served_revision",
                   (json_int_t)(q->a->raft ? q->a->served : st.revision),
                   "config_hash",
-                  hex64(hash), "cb", "quota", rg_quota_status(q->a->quota),
-                  "unsafe", unsafe_switches(q->a));
+                  hex64(hash), "cb", breakers(), "quota",
+                  rg_quota_status(q->a->quota), "unsafe",
+                  unsafe_switches(q->a));
     /* Each Consul watch's state (upstream/consul.h). */
     if (o != NULL)
         json_object_set_new(o, "consul", rg_consul_status(q->a->consul));
@@ -548,6 +580,101 @@ static void transfer(struct rg_areq *q)
     }
 }
 
+static void on_breaker_written(void *arg, int status,
+                               const struct rg_fsm_result *res, unsigned n)
+{
+    struct rg_areq *q = arg;
+
+    if (status != 0 || n != 1)
+        change_failed(q, status != 0 ? status : RG_RAFT_EUNKNOWN, "breaker");
+    else if (res[0].status != RG_FSM_OK)
+        rg_admin__error(q, 400, "%s", res[0].message);
+    else
+        rg_admin__reply(q, 200,
+                        json_pack("{s:b,s:s,s:I,s:I}", "applied",
+                                  (int)res[0].out[0], "state",
+                                  rg_fsm_brk_state_name(
+                                      (enum rg_brk_state)res[0].out[1]),
+                                  "version", (json_int_t)res[0].out[2],
+                                  "prober", (json_int_t)res[0].out[3]),
+                        0, NULL);
+    rg_admin__unref(q);
+}
+
+/* POST /cluster/breaker {service, op, epoch, node, recovery_ms}: a
+ * circuit-breaker command (control/breaker.c sends it from followers;
+ * the leader's own go straight to Raft). Answers {applied, state,
+ * version, prober}: applied false when the epoch was stale. */
+static void breaker(struct rg_areq *q)
+{
+    json_t *b = json_loadb(q->body, q->body_len, 0, NULL);
+    const char *svc = json_string_value(json_object_get(b, "service"));
+    enum rg_brk_op op =
+        rg_fsm_brk_op_from(json_string_value(json_object_get(b, "op")));
+    json_int_t e = json_integer_value(json_object_get(b, "epoch"));
+    json_int_t node = json_integer_value(json_object_get(b, "node"));
+    json_int_t rec = json_integer_value(json_object_get(b, "recovery_ms"));
+    char body[RG_FSM_BRK_BODY];
+    struct rg_cmd c;
+    int rv = -EINVAL;
+
+    const char *opname = json_string_value(json_object_get(b, "op"));
+
+    if (svc != NULL && e >= 0 && opname != NULL &&
+        strcmp(opname, "fail") == 0) {
+        json_int_t n = json_integer_value(json_object_get(b, "count"));
+        json_int_t th = json_integer_value(json_object_get(b, "threshold"));
+        json_int_t win = json_integer_value(json_object_get(b, "window_ms"));
+
+        rv = rg_cbc_report(svc, (uint64_t)e, (unsigned)(n > 0 ? n : 0),
+                           (unsigned)(th > 0 ? th : 0),
+                           (unsigned)(win > 0 ? win : 0),
+                           (unsigned)(rec > 0 ? rec : 0));
+        if (rv == -EAGAIN) {
+            rg_admin__not_proposed(q, "not the leader");
+        } else {
+            /* And the leader's committed state (it applied it), so the
+             * follower need not wait for the next heartbeat. */
+            struct rg_brt_slot *sl = rg_brt_at(rg_brt_find(svc, 0));
+            uint64_t w = sl != NULL ? atomic_load(&sl->word) : 0;
+            json_t *o = json_pack("{s:b,s:b}", "counted", rv >= 0, "opening",
+                                  rv == 1);
+
+            if (o != NULL && sl != NULL && !rg_brt_local_of(w)) {
+                json_object_set_new(o, "state",
+                                    json_string(rg_fsm_brk_state_name(
+                                        (enum rg_brk_state)
+                                            rg_brt_state_of(w))));
+                json_object_set_new(o, "version",
+                                    json_integer((json_int_t)
+                                                     rg_brt_epoch_of(w)));
+                json_object_set_new(
+                    o, "prober",
+                    json_integer((json_int_t)atomic_load(&sl->prober)));
+            }
+            rg_admin__reply(q, 200, o, 0, NULL);
+        }
+        json_decref(b);
+        return;
+    }
+    if (svc != NULL && op != 0 && e >= 0 && node >= 0 && rec >= 0)
+        rv = rg_fsm_breaker_cmd(&c, body, svc, op, (uint64_t)e,
+                                (uint64_t)node, (uint64_t)rec);
+    if (rv != 0) {
+        json_decref(b);
+        rg_admin__error(q, 400, "expected {\"service\", \"op\", \"epoch\", "
+                                "\"node\", \"recovery_ms\"}");
+        return;
+    }
+    rg_admin__ref(q);
+    rv = rg_raft_write(q->a->raft, &c, 1, on_breaker_written, q);
+    json_decref(b); /* the write copied svc */
+    if (rv != 0) {
+        rg_admin__unref(q);
+        change_failed(q, rv, "breaker");
+    }
+}
+
 /* /cluster/members/{id}[/promote] */
 static void member(struct rg_areq *q, const char *rest)
 {
@@ -596,6 +723,9 @@ int rg_admin__cluster(struct rg_areq *q)
     else if (strcmp(p, "/cluster/transfer") == 0 &&
              strcmp(q->method, "POST") == 0)
         transfer(q);
+    else if (strcmp(p, "/cluster/breaker") == 0 &&
+             strcmp(q->method, "POST") == 0)
+        breaker(q);
     else
         rg_admin__error(q, 404, "Not found");
     return 1;

@@ -100,6 +100,10 @@ struct rg_req {
                                    response: answer this error instead
                                    (RG_EPLUGIN, RG_ERESPBODY, -ENOMEM...) */
     int local_status;           /* a plugin's reply (rg_req_respond) */
+    int local_gw;               /* ... standing for the gateway's own
+                                   error (rg_req_respond_unavailable) */
+    int gw_status;              /* the gateway's own error reply, kept
+                                   when a plugin replaced it (0: none) */
     int plugin_err;             /* why a plugin failed (rg_req_fail), or 0:
                                    RG_EPLUGIN */
     const char *local_body;     /* its JSON body, arena memory */

@@ -34,6 +34,8 @@ static void reply(struct rg_conn *c, struct rg_req *r, const char *id,
     if (r != NULL) {
         r->status = status;
         r->local_reply = 1;
+        if (r->local_status == 0)
+            r->gw_status = status;
         if (r->started && rg_proxy_run_header(r) != 0)
             rg_log(RG_LOG_WARN,
                    "worker %u: request %s: a header_filter failed on a "

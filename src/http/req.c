@@ -434,7 +434,23 @@ enum rg_resp_source rg_resp_source(const struct rg_req *r)
 {
     if (!r->local_reply)
         return RG_RESP_UPSTREAM;
-    return r->local_status != 0 ? RG_RESP_PLUGIN : RG_RESP_GATEWAY;
+    return r->local_status != 0 && !r->local_gw ? RG_RESP_PLUGIN
+                                                : RG_RESP_GATEWAY;
+}
+
+int rg_req_respond_unavailable(struct rg_req *r, int status, const char *body,
+                               size_t len)
+{
+    int rv = rg_req_respond(r, status, body, len);
+
+    if (rv == 0)
+        r->local_gw = 1;
+    return rv;
+}
+
+int rg_req_gateway_status(const struct rg_req *r)
+{
+    return r->gw_status;
 }
 
 const char *rg_req_upstream_path(struct rg_req *r)

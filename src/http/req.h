@@ -201,6 +201,19 @@ enum rg_resp_source {
 };
 enum rg_resp_source rg_resp_source(const struct rg_req *r);
 
+/* rg_req_respond for a refusal that stands for the upstream being
+ * unavailable (the circuit breaker's): HEADER sees it as the gateway's
+ * own error (RG_RESP_GATEWAY), so proxy-cache's stale_if_error and
+ * fallback replace it as they replace a failed upstream's 502/503/504.
+ * ACCESS. */
+int rg_req_respond_unavailable(struct rg_req *r, int status, const char *body,
+                               size_t len) RG_MUST_CHECK;
+
+/* The status of the gateway's own error reply (a failed upstream:
+ * 502/503/504; or a malformed request), also when a plugin replaced it
+ * in HEADER (a stale cache entry); 0 when there was none. LOG. */
+int rg_req_gateway_status(const struct rg_req *r);
+
 /* The upstream's response header @name (any case; the first of
  * several) in *@len bytes, not NUL-terminated; and the @i-th header
  * (from 0: 0 with its name and value, -ENOENT past the end). HEADER and

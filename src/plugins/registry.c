@@ -7,7 +7,8 @@
 #include "plugins/jwks_watch.h"
 
 #define RG_PLUGINS(X)                                                          \
-    X(acl) X(authorization) X(cors) X(ip_restriction) X(jwt) X(key_auth)    \
+    X(acl) X(authorization) X(circuit_breaker) X(cors) X(ip_restriction)    \
+        X(jwt) X(key_auth)                                                   \
         X(proxy_cache) X(rate_limiting) X(request_size_limiting)             \
         X(request_transformer) X(request_validator) X(response_transformer)
 

@@ -124,13 +124,19 @@ class FeatureDetection(unittest.TestCase):
         self.assertIn('refused', b.skip)
         b = breaker.Breaker()
         b.ctl = lambda ctx, path: (200, b'{}')
-        b.setup(FakeCtx())
-        self.assertIn('no cb.flaky', b.skip)
-        b = breaker.Breaker()
-        b.ctl = lambda ctx, path: (200, b'{}')
-        b.setup(FakeCtx(status={'cb': {'flaky': {'state': 'closed',
-                                                 'version': 1}}}))
-        self.assertIsNone(b.skip)
+        ctx = FakeCtx()
+        b.setup(ctx)
+        self.assertIsNone(b.skip)       # judged over the run
+        ctx.sampler = type('S', (), {'get': lambda self: [
+            {'t': 1, 'node': 'n1', 'status': {'cb': {}}}]})()
+        ctx.faults = lambda: []
+        res = b.check(ctx, [])
+        self.assertEqual({r['verdict'] for r in res}, {'SKIPPED'})
+        self.assertIn('cb.flaky', res[0]['summary'])
+        ctx.sampler = type('S', (), {'get': lambda self: [
+            {'t': 1, 'node': 'n1', 'status': {'cb': {'flaky': {
+                'state': 'closed', 'version': 1}}}}]})()
+        self.assertNotIn('SKIPPED', {r['verdict'] for r in b.check(ctx, [])})
         b.skip = 'x'
         self.assertEqual({r['verdict'] for r in b.check(None, [])},
                          {'SKIPPED'})

@@ -12,8 +12,9 @@ checkers/breaker.py against the 10 Hz status samples (status.cb.flaky
 {state, version}): d1..d5.  The upstream's /_ctl/stats (requests that
 reached it, by status) is reported: the failures a dead upstream saw.
 
-Feature detection: the plugin write refused (unknown plugin, 400) or no
-status.cb.flaky after the first probes make every verdict SKIPPED.
+Feature detection: the plugin write refused (unknown plugin, 400), or no
+status sample with cb.flaky over the whole run, makes every verdict
+SKIPPED.
 """
 
 import json
@@ -99,10 +100,8 @@ class Breaker:
                     break
                 if ctx.stop.wait(0.1):
                     return
-        sts = [ctx.status(n) for n in ctx.nodes]
-        if not any(bc.cb_of(s, SERVICE) for s in sts):
-            self.skip = ('GET /status has no cb.%s {state, version}: no '
-                         'replicated breaker in this binary' % SERVICE)
+        # status.cb.flaky may appear only with the first transition: its
+        # absence is judged over the whole run, in check()
 
     def probe(self, ctx, w):
         node = ctx.nodes[w % len(ctx.nodes)]
@@ -172,7 +171,13 @@ class Breaker:
             return common.skipped(CHECKS, self.skip)
         evs = common.events_of(history)
         probes = [ev for ev in evs if ev.get('wl') == self.name]
-        out = bc.check_all(common.load_samples(ctx), ctx.faults(),
+        samples = common.load_samples(ctx)
+        if not bc.has_field(samples, SERVICE):
+            return common.skipped(CHECKS, 'no GET /status sample had cb.%s '
+                                  '{state, version} over the run: no '
+                                  'replicated breaker state in this binary'
+                                  % SERVICE)
+        out = bc.check_all(samples, ctx.faults(),
                            self.cycles, probes, [n.name for n in ctx.nodes],
                            SERVICE, self.config['window'],
                            self.config['recovery_timeout'], self.t_cb_s)

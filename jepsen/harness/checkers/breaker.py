@@ -165,7 +165,7 @@ def check_convergence(ser, faults, t_cb_s=5.0, t_end=None,
                 'no breaker state sampled', 'witness': None}
     return {'name': name, 'verdict': 'FAIL' if bad else 'PASS',
             'summary': '%d transitions/heals, max %.2f s, p95 %.2f s (bound '
-                       '%.0f s); %d too close to the end' % (
+                       '%g s); %d too close to the end' % (
                            len(events), mx, p95, t_cb_s, skipped),
             'witness': bad[:10] or None}
 

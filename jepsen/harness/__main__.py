@@ -450,7 +450,8 @@ def invert_expected(checks, names, may, why, any_of=None):
     lacks the feature the control exercises: nothing to judge)."""
     out = []
     for group, members in (any_of or {}).items():
-        got = [c for c in checks if c['name'] in members]
+        got = [c for c in checks if c['name'] in members or
+               set(c.get('covers') or ()) & set(members)]
         seen = [c for c in got if c['verdict'] == 'FAIL']
         if got and all(c['verdict'] == 'SKIPPED' for c in got):
             verdict, summ = 'SKIPPED', got[0].get('summary', '')
@@ -469,7 +470,7 @@ def invert_expected(checks, names, may, why, any_of=None):
                     if seen else None})
     grouped = {n for ms in (any_of or {}).values() for n in ms}
     for c in checks:
-        if c['name'] in grouped:
+        if c['name'] in grouped or set(c.get('covers') or ()) & grouped:
             out.append(dict(c, verdict='INFO', witness=None,
                             summary='(judged in negative-control) %s: %s' % (
                                 c['verdict'], c.get('summary', ''))))

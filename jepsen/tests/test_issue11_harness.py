@@ -109,8 +109,12 @@ class FeatureDetection(unittest.TestCase):
         q.setup(FakeCtx())
         self.assertIn('X-Raftgate-Quota', q.skip)
         res = q.check(None, [])
-        self.assertEqual({r['verdict'] for r in res}, {'SKIPPED'})
-        self.assertEqual(len(res), 4)
+        self.assertEqual([r['verdict'] for r in res], ['SKIPPED'])
+        self.assertEqual(len(res[0]['covers']), 4)
+        # a negative control over a skipped workload is SKIPPED, not PASS
+        out = hm.invert_expected(res, (), (), [], ANY)
+        self.assertEqual(out[0]['name'], 'negative-control/quota')
+        self.assertEqual(out[0]['verdict'], 'SKIPPED')
 
     def test_quota_runs_with_feature(self):
         q = quota.Quota()

@@ -32,6 +32,7 @@ TIMEOUT = 1.0
 CHECKS = ['d1/breaker-converged', 'd2/breaker-version-monotonic',
           'd3/breaker-one-sequence', 'd4/breaker-liveness',
           'd5/breaker-fast-503']
+LABEL = 'd/breaker (d1-d5)'
 CONFIG = {'failure_threshold': 5, 'recovery_timeout': 2,
           'half_open_requests': 3, 'window': 10}
 
@@ -168,7 +169,7 @@ class Breaker:
 
     def check(self, ctx, history):
         if self.skip:
-            return common.skipped(CHECKS, self.skip)
+            return common.skipped(CHECKS, self.skip, LABEL)
         evs = common.events_of(history)
         probes = [ev for ev in evs if ev.get('wl') == self.name]
         samples = common.load_samples(ctx)
@@ -176,7 +177,7 @@ class Breaker:
             return common.skipped(CHECKS, 'no GET /status sample had cb.%s '
                                   '{state, version} over the run: no '
                                   'replicated breaker state in this binary'
-                                  % SERVICE)
+                                  % SERVICE, LABEL)
         out = bc.check_all(samples, ctx.faults(),
                            self.cycles, probes, [n.name for n in ctx.nodes],
                            SERVICE, self.config['window'],

@@ -161,11 +161,17 @@ def events_of(history):
     return list(history)
 
 
-def skipped(names, reason):
-    """SKIPPED verdicts (never PASS) for checks whose feature the running
-    binary lacks."""
-    return [{'name': n, 'verdict': 'SKIPPED', 'summary': reason,
-             'witness': None} for n in names]
+def skipped(names, reason, label=None):
+    """One SKIPPED verdict (never PASS) for the checks @names whose feature
+    the running binary lacks: named @label (default: the checks' common
+    prefix and their list), with 'covers' listing them, so a negative
+    control over one of them sees it skipped."""
+    if label is None:
+        label = names[0] if len(names) == 1 else '%s (%s)' % (
+            names[0].split('/')[0][0], ' '.join(n.split('/')[0]
+                                                for n in names))
+    return [{'name': label, 'verdict': 'SKIPPED', 'summary': reason,
+             'witness': None, 'covers': list(names)}]
 
 
 def load_samples(ctx):

@@ -126,7 +126,7 @@ class Quota:
 
     def check(self, ctx, history):
         if self.skip:
-            return common.skipped(CHECKS, self.skip)
+            return common.skipped(CHECKS, self.skip, 'c/quota (c1-c4)')
         evs = common.events_of(history)
         samples = common.load_samples(ctx)
         out = qc.check_all(evs, samples, ctx.faults(),

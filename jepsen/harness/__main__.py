@@ -374,12 +374,20 @@ def start_consul(run_store):
                          stdout=subprocess.PIPE, stdin=subprocess.DEVNULL,
                          stderr=open(os.path.join(run_store, 'consul.log'),
                                      'wb'), text=True)
-    got = []
-    t = threading.Thread(target=lambda: got.append(p.stdout.readline()),
-                         daemon=True)
-    t.start()
-    t.join(5)
-    if got and got[0].strip() == 'ready':
+    got = threading.Event()
+
+    def read():
+        for _ in range(100):            # a few log lines may come first
+            line = p.stdout.readline()
+            if not line:
+                return
+            if line.strip() == 'ready':
+                got.set()
+                break
+        for _ in iter(p.stdout.readline, ''):
+            pass                        # keep the pipe drained
+    threading.Thread(target=read, daemon=True).start()
+    if got.wait(5):
         log('consul stand-in (%s) at %s:%d' % ((src,) + ctx_mod.CONSUL))
         return p, None
     p.terminate()

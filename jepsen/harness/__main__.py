@@ -338,6 +338,10 @@ def test_build(binary):
                           re.M))
 
 
+CONSUL_YAML = ('consul:\n  address: "http://%s:%d"\n  wait: 2s\n'
+               % ctx_mod.CONSUL)
+
+
 def accepts(binary, args):
     """Does @binary take the options @args?  `raftgate ARGS -v` prints the
     version and exits 0 when it knows them, and exits 2 with
@@ -352,9 +356,12 @@ def accepts(binary, args):
 
 
 def consul_standin():
-    """The Consul stand-in's command: the project's tests/consul_standin.py
-    when it exists, else the harness's minimal fakes/consul.py (same
-    CLI)."""
+    """The Consul stand-in's command: $RGJ_CONSUL_STANDIN if set, else the
+    project's tests/consul_standin.py when it exists, else the harness's
+    minimal fakes/consul.py (same CLI)."""
+    env = os.environ.get('RGJ_CONSUL_STANDIN')   # another checkout's
+    if env:
+        return ['/usr/bin/python3', env], env
     real = os.path.join(TOP, 'tests', 'consul_standin.py')
     if os.path.exists(real):
         return ['/usr/bin/python3', real], 'tests/consul_standin.py'
@@ -531,15 +538,20 @@ def run_test(name, spec, args, topo, caps, binary, run_store):
                       test=name)
     ctx.caps = caps
     node_args = list(spec.get('node_args', ()))
+    extra_yaml = ''
     if caps.get('consul'):
         node_args += ['--consul', 'http://%s:%d' % ctx_mod.CONSUL]
+        # short blocking queries, so a node cut off from Consul notices
+        # within seconds (default wait 60 s: a 10 s cut would go unseen)
+        extra_yaml = CONSUL_YAML
     rates = {}
     if spec.get('skew'):
         rates[ctx.rng.choice(nodes).name] = ctx.rng.choice([0.9, 1.1])
     cluster = procs.Cluster(topo, nodes, store, binary,
                             faketime=spec.get('faketime', False),
                             tmpfs_mb=spec.get('tmpfs', 0), log=log,
-                            rates=rates, args=node_args)
+                            rates=rates, args=node_args,
+                            extra_yaml=extra_yaml)
     ctx.procs = cluster
     smp = None
     nem = nem_mod.Nemesis(ctx, topo, cluster, caps, log=log)

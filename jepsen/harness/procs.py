@@ -83,7 +83,8 @@ class NodeProc:
 
 class Cluster:
     def __init__(self, topo, nodes, store, binary, faketime=False,
-                 tmpfs_mb=0, log=print, rates=None, args=()):
+                 tmpfs_mb=0, log=print, rates=None, args=(),
+                 extra_yaml=''):
         self.topo = topo
         self.nodes = nodes
         self.store = store
@@ -104,7 +105,7 @@ class Cluster:
                              'size=%dm' % tmpfs_mb, 'rgjtmpfs', np_.data])
                 topo.record_mount(np_.data)
             with open(np_.config, 'w') as fh:
-                fh.write(node_yaml(n, nodes, np_.data))
+                fh.write(node_yaml(n, nodes, np_.data) + extra_yaml)
             if faketime:
                 with open(np_.skew, 'w') as fh:
                     fh.write('+0 x%s\n' % np_.rate)

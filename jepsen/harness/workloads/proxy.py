@@ -93,6 +93,36 @@ CONSUL_GATES = {'healthy': 0.999, 'majority-side': 0.95,
                 'minority-side': 0.95}
 
 
+def watch_states(samples, faults):
+    """For each isolate-from-consul fault: did the cut node's Consul
+    watch (GET /status consul[].state) leave 'ok' during the cut, and how
+    soon (the fault was felt while routing went on from the last good
+    answer): ['n2 watch stale after 3.1 s', ...]."""
+    out = []
+    for f in faults:
+        if 'consul' not in str(f.get('kind', '')):
+            continue
+        v = f.get('value') or {}
+        t0 = v.get('t_apply', f['start'])
+        t1 = f.get('end') or float('inf')
+        for node in v.get('consul_cut') or f.get('nodes') or []:
+            first = None
+            for s in samples:
+                if s.get('node') != node or not (t0 <= s['t'] <= t1):
+                    continue
+                ws = (s.get('status') or {}).get('consul') or []
+                bad = [w.get('state') for w in ws if isinstance(w, dict)
+                       and w.get('state') not in (None, 'ok')]
+                if bad:
+                    first = (s['t'], bad[0])
+                    break
+            out.append('%s watch %s' % (node, 'never left ok' if first is
+                                        None else '%s after %.1f s' % (
+                                            first[1],
+                                            (first[0] - t0) / 1e9)))
+    return out
+
+
 class ProxyConsul(Proxy):
     """(e) The proxy workload's Consul variant: service jconsul's host is
     echo.service.consul, which each node resolves through the Consul
@@ -175,9 +205,13 @@ class ProxyConsul(Proxy):
                      'summary': 'setup: ' + self.setup_error,
                      'witness': None}]
         evs = common.events_of(history)
-        out = [avail.check(evs, ctx.faults(), [n.name for n in ctx.nodes],
+        faults = ctx.faults()
+        out = [avail.check(evs, faults, [n.name for n in ctx.nodes],
                            election_timeout_s=self.election_timeout_s,
                            name=name, gates=CONSUL_GATES, wl=self.name)]
+        seen = watch_states(common.load_samples(ctx), faults)
+        if seen:
+            out[0]['summary'] += '; cut from Consul: ' + ', '.join(seen)
         n = sum(1 for ev in evs if ev.get('wl') == self.name and
                 ev.get('type') == 'invoke')
         return common.rate_guard(out, n, self.t_run[1] - self.t_run[0],

@@ -55,8 +55,10 @@ SMOKE = {
         ('partition:isolate-leader', 10, 8),
         ('partition:isolate-follower', 10, 8),
         ('partition:bridge-leader', 10, 8),
-        # a follower instead while the binary has no Consul discovery
-        ('partition:isolate-from-consul', 10, 8)]),
+        # a follower instead while the binary has no Consul discovery;
+        # 14 s: a watch turns stale when a query gets no answer for its
+        # wait + 10 s (12 s here), so the node routes on from a stale answer
+        ('partition:isolate-from-consul', 14, 8)]),
     'kill': dict(main=70, final_kill_all=True, schedule=[
         ('kill:leader', 6, 8), ('kill:follower', 6, 8), ('kill:all', 6, 8)]),
     'pause': dict(main=60, schedule=[

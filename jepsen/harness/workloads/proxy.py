@@ -94,10 +94,11 @@ CONSUL_GATES = {'healthy': 0.999, 'majority-side': 0.95,
 
 
 def watch_states(samples, faults):
-    """For each isolate-from-consul fault: did the cut node's Consul
-    watch (GET /status consul[].state) leave 'ok' during the cut, and how
-    soon (the fault was felt while routing went on from the last good
-    answer): ['n2 watch stale after 3.1 s', ...]."""
+    """For each isolate-from-consul fault: how the cut node's Consul watch
+    (GET /status consul[]: state, since_ms = since its last good answer)
+    felt the cut: the longest time without an answer and when it turned
+    stale, if it did, while routing went on from the last good answer:
+    ['n1 watch: no answer for 13.9 s, stale after 12.1 s', ...]."""
     out = []
     for f in faults:
         if 'consul' not in str(f.get('kind', '')):
@@ -106,20 +107,21 @@ def watch_states(samples, faults):
         t0 = v.get('t_apply', f['start'])
         t1 = f.get('end') or float('inf')
         for node in v.get('consul_cut') or f.get('nodes') or []:
-            first = None
+            stale = None
+            longest = 0
             for s in samples:
                 if s.get('node') != node or not (t0 <= s['t'] <= t1):
                     continue
-                ws = (s.get('status') or {}).get('consul') or []
-                bad = [w.get('state') for w in ws if isinstance(w, dict)
-                       and w.get('state') not in (None, 'ok')]
-                if bad:
-                    first = (s['t'], bad[0])
-                    break
-            out.append('%s watch %s' % (node, 'never left ok' if first is
-                                        None else '%s after %.1f s' % (
-                                            first[1],
-                                            (first[0] - t0) / 1e9)))
+                for w in (s.get('status') or {}).get('consul') or []:
+                    if not isinstance(w, dict):
+                        continue
+                    if isinstance(w.get('since_ms'), (int, float)):
+                        longest = max(longest, w['since_ms'])
+                    if stale is None and w.get('state') not in (None, 'ok'):
+                        stale = (s['t'], w.get('state'))
+            out.append('%s watch: no answer for %.1f s, %s' % (
+                node, longest / 1000.0, 'never stale' if stale is None else
+                '%s after %.1f s' % (stale[1], (stale[0] - t0) / 1e9)))
     return out
 
 

@@ -344,6 +344,33 @@ CONSUL_YAML = ('consul:\n  address: "http://%s:%d"\n  wait: 2s\n'
                % ctx_mod.CONSUL)
 
 
+# the quota hooks' node config (JEPSEN.md 4.2: D = 500 ms for the suite;
+# the X-Raftgate-Quota header is a debug switch of the node)
+QUOTA_RAFT = '  quota_lease_ms: 500\n  quota_debug_header: true\n'
+
+
+def accepts_config(binary, raft_extra, store):
+    """Does @binary load a node config whose raft section has
+    @raft_extra?  (`raftgate -t -c FILE`: unknown keys are errors.)"""
+    d = os.path.join(store, '.config-probe')
+    os.makedirs(os.path.join(d, 'n1', 'data'), exist_ok=True)
+    with open(os.path.join(d, 'seed.yml'), 'w') as fh:
+        fh.write(procs.SEED)
+    n = ctx_mod.Node(1)
+    cfg = os.path.join(d, 'n1', 'raftgate.yml')
+    with open(cfg, 'w') as fh:
+        fh.write(procs.node_yaml(n, [n], os.path.join(d, 'n1', 'data'),
+                                 raft_extra))
+    try:
+        r = subprocess.run([binary, '-t', '-c', cfg], capture_output=True,
+                           text=True, timeout=10)
+        return r.returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
 def accepts(binary, args):
     """Does @binary take the options @args?  `raftgate ARGS -v` prints the
     version and exits 0 when it knows them, and exits 2 with
@@ -541,6 +568,7 @@ def run_test(name, spec, args, topo, caps, binary, run_store):
     ctx.caps = caps
     node_args = list(spec.get('node_args', ()))
     extra_yaml = ''
+    raft_extra = QUOTA_RAFT if caps.get('quota_hooks') else ''
     if caps.get('consul'):
         node_args += ['--consul', 'http://%s:%d' % ctx_mod.CONSUL]
         # short blocking queries, so a node cut off from Consul notices
@@ -553,7 +581,7 @@ def run_test(name, spec, args, topo, caps, binary, run_store):
                             faketime=spec.get('faketime', False),
                             tmpfs_mb=spec.get('tmpfs', 0), log=log,
                             rates=rates, args=node_args,
-                            extra_yaml=extra_yaml)
+                            extra_yaml=extra_yaml, raft_extra=raft_extra)
     ctx.procs = cluster
     smp = None
     nem = nem_mod.Nemesis(ctx, topo, cluster, caps, log=log)
@@ -748,6 +776,7 @@ def main(argv):
             binary, ['--unsafe-lease-reclaim-early'])
         caps['consul'] = accepts(binary, ['--consul', 'http://%s:%d' %
                                           ctx_mod.CONSUL])
+        caps['quota_hooks'] = accepts_config(binary, QUOTA_RAFT, run_store)
         if not caps['consul']:
             caps['consul_why'] = ('no Consul discovery in this binary (it '
                                   'refuses --consul)')

@@ -126,6 +126,29 @@ class Breaker(unittest.TestCase):
         r = self.run_all(smp, prb=probes(smp, lat=80 * MS))
         self.assertEqual(r['d5']['verdict'], 'FAIL', r['d5'])
 
+    def test_local_breaker_versions_are_left_out(self):
+        # n3 cut off runs its own breaker (local: true) with versions of
+        # its own that collide with the replicated ones, then rejoins
+        smp = timeline(CHANGES)
+        for s in smp:
+            if s['node'] == 'n3' and 5 * S <= s['t'] < 12 * S:
+                v = 2 + int((s['t'] - 5 * S) // S)
+                s['status']['cb'][SVC] = {'state': 'open' if v % 2 else
+                                          'closed', 'version': v + 3,
+                                          'local': True}
+        cut = [{'kind': 'isolate-follower', 'start': 5 * S,
+                'end': 12 * S, 'nodes': NODES,
+                'value': {'t_apply': 5 * S, 'minority': ['n3']}}]
+        r = self.run_all(smp, faults=cut)
+        for k in ('d1', 'd2', 'd3', 'd4'):
+            self.assertEqual(r[k]['verdict'], 'PASS', r[k])
+        # the same samples without the flag are a rollback and a conflict
+        for s in smp:
+            s['status']['cb'][SVC].pop('local', None)
+        r = self.run_all(smp, faults=cut)
+        self.assertEqual(r['d2']['verdict'], 'FAIL')
+        self.assertEqual(r['d3']['verdict'], 'FAIL')
+
     def test_no_field(self):
         smp = [{'t': 0, 'node': 'n1', 'status': {'ready': True}}]
         self.assertFalse(breaker.has_field(smp, SVC))

@@ -9,6 +9,10 @@ Inputs:
   probes   history events of workload 'breaker' (invoke + completion with
            http, 'up' true when the answer came from the upstream, node).
 
+Samples whose breaker says local: true (the node's own breaker: policy
+local, or cut off from the leader) number their own versions: d1-d3 leave
+them out, d4 and d5 judge what each node enforced.
+
 d1 convergence: after each transition (the first sample of a new version
    anywhere) and each heal, every node that is live and connected through
    [e, e + T_cb] reports a version at least as high within T_cb.
@@ -30,21 +34,26 @@ NS = 1_000_000_000
 
 
 def cb_of(status, service):
+    """(state, version, local) of @service's breaker in a status, or None.
+    local: the node's own breaker (policy local, or cut off from the
+    leader): its versions are not the replicated sequence."""
     if not status:
         return None
     cb = (status.get('cb') or {}).get(service)
     if not isinstance(cb, dict) or cb.get('version') is None:
         return None
-    return cb.get('state'), cb.get('version')
+    return cb.get('state'), cb.get('version'), bool(cb.get('local'))
 
 
-def series(samples, service):
-    """node -> [(t, incarnation, state, version)] in time order."""
+def series(samples, service, replicated=True):
+    """node -> [(t, incarnation, state, version)] in time order; with
+    @replicated only the samples of the replicated breaker (not local),
+    else all of them."""
     out = {}
     for s in sorted(samples, key=lambda s: s['t']):
         st = s.get('status')
         v = cb_of(st, service)
-        if v is None:
+        if v is None or (replicated and v[2]):
             continue
         out.setdefault(s['node'], []).append((s['t'], st.get('incarnation'),
                                               v[0], v[1]))
@@ -190,12 +199,11 @@ def check_liveness(ser, cycles, faults, nodes, window_s, recovery_s,
         judged += 1
         t_open = next((t for t, n, s, v in states if f0 <= t <= f0 + ob and
                        s == 'open'), None)
-        # closed again at a later version than the open one, on a live node
-        v_open = next((v for t, n, s, v in states if t == t_open and
-                       s == 'open'), None) if t_open is not None else None
+        # closed again on a live node after the recovery (and the open);
+        # no version order: a local breaker's versions are its own
         t_close = next((t for t, n, s, v in states if h <= t <= h + cb and
                         s == 'closed' and n in live and
-                        (v_open is None or v > v_open)), None)
+                        (t_open is None or t >= t_open)), None)
         parts.append('open +%s close +%s' % (
             '-' if t_open is None else '%.1f' % ((t_open - f0) / NS),
             '-' if t_close is None else '%.1f' % ((t_close - h) / NS)))
@@ -265,8 +273,13 @@ def check_fast_refusal(ser, probes, fast_ms=50.0, slow_share=0.05,
 
 def check_all(samples, faults, cycles, probes, nodes, service, window_s,
               recovery_s, t_cb_s=5.0):
-    ser = series(samples, service)
-    return [check_convergence(ser, faults, t_cb_s),
-            check_monotonic(ser), check_sequence(ser),
-            check_liveness(ser, cycles, faults, nodes, window_s, recovery_s),
-            check_fast_refusal(ser, probes)]
+    """d1-d3 on the replicated breaker's samples (a node's local breaker,
+    status local: true, numbers its own versions); d4 and d5 on what each
+    node enforced, local or not."""
+    rep = series(samples, service)
+    every = series(samples, service, replicated=False)
+    return [check_convergence(rep, faults, t_cb_s),
+            check_monotonic(rep), check_sequence(rep),
+            check_liveness(every, cycles, faults, nodes, window_s,
+                           recovery_s),
+            check_fast_refusal(every, probes)]

@@ -119,6 +119,15 @@ class Breaker(unittest.TestCase):
         smp = timeline(CHANGES[:2] + [(8 * S + 500 * MS, 'open', 4)])
         self.assertEqual(self.run_all(smp)['d4']['verdict'], 'FAIL')
 
+    def test_cycle_past_the_end_is_not_judged(self):
+        # probes stop 1 s after the recovery: no half-open trial can close
+        smp = timeline(CHANGES[:2] + [(8 * S + 500 * MS, 'open', 4)])
+        prb = [e for e in probes(smp) if e['t'] < 10 * S + 500 * MS]
+        r = self.run_all(smp, prb=prb)
+        self.assertEqual(r['d4']['verdict'], 'UNKNOWN', r['d4'])
+        r = self.run_all(smp)
+        self.assertEqual(r['d4']['verdict'], 'FAIL', r['d4'])
+
     def test_passthrough_while_open_fails(self):
         smp = timeline(CHANGES)
         r = self.run_all(smp, prb=probes(smp, http_open=500, up_open=True))

@@ -180,12 +180,16 @@ def check_convergence(ser, faults, t_cb_s=5.0, t_end=None,
 
 
 def check_liveness(ser, cycles, faults, nodes, window_s, recovery_s,
-                   name='d4/breaker-liveness'):
+                   name='d4/breaker-liveness', t_end=None):
+    """@t_end: when the probe traffic ended (a breaker closes only through
+    half-open trials, so a cycle whose bounds pass the end is not
+    judged)."""
     states = sorted((t, node, state, ver) for node, lst in ser.items()
                     for t, _, state, ver in lst)
     bad = []
     parts = []
     judged = 0
+    late = 0
     for c in cycles:
         f0, h = c['fail'], c.get('heal')
         if h is None:
@@ -193,6 +197,9 @@ def check_liveness(ser, cycles, faults, nodes, window_s, recovery_s,
         burst = (h - f0) / NS
         ob = int((min(window_s, burst) + 1.0) * NS)
         cb = int((recovery_s + 2.0) * NS)
+        if t_end is not None and h + cb > t_end:
+            late += 1
+            continue
         live = [n for n in nodes if not excused(faults, n, f0, h + cb)]
         if len(live) * 2 <= len(nodes):
             continue
@@ -218,7 +225,8 @@ def check_liveness(ser, cycles, faults, nodes, window_s, recovery_s,
                 'summary': 'no failure cycle judged (%d cycles)' %
                 len(cycles), 'witness': None}
     return {'name': name, 'verdict': 'FAIL' if bad else 'PASS',
-            'summary': '%d cycles: %s' % (judged, ', '.join(parts))[:300],
+            'summary': ('%d cycles: %s' % (judged, ', '.join(parts)))[:300] +
+            ('; %d too close to the end' % late if late else ''),
             'witness': bad or None}
 
 
@@ -278,8 +286,10 @@ def check_all(samples, faults, cycles, probes, nodes, service, window_s,
     node enforced, local or not."""
     rep = series(samples, service)
     every = series(samples, service, replicated=False)
+    t_end = max((ev['t'] for ev in probes if ev.get('type') != 'invoke'),
+                default=None)
     return [check_convergence(rep, faults, t_cb_s),
             check_monotonic(rep), check_sequence(rep),
             check_liveness(every, cycles, faults, nodes, window_s,
-                           recovery_s),
+                           recovery_s, t_end=t_end),
             check_fast_refusal(every, probes)]

@@ -38,6 +38,14 @@ TOP = os.path.dirname(os.path.dirname(HERE))
 NEG_LOCAL_READS = dict(node_args=['--unsafe-local-admin-reads'],
                        expect_fail=['a/linearizable-admin'],
                        may_fail=['a/version-order', 'b/no-lost-acked-writes'])
+# --unsafe-lease-reclaim-early: a node hands its unused lease tokens back
+# to the ledger and keeps spending them, so the cluster over-admits; the
+# quota checker must see it in c1 (envelope) or c2 (per-window sum): one
+# of them failing makes negative-control/quota PASS, neither a FAIL.
+NEG_LEASE = dict(node_args=['--unsafe-lease-reclaim-early'],
+                 expect_any_fail={'quota': ['c1/quota-envelope',
+                                            'c2/quota-accounting']},
+                 may_fail=['c3/minority-stops', 'c4/quota-utilization'])
 
 # each test: main phase seconds, schedule (op, hold s, heal s; hold None
 # = permanent), node options.  All workloads run in every test.
@@ -47,7 +55,10 @@ SMOKE = {
         ('partition:isolate-leader', 10, 8),
         ('partition:isolate-follower', 10, 8),
         ('partition:bridge-leader', 10, 8),
-        ('partition:isolate-follower', 10, 8)]),
+        # a follower instead while the binary has no Consul discovery;
+        # 14 s: a watch turns stale when a query gets no answer for its
+        # wait + 10 s (12 s here), so the node routes on from a stale answer
+        ('partition:isolate-from-consul', 14, 8)]),
     'kill': dict(main=70, final_kill_all=True, schedule=[
         ('kill:leader', 6, 8), ('kill:follower', 6, 8), ('kill:all', 6, 8)]),
     'pause': dict(main=60, schedule=[
@@ -63,12 +74,18 @@ SMOKE = {
     # skipped unless RAFTGATE_BIN is a test build
     'neg-local-reads': dict(NEG_LOCAL_READS, main=20, schedule=[
         ('partition:isolate-leader', 10, 8)]),
+    # skipped unless the binary is a test build taking the switch
+    'neg-lease-reclaim': dict(NEG_LEASE, main=20, schedule=[
+        ('partition:isolate-follower', 8, 6)]),
 }
 
 NEGATIVE = {
     'neg-local-reads': dict(NEG_LOCAL_READS, main=40, schedule=[
         ('partition:isolate-leader', 10, 8),
         ('partition:isolate-leader', 10, 8)]),
+    'neg-lease-reclaim': dict(NEG_LEASE, main=40, schedule=[
+        ('partition:isolate-follower', 8, 6),
+        ('partition:isolate-leader', 8, 6)]),
 }
 
 
@@ -87,7 +104,8 @@ EXTENDED = {
     'baseline': dict(main=120, schedule=[]),
     'partition': dict(main=300, schedule=_cycle(
         ['partition:isolate-leader', 'partition:isolate-follower',
-         'partition:bridge-leader', 'partition:bridge-follower'], 10, 8, 300)),
+         'partition:bridge-leader', 'partition:bridge-follower',
+         'partition:isolate-from-consul'], 10, 8, 300)),
     'kill': dict(main=300, final_kill_all=True, schedule=_cycle(
         ['kill:leader', 'kill:follower', 'kill:all'], 7, 8, 300)),
     'pause': dict(main=300, schedule=_cycle(
@@ -118,12 +136,16 @@ NEEDS = {'partition': ['nft'], 'clock': ['faketime'],
          'freeze': ['freezer'],
          'partition+kill': ['nft'], 'partition+pause': ['nft'],
          'neg-local-reads': ['nft', 'test_build'],
+         'neg-lease-reclaim': ['nft', 'test_build', 'unsafe_lease_reclaim'],
          'packet+kill': ['nft_numgen', 'nfqueue']}
 
 # what a missing capability means, for the SKIPPED line
 REMEDY = {'test_build': 'test_build (RAFTGATE_BIN is not a test build: '
                         'configure --enable-failpoints)',
-          'freezer': 'freezer (no writable /sys/fs/cgroup/freezer)'}
+          'freezer': 'freezer (no writable /sys/fs/cgroup/freezer)',
+          'unsafe_lease_reclaim': 'unsafe_lease_reclaim (the binary '
+                                  'refuses --unsafe-lease-reclaim-early: no '
+                                  'cluster leases yet)'}
 
 T0 = time.monotonic()
 
@@ -318,6 +340,100 @@ def test_build(binary):
                           re.M))
 
 
+CONSUL_YAML = ('consul:\n  address: "http://%s:%d"\n  wait: 2s\n'
+               % ctx_mod.CONSUL)
+
+
+# the quota hooks' node config (JEPSEN.md 4.2: D = 500 ms for the suite;
+# the X-Raftgate-Quota header is a debug switch of the node)
+QUOTA_RAFT = '  quota_lease_ms: 500\n  quota_debug_header: true\n'
+
+
+def accepts_config(binary, raft_extra, store):
+    """Does @binary load a node config whose raft section has
+    @raft_extra?  (`raftgate -t -c FILE`: unknown keys are errors.)"""
+    d = os.path.join(store, '.config-probe')
+    os.makedirs(os.path.join(d, 'n1', 'data'), exist_ok=True)
+    with open(os.path.join(d, 'seed.yml'), 'w') as fh:
+        fh.write(procs.SEED)
+    n = ctx_mod.Node(1)
+    cfg = os.path.join(d, 'n1', 'raftgate.yml')
+    with open(cfg, 'w') as fh:
+        fh.write(procs.node_yaml(n, [n], os.path.join(d, 'n1', 'data'),
+                                 raft_extra))
+    try:
+        r = subprocess.run([binary, '-t', '-c', cfg], capture_output=True,
+                           text=True, timeout=10)
+        return r.returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def accepts(binary, args):
+    """Does @binary take the options @args?  `raftgate ARGS -v` prints the
+    version and exits 0 when it knows them, and exits 2 with
+    "unrecognized option" when it does not (getopt reads them in order,
+    before -v acts)."""
+    try:
+        r = subprocess.run([binary] + list(args) + ['-v'],
+                           capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return r.returncode == 0 and 'unrecognized' not in r.stderr
+
+
+def consul_standin():
+    """The Consul stand-in's command: $RGJ_CONSUL_STANDIN if set, else the
+    project's tests/consul_standin.py when it exists, else the harness's
+    minimal fakes/consul.py (same CLI)."""
+    env = os.environ.get('RGJ_CONSUL_STANDIN')   # another checkout's
+    if env:
+        return ['/usr/bin/python3', env], env
+    real = os.path.join(TOP, 'tests', 'consul_standin.py')
+    if os.path.exists(real):
+        return ['/usr/bin/python3', real], 'tests/consul_standin.py'
+    return ['/usr/bin/python3', '-m', 'harness.fakes.consul'], \
+        'harness/fakes/consul.py'
+
+
+def start_consul(run_store):
+    """Start the stand-in at CONSUL with service echo on the fake
+    upstreams; wait for its `ready` line (5 s).  (Popen, None) or (None,
+    why)."""
+    cmd, src = consul_standin()
+    svc = 'echo=' + ','.join('e%d@%s:%d' % (k + 1, h, p) for k, (h, p) in
+                             enumerate(ctx_mod.UPSTREAMS))
+    cmd = cmd + ['--listen', '%s:%d' % ctx_mod.CONSUL, '--service', svc]
+    p = subprocess.Popen(cmd, cwd=os.path.dirname(HERE),
+                         stdout=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                         stderr=open(os.path.join(run_store, 'consul.log'),
+                                     'wb'), text=True)
+    got = threading.Event()
+
+    def read():
+        for _ in range(100):            # a few log lines may come first
+            line = p.stdout.readline()
+            if not line:
+                return
+            if line.strip() == 'ready':
+                got.set()
+                break
+        for _ in iter(p.stdout.readline, ''):
+            pass                        # keep the pipe drained
+    threading.Thread(target=read, daemon=True).start()
+    if got.wait(5):
+        log('consul stand-in (%s) at %s:%d' % ((src,) + ctx_mod.CONSUL))
+        return p, None
+    p.terminate()
+    try:
+        p.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        p.kill()
+    return None, 'the Consul stand-in (%s) did not print ready' % src
+
+
 def probe_caps(topo, store):
     caps = {'netns': True}
     r = topo.exec_in(1, ['nft', '-f', '-'], input=(
@@ -367,14 +483,42 @@ def wait_ready(ctx, cluster, timeout):
     return False
 
 
-def invert_expected(checks, names, may, why):
+def invert_expected(checks, names, may, why, any_of=None):
     """A negative control: each check in @names must FAIL (the suite saw
     the violation the unsafe switch causes); it becomes a PASS named
     negative-control/<name>, and a FAIL when it did not fail.  A check in
     @may keeps its name with verdict INFO (listed, not counted) and its
-    finding in the summary."""
+    finding in the summary.  @any_of {group: [names]}: one line
+    negative-control/<group>, PASS when at least one of the names FAILed,
+    FAIL when none did, SKIPPED when all of them were SKIPPED (the binary
+    lacks the feature the control exercises: nothing to judge)."""
     out = []
+    for group, members in (any_of or {}).items():
+        got = [c for c in checks if c['name'] in members or
+               set(c.get('covers') or ()) & set(members)]
+        seen = [c for c in got if c['verdict'] == 'FAIL']
+        if got and all(c['verdict'] == 'SKIPPED' for c in got):
+            verdict, summ = 'SKIPPED', got[0].get('summary', '')
+        elif seen:
+            verdict = 'PASS'
+            summ = 'violation found with %s by %s: %s' % (
+                ' '.join(why), ', '.join(c['name'] for c in seen),
+                seen[0].get('summary', ''))
+        else:
+            verdict = 'FAIL'
+            summ = 'violation NOT found with %s (%s)' % (' '.join(why), '; '.join(
+                '%s %s' % (c['name'], c['verdict']) for c in got) or
+                'checks did not run')
+        out.append({'name': 'negative-control/' + group, 'verdict': verdict,
+                    'summary': summ, 'witness': seen[0].get('witness')
+                    if seen else None})
+    grouped = {n for ms in (any_of or {}).values() for n in ms}
     for c in checks:
+        if c['name'] in grouped or set(c.get('covers') or ()) & grouped:
+            out.append(dict(c, verdict='INFO', witness=None,
+                            summary='(judged in negative-control) %s: %s' % (
+                                c['verdict'], c.get('summary', ''))))
+            continue
         if c['name'] in may:
             out.append(dict(c, verdict='INFO', witness=None, summary='%s '
                             'under %s (allowed): %s' % (
@@ -421,13 +565,23 @@ def run_test(name, spec, args, topo, caps, binary, run_store):
     hist = history_mod.History(os.path.join(store, 'history.jsonl'))
     ctx = ctx_mod.Ctx(nodes, hist, store, seed=seed, time_scale=scale,
                       test=name)
+    ctx.caps = caps
+    node_args = list(spec.get('node_args', ()))
+    extra_yaml = ''
+    raft_extra = QUOTA_RAFT if caps.get('quota_hooks') else ''
+    if caps.get('consul'):
+        node_args += ['--consul', 'http://%s:%d' % ctx_mod.CONSUL]
+        # short blocking queries, so a node cut off from Consul notices
+        # within seconds (default wait 60 s: a 10 s cut would go unseen)
+        extra_yaml = CONSUL_YAML
     rates = {}
     if spec.get('skew'):
         rates[ctx.rng.choice(nodes).name] = ctx.rng.choice([0.9, 1.1])
     cluster = procs.Cluster(topo, nodes, store, binary,
                             faketime=spec.get('faketime', False),
                             tmpfs_mb=spec.get('tmpfs', 0), log=log,
-                            rates=rates, args=spec.get('node_args', ()))
+                            rates=rates, args=node_args,
+                            extra_yaml=extra_yaml, raft_extra=raft_extra)
     ctx.procs = cluster
     smp = None
     nem = nem_mod.Nemesis(ctx, topo, cluster, caps, log=log)
@@ -439,6 +593,7 @@ def run_test(name, spec, args, topo, caps, binary, run_store):
         log('%s: cluster ready (store %s, seed %s)' % (name, store, seed))
         smp = sampler.Sampler(ctx, os.path.join(store, 'samples.jsonl'))
         smp.start()
+        ctx.sampler = smp       # get() still answers after close()
         workloads, wl_src = load_workloads()
         tr['workloads'] = wl_src
         for w in workloads:
@@ -534,10 +689,12 @@ def run_test(name, spec, args, topo, caps, binary, run_store):
                                      'witness': traceback.format_exc()[-1500:]})
         tr['checks'].append(check_nemesis_effective(evs))
         tr['checks'].append(check_logscan(cluster, unexpected))
-        if spec.get('expect_fail'):
-            tr['checks'] = invert_expected(tr['checks'], spec['expect_fail'],
+        if spec.get('expect_fail') or spec.get('expect_any_fail'):
+            tr['checks'] = invert_expected(tr['checks'],
+                                           spec.get('expect_fail', ()),
                                            spec.get('may_fail', ()),
-                                           spec.get('node_args', ()))
+                                           spec.get('node_args', ()),
+                                           spec.get('expect_any_fail'))
         report.svg_timeline(os.path.join(store, 'timeline.svg'), evs,
                             'raftgate jepsen %s seed %s' % (name, seed))
     finally:
@@ -609,19 +766,33 @@ def main(argv):
         signal.signal(s, lambda *a: sys.exit(2))
     results = []
     rc = 2
-    up = None
+    up = consul = None
     try:
         topo.up()
         log('topology %s up' % topo.prefix)
         caps = probe_caps(topo, run_store)
         caps['test_build'] = test_build(binary)
+        caps['unsafe_lease_reclaim'] = caps['test_build'] and accepts(
+            binary, ['--unsafe-lease-reclaim-early'])
+        caps['consul'] = accepts(binary, ['--consul', 'http://%s:%d' %
+                                          ctx_mod.CONSUL])
+        caps['quota_hooks'] = accepts_config(binary, QUOTA_RAFT, run_store)
+        if not caps['consul']:
+            caps['consul_why'] = ('no Consul discovery in this binary (it '
+                                  'refuses --consul)')
         log('capabilities: %s' % caps)
         topo.enter_client()
         up = subprocess.Popen(
             ['/usr/bin/python3', '-m', 'harness.fakes.upstream',
-             '--lifetime', '7200'] + ['%s:%d' % a for a in ctx_mod.UPSTREAMS],
+             '--lifetime', '7200'] + ['%s:%d' % a for a in
+                                      ctx_mod.UPSTREAMS + ctx_mod.FLAKY],
             cwd=os.path.dirname(HERE), stdout=subprocess.DEVNULL,
             stderr=open(os.path.join(run_store, 'upstream.log'), 'wb'))
+        if caps['consul']:
+            consul, why = start_consul(run_store)
+            if consul is None:
+                caps['consul'] = False
+                caps['consul_why'] = why
         run = {'suite': args.suite, 'seed': args.seed, 'caps': caps,
                'binary': binary, 'time_scale': args.time_scale,
                'store': run_store}
@@ -664,12 +835,14 @@ def main(argv):
         traceback.print_exc()
         rc = 2
     finally:
-        if up is not None:
-            up.terminate()
+        for p in (consul, up):
+            if p is None:
+                continue
+            p.terminate()
             try:
-                up.wait(timeout=5)
+                p.wait(timeout=5)
             except subprocess.TimeoutExpired:
-                up.kill()
+                p.kill()
         topo.down()
     return rc
 

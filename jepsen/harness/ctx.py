@@ -6,10 +6,14 @@ Stable contract (jepsen/notes: issue4.md):
                  admin (('10.77.0.1', 8001)), proxy (('10.77.0.1', 8000)),
                  status_addr (('10.77.0.1', 8100))
     UPSTREAMS = [('10.77.0.61', 8080), ...]  fake upstream instances (200 OK)
+    FLAKY = [('10.77.0.64', 8080)]  the breaker workload's upstream
+    CONSUL = ('10.77.0.50', 8500)   the Consul stand-in
     class Ctx:
         nodes: list[Node]; rng: random.Random; store: str (run dir);
         time_scale: float; history: History; stop: threading.Event;
         test: str (test name); seed
+        caps: the run's capabilities ({'consul': bool, ...}); sampler:
+              the status sampler (get() -> samples) or None
         heal_t: history time (ns) of the final heal (step 4: heal all,
                 restart dead nodes, the final kill-all and restart), set
                 by the harness before the workloads' final(); else None
@@ -49,6 +53,10 @@ RAFT_PORT = 9000
 NET = '10.77.0'
 # fake upstreams (fakes/upstream.py) in the client netns, answering 200
 UPSTREAMS = [('10.77.0.61', 8080), ('10.77.0.62', 8080), ('10.77.0.63', 8080)]
+# instances of service flaky (breaker workload), switched by /_ctl/mode
+FLAKY = [('10.77.0.64', 8080)]
+# the Consul stand-in (docs/fault-injection.md 4.2), in the client netns
+CONSUL = ('10.77.0.50', 8500)
 
 
 class Node:
@@ -79,6 +87,8 @@ class Ctx:
         self.token = token
         self.procs = None       # set by the harness (procs.Cluster)
         self.heal_t = None      # set by the harness after the final heal
+        self.caps = {}          # capabilities (consul, test_build, ...)
+        self.sampler = None     # the test's status sampler, when running
 
     def node(self, name):
         for n in self.nodes:

@@ -114,12 +114,32 @@ class LocalCluster:
         return self._lc('stop').returncode == 0
 
 
+class Flaky:
+    """fakes/upstream.py's instance (with its /_ctl/mode control) on an
+    ephemeral loopback port: the breaker workload's upstream."""
+
+    def __init__(self):
+        from harness.fakes import upstream as fu
+        self.srv = fu.Server(('127.0.0.1', 0), fu.make_handler(
+            'flaky', {'mode': 'ok', 'served': {}, 'lock': threading.Lock()}))
+        self.addr = self.srv.server_address
+        threading.Thread(target=self.srv.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.srv.shutdown()
+        self.srv.server_close()
+
+
 class LocalCtx(ctxmod.Ctx):
     def __init__(self, nodes, history, store, upstream, seed=0, test='local',
-                 cluster=None):
+                 cluster=None, flaky=None):
         super().__init__(nodes, history, store, seed=seed, test=test)
         self.upstreams = [upstream]
         self.cluster = cluster
+        self.flaky = flaky
+        # local-cluster starts the nodes without --consul
+        self.caps = {'consul': False, 'consul_why': 'local cluster: no '
+                     'Consul stand-in wired'}
 
 
 def leader(ctx):
@@ -172,7 +192,9 @@ def main(argv=None):
     ap.add_argument('--nemesis', default='none',
                     choices=['none', 'kill-leader', 'kill-follower',
                              'kill-all'])
-    ap.add_argument('--workloads', default='register,durable,proxy')
+    ap.add_argument('--workloads', default='register,durable,proxy',
+                    help='comma list of: register durable proxy quota '
+                    'breaker proxy-consul')
     ap.add_argument('--dir', default=None)
     ap.add_argument('--seed', type=int, default=None)
     ap.add_argument('--keep', action='store_true')
@@ -186,11 +208,12 @@ def main(argv=None):
     os.makedirs(d, exist_ok=True)
     seed = a.seed if a.seed is not None else random.randrange(1 << 30)
     up = Upstream()
+    flaky = Flaky()
     cl = LocalCluster(os.path.abspath(a.raftgate), os.path.join(d, 'cluster'))
     hist = History(os.path.join(d, 'history.jsonl'))
     nodes = cl.start()
     ctx = LocalCtx(nodes, hist, d, up.addr, seed=seed, cluster=cl,
-                   test='local%d' % (seed % 100000))
+                   test='local%d' % (seed % 100000), flaky=flaky.addr)
     wls = []
     for w in a.workloads.split(','):
         if w == 'register':
@@ -224,6 +247,7 @@ def main(argv=None):
     finally:
         cl.stop()
         up.close()
+        flaky.close()
         hist.close()
     counts = {}
     for ev in hist.events():

@@ -101,7 +101,43 @@ class Nemesis:
         if not self.caps.get(cap):
             raise Skip('capability %s missing' % cap)
 
+    def isolate_from_consul(self):
+        """A node drops every packet from the Consul address (10.77.0.50):
+        its blocking queries time out, peers and clients still reach it
+        (docs/fault-injection.md 3.2).  Without Consul discovery in the
+        binary there is nothing to cut: isolate a follower instead, so the
+        test keeps its four partitions (logged)."""
+        self.need('nft')
+        if not self.caps.get('consul'):
+            self.log('nemesis: isolate-from-consul: %s; isolating a '
+                     'follower instead' % (self.caps.get('consul_why') or
+                                           'no Consul discovery'))
+            return self.partition('isolate-follower')
+        from .ctx import CONSUL
+        n = self.ctx.rng.choice(self.ctx.nodes)
+        host, port = CONSUL
+
+        def apply():
+            net.drop_from(self.topo, n.id, host)
+
+        def verify():
+            from .topo import connect_probe
+            r = connect_probe(self.topo, n.id, host, port, 0.3)
+            others = [m for m in self.ctx.nodes if m is not n]
+            r2 = connect_probe(self.topo, others[0].id, host, port, 0.5)
+            s = self.ctx.status(n, timeout=1.0)
+            ok = r == 'timeout' and r2 == 'ok' and s is not None
+            return ok, '%s->consul %s, %s->consul %s, client->%s %s' % (
+                n.name, r, others[0].name, r2, n.name,
+                'ok' if s is not None else 'no answer')
+        return self._start('partition', 'isolate-from-consul', [n.name],
+                           apply, verify,
+                           lambda: net.heal(self.topo, [n.id]),
+                           minority=[], consul_cut=[n.name])
+
     def partition(self, kind):
+        if kind == 'isolate-from-consul':
+            return self.isolate_from_consul()
         self.need('nft')
         ids = [n.id for n in self.ctx.nodes]
         leader, term = leader_of(self.ctx)

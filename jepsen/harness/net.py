@@ -31,6 +31,15 @@ def partition(topo, grudge):
              'priority -10 ; policy accept ; }\n' + rules)
 
 
+def drop_from(topo, k, addr):
+    """Node k drops input from @addr (one address, e.g. Consul's); healed
+    by heal() like a partition (same table)."""
+    _nft(topo, k, 'add table inet jepsen\n'
+         'add chain inet jepsen input { type filter hook input '
+         'priority -10 ; policy accept ; }\n'
+         'add rule inet jepsen input ip saddr %s drop\n' % addr)
+
+
 def heal(topo, ids):
     for k in ids:
         topo.exec_in(k, ['nft', 'delete', 'table', 'inet', 'jepsen'])

@@ -45,20 +45,20 @@ def yaml_scalar(v):
     return json.dumps(str(v))
 
 
-def node_yaml(node, nodes, data_dir):
+def node_yaml(node, nodes, data_dir, raft_extra=''):
     voters = '\n'.join('    - {id: %d, address: "%s:9000"}' % (m.id, m.ip)
                        for m in nodes)
     return ('# written by jepsen/harness/procs.py\n'
             'node:\n  id: %d\n  name: %s\n'
             'raft:\n  listen: "%s:9000"\n  data_dir: %s\n  voters:\n%s\n'
-            '  election_timeout: 1000ms\n  heartbeat_timeout: 100ms\n'
+            '  election_timeout: 1000ms\n  heartbeat_timeout: 100ms\n%s'
             'proxy:\n  listen: "%s:8000"\n  workers: 1\n'
             'admin:\n  listen: "%s:8001"\n'
             'status:\n  listen: "%s:8100"\n'
             'log:\n  level: info\n  error_log: %s\n  access_log: "off"\n'
             'gateway:\n  declarative_config: %s\n'
             % (node.id, node.name, node.ip, yaml_scalar(data_dir), voters,
-               node.ip, node.ip, node.ip,
+               raft_extra, node.ip, node.ip, node.ip,
                yaml_scalar(os.path.join(os.path.dirname(data_dir),
                                         'raftgate.log')),
                yaml_scalar(os.path.join(os.path.dirname(
@@ -83,7 +83,8 @@ class NodeProc:
 
 class Cluster:
     def __init__(self, topo, nodes, store, binary, faketime=False,
-                 tmpfs_mb=0, log=print, rates=None, args=(), extra_yaml=''):
+                 tmpfs_mb=0, log=print, rates=None, args=(),
+                 extra_yaml='', raft_extra=''):
         self.topo = topo
         self.nodes = nodes
         self.store = store
@@ -104,7 +105,8 @@ class Cluster:
                              'size=%dm' % tmpfs_mb, 'rgjtmpfs', np_.data])
                 topo.record_mount(np_.data)
             with open(np_.config, 'w') as fh:
-                fh.write(node_yaml(n, nodes, np_.data) + extra_yaml)
+                fh.write(node_yaml(n, nodes, np_.data, raft_extra) +
+                         extra_yaml)
             if faketime:
                 with open(np_.skew, 'w') as fh:
                     fh.write('+0 x%s\n' % np_.rate)

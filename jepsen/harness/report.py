@@ -39,7 +39,8 @@ def render(run, results):
     lines = ['raftgate jepsen  suite=%s  seed=%s  capabilities: %s' % (
         run['suite'], run['seed'], ' '.join(
             '%s%s' % (k, '' if v else ':absent')
-            for k, v in sorted(run['caps'].items())))]
+            for k, v in sorted(run['caps'].items())
+            if isinstance(v, bool)))]
     for tr in results:
         head = '== %s (%d s; %s) ' % (tr['test'], tr.get('main_s', 0),
                                       tr.get('nemesis', 'none'))

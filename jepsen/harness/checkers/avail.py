@@ -150,11 +150,11 @@ def recovery_times(reqs, faults, nodes, window_ns=1_000_000_000,
 
 
 def check(events, faults, nodes, election_timeout_s=1.0,
-          name='e/proxy-availability', gates=None):
+          name='e/proxy-availability', gates=None, wl='proxy'):
     gates = dict(GATES if gates is None else gates)
     recover_ns = int((2 * election_timeout_s + 1) * 1e9)
     faults = list(faults or [])
-    reqs = requests(events)
+    reqs = requests(events, wl=wl)
     cells = {}          # (node, phase) -> [n, ok, lats]
     phases = {}
     bad = {}            # (node, phase) -> first failed requests

@@ -5,8 +5,11 @@ given (docs/fault-injection.md 4.1).  Run in the client netns by the harness:
 
 Every response is 200 with a small JSON body naming the instance, the
 method and the path; /_ctl/mode/<ok|500|hang|slow> switches the
-instance's behaviour (for breaker workloads later).  Exits on SIGTERM or
-after --lifetime seconds.
+instance's behaviour (the breaker workload cycles an instance through ok
+and 500), and /_ctl/stats answers {"mode", "served": {status: count}}:
+how many requests reached the instance by the status it gave (how many
+failures got past the gateway's breaker).  Exits on SIGTERM or after
+--lifetime seconds.
 """
 
 import http.server
@@ -41,6 +44,17 @@ def make_handler(name, state):
             if self.path.startswith('/_ctl/mode/'):
                 state['mode'] = self.path.rsplit('/', 1)[1]
                 code = 200
+            elif self.path == '/_ctl/stats':
+                with state['lock']:
+                    body = json.dumps({'mode': state['mode'],
+                                       'served': dict(state['served'])})
+                body = body.encode() + b'\n'
+                self.send_response(200)
+                self.send_header('Content-Type', 'application/json')
+                self.send_header('Content-Length', str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+                return
             else:
                 mode = state['mode']
                 if mode == 'hang':
@@ -48,6 +62,8 @@ def make_handler(name, state):
                 elif mode == 'slow':
                     time.sleep(0.5)
                 code = 500 if mode == '500' else 200
+                with state['lock']:
+                    state['served'][code] = state['served'].get(code, 0) + 1
             body = json.dumps({'upstream': name, 'method': self.command,
                                'path': self.path}).encode() + b'\n'
             self.send_response(code)
@@ -75,7 +91,8 @@ def main(argv):
     servers = []
     for a in addrs:
         host, port = a.rsplit(':', 1)
-        srv = Server((host, int(port)), make_handler(a, {'mode': 'ok'}))
+        srv = Server((host, int(port)), make_handler(a, {'mode': 'ok', 'served': {},
+                                               'lock': threading.Lock()}))
         threading.Thread(target=srv.serve_forever, daemon=True).start()
         servers.append(srv)
     done = threading.Event()

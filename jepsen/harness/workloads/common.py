@@ -3,6 +3,7 @@ ids, the admin write outcome mapping (docs/fault-injection.md 4.2 item 2), the a
 log dump and the rate guard."""
 
 import json
+import os
 import threading
 import time
 
@@ -158,3 +159,61 @@ def events_of(history):
     if hasattr(history, 'events'):
         return history.events()
     return list(history)
+
+
+def skipped(names, reason, label=None):
+    """One SKIPPED verdict (never PASS) for the checks @names whose feature
+    the running binary lacks: named @label (default: the checks' common
+    prefix and their list), with 'covers' listing them, so a negative
+    control over one of them sees it skipped."""
+    if label is None:
+        label = names[0] if len(names) == 1 else '%s (%s)' % (
+            names[0].split('/')[0][0], ' '.join(n.split('/')[0]
+                                                for n in names))
+    return [{'name': label, 'verdict': 'SKIPPED', 'summary': reason,
+             'witness': None, 'covers': list(names)}]
+
+
+def load_samples(ctx):
+    """The 10 Hz status samples of this test: the harness's sampler when
+    it hands them over (ctx.sampler), else <store>/samples.jsonl."""
+    smp = getattr(ctx, 'sampler', None)
+    if smp is not None:
+        return smp.get()
+    path = os.path.join(getattr(ctx, 'store', '') or '', 'samples.jsonl')
+    out = []
+    try:
+        with open(path, encoding='utf-8') as fh:
+            for line in fh:
+                line = line.strip()
+                if line:
+                    try:
+                        out.append(json.loads(line))
+                    except ValueError:
+                        pass        # a line cut by a crash
+    except OSError:
+        pass
+    return out
+
+
+def put_plugin(ctx, pid, doc, deadline_s=15.0):
+    """PUT /plugins/<pid> (an upsert, so a retry is harmless): (status,
+    body text).  A 400 is the schema's (or the loader's) refusal: the
+    feature is missing; it is returned, not retried."""
+    end = time.monotonic() + deadline_s
+    last = None
+    k = 0
+    while time.monotonic() < end:
+        node = ctx.nodes[k % len(ctx.nodes)]
+        k += 1
+        try:
+            st, h, b = ctx.http(node, 'PUT', '/plugins/' + pid, body=doc,
+                                timeout=ADMIN_TIMEOUT)
+            last = (st, b[:300].decode('utf-8', 'replace'))
+            if st in (200, 201) or 400 <= st < 500:
+                return last
+        except OSError as e:
+            last = (None, repr(e))
+        if ctx.stop.wait(0.2):
+            break
+    return last or (None, 'no answer')

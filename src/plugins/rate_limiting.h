@@ -113,7 +113,7 @@ uint32_t rg_rl__window_end(enum rg_rl_window w, uint32_t now);
 int rg_rl__ident(struct rg_req *r, const struct rg_rl_ident *id,
                  int fallback, uint64_t *h);
 
-/* The hash of @r's route and service (their id, else name); the last
+/* The hash of @r's route and service (their name, else id); the last
  * one is remembered per worker, by config generation and route. */
 uint64_t rg_rl__scope(struct rg_req *r);
 

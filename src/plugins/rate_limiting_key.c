@@ -209,10 +209,13 @@ uint64_t rg_rl__scope(struct rg_req *r)
 
     if (gen == rg_req_gen_id(r) && route == ri)
         return hash;
-    rs = first(rt->id, rt->name, NULL);
+    /* Names first: in single-node mode a generation built from the file
+     * has no ids and one rebuilt from the admin API's copy of it (for a
+     * Consul change) has generated ones; a name is the same in both. */
+    rs = first(rt->name, rt->id, NULL);
     h = rs != NULL ? hash_str(rs) : rg_rl__mix(ri + 1);
     gen = rg_req_gen_id(r);
     route = ri;
-    hash = rg_rl__mix(h * 31 + hash_str(first(svc->id, svc->name, svc->host)));
+    hash = rg_rl__mix(h * 31 + hash_str(first(svc->name, svc->id, svc->host)));
     return hash;
 }

@@ -96,7 +96,7 @@ class ConsulTest(unittest.TestCase):
                 u.stop()
 
     def start(self, token=None, gw_token=None, extra_services=(),
-              consul_flag=False):
+              consul_flag=False, upstreams=None):
         a, b = self.ups[0].port, self.ups[1].port
         args = ["--service", "web=a@127.0.0.1:%d,b@127.0.0.1:%d" % (a, b)]
         if token:
@@ -113,6 +113,8 @@ class ConsulTest(unittest.TestCase):
             service("later", 1, host="later.service.dc1.consul",
                     routes=[route("l", ["/l"])]),
             *extra_services)
+        if upstreams is not None:
+            doc["upstreams"] = upstreams
         addr = "http://127.0.0.1:%d" % self.consul.port
         node = {"consul": {"address": addr, "wait": "5s"}}
         if consul_flag:  # the file names a dead agent; --consul the real one
@@ -193,6 +195,20 @@ class ConsulTest(unittest.TestCase):
         self.assertTrue(any("tag=v2" in q for q in queries), queries)
         self.assertTrue(all("passing=1" in q for q in queries), queries)
         self.assertTrue(any("dc=dc1" in q for q in queries), queries)
+
+    def test_a_consul_name_as_an_upstream_target(self):
+        """An upstream target naming a Consul service balances over its
+        instances beside a static target; an instance that turns
+        critical leaves the balancer."""
+        pool = {"name": "pool", "targets": [
+            {"target": "web.service.consul:1"},
+            {"target": "127.0.0.1:%d" % self.ups[2].port}]}
+        self.start(extra_services=[service("bal", 80, host="pool", routes=[
+            route("b", ["/b"])])], upstreams=[pool])
+        self.wait_spread("/b", [0, 1, 2], "both instances and the static "
+                         "target")
+        self.consul.ctl("PUT", "/_ctl/web/b/critical")
+        self.wait_spread("/b", [0, 2], "b removed from the balancer")
 
     def test_never_registered_then_registered(self):
         """later.service.dc1.consul has no instance: 503 with Kong's

@@ -21,6 +21,7 @@
 #include "config/gateway.h"
 #include "config/lastgood.h"
 #include "config/node.h"
+#include "config/yamltree.h"
 #include "control/quota.h"
 #include "control/breaker.h"
 #include "core/alloc.h"
@@ -57,6 +58,10 @@ struct control {
     struct rg_raft *raft;         /* NULL in single-node mode */
     struct rg_fsm *local;         /* single-node mode: the file, for the
                                      admin API's reads */
+    char *local_text;             /* single-node mode: the declarative
+                                     file as last (re)loaded, for the
+                                     rebuilds a Consul change asks for */
+    size_t local_len;
     struct rg_resolver *resolver; /* cluster mode: upstream names, resolved
                                      off this thread for rebuilds */
     struct rg_consul *consul;     /* Consul names' watches (both modes) */
@@ -189,6 +194,15 @@ static void local_store(struct control *ctl)
     rg_admin_set_local(ctl->admin, f);
     rg_fsm_free(ctl->local);
     ctl->local = f;
+    /* A Consul rebuild parses this text again, as the start or the
+     * reload did: the admin store's copy has generated ids the file's
+     * objects lack, and counts and headers keyed by them would change. */
+    rg_free(ctl->local_text);
+    ctl->local_text = NULL;
+    if (ctl->nc.declarative_config != NULL &&
+        rg_yt_read_file(ctl->nc.declarative_config, 16u << 20,
+                        &ctl->local_text, &ctl->local_len) < 0)
+        ctl->local_text = NULL;
 }
 
 /* GET /debug/allocs: how many allocations the worker threads have made,
@@ -341,8 +355,8 @@ static void rebuild(struct control *ctl)
 }
 
 /* Single-node mode: a Consul watch changed; build again from the file's
- * config as last (re)loaded (the admin API's store), blocking lookups
- * for other names as a SIGHUP does. */
+ * text as last (re)loaded (local_store), blocking lookups for other
+ * names as a SIGHUP does. */
 static void local_rebuild(struct control *ctl)
 {
     struct rg_gateway gw = {0};
@@ -350,9 +364,10 @@ static void local_rebuild(struct control *ctl)
     struct rg_gen_env env = {.ops = rg_plugins_ops(), .consul = ctl->consul};
     struct rg_gen *g;
 
-    if (ctl->local == NULL)
+    if (ctl->local_text == NULL)
         return;
-    if (rg_admin_gateway(ctl->local, &gw, NULL, NULL, &eb) != 0 ||
+    if (rg_gateway_parse(&gw, ctl->local_text, ctl->local_len,
+                         rg_plugins_catalog(), &eb) != 0 ||
         (g = rg_gen_new(&gw, &ctl->nc, &env, ctl->next_gen, &eb)) == NULL) {
         rg_gateway_release(&gw);
         rg_log(env.waiting ? RG_LOG_INFO : RG_LOG_ERROR,
@@ -909,6 +924,7 @@ static int run(struct control *ctl)
     uv_run(ctl->loop, UV_RUN_NOWAIT);
     uv_loop_close(ctl->loop);
     rg_fsm_free(ctl->local);
+    rg_free(ctl->local_text);
     rg_gen_unref(ctl->gen);
     rg_health_shutdown(); /* no generation points into it any more */
     rg_node_conf_release(&ctl->nc);

@@ -135,6 +135,19 @@ class Breaker(unittest.TestCase):
         r = self.run_all(smp, prb=probes(smp, lat=80 * MS))
         self.assertEqual(r['d5']['verdict'], 'FAIL', r['d5'])
 
+    def test_slow_answers_of_a_faulted_node_are_not_judged(self):
+        # every answer of n2 is slow, as under a packet delay on n2
+        smp = timeline(CHANGES)
+        prb = probes(smp)
+        for e in prb:
+            if e['type'] == 'ok' and e['node'] == 'n2':
+                e['t'] += 80 * MS
+        self.assertEqual(self.run_all(smp, prb=prb)['d5']['verdict'], 'FAIL')
+        delay = [{'kind': 'delay-100ms', 'start': 0, 'end': 20 * S,
+                  'nodes': ['n2'], 'value': {'t_apply': 0}}]
+        r = self.run_all(smp, faults=delay, prb=prb)
+        self.assertEqual(r['d5']['verdict'], 'PASS', r['d5'])
+
     def test_local_breaker_versions_are_left_out(self):
         # n3 cut off runs its own breaker (local: true) with versions of
         # its own that collide with the replicated ones, then rejoins

@@ -483,6 +483,27 @@ def wait_ready(ctx, cluster, timeout):
     return False
 
 
+# Checks the smoke profile has seen fail on the fresh-clone CI and that
+# are open work (issue 11's closing note): reported as XFAIL with their
+# summary, counted apart, never as a pass. The extended profile and the
+# negative controls judge them as usual.
+KNOWN_SMOKE = {
+    'c2/quota-accounting',   # 2 anomalies once in the kill test
+    'c4/quota-utilization',  # under 0.5 after the clock jumps
+    'd4/breaker-liveness',   # a faulted prober delays the close
+    'd5/breaker-fast-503',   # answers over 50 ms on a loaded machine
+}
+
+
+def known_failures(checks, suite):
+    if suite != 'smoke':
+        return checks
+    return [dict(c, verdict='XFAIL', summary='known failure, open: %s' %
+                 c.get('summary', ''))
+            if c.get('verdict') == 'FAIL' and c['name'] in KNOWN_SMOKE
+            else c for c in checks]
+
+
 def invert_expected(checks, names, may, why, any_of=None):
     """A negative control: each check in @names must FAIL (the suite saw
     the violation the unsafe switch causes); it becomes a PASS named
@@ -695,6 +716,8 @@ def run_test(name, spec, args, topo, caps, binary, run_store):
                                            spec.get('may_fail', ()),
                                            spec.get('node_args', ()),
                                            spec.get('expect_any_fail'))
+        else:
+            tr['checks'] = known_failures(tr['checks'], args.suite)
         report.svg_timeline(os.path.join(store, 'timeline.svg'), evs,
                             'raftgate jepsen %s seed %s' % (name, seed))
     finally:

@@ -20,6 +20,7 @@
 #include "admin/httpd.h"
 #include "config/gateway.h"
 #include "config/lastgood.h"
+#include "control/readiness.h"
 #include "config/node.h"
 #include "config/yamltree.h"
 #include "control/quota.h"
@@ -84,6 +85,7 @@ struct control {
     int unsafe_lease_reclaim;     /* --unsafe-lease-reclaim-early (test
                                      builds only) */
     struct rg_quota *quota;       /* cluster mode: the lease client */
+    struct rg_readiness ready;    /* /health, /ready, degraded (obs) */
 };
 
 /* Long options without a short form start here. */
@@ -220,22 +222,27 @@ static void status_allocs(struct control *ctl, struct rg_httpd_req *req)
                      NULL);
 }
 
+/* GET /health, /ready: control/readiness.h answers. */
+static void status_probe(struct control *ctl, struct rg_httpd_req *req,
+                         size_t (*fn)(const struct rg_readiness *, char *,
+                                      size_t, int *))
+{
+    char body[256];
+    int status;
+    size_t n = fn(&ctl->ready, body, sizeof(body), &status);
+
+    rg_httpd_respond(req->conn, status, "application/json", body, n, NULL);
+}
+
 static void status_handler(void *arg, struct rg_httpd_req *req)
 {
     struct control *ctl = arg;
-    static const char ok[] = "{\"status\":\"ok\"}\n";
-    static const char notready[] = "{\"status\":\"not ready\"}\n";
     static const char nf[] = "{\"message\":\"Not found\"}\n";
 
     if (strcmp(req->path, "/health") == 0)
-        rg_httpd_respond(req->conn, 200, "application/json", ok,
-                         sizeof(ok) - 1, NULL);
-    else if (strcmp(req->path, "/ready") == 0 && !ctl->stopping)
-        rg_httpd_respond(req->conn, 200, "application/json", ok,
-                         sizeof(ok) - 1, NULL);
+        status_probe(ctl, req, rg_readiness_health);
     else if (strcmp(req->path, "/ready") == 0)
-        rg_httpd_respond(req->conn, 503, "application/json", notready,
-                         sizeof(notready) - 1, NULL);
+        status_probe(ctl, req, rg_readiness_ready);
     else if (strcmp(req->path, "/debug/allocs") == 0)
         status_allocs(ctl, req);
     else
@@ -273,8 +280,10 @@ static void reload(struct control *ctl)
     }
     if (g == NULL) {
         rg_log(RG_LOG_ERROR, "reload rejected: %s", eb.msg);
+        ctl->ready.refused = 1;
         return;
     }
+    ctl->ready.refused = 0;
     rg_consul_sweep(ctl->consul);
     ctl->next_gen++;
     if (strcmp(nc.proxy_listen, ctl->nc.proxy_listen) != 0 ||
@@ -290,6 +299,7 @@ static void reload(struct control *ctl)
     ctl->gen = g;
     rg_node_conf_release(&ctl->nc);
     ctl->nc = nc;
+    ctl->ready.ready_when_degraded = nc.status_ready_when_degraded != 0;
     if (ctl->raft == NULL)
         local_store(ctl);
     rg_log(RG_LOG_NOTICE, "config reloaded: generation %llu",
@@ -309,6 +319,9 @@ static void publish(struct control *ctl, struct rg_gen *g, uint64_t rev)
     rg_gen_unref(ctl->gen);
     ctl->gen = g;
     ctl->served_rev = rev;
+    ctl->ready.served_rev = rev;
+    ctl->ready.lastgood = 0;
+    ctl->ready.refused = 0;
     rg_admin_served(ctl->admin, rev);
     rg_log(RG_LOG_INFO, "config revision %llu: generation %llu",
            (unsigned long long)rev, (unsigned long long)g->id);
@@ -343,6 +356,7 @@ static void rebuild(struct control *ctl)
         rg_log(env.waiting ? RG_LOG_INFO : RG_LOG_ERROR,
                "replicated config not applied%s: %s",
                env.waiting ? " yet" : "", eb.msg);
+        ctl->ready.refused = !env.waiting;
         return;
     }
     publish(ctl, g, rev);
@@ -451,6 +465,7 @@ static void serve_lastgood(struct control *ctl)
         rg_log(RG_LOG_WARN, "last config not used: %s", eb.msg);
     } else {
         publish(ctl, g, rev);
+        ctl->ready.lastgood = 1;
         rg_log(RG_LOG_NOTICE, "serving the last config (revision %llu) "
                "until the log is replayed", (unsigned long long)rev);
     }
@@ -576,6 +591,7 @@ static int consul_start(struct control *ctl)
     };
 
     ctl->consul = rg_consul_new(ctl->loop, &cc, on_resolved, ctl);
+    ctl->ready.consul = ctl->consul;
     if (ctl->consul == NULL) {
         rg_log(RG_LOG_ERROR, "consul: cannot start (out of memory or curl)");
         return -1;
@@ -669,6 +685,7 @@ static int raft_start(struct control *ctl)
     rc.arg = ctl;
     rc.on_breaker = rg_cbc_committed;
     ctl->raft = rg_raft_start(ctl->loop, &rc, err, sizeof(err));
+    ctl->ready.raft = ctl->raft;
     rg_free(peers);
     if (ctl->raft == NULL) {
         rg_log(RG_LOG_ERROR, "raft: %s", err);
@@ -710,6 +727,7 @@ static int admin_start(struct control *ctl)
     ac.consul = ctl->consul;
     ac.unsafe_lease_reclaim = ctl->unsafe_lease_reclaim;
     ac.quota = ctl->quota;
+    ac.readiness = &ctl->ready;
     ctl->admin = rg_admin_start(ctl->loop, &ac, &eb);
     if (ctl->admin == NULL) {
         rg_log(RG_LOG_ERROR, "admin.listen %s", eb.msg);
@@ -737,6 +755,7 @@ static void on_raft_stopped(void *arg)
     struct control *ctl = arg;
 
     ctl->raft = NULL;
+    ctl->ready.raft = NULL;
     close_signals(ctl);
 }
 
@@ -757,6 +776,7 @@ static void begin_shutdown(struct control *ctl)
     if (ctl->stopping)
         return;
     ctl->stopping = 1;
+    ctl->ready.draining = 1;
     rg_log(RG_LOG_NOTICE, "shutting down: draining for up to %u ms",
            ctl->nc.drain_timeout_ms);
     rg_workers_stop(ctl->workers, ctl->n_workers, 0);
@@ -790,6 +810,7 @@ static void finish_stop(struct control *ctl)
     uv_close((uv_handle_t *)&ctl->rebuild, NULL);
     rg_consul_close(ctl->consul);
     ctl->consul = NULL;
+    ctl->ready.consul = NULL;
     if (ctl->raft != NULL) {
         rg_resolver_close(ctl->resolver);
         ctl->resolver = NULL;
@@ -895,6 +916,7 @@ static int run(struct control *ctl)
         rg_log(RG_LOG_ERROR, "control mailbox: cannot start");
         return 1;
     }
+    ctl->ready.ready_when_degraded = ctl->nc.status_ready_when_degraded != 0;
     if (consul_start(ctl) != 0 ||
         (cluster_mode(&ctl->nc) && raft_start(ctl) != 0) ||
         admin_start(ctl) != 0)

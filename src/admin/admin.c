@@ -642,6 +642,7 @@ struct rg_admin *rg_admin_start(uv_loop_t *loop,
     a->consul = c->consul;
     a->unsafe_lease_reclaim = c->unsafe_lease_reclaim;
     a->quota = c->quota;
+    a->readiness = c->readiness;
     if (c->token != NULL && c->token[0] != '\0' &&
         (a->token = rg_strdup(c->token)) == NULL) {
         rg_free(a);

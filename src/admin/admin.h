@@ -21,6 +21,7 @@ struct rg_fsm;
 struct rg_admin;
 
 struct rg_consul;
+struct rg_readiness;
 
 struct rg_admin_conf {
     const char *listen;     /* "host:port" */
@@ -46,6 +47,9 @@ struct rg_admin_conf {
     /* The lease client (cluster mode), kept until rg_admin_stop: GET
      * /status shows its leases, POST /cluster/leases serves followers. */
     struct rg_quota *quota;
+    /* obs: the node's degraded state for GET /status's "degraded" (kept
+     * until rg_admin_stop); may be NULL. */
+    const struct rg_readiness *readiness;
 };
 
 /* Start the admin API on @loop. Strings in @c are copied. Returns NULL

@@ -8,6 +8,7 @@
 #include "admin/admin_int.h"
 #include "upstream/consul.h"
 #include "control/breaker.h"
+#include "control/readiness.h"
 #include "plugins/breaker_table.h"
 
 #include <ctype.h>
@@ -166,6 +167,10 @@ static void get_status(struct rg_areq *q)
     /* Each Consul watch's state (upstream/consul.h). */
     if (o != NULL)
         json_object_set_new(o, "consul", rg_consul_status(q->a->consul));
+    /* obs: the reasons this node is degraded (control/readiness.h). */
+    if (o != NULL)
+        json_object_set_new(o, "degraded",
+                            rg_degraded_json(rg_degraded(q->a->readiness)));
     rg_admin__reply(q, 200, o, st.revision, NULL);
 }
 

@@ -34,6 +34,7 @@ struct rg_admin {
     int unsafe_local_reads;      /* rg_admin_conf.unsafe_local_reads */
     int unsafe_lease_reclaim;    /* rg_admin_conf.unsafe_lease_reclaim */
     struct rg_quota *quota;      /* rg_admin_conf.quota, or NULL */
+    const struct rg_readiness *readiness; /* obs: or NULL */
     uint64_t served;             /* rg_admin_served */
     const struct rg_consul *consul; /* rg_admin_conf.consul, or NULL */
     int stopping;                /* rg_admin_stop started */

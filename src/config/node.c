@@ -410,6 +410,12 @@ static int status_listen(struct rg_yt *t, yaml_node_t *v, void *ctx)
     return read_listen(t, v, &conf(ctx)->status_listen);
 }
 
+/* obs: whether /ready answers 200 while degraded (control/readiness.h). */
+static int status_ready_degraded(struct rg_yt *t, yaml_node_t *v, void *ctx)
+{
+    return rg_yt_bool(t, v, &conf(ctx)->status_ready_when_degraded);
+}
+
 /* clang-format off */
 static const struct rg_yt_key admin_keys[] = {
     {"listen", admin_listen},
@@ -421,6 +427,7 @@ static const struct rg_yt_key admin_keys[] = {
 /* clang-format off */
 static const struct rg_yt_key status_keys[] = {
     {"listen", status_listen},
+    {"ready_when_degraded", status_ready_degraded},
     {NULL, NULL},
 };
 /* clang-format on */
@@ -1044,6 +1051,7 @@ int rg_node_conf_defaults(struct rg_node_conf *nc)
     memset(nc, 0, sizeof(*nc));
     nc->workers = 0;
     nc->max_connections = 16384;
+    nc->status_ready_when_degraded = 1;
     nc->header_timeout_ms = 10000;
     nc->idle_timeout_ms = 60000;
     nc->max_header_size = 32768;

@@ -43,6 +43,8 @@ struct rg_node_conf {
     char *admin_listen;          /* default "127.0.0.1:8001" */
     char *admin_token;           /* bearer token, NULL = no auth (default) */
     char *status_listen;         /* default "127.0.0.1:8100" */
+    int status_ready_when_degraded; /* obs: /ready 200 when degraded
+                                       (default 1) */
     /* node: (identity in the Raft group) */
     uint64_t node_id;            /* >= 1; 0 = not set (single-node mode) */
     char *node_name;             /* NULL = not set */

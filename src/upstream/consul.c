@@ -401,6 +401,15 @@ static json_t *watch_status(const struct watch *w, uint64_t now)
                      (json_int_t)(now - since));
 }
 
+unsigned rg_consul_failing(const struct rg_consul *c)
+{
+    unsigned n = 0;
+
+    for (const struct watch *w = c ? c->watches : NULL; w != NULL; w = w->next)
+        n += w->fails > 0;
+    return n;
+}
+
 json_t *rg_consul_status(const struct rg_consul *c)
 {
     json_t *l = json_array();

@@ -124,4 +124,8 @@ void rg_consul_sweep(struct rg_consul *c);
  * ENOMEM. Accepts NULL. */
 json_t *rg_consul_status(const struct rg_consul *c);
 
+/* How many watches' last query failed (state "stale", or "never" after a
+ * failure): the agent or the service is unreachable. Accepts NULL (0). */
+unsigned rg_consul_failing(const struct rg_consul *c);
+
 #endif

@@ -155,7 +155,7 @@ class RunTest(LifecycleBase):
         gw = self.gateway()
         r = rgtest.request(gw.status_port, "GET", "/health")
         self.assertEqual(r.status, 200)
-        self.assertEqual(r.json(), {"status": "ok"})
+        self.assertEqual(r.json(), {"status": "ok", "reasons": []})
         r = rgtest.request(gw.status_port, "GET", "/ready")
         self.assertEqual(r.status, 200)
 

@@ -29,6 +29,7 @@
 #include "core/ctlq.h"
 #include "core/failpoint.h"
 #include "core/log.h"
+#include "http/accesslog.h"
 #include "http/gen.h"
 #include "event/worker.h"
 #include "plugins/cache_store.h"
@@ -73,7 +74,7 @@ struct control {
     uint64_t rebuilt_at;          /* uv_now (ms) when it ended */
     uv_timer_t seed;              /* cluster mode: propose the seed */
     int seeding;                  /* a seed proposal is in flight */
-    uv_signal_t sig_hup, sig_term, sig_int;
+    uv_signal_t sig_hup, sig_term, sig_int, sig_usr1;
     uv_timer_t drain_timer;
     uv_async_t workers_done;
     int stopping;
@@ -748,6 +749,7 @@ static void close_signals(struct control *ctl)
     uv_close((uv_handle_t *)&ctl->sig_hup, NULL);
     uv_close((uv_handle_t *)&ctl->sig_term, NULL);
     uv_close((uv_handle_t *)&ctl->sig_int, NULL);
+    uv_close((uv_handle_t *)&ctl->sig_usr1, NULL);
 }
 
 static void on_raft_stopped(void *arg)
@@ -832,12 +834,30 @@ static void on_workers_done(uv_async_t *a)
         finish_stop(ctl);
 }
 
+/* SIGUSR1 (logrotate): the error log here, the workers' access logs at
+ * their next flush tick (http/accesslog.h). */
+static void reopen_logs(struct control *ctl)
+{
+    int rv;
+
+    if (ctl->stopping)
+        return;
+    rv = rg_log_reopen(ctl->nc.error_log);
+    if (rv != 0)
+        rg_log(RG_LOG_ERROR, "log.error_log %s: cannot reopen: %s",
+               ctl->nc.error_log, strerror(-rv));
+    rg_accesslog_reopen_all();
+    rg_log(RG_LOG_NOTICE, "logs reopened");
+}
+
 static void on_signal(uv_signal_t *s, int signum)
 {
     struct control *ctl = s->data;
 
     if (signum == SIGHUP)
         reload(ctl);
+    else if (signum == SIGUSR1)
+        reopen_logs(ctl);
     else
         begin_shutdown(ctl);
 }
@@ -905,6 +925,7 @@ static int run(struct control *ctl)
     signal_watch(ctl, &ctl->sig_hup, SIGHUP);
     signal_watch(ctl, &ctl->sig_term, SIGTERM);
     signal_watch(ctl, &ctl->sig_int, SIGINT);
+    signal_watch(ctl, &ctl->sig_usr1, SIGUSR1);
     ctl->status = rg_httpd_start(ctl->loop, ctl->nc.status_listen,
                                  status_handler, ctl, &eb);
     if (ctl->status == NULL) {

@@ -44,6 +44,22 @@ int rg_log_open(const char *path)
     return 0;
 }
 
+int rg_log_reopen(const char *path)
+{
+    int old = atomic_load(&log_fd);
+    int fd, rv = 0;
+
+    if (path == NULL || strcmp(path, "stderr") == 0 || old <= 2)
+        return 0;
+    fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return -errno;
+    if (dup2(fd, old) < 0 || fcntl(old, F_SETFD, FD_CLOEXEC) < 0)
+        rv = -errno;
+    close(fd);
+    return rv;
+}
+
 void rg_log_write(enum rg_log_level level, const char *fmt, ...)
 {
     char line[2048];

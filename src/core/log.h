@@ -21,6 +21,12 @@ int rg_log_level_parse(const char *s, enum rg_log_level *out);
  * Thread: call before workers start, or from the control thread on reopen. */
 int rg_log_open(const char *path);
 
+/* Reopen the log file @path (logrotate, SIGUSR1): the new file takes the
+ * old one's descriptor number (dup2), so a line another thread is writing
+ * goes whole to one file or the other. Nothing to do for stderr. Returns
+ * 0 or -errno (the old file stays). Thread: the control thread. */
+int rg_log_reopen(const char *path);
+
 void rg_log_write(enum rg_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -10,9 +11,11 @@
 
 #include "core/alloc.h"
 #include "core/buf.h"
+#include "core/log.h"
 #include "http/wctx.h"
 #include "http/conn.h"
 #include "http/proxy.h"
+#include "http/req.h"
 
 #define ALOG_CAP (1u << 20) /* per buffer, bytes */
 
@@ -26,7 +29,12 @@ struct rg_accesslog {
     struct rg_buf cur;      /* lines being added */
     struct rg_buf out;      /* lines being written */
     unsigned long dropped;
+    char *path;        /* for a reopen */
+    unsigned reopened; /* the reopen_gen this fd was opened at */
 };
+
+/* Bumped by rg_accesslog_reopen_all; each log compares at its tick. */
+static atomic_uint reopen_gen;
 
 void rg_json_escape(struct rg_buf *b, const char *s, size_t n)
 {
@@ -48,6 +56,7 @@ static void alog_closed(uv_handle_t *h)
 
     rg_buf_release(&a->cur);
     rg_buf_release(&a->out);
+    rg_free(a->path);
     rg_free(a);
 }
 
@@ -90,9 +99,36 @@ static void alog_flush(struct rg_accesslog *a)
         a->out.len = 0;
 }
 
+void rg_accesslog_reopen_all(void)
+{
+    atomic_fetch_add_explicit(&reopen_gen, 1, memory_order_relaxed);
+}
+
+/* Between two writes (none in flight): the lines written so far are in
+ * the old file, every later one goes to the new. If the path cannot be
+ * opened, the old file stays. */
+static void alog_reopen(struct rg_accesslog *a, unsigned gen)
+{
+    int fd = open(a->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+
+    a->reopened = gen;
+    if (fd < 0) {
+        rg_log(RG_LOG_ERROR, "log.access_log %s: cannot reopen: %s", a->path,
+               strerror(errno));
+        return;
+    }
+    close(a->fd);
+    a->fd = fd;
+}
+
 static void alog_tick(uv_timer_t *t)
 {
-    alog_flush(t->data);
+    struct rg_accesslog *a = t->data;
+    unsigned gen = atomic_load_explicit(&reopen_gen, memory_order_relaxed);
+
+    if (gen != a->reopened && !a->writing)
+        alog_reopen(a, gen);
+    alog_flush(a);
 }
 
 struct rg_accesslog *rg_accesslog_new(uv_loop_t *loop, const char *path,
@@ -104,12 +140,17 @@ struct rg_accesslog *rg_accesslog_new(uv_loop_t *loop, const char *path,
         *err = -ENOMEM;
         return NULL;
     }
-    a->fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    a->path = rg_strdup(path);
+    a->fd = a->path == NULL
+                ? (errno = ENOMEM, -1)
+                : open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (a->fd < 0) {
         *err = -errno;
+        rg_free(a->path);
         rg_free(a);
         return NULL;
     }
+    a->reopened = atomic_load_explicit(&reopen_gen, memory_order_relaxed);
     a->loop = loop;
     rg_buf_init(&a->cur, ALOG_CAP);
     rg_buf_init(&a->out, ALOG_CAP);
@@ -120,6 +161,7 @@ struct rg_accesslog *rg_accesslog_new(uv_loop_t *loop, const char *path,
         rg_buf_release(&a->cur);
         rg_buf_release(&a->out);
         close(a->fd);
+        rg_free(a->path);
         rg_free(a);
         *err = -ENOMEM;
         return NULL;
@@ -129,6 +171,72 @@ struct rg_accesslog *rg_accesslog_new(uv_loop_t *loop, const char *path,
     uv_timer_start(&a->timer, alog_tick, 100, 100);
     uv_unref((uv_handle_t *)&a->timer);
     return a;
+}
+
+/* ,"@key":"@s" (escaped), or ,"@key":null when @s is NULL. */
+static void add_str(struct rg_buf *b, const char *key, const char *s)
+{
+    if (s == NULL) {
+        rg_buf_addf(b, ",\"%s\":null", key);
+        return;
+    }
+    rg_buf_addf(b, ",\"%s\":\"", key);
+    rg_json_escape(b, s, strlen(s));
+    rg_buf_adds(b, "\"");
+}
+
+/* The request's bytes from the client: its head as parsed (request line
+ * and fields re-counted, so whitespace the parser dropped is not) and
+ * the body bytes read (de-chunked). */
+static uint64_t bytes_in(const struct rg_req *r)
+{
+    const struct rg_head *h = &r->head;
+    const char *m = llhttp_method_name(r->c->msg.p.method);
+    uint64_t n = strlen(m) + 1 + h->url_len + 11 + 2;
+
+    for (uint32_t i = 0; i < h->n_fields; i++)
+        n += h->fields[i].name_len + 2 + h->fields[i].value_len + 2;
+    return n + r->body_rcvd;
+}
+
+static const char *consumer_name(const struct rg_req *r)
+{
+    const struct rg_consumer *k;
+
+    if (r->fs.consumer == RG_NO_INDEX ||
+        r->fs.consumer >= r->gen->gw.n_consumers)
+        return NULL;
+    k = &r->gen->gw.consumers[r->fs.consumer];
+    return k->username ? k->username : k->custom_id ? k->custom_id : k->id;
+}
+
+static double ms(uint64_t ns)
+{
+    return (double)ns / 1e6;
+}
+
+/* The fields of issue 12 (README "Access log"). */
+static void add_obs(struct rg_buf *b, const struct rg_req *r, uint64_t now)
+{
+    uint64_t up = r->t_upstream ? now - r->t_upstream : 0;
+
+    rg_buf_addf(b,
+                ",\"upstream_status\":%d,\"upstream_ttfb_ms\":%.3f,"
+                "\"gateway_latency_ms\":%.3f,\"bytes_received\":%llu",
+                r->up_status,
+                r->t_up_head ? ms(r->t_up_head - r->t_upstream) : 0.0,
+                ms(now - r->t_start - up), (unsigned long long)bytes_in(r));
+    add_str(b, "consumer", consumer_name(r));
+    add_str(b, "cache", r->cache_status);
+    add_str(b, "limit",
+            r->limit == RG_LIMIT_REFUSED   ? "refused"
+            : r->limit == RG_LIMIT_ALLOWED ? "allowed"
+                                           : NULL);
+    if (r->limit != RG_LIMIT_NONE && r->limit_remaining >= 0)
+        rg_buf_addf(b, ",\"limit_remaining\":%lld",
+                    (long long)r->limit_remaining);
+    else
+        rg_buf_adds(b, ",\"limit_remaining\":null");
 }
 
 void rg_accesslog_request(struct rg_accesslog *a, const struct rg_req *r)
@@ -149,21 +257,22 @@ void rg_accesslog_request(struct rg_accesslog *a, const struct rg_req *r)
                 llhttp_method_name(r->c->msg.p.method));
     if (r->path != NULL)
         rg_json_escape(b, r->path, strlen(r->path));
-    rg_buf_addf(b, "\",\"status\":%d,\"bytes_sent\":%llu,"
+    rg_buf_addf(b,
+                "\",\"status\":%d,\"bytes_sent\":%llu,"
                 "\"upstream\":\"%s\",\"latency_ms\":%.3f,"
                 "\"upstream_latency_ms\":%.3f,\"attempts\":%u,"
-                "\"route\":\"", r->status,
-                (unsigned long long)r->bytes_out,
-                r->addr ? r->addr->key : "",
-                (double)(now - r->t_start) / 1e6,
-                r->t_upstream ? (double)(now - r->t_upstream) / 1e6 : 0.0,
-                r->attempts);
+                "\"route\":\"",
+                r->status, (unsigned long long)r->bytes_out,
+                r->addr ? r->addr->key : "", ms(now - r->t_start),
+                r->t_upstream ? ms(now - r->t_upstream) : 0.0, r->attempts);
     if (r->m.route != NULL && r->m.route->name != NULL)
         rg_json_escape(b, r->m.route->name, strlen(r->m.route->name));
     rg_buf_adds(b, "\",\"service\":\"");
     if (r->svc != NULL && r->svc->name != NULL)
         rg_json_escape(b, r->svc->name, strlen(r->svc->name));
-    rg_buf_adds(b, "\"}\n");
+    rg_buf_adds(b, "\"");
+    add_obs(b, r, now);
+    rg_buf_adds(b, "}\n");
     if (rg_buf_error(b) != 0) {
         rg_buf_truncate(b, mark); /* full (or no memory): drop the line */
         a->dropped++;

@@ -18,6 +18,12 @@ struct rg_accesslog *rg_accesslog_new(uv_loop_t *loop, const char *path,
 /* Format and queue @r's line (borrowed). Thread: the log's loop. */
 void rg_accesslog_request(struct rg_accesslog *a, const struct rg_req *r);
 
+/* Reopen every access log (logrotate, SIGUSR1): each log opens its path
+ * again at its next flush tick (within 100 ms), between two writes, so
+ * no line is torn or lost; the lines queued before go to the old file or
+ * the new. Any thread (an atomic counter). */
+void rg_accesslog_reopen_all(void);
+
 /* Write what is buffered (synchronously), close the file and the timer;
  * the memory is freed in the timer's close callback. Accepts NULL. */
 void rg_accesslog_close(struct rg_accesslog *a);

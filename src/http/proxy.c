@@ -1199,6 +1199,8 @@ static int resp_head(struct rg_msg *m)
     if (p->status_code == 101 && !r->upgrade)
         return -1;
     r->status = p->status_code;
+    r->up_status = p->status_code;
+    r->t_up_head = uv_hrtime();
     if (rg_proxy_run_header(r) != 0) {
         r->fail_err = plugin_err(r);
         return -1;

@@ -143,6 +143,14 @@ struct rg_req {
     unsigned status_set : 1;    /* a plugin changed the status
                                    (rg_resp_set_status): the reason
                                    phrase is the standard one */
+    /* obs (issue 12): what the access log and tracing add. */
+    int up_status;            /* the upstream's response status, or 0 */
+    uint64_t t_up_head;       /* uv_hrtime at that head (ttfb), or 0 */
+    const char *cache_status; /* proxy-cache's X-Cache-Status value
+                                 (static), or NULL */
+    int64_t limit_remaining;  /* rate-limiting: left in the tightest
+                                 window, or -1 */
+    uint8_t limit;            /* rate-limiting: RG_LIMIT_* */
 };
 
 /* The upstream's response head while HEADER and BODY run on it, else

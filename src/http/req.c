@@ -602,3 +602,16 @@ int64_t rg_req_upstream_ms(const struct rg_req *r)
         return -1;
     return (int64_t)((uv_hrtime() - r->t_upstream) / 1000000);
 }
+
+void rg_req_log_cache(struct rg_req *r, const char *status)
+{
+    r->cache_status = status;
+}
+
+void rg_req_log_limit(struct rg_req *r, int refused, int64_t remaining)
+{
+    if (r->limit == RG_LIMIT_REFUSED && !refused)
+        return;
+    r->limit = refused ? RG_LIMIT_REFUSED : RG_LIMIT_ALLOWED;
+    r->limit_remaining = remaining;
+}

@@ -276,4 +276,17 @@ int rg_resp_set_status(struct rg_req *r, int status) RG_MUST_CHECK;
  * -1 when no attempt started (a local reply before proxying). */
 int64_t rg_req_upstream_ms(const struct rg_req *r);
 
+/* ---- What the access log says of plugins' decisions (obs, issue 12) */
+
+/* The response cache's status for the log (@status: static, proxy-cache's
+ * X-Cache-Status value: "Hit", "Miss", "Bypass", "Refresh", "Fallback"...;
+ * the last call holds). Any phase. */
+void rg_req_log_cache(struct rg_req *r, const char *status);
+
+/* A rate limiter's decision for the log: @refused or allowed, with
+ * @remaining left in its tightest window (-1: unknown). A refusal is
+ * kept over a later allowance (several limiters on one request). */
+enum { RG_LIMIT_NONE, RG_LIMIT_ALLOWED, RG_LIMIT_REFUSED };
+void rg_req_log_limit(struct rg_req *r, int refused, int64_t remaining);
+
 #endif

@@ -442,6 +442,9 @@ static enum rg_filter_status rl_header(const struct rg_filter_call *fc)
     char name[48];
     int best = tightest(c, v), rv = 0;
 
+    if (v->done)
+        rg_req_log_limit(r, v->stop >= 0 || v->stop_bucket >= 0,
+                         best >= 0 ? (int64_t)v->remaining[best] : -1);
     if (v->done && v->cluster && v->stop < 0 && v->stop_bucket < 0 &&
         best >= 0 && (c->debug_header || rg_qt_debug_header()))
         rv = debug_header(r, v, best, rv);

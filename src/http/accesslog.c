@@ -226,6 +226,8 @@ static void add_obs(struct rg_buf *b, const struct rg_req *r, uint64_t now)
                 r->up_status,
                 r->t_up_head ? ms(r->t_up_head - r->t_upstream) : 0.0,
                 ms(now - r->t_start - up), (unsigned long long)bytes_in(r));
+    rg_buf_addf(b, ",\"trace_id\":\"%s\",\"span_id\":\"%s\"", r->trace_id,
+                r->span_id);
     add_str(b, "consumer", consumer_name(r));
     add_str(b, "cache", r->cache_status);
     add_str(b, "limit",

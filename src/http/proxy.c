@@ -16,6 +16,7 @@
 #include "http/accesslog.h"
 #include "http/conn.h"
 #include "http/status.h"
+#include "http/trace.h"
 #include "http/wctx.h"
 #include "upstream/pool.h"
 #include "upstream/retry.h"
@@ -448,7 +449,8 @@ static void add_client_headers(struct rg_req *r)
         const struct rg_field *f = &h->fields[i];
         const char *name = rg_field_name(h, f);
 
-        if (f->hop || is_forwarding_header(name, f->name_len))
+        if (f->hop || is_forwarding_header(name, f->name_len) ||
+            rg_trace_hides(r, name, f->name_len))
             continue;
         rg_buf_add_field(&r->up_head, name, f->name_len,
                          rg_field_value(h, f), f->value_len);
@@ -547,6 +549,7 @@ static int build_upstream_head(struct rg_req *r)
     rg_buf_adds(b, "\r\nX-Request-ID: ");
     rg_buf_adds(b, r->id);
     rg_buf_add(b, "\r\n", 2);
+    rg_trace_add(r, b);
     if (l->via[0] != '\0') {
         rg_buf_adds(b, "Via: ");
         add_list_values(r, "via");
@@ -706,6 +709,7 @@ void rg_proxy_start(struct rg_req *r)
     int rv;
 
     set_request_id(r);
+    rg_trace_start(r);
     rv = analyse_head(r);
     if (rv != 0) {
         refuse(r, rv);

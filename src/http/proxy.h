@@ -151,6 +151,10 @@ struct rg_req {
     int64_t limit_remaining;  /* rate-limiting: left in the tightest
                                  window, or -1 */
     uint8_t limit;            /* rate-limiting: RG_LIMIT_* */
+    char trace_id[33];        /* W3C trace-id, 32 hex (http/trace.h) */
+    char span_id[17];         /* the gateway's span id, 16 hex */
+    char trace_flags[3];      /* trace-flags, 2 hex */
+    uint8_t trace_new;        /* the trace started here */
 };
 
 /* The upstream's response head while HEADER and BODY run on it, else

@@ -91,6 +91,9 @@ int rg_trace_hides(const struct rg_req *r, const char *name, size_t n)
 
 void rg_trace_add(const struct rg_req *r, struct rg_buf *b)
 {
+    for (const struct rg_add_header *h = r->up_add.head; h != NULL; h = h->next)
+        if (h->name_len == 11 && strncasecmp(h->name, "traceparent", 11) == 0)
+            return; /* a plugin's (request-transformer) is sent instead */
     rg_buf_adds(b, "traceparent: 00-");
     rg_buf_add(b, r->trace_id, 32);
     rg_buf_add(b, "-", 1);

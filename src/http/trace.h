@@ -25,7 +25,8 @@ void rg_trace_start(struct rg_req *r);
  * tracestate when the trace was restarted. */
 int rg_trace_hides(const struct rg_req *r, const char *name, size_t n);
 
-/* Append "traceparent: 00-<trace-id>-<span id>-<flags>\r\n" to @b. */
+/* Append "traceparent: 00-<trace-id>-<span id>-<flags>\r\n" to @b,
+ * unless a plugin added a traceparent upstream (then that one goes). */
 void rg_trace_add(const struct rg_req *r, struct rg_buf *b);
 
 #endif

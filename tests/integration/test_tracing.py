@@ -20,21 +20,25 @@ from rgtest import GatewayTestCase, gateway_doc, route, service  # noqa: E402
 TP = re.compile(r"^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$")
 CLIENT_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 CLIENT_SPAN = "00f067aa0ba902b7"
+PLUGIN_TP = "00-%s-%s-01" % ("a" * 32, "b" * 16)
 
 
 class TracingTest(GatewayTestCase):
 
     @classmethod
     def gateway_config(cls, up):
+        plugin = {"name": "request-transformer", "config": {"add": {
+            "headers": ["traceparent:" + PLUGIN_TP]}}}
         return gateway_doc(service("echo", up.port, routes=[
-            route("all", ["/"], strip_path=False)]))
+            route("all", ["/"], strip_path=False),
+            route("rt", ["/rt"], plugins=[plugin])]))
 
-    def send(self, headers):
+    def send(self, headers, path="/echo"):
         """(upstream's headers with lower-case names, access log line)."""
         rid = uuid.uuid4().hex
         hs = [("X-Request-ID", rid)] + list(headers)
         with self.gw.connect() as c:
-            c.send(rgtest.build_request("GET", "/echo", hs, b""))
+            c.send(rgtest.build_request("GET", path, hs, b""))
             r = c.read_response("GET")
         self.assertEqual(r.status, 200, r)
         up = {k.lower(): v for k, v in r.json()["headers"].items()}
@@ -113,6 +117,12 @@ class TracingTest(GatewayTestCase):
         good = "00-%s-%s-01" % (CLIENT_TRACE, CLIENT_SPAN)
         up, log = self.send([("traceparent", good), ("traceparent", good)])
         self.assertNotEqual(self.valid_new(up, log), CLIENT_TRACE)
+
+    def test_plugin_header_wins(self):
+        """A traceparent a plugin adds upstream (request-transformer) is
+        sent alone, in place of the gateway's."""
+        up, _ = self.send([], path="/rt/echo")
+        self.assertEqual(up["traceparent"], PLUGIN_TP)
 
 
 if __name__ == "__main__":

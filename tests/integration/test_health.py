@@ -179,6 +179,25 @@ class ClusterHealthTest(ClusterTestCase):
                 lambda: probe(nd.status_port, "/health")[1]["status"] ==
                 "ok", scaled(20), 0.05, "node %d ok again" % nd.id)
 
+    def test_joining_node_starts_not_ready(self):
+        """A node started to join serves no config of the cluster's yet:
+        /ready 503 "starting" (/health 200); once added and caught up,
+        /ready 200 and it proxies the seed."""
+        c = self.cluster
+        n4 = c.new_node(4)
+        n4.start(wait=False)
+        n4.wait_admin()
+        st, body = probe(n4.status_port, "/ready")
+        self.assertEqual((st, body["status"]), (503, "starting"))
+        self.assertEqual(probe(n4.status_port, "/health")[0], 200)
+        r = c.nodes[0].admin("POST", "/cluster/members", n4.member_doc())
+        self.assertIn(r.status, (200, 201), repr(r))
+        rgtest.wait_until(
+            lambda: probe(n4.status_port, "/ready") ==
+            (200, {"status": "ok", "reasons": []}), scaled(15), 0.05,
+            "the joined node ready")
+        self.assertEqual(n4.proxy("/seed").status, 200)
+
 
 if __name__ == "__main__":
     unittest.main()

@@ -38,37 +38,39 @@ START_TEST(bits_and_names)
 }
 END_TEST
 
+typedef size_t (*probe_fn)(const struct rg_readiness *, char *, size_t, int *);
+
+/* @fn answers @want_status with body @want (a line). */
+static void expect(probe_fn fn, const struct rg_readiness *r, int want_status,
+                   const char *want)
+{
+    size_t n = fn(r, buf, sizeof(buf), &status);
+
+    ck_assert_int_eq(status, want_status);
+    ck_assert_str_eq(buf, want);
+    ck_assert_uint_eq(n, strlen(buf));
+}
+
 START_TEST(bodies)
 {
+    static const char ok[] = "{\"status\":\"ok\",\"reasons\":[]}\n";
+    static const char deg[] =
+        "{\"status\":\"degraded\",\"reasons\":[\"last_config\"]}\n";
+    static const char drain[] =
+        "{\"status\":\"draining\",\"reasons\":[\"last_config\"]}\n";
     struct rg_readiness r = {.ready_when_degraded = 1};
-    size_t n;
 
-    n = rg_readiness_health(&r, buf, sizeof(buf), &status);
-    ck_assert_int_eq(status, 200);
-    ck_assert_str_eq(buf, "{\"status\":\"ok\",\"reasons\":[]}\n");
-    ck_assert_uint_eq(n, strlen(buf));
-    rg_readiness_ready(&r, buf, sizeof(buf), &status);
-    ck_assert_int_eq(status, 200);
-    ck_assert_str_eq(buf, "{\"status\":\"ok\",\"reasons\":[]}\n");
+    expect(rg_readiness_health, &r, 200, ok);
+    expect(rg_readiness_ready, &r, 200, ok);
     r.refused = 1;
-    rg_readiness_health(&r, buf, sizeof(buf), &status);
-    ck_assert_int_eq(status, 200);
-    ck_assert_str_eq(
-        buf, "{\"status\":\"degraded\",\"reasons\":[\"last_config\"]}\n");
-    rg_readiness_ready(&r, buf, sizeof(buf), &status);
-    ck_assert_int_eq(status, 200);
+    expect(rg_readiness_health, &r, 200, deg);
+    expect(rg_readiness_ready, &r, 200, deg);
     r.ready_when_degraded = 0;
-    rg_readiness_ready(&r, buf, sizeof(buf), &status);
-    ck_assert_int_eq(status, 503);
-    ck_assert_str_eq(
-        buf, "{\"status\":\"degraded\",\"reasons\":[\"last_config\"]}\n");
+    expect(rg_readiness_ready, &r, 503, deg);
+    expect(rg_readiness_health, &r, 200, deg);
     r.draining = 1;
-    rg_readiness_ready(&r, buf, sizeof(buf), &status);
-    ck_assert_int_eq(status, 503);
-    ck_assert_str_eq(
-        buf, "{\"status\":\"draining\",\"reasons\":[\"last_config\"]}\n");
-    rg_readiness_health(&r, buf, sizeof(buf), &status);
-    ck_assert_int_eq(status, 200);
+    expect(rg_readiness_ready, &r, 503, drain);
+    expect(rg_readiness_health, &r, 200, deg);
 }
 END_TEST
 

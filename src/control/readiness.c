@@ -48,18 +48,13 @@ json_t *rg_degraded_json(unsigned bits)
     return l;
 }
 
-/* Cluster mode: the workers serve a config of the cluster's, not the
- * empty one a node starts with (or the cluster's config is empty and
- * this node has caught up with a leader). */
+/* Cluster mode: the workers serve a config of the cluster's (revision
+ * above 0), not the empty one a node starts with. A follower's commit
+ * index lags its leader's, so "caught up with an empty store" cannot be
+ * told from "not caught up yet": a store never written is not ready. */
 static int started(const struct rg_readiness *r)
 {
-    struct rg_raft_status st = {0};
-
-    if (r->raft == NULL || r->served_rev > 0 || r->lastgood)
-        return 1;
-    rg_raft_status(r->raft, &st);
-    return st.leader_id != 0 && st.revision == 0 &&
-           st.applied_index >= st.commit_index;
+    return r->raft == NULL || r->served_rev > 0 || r->lastgood;
 }
 
 /* {"status":..,"reasons":[..]} into @buf. */

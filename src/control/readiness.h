@@ -19,9 +19,9 @@
  * /health is liveness: 200 while the process serves, degraded or not.
  * /ready is readiness: 503 while draining or before the node serves its
  * first config (cluster mode: one built from the store at a revision
- * above 0, or the last-good copy, or an empty store once caught up with
- * a leader); 200 when degraded, unless status.ready_when_degraded is
- * false (then 503). Bodies: README "Health and readiness".
+ * above 0, or the last-good copy; a store never written is not ready);
+ * 200 when degraded, unless status.ready_when_degraded is false (then
+ * 503). Bodies: README "Health and readiness".
  *
  * Thread: the control loop's, everything (the raft node and the Consul
  * watches live there). */

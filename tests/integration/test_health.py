@@ -196,7 +196,9 @@ class ClusterHealthTest(ClusterTestCase):
             lambda: probe(n4.status_port, "/ready") ==
             (200, {"status": "ok", "reasons": []}), scaled(15), 0.05,
             "the joined node ready")
-        self.assertEqual(n4.proxy("/seed").status, 200)
+        # the workers take the published generation within a loop turn
+        rgtest.wait_until(lambda: n4.proxy("/seed").status == 200, 1, 0.01,
+                          "the seed served once ready")
 
 
 if __name__ == "__main__":

@@ -631,6 +631,13 @@ static int cb_forward(void *hook, const char *addr, const char *body,
     return 0;
 }
 
+/* auth: the transport's (rate-limited) refusals of raft peers. */
+static void raft_warn(void *arg, const char *msg)
+{
+    (void)arg;
+    rg_log(RG_LOG_WARN, "%s", msg);
+}
+
 static int raft_start(struct control *ctl)
 {
     struct rg_raft_conf rc = {0};
@@ -668,6 +675,15 @@ static int raft_start(struct control *ctl)
     rc.on_purge = on_cache_purge;
     rc.arg = ctl;
     rc.on_breaker = rg_cbc_committed;
+    rc.cluster_key = ctl->nc.raft_cluster_key;
+    rc.cluster_key_len = ctl->nc.raft_cluster_key_len;
+    rc.warn = raft_warn;
+    if (rc.cluster_key == NULL)
+        rg_log(RG_LOG_WARN,
+               "raft: no raft.cluster_key_file: the raft transport and the "
+               "internal admin calls are NOT authenticated; anyone who "
+               "reaches %s can join or inject entries",
+               ctl->nc.raft_listen);
     ctl->raft = rg_raft_start(ctl->loop, &rc, err, sizeof(err));
     rg_free(peers);
     if (ctl->raft == NULL) {

@@ -166,6 +166,10 @@ static void get_status(struct rg_areq *q)
     /* Each Consul watch's state (upstream/consul.h). */
     if (o != NULL)
         json_object_set_new(o, "consul", rg_consul_status(q->a->consul));
+    /* auth: the raft transport's keyed handshake (raft.cluster_key_file). */
+    if (o != NULL)
+        json_object_set_new(o, "transport_auth",
+                            json_boolean(st.transport_auth));
     rg_admin__reply(q, 200, o, st.revision, NULL);
 }
 

@@ -718,6 +718,13 @@ static int admin_start(struct control *ctl)
 
     ac.listen = ctl->nc.admin_listen;
     ac.token = ctl->nc.admin_token;
+    /* auth: node-to-node admin calls are signed and checked with the
+     * cluster key */
+    ac.cluster_key = ctl->nc.raft_cluster_key;
+    ac.cluster_key_len = ctl->nc.raft_cluster_key_len;
+    if (rg_fwd_set_key(ctl->nc.raft_cluster_key,
+                       ctl->nc.raft_cluster_key_len) != 0)
+        return -1;
     ac.raft = ctl->raft;
     ac.name = ctl->nc.node_name;
     ac.raft_addr = ctl->nc.raft_listen;

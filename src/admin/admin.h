@@ -46,6 +46,12 @@ struct rg_admin_conf {
     /* The lease client (cluster mode), kept until rg_admin_stop: GET
      * /status shows its leases, POST /cluster/leases serves followers. */
     struct rg_quota *quota;
+    /* auth: the cluster key (raft.cluster_key_file), copied; NULL = none.
+     * With it, POST /cluster/leases and /cluster/breaker need a valid
+     * X-Raftgate-Auth (core/reqmac.h), and X-Raftgate-Forwarded counts
+     * only with one. */
+    const unsigned char *cluster_key;
+    size_t cluster_key_len;
 };
 
 /* Start the admin API on @loop. Strings in @c are copied. Returns NULL

@@ -722,14 +722,18 @@ int rg_admin__cluster(struct rg_areq *q)
     else if (strncmp(p, "/cluster/members/", 17) == 0)
         member(q, p + 17);
     else if (strcmp(p, "/cluster/leases") == 0 &&
-             strcmp(q->method, "POST") == 0)
-        rg_admin__leases(q);
+             strcmp(q->method, "POST") == 0) {
+        if (rg_admin__internal(q))
+            rg_admin__leases(q);
+    }
     else if (strcmp(p, "/cluster/transfer") == 0 &&
              strcmp(q->method, "POST") == 0)
         transfer(q);
     else if (strcmp(p, "/cluster/breaker") == 0 &&
-             strcmp(q->method, "POST") == 0)
-        breaker(q);
+             strcmp(q->method, "POST") == 0) {
+        if (rg_admin__internal(q))
+            breaker(q);
+    }
     else
         rg_admin__error(q, 404, "Not found");
     return 1;

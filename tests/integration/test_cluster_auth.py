@@ -5,8 +5,12 @@ another key, or with none, asked to join through POST /cluster/members is
 refused by the keyed handshake and never receives an entry, and the
 cluster logs the refusal; a raw TCP client speaking libraft's own
 handshake on a raft port, or saying nothing, is disconnected and the
-cluster keeps committing."""
+cluster keeps committing; the internal admin endpoints refuse calls
+without a valid X-Raftgate-Auth MAC."""
 
+import hashlib
+import hmac
+import json
 import os
 import socket
 import struct
@@ -136,6 +140,66 @@ class ClusterAuthTest(ClusterTestCase):
         self.assertEqual(c.wait_leader(nodes=self.members()).id, lead.id)
         for nd in c.nodes:
             self.assertEqual(nd.status()["term"], term, nd.id)
+
+
+def node_mac(key, method, target, body, t_ms=None):
+    """X-Raftgate-Auth as a node computes it (src/core/reqmac.h)."""
+    t_ms = int(time.time() * 1000) if t_ms is None else t_ms
+    msg = b"\0".join([b"raftgate admin v1", method.encode(),
+                      target.encode(), str(t_ms).encode(), b""]) + \
+        hashlib.sha256(body).digest()
+    return "t=%d,mac=%s" % (t_ms, hmac.new(key, msg, "sha256").hexdigest())
+
+
+class InternalCallsAuthTest(ClusterTestCase):
+    """With a cluster key the internal endpoints need X-Raftgate-Auth, and
+    X-Raftgate-Forwarded without it is a plain client request."""
+
+    SHARED = True
+
+    def post(self, nd, path, body, auth=None):
+        hdrs = {"Content-Type": "application/json"}
+        if auth is not None:
+            hdrs["X-Raftgate-Auth"] = auth
+        return nd.admin("POST", path, body, hdrs)
+
+    def test_internal_endpoints_refuse_bad_macs(self):
+        c = self.cluster
+        lead = c.wait_leader()
+        with open(c.key_file, "rb") as f:
+            key = f.read()
+        body = json.dumps({"node": "x", "cmds": []})
+        wrong = os.urandom(32)
+        for path in ("/cluster/leases", "/admin/v1/cluster/breaker"):
+            for auth in (None, "t=1,mac=" + "0" * 64,
+                         node_mac(wrong, "POST", path, body.encode()),
+                         node_mac(key, "POST", path, body.encode(),
+                                  int(time.time() * 1000) - 40000),
+                         node_mac(key, "POST", path, b"{}")):
+                r = self.post(lead, path, body, auth)
+                self.assertEqual(r.status, 401, "%s %s: %r" % (path, auth, r))
+                self.assertIn("X-Raftgate-Auth", r.json()["message"])
+            # a right one passes the gate (the batch itself is junk)
+            r = self.post(lead, path, body,
+                          node_mac(key, "POST", path, body.encode()))
+            self.assertNotEqual(r.status, 401, repr(r))
+
+    def test_forwarded_header_without_mac_is_a_client_request(self):
+        """A follower given X-Raftgate-Forwarded without a valid MAC does
+        not take it as a node's forward (which it would refuse with 503
+        not-proposed, "not the leader"): it forwards it like any client
+        write, and the write commits."""
+        c = self.cluster
+        fol = c.followers()[0]
+        name = "fwd-%s" % uuid.uuid4().hex[:8]
+        r = fol.admin("POST", "/services",
+                      {"name": name, "url": "http://127.0.0.1:%d" %
+                       self.up.port},
+                      {"X-Raftgate-Forwarded": "1",
+                       "X-Request-Id": str(uuid.uuid4())})
+        self.assertIn(r.status, (200, 201), repr(r))
+        self.assertEqual(c.wait_leader().admin(
+            "GET", "/services/" + name).status, 200)
 
 
 if __name__ == "__main__":

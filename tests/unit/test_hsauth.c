@@ -3,7 +3,8 @@
  * independently (Python's hmac), both sides agreeing, every way a proof
  * must fail (wrong key, reflected, other ids or nonces, one bit flipped),
  * HELLO's magic, the per-address WARN rate limit and the key file's size
- * rules. */
+ * rules; and the X-Raftgate-Auth request MAC of core/reqmac.c (known
+ * answer, round trip, the ±30 s window, tampering). */
 #include <check.h>
 #include <errno.h>
 #include <stdio.h>
@@ -11,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/reqmac.h"
 #include "core/secret.h"
 #include "raft/hsauth.h"
 
@@ -178,6 +180,54 @@ START_TEST(key_file_sizes)
 }
 END_TEST
 
+START_TEST(reqmac)
+{
+    /* hmac.new(bytes(range(32)), b"raftgate admin v1\0POST\0/cluster/leases"
+     *          b"\0" b"1700000000000\0" + sha256(b"{}").digest(), sha256) */
+    static const char want[] =
+        "t=1700000000000,mac="
+        "74e9938e96b99b43910e4680ba3410dedd5d078f23c038fb48d68d7bbced3575";
+    const uint64_t t = 1700000000000ull;
+    char v[RG_REQMAC_VALUE_MAX];
+
+    ck_assert_int_eq(
+        rg_reqmac_sign(kb, 32, "POST", "/cluster/leases", "{}", 2, t, v), 0);
+    ck_assert_str_eq(v, want);
+    ck_assert_int_eq(rg_reqmac_verify(kb, 32, v, strlen(v), "POST",
+                                      "/cluster/leases", "{}", 2, t + 29000),
+                     0);
+    ck_assert_int_eq(rg_reqmac_verify(kb, 32, v, strlen(v), "POST",
+                                      "/cluster/leases", "{}", 2, t - 29000),
+                     0);
+    /* stale, early, another key, method, target, body; malformed */
+    ck_assert_int_eq(rg_reqmac_verify(kb, 32, v, strlen(v), "POST",
+                                      "/cluster/leases", "{}", 2, t + 31000),
+                     -1);
+    ck_assert_int_eq(rg_reqmac_verify(kb, 32, v, strlen(v), "POST",
+                                      "/cluster/leases", "{}", 2, t - 31000),
+                     -1);
+    ck_assert_int_eq(rg_reqmac_verify(kb2, 32, v, strlen(v), "POST",
+                                      "/cluster/leases", "{}", 2, t),
+                     -1);
+    ck_assert_int_eq(rg_reqmac_verify(kb, 32, v, strlen(v), "PUT",
+                                      "/cluster/leases", "{}", 2, t),
+                     -1);
+    ck_assert_int_eq(rg_reqmac_verify(kb, 32, v, strlen(v), "POST",
+                                      "/cluster/breaker", "{}", 2, t),
+                     -1);
+    ck_assert_int_eq(rg_reqmac_verify(kb, 32, v, strlen(v), "POST",
+                                      "/cluster/leases", "[]", 2, t),
+                     -1);
+    ck_assert_int_eq(rg_reqmac_verify(kb, 32, v, strlen(v) - 1, "POST",
+                                      "/cluster/leases", "{}", 2, t),
+                     -1);
+    ck_assert_int_eq(rg_reqmac_verify(kb, 32, "t=,mac=", 7, "POST",
+                                      "/cluster/leases", "{}", 2, t),
+                     -1);
+    ck_assert_int_eq(rg_reqmac_sign(kb, 0, "POST", "/", "", 0, t, v), -1);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("hsauth");
@@ -192,6 +242,7 @@ int main(void)
     tcase_add_test(tc, hello_magic);
     tcase_add_test(tc, warn_rate_limit);
     tcase_add_test(tc, key_file_sizes);
+    tcase_add_test(tc, reqmac);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -62,15 +62,13 @@ int rg_reqmac_sign(const unsigned char *key, size_t klen, const char *method,
     return 0;
 }
 
+/* A lowercase hex digit's value (we send lowercase), or -1. */
 static int hexval(char c)
 {
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
+    static const char digits[] = "0123456789abcdef";
+    const char *p = c != '\0' ? strchr(digits, c) : NULL;
+
+    return p != NULL ? (int)(p - digits) : -1;
 }
 
 /* Parse "t=<digits>,mac=<64 hex>": 0 or -1. */

@@ -121,6 +121,16 @@ class ClusterAuthTest(ClusterTestCase):
                 s.close()
         rgtest.wait_until(lambda: "no keyed handshake" in self.logs(),
                           scaled(5.0), 0.1, "the refusal logged")
+        # no log flood: 30 more strangers on node 2 within the 10 s add no
+        # WARN line (the next one will count them)
+        for _ in range(30):
+            s = socket.create_connection((rgtest.HOST, c.nodes[1].raft_port),
+                                         5)
+            s.sendall(hs)
+            s.close()
+        time.sleep(0.5)
+        self.assertEqual(c.nodes[1].error_log().count(
+            "refused 127.0.0.1:"), 1, c.nodes[1].log_tail(20))
         # a silent client is dropped at the handshake deadline (5 s)
         s = socket.create_connection((rgtest.HOST, c.nodes[0].raft_port), 5)
         s.settimeout(scaled(10.0))

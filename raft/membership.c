@@ -32,6 +32,7 @@ void rg_raft_status(const struct rg_raft *r, struct rg_raft_status *st)
     st->applied_index = raft_last_applied(raft);
     st->revision = rg_fsm_revision(r->fsm);
     st->incarnation = r->incarnation;
+    st->transport_auth = r->transport.key != NULL;
 }
 
 int rg_raft_leader_admin(const struct rg_raft *r, char *out, size_t cap)

@@ -391,6 +391,10 @@ static struct rg_raft *node_new(uv_loop_t *loop, const struct rg_raft_conf *c,
         .user_timeout_ms = 2 * election < 1000 ? 1000 : 2 * election,
         .keepalive_s = KEEPALIVE_S,
         .connect_timeout_ms = CONNECT_TIMEOUT_MS,
+        .key = c->cluster_key,
+        .key_len = c->cluster_key_len,
+        .warn = c->warn,
+        .warn_arg = c->warn_arg,
     };
     struct rg_raft *r = rg_calloc(1, sizeof(*r));
     int rv;

@@ -68,6 +68,15 @@ struct rg_raft_conf {
      * borrowed for the call. NULL: not told. */
     void (*on_breaker)(void *arg, const struct rg_fsm_breaker *b);
     void *breaker_arg;
+    /* auth: the cluster key (raft.cluster_key_file), copied; NULL = an
+     * unauthenticated transport. With it every raft connection runs the
+     * keyed handshake of raft/hsauth.h. */
+    const unsigned char *cluster_key;
+    size_t cluster_key_len;      /* >= 32 */
+    /* auth: one WARN line about a refused raft peer (rate-limited per
+     * address), on the raft loop's thread; NULL = silent. */
+    void (*warn)(void *arg, const char *msg);
+    void *warn_arg;
 };
 
 struct rg_raft;
@@ -123,6 +132,7 @@ struct rg_raft_status {
     uint64_t applied_index;
     uint64_t revision;
     uint64_t incarnation;        /* random per process start */
+    int transport_auth;          /* 1: the keyed handshake is on (auth) */
 };
 void rg_raft_status(const struct rg_raft *r, struct rg_raft_status *st);
 

@@ -6,8 +6,13 @@
  * uv_tcp_connect (too late for TCP_USER_TIMEOUT to bound SYN retries) and
  * has no deadline. We speak raft_uv_tcp's handshake (protocol 1: u64
  * protocol, u64 server id, u64 address size, the address NUL-padded to a
- * multiple of 8, all little-endian), which its accept side checks. */
-#include "raft/transport.h"
+ * multiple of 8, all little-endian), which its accept side checks.
+ *
+ * Keyed mode (a cluster key): after the TCP connect we send HELLO, read
+ * REPLY, check that the acceptor is the node we meant (its id) and proved
+ * the key, then send our PROOF and raft_uv_tcp's handshake in one write
+ * (hsauth.h); the connect deadline covers all of it. */
+#include "raft/transport_int.h"
 
 #include <endian.h>
 #include <errno.h>
@@ -19,10 +24,12 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include <openssl/crypto.h>
+
 #include "core/alloc.h"
 
-#define HS_PROTOCOL 1
-#define HOST_MAX 256
+#define HS_PROTOCOL RG_TR_HS_PROTOCOL
+#define HOST_MAX RG_TR_HOST_MAX
 
 #define OUTER(p) \
     ((struct rg_transport *)((char *)(p) - offsetof(struct rg_transport, outer)))
@@ -39,8 +46,16 @@ struct tconn {
     uv_connect_t connect;
     uv_write_t write;
     uv_timer_t timer;
-    uv_buf_t hs;                 /* handshake bytes, rg_malloc'd */
+    uv_buf_t hs;                 /* handshake bytes, rg_malloc'd; keyed:
+                                    RG_HS_MAC bytes of PROOF first */
     char port[8];
+    /* Keyed mode: */
+    uint64_t peer_id;            /* whom we mean to reach */
+    char peer[64];               /* its address, for the WARN */
+    unsigned char nonce_c[RG_HS_NONCE];
+    unsigned char hello[RG_HS_HELLO_LEN];
+    unsigned char reply[RG_HS_REPLY_LEN];
+    size_t got;                  /* bytes of @reply read */
     int status;                  /* RAFT_* for the callback when failing */
     int refs;                    /* open handles + pending requests */
     int failed;
@@ -49,7 +64,7 @@ struct tconn {
 
 /* ---- Socket options ---- */
 
-static void set_opts(const struct rg_transport_opts *o, uv_tcp_t *tcp)
+void rg_tr_set_opts(const struct rg_transport_opts *o, uv_tcp_t *tcp)
 {
     uv_os_fd_t fd;
     int v;
@@ -72,10 +87,34 @@ static void set_opts(const struct rg_transport_opts *o, uv_tcp_t *tcp)
 
 /* ---- Outgoing connects ---- */
 
-static void maybe_fire_close(struct rg_transport *t)
+void rg_tr_maybe_fire_close(struct rg_transport *t)
 {
     if (t->closing && t->inner_closed && t->live == 0 && t->close_cb != NULL)
         t->close_cb(&t->outer);
+}
+
+struct rg_hs_key rg_tr_key(const struct rg_transport *t)
+{
+    return (struct rg_hs_key){t->key, t->key_len};
+}
+
+void rg_tr_refused(struct rg_transport *t, const char *peer, const char *why)
+{
+    char msg[256];
+    unsigned more = 0;
+
+    if (t->opts.warn == NULL ||
+        !rg_hs_warn_due(&t->warnlog, peer, uv_now(t->loop), &more))
+        return;
+    if (more > 0)
+        snprintf(msg, sizeof(msg),
+                 "raft transport: refused %s: %s (%u more refusals since "
+                 "the last warning)",
+                 peer, why, more);
+    else
+        snprintf(msg, sizeof(msg), "raft transport: refused %s: %s", peer,
+                 why);
+    t->opts.warn(t->opts.warn_arg, msg);
 }
 
 static void tconn_unref(struct tconn *c)
@@ -91,7 +130,7 @@ static void tconn_unref(struct tconn *c)
     t->live--;
     if (req != NULL)
         req->cb(req, NULL, status);
-    maybe_fire_close(t);
+    rg_tr_maybe_fire_close(t);
 }
 
 static void unlink_tconn(struct tconn *c)
@@ -161,14 +200,101 @@ static void write_cb(uv_write_t *w, int status)
     req->cb(req, (uv_stream_t *)tcp, 0);
 }
 
+/* Keyed mode: refuse the acceptor (WARN) and fail the connect. */
+static void tconn_refuse(struct tconn *c, const char *why)
+{
+    rg_tr_refused(c->t, c->peer, why);
+    tconn_fail(c, RAFT_NOCONNECTION);
+}
+
+static void reply_alloc_cb(uv_handle_t *h, size_t size, uv_buf_t *b)
+{
+    struct tconn *c = h->data;
+
+    (void)size; /* exactly what REPLY still lacks: never read past it */
+    b->base = (char *)c->reply + c->got;
+    b->len = sizeof(c->reply) - c->got;
+}
+
+/* REPLY read: check it, then send PROOF + raft_uv_tcp's handshake. */
+static void reply_done(struct tconn *c)
+{
+    struct rg_transport *t = c->t;
+    struct rg_hs_key k = rg_tr_key(t);
+    unsigned char nonce_a[RG_HS_NONCE];
+    uint64_t id_a;
+
+    uv_read_stop((uv_stream_t *)c->tcp);
+    if (rg_hs_parse_hello(c->reply, &id_a, nonce_a) != 0) {
+        tconn_refuse(c, "no keyed handshake in its reply");
+        return;
+    }
+    if (id_a != c->peer_id) {
+        tconn_refuse(c, "it is another node than the one configured there");
+        return;
+    }
+    if (!rg_hs_check(&k, RG_HS_ACCEPTOR, id_a, t->id, c->nonce_c, nonce_a,
+                     c->reply + 16 + RG_HS_NONCE)) {
+        tconn_refuse(c, "it did not prove the cluster key (wrong key?)");
+        return;
+    }
+    if (rg_hs_mac(&k, RG_HS_CONNECTOR, t->id, id_a, c->nonce_c, nonce_a,
+                  (unsigned char *)c->hs.base) != 0) {
+        tconn_fail(c, RAFT_NOCONNECTION);
+        return;
+    }
+    c->write.data = c;
+    if (uv_write(&c->write, (uv_stream_t *)c->tcp, &c->hs, 1, write_cb) !=
+        0) {
+        tconn_fail(c, RAFT_NOCONNECTION);
+        return;
+    }
+    c->refs++; /* the write */
+}
+
+static void reply_read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
+{
+    struct tconn *c = s->data;
+
+    (void)b;
+    if (c->failed || n == 0)
+        return;
+    if (n < 0) {
+        tconn_refuse(c, "it closed the connection during the handshake "
+                        "(no cluster key, or a different one?)");
+        return;
+    }
+    c->got += (size_t)n;
+    if (c->got == sizeof(c->reply))
+        reply_done(c);
+}
+
+static void hello_write_cb(uv_write_t *w, int status)
+{
+    struct tconn *c = w->data;
+
+    if (!c->failed) {
+        if (status != 0 ||
+            uv_read_start((uv_stream_t *)c->tcp, reply_alloc_cb,
+                          reply_read_cb) != 0)
+            tconn_fail(c, RAFT_NOCONNECTION);
+    }
+    tconn_unref(c); /* the write's reference */
+}
+
 static void connect_cb(uv_connect_t *cr, int status)
 {
     struct tconn *c = cr->data;
+    uv_buf_t hello = {(char *)c->hello, sizeof(c->hello)};
 
     if (!c->failed && status == 0) {
         c->write.data = c;
-        if (uv_write(&c->write, (uv_stream_t *)c->tcp, &c->hs, 1,
-                     write_cb) == 0)
+        if (c->t->key != NULL) {
+            if (uv_write(&c->write, (uv_stream_t *)c->tcp, &hello, 1,
+                         hello_write_cb) == 0)
+                return; /* the connect's reference moves to the write */
+        } else if (uv_write(&c->write, (uv_stream_t *)c->tcp, &c->hs, 1,
+                            write_cb) == 0)
             return; /* the connect's reference moves to the write */
     }
     if (!c->failed)
@@ -193,7 +319,7 @@ static void start_connect(struct tconn *c, const struct sockaddr *sa)
     }
     c->tcp->data = c;
     c->refs++; /* the tcp handle */
-    set_opts(&t->opts, c->tcp);
+    rg_tr_set_opts(&t->opts, c->tcp);
     c->connect.data = c;
     if (uv_tcp_connect(&c->connect, c->tcp, sa, connect_cb) != 0) {
         tconn_fail(c, RAFT_NOCONNECTION);
@@ -228,17 +354,19 @@ static void put64(char **p, uint64_t v)
     *p += 8;
 }
 
-/* raft_uv_tcp's handshake: 0 or RAFT_NOMEM. */
-static int encode_handshake(raft_id id, const char *address, uv_buf_t *b)
+/* raft_uv_tcp's handshake after @pre zero bytes (room for PROOF): 0 or
+ * RAFT_NOMEM. */
+static int encode_handshake(raft_id id, const char *address, size_t pre,
+                            uv_buf_t *b)
 {
     size_t alen = (strlen(address) + 1 + 7) & ~(size_t)7;
     char *p;
 
-    b->len = 24 + alen;
+    b->len = pre + 24 + alen;
     b->base = rg_calloc(1, b->len);
     if (b->base == NULL)
         return RAFT_NOMEM;
-    p = b->base;
+    p = b->base + pre;
     put64(&p, HS_PROTOCOL);
     put64(&p, id);
     put64(&p, alen);
@@ -246,8 +374,7 @@ static int encode_handshake(raft_id id, const char *address, uv_buf_t *b)
     return 0;
 }
 
-/* Split "host:port" at the last colon; 0 or -1. */
-static int split_address(const char *a, char *host, char *port)
+int rg_tr_split_address(const char *a, char *host, char *port)
 {
     const char *colon = strrchr(a, ':');
     size_t hl = colon == NULL ? 0 : (size_t)(colon - a);
@@ -290,20 +417,28 @@ static int t_connect(struct raft_uv_transport *outer,
     char host[HOST_MAX];
     struct tconn *c;
 
-    (void)id;
     c = rg_calloc(1, sizeof(*c));
     if (c == NULL)
         return RAFT_NOMEM;
-    if (split_address(address, host, c->port) < 0) {
+    if (rg_tr_split_address(address, host, c->port) < 0) {
         snprintf(outer->errmsg, sizeof(outer->errmsg),
                  "cannot split %s into host and port", address);
         rg_free(c);
         return RAFT_NOCONNECTION;
     }
-    if (encode_handshake(t->id, t->address, &c->hs) != 0) {
+    if (t->key != NULL && rg_hs_nonce(c->nonce_c) != 0) {
+        rg_free(c);
+        return RAFT_NOCONNECTION;
+    }
+    if (encode_handshake(t->id, t->address, t->key ? RG_HS_MAC : 0,
+                         &c->hs) != 0) {
         rg_free(c);
         return RAFT_NOMEM;
     }
+    c->peer_id = id;
+    snprintf(c->peer, sizeof(c->peer), "%s (node %llu)", address,
+             (unsigned long long)id);
+    rg_hs_hello(c->hello, t->id, c->nonce_c);
     c->t = t;
     c->req = req;
     req->cb = cb;
@@ -328,7 +463,7 @@ static void accept_cb(struct raft_uv_transport *inner, raft_id id,
 {
     struct rg_transport *t = INNER(inner);
 
-    set_opts(&t->opts, (uv_tcp_t *)stream);
+    rg_tr_set_opts(&t->opts, (uv_tcp_t *)stream);
     t->accept_cb(&t->outer, id, address, stream);
 }
 
@@ -338,6 +473,8 @@ static int t_listen(struct raft_uv_transport *outer, raft_uv_accept_cb cb)
     int rv;
 
     t->accept_cb = cb;
+    if (t->key != NULL)
+        return rg_tr_listen(t);
     rv = t->inner.listen(&t->inner, accept_cb);
     if (rv != 0)
         memcpy(outer->errmsg, t->inner.errmsg, sizeof(outer->errmsg));
@@ -366,7 +503,7 @@ static void inner_close_cb(struct raft_uv_transport *inner)
     struct rg_transport *t = INNER(inner);
 
     t->inner_closed = 1;
-    maybe_fire_close(t);
+    rg_tr_maybe_fire_close(t);
 }
 
 /* Stop accepting (inner), cancel our pending connects (their callbacks
@@ -380,6 +517,7 @@ static void t_close(struct raft_uv_transport *outer,
     t->close_cb = cb;
     while (t->connecting != NULL)
         tconn_fail(t->connecting, RAFT_CANCELED);
+    rg_tr_listen_close(t);
     t->inner.close(&t->inner, inner_close_cb);
 }
 
@@ -391,10 +529,25 @@ int rg_transport_init(struct rg_transport *t, uv_loop_t *loop,
     memset(t, 0, sizeof(*t));
     t->loop = loop;
     t->opts = *opts;
+    t->opts.key = NULL;
+    if (opts->key != NULL) {
+        if (opts->key_len < RG_HS_KEY_MIN || opts->key_len > RG_HS_KEY_MAX)
+            return RAFT_INVALID;
+        t->key = rg_malloc(opts->key_len);
+        if (t->key == NULL)
+            return RAFT_NOMEM;
+        memcpy(t->key, opts->key, opts->key_len);
+        t->key_len = opts->key_len;
+    }
+    if (t->opts.handshake_timeout_ms == 0)
+        t->opts.handshake_timeout_ms = 5000;
     t->inner.version = 1; /* required since 0.17 (docs/raft.md §2.9) */
     rv = raft_uv_tcp_init(&t->inner, loop);
-    if (rv != 0)
+    if (rv != 0) {
+        rg_free(t->key);
+        t->key = NULL;
         return rv;
+    }
     t->outer.version = 1;
     t->outer.init = t_init;
     t->outer.listen = t_listen;
@@ -408,4 +561,8 @@ void rg_transport_release(struct rg_transport *t)
     raft_uv_tcp_close(&t->inner);
     rg_free(t->address);
     t->address = NULL;
+    if (t->key != NULL)
+        OPENSSL_cleanse(t->key, t->key_len);
+    rg_free(t->key);
+    t->key = NULL;
 }

@@ -4,12 +4,23 @@
  * stream black-holed by a partition errors out instead of waiting for
  * minutes of retransmission backoff after the heal, docs/fault-injection.md §3), and a
  * deadline on each outgoing connect (raft_uv_tcp has none: a SYN dropped
- * by a partition would hang for the kernel's SYN retries, ~2 min). */
+ * by a partition would hang for the kernel's SYN retries, ~2 min).
+ *
+ * With a cluster key (raft.cluster_key_file) every raft connection, both
+ * ways, first runs the keyed mutual handshake of hsauth.h; only then is the
+ * stream handed to libraft. Inbound connections are then accepted by our
+ * own listener (transport_accept.c), not raft_uv_tcp's, which would read
+ * the stream before we could. A refused peer is closed and WARNed about
+ * (rate-limited per address); a silent one is dropped at the handshake
+ * deadline. The handshake authenticates the connection; the frames after it
+ * are neither encrypted nor MACed (docs/raft.md "Authenticated transport"). */
 #ifndef RG_RAFT_TRANSPORT_H
 #define RG_RAFT_TRANSPORT_H
 
 #include <raft.h>
 #include <raft/uv.h>
+
+#include "raft/hsauth.h"
 
 struct rg_transport_opts {
     unsigned user_timeout_ms;    /* TCP_USER_TIMEOUT on every raft socket:
@@ -20,7 +31,16 @@ struct rg_transport_opts {
                                     0 = keepalive off */
     unsigned connect_timeout_ms; /* give up an outgoing connect after this
                                     (raft_uv retries it); 0 = never */
+    const unsigned char *key;    /* cluster key, copied; NULL = none */
+    size_t key_len;              /* RG_HS_KEY_MIN.. when @key is set */
+    unsigned handshake_timeout_ms; /* inbound handshake deadline; 0 = 5 s */
+    /* Called with one WARN line (rate-limited) when a peer is refused;
+     * NULL = silent. Thread: the loop's. */
+    void (*warn)(void *arg, const char *msg);
+    void *warn_arg;
 };
+
+struct tacc;
 
 /* Owned by the node; @outer is what raft_uv_init takes. */
 struct rg_transport {
@@ -37,10 +57,17 @@ struct rg_transport {
     unsigned live;                  /* connect objects not yet freed */
     int closing;
     int inner_closed;
+    unsigned char *key;             /* rg_malloc'd copy, NULL = none */
+    size_t key_len;
+    uv_tcp_t listener;              /* ours, keyed mode only */
+    int listening;                  /* 1 while @listener is open */
+    struct tacc *accepting;         /* inbound handshakes in progress */
+    unsigned n_accepting;
+    struct rg_hs_warnlog warnlog;   /* refusal WARN rate limit */
 };
 
 /* Initialise @t on @loop (raft_uv_tcp_init underneath). Returns 0 or a
- * RAFT_* code. Ownership: @t is kept by the caller until rg_transport_
+ * RAFT_* code (RAFT_INVALID: a key shorter than RG_HS_KEY_MIN). Ownership: @t is kept by the caller until rg_transport_
  * release; @opts is copied. Thread: @loop's. */
 int rg_transport_init(struct rg_transport *t, uv_loop_t *loop,
                       const struct rg_transport_opts *opts);

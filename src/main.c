@@ -648,6 +648,13 @@ static int cb_forward(void *hook, const char *addr, const char *body,
     return 0;
 }
 
+/* auth: the transport's (rate-limited) refusals of raft peers. */
+static void raft_warn(void *arg, const char *msg)
+{
+    (void)arg;
+    rg_log(RG_LOG_WARN, "%s", msg);
+}
+
 static int raft_start(struct control *ctl)
 {
     struct rg_raft_conf rc = {0};
@@ -685,6 +692,15 @@ static int raft_start(struct control *ctl)
     rc.on_purge = on_cache_purge;
     rc.arg = ctl;
     rc.on_breaker = rg_cbc_committed;
+    rc.cluster_key = ctl->nc.raft_cluster_key;
+    rc.cluster_key_len = ctl->nc.raft_cluster_key_len;
+    rc.warn = raft_warn;
+    if (rc.cluster_key == NULL)
+        rg_log(RG_LOG_WARN,
+               "raft: no raft.cluster_key_file: the raft transport and the "
+               "internal admin calls are NOT authenticated; anyone who "
+               "reaches %s can join or inject entries",
+               ctl->nc.raft_listen);
     ctl->raft = rg_raft_start(ctl->loop, &rc, err, sizeof(err));
     ctl->ready.raft = ctl->raft;
     rg_free(peers);
@@ -720,6 +736,13 @@ static int admin_start(struct control *ctl)
 
     ac.listen = ctl->nc.admin_listen;
     ac.token = ctl->nc.admin_token;
+    /* auth: node-to-node admin calls are signed and checked with the
+     * cluster key */
+    ac.cluster_key = ctl->nc.raft_cluster_key;
+    ac.cluster_key_len = ctl->nc.raft_cluster_key_len;
+    if (rg_fwd_set_key(ctl->nc.raft_cluster_key,
+                       ctl->nc.raft_cluster_key_len) != 0)
+        return -1;
     ac.raft = ctl->raft;
     ac.name = ctl->nc.node_name;
     ac.raft_addr = ctl->nc.raft_listen;

@@ -45,9 +45,24 @@ def yaml_scalar(v):
     return json.dumps(str(v))
 
 
-def node_yaml(node, nodes, data_dir, raft_extra=''):
+def make_key_file(path):
+    """The cluster key (raft.cluster_key_file): 32 random bytes, mode 600,
+    written once; returns @path."""
+    if not os.path.exists(path):
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            os.write(fd, os.urandom(32))
+        finally:
+            os.close(fd)
+    return path
+
+
+def node_yaml(node, nodes, data_dir, raft_extra='', key_file=None):
     voters = '\n'.join('    - {id: %d, address: "%s:9000"}' % (m.id, m.ip)
                        for m in nodes)
+    if key_file:
+        raft_extra = '  cluster_key_file: %s\n%s' % (yaml_scalar(key_file),
+                                                     raft_extra)
     return ('# written by jepsen/harness/procs.py\n'
             'node:\n  id: %d\n  name: %s\n'
             'raft:\n  listen: "%s:9000"\n  data_dir: %s\n  voters:\n%s\n'
@@ -96,6 +111,8 @@ class Cluster:
         self.p = {}
         with open(os.path.join(store, 'seed.yml'), 'w') as fh:
             fh.write(SEED)
+        # one cluster key shared by the nodes (the authenticated transport)
+        self.key_file = make_key_file(os.path.join(store, 'cluster.key'))
         for n in nodes:
             np_ = NodeProc(n, os.path.join(store, n.name))
             np_.rate = (rates or {}).get(n.name, 1.0)
@@ -105,8 +122,8 @@ class Cluster:
                              'size=%dm' % tmpfs_mb, 'rgjtmpfs', np_.data])
                 topo.record_mount(np_.data)
             with open(np_.config, 'w') as fh:
-                fh.write(node_yaml(n, nodes, np_.data, raft_extra) +
-                         extra_yaml)
+                fh.write(node_yaml(n, nodes, np_.data, raft_extra,
+                                   self.key_file) + extra_yaml)
             if faketime:
                 with open(np_.skew, 'w') as fh:
                     fh.write('+0 x%s\n' % np_.rate)

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <openssl/crypto.h>
 #include <strings.h>
 #include <sys/random.h>
 
@@ -19,6 +20,7 @@
 #include "core/alloc.h"
 #include "core/buf.h"
 #include "core/log.h"
+#include "core/reqmac.h"
 
 #define PREFIX "/admin/v1"
 
@@ -67,7 +69,7 @@ static int want_header(const char *name, size_t n)
     static const char *const skip[] = {
         "connection", "keep-alive", "transfer-encoding", "content-length",
         "host", "te", "upgrade", "trailer", "proxy-connection",
-        "x-request-id", "x-raftgate-forwarded", NULL,
+        "x-request-id", "x-raftgate-forwarded", "x-raftgate-auth", NULL,
     };
 
     for (unsigned i = 0; skip[i] != NULL; i++)
@@ -181,6 +183,36 @@ static char *strip_path(const char *path)
     return p;
 }
 
+/* auth: 1 when no cluster key is set, or @req carries a valid
+ * X-Raftgate-Auth for its method, target and body (core/reqmac.h). */
+static int node_signed(const struct rg_admin *a,
+                       const struct rg_httpd_req *req)
+{
+    const struct rg_field *f = rg_head_find(req->head, "x-raftgate-auth");
+    char target[2048];
+
+    if (a->key == NULL)
+        return 1;
+    if (f == NULL)
+        return 0;
+    if (snprintf(target, sizeof(target), "%s%s%s", req->path,
+                 req->query[0] ? "?" : "", req->query) >= (int)sizeof(target))
+        return 0;
+    return rg_reqmac_verify(a->key, a->key_len, rg_field_value(req->head, f),
+                            f->value_len, req->method, target, req->body,
+                            req->body_len, rg_reqmac_now_ms()) == 0;
+}
+
+int rg_admin__internal(struct rg_areq *q)
+{
+    if (q->node_signed)
+        return 1;
+    rg_admin__error(q, 401,
+                    "internal endpoint: a node-to-node call needs a valid "
+                    "X-Raftgate-Auth (the cluster key)");
+    return 0;
+}
+
 static struct rg_areq *areq_new(struct rg_admin *a, struct rg_httpd_req *req)
 {
     struct rg_areq *q = rg_calloc(1, sizeof(*q));
@@ -199,7 +231,9 @@ static struct rg_areq *areq_new(struct rg_admin *a, struct rg_httpd_req *req)
     q->body_len = req->body_len;
     q->headers = copy_headers(req->head);
     q->ctype = field_dup(req->head, "content-type");
-    q->forwarded = rg_head_find(req->head, "x-raftgate-forwarded") != NULL;
+    q->node_signed = node_signed(a, req);
+    q->forwarded = rg_head_find(req->head, "x-raftgate-forwarded") != NULL &&
+                   q->node_signed;
     take_rid(q, req->head);
     if (q->path == NULL || q->target == NULL || q->query == NULL ||
         q->body == NULL || q->headers == NULL) {
@@ -626,6 +660,14 @@ static void on_request(void *arg, struct rg_httpd_req *req)
 
 /* ---- lifecycle ---- */
 
+static void free_key(struct rg_admin *a)
+{
+    if (a->key != NULL)
+        OPENSSL_cleanse(a->key, a->key_len);
+    rg_free(a->key);
+    a->key = NULL;
+}
+
 struct rg_admin *rg_admin_start(uv_loop_t *loop,
                                 const struct rg_admin_conf *c,
                                 struct rg_errbuf *eb)
@@ -643,14 +685,22 @@ struct rg_admin *rg_admin_start(uv_loop_t *loop,
     a->unsafe_lease_reclaim = c->unsafe_lease_reclaim;
     a->quota = c->quota;
     a->readiness = c->readiness;
-    if (c->token != NULL && c->token[0] != '\0' &&
-        (a->token = rg_strdup(c->token)) == NULL) {
+    if ((c->token != NULL && c->token[0] != '\0' &&
+         (a->token = rg_strdup(c->token)) == NULL) ||
+        (c->cluster_key != NULL &&
+         (a->key = rg_malloc(c->cluster_key_len)) == NULL)) {
+        rg_free(a->token);
         rg_free(a);
         rg_errbuf_set(eb, "out of memory");
         return NULL;
     }
+    if (a->key != NULL) {
+        memcpy(a->key, c->cluster_key, c->cluster_key_len);
+        a->key_len = c->cluster_key_len;
+    }
     a->httpd = rg_httpd_start(loop, c->listen, on_request, a, eb);
     if (a->httpd == NULL) {
+        free_key(a);
         rg_free(a->token);
         rg_free(a);
         return NULL;
@@ -658,6 +708,7 @@ struct rg_admin *rg_admin_start(uv_loop_t *loop,
     if (a->raft != NULL && (a->self = rg_admin__self_start(a, c)) == NULL) {
         rg_errbuf_set(eb, "out of memory");
         rg_httpd_stop(a->httpd);
+        free_key(a);
         rg_free(a->token);
         rg_free(a);
         return NULL;
@@ -694,6 +745,7 @@ void rg_admin_stop(struct rg_admin *a)
     a->httpd = NULL;
     rg_free(a->token);
     a->token = NULL;
+    free_key(a);
     a->stopped = 1;
     if (a->live == 0)
         rg_free(a);

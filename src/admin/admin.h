@@ -50,6 +50,12 @@ struct rg_admin_conf {
     /* obs: the node's degraded state for GET /status's "degraded" (kept
      * until rg_admin_stop); may be NULL. */
     const struct rg_readiness *readiness;
+    /* auth: the cluster key (raft.cluster_key_file), copied; NULL = none.
+     * With it, POST /cluster/leases and /cluster/breaker need a valid
+     * X-Raftgate-Auth (core/reqmac.h), and X-Raftgate-Forwarded counts
+     * only with one. */
+    const unsigned char *cluster_key;
+    size_t cluster_key_len;
 };
 
 /* Start the admin API on @loop. Strings in @c are copied. Returns NULL

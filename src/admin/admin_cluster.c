@@ -171,6 +171,10 @@ static void get_status(struct rg_areq *q)
     if (o != NULL)
         json_object_set_new(o, "degraded",
                             rg_degraded_json(rg_degraded(q->a->readiness)));
+    /* auth: the raft transport's keyed handshake (raft.cluster_key_file). */
+    if (o != NULL)
+        json_object_set_new(o, "transport_auth",
+                            json_boolean(st.transport_auth));
     rg_admin__reply(q, 200, o, st.revision, NULL);
 }
 
@@ -723,14 +727,18 @@ int rg_admin__cluster(struct rg_areq *q)
     else if (strncmp(p, "/cluster/members/", 17) == 0)
         member(q, p + 17);
     else if (strcmp(p, "/cluster/leases") == 0 &&
-             strcmp(q->method, "POST") == 0)
-        rg_admin__leases(q);
+             strcmp(q->method, "POST") == 0) {
+        if (rg_admin__internal(q))
+            rg_admin__leases(q);
+    }
     else if (strcmp(p, "/cluster/transfer") == 0 &&
              strcmp(q->method, "POST") == 0)
         transfer(q);
     else if (strcmp(p, "/cluster/breaker") == 0 &&
-             strcmp(q->method, "POST") == 0)
-        breaker(q);
+             strcmp(q->method, "POST") == 0) {
+        if (rg_admin__internal(q))
+            breaker(q);
+    }
     else
         rg_admin__error(q, 404, "Not found");
     return 1;

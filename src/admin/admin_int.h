@@ -37,6 +37,8 @@ struct rg_admin {
     const struct rg_readiness *readiness; /* obs: or NULL */
     uint64_t served;             /* rg_admin_served */
     const struct rg_consul *consul; /* rg_admin_conf.consul, or NULL */
+    unsigned char *key;          /* auth: cluster key copy, NULL = none */
+    size_t key_len;
     int stopping;                /* rg_admin_stop started */
     int stopped;                 /* free @a when live reaches 0 */
 };
@@ -73,7 +75,10 @@ struct rg_areq {
     char rid[RG_CODEC_MAX_RID + 1]; /* X-Request-Id, given or made */
     int has_if_match;
     uint64_t if_match;           /* If-Match revision */
-    int forwarded;               /* arrived from another node */
+    int forwarded;               /* arrived from another node (with a
+                                    cluster key: and proved it, auth) */
+    int node_signed;             /* auth: a valid X-Raftgate-Auth, or no
+                                    cluster key is set */
     int in_raft;                 /* a proposal is in flight */
     int committed;               /* a membership change of this request
                                     committed: a later failure is an
@@ -163,6 +168,11 @@ void rg_admin__route(struct rg_areq *q);
 
 /* POST /cluster/leases (internal: control/quota.h). */
 void rg_admin__leases(struct rg_areq *q);
+
+/* auth: 1 when @q may use an internal endpoint (POST /cluster/leases,
+ * /cluster/breaker): no cluster key is set, or it carries a valid
+ * X-Raftgate-Auth. Otherwise answers 401 and returns 0. */
+int rg_admin__internal(struct rg_areq *q);
 
 /* ---- admin_write.c ---- */
 

@@ -1,6 +1,8 @@
 /* Forwarding client: connect, write, read one response, close. */
 #include "admin/fwd.h"
 
+#include <errno.h>
+#include <openssl/crypto.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -8,6 +10,7 @@
 #include "core/alloc.h"
 #include "core/buf.h"
 #include "core/io.h"
+#include "core/reqmac.h"
 #include "http/msg.h"
 
 #define FWD_MAX_HEAD 16384
@@ -179,16 +182,43 @@ static void on_timeout(uv_timer_t *t)
     fwd_fail(f, f->sent ? RG_FWD_EUNKNOWN : RG_FWD_ENOTSENT);
 }
 
+/* auth: the cluster key (rg_fwd_set_key), NULL = requests unsigned. */
+static unsigned char *fwd_key;
+static size_t fwd_key_len;
+
+int rg_fwd_set_key(const unsigned char *key, size_t len)
+{
+    unsigned char *k = NULL;
+
+    if (key != NULL && (k = rg_malloc(len)) == NULL)
+        return -ENOMEM;
+    if (k != NULL)
+        memcpy(k, key, len);
+    if (fwd_key != NULL)
+        OPENSSL_cleanse(fwd_key, fwd_key_len);
+    rg_free(fwd_key);
+    fwd_key = k;
+    fwd_key_len = k != NULL ? len : 0;
+    return 0;
+}
+
 static int build_request(struct rg_fwd *f, const char *addr,
                          const char *method, const char *target,
                          const char *headers, const char *body, size_t len)
 {
+    char mac[RG_REQMAC_VALUE_MAX] = "";
     struct rg_buf b;
 
+    if (fwd_key != NULL &&
+        rg_reqmac_sign(fwd_key, fwd_key_len, method, target, body, len,
+                       rg_reqmac_now_ms(), mac) != 0)
+        return -1;
     rg_buf_init(&b, FWD_MAX_BODY + FWD_MAX_HEAD);
-    if (rg_buf_addf(&b, "%s %s HTTP/1.1\r\nHost: %s\r\n%s"
+    if (rg_buf_addf(&b, "%s %s HTTP/1.1\r\nHost: %s\r\n%s%s%s%s"
                         "Content-Length: %zu\r\nConnection: close\r\n\r\n",
-                    method, target, addr, headers, len) != 0 ||
+                    method, target, addr, headers,
+                    fwd_key ? RG_REQMAC_HEADER ": " : "", mac,
+                    fwd_key ? "\r\n" : "", len) != 0 ||
         rg_buf_add(&b, body, len) != 0) {
         rg_buf_release(&b);
         return -1;

@@ -40,6 +40,12 @@ struct rg_fwd *rg_fwd_start(uv_loop_t *loop, const char *addr,
                             size_t len, unsigned timeout_ms, rg_fwd_cb cb,
                             void *arg);
 
+/* auth: sign every request rg_fwd_start sends from now on with the
+ * cluster key (an X-Raftgate-Auth header, core/reqmac.h); @key is copied,
+ * NULL stops signing. Returns 0 or -ENOMEM. Thread: the control thread,
+ * before the first rg_fwd_start. */
+int rg_fwd_set_key(const unsigned char *key, size_t len);
+
 /* Abandon @f: @cb will not be called; the memory goes when the handles
  * have closed. Accepts NULL. */
 void rg_fwd_cancel(struct rg_fwd *f);

@@ -10,6 +10,7 @@
 #include "config/yamltree.h"
 #include "core/alloc.h"
 #include "core/log.h"
+#include "core/secret.h"
 
 #define NODE_FILE_MAX (1u << 20) /* bytes */
 #define DUR_MAX_MS 86400000ull   /* 24 h */
@@ -719,6 +720,35 @@ static int raft_quota_debug(struct rg_yt *t, yaml_node_t *v, void *ctx)
     return rg_yt_bool(t, v, &conf(ctx)->raft_quota_debug_header);
 }
 
+/* auth: the cluster key, read now so a bad file is a config error. */
+static int raft_cluster_key_file(struct rg_yt *t, yaml_node_t *v, void *ctx)
+{
+    struct node_ctx *c = ctx;
+    struct rg_node_conf *nc = c->nc;
+    int rv = read_path(t, v, c->dir, &nc->raft_cluster_key_file);
+
+    if (rv < 0)
+        return rv;
+    if (nc->raft_cluster_key != NULL)
+        rg_secret_free(nc->raft_cluster_key, nc->raft_cluster_key_len);
+    nc->raft_cluster_key = NULL;
+    rv = rg_secret_read(nc->raft_cluster_key_file, RG_CLUSTER_KEY_MIN,
+                        RG_CLUSTER_KEY_MAX, &nc->raft_cluster_key,
+                        &nc->raft_cluster_key_len);
+    if (rv == -ENOMEM)
+        return rg_yt_nomem(t);
+    if (rv == -ERANGE)
+        return rg_yt_err(t, v,
+                         "%s must hold %d..%d bytes of secret (make one "
+                         "with: head -c 32 /dev/urandom > FILE)",
+                         nc->raft_cluster_key_file, RG_CLUSTER_KEY_MIN,
+                         RG_CLUSTER_KEY_MAX);
+    if (rv < 0)
+        return rg_yt_err(t, v, "%s: %s", nc->raft_cluster_key_file,
+                         strerror(-rv));
+    return 0;
+}
+
 /* clang-format off */
 static const struct rg_yt_key raft_keys[] = {
     {"listen", raft_listen},
@@ -730,6 +760,7 @@ static const struct rg_yt_key raft_keys[] = {
     {"snapshot_threshold", raft_snapshot_threshold},
     {"quota_lease_ms", raft_quota_lease},
     {"quota_debug_header", raft_quota_debug},
+    {"cluster_key_file", raft_cluster_key_file},
     {NULL, NULL},
 };
 /* clang-format on */
@@ -1090,6 +1121,9 @@ void rg_node_conf_release(struct rg_node_conf *nc)
     rg_free(nc->node_name);
     rg_free(nc->raft_listen);
     rg_free(nc->raft_data_dir);
+    rg_free(nc->raft_cluster_key_file);
+    if (nc->raft_cluster_key != NULL)
+        rg_secret_free(nc->raft_cluster_key, nc->raft_cluster_key_len);
     for (unsigned i = 0; i < nc->raft_n_voters; i++)
         rg_free(nc->raft_voters[i].address);
     rg_free(nc->raft_voters);

@@ -64,6 +64,10 @@ struct rg_node_conf {
                                      after its request was sent, 2000 */
     int raft_quota_debug_header;  /* X-Raftgate-Quota on every answer a
                                      cluster window admitted */
+    char *raft_cluster_key_file;  /* auth: absolute path, NULL = unset */
+    unsigned char *raft_cluster_key; /* auth: its bytes (32..4096),
+                                        rg_malloc'd; NULL = unset */
+    size_t raft_cluster_key_len;
     /* logging: */
     char *error_log;             /* path or "stderr" (default) */
     char *log_level;             /* error|warn|notice|info|debug, default

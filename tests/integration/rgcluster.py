@@ -16,6 +16,10 @@ Raft timing defaults to docs/fault-injection.md §4.2 (election 1000 ms, heartbe
 RG_ELECTION_TIMEOUT / RG_HEARTBEAT_TIMEOUT override it. Every wait has a
 deadline (scaled by RG_TIME_SCALE, 3 under ASan). RG_KEEP=1 keeps the temp
 dirs, RG_VERBOSE=1 prints log tails.
+
+Every cluster gets a generated cluster key (raft.cluster_key_file, 32
+random bytes, mode 600) shared by its nodes; Cluster(key=False) runs
+without one, and new_node(key=...) gives a node another key file or none.
 """
 
 import json
@@ -80,7 +84,7 @@ class ClusterNode(rgtest.Gateway):
     voters and waits to be added through POST /cluster/members."""
 
     def __init__(self, node_id, workdir, seed, voters=None, join=False,
-                 node=None):
+                 node=None, key_file=None):
         os.makedirs(workdir, exist_ok=True)
         super().__init__(gateway=seed, workdir=workdir)
         self.id = node_id
@@ -94,6 +98,8 @@ class ClusterNode(rgtest.Gateway):
             "election_timeout": ELECTION,
             "heartbeat_timeout": HEARTBEAT,
         }
+        if key_file:
+            self.node["raft"]["cluster_key_file"] = key_file
         if join:
             self.node["raft"]["join"] = True
         elif voters is not None:
@@ -237,18 +243,33 @@ def leader_of(info):
     return int(lead) if lead else None
 
 
-class Cluster:
-    """N raftgate nodes on loopback sharing one seed declarative config."""
+def make_key_file(path, size=32):
+    """Write `size` random bytes to `path` with mode 600 (a cluster key,
+    as `head -c 32 /dev/urandom > key; chmod 600 key` makes); returns
+    the path."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, os.urandom(size))
+    finally:
+        os.close(fd)
+    return path
 
-    def __init__(self, n=3, seed=None, node=None, workdir=None):
+
+class Cluster:
+    """N raftgate nodes on loopback sharing one seed declarative config
+    and (unless key=False) one generated cluster key file."""
+
+    def __init__(self, n=3, seed=None, node=None, workdir=None, key=True):
         self.dir = workdir or tempfile.mkdtemp(prefix="rgcluster-")
         self.seed = seed if seed is not None else gateway_doc()
         self.node_overrides = node or {}
+        self.key_file = (make_key_file(os.path.join(self.dir, "cluster.key"))
+                         if key else None)
         self.nodes = []
         for i in range(1, n + 1):
             self.nodes.append(ClusterNode(
                 i, os.path.join(self.dir, "n%d" % i), self.seed,
-                node=self.node_overrides))
+                node=self.node_overrides, key_file=self.key_file))
         voters = [(nd.id, nd.raft_addr) for nd in self.nodes]
         for nd in self.nodes:
             nd.set_voters(voters)
@@ -263,13 +284,15 @@ class Cluster:
     def alive(self):
         return [nd for nd in self.nodes if nd.expect_alive]
 
-    def new_node(self, node_id=None, join=True, node=None):
-        """A node that joins the running cluster (not started)."""
+    def new_node(self, node_id=None, join=True, node=None, key=None):
+        """A node that joins the running cluster (not started). key: None
+        = the cluster's key file, False = no key, a path = that file."""
         node_id = node_id or max(nd.id for nd in self.nodes) + 1
         over = dict(self.node_overrides)
         rgtest.deep_update(over, node or {})
+        key_file = self.key_file if key is None else (key or None)
         nd = ClusterNode(node_id, os.path.join(self.dir, "n%d" % node_id),
-                         self.seed, join=join, node=over)
+                         self.seed, join=join, node=over, key_file=key_file)
         self.nodes.append(nd)
         return nd
 

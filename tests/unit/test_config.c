@@ -993,6 +993,57 @@ START_TEST(node_error_messages)
 }
 END_TEST
 
+/* auth: raft.cluster_key_file is read at load: too short or missing is an
+ * error naming the key and the file; 32 bytes load. */
+static void write_key(size_t n)
+{
+    char path[160];
+    FILE *f;
+
+    snprintf(path, sizeof(path), "%s/k", tmpdir);
+    f = fopen(path, "wb");
+    ck_assert_ptr_nonnull(f);
+    for (size_t i = 0; i < n; i++)
+        fputc((int)i, f);
+    fclose(f);
+}
+
+START_TEST(node_cluster_key_file)
+{
+    static const char yaml[] = "node:\n  id: 1\nraft:\n"
+                               "  listen: \"127.0.0.1:9000\"\n"
+                               "  join: true\n  cluster_key_file: k\n";
+    struct rg_node_conf nc;
+    struct rg_errbuf eb;
+    char want[RG_ERRBUF_SIZE], path[160];
+
+    make_tmpdir();
+    snprintf(path, sizeof(path), "%s/k", tmpdir);
+    ck_assert_int_eq(load_node(&nc, yaml, &eb), -EINVAL);
+    snprintf(want, sizeof(want),
+             "%s/node.yml: raft.cluster_key_file: %s: No such file or "
+             "directory (line 6)",
+             tmpdir, path);
+    ck_assert_str_eq(eb.msg, want);
+    write_key(31);
+    ck_assert_int_eq(load_node(&nc, yaml, &eb), -EINVAL);
+    snprintf(want, sizeof(want),
+             "%s/node.yml: raft.cluster_key_file: %s must hold 32..4096 "
+             "bytes of secret (make one with: head -c 32 /dev/urandom > "
+             "FILE) (line 6)",
+             tmpdir, path);
+    ck_assert_str_eq(eb.msg, want);
+    write_key(32);
+    ck_assert_msg(load_node(&nc, yaml, &eb) == 0, "%s", eb.msg);
+    ck_assert_str_eq(nc.raft_cluster_key_file, path);
+    ck_assert_uint_eq(nc.raft_cluster_key_len, 32);
+    ck_assert_uint_eq(nc.raft_cluster_key[31], 31);
+    rg_node_conf_release(&nc);
+    unlink(path);
+    remove_tmpdir();
+}
+END_TEST
+
 START_TEST(node_missing_file)
 {
     struct rg_node_conf nc;
@@ -1164,6 +1215,7 @@ static Suite *config_suite(void)
     tcase_add_test(node, default_node_file_parses);
     tcase_add_test(node, node_empty_file);
     tcase_add_test(node, node_full_file);
+    tcase_add_test(node, node_cluster_key_file);
     tcase_add_loop_test(node, node_error_messages, 0,
                         (int)(sizeof(node_errors) / sizeof(node_errors[0])));
     tcase_add_test(node, node_missing_file);

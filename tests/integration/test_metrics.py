@@ -1,0 +1,207 @@
+#!/usr/bin/python3
+"""GET /metrics on the status listener through the real binary: the
+Prometheus text exposition passes `promtool check metrics` with no
+complaint, and its series move as the traffic says, exactly: 200s, a 404
+with no route, a 429 from a rate limit (and its gateway_rate_limit_hits),
+a 502 from a dead upstream, upstream statuses, the duration histogram's
+buckets and count, counted on two workers and summed at the scrape;
+labels keep their route and service names across a reload that reorders
+the config."""
+
+import re
+import shutil
+import subprocess
+import unittest
+
+import rgtest
+from rgtest import DeadPort, GatewayTestCase, gateway_doc, route, service
+
+PROMTOOL = shutil.which("promtool")
+
+SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (\S+)$')
+LABEL = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"')
+
+
+def parse(text):
+    """{(name, frozenset of (label, value)): float} of an exposition."""
+    out = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        m = SAMPLE.match(line)
+        if m is None:
+            raise AssertionError("not a sample line: %r" % line)
+        labels = frozenset(LABEL.findall(m.group(3) or ""))
+        out[(m.group(1), labels)] = float(m.group(4))
+    return out
+
+
+def value(samples, name, **labels):
+    return samples.get((name, frozenset(labels.items())), 0.0)
+
+
+def scrape(gw):
+    r = rgtest.request(gw.status_port, "GET", "/metrics")
+    if r.status != 200:
+        raise AssertionError("GET /metrics: %r" % r)
+    return r
+
+
+def promtool_problems(text):
+    """What `promtool check metrics` says about @text ("" when clean)."""
+    p = subprocess.run([PROMTOOL, "check", "metrics"], input=text.encode(),
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       timeout=30)
+    out = p.stdout.decode(errors="replace").strip()
+    if p.returncode != 0 and not out:
+        out = "promtool exited %d" % p.returncode
+    return out
+
+
+class MetricsTest(GatewayTestCase):
+    GATEWAY_NODE = {"proxy": {"workers": 2}}
+    dead = None
+
+    @classmethod
+    def gateway_config(cls, up):
+        cls.dead = DeadPort()
+        return cls.doc(up, reordered=False)
+
+    @classmethod
+    def doc(cls, up, reordered):
+        services = [
+            service("echo", up.port, routes=[
+                route("ok", ["/ok"], strip_path=False),
+                route("limited", ["/limited"], strip_path=False,
+                      plugins=[{"name": "rate-limiting",
+                                "config": {"hour": 2}}]),
+            ]),
+            service("dead", cls.dead.port, retries=0,
+                    routes=[route("gone", ["/gone"])]),
+        ]
+        if reordered:
+            services.reverse()
+            services[1]["routes"].reverse()
+        return gateway_doc(*services)
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            super().tearDownClass()
+        finally:
+            if cls.dead:
+                cls.dead.close()
+
+    def traffic(self):
+        """3 GET /ok 200, 2 GET with no route 404, 1 POST /ok, each on a
+        new connection (both workers take some)."""
+        for _ in range(3):
+            self.assertEqual(self.gw.get("/ok").status, 200)
+        for _ in range(2):
+            self.assertEqual(self.gw.get("/nowhere").status, 404)
+        self.assertEqual(self.gw.request("POST", "/ok", body=b"x").status,
+                         200)
+
+    def test_exposition_passes_promtool(self):
+        if PROMTOOL is None:
+            self.skipTest("promtool not installed (Debian package "
+                          "prometheus; cluster/install-deps installs it)")
+        self.traffic()
+        r = scrape(self.gw)
+        self.assertEqual(r.header("Content-Type"),
+                         "text/plain; version=0.0.4; charset=utf-8")
+        text = r.body.decode()
+        self.assertIn("gateway_request_duration_seconds_bucket", text)
+        self.assertEqual(promtool_problems(text), "", text)
+
+    def test_promtool_can_fail(self):
+        """The check above means something: promtool complains about a
+        counter without _total and a family without HELP."""
+        if PROMTOOL is None:
+            self.skipTest("promtool not installed")
+        bad = "# TYPE gateway_requests counter\ngateway_requests 1\n"
+        self.assertNotEqual(promtool_problems(bad), "")
+
+    def test_requests_count_exactly(self):
+        before = parse(scrape(self.gw).body.decode())
+        self.traffic()
+        after = parse(scrape(self.gw).body.decode())
+
+        def moved(name, **labels):
+            return value(after, name, **labels) - value(before, name,
+                                                        **labels)
+
+        req = "gateway_requests_total"
+        self.assertEqual(moved(req, method="GET", route="ok",
+                               service="echo", status="200"), 3)
+        self.assertEqual(moved(req, method="POST", route="ok",
+                               service="echo", status="200"), 1)
+        self.assertEqual(moved(req, method="GET", route="", service="",
+                               status="404"), 2)
+        self.assertEqual(moved("gateway_upstream_status_total",
+                               service="echo", status="200"), 4)
+        hist = dict(method="GET", route="ok", service="echo")
+        self.assertEqual(moved("gateway_request_duration_seconds_count", **hist),
+                         3)
+        self.assertEqual(moved("gateway_request_duration_seconds_bucket",
+                               le="+Inf", **hist), 3)
+        self.assertGreater(moved("gateway_request_duration_seconds_sum", **hist),
+                           0)
+        # Cumulative buckets: never decreasing with le.
+        les = sorted(((float(dict(k[1])["le"]), v) for k, v in after.items()
+                      if k[0] == "gateway_request_duration_seconds_bucket"
+                      and {("route", "ok"), ("method", "GET")} <= k[1]))
+        counts = [v for _, v in les]
+        self.assertEqual(counts, sorted(counts))
+        self.assertGreaterEqual(
+            moved("raftgate_connections_accepted_total"), 6)
+        self.assertEqual(value(after, "raftgate_metrics_dropped_total"), 0)
+
+    def test_rate_limit_and_dead_upstream(self):
+        before = parse(scrape(self.gw).body.decode())
+        got = [self.gw.get("/limited").status for _ in range(3)]
+        self.assertEqual(got, [200, 200, 429])
+        self.assertEqual(self.gw.get("/gone").status, 502)
+        after = parse(scrape(self.gw).body.decode())
+
+        def moved(name, **labels):
+            return value(after, name, **labels) - value(before, name,
+                                                        **labels)
+
+        req = "gateway_requests_total"
+        self.assertEqual(moved(req, method="GET", route="limited",
+                               service="echo", status="429"), 1)
+        self.assertEqual(moved(req, method="GET", route="limited",
+                               service="echo", status="200"), 2)
+        self.assertEqual(moved("gateway_rate_limit_hits_total",
+                               limiter_type="local"), 1)
+        self.assertEqual(moved("gateway_rate_limit_hits_total",
+                               limiter_type="cluster"), 0)
+        self.assertEqual(moved(req, method="GET", route="gone",
+                               service="dead", status="502"), 1)
+        # The dead upstream never answered: no upstream status for it.
+        self.assertFalse([k for k in after
+                          if k[0] == "gateway_upstream_status_total"
+                          and ("service", "dead") in k[1]])
+
+    def test_labels_survive_a_reordering_reload(self):
+        """Label slots are names, not config positions: after a reload
+        that reverses the services and routes, /ok still counts as route
+        ok of service echo."""
+        self.gw.reload(self.doc(self.up, reordered=True))
+        try:
+            before = parse(scrape(self.gw).body.decode())
+            for _ in range(2):
+                self.assertEqual(self.gw.get("/ok").status, 200)
+            after = parse(scrape(self.gw).body.decode())
+            labels = dict(method="GET", route="ok", service="echo",
+                          status="200")
+            self.assertEqual(
+                value(after, "gateway_requests_total", **labels) -
+                value(before, "gateway_requests_total", **labels), 2)
+        finally:
+            self.gw.reload(self.doc(self.up, reordered=False))
+
+
+if __name__ == "__main__":
+    rgtest.main()

@@ -37,6 +37,38 @@ static void raft(const struct rg_prom_src *s, struct rg_buf *b)
                  "The replicated store's revision (applied).", st.revision);
 }
 
+/* raftgate_raft_apply_duration_seconds, a histogram, and the snapshot
+ * count. */
+static void raft_stats(const struct rg_prom_src *s, struct rg_buf *b)
+{
+    static const char name[] = "raftgate_raft_apply_duration_seconds";
+    struct rg_raft_stats st;
+    uint64_t cum = 0;
+
+    if (s->raft == NULL)
+        return;
+    rg_raft_stats(s->raft, &st);
+    rg_prom__one(b, "raftgate_raft_snapshots_total", "counter",
+                 "Snapshots this node stored (taken, or installed from the "
+                 "leader).",
+                 st.snapshots);
+    rg_prom__family(b, name, "histogram",
+                    "Time from proposing a write (as leader) to its entry "
+                    "being committed and applied.");
+    for (unsigned i = 0; i < RG_RAFT_APPLY_BUCKETS; i++) {
+        cum += st.apply[i];
+        rg_buf_addf(b, "%s_bucket{le=\"%g\"} %llu\n", name,
+                    rg_raft_apply_ms[i] / 1000.0, (unsigned long long)cum);
+    }
+    cum += st.apply[RG_RAFT_APPLY_BUCKETS];
+    rg_buf_addf(b, "%s_bucket{le=\"+Inf\"} %llu\n", name,
+                (unsigned long long)cum);
+    rg_buf_addf(b, "%s_sum %llu.%06llu\n%s_count %llu\n", name,
+                (unsigned long long)(st.apply_sum_us / 1000000),
+                (unsigned long long)(st.apply_sum_us % 1000000), name,
+                (unsigned long long)cum);
+}
+
 static void config(const struct rg_prom_src *s, struct rg_buf *b)
 {
     rg_prom__one(b, "raftgate_config_revision", "gauge",
@@ -147,6 +179,7 @@ static void consul(const struct rg_prom_src *s, struct rg_buf *b)
 void rg_prom__node(const struct rg_prom_src *s, struct rg_buf *b)
 {
     raft(s, b);
+    raft_stats(s, b);
     config(s, b);
     quota(s, b);
     breakers(b);

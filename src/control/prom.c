@@ -218,19 +218,30 @@ static uint64_t sum(const struct rg_prom_src *s, size_t off)
     return n;
 }
 
-static void limits(const struct rg_prom_src *s, struct rg_buf *b)
+/* A counter family with one label over the per-worker array at @off
+ * in struct rg_wmet (@n counters, @names their label values). */
+static void by_label(const struct rg_prom_src *s, struct rg_buf *b,
+                     const char *name, const char *help, const char *label,
+                     const char *const *names, unsigned n, size_t off)
 {
-    rg_prom__family(b, "gateway_rate_limit_hits_total", "counter",
-                    "Requests refused by a rate limit, by the limiter's "
-                    "policy.");
-    for (unsigned t = 0; t < RG_MET_RL_N; t++)
+    rg_prom__family(b, name, "counter", help);
+    for (unsigned i = 0; i < n; i++)
         rg_buf_addf(
-            b,
-            "gateway_rate_limit_hits_total{limiter_type=\"%s\"} "
-            "%llu\n",
-            rg_met_rl_name[t],
-            (unsigned long long)sum(s, offsetof(struct rg_wmet, rl) +
-                                           t * sizeof(_Atomic uint64_t)));
+            b, "%s{%s=\"%s\"} %llu\n", name, label, names[i],
+            (unsigned long long)sum(s, off + i * sizeof(_Atomic uint64_t)));
+}
+
+static void limits_and_cache(const struct rg_prom_src *s, struct rg_buf *b)
+{
+    by_label(s, b, "gateway_rate_limit_hits_total",
+             "Requests refused by a rate limit, by the limiter's policy.",
+             "limiter_type", rg_met_rl_name, RG_MET_RL_N,
+             offsetof(struct rg_wmet, rl));
+    by_label(s, b, "gateway_cache_requests_total",
+             "Requests the proxy-cache plugin saw, by outcome "
+             "(X-Cache-Status).",
+             "cache_status", rg_met_cache_name, RG_MET_CACHE_N,
+             offsetof(struct rg_wmet, cache));
 }
 
 static void connections(const struct rg_prom_src *s, struct rg_buf *b)
@@ -264,7 +275,7 @@ int rg_prom_render(const struct rg_prom_src *s, struct rg_buf *b)
         requests(b, &req);
         durations(b, &dur);
         upstreams(b, &ups);
-        limits(s, b);
+        limits_and_cache(s, b);
         connections(s, b);
         rg_prom__node(s, b);
         rv = rg_buf_error(b);

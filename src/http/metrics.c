@@ -31,6 +31,11 @@ const char *const rg_met_method_name[RG_MET_METHODS] = {
 
 const char *const rg_met_rl_name[RG_MET_RL_N] = {"local", "cluster"};
 
+/* As X-Cache-Status says them; the last is everything else. */
+const char *const rg_met_cache_name[RG_MET_CACHE_N] = {
+    "Hit", "Miss", "Bypass", "Refresh", "Stale", "Fallback", "other",
+};
+
 /* Label slots, written and read by the control thread only: the names
  * stay for the life of the process (a bounded table), so a label means
  * the same route across config generations. */
@@ -174,6 +179,18 @@ void rg_met_rate_limited(const struct rg_req *r, enum rg_met_rl type)
 
     if (m != NULL && type < RG_MET_RL_N)
         add(&m->rl[type], 1);
+}
+
+void rg_met_cache(const struct rg_req *r, const char *status)
+{
+    struct rg_wmet *m = r->c->w->met;
+    unsigned i = 0;
+
+    if (m == NULL)
+        return;
+    while (i + 1 < RG_MET_CACHE_N && strcmp(rg_met_cache_name[i], status))
+        i++;
+    add(&m->cache[i], 1);
 }
 
 /* The slot of @name (copied when new) of @kind. */

@@ -33,6 +33,10 @@ enum rg_met_kind { RG_MET_ROUTE = 0, RG_MET_SERVICE = 1 };
 enum rg_met_rl { RG_MET_RL_LOCAL = 0, RG_MET_RL_CLUSTER, RG_MET_RL_N };
 extern const char *const rg_met_rl_name[RG_MET_RL_N];
 
+/* The proxy-cache plugin's outcomes (its X-Cache-Status values). */
+#define RG_MET_CACHE_N 7
+extern const char *const rg_met_cache_name[RG_MET_CACHE_N];
+
 /* One table: open addressing over 31-bit keys (0: free), each with
  * @width counters. The owning worker inserts and counts; the control
  * thread reads keys with acquire loads and counters with relaxed ones. */
@@ -52,7 +56,8 @@ struct rg_wmet {
                                 then the sum in microseconds */
     struct rg_met_table ups; /* service, upstream status: count */
     _Atomic uint64_t rl[RG_MET_RL_N];
-    _Atomic uint64_t accepted; /* client connections accepted */
+    _Atomic uint64_t accepted;              /* client connections accepted */
+    _Atomic uint64_t cache[RG_MET_CACHE_N]; /* proxy-cache outcomes */
 };
 
 /* Key fields (rg_met_key_*): route and service slots, method index,
@@ -81,6 +86,11 @@ void rg_met_upstream(const struct rg_req *r, int status);
 /* Count a rate-limit refusal of @r by a limiter of @type. Thread: @r's
  * worker. */
 void rg_met_rate_limited(const struct rg_req *r, enum rg_met_rl type);
+
+/* Count the proxy cache's outcome @status for @r ("Hit", "Miss",
+ * "Bypass", "Refresh", "Stale", "Fallback"; anything else counts as
+ * "other"). Thread: @r's worker. */
+void rg_met_cache(const struct rg_req *r, const char *status);
 
 /* The label slots of @gw's routes and services into *@route and *@svc
  * (rg_malloc'd arrays, one per route and service; the caller frees

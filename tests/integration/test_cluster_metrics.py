@@ -4,7 +4,8 @@ listeners of a three-node cluster every second: all three targets come
 up; the cluster's Raft series agree (exactly one node leads, every node
 names the same leader and term as /status says); gateway_requests_total
 summed over the nodes moves by exactly the traffic sent; the leader's
-apply latency histogram counted its writes; and every PromQL expression
+apply latency histogram counted its writes; each node's exposition passes
+`promtool check metrics`; and every PromQL expression
 of conf/grafana/raftgate-dashboard.json parses and evaluates against the
 server, over metric names the nodes export, so the dashboard cannot rot
 silently."""
@@ -24,6 +25,7 @@ import rgtest
 from rgcluster import ClusterTestCase, scaled
 
 PROMETHEUS = shutil.which("prometheus")
+PROMTOOL = shutil.which("promtool")
 SRCDIR = os.environ.get("RAFTGATE_SRCDIR",
                         os.path.join(os.path.dirname(__file__), "..", ".."))
 DASHBOARD = os.path.join(SRCDIR, "conf", "grafana", "raftgate-dashboard.json")
@@ -193,6 +195,21 @@ class ClusterMetricsTest(ClusterTestCase):
         # The seed and the node records were proposed by the leader.
         v = self.prom.vector("sum(raftgate_raft_apply_duration_seconds_count)")
         self.assertGreater(list(v.values())[0], 0)
+
+    def test_1_cluster_exposition_passes_promtool(self):
+        """A cluster node's /metrics (with the raftgate_raft_* series)
+        is clean for promtool too."""
+        if PROMTOOL is None:
+            self.skipTest("promtool not installed")
+        for nd in self.cluster.nodes:
+            text = rgtest.request(nd.status_port, "GET", "/metrics"
+                                  ).body.decode()
+            self.assertIn("raftgate_raft_apply_duration_seconds_bucket", text)
+            p = subprocess.run([PROMTOOL, "check", "metrics"],
+                               input=text.encode(), stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, timeout=30)
+            self.assertEqual((p.returncode, p.stdout.decode().strip()),
+                             (0, ""), "node %d" % nd.id)
 
     def test_2_requests_counted(self):
         self.wait_targets_up()

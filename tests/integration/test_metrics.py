@@ -3,7 +3,7 @@
 Prometheus text exposition passes `promtool check metrics` with no
 complaint, and its series move as the traffic says, exactly: 200s, a 404
 with no route, a 429 from a rate limit (and its gateway_rate_limit_hits),
-a 502 from a dead upstream, upstream statuses, the duration histogram's
+a 502 from a dead upstream, upstream statuses, proxy-cache outcomes, the duration histogram's
 buckets and count, counted on two workers and summed at the scrape;
 labels keep their route and service names across a reload that reorders
 the config."""
@@ -72,6 +72,9 @@ class MetricsTest(GatewayTestCase):
         services = [
             service("echo", up.port, routes=[
                 route("ok", ["/ok"], strip_path=False),
+                route("cached", ["/cached"], strip_path=False,
+                      plugins=[{"name": "proxy-cache",
+                                "config": {"strategy": "memory"}}]),
                 route("limited", ["/limited"], strip_path=False,
                       plugins=[{"name": "rate-limiting",
                                 "config": {"hour": 2}}]),
@@ -183,6 +186,24 @@ class MetricsTest(GatewayTestCase):
         self.assertFalse([k for k in after
                           if k[0] == "gateway_upstream_status_total"
                           and ("service", "dead") in k[1]])
+
+    def test_cache_outcomes(self):
+        """A miss then a hit on one connection (one worker's cache)."""
+        before = parse(scrape(self.gw).body.decode())
+        conn = self.gw.http()
+        try:
+            got = [rgtest.http_request(conn, "GET", "/cached")
+                   .header("X-Cache-Status") for _ in range(2)]
+        finally:
+            conn.close()
+        self.assertEqual(got, ["Miss", "Hit"])
+        after = parse(scrape(self.gw).body.decode())
+        for st in ("Miss", "Hit"):
+            self.assertEqual(
+                value(after, "gateway_cache_requests_total",
+                      cache_status=st) -
+                value(before, "gateway_cache_requests_total",
+                      cache_status=st), 1, st)
 
     def test_labels_survive_a_reordering_reload(self):
         """Label slots are names, not config positions: after a reload

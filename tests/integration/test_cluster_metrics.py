@@ -16,13 +16,13 @@ import re
 import shutil
 import subprocess
 import tempfile
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
 
 import rgtest
 from rgcluster import ClusterTestCase, scaled
+from test_metrics import require
 
 PROMETHEUS = shutil.which("prometheus")
 PROMTOOL = shutil.which("promtool")
@@ -132,10 +132,7 @@ class ClusterMetricsTest(ClusterTestCase):
 
     @classmethod
     def setUpClass(cls):
-        if PROMETHEUS is None:
-            raise rgtest.unittest.SkipTest(
-                "prometheus not installed (Debian package prometheus; "
-                "cluster/install-deps installs it)")
+        require(PROMETHEUS)
         super().setUpClass()
         try:
             cls.prom = Prometheus(["%s:%d" % (rgtest.HOST, nd.status_port)
@@ -199,8 +196,7 @@ class ClusterMetricsTest(ClusterTestCase):
     def test_1_cluster_exposition_passes_promtool(self):
         """A cluster node's /metrics (with the raftgate_raft_* series)
         is clean for promtool too."""
-        if PROMTOOL is None:
-            self.skipTest("promtool not installed")
+        require(PROMTOOL)
         for nd in self.cluster.nodes:
             text = rgtest.request(nd.status_port, "GET", "/metrics"
                                   ).body.decode()

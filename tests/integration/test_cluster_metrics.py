@@ -214,6 +214,10 @@ class ClusterMetricsTest(ClusterTestCase):
         for nd in nodes:
             for _ in range(5):
                 self.assertEqual(nd.proxy("/seed").status, 200)
+        # A worker counts a request as it ends, maybe just after the
+        # client read it.
+        rgtest.wait_until(lambda: scrape_total(nodes, "seed") >= before + 15,
+                          5.0, 0.01, "15 requests counted")
         self.assertEqual(scrape_total(nodes, "seed"), before + 15)
         self.wait_query('sum(gateway_requests_total{route="seed",'
                         'status="200"})', before + 15)

@@ -61,6 +61,36 @@ def scrape(gw):
     return r
 
 
+def total(samples):
+    return sum(v for k, v in samples.items()
+               if k[0] == "gateway_requests_total")
+
+
+def settled(gw, before, n):
+    """The exposition once it counts @n more requests than @before: a
+    worker counts a request when it ends, which may be just after the
+    client read the whole response."""
+    out = [None]
+
+    def counted():
+        out[0] = parse(scrape(gw).body.decode())
+        return total(out[0]) >= total(before) + n
+    rgtest.wait_until(counted, 5.0, 0.01, "%d more requests counted" % n)
+    return out[0]
+
+
+def quiet(gw):
+    """The exposition once no proxy connection is open (so every request
+    before has been counted)."""
+    out = [None]
+
+    def idle():
+        out[0] = parse(scrape(gw).body.decode())
+        return value(out[0], "raftgate_connections_active") == 0
+    rgtest.wait_until(idle, 5.0, 0.01, "no proxy connection open")
+    return out[0]
+
+
 def promtool_problems(text):
     """What `promtool check metrics` says about @text ("" when clean)."""
     p = subprocess.run([PROMTOOL, "check", "metrics"], input=text.encode(),
@@ -137,9 +167,9 @@ class MetricsTest(GatewayTestCase):
         self.assertNotEqual(promtool_problems(bad), "")
 
     def test_requests_count_exactly(self):
-        before = parse(scrape(self.gw).body.decode())
+        before = quiet(self.gw)
         self.traffic()
-        after = parse(scrape(self.gw).body.decode())
+        after = settled(self.gw, before, 6)
 
         def moved(name, **labels):
             return value(after, name, **labels) - value(before, name,
@@ -172,11 +202,11 @@ class MetricsTest(GatewayTestCase):
         self.assertEqual(value(after, "raftgate_metrics_dropped_total"), 0)
 
     def test_rate_limit_and_dead_upstream(self):
-        before = parse(scrape(self.gw).body.decode())
+        before = quiet(self.gw)
         got = [self.gw.get("/limited").status for _ in range(3)]
         self.assertEqual(got, [200, 200, 429])
         self.assertEqual(self.gw.get("/gone").status, 502)
-        after = parse(scrape(self.gw).body.decode())
+        after = settled(self.gw, before, 4)
 
         def moved(name, **labels):
             return value(after, name, **labels) - value(before, name,
@@ -200,7 +230,7 @@ class MetricsTest(GatewayTestCase):
 
     def test_cache_outcomes(self):
         """A miss then a hit on one connection (one worker's cache)."""
-        before = parse(scrape(self.gw).body.decode())
+        before = quiet(self.gw)
         conn = self.gw.http()
         try:
             got = [rgtest.http_request(conn, "GET", "/cached")
@@ -208,7 +238,7 @@ class MetricsTest(GatewayTestCase):
         finally:
             conn.close()
         self.assertEqual(got, ["Miss", "Hit"])
-        after = parse(scrape(self.gw).body.decode())
+        after = settled(self.gw, before, 2)
         for st in ("Miss", "Hit"):
             self.assertEqual(
                 value(after, "gateway_cache_requests_total",
@@ -222,10 +252,10 @@ class MetricsTest(GatewayTestCase):
         ok of service echo."""
         self.gw.reload(self.doc(self.up, reordered=True))
         try:
-            before = parse(scrape(self.gw).body.decode())
+            before = quiet(self.gw)
             for _ in range(2):
                 self.assertEqual(self.gw.get("/ok").status, 200)
-            after = parse(scrape(self.gw).body.decode())
+            after = settled(self.gw, before, 2)
             labels = dict(method="GET", route="ok", service="echo",
                           status="200")
             self.assertEqual(

@@ -87,7 +87,7 @@ void rg_wmet_free(struct rg_wmet *m)
 /* The counters of @key in @t, inserting it (by the owning worker: the
  * key is published after nothing else, its counters being zero), or
  * NULL when the table is full. Linear probing, Fibonacci hashing. */
-static _Atomic uint64_t *table_slot(struct rg_met_table *t, uint32_t key)
+_Atomic uint64_t *rg_met__slot(struct rg_met_table *t, uint32_t key)
 {
     unsigned mask = t->cap - 1;
     unsigned i = (unsigned)((key * UINT32_C(2654435769)) >> 20) & mask;
@@ -149,10 +149,10 @@ void rg_met_request(struct rg_wmet *m, const struct rg_req *r)
     _Atomic uint64_t *v;
 
     req_slots(r, &route, &svc);
-    v = table_slot(&m->req, RG_MET_KEY(route, svc, meth, st));
+    v = rg_met__slot(&m->req, RG_MET_KEY(route, svc, meth, st));
     if (v != NULL)
         add(v, 1);
-    v = table_slot(&m->dur, RG_MET_KEY(route, svc, meth, 0));
+    v = rg_met__slot(&m->dur, RG_MET_KEY(route, svc, meth, 0));
     if (v != NULL) {
         add(&v[bucket_of(us)], 1);
         add(&v[RG_MET_BUCKETS + 1], us);
@@ -168,7 +168,7 @@ void rg_met_upstream(const struct rg_req *r, int status)
     if (m == NULL || status <= 0 || status >= 1024)
         return;
     req_slots(r, &route, &svc);
-    v = table_slot(&m->ups, RG_MET_KEY(0, svc, 0, (unsigned)status));
+    v = rg_met__slot(&m->ups, RG_MET_KEY(0, svc, 0, (unsigned)status));
     if (v != NULL)
         add(v, 1);
 }

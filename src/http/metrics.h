@@ -103,6 +103,11 @@ int rg_met_gen_slots(const struct rg_gateway *gw, uint8_t **route,
  * NULL for a slot not given yet). Thread: control. */
 const char *rg_met_slot_name(enum rg_met_kind kind, unsigned i);
 
+/* The @t->width counters of @key in @t (the worker owning @t inserts it
+ * when new; the counters of a new key are zero), or NULL when the table
+ * is full (counted in @t->full). Thread: @t's worker. */
+_Atomic uint64_t *rg_met__slot(struct rg_met_table *t, uint32_t key);
+
 /* Call @cb for each key of @t and its counters (borrowed for the call;
  * @t->width of them, read with relaxed loads into @tmp). Thread: any. */
 void rg_met_table_each(const struct rg_met_table *t, uint64_t *tmp,

@@ -3,8 +3,9 @@
 Prometheus text exposition passes `promtool check metrics` with no
 complaint, and its series move as the traffic says, exactly: 200s, a 404
 with no route, a 429 from a rate limit (and its gateway_rate_limit_hits),
-a 502 from a dead upstream, upstream statuses, proxy-cache outcomes, the duration histogram's
-buckets and count, counted on two workers and summed at the scrape;
+a 502 from a dead upstream, upstream statuses, proxy-cache outcomes, the
+duration histogram's buckets and count, counted on two workers and summed
+at the scrape;
 labels keep their route and service names across a reload that reorders
 the config."""
 
@@ -18,6 +19,9 @@ import rgtest
 from rgtest import DeadPort, GatewayTestCase, gateway_doc, route, service
 
 PROMTOOL = shutil.which("promtool")
+REQ = "gateway_requests_total"
+DUR = "gateway_request_duration_seconds"
+RL = "gateway_rate_limit_hits_total"
 
 
 def require(tool):
@@ -59,6 +63,11 @@ def scrape(gw):
     if r.status != 200:
         raise AssertionError("GET /metrics: %r" % r)
     return r
+
+
+def delta(before, after, name, **labels):
+    """How far series @name{@labels} moved from @before to @after."""
+    return value(after, name, **labels) - value(before, name, **labels)
 
 
 def total(samples):
@@ -166,39 +175,36 @@ class MetricsTest(GatewayTestCase):
         bad = "# TYPE gateway_requests counter\ngateway_requests 1\n"
         self.assertNotEqual(promtool_problems(bad), "")
 
+    def assertMoves(self, before, after, want):
+        """Each (name, labels, n) of @want moved by exactly n."""
+        got = [(name, labels, delta(before, after, name, **labels))
+               for name, labels, _ in want]
+        self.assertEqual(got, want)
+
     def test_requests_count_exactly(self):
         before = quiet(self.gw)
         self.traffic()
         after = settled(self.gw, before, 6)
-
-        def moved(name, **labels):
-            return value(after, name, **labels) - value(before, name,
-                                                        **labels)
-
-        req = "gateway_requests_total"
-        self.assertEqual(moved(req, method="GET", route="ok",
-                               service="echo", status="200"), 3)
-        self.assertEqual(moved(req, method="POST", route="ok",
-                               service="echo", status="200"), 1)
-        self.assertEqual(moved(req, method="GET", route="", service="",
-                               status="404"), 2)
-        self.assertEqual(moved("gateway_upstream_status_total",
-                               service="echo", status="200"), 4)
-        hist = dict(method="GET", route="ok", service="echo")
-        self.assertEqual(moved("gateway_request_duration_seconds_count", **hist),
-                         3)
-        self.assertEqual(moved("gateway_request_duration_seconds_bucket",
-                               le="+Inf", **hist), 3)
-        self.assertGreater(moved("gateway_request_duration_seconds_sum", **hist),
-                           0)
+        ok = dict(route="ok", service="echo")
+        hist = dict(method="GET", **ok)
+        self.assertMoves(before, after, [
+            (REQ, dict(method="GET", status="200", **ok), 3),
+            (REQ, dict(method="POST", status="200", **ok), 1),
+            (REQ, dict(method="GET", route="", service="", status="404"), 2),
+            ("gateway_upstream_status_total",
+             dict(service="echo", status="200"), 4),
+            (DUR + "_count", hist, 3),
+            (DUR + "_bucket", dict(le="+Inf", **hist), 3),
+        ])
+        self.assertGreater(delta(before, after, DUR + "_sum", **hist), 0)
         # Cumulative buckets: never decreasing with le.
         les = sorted(((float(dict(k[1])["le"]), v) for k, v in after.items()
-                      if k[0] == "gateway_request_duration_seconds_bucket"
+                      if k[0] == DUR + "_bucket"
                       and {("route", "ok"), ("method", "GET")} <= k[1]))
         counts = [v for _, v in les]
         self.assertEqual(counts, sorted(counts))
         self.assertGreaterEqual(
-            moved("raftgate_connections_accepted_total"), 6)
+            delta(before, after, "raftgate_connections_accepted_total"), 6)
         self.assertEqual(value(after, "raftgate_metrics_dropped_total"), 0)
 
     def test_rate_limit_and_dead_upstream(self):
@@ -207,22 +213,15 @@ class MetricsTest(GatewayTestCase):
         self.assertEqual(got, [200, 200, 429])
         self.assertEqual(self.gw.get("/gone").status, 502)
         after = settled(self.gw, before, 4)
-
-        def moved(name, **labels):
-            return value(after, name, **labels) - value(before, name,
-                                                        **labels)
-
-        req = "gateway_requests_total"
-        self.assertEqual(moved(req, method="GET", route="limited",
-                               service="echo", status="429"), 1)
-        self.assertEqual(moved(req, method="GET", route="limited",
-                               service="echo", status="200"), 2)
-        self.assertEqual(moved("gateway_rate_limit_hits_total",
-                               limiter_type="local"), 1)
-        self.assertEqual(moved("gateway_rate_limit_hits_total",
-                               limiter_type="cluster"), 0)
-        self.assertEqual(moved(req, method="GET", route="gone",
-                               service="dead", status="502"), 1)
+        limited = dict(method="GET", route="limited", service="echo")
+        self.assertMoves(before, after, [
+            (REQ, dict(status="429", **limited), 1),
+            (REQ, dict(status="200", **limited), 2),
+            (RL, dict(limiter_type="local"), 1),
+            (RL, dict(limiter_type="cluster"), 0),
+            (REQ, dict(method="GET", route="gone", service="dead",
+                       status="502"), 1),
+        ])
         # The dead upstream never answered: no upstream status for it.
         self.assertFalse([k for k in after
                           if k[0] == "gateway_upstream_status_total"
@@ -240,11 +239,9 @@ class MetricsTest(GatewayTestCase):
         self.assertEqual(got, ["Miss", "Hit"])
         after = settled(self.gw, before, 2)
         for st in ("Miss", "Hit"):
-            self.assertEqual(
-                value(after, "gateway_cache_requests_total",
-                      cache_status=st) -
-                value(before, "gateway_cache_requests_total",
-                      cache_status=st), 1, st)
+            self.assertEqual(delta(before, after,
+                                   "gateway_cache_requests_total",
+                                   cache_status=st), 1, st)
 
     def test_labels_survive_a_reordering_reload(self):
         """Label slots are names, not config positions: after a reload
@@ -258,9 +255,8 @@ class MetricsTest(GatewayTestCase):
             after = settled(self.gw, before, 2)
             labels = dict(method="GET", route="ok", service="echo",
                           status="200")
-            self.assertEqual(
-                value(after, "gateway_requests_total", **labels) -
-                value(before, "gateway_requests_total", **labels), 2)
+            self.assertEqual(delta(before, after, "gateway_requests_total",
+                                   **labels), 2)
         finally:
             self.gw.reload(self.doc(self.up, reordered=False))
 

@@ -231,7 +231,7 @@ static void by_label(const struct rg_prom_src *s, struct rg_buf *b,
             (unsigned long long)sum(s, off + i * sizeof(_Atomic uint64_t)));
 }
 
-static void limits_and_cache(const struct rg_prom_src *s, struct rg_buf *b)
+static void labelled_counters(const struct rg_prom_src *s, struct rg_buf *b)
 {
     by_label(s, b, "gateway_rate_limit_hits_total",
              "Requests refused by a rate limit, by the limiter's policy.",
@@ -242,6 +242,11 @@ static void limits_and_cache(const struct rg_prom_src *s, struct rg_buf *b)
              "(X-Cache-Status).",
              "cache_status", rg_met_cache_name, RG_MET_CACHE_N,
              offsetof(struct rg_wmet, cache));
+    by_label(s, b, "raftgate_upstream_attempts_total",
+             "Upstream attempts, by connection: a keep-alive one from the "
+             "worker's pool, or a new one.",
+             "connection", rg_met_upconn_name, 2,
+             offsetof(struct rg_wmet, upconn));
 }
 
 static void connections(const struct rg_prom_src *s, struct rg_buf *b)
@@ -275,7 +280,7 @@ int rg_prom_render(const struct rg_prom_src *s, struct rg_buf *b)
         requests(b, &req);
         durations(b, &dur);
         upstreams(b, &ups);
-        limits_and_cache(s, b);
+        labelled_counters(s, b);
         connections(s, b);
         rg_prom__node(s, b);
         rv = rg_buf_error(b);

@@ -193,6 +193,16 @@ void rg_met_cache(const struct rg_req *r, const char *status)
     add(&m->cache[i], 1);
 }
 
+const char *const rg_met_upconn_name[2] = {"reused", "new"};
+
+void rg_met_upstream_conn(const struct rg_req *r, int reused)
+{
+    struct rg_wmet *m = r->c->w->met;
+
+    if (m != NULL)
+        add(&m->upconn[reused ? 0 : 1], 1);
+}
+
 /* The slot of @name (copied when new) of @kind. */
 static uint8_t slot_of(enum rg_met_kind kind, const char *name)
 {

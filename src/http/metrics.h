@@ -58,6 +58,8 @@ struct rg_wmet {
     _Atomic uint64_t rl[RG_MET_RL_N];
     _Atomic uint64_t accepted;              /* client connections accepted */
     _Atomic uint64_t cache[RG_MET_CACHE_N]; /* proxy-cache outcomes */
+    _Atomic uint64_t upconn[2]; /* upstream attempts: [0] on a pooled
+                                   keep-alive connection, [1] on a new one */
 };
 
 /* Key fields (rg_met_key_*): route and service slots, method index,
@@ -91,6 +93,11 @@ void rg_met_rate_limited(const struct rg_req *r, enum rg_met_rl type);
  * "Bypass", "Refresh", "Stale", "Fallback"; anything else counts as
  * "other"). Thread: @r's worker. */
 void rg_met_cache(const struct rg_req *r, const char *status);
+
+/* Count an upstream attempt of @r on a keep-alive connection from the
+ * pool (@reused) or on a new one. Thread: @r's worker. */
+void rg_met_upstream_conn(const struct rg_req *r, int reused);
+extern const char *const rg_met_upconn_name[2];
 
 /* The label slots of @gw's routes and services into *@route and *@svc
  * (rg_malloc'd arrays, one per route and service; the caller frees

@@ -996,6 +996,7 @@ static void attempt_start(struct rg_req *r)
         return;
     }
     up = rg_pool_take(w->pool, r->addr->key, r->gen->limits.pool.idle_ms);
+    rg_met_upstream_conn(r, up != NULL);
     if (up != NULL) {
         up_begin(r, up);
         up_timer_start(r, on_up_timeout, 1);

@@ -70,6 +70,13 @@ def delta(before, after, name, **labels):
     return value(after, name, **labels) - value(before, name, **labels)
 
 
+def attempts(before, after):
+    """Upstream attempts between two scrapes, on pooled or new
+    connections."""
+    return sum(delta(before, after, "raftgate_upstream_attempts_total",
+                     connection=c) for c in ("reused", "new"))
+
+
 def total(samples):
     return sum(v for k, v in samples.items()
                if k[0] == "gateway_requests_total")
@@ -206,6 +213,7 @@ class MetricsTest(GatewayTestCase):
         self.assertGreaterEqual(
             delta(before, after, "raftgate_connections_accepted_total"), 6)
         self.assertEqual(value(after, "raftgate_metrics_dropped_total"), 0)
+        self.assertEqual(attempts(before, after), 4)
 
     def test_rate_limit_and_dead_upstream(self):
         before = quiet(self.gw)
@@ -222,6 +230,7 @@ class MetricsTest(GatewayTestCase):
             (REQ, dict(method="GET", route="gone", service="dead",
                        status="502"), 1),
         ])
+        self.assertEqual(attempts(before, after), 3)  # 2 + the dead one
         # The dead upstream never answered: no upstream status for it.
         self.assertFalse([k for k in after
                           if k[0] == "gateway_upstream_status_total"

@@ -256,7 +256,8 @@ static void connections(const struct rg_prom_src *s, struct rg_buf *b)
                     sum(s, offsetof(struct rg_wmet, ups.full));
 
     rg_prom__one(b, "raftgate_connections_accepted_total", "counter",
-                 "Client connections accepted on the proxy listener.",
+                 "Client connections accepted on the proxy listener (with "
+                 "those closed at once past proxy.max_connections).",
                  sum(s, offsetof(struct rg_wmet, accepted)));
     rg_prom__one(b, "raftgate_connections_active", "gauge",
                  "Client connections open now.",

@@ -128,7 +128,8 @@ static void req_slots(const struct rg_req *r, unsigned *route, unsigned *svc)
     if (r->m.route != NULL && g->met_route != NULL &&
         r->m.route_index < g->gw.n_routes)
         *route = g->met_route[r->m.route_index];
-    if (r->svc != NULL && g->met_svc != NULL)
+    if (r->svc != NULL && g->met_svc != NULL &&
+        (size_t)(r->svc - g->gw.services) < g->gw.n_services)
         *svc = g->met_svc[r->svc - g->gw.services];
 }
 

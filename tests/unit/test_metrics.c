@@ -124,6 +124,35 @@ START_TEST(scrape_sums_workers)
 }
 END_TEST
 
+/* Label values are escaped as the text format wants: a backslash, a
+ * double quote and a newline in a name do not end the value. */
+START_TEST(label_values_escaped)
+{
+    struct rg_worker *w = rg_calloc(1, sizeof(*w));
+    struct rg_prom_src src = {.workers = w, .n_workers = 1};
+    struct rg_route ro = {.name = "a\"b\\c\nd"};
+    struct rg_gateway gw = {.routes = &ro, .n_routes = 1};
+    uint8_t *rs, *ss;
+    struct rg_buf b;
+
+    ck_assert_int_eq(rg_met_gen_slots(&gw, &rs, &ss), 0);
+    w->x.met = rg_wmet_new();
+    atomic_fetch_add(rg_met__slot(&w->x.met->req, RG_MET_KEY(rs[0], 0, 2, 201)),
+                     1);
+    rg_buf_init(&b, 1u << 20);
+    ck_assert_int_eq(rg_prom_render(&src, &b), 0);
+    ck_assert_int_eq(rg_buf_add(&b, "", 1), 0);
+    ck_assert_ptr_nonnull(strstr(b.p, "{method=\"POST\",route=\"a\\\"b"
+                                      "\\\\c\\nd\",service=\"\","
+                                      "status=\"201\"} 1\n"));
+    rg_buf_release(&b);
+    rg_free(rs);
+    rg_free(ss);
+    rg_wmet_free(w->x.met);
+    rg_free(w);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("metrics");
@@ -135,6 +164,7 @@ int main(void)
     tcase_add_test(tc, full_table_refuses_new_keys);
     tcase_add_test(tc, slots_are_names);
     tcase_add_test(tc, scrape_sums_workers);
+    tcase_add_test(tc, label_values_escaped);
     suite_add_tcase(s, tc);
     sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

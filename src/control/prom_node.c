@@ -184,7 +184,20 @@ void rg_prom__node(const struct rg_prom_src *s, struct rg_buf *b)
     quota(s, b);
     breakers(b);
     consul(s, b);
-    /* TODO(issue 12, lead at the merge): raftgate_degraded{reason=
-     * "no_leader|last_config|consul"} 0/1 from obs's
-     * src/control/readiness.h (RG_DEGRADED_* bits), not on this branch. */
+    /* TODO(issue 12, lead at the merge with i12-obs): export
+     * raftgate_degraded{reason="no_leader|last_config|consul"} 0/1 from
+     * obs's src/control/readiness.h, which is not on this branch. With a
+     * `const struct rg_readiness *readiness;` in struct rg_prom_src (set
+     * by main.c's status_metrics from the control struct's), call here:
+     *
+     *     unsigned bits = rg_degraded(s->readiness);
+     *
+     *     rg_prom__family(b, "raftgate_degraded", "gauge",
+     *                     "1 for each reason the node is degraded.");
+     *     for (unsigned bit = 1; bit & RG_DEGRADED_ALL; bit <<= 1)
+     *         rg_buf_addf(b, "raftgate_degraded{reason=\"%s\"} %d\n",
+     *                     rg_degraded_name(bit), (bits & bit) != 0);
+     *
+     * then add the series to README "Metrics" and a dashboard panel
+     * (test_cluster_metrics evaluates it). */
 }

@@ -234,14 +234,15 @@ static void status_metrics(struct control *ctl, struct rg_httpd_req *req)
         .consul = ctl->consul,
         .served_rev = ctl->served_rev,
     };
+    static const char nomem[] = "{\"message\":\"out of memory\"}\n";
     struct rg_buf b;
 
     rg_buf_init(&b, 16u << 20);
     if (rg_prom_render(&src, &b) == 0)
         rg_httpd_respond(req->conn, 200, RG_PROM_CTYPE, b.p, b.len, NULL);
     else
-        rg_httpd_respond(req->conn, 503, "application/json",
-                         "{\"message\":\"out of memory\"}\n", 28, NULL);
+        rg_httpd_respond(req->conn, 503, "application/json", nomem,
+                         sizeof(nomem) - 1, NULL);
     rg_buf_release(&b);
 }
 

@@ -37,7 +37,7 @@ extern const char *const rg_met_rl_name[RG_MET_RL_N];
 #define RG_MET_CACHE_N 7
 extern const char *const rg_met_cache_name[RG_MET_CACHE_N];
 
-/* One table: open addressing over 31-bit keys (0: free), each with
+/* One table: open addressing over RG_MET_KEY keys (0: free), each with
  * @width counters. The owning worker inserts and counts; the control
  * thread reads keys with acquire loads and counters with relaxed ones. */
 struct rg_met_table {
@@ -62,8 +62,8 @@ struct rg_wmet {
                                    keep-alive connection, [1] on a new one */
 };
 
-/* Key fields (rg_met_key_*): route and service slots, method index,
- * status code (0..1023). */
+/* A key (bit 31 set, so never 0) and its fields (RG_MET_KEY_*): route
+ * and service slots, method index, status code (0..1023). */
 #define RG_MET_KEY(route, svc, method, status)                                 \
     (UINT32_C(1) << 31 | (uint32_t)(route) << 22 | (uint32_t)(svc) << 14 |     \
      (uint32_t)(method) << 10 | (uint32_t)(status))

@@ -21,7 +21,7 @@ import urllib.parse
 import urllib.request
 
 import rgtest
-from rgcluster import ClusterTestCase, scaled
+from rgcluster import ClusterTestCase, gateway_doc, route, scaled, service
 from test_metrics import require
 
 PROMETHEUS = shutil.which("prometheus")
@@ -131,6 +131,18 @@ class ClusterMetricsTest(ClusterTestCase):
     prom = None
 
     @classmethod
+    def seed(cls, up):
+        capped = {"name": "rate-limiting",
+                  "config": {"policy": "cluster", "limit_by": "service",
+                             "day": 3}}
+        return gateway_doc(
+            service("seed", up.port, routes=[
+                route("seed", ["/seed"], strip_path=False)]),
+            service("capped", up.port, routes=[
+                route("capped", ["/capped"], strip_path=False,
+                      plugins=[capped])]))
+
+    @classmethod
     def setUpClass(cls):
         require(PROMETHEUS)
         super().setUpClass()
@@ -223,6 +235,21 @@ class ClusterMetricsTest(ClusterTestCase):
                         'status="200"})', before + 15)
         self.wait_query('count(gateway_requests_total{route="seed",'
                         'status="200"})', 3)
+
+    def test_2_cluster_rate_limit_hits(self):
+        """Refusals of a policy-cluster limit count as limiter_type
+        cluster, one per 429 answered, summed over the nodes."""
+        self.wait_targets_up()
+        nodes = self.cluster.nodes
+        q = 'sum(gateway_rate_limit_hits_total{limiter_type="cluster"})'
+        before = list(self.prom.vector(q).values())
+        self.assertEqual(len(before), 1)
+        got = [nodes[i % 3].proxy("/capped").status for i in range(6)]
+        self.assertLessEqual(got.count(200), 3, got)
+        self.assertIn(429, got)
+        self.wait_query(q, before[0] + got.count(429))
+        self.wait_query('sum(gateway_rate_limit_hits_total'
+                        '{limiter_type="local"})', 0)
 
     def test_3_dashboard_queries_evaluate(self):
         self.wait_targets_up()

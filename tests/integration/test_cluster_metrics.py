@@ -3,10 +3,11 @@
 listeners of a three-node cluster every second: all three targets come
 up; the cluster's Raft series agree (exactly one node leads, every node
 names the same leader and term as /status says); gateway_requests_total
-summed over the nodes moves by exactly the traffic sent; the leader's
-apply latency histogram counted its writes; each node's exposition passes
-`promtool check metrics`; and every PromQL expression
-of conf/grafana/raftgate-dashboard.json parses and evaluates against the
+summed over the nodes moves by exactly the traffic sent; a policy-cluster
+rate limit's 429s count as limiter_type="cluster"; the leader's apply
+latency histogram counted its writes; each node's exposition passes
+`promtool check metrics`; and every PromQL expression of
+conf/grafana/raftgate-dashboard.json parses and evaluates against the
 server, over metric names the nodes export, so the dashboard cannot rot
 silently."""
 

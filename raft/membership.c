@@ -35,6 +35,26 @@ void rg_raft_status(const struct rg_raft *r, struct rg_raft_status *st)
     st->transport_auth = r->transport.key != NULL;
 }
 
+const uint32_t rg_raft_apply_ms[RG_RAFT_APPLY_BUCKETS] = {
+    1, 2, 5, 10, 25, 50, 100, 250, 500, 1000,
+};
+
+void rg_raft__count_apply(struct rg_raft *r, uint64_t us)
+{
+    unsigned b = 0;
+
+    while (b < RG_RAFT_APPLY_BUCKETS &&
+           us > (uint64_t)rg_raft_apply_ms[b] * 1000)
+        b++;
+    r->stats.apply[b]++;
+    r->stats.apply_sum_us += us;
+}
+
+void rg_raft_stats(const struct rg_raft *r, struct rg_raft_stats *st)
+{
+    *st = r->stats;
+}
+
 int rg_raft_leader_admin(const struct rg_raft *r, char *out, size_t cap)
 {
     raft_id leader;

@@ -251,6 +251,8 @@ static void shim_put_cb(struct raft_io_snapshot_put *put, int status)
     struct rg_raft *r = p->r;
 
     r->taking--;
+    if (status == 0)
+        r->stats.snapshots++;
     p->cb(p->orig, status);
     rg_free(p);
     shim_release(r);

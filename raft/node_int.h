@@ -77,6 +77,10 @@ struct rg_raft {
     raft_io_recv_cb recv_cb;
     unsigned taking;
     struct rg_held_msg *held;
+
+    /* met (issue 12): snapshots stored and apply latencies, for
+     * rg_raft_stats (node.c counts snapshots, write.c applies). */
+    struct rg_raft_stats stats;
 };
 
 /* write.c: fill r->fsm_ops; report a store change (deferred until start
@@ -84,6 +88,10 @@ struct rg_raft {
 void rg_raft__fsm_init(struct rg_raft *r);
 void rg_raft__notify_change(struct rg_raft *r);
 void rg_raft__sweep(struct rg_raft *r);
+
+/* write.c: count a proposal applied @us microseconds after it was
+ * proposed. */
+void rg_raft__count_apply(struct rg_raft *r, uint64_t us);
 
 /* The state's name as rg_raft_status reports it. */
 const char *rg_raft__state_name(int state);

@@ -136,6 +136,21 @@ struct rg_raft_status {
 };
 void rg_raft_status(const struct rg_raft *r, struct rg_raft_status *st);
 
+/* Counters for GET /metrics (met, issue 12; control/prom_node.c): the
+ * snapshots this node stored (taken, or installed from the leader), and
+ * the apply latency of this node's own proposals (leader only: from the
+ * raft_apply call to its callback, the entry committed and applied), in
+ * buckets with upper bounds rg_raft_apply_ms (not cumulative; the last
+ * is +Inf). Thread: the node's loop. */
+#define RG_RAFT_APPLY_BUCKETS 10
+extern const uint32_t rg_raft_apply_ms[RG_RAFT_APPLY_BUCKETS];
+struct rg_raft_stats {
+    uint64_t snapshots;
+    uint64_t apply[RG_RAFT_APPLY_BUCKETS + 1];
+    uint64_t apply_sum_us; /* microseconds, over every apply */
+};
+void rg_raft_stats(const struct rg_raft *r, struct rg_raft_stats *st);
+
 /* The leader's admin address from the node registry into @out, or
  * -ENOENT when there is no known leader or no record for it, or -ENOSPC
  * when it does not fit in @cap bytes. This node's own address when it

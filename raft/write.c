@@ -41,6 +41,7 @@ struct rg_proposal {
     struct rg_fsm_result *res;   /* n_cmds results */
     int applied;                 /* res filled by fsm_apply */
     struct rg_proposal *next, *prev;
+    uint64_t t_proposed; /* uv_hrtime at raft_apply (metrics) */
 };
 
 struct rg_rbarrier {
@@ -289,6 +290,8 @@ static void apply_cb(struct raft_apply *req, int status, void *result)
     struct rg_proposal *p = req->data;
 
     (void)result;
+    if (status == 0)
+        rg_raft__count_apply(p->r, (uv_hrtime() - p->t_proposed) / 1000);
     proposal_unlink(p->r, p);
     proposal_finish(p, map_async(status));
 }
@@ -375,6 +378,7 @@ static void propose(struct rg_raft *r, struct rg_waiter *waiters,
     if (rv != 0)
         goto fail;
     RG_FAILPOINT("raft_before_propose");
+    p->t_proposed = uv_hrtime();
     rv = nudged_apply(r, &p->req, &buf);
     if (rv == 0) {
         p->next = r->inflight;

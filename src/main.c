@@ -25,6 +25,7 @@
 #include "config/yamltree.h"
 #include "control/quota.h"
 #include "control/breaker.h"
+#include "control/prom.h"
 #include "core/alloc.h"
 #include "core/ctlq.h"
 #include "core/failpoint.h"
@@ -235,6 +236,32 @@ static void status_probe(struct control *ctl, struct rg_httpd_req *req,
     rg_httpd_respond(req->conn, status, "application/json", body, n, NULL);
 }
 
+/* GET /metrics (met, issue 12): the Prometheus exposition of
+ * control/prom.h over what the control thread holds. */
+static void status_metrics(struct control *ctl, struct rg_httpd_req *req)
+{
+    struct rg_prom_src src = {
+        .workers = ctl->workers,
+        .n_workers = ctl->workers ? ctl->n_workers : 0,
+        .gen = ctl->gen,
+        .raft = ctl->raft,
+        .quota = ctl->quota,
+        .consul = ctl->consul,
+        .served_rev = ctl->served_rev,
+        .readiness = &ctl->ready,
+    };
+    static const char nomem[] = "{\"message\":\"out of memory\"}\n";
+    struct rg_buf b;
+
+    rg_buf_init(&b, 16u << 20);
+    if (rg_prom_render(&src, &b) == 0)
+        rg_httpd_respond(req->conn, 200, RG_PROM_CTYPE, b.p, b.len, NULL);
+    else
+        rg_httpd_respond(req->conn, 503, "application/json", nomem,
+                         sizeof(nomem) - 1, NULL);
+    rg_buf_release(&b);
+}
+
 static void status_handler(void *arg, struct rg_httpd_req *req)
 {
     struct control *ctl = arg;
@@ -246,6 +273,8 @@ static void status_handler(void *arg, struct rg_httpd_req *req)
         status_probe(ctl, req, rg_readiness_ready);
     else if (strcmp(req->path, "/debug/allocs") == 0)
         status_allocs(ctl, req);
+    else if (strcmp(req->path, "/metrics") == 0)
+        status_metrics(ctl, req);
     else
         rg_httpd_respond(req->conn, 404, "application/json", nf,
                          sizeof(nf) - 1, NULL);

@@ -15,6 +15,7 @@
 #include "core/io.h"
 #include "http/accesslog.h"
 #include "http/conn.h"
+#include "http/metrics.h"
 #include "http/proxy.h"
 #include "plugins/cache_store.h"
 #include "upstream/pool.h"
@@ -24,12 +25,24 @@
  * nginx disables accept for a while on EMFILE) rather than never. */
 #define ACCEPT_RETRY_MS 10
 
+static void accept_one(struct rg_worker *w, uv_stream_t *s);
+
 static void on_accept_retry(uv_timer_t *t)
 {
     struct rg_worker *w = t->data;
 
-    if (!w->x.draining &&
-        rg_conn_accept(&w->x, (uv_stream_t *)&w->listener) == -ENOMEM)
+    if (!w->x.draining)
+        accept_one(w, (uv_stream_t *)&w->listener);
+}
+
+/* Take one connection (counted for /metrics); out of memory: retry. */
+static void accept_one(struct rg_worker *w, uv_stream_t *s)
+{
+    int rv = rg_conn_accept(&w->x, s);
+
+    if (rv == 0 && w->x.met != NULL)
+        atomic_fetch_add_explicit(&w->x.met->accepted, 1, memory_order_relaxed);
+    else if (rv == -ENOMEM)
         uv_timer_start(&w->accept_retry, on_accept_retry, ACCEPT_RETRY_MS, 0);
 }
 
@@ -37,8 +50,8 @@ static void on_connection(uv_stream_t *s, int status)
 {
     struct rg_worker *w = s->data;
 
-    if (status == 0 && rg_conn_accept(&w->x, s) == -ENOMEM)
-        uv_timer_start(&w->accept_retry, on_accept_retry, ACCEPT_RETRY_MS, 0);
+    if (status == 0)
+        accept_one(w, s);
 }
 
 static void worker_end(struct rg_worker *w)
@@ -135,7 +148,8 @@ static int worker_init(struct rg_worker *w, unsigned index, int fd,
     w->wake.data = w;
     rg_blkcache_init(&w->x.chunks, RG_ARENA_CHUNK, RG_ARENA_KEEP);
     w->x.pool = rg_pool_new(&w->x.loop, w->x.rbuf, sizeof(w->x.rbuf));
-    if (w->x.pool == NULL)
+    w->x.met = rg_wmet_new();
+    if (w->x.pool == NULL || w->x.met == NULL)
         return rg_errbuf_set(eb, "out of memory");
     if (access_log != NULL) {
         w->x.alog = rg_accesslog_new(&w->x.loop, access_log, &rv);
@@ -254,6 +268,7 @@ void rg_workers_join(struct rg_worker *ws, unsigned n)
         uv_loop_close(&ws[i].x.loop);
         rg_proxy_cache_free(&ws[i].x);        /* every request is gone */
         rg_blkcache_release(&ws[i].x.chunks);
+        rg_wmet_free(ws[i].x.met);
         rg_gen_unref(ws[i].x.gen);
         rg_gen_unref(ws[i].pending_gen);
         pthread_mutex_destroy(&ws[i].mu);

@@ -12,6 +12,7 @@
 #include "core/log.h"
 #include "http/filter.h"
 #include "http/gen_int.h"
+#include "http/metrics.h"
 
 /* "ip:port" of @a, with its own port (a Consul instance brings one). */
 void rg_gen__addr_key(const struct sockaddr_storage *a, char *key, size_t cap)
@@ -163,6 +164,8 @@ static void gen_free(struct rg_gen *g)
     rg_free(g->limits.via);
     rg_free(g->limits.server);
     rg_cidrs_release(&g->limits.trusted_ips);
+    rg_free(g->met_route);
+    rg_free(g->met_svc);
     rg_free(g);
 }
 
@@ -216,7 +219,8 @@ struct rg_gen *rg_gen_new(struct rg_gateway *gw, const struct rg_node_conf *nc,
     env->consul_domain = nc->consul_domain;
     g->targets = rg_calloc(gw->n_services ? gw->n_services : 1,
                            sizeof(*g->targets));
-    if (g->targets == NULL || limits_init(&g->limits, nc) != 0)
+    if (g->targets == NULL || limits_init(&g->limits, nc) != 0 ||
+        rg_met_gen_slots(gw, &g->met_route, &g->met_svc) != 0)
         goto err;
     consul_prime(gw, env);
     if (rg_gen__ups_init(g, gw, env, eb) != 0)

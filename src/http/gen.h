@@ -103,6 +103,10 @@ struct rg_gen {
     struct rg_chain **chains;
     struct rg_chain *global;
     const struct rg_filter_ops *const *ops; /* the registry's, static */
+    /* met (issue 12): per route and per service, its label slot for
+     * /metrics (http/metrics.h rg_met_gen_slots); owned. */
+    uint8_t *met_route;
+    uint8_t *met_svc;
 };
 
 /* What building a generation needs besides the config. */

@@ -14,6 +14,7 @@
 #include "core/log.h"
 #include "core/path.h"
 #include "http/accesslog.h"
+#include "http/metrics.h"
 #include "http/conn.h"
 #include "http/status.h"
 #include "http/trace.h"
@@ -220,6 +221,8 @@ static void access_log(struct rg_req *r)
         r->status = 499;
     if (r->c->w->alog != NULL)
         rg_accesslog_request(r->c->w->alog, r);
+    if (r->c->w->met != NULL)
+        rg_met_request(r->c->w->met, r);
 }
 
 void rg_proxy_req_free(struct rg_req *r)
@@ -997,6 +1000,7 @@ static void attempt_start(struct rg_req *r)
         return;
     }
     up = rg_pool_take(w->pool, r->addr->key, r->gen->limits.pool.idle_ms);
+    rg_met_upstream_conn(r, up != NULL);
     if (up != NULL) {
         up_begin(r, up);
         up_timer_start(r, on_up_timeout, 1);
@@ -1200,6 +1204,7 @@ static int resp_head(struct rg_msg *m)
     }
     ups(up)->head_done = 1;
     rg_balance_status(r, p->status_code);
+    rg_met_upstream(r, p->status_code);
     if (p->status_code == 101 && !r->upgrade)
         return -1;
     r->status = p->status_code;

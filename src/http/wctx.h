@@ -16,6 +16,7 @@ struct rg_accesslog;
 struct rg_gen;
 struct rg_pool;
 struct rg_req;
+struct rg_wmet;
 
 struct rg_wctx {
     unsigned index;              /* worker number, for logs */
@@ -43,6 +44,9 @@ struct rg_wctx {
     size_t n_rr;
     char rbuf[65536];            /* shared read buffer (reads are handled
                                     synchronously in their callback) */
+    /* met (issue 12): this worker's request counters for /metrics
+     * (http/metrics.h), owned by the worker array; NULL: not counted. */
+    struct rg_wmet *met;
 };
 
 /* Next pseudo-random 64-bit value from @w's generator (xorshift64*: ids

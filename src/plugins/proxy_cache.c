@@ -30,6 +30,7 @@
 #include <time.h>
 
 #include "http/filter.h"
+#include "http/metrics.h"
 #include "http/req.h"
 #include "plugins/cache_rules.h"
 #include "plugins/cache_store.h"
@@ -81,6 +82,7 @@ static int cache_headers(const struct rg_pc_conf *c, struct rg_req *r,
     int rv = 0;
 
     rg_req_log_cache(r, status);
+    rg_met_cache(r, status);
     if (c->h_status)
         rv = rg_req_set_header(r, RG_TO_CLIENT, "X-Cache-Status", status);
     if (rv == 0 && c->h_key && x->k.key != NULL)

@@ -33,6 +33,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "http/filter.h"
+#include "http/metrics.h"
 #include "http/req.h"
 #include "plugins/rate_limiting.h"
 #include "core/alloc.h"
@@ -203,6 +204,8 @@ static enum rg_filter_status refuse(const struct rg_filter_call *fc)
 {
     const struct rg_rl_conf *c = fc->conf;
 
+    rg_met_rate_limited(fc->r, c->cluster && rg_qt_enabled() ? RG_MET_RL_CLUSTER
+                                                             : RG_MET_RL_LOCAL);
     if (rg_req_respond(fc->r, c->error_code, c->error_body,
                        strlen(c->error_body)) < 0) {
         rg_req_fail(fc->r, -ENOMEM);
@@ -392,12 +395,7 @@ static enum rg_filter_status rl_access(const struct rg_filter_call *fc)
     v->done = 1;
     if (v->stop < 0 && v->stop_bucket < 0)
         return RG_FILTER_CONTINUE;
-    if (rg_req_respond(fc->r, c->error_code, c->error_body,
-                       strlen(c->error_body)) < 0) {
-        rg_req_fail(fc->r, -ENOMEM);
-        return RG_FILTER_ERROR;
-    }
-    return RG_FILTER_RESPOND;
+    return refuse(fc);
 }
 
 /* ---- HEADER: tell ---- */

@@ -8,6 +8,7 @@ restarted node serving its data dir's copy; a refused reload), consul (the
 agent killed). GET /status lists the same reasons under "degraded"."""
 
 import json
+import re
 import os
 import signal
 import sys
@@ -26,6 +27,13 @@ from test_consul import Standin  # noqa: E402
 def probe(port, path):
     r = rgtest.request(port, "GET", path)
     return r.status, r.json()
+
+
+def degraded_metric(port):
+    """The reasons raftgate_degraded says hold on /metrics."""
+    r = rgtest.request(port, "GET", "/metrics")
+    return sorted(re.findall(r'^raftgate_degraded\{reason="(\w+)"\} 1$',
+                             r.body.decode(), re.M))
 
 
 def admin_status(port):
@@ -116,11 +124,13 @@ class SingleNodeTest(unittest.TestCase):
                          (200, {"status": "degraded", "reasons": ["consul"]}))
         self.assertEqual(admin_status(self.gw.admin_port)["degraded"],
                          ["consul"])
+        self.assertEqual(degraded_metric(self.gw.status_port), ["consul"])
         self.assertEqual(self.gw.get("/w/x").status, 200)
         self.consul.start()
         rgtest.wait_until(
             lambda: probe(self.gw.status_port, "/health")[1]["status"]
             == "ok", 10, 0.05, "ok once Consul is back")
+        self.assertEqual(degraded_metric(self.gw.status_port), [])
 
     def test_not_ready_when_degraded_option(self):
         """status.ready_when_degraded: false turns a degraded /ready into

@@ -28,6 +28,7 @@
 #include "core/ctlq.h"
 #include "core/failpoint.h"
 #include "core/log.h"
+#include "core/tls.h"
 #include "http/gen.h"
 #include "event/worker.h"
 #include "plugins/cache_store.h"
@@ -49,6 +50,7 @@ struct control {
     const char *conf_path;
     struct rg_node_conf nc;
     struct rg_worker *workers;
+    struct rg_tls_server *proxy_tls; /* proxy.tls_listen's, or NULL */
     unsigned n_workers;
     struct rg_gen *gen;           /* the latest published generation */
     struct rg_hchecker *hcheck;   /* active health checks, or NULL */
@@ -695,6 +697,31 @@ static int raft_start(struct control *ctl)
 }
 
 /* The admin API, after raft (cluster mode) or with the file's state. */
+/* The proxy's TLS context (proxy.tls_*; README "TLS"), when
+ * proxy.tls_listen is set. */
+static int proxy_tls_start(struct control *ctl)
+{
+    const struct rg_node_conf *nc = &ctl->nc;
+    struct rg_tls_server_conf tc;
+    struct rg_errbuf eb;
+    int self_signed;
+
+    if (nc->proxy_tls_listen == NULL)
+        return 0;
+    rg_node_conf_proxy_tls(nc, &tc);
+    ctl->proxy_tls = rg_tls_server_new(&tc, &self_signed, &eb);
+    if (ctl->proxy_tls == NULL) {
+        rg_log(RG_LOG_ERROR, "%s", eb.msg);
+        return -1;
+    }
+    if (self_signed)
+        rg_log(RG_LOG_WARN, "proxy.tls_certificate is not set: serving TLS "
+                            "on %s with a self-signed certificate for "
+                            "localhost generated at start",
+               nc->proxy_tls_listen);
+    return 0;
+}
+
 static int admin_start(struct control *ctl)
 {
     struct rg_admin_conf ac = {0};
@@ -905,7 +932,10 @@ static int run(struct control *ctl)
         serve_lastgood(ctl);
     uv_async_init(ctl->loop, &ctl->workers_done, on_workers_done);
     ctl->workers_done.data = ctl;
+    if (proxy_tls_start(ctl) != 0)
+        return 1;
     ctl->workers = rg_workers_start(ctl->n_workers, ctl->nc.proxy_listen,
+                                    ctl->nc.proxy_tls_listen, ctl->proxy_tls,
                                     ctl->gen, ctl->nc.access_log,
                                     &ctl->workers_done, &eb);
     if (ctl->workers == NULL) {
@@ -920,6 +950,7 @@ static int run(struct control *ctl)
     schedule_rebuild(ctl);
     uv_run(ctl->loop, UV_RUN_DEFAULT);
     rg_workers_join(ctl->workers, ctl->n_workers);
+    rg_tls_server_free(ctl->proxy_tls);
     rg_log(RG_LOG_NOTICE, "raftgate: stopped");
     uv_run(ctl->loop, UV_RUN_NOWAIT);
     uv_loop_close(ctl->loop);

@@ -10,6 +10,7 @@
 #include "config/yamltree.h"
 #include "core/alloc.h"
 #include "core/log.h"
+#include "core/tls.h"
 
 #define NODE_FILE_MAX (1u << 20) /* bytes */
 #define DUR_MAX_MS 86400000ull   /* 24 h */
@@ -358,6 +359,111 @@ static int px_server(struct rg_yt *t, yaml_node_t *v, void *ctx)
     return rg_yt_str(t, v, &conf(ctx)->server);
 }
 
+/* ---- proxy TLS ---- */
+
+static int px_tls_listen(struct rg_yt *t, yaml_node_t *v, void *ctx)
+{
+    return read_listen(t, v, &conf(ctx)->proxy_tls_listen);
+}
+
+static int px_tls_certificate(struct rg_yt *t, yaml_node_t *v, void *ctx)
+{
+    struct node_ctx *c = ctx;
+
+    return read_path(t, v, c->dir, &c->nc->proxy_tls_certificate);
+}
+
+static int px_tls_certificate_key(struct rg_yt *t, yaml_node_t *v, void *ctx)
+{
+    struct node_ctx *c = ctx;
+
+    return read_path(t, v, c->dir, &c->nc->proxy_tls_certificate_key);
+}
+
+/* One protocol name, or several separated by spaces. */
+static int tls_protocol_words(struct rg_yt *t, yaml_node_t *n, unsigned *bits)
+{
+    const char *s;
+    size_t len, i = 0;
+    int rv = rg_yt_scalar(t, n, &s, &len);
+
+    if (rv < 0)
+        return rv;
+    while (i < len) {
+        size_t j = i;
+
+        while (j < len && s[j] != ' ')
+            j++;
+        if (j - i == 7 && memcmp(s + i, "TLSv1.2", 7) == 0)
+            *bits |= RG_TLS_V12;
+        else if (j - i == 7 && memcmp(s + i, "TLSv1.3", 7) == 0)
+            *bits |= RG_TLS_V13;
+        else if (j > i)
+            return rg_yt_err(t, n, "must be TLSv1.2, TLSv1.3 or both (older "
+                                   "protocols are not offered)");
+        i = j + 1;
+    }
+    return 0;
+}
+
+static int tls_protocol_item(struct rg_yt *t, yaml_node_t *item, size_t i,
+                             void *ctx)
+{
+    (void)i;
+    return tls_protocol_words(t, item, &conf(ctx)->proxy_tls_protocols);
+}
+
+static int px_tls_protocols(struct rg_yt *t, yaml_node_t *v, void *ctx)
+{
+    int rv;
+
+    conf(ctx)->proxy_tls_protocols = 0;
+    rv = v->type == YAML_SEQUENCE_NODE
+             ? rg_yt_seq(t, v, tls_protocol_item, ctx)
+             : tls_protocol_words(t, v, &conf(ctx)->proxy_tls_protocols);
+    if (rv == 0 && conf(ctx)->proxy_tls_protocols == 0)
+        return rg_yt_err(t, v, "must name TLSv1.2, TLSv1.3 or both");
+    return rv;
+}
+
+static int px_tls_ciphers(struct rg_yt *t, yaml_node_t *v, void *ctx)
+{
+    return rg_yt_str(t, v, &conf(ctx)->proxy_tls_ciphers);
+}
+
+void rg_node_conf_proxy_tls(const struct rg_node_conf *nc,
+                            struct rg_tls_server_conf *tc)
+{
+    memset(tc, 0, sizeof(*tc));
+    tc->cert_file = nc->proxy_tls_certificate;
+    tc->key_file = nc->proxy_tls_certificate_key;
+    tc->protocols = nc->proxy_tls_protocols;
+    tc->ciphers = nc->proxy_tls_ciphers;
+    tc->key_prefix = "proxy";
+}
+
+/* The files and the cipher list are checked now, so that a bad one is a
+ * config error naming its key (at start, on SIGHUP and with -t). */
+static int check_tls(struct rg_node_conf *nc, struct rg_errbuf *eb)
+{
+    struct rg_tls_server_conf tc;
+    struct rg_tls_server *s;
+    int self_signed;
+
+    if (nc->proxy_tls_certificate_key != NULL &&
+        nc->proxy_tls_certificate == NULL)
+        return rg_errbuf_set(eb, "proxy.tls_certificate: required with "
+                                 "proxy.tls_certificate_key");
+    if (nc->proxy_tls_certificate == NULL && nc->proxy_tls_ciphers == NULL)
+        return 0; /* nothing a self-signed context could refuse */
+    rg_node_conf_proxy_tls(nc, &tc);
+    s = rg_tls_server_new(&tc, &self_signed, eb);
+    if (s == NULL)
+        return -EINVAL;
+    rg_tls_server_free(s);
+    return 0;
+}
+
 /* clang-format off */
 static const struct rg_yt_key proxy_keys[] = {
     {"listen", px_listen},
@@ -374,6 +480,11 @@ static const struct rg_yt_key proxy_keys[] = {
     {"drain_timeout", px_drain_timeout},
     {"via", px_via},
     {"server", px_server},
+    {"tls_listen", px_tls_listen},
+    {"tls_certificate", px_tls_certificate},
+    {"tls_certificate_key", px_tls_certificate_key},
+    {"tls_protocols", px_tls_protocols},
+    {"tls_ciphers", px_tls_ciphers},
     {NULL, NULL},
 };
 /* clang-format on */
@@ -978,6 +1089,8 @@ static int parse_text(struct rg_node_conf *nc, const char *text, size_t len,
         rv = rg_yt_map(&t, root, root_keys, &c);
     if (rv == 0 && nc->cluster)
         rv = check_cluster(&t, &c);
+    if (rv == 0)
+        rv = check_tls(nc, eb);
     rg_yt_release(&t);
     return rv;
 }
@@ -1057,6 +1170,7 @@ int rg_node_conf_defaults(struct rg_node_conf *nc)
     nc->raft_snapshot_threshold = 8192;
     nc->consul_wait_ms = 60000;
     nc->raft_quota_lease_ms = 2000;
+    nc->proxy_tls_protocols = RG_TLS_V12 | RG_TLS_V13;
     for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
         *strs[i].field = rg_strdup(strs[i].value);
         if (*strs[i].field == NULL) {
@@ -1072,6 +1186,10 @@ void rg_node_conf_release(struct rg_node_conf *nc)
     rg_free(nc->proxy_listen);
     rg_free(nc->via);
     rg_free(nc->server);
+    rg_free(nc->proxy_tls_listen);
+    rg_free(nc->proxy_tls_certificate);
+    rg_free(nc->proxy_tls_certificate_key);
+    rg_free(nc->proxy_tls_ciphers);
     rg_free(nc->admin_listen);
     rg_free(nc->status_listen);
     rg_free(nc->error_log);

@@ -39,6 +39,13 @@ struct rg_node_conf {
                                     "" = off */
     char *server;                /* Server header on local replies, default
                                     "raftgate"; "" = off */
+    /* proxy TLS (README "TLS"): */
+    char *proxy_tls_listen;      /* "host:port", NULL = no TLS listener */
+    char *proxy_tls_certificate; /* PEM chain file, NULL = self-signed */
+    char *proxy_tls_certificate_key; /* PEM key file, with the above */
+    unsigned proxy_tls_protocols; /* RG_TLS_V12|RG_TLS_V13 (core/tls.h),
+                                     default both */
+    char *proxy_tls_ciphers;     /* TLS 1.2 cipher list, NULL = OpenSSL's */
     /* admin/status (control thread): */
     char *admin_listen;          /* default "127.0.0.1:8001" */
     char *admin_token;           /* bearer token, NULL = no auth (default) */
@@ -91,7 +98,12 @@ struct rg_node_conf {
  * upstream_keepalive_max 1..65535.
  * A listen address is "host:port" with an IPv4 literal, "localhost" or
  * "[IPv6]", port 1..65535, stored as written. via must be an HTTP token,
- * server printable ASCII. Paths (error_log unless "stderr", access_log
+ * server printable ASCII. tls_listen is a listen address;
+ * tls_certificate and tls_certificate_key are paths set together, and
+ * must hold a PEM chain and its matching PEM key (checked at load: the
+ * error names the key and the file); tls_protocols is "TLSv1.2",
+ * "TLSv1.3" or both, space-separated (or a list); tls_ciphers an OpenSSL
+ * cipher list that matches at least one cipher. Paths (error_log unless "stderr", access_log
  * unless "off", declarative_config) are stored absolute: relative ones
  * are joined to the absolute folder of the node config file.
  *
@@ -122,6 +134,12 @@ struct rg_node_conf {
  * the working directory when @path is relative). */
 int rg_node_conf_load(struct rg_node_conf *nc, const char *path,
                       struct rg_errbuf *eb) RG_MUST_CHECK;
+
+/* The proxy TLS listener's settings from @nc, for rg_tls_server_new;
+ * @tc borrows @nc's strings. */
+struct rg_tls_server_conf;
+void rg_node_conf_proxy_tls(const struct rg_node_conf *nc,
+                            struct rg_tls_server_conf *tc);
 
 /* Fill @nc with defaults only (no file). Returns 0 or -ENOMEM. */
 int rg_node_conf_defaults(struct rg_node_conf *nc);

@@ -488,7 +488,7 @@ static void add_forwarded(struct rg_req *r, const struct rg_field *host)
     if (trusted && (f = rg_head_find(&r->head, "x-forwarded-proto")) != NULL)
         rg_buf_add(b, rg_field_value(&r->head, f), f->value_len);
     else
-        rg_buf_adds(b, r->c->w->scheme);
+        rg_buf_adds(b, rg_conn_scheme(r->c));
     if (trusted && (f = rg_head_find(&r->head, "x-forwarded-host")) != NULL)
         host = f;
     if (host != NULL) {
@@ -499,7 +499,7 @@ static void add_forwarded(struct rg_req *r, const struct rg_field *host)
     if (trusted && (f = rg_head_find(&r->head, "x-forwarded-port")) != NULL)
         rg_buf_add(b, rg_field_value(&r->head, f), f->value_len);
     else
-        rg_buf_add_u64(b, r->c->w->port);
+        rg_buf_add_u64(b, rg_conn_port(r->c));
     rg_buf_adds(b, "\r\n");
 }
 

@@ -715,9 +715,10 @@ static int proxy_tls_start(struct control *ctl)
         return -1;
     }
     if (self_signed)
-        rg_log(RG_LOG_WARN, "proxy.tls_certificate is not set: serving TLS "
-                            "on %s with a self-signed certificate for "
-                            "localhost generated at start",
+        rg_log(RG_LOG_WARN,
+               "proxy.tls_certificate is not set: serving TLS "
+               "on %s with a self-signed certificate for "
+               "localhost generated at start",
                nc->proxy_tls_listen);
     return 0;
 }
@@ -934,10 +935,9 @@ static int run(struct control *ctl)
     ctl->workers_done.data = ctl;
     if (proxy_tls_start(ctl) != 0)
         return 1;
-    ctl->workers = rg_workers_start(ctl->n_workers, ctl->nc.proxy_listen,
-                                    ctl->nc.proxy_tls_listen, ctl->proxy_tls,
-                                    ctl->gen, ctl->nc.access_log,
-                                    &ctl->workers_done, &eb);
+    ctl->workers = rg_workers_start(
+        ctl->n_workers, ctl->nc.proxy_listen, ctl->nc.proxy_tls_listen,
+        ctl->proxy_tls, ctl->gen, ctl->nc.access_log, &ctl->workers_done, &eb);
     if (ctl->workers == NULL) {
         rg_log(RG_LOG_ERROR, "%s", eb.msg);
         return 1;

@@ -399,8 +399,9 @@ static int tls_protocol_words(struct rg_yt *t, yaml_node_t *n, unsigned *bits)
         else if (j - i == 7 && memcmp(s + i, "TLSv1.3", 7) == 0)
             *bits |= RG_TLS_V13;
         else if (j > i)
-            return rg_yt_err(t, n, "must be TLSv1.2, TLSv1.3 or both (older "
-                                   "protocols are not offered)");
+            return rg_yt_err(t, n,
+                             "must be TLSv1.2, TLSv1.3 or both (older "
+                             "protocols are not offered)");
         i = j + 1;
     }
     return 0;

@@ -40,12 +40,12 @@ struct rg_node_conf {
     char *server;                /* Server header on local replies, default
                                     "raftgate"; "" = off */
     /* proxy TLS (README "TLS"): */
-    char *proxy_tls_listen;      /* "host:port", NULL = no TLS listener */
-    char *proxy_tls_certificate; /* PEM chain file, NULL = self-signed */
+    char *proxy_tls_listen;          /* "host:port", NULL = no TLS listener */
+    char *proxy_tls_certificate;     /* PEM chain file, NULL = self-signed */
     char *proxy_tls_certificate_key; /* PEM key file, with the above */
-    unsigned proxy_tls_protocols; /* RG_TLS_V12|RG_TLS_V13 (core/tls.h),
-                                     default both */
-    char *proxy_tls_ciphers;     /* TLS 1.2 cipher list, NULL = OpenSSL's */
+    unsigned proxy_tls_protocols;    /* RG_TLS_V12|RG_TLS_V13 (core/tls.h),
+                                        default both */
+    char *proxy_tls_ciphers;         /* TLS 1.2 cipher list, NULL = OpenSSL's */
     /* admin/status (control thread): */
     char *admin_listen;          /* default "127.0.0.1:8001" */
     char *admin_token;           /* bearer token, NULL = no auth (default) */
@@ -90,22 +90,24 @@ struct rg_node_conf {
 };
 
 /* File syntax (conf/raftgate.yml documents every key): sections proxy,
- * admin, status, log, gateway, node, raft, consul; every key optional unless said
- * otherwise; unknown keys are errors. Durations are integer ms or "250ms", "10s", "2m", "1h" (1 ms..
- * 24 h; drain_timeout may be 0). Sizes are integer bytes or "32k", "8m",
- * "1g" (powers of 1024); max_header_size 1k..1m, max_body_size 0..1 TiB.
- * workers 0..256, max_connections 1..1048576, upstream_keepalive 0..65535,
- * upstream_keepalive_max 1..65535.
- * A listen address is "host:port" with an IPv4 literal, "localhost" or
+ * admin, status, log, gateway, node, raft, consul; every key optional unless
+ * said otherwise; unknown keys are errors. Durations are integer ms or "250ms",
+ * "10s", "2m", "1h" (1 ms.. 24 h; drain_timeout may be 0). Sizes are integer
+ * bytes or "32k", "8m", "1g" (powers of 1024); max_header_size 1k..1m,
+ * max_body_size 0..1 TiB. workers 0..256, max_connections 1..1048576,
+ * upstream_keepalive 0..65535, upstream_keepalive_max 1..65535. A listen
+ * address is "host:port" with an IPv4 literal, "localhost" or
  * "[IPv6]", port 1..65535, stored as written. via must be an HTTP token,
- * server printable ASCII. tls_listen is a listen address;
- * tls_certificate and tls_certificate_key are paths set together, and
- * must hold a PEM chain and its matching PEM key (checked at load: the
- * error names the key and the file); tls_protocols is "TLSv1.2",
- * "TLSv1.3" or both, space-separated (or a list); tls_ciphers an OpenSSL
- * cipher list that matches at least one cipher. Paths (error_log unless "stderr", access_log
+ * server printable ASCII. Paths (error_log unless "stderr", access_log
  * unless "off", declarative_config) are stored absolute: relative ones
  * are joined to the absolute folder of the node config file.
+ *
+ * proxy TLS: tls_listen is a listen address; tls_certificate and
+ * tls_certificate_key are paths set together, and must hold a PEM chain
+ * and its matching PEM key (checked at load: the error names the key and
+ * the file); tls_protocols is "TLSv1.2", "TLSv1.3" or both,
+ * space-separated (or a list); tls_ciphers an OpenSSL cipher list that
+ * matches at least one cipher.
  *
  * Cluster mode (a raft: section): node.id (1..2^63-1) and raft.listen are
  * required; raft addresses (listen, voters[].address) are "host:port" with

@@ -122,25 +122,27 @@ static int use_files(SSL_CTX *ctx, const struct rg_tls_server_conf *conf,
     char why[128];
 
     if (conf->key_file == NULL)
-        return rg_errbuf_set(eb, "%s.tls_certificate_key: required with "
+        return rg_errbuf_set(eb,
+                             "%s.tls_certificate_key: required with "
                              "%s.tls_certificate",
                              conf->key_prefix, conf->key_prefix);
     if (SSL_CTX_use_certificate_chain_file(ctx, conf->cert_file) != 1)
-        return rg_errbuf_set(eb, "%s.tls_certificate: %s: cannot read a PEM "
+        return rg_errbuf_set(eb,
+                             "%s.tls_certificate: %s: cannot read a PEM "
                              "certificate (%s)",
                              conf->key_prefix, conf->cert_file,
                              ssl_reason(why, sizeof(why)));
-    if (SSL_CTX_use_PrivateKey_file(ctx, conf->key_file, SSL_FILETYPE_PEM) !=
-        1)
-        return rg_errbuf_set(eb, "%s.tls_certificate_key: %s: cannot read a "
+    if (SSL_CTX_use_PrivateKey_file(ctx, conf->key_file, SSL_FILETYPE_PEM) != 1)
+        return rg_errbuf_set(eb,
+                             "%s.tls_certificate_key: %s: cannot read a "
                              "PEM private key (%s)",
                              conf->key_prefix, conf->key_file,
                              ssl_reason(why, sizeof(why)));
     if (SSL_CTX_check_private_key(ctx) != 1)
-        return rg_errbuf_set(eb, "%s.tls_certificate_key: %s: does not match "
+        return rg_errbuf_set(eb,
+                             "%s.tls_certificate_key: %s: does not match "
                              "the certificate in %s",
-                             conf->key_prefix, conf->key_file,
-                             conf->cert_file);
+                             conf->key_prefix, conf->key_file, conf->cert_file);
     return 0;
 }
 
@@ -148,17 +150,16 @@ static int set_protocols(SSL_CTX *ctx, unsigned protocols)
 {
     if (protocols == 0)
         protocols = RG_TLS_V12 | RG_TLS_V13;
-    return SSL_CTX_set_min_proto_version(
-               ctx, protocols & RG_TLS_V12 ? TLS1_2_VERSION : TLS1_3_VERSION) ==
-               1 &&
-           SSL_CTX_set_max_proto_version(
-               ctx, protocols & RG_TLS_V13 ? TLS1_3_VERSION : TLS1_2_VERSION) ==
-               1;
+    return SSL_CTX_set_min_proto_version(ctx, protocols & RG_TLS_V12
+                                                  ? TLS1_2_VERSION
+                                                  : TLS1_3_VERSION) == 1 &&
+           SSL_CTX_set_max_proto_version(ctx, protocols & RG_TLS_V13
+                                                  ? TLS1_3_VERSION
+                                                  : TLS1_2_VERSION) == 1;
 }
 
 struct rg_tls_server *rg_tls_server_new(const struct rg_tls_server_conf *conf,
-                                        int *self_signed,
-                                        struct rg_errbuf *eb)
+                                        int *self_signed, struct rg_errbuf *eb)
 {
     struct rg_tls_server *s = rg_calloc(1, sizeof(*s));
     char why[128];

@@ -41,8 +41,7 @@ struct rg_tls;
  * tls_certificate_key: /etc/k.pem: cannot read a private key (...)".
  * Thread: any; the result may be shared by all threads (SSL_CTX is). */
 struct rg_tls_server *rg_tls_server_new(const struct rg_tls_server_conf *conf,
-                                        int *self_signed,
-                                        struct rg_errbuf *eb);
+                                        int *self_signed, struct rg_errbuf *eb);
 
 /* Free @s; NULL is fine. Only once no connection uses it. */
 void rg_tls_server_free(struct rg_tls_server *s);
@@ -59,9 +58,10 @@ void rg_tls_free(struct rg_tls *t);
 int rg_tls_feed(struct rg_tls *t, const void *p, size_t n) RG_MUST_CHECK;
 
 /* Plaintext results: > 0 bytes; 0 none until more ciphertext is fed. */
-#define RG_TLS_EOF (-1)   /* the peer sent close_notify */
-#define RG_TLS_ERROR (-2) /* handshake or record failure: close; the
-                             reason is in rg_tls_error */
+#define RG_TLS_EOF (-1) /* the peer sent close_notify */
+#define RG_TLS_ERROR                                                           \
+    (-2) /* handshake or record failure: close; the                            \
+            reason is in rg_tls_error */
 
 /* Run the handshake as far as the fed bytes allow and decrypt up to @cap
  * bytes of application data into @buf. Call until it returns <= 0 after

@@ -129,8 +129,8 @@ static int listen_on(struct rg_worker *w, uv_tcp_t *l, int fd)
     return rv != 0 ? rv : uv_listen((uv_stream_t *)l, 511, on_connection);
 }
 
-static int worker_init(struct rg_worker *w, unsigned index, int fd,
-                       int tls_fd, struct rg_gen *gen, const char *access_log,
+static int worker_init(struct rg_worker *w, unsigned index, int fd, int tls_fd,
+                       struct rg_gen *gen, const char *access_log,
                        struct rg_errbuf *eb)
 {
     int rv;
@@ -171,14 +171,13 @@ static uint16_t listen_port(const char *listen)
 }
 
 /* SO_REUSEPORT would let a second raftgate silently share the port. */
-static int port_free(const char *key, const char *listen,
-                     struct rg_errbuf *eb)
+static int port_free(const char *key, const char *listen, struct rg_errbuf *eb)
 {
     int rv = rg_io_port_free(listen);
 
-    return rv == 0 ? 0
-                   : rg_errbuf_set(eb, "%s %s: %s", key, listen,
-                                   uv_strerror(rv));
+    return rv == 0
+               ? 0
+               : rg_errbuf_set(eb, "%s %s: %s", key, listen, uv_strerror(rv));
 }
 
 static int listen_socket(const char *key, const char *listen,

@@ -468,8 +468,10 @@ static void conn_tls_plain_refused(struct rg_conn *c)
         "The plain HTTP request was sent to the HTTPS port.\r\n";
     uv_buf_t b = uv_buf_init((char *)resp, sizeof(resp) - 1);
 
-    rg_log(RG_LOG_INFO, "worker %u: client %s: plain HTTP request on the "
-           "TLS port", c->w->index, c->peer);
+    rg_log(RG_LOG_INFO,
+           "worker %u: client %s: plain HTTP request on the "
+           "TLS port",
+           c->w->index, c->peer);
     c->want_read = 0;
     c->linger = 1;
     c->close_after_write = 1;

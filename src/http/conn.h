@@ -87,8 +87,9 @@ uint16_t rg_conn_port(const struct rg_conn *c);
 
 /* Write @n buffers to the client (core/io.h: written at once where the
  * socket takes them, the rest copied and queued; out_bytes counts only
- * the queued part, in bytes on the wire: TLS records over TLS). Returns 0 or a uv error; the connection is marked for
- * closing on error. Thread: @c's worker. */
+ * the queued part, in bytes on the wire: TLS records over TLS). Returns 0 or a
+ * uv error; the connection is marked for closing on error. Thread: @c's worker.
+ */
 int rg_conn_write(struct rg_conn *c, const uv_buf_t *bufs, unsigned n);
 
 

@@ -1203,6 +1203,18 @@ static int root_targets(struct rg_yt *t, yaml_node_t *v, void *ctx)
     return 0;
 }
 
+static int root_certificates(struct rg_yt *t, yaml_node_t *v, void *ctx)
+{
+    ((struct gw_ctx *)ctx)->certificates = v;
+    return 0;
+}
+
+static int root_snis(struct rg_yt *t, yaml_node_t *v, void *ctx)
+{
+    ((struct gw_ctx *)ctx)->snis = v;
+    return 0;
+}
+
 /* Kong's other entity lists are accepted only empty for now. */
 /* clang-format off */
 static const struct rg_yt_key root_keys[] = {
@@ -1215,9 +1227,9 @@ static const struct rg_yt_key root_keys[] = {
     {"consumers", root_consumers},
     {"upstreams", root_upstreams},
     {"targets", root_targets},
-    {"certificates", rg_gw__key_empty_list},
+    {"certificates", root_certificates},
     {"ca_certificates", rg_gw__key_empty_list},
-    {"snis", rg_gw__key_empty_list},
+    {"snis", root_snis},
     {"vaults", rg_gw__key_empty_list},
     {"consumer_groups", rg_gw__key_empty_list},
     {"acls", root_acls},
@@ -1282,8 +1294,14 @@ static int parse_root(struct rg_yt *t, struct gw_ctx *c)
     if (rv == 0)
         rv = walk_list(t, "targets", c->targets, rg_gw__target_item, c);
     if (rv == 0)
+        rv = walk_list(t, "certificates", c->certificates,
+                       rg_gw__certificate_item, c);
+    if (rv == 0)
+        rv = walk_list(t, "snis", c->snis, rg_gw__sni_item, c);
+    if (rv == 0)
         rv = walk_list(t, "plugins", c->plugins, rg_gw__plugin_item, c);
-    if (rv == 0 && rg_gw__cred_index(c->gw) != 0)
+    if (rv == 0 && (rg_gw__cred_index(c->gw) != 0 ||
+                    rg_gw__sni_index(c->gw) != 0))
         rv = rg_yt_nomem(t);
     return rv;
 }
@@ -1395,5 +1413,6 @@ void rg_gateway_release(struct rg_gateway *gw)
         rg_gw__plugin_release(gw, &gw->plugins[i]);
     rg_free(gw->plugins);
     rg_gw__upstreams_release(gw);
+    rg_gw__certs_release(gw);
     memset(gw, 0, sizeof(*gw));
 }

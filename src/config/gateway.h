@@ -42,7 +42,13 @@
  * keys, the `latency` algorithm and hash_on cookie, query_arg and
  * uri_capture fail with an error naming the key).
  *
- * Other Kong keys (certificates, route
+ * certificates[].{id,cert,key,snis,tags,created_at,updated_at} (cert
+ * and key PEM text, parsed: a bad one is an error naming it; cert_alt and
+ * key_alt only null) with snis a list of names or of {name,id,tags,
+ * created_at,updated_at}, and snis[].{name,id,certificate,tags,
+ * created_at,updated_at} at the top level (see struct rg_sni).
+ *
+ * Other Kong keys (ca_certificates, route
  * headers/snis/sources/destinations, service tls_verify...) fail with
  * "not supported yet", except when null, or for entity lists
  * (`upstreams: []`...) when empty. Any
@@ -299,6 +305,23 @@ struct rg_target {
     size_t upstream;        /* index into rg_gateway.upstreams */
 };
 
+/* TLS certificates for the proxy's TLS listener, chosen by SNI (gw_certs.c;
+ * README "TLS"). */
+struct rg_tls_cert;
+struct rg_certificate {
+    char *id;               /* lower-case UUID or NULL */
+    struct rg_tls_cert *tls; /* chain and key, parsed (core/tls.h) */
+};
+
+/* A server name (Kong's snis): unique without case, stored lower-case;
+ * "*.example.com" stands for any one first label, "example.*" for any
+ * last label. */
+struct rg_sni {
+    char *name;
+    char *id;               /* lower-case UUID or NULL */
+    size_t certificate;     /* index into rg_gateway.certificates */
+};
+
 struct rg_gateway {
     struct rg_service *services;
     size_t n_services;
@@ -327,6 +350,12 @@ struct rg_gateway {
     struct rg_target *targets; /* upstreams[].targets in file order, then
                                   the top-level ones */
     size_t n_targets;
+    struct rg_certificate *certificates; /* file order */
+    size_t n_certificates;
+    struct rg_sni *snis;     /* certificates[].snis in file order, then the
+                                top-level ones */
+    size_t n_snis;
+    struct rg_strmap sni_index; /* name -> index into snis */
     /* The catalog the file was parsed with (borrowed; frees the confs). */
     const struct rg_plugin_catalog *catalog;
 };
@@ -377,6 +406,12 @@ size_t rg_gateway_find_keyauth(const struct rg_gateway *gw, const char *key,
                                size_t len);
 size_t rg_gateway_find_jwt(const struct rg_gateway *gw, const char *key,
                            size_t len);
+
+/* The certificate for TLS server name @name (lower case, NUL-terminated)
+ * as an index into @gw->certificates, or RG_NO_INDEX: an exact SNI
+ * first, then "*.rest" for its first label, then "first-labels.*" for its
+ * last (Kong's order). O(1). Thread: any. */
+size_t rg_gateway_find_sni(const struct rg_gateway *gw, const char *name);
 
 /* Whether consumer @ci is in ACL group @group (@len bytes). O(groups of
  * the consumer). */

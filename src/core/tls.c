@@ -20,6 +20,13 @@
 
 struct rg_tls_server {
     SSL_CTX *ctx;
+    rg_tls_sni_fn sni;
+};
+
+struct rg_tls_cert {
+    X509 *leaf;
+    STACK_OF(X509) *chain; /* intermediates, may be empty */
+    EVP_PKEY *key;
 };
 
 struct rg_tls {
@@ -158,6 +165,92 @@ static int set_protocols(SSL_CTX *ctx, unsigned protocols)
                                                   : TLS1_2_VERSION) == 1;
 }
 
+struct rg_tls_cert *rg_tls_cert_new(const char *cert_pem, size_t cert_len,
+                                    const char *key_pem, size_t key_len,
+                                    int *bad_key, char *why, size_t cap)
+{
+    struct rg_tls_cert *c = rg_calloc(1, sizeof(*c));
+    BIO *b = NULL;
+    X509 *x;
+    char r[128];
+
+    *bad_key = 0;
+    ERR_clear_error();
+    if (c == NULL || (c->chain = sk_X509_new_null()) == NULL) {
+        snprintf(why, cap, "out of memory");
+        goto err;
+    }
+    b = BIO_new_mem_buf(cert_pem, (int)cert_len);
+    c->leaf = b != NULL ? PEM_read_bio_X509(b, NULL, NULL, NULL) : NULL;
+    if (c->leaf == NULL) {
+        snprintf(why, cap, "not a PEM certificate (%s)",
+                 ssl_reason(r, sizeof(r)));
+        goto err;
+    }
+    while ((x = PEM_read_bio_X509(b, NULL, NULL, NULL)) != NULL) {
+        if (!sk_X509_push(c->chain, x)) {
+            X509_free(x);
+            snprintf(why, cap, "out of memory");
+            goto err;
+        }
+    }
+    ERR_clear_error(); /* the end of the chain */
+    BIO_free(b);
+    *bad_key = 1;
+    b = BIO_new_mem_buf(key_pem, (int)key_len);
+    c->key = b != NULL ? PEM_read_bio_PrivateKey(b, NULL, NULL, NULL) : NULL;
+    if (c->key == NULL) {
+        snprintf(why, cap, "not a PEM private key (%s)",
+                 ssl_reason(r, sizeof(r)));
+        goto err;
+    }
+    if (X509_check_private_key(c->leaf, c->key) != 1) {
+        ERR_clear_error();
+        snprintf(why, cap, "does not match the certificate");
+        goto err;
+    }
+    BIO_free(b);
+    return c;
+err:
+    BIO_free(b);
+    rg_tls_cert_free(c);
+    return NULL;
+}
+
+void rg_tls_cert_free(struct rg_tls_cert *c)
+{
+    if (c == NULL)
+        return;
+    X509_free(c->leaf);
+    sk_X509_pop_free(c->chain, X509_free);
+    EVP_PKEY_free(c->key);
+    rg_free(c);
+}
+
+/* The ClientHello's server name picks the certificate (SNI). */
+static int on_servername(SSL *ssl, int *al, void *arg)
+{
+    struct rg_tls_server *s = arg;
+    const char *name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
+    const struct rg_tls_cert *c;
+
+    (void)al;
+    if (name == NULL || s->sni == NULL)
+        return SSL_TLSEXT_ERR_OK;
+    c = s->sni(SSL_get_app_data(ssl), name);
+    if (c != NULL &&
+        SSL_use_cert_and_key(ssl, c->leaf, c->key, c->chain, 1) != 1) {
+        ERR_clear_error();
+        return SSL_TLSEXT_ERR_ALERT_FATAL;
+    }
+    return SSL_TLSEXT_ERR_OK;
+}
+
+void rg_tls_server_set_sni(struct rg_tls_server *s, rg_tls_sni_fn fn)
+{
+    s->sni = fn;
+}
+
 struct rg_tls_server *rg_tls_server_new(const struct rg_tls_server_conf *conf,
                                         int *self_signed, struct rg_errbuf *eb)
 {
@@ -195,6 +288,8 @@ struct rg_tls_server *rg_tls_server_new(const struct rg_tls_server_conf *conf,
                                     SSL_OP_NO_COMPRESSION);
     SSL_CTX_set_mode(s->ctx, SSL_MODE_RELEASE_BUFFERS);
     SSL_CTX_set_alpn_select_cb(s->ctx, alpn_select, NULL);
+    SSL_CTX_set_tlsext_servername_callback(s->ctx, on_servername);
+    SSL_CTX_set_tlsext_servername_arg(s->ctx, s);
     /* Resumption: tickets (on by default; OpenSSL draws their key when the
      * context is made) and a server-side cache for session ids. */
     SSL_CTX_set_session_id_context(s->ctx, (const unsigned char *)"raftgate",
@@ -215,7 +310,7 @@ void rg_tls_server_free(struct rg_tls_server *s)
     rg_free(s);
 }
 
-struct rg_tls *rg_tls_new_server(struct rg_tls_server *s)
+struct rg_tls *rg_tls_new_server(struct rg_tls_server *s, void *arg)
 {
     struct rg_tls *t = rg_calloc(1, sizeof(*t));
 
@@ -236,6 +331,7 @@ struct rg_tls *rg_tls_new_server(struct rg_tls_server *s)
     BIO_set_mem_eof_return(t->wbio, -1);
     SSL_set_bio(t->ssl, t->rbio, t->wbio); /* the SSL owns both now */
     SSL_set_accept_state(t->ssl);
+    SSL_set_app_data(t->ssl, arg);
     return t;
 }
 

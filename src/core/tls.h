@@ -29,6 +29,25 @@ struct rg_tls_server_conf {
 
 struct rg_tls_server;
 struct rg_tls;
+struct rg_tls_cert;
+
+/* A certificate chain and its key, parsed from PEM text (borrowed): the
+ * leaf first, then any intermediates. Returns NULL with the reason in
+ * @why and *@bad_key 0 (the certificate is at fault) or 1 (the key: not
+ * a PEM key, or not the certificate's). Immutable once made: any thread
+ * may use it; it lives until rg_tls_cert_free, and a connection that
+ * picked it holds its own references. */
+struct rg_tls_cert *rg_tls_cert_new(const char *cert_pem, size_t cert_len,
+                                    const char *key_pem, size_t key_len,
+                                    int *bad_key, char *why, size_t cap);
+void rg_tls_cert_free(struct rg_tls_cert *c);
+
+/* Chooses the certificate for a ClientHello's server name @name (lower
+ * case as the client sent it; never NULL), or NULL for the context's
+ * default. @arg is the connection's (rg_tls_new_server). Called on the
+ * connection's thread, inside rg_tls_read. */
+typedef const struct rg_tls_cert *(*rg_tls_sni_fn)(void *arg,
+                                                   const char *name);
 
 /* Build a server context from @conf (borrowed for the call). With no
  * certificate a self-signed one for "localhost" (EC P-256, 1 year) is
@@ -46,9 +65,14 @@ struct rg_tls_server *rg_tls_server_new(const struct rg_tls_server_conf *conf,
 /* Free @s; NULL is fine. Only once no connection uses it. */
 void rg_tls_server_free(struct rg_tls_server *s);
 
+/* Choose certificates by SNI with @fn from now on (before any connection
+ * is made: not synchronised). */
+void rg_tls_server_set_sni(struct rg_tls_server *s, rg_tls_sni_fn fn);
+
 /* A server-side engine for one connection, or NULL out of memory. @s is
- * borrowed and must outlive it. Thread: one at a time (the connection's). */
-struct rg_tls *rg_tls_new_server(struct rg_tls_server *s);
+ * borrowed and must outlive it; @arg is passed to its SNI function.
+ * Thread: one at a time (the connection's). */
+struct rg_tls *rg_tls_new_server(struct rg_tls_server *s, void *arg);
 
 /* Free @t (no close_notify is sent; see rg_tls_close). NULL is fine. */
 void rg_tls_free(struct rg_tls *t);

@@ -13,6 +13,7 @@
 #include "core/alloc.h"
 #include "core/log.h"
 #include "core/io.h"
+#include "core/tls.h"
 #include "http/accesslog.h"
 #include "http/conn.h"
 #include "http/proxy.h"
@@ -205,6 +206,8 @@ struct rg_worker *rg_workers_start(unsigned n, const char *listen,
     }
     if (tls_listen == NULL)
         tls = NULL;
+    if (tls != NULL)
+        rg_tls_server_set_sni(tls, rg_conn_tls_sni);
     if (port_free("proxy.listen", listen, eb) != 0 ||
         (tls != NULL && port_free("proxy.tls_listen", tls_listen, eb) != 0)) {
         rg_free(ws);

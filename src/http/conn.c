@@ -11,6 +11,7 @@
 #include "core/log.h"
 #include "core/io.h"
 #include "core/tls.h"
+#include "http/gen.h"
 #include "http/wctx.h"
 #include "http/proxy.h"
 
@@ -685,6 +686,15 @@ static void conn_peer(struct rg_conn *c)
     }
 }
 
+const struct rg_tls_cert *rg_conn_tls_sni(void *conn, const char *name)
+{
+    struct rg_conn *c = conn;
+    const struct rg_gateway *gw = &c->w->gen->gw;
+    size_t i = rg_gateway_find_sni(gw, name);
+
+    return i == RG_NO_INDEX ? NULL : gw->certificates[i].tls;
+}
+
 const char *rg_conn_scheme(const struct rg_conn *c)
 {
     return c->tls != NULL ? "https" : c->w->scheme;
@@ -702,7 +712,7 @@ int rg_conn_accept(struct rg_wctx *w, uv_stream_t *listener,
 
     if (c == NULL)
         return -ENOMEM;
-    if (tls != NULL && (c->tls = rg_tls_new_server(tls)) == NULL) {
+    if (tls != NULL && (c->tls = rg_tls_new_server(tls, c)) == NULL) {
         rg_free(c);
         return -ENOMEM;
     }

@@ -80,6 +80,13 @@ struct rg_conn {
 int rg_conn_accept(struct rg_wctx *w, uv_stream_t *listener,
                    struct rg_tls_server *tls);
 
+/* The certificate for TLS server name @name on connection @conn (a
+ * struct rg_conn), from the SNIs of its worker's current generation, or
+ * NULL for the listener's default: the TLS listener's rg_tls_sni_fn
+ * (core/tls.h). Thread: @conn's worker. */
+struct rg_tls_cert;
+const struct rg_tls_cert *rg_conn_tls_sni(void *conn, const char *name);
+
 /* The scheme ("http", "https") and port of the listener @c came in on,
  * for X-Forwarded-Proto and -Port. */
 const char *rg_conn_scheme(const struct rg_conn *c);

@@ -24,10 +24,26 @@ REQ = (b"GET /echo HTTP/1.1\r\nHost: localhost\r\n"
 
 class TLSTest(GatewayTestCase):
 
+    CERT_A = "11111111-1111-4111-8111-111111111111"
+
     @classmethod
     def gateway_config(cls, up):
-        return gateway_doc(service("echo", up.port, routes=[
-            route("all", ["/"], strip_path=False)]))
+        """Certificates by SNI: one nested with a name and an object, one
+        with a wildcard, and a top-level sni naming the first by id."""
+        return gateway_doc(
+            service("echo", up.port, routes=[
+                route("all", ["/"], strip_path=False)]),
+            certificates=[
+                dict(tlsutil.pem_pair(*cls.ca.issue("a.example.com")),
+                     id=cls.CERT_A,
+                     snis=["a.example.com", {"name": "A2.Example.com"}]),
+                dict(tlsutil.pem_pair(*cls.ca.issue("*.wild.test")),
+                     snis=[{"name": "*.wild.test"}]),
+                dict(tlsutil.pem_pair(*cls.ca.issue("suffix.example")),
+                     snis=["suffix.*"]),
+            ],
+            snis=[{"name": "b.example.com",
+                   "certificate": {"id": cls.CERT_A}}])
 
     @classmethod
     def setUpClass(cls):
@@ -200,6 +216,62 @@ class TLSTest(GatewayTestCase):
         """No tickets: the session id is found in the server-side cache."""
         self.assertIn("Reused, TLSv1.2",
                       self.resumed("-tls1_2", "-no_ticket"))
+
+    # -- certificates by SNI (declarative) -----------------------------
+
+    def test_sni_picks_certificate(self):
+        """Exact names (any case), a top-level sni, a "*." and a ".*"
+        wildcard; an unknown name or none gets the default."""
+        cases = [("a.example.com", "a.example.com"),
+                 ("a2.example.com", "a.example.com"),
+                 ("b.example.com", "a.example.com"),
+                 ("x.wild.test", "*.wild.test"),
+                 ("suffix.anything", "suffix.example"),
+                 ("x.y.wild.test", "localhost"),  # one label only
+                 ("other.test", "localhost"),
+                 (None, "localhost")]
+        for name, cn in cases:
+            self.assertEqual(tlsutil.served_cn(self.tls_port, name), cn,
+                             name)
+
+    def test_sni_curl_verifies(self):
+        """curl resolving a.example.com to the TLS port verifies the SNI
+        certificate against the CA and gets through to the upstream."""
+        rc, out, err = tlsutil.curl(
+            "--cacert", self.ca.cert, "--resolve",
+            "a.example.com:%d:127.0.0.1" % self.tls_port,
+            "https://a.example.com:%d/echo" % self.tls_port)
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(json.loads(out)["headers"]["X-Forwarded-Host"],
+                         "a.example.com:%d" % self.tls_port)
+
+    def test_bad_certificate_entities(self):
+        """A bad PEM or a clash is a config error naming the path."""
+        good = tlsutil.pem_pair(self.cert, self.key)
+        other_key = tlsutil.pem_pair(*self.ca.issue("other"))["key"]
+        cases = [
+            ([dict(good, key="-----BEGIN PRIVATE KEY-----\nAAAA\n")],
+             None, "certificates[0].key"),
+            ([dict(good, cert="not a pem")], None, "certificates[0].cert"),
+            ([dict(good, key=other_key)], None,
+             "certificates[0].key: does not match"),
+            ([dict(good, snis=["x.test"]), dict(good, snis=["X.test"])],
+             None, "certificates[1].snis[0]: duplicate sni name"),
+            ([dict(good, snis=["1.2.3.4"])], None,
+             "certificates[0].snis[0]"),
+            ([dict(good, snis=["*.*.test"])], None,
+             "certificates[0].snis[0]"),
+            ([good], [{"name": "x.test", "certificate": {
+                "id": "22222222-2222-4222-8222-222222222222"}}],
+             "snis[0].certificate"),
+        ]
+        for certs, snis, msg in cases:
+            doc = gateway_doc(certificates=certs)
+            if snis is not None:
+                doc["snis"] = snis
+            rc, out = self.gw.check_config(doc)
+            self.assertNotEqual(rc, 0, (msg, out))
+            self.assertIn(msg, out)
 
     # -- bad clients ----------------------------------------------------
 

@@ -67,3 +67,23 @@ def curl(*args, timeout=None):
                        capture_output=True,
                        timeout=timeout or rgtest.DEFAULT_TIMEOUT)
     return p.returncode, p.stdout, p.stderr.decode("utf-8", "replace")
+
+
+def pem_pair(cert_path, key_path):
+    """The PEM texts of a certificate and key file, as a Kong certificate
+    entity's cert and key."""
+    with open(cert_path) as c, open(key_path) as k:
+        return {"cert": c.read(), "key": k.read()}
+
+
+def served_cn(port, servername=None, host="127.0.0.1"):
+    """The subject CN of the certificate the server at @port presents for
+    @servername (None: no SNI), or None when the handshake fails."""
+    args = ["-servername", servername] if servername else ["-noservername"]
+    rc, out = s_client(port, *args, host=host,
+                       data=b"GET / HTTP/1.1\r\nHost: x\r\n"
+                            b"Connection: close\r\n\r\n")
+    for line in out.splitlines():
+        if line.startswith("subject="):
+            return line.split("CN = ", 1)[-1].strip()
+    return None

@@ -61,8 +61,8 @@ static int sni_name(struct rg_yt *t, yaml_node_t *v, void *ctx)
                          "(\"example.*\") label; not an IP address, no "
                          "port");
     if (rv == 0)
-        rv = rg_gw__unique(t, v, GW_TEXT, c, GW_X_SNI_NAME,
-                           c->gw->n_snis - 1, &cur_sni(c)->name);
+        rv = rg_gw__unique(t, v, GW_TEXT, c, GW_X_SNI_NAME, c->gw->n_snis - 1,
+                           &cur_sni(c)->name);
     if (rv == 0)
         for (char *p = cur_sni(c)->name; *p != '\0'; p++)
             if (*p >= 'A' && *p <= 'Z')
@@ -109,8 +109,8 @@ int rg_gw__sni_item(struct rg_yt *t, yaml_node_t *n, size_t i, void *ctx)
     int rv;
 
     (void)i;
-    if (rg_gw__grow((void **)&gw->snis, &c->sni_cap, gw->n_snis,
-                    sizeof(*sn)) < 0)
+    if (rg_gw__grow((void **)&gw->snis, &c->sni_cap, gw->n_snis, sizeof(*sn)) <
+        0)
         return rg_yt_nomem(t);
     sn = &gw->snis[gw->n_snis++];
     memset(sn, 0, sizeof(*sn));
@@ -228,8 +228,7 @@ int rg_gw__certificate_item(struct rg_yt *t, yaml_node_t *n, size_t i,
     if (rg_gw__grow((void **)&gw->certificates, &c->cert_cap,
                     gw->n_certificates, sizeof(*gw->certificates)) < 0)
         return rg_yt_nomem(t);
-    memset(&gw->certificates[gw->n_certificates], 0,
-           sizeof(*gw->certificates));
+    memset(&gw->certificates[gw->n_certificates], 0, sizeof(*gw->certificates));
     c->certificate = gw->n_certificates++;
     c->cert_pem = c->key_pem = NULL;
     rv = rg_yt_map(t, n, cert_keys, c);

@@ -25,7 +25,7 @@ struct rg_tls_server {
 
 struct rg_tls_cert {
     X509 *leaf;
-    STACK_OF(X509) *chain; /* intermediates, may be empty */
+    STACK_OF(X509) * chain; /* intermediates, may be empty */
     EVP_PKEY *key;
 };
 

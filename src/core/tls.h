@@ -46,8 +46,7 @@ void rg_tls_cert_free(struct rg_tls_cert *c);
  * case as the client sent it; never NULL), or NULL for the context's
  * default. @arg is the connection's (rg_tls_new_server). Called on the
  * connection's thread, inside rg_tls_read. */
-typedef const struct rg_tls_cert *(*rg_tls_sni_fn)(void *arg,
-                                                   const char *name);
+typedef const struct rg_tls_cert *(*rg_tls_sni_fn)(void *arg, const char *name);
 
 /* Build a server context from @conf (borrowed for the call). With no
  * certificate a self-signed one for "localhost" (EC P-256, 1 year) is

@@ -84,6 +84,16 @@ class TLSClusterTest(ClusterTestCase):
         self.assertEqual(r.status, 200)
         self.assertEqual(sorted(s["name"] for s in r.json()["data"]),
                          ["*.two.example.com", "one.example.com"])
+        # Still named by snis: refused (Kong would cascade); then the
+        # snis go, the certificate goes, and the default is served again.
+        r = c.write("DELETE", "/certificates/%s" % ids["two.example.com"])
+        self.assertEqual(r.status, 400, r)
+        for name in ("one.example.com", "*.two.example.com"):
+            self.assertWrite(c.write("DELETE", "/snis/%s" % name), 204)
+        self.assertWrite(c.write("DELETE", "/certificates/%s" %
+                                 ids["two.example.com"]), 204)
+        for nd in c.nodes:
+            self.wait_cn(nd, "one.example.com", "localhost")
 
     def test_admin_bad_pem_refused(self):
         c = self.cluster

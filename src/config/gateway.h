@@ -56,10 +56,13 @@
  * (`path: null`, as Kong exports write) counts as absent. Kong's value
  * rules apply: names are letters, digits and ".-_~"; ids are UUIDs; a
  * service takes `url` (http://host[:port][/path]) or protocol/host/port/
- * path, not both; protocol must be http (https upstreams are not
- * supported yet). Route hosts are lower-cased labels with at most one
- * wildcard, as a leading "*." or a trailing ".*" label, and no port;
- * methods are matched case-insensitively against the RG_M_* names. */
+ * path, not both; protocol must be http or https (a url https://host
+ * without a port means 443); tls_verify a boolean, tls_verify_depth
+ * 0..64, client_certificate a certificate reference by id, and
+ * ca_certificates only null or empty (proxy.upstream_ca_file instead). Route
+ * hosts are lower-cased labels with at most one wildcard, as a leading "*." or
+ * a trailing ".*" label, and no port; methods are matched case-insensitively
+ * against the RG_M_* names. */
 #ifndef RG_CONFIG_GATEWAY_H
 #define RG_CONFIG_GATEWAY_H
 
@@ -117,6 +120,13 @@ struct rg_service {
     uint32_t read_timeout_ms;    /* Kong default 60000 */
     struct rg_backoff backoff;
     int enabled;      /* Kong `enabled`, default 1 */
+    /* https upstreams (README "TLS"; issue 12): */
+    int https;      /* protocol (or url scheme) https */
+    int tls_verify; /* 1 unless tls_verify: false; null or absent is 1
+                       (Kong's default is off) */
+    unsigned tls_verify_depth; /* 0..64, 0 = OpenSSL's default */
+    size_t client_certificate; /* index into certificates, or
+                                  RG_NO_INDEX */
 };
 
 /* A route path: prefix or exact, stored without the "=" marker. */

@@ -44,6 +44,7 @@ enum gw_x {
     GW_X_SNI_ID,
     GW_X_SNI_NAME,
     GW_X_SNI_CERT,
+    GW_X_SERVICE_CERT,
     GW_X_MAX
 };
 

@@ -79,6 +79,8 @@ const struct rg_xref rg_gw_xref[GW_X_MAX] = {
     /* Certificates have no name: an sni names its certificate by id. */
     [GW_X_SNI_CERT]      = {"snis", "certificate", RG_XREF_REF, 0,
                             "certificates", "id", "certificate"},
+    [GW_X_SERVICE_CERT]  = {"services", "client_certificate", RG_XREF_REF, 0,
+                            "certificates", "id", "certificate"},
 };
 /* clang-format on */
 

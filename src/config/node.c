@@ -427,6 +427,13 @@ static int px_tls_protocols(struct rg_yt *t, yaml_node_t *v, void *ctx)
     return rv;
 }
 
+static int px_upstream_ca_file(struct rg_yt *t, yaml_node_t *v, void *ctx)
+{
+    struct node_ctx *c = ctx;
+
+    return read_path(t, v, c->dir, &c->nc->proxy_upstream_ca_file);
+}
+
 static int px_tls_ciphers(struct rg_yt *t, yaml_node_t *v, void *ctx)
 {
     return rg_yt_str(t, v, &conf(ctx)->proxy_tls_ciphers);
@@ -486,6 +493,7 @@ static const struct rg_yt_key proxy_keys[] = {
     {"tls_certificate_key", px_tls_certificate_key},
     {"tls_protocols", px_tls_protocols},
     {"tls_ciphers", px_tls_ciphers},
+    {"upstream_ca_file", px_upstream_ca_file},
     {NULL, NULL},
 };
 /* clang-format on */
@@ -1191,6 +1199,7 @@ void rg_node_conf_release(struct rg_node_conf *nc)
     rg_free(nc->proxy_tls_certificate);
     rg_free(nc->proxy_tls_certificate_key);
     rg_free(nc->proxy_tls_ciphers);
+    rg_free(nc->proxy_upstream_ca_file);
     rg_free(nc->admin_listen);
     rg_free(nc->status_listen);
     rg_free(nc->error_log);

@@ -46,6 +46,8 @@ struct rg_node_conf {
     unsigned proxy_tls_protocols;    /* RG_TLS_V12|RG_TLS_V13 (core/tls.h),
                                         default both */
     char *proxy_tls_ciphers;         /* TLS 1.2 cipher list, NULL = OpenSSL's */
+    char *proxy_upstream_ca_file;    /* https upstreams' CAs (PEM), NULL =
+                                        the system store */
     /* admin/status (control thread): */
     char *admin_listen;          /* default "127.0.0.1:8001" */
     char *admin_token;           /* bearer token, NULL = no auth (default) */

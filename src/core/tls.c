@@ -1,6 +1,7 @@
 /* TLS engine over memory BIOs; see tls.h. */
 #include "core/tls.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
 #include <string.h>
@@ -310,26 +311,14 @@ void rg_tls_server_free(struct rg_tls_server *s)
     rg_free(s);
 }
 
+static struct rg_tls *engine_new(SSL_CTX *ctx);
+
 struct rg_tls *rg_tls_new_server(struct rg_tls_server *s, void *arg)
 {
-    struct rg_tls *t = rg_calloc(1, sizeof(*t));
+    struct rg_tls *t = engine_new(s->ctx);
 
     if (t == NULL)
         return NULL;
-    t->ssl = SSL_new(s->ctx);
-    t->rbio = BIO_new(BIO_s_mem());
-    t->wbio = BIO_new(BIO_s_mem());
-    if (t->ssl == NULL || t->rbio == NULL || t->wbio == NULL) {
-        BIO_free(t->rbio);
-        BIO_free(t->wbio);
-        SSL_free(t->ssl);
-        rg_free(t);
-        return NULL;
-    }
-    /* An empty BIO means "more to come", not EOF. */
-    BIO_set_mem_eof_return(t->rbio, -1);
-    BIO_set_mem_eof_return(t->wbio, -1);
-    SSL_set_bio(t->ssl, t->rbio, t->wbio); /* the SSL owns both now */
     SSL_set_accept_state(t->ssl);
     SSL_set_app_data(t->ssl, arg);
     return t;
@@ -417,6 +406,129 @@ size_t rg_tls_out(struct rg_tls *t, const char **p)
 void rg_tls_out_done(struct rg_tls *t)
 {
     (void)BIO_reset(t->wbio);
+}
+
+struct rg_tls_client {
+    SSL_CTX *ctx;
+};
+
+struct rg_tls_client *rg_tls_client_new(const struct rg_tls_client_conf *conf,
+                                        struct rg_errbuf *eb)
+{
+    static const unsigned char alpn[] = "\x08http/1.1";
+    struct rg_tls_client *c = rg_calloc(1, sizeof(*c));
+    const struct rg_tls_cert *cc = conf->client_cert;
+    char why[128];
+    int ok;
+
+    ERR_clear_error();
+    if (c == NULL || (c->ctx = SSL_CTX_new(TLS_client_method())) == NULL) {
+        rg_errbuf_set(eb, "out of memory");
+        goto err;
+    }
+    SSL_CTX_set_min_proto_version(c->ctx, TLS1_2_VERSION);
+    SSL_CTX_set_alpn_protos(c->ctx, alpn, sizeof(alpn) - 1);
+    SSL_CTX_set_mode(c->ctx, SSL_MODE_RELEASE_BUFFERS);
+    SSL_CTX_set_verify(c->ctx, conf->verify ? SSL_VERIFY_PEER : SSL_VERIFY_NONE,
+                       NULL);
+    if (conf->verify_depth > 0)
+        SSL_CTX_set_verify_depth(c->ctx, (int)conf->verify_depth);
+    if (conf->verify) {
+        ok = conf->ca_file != NULL
+                 ? SSL_CTX_load_verify_locations(c->ctx, conf->ca_file, NULL)
+                 : SSL_CTX_set_default_verify_paths(c->ctx);
+        if (ok != 1) {
+            rg_errbuf_set(eb, "cannot read CA file %s (%s)",
+                          conf->ca_file ? conf->ca_file : "(system store)",
+                          ssl_reason(why, sizeof(why)));
+            goto err;
+        }
+    }
+    if (cc != NULL && (SSL_CTX_use_certificate(c->ctx, cc->leaf) != 1 ||
+                       SSL_CTX_use_PrivateKey(c->ctx, cc->key) != 1 ||
+                       SSL_CTX_set1_chain(c->ctx, cc->chain) != 1)) {
+        rg_errbuf_set(eb, "client certificate: %s",
+                      ssl_reason(why, sizeof(why)));
+        goto err;
+    }
+    return c;
+err:
+    rg_tls_client_free(c);
+    return NULL;
+}
+
+void rg_tls_client_free(struct rg_tls_client *c)
+{
+    if (c == NULL)
+        return;
+    SSL_CTX_free(c->ctx);
+    rg_free(c);
+}
+
+/* A new engine over @ctx, BIOs attached; NULL out of memory. */
+static struct rg_tls *engine_new(SSL_CTX *ctx)
+{
+    struct rg_tls *t = rg_calloc(1, sizeof(*t));
+
+    if (t == NULL)
+        return NULL;
+    t->ssl = SSL_new(ctx);
+    t->rbio = BIO_new(BIO_s_mem());
+    t->wbio = BIO_new(BIO_s_mem());
+    if (t->ssl == NULL || t->rbio == NULL || t->wbio == NULL) {
+        BIO_free(t->rbio);
+        BIO_free(t->wbio);
+        SSL_free(t->ssl);
+        rg_free(t);
+        return NULL;
+    }
+    /* An empty BIO means "more to come", not EOF. */
+    BIO_set_mem_eof_return(t->rbio, -1);
+    BIO_set_mem_eof_return(t->wbio, -1);
+    SSL_set_bio(t->ssl, t->rbio, t->wbio); /* the SSL owns both now */
+    return t;
+}
+
+struct rg_tls *rg_tls_new_client(struct rg_tls_client *c, const char *host)
+{
+    struct rg_tls *t = engine_new(c->ctx);
+    unsigned char ip[16];
+    int is_ip;
+
+    if (t == NULL)
+        return NULL;
+    is_ip =
+        inet_pton(AF_INET, host, ip) == 1 || inet_pton(AF_INET6, host, ip) == 1;
+    if ((!is_ip && SSL_set_tlsext_host_name(t->ssl, host) != 1) ||
+        (is_ip ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(t->ssl), host)
+               : SSL_set1_host(t->ssl, host)) != 1) {
+        rg_tls_free(t);
+        return NULL;
+    }
+    SSL_set_connect_state(t->ssl);
+    return t;
+}
+
+int rg_tls_handshake(struct rg_tls *t)
+{
+    int rv;
+
+    ERR_clear_error();
+    rv = SSL_do_handshake(t->ssl);
+    if (rv == 1)
+        return 1;
+    switch (SSL_get_error(t->ssl, rv)) {
+    case SSL_ERROR_WANT_READ:
+    case SSL_ERROR_WANT_WRITE:
+        return 0;
+    default:
+        ssl_reason(t->err, sizeof(t->err));
+        if (strcmp(t->err, "certificate verify failed") == 0)
+            snprintf(
+                t->err, sizeof(t->err), "certificate verify failed: %s",
+                X509_verify_cert_error_string(SSL_get_verify_result(t->ssl)));
+        return RG_TLS_ERROR;
+    }
 }
 
 int rg_tls_established(const struct rg_tls *t)

@@ -105,6 +105,34 @@ void rg_tls_close(struct rg_tls *t);
 size_t rg_tls_out(struct rg_tls *t, const char **p);
 void rg_tls_out_done(struct rg_tls *t);
 
+/* ---- Client side (https upstreams) ---- */
+
+struct rg_tls_client_conf {
+    int verify;            /* 1: the chain and the host name */
+    unsigned verify_depth; /* 0: OpenSSL's default (100) */
+    const char *ca_file;   /* PEM CA file, or NULL: the system store */
+    const struct rg_tls_cert *client_cert; /* borrowed for the call (its
+                                              parts are referenced), or
+                                              NULL: none */
+};
+struct rg_tls_client;
+
+/* A client context: TLS 1.2 and 1.3, ALPN http/1.1. NULL with @eb set
+ * ("cannot read CA file /x: ..."). Thread: any; shared read-only. */
+struct rg_tls_client *rg_tls_client_new(const struct rg_tls_client_conf *conf,
+                                        struct rg_errbuf *eb);
+void rg_tls_client_free(struct rg_tls_client *c);
+
+/* A client engine to @host (borrowed; sent as SNI unless an IP literal,
+ * and the name verified when the context verifies), or NULL out of
+ * memory. The engine holds its own reference to @c. */
+struct rg_tls *rg_tls_new_client(struct rg_tls_client *c, const char *host);
+
+/* Drive the handshake over what was fed: 1 done, 0 more bytes needed
+ * (rg_tls_out may hold some to send), RG_TLS_ERROR (rg_tls_error says
+ * why, e.g. "certificate verify failed"). */
+int rg_tls_handshake(struct rg_tls *t);
+
 /* Whether the handshake has completed. */
 int rg_tls_established(const struct rg_tls *t);
 

@@ -287,7 +287,9 @@ struct rg_tls_server *rg_tls_server_new(const struct rg_tls_server_conf *conf,
     SSL_CTX_set_options(s->ctx, SSL_OP_NO_RENEGOTIATION |
                                     SSL_OP_CIPHER_SERVER_PREFERENCE |
                                     SSL_OP_NO_COMPRESSION);
-    SSL_CTX_set_mode(s->ctx, SSL_MODE_RELEASE_BUFFERS);
+    /* No SSL_MODE_RELEASE_BUFFERS: freeing and taking the record buffers
+     * per read cost keep-alive TLS req/s about a third in tls_bench
+     * (tests/bench/README.md "TLS"); a connection holds them instead. */
     SSL_CTX_set_alpn_select_cb(s->ctx, alpn_select, NULL);
     SSL_CTX_set_tlsext_servername_callback(s->ctx, on_servername);
     SSL_CTX_set_tlsext_servername_arg(s->ctx, s);
@@ -428,7 +430,6 @@ struct rg_tls_client *rg_tls_client_new(const struct rg_tls_client_conf *conf,
     }
     SSL_CTX_set_min_proto_version(c->ctx, TLS1_2_VERSION);
     SSL_CTX_set_alpn_protos(c->ctx, alpn, sizeof(alpn) - 1);
-    SSL_CTX_set_mode(c->ctx, SSL_MODE_RELEASE_BUFFERS);
     SSL_CTX_set_verify(c->ctx, conf->verify ? SSL_VERIFY_PEER : SSL_VERIFY_NONE,
                        NULL);
     if (conf->verify_depth > 0)

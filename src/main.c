@@ -51,6 +51,7 @@ struct control {
     struct rg_node_conf nc;
     struct rg_worker *workers;
     struct rg_tls_server *proxy_tls; /* proxy.tls_listen's, or NULL */
+    struct rg_tls_server *admin_tls; /* admin.tls_certificate's, or NULL */
     unsigned n_workers;
     struct rg_gen *gen;           /* the latest published generation */
     struct rg_hchecker *hcheck;   /* active health checks, or NULL */
@@ -723,6 +724,24 @@ static int proxy_tls_start(struct control *ctl)
     return 0;
 }
 
+/* The admin API's TLS context when admin.tls_certificate is set. */
+static int admin_tls_start(struct control *ctl)
+{
+    struct rg_tls_server_conf tc;
+    struct rg_errbuf eb;
+    int self_signed;
+
+    if (ctl->nc.admin_tls_certificate == NULL)
+        return 0;
+    rg_node_conf_admin_tls(&ctl->nc, &tc);
+    ctl->admin_tls = rg_tls_server_new(&tc, &self_signed, &eb);
+    if (ctl->admin_tls == NULL) {
+        rg_log(RG_LOG_ERROR, "%s", eb.msg);
+        return -1;
+    }
+    return 0;
+}
+
 static int admin_start(struct control *ctl)
 {
     struct rg_admin_conf ac = {0};
@@ -738,6 +757,9 @@ static int admin_start(struct control *ctl)
     ac.consul = ctl->consul;
     ac.unsafe_lease_reclaim = ctl->unsafe_lease_reclaim;
     ac.quota = ctl->quota;
+    if (admin_tls_start(ctl) != 0)
+        return -1;
+    ac.tls = ctl->admin_tls;
     ctl->admin = rg_admin_start(ctl->loop, &ac, &eb);
     if (ctl->admin == NULL) {
         rg_log(RG_LOG_ERROR, "admin.listen %s", eb.msg);
@@ -951,6 +973,7 @@ static int run(struct control *ctl)
     uv_run(ctl->loop, UV_RUN_DEFAULT);
     rg_workers_join(ctl->workers, ctl->n_workers);
     rg_tls_server_free(ctl->proxy_tls);
+    rg_tls_server_free(ctl->admin_tls);
     rg_log(RG_LOG_NOTICE, "raftgate: stopped");
     uv_run(ctl->loop, UV_RUN_NOWAIT);
     uv_loop_close(ctl->loop);

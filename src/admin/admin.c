@@ -649,6 +649,8 @@ struct rg_admin *rg_admin_start(uv_loop_t *loop,
         return NULL;
     }
     a->httpd = rg_httpd_start(loop, c->listen, on_request, a, eb);
+    if (a->httpd != NULL && c->tls != NULL)
+        rg_httpd_set_tls(a->httpd, c->tls);
     if (a->httpd == NULL) {
         rg_free(a->token);
         rg_free(a);

@@ -18,6 +18,7 @@
 
 struct rg_raft;
 struct rg_fsm;
+struct rg_tls_server;
 struct rg_admin;
 
 struct rg_consul;
@@ -46,6 +47,9 @@ struct rg_admin_conf {
     /* The lease client (cluster mode), kept until rg_admin_stop: GET
      * /status shows its leases, POST /cluster/leases serves followers. */
     struct rg_quota *quota;
+    /* admin.tls_certificate's context (kept until rg_admin_stop), or
+     * NULL: plain HTTP. */
+    struct rg_tls_server *tls;
 };
 
 /* Start the admin API on @loop. Strings in @c are copied. Returns NULL

@@ -450,26 +450,52 @@ void rg_node_conf_proxy_tls(const struct rg_node_conf *nc,
     tc->key_prefix = "proxy";
 }
 
-/* The files and the cipher list are checked now, so that a bad one is a
- * config error naming its key (at start, on SIGHUP and with -t). */
-static int check_tls(struct rg_node_conf *nc, struct rg_errbuf *eb)
+void rg_node_conf_admin_tls(const struct rg_node_conf *nc,
+                            struct rg_tls_server_conf *tc)
 {
-    struct rg_tls_server_conf tc;
+    memset(tc, 0, sizeof(*tc));
+    tc->cert_file = nc->admin_tls_certificate;
+    tc->key_file = nc->admin_tls_certificate_key;
+    tc->key_prefix = "admin";
+}
+
+/* One listener's files (and cipher list) checked now, so that a bad one
+ * is a config error naming its key (at start, on SIGHUP and with -t). */
+static int check_tls_files(const struct rg_tls_server_conf *tc,
+                           struct rg_errbuf *eb)
+{
     struct rg_tls_server *s;
     int self_signed;
 
-    if (nc->proxy_tls_certificate_key != NULL &&
-        nc->proxy_tls_certificate == NULL)
-        return rg_errbuf_set(eb, "proxy.tls_certificate: required with "
-                                 "proxy.tls_certificate_key");
-    if (nc->proxy_tls_certificate == NULL && nc->proxy_tls_ciphers == NULL)
+    if (tc->key_file != NULL && tc->cert_file == NULL)
+        return rg_errbuf_set(eb,
+                             "%s.tls_certificate: required with "
+                             "%s.tls_certificate_key",
+                             tc->key_prefix, tc->key_prefix);
+    if (tc->cert_file == NULL && tc->ciphers == NULL)
         return 0; /* nothing a self-signed context could refuse */
-    rg_node_conf_proxy_tls(nc, &tc);
-    s = rg_tls_server_new(&tc, &self_signed, eb);
+    s = rg_tls_server_new(tc, &self_signed, eb);
     if (s == NULL)
         return -EINVAL;
     rg_tls_server_free(s);
     return 0;
+}
+
+static int check_tls(struct rg_node_conf *nc, struct rg_errbuf *eb)
+{
+    struct rg_tls_server_conf tc;
+    int rv;
+
+    rg_node_conf_proxy_tls(nc, &tc);
+    rv = check_tls_files(&tc, eb);
+    if (rv != 0)
+        return rv;
+    if (nc->admin_tls_certificate != NULL && nc->cluster)
+        return rg_errbuf_set(eb, "admin.tls_certificate: not supported in "
+                                 "cluster mode yet (followers forward "
+                                 "admin writes in plain HTTP)");
+    rg_node_conf_admin_tls(nc, &tc);
+    return check_tls_files(&tc, eb);
 }
 
 /* clang-format off */
@@ -530,10 +556,26 @@ static int status_listen(struct rg_yt *t, yaml_node_t *v, void *ctx)
     return read_listen(t, v, &conf(ctx)->status_listen);
 }
 
+static int admin_tls_certificate(struct rg_yt *t, yaml_node_t *v, void *ctx)
+{
+    struct node_ctx *c = ctx;
+
+    return read_path(t, v, c->dir, &c->nc->admin_tls_certificate);
+}
+
+static int admin_tls_certificate_key(struct rg_yt *t, yaml_node_t *v, void *ctx)
+{
+    struct node_ctx *c = ctx;
+
+    return read_path(t, v, c->dir, &c->nc->admin_tls_certificate_key);
+}
+
 /* clang-format off */
 static const struct rg_yt_key admin_keys[] = {
     {"listen", admin_listen},
     {"token", admin_token},
+    {"tls_certificate", admin_tls_certificate},
+    {"tls_certificate_key", admin_tls_certificate_key},
     {NULL, NULL},
 };
 /* clang-format on */
@@ -1207,6 +1249,8 @@ void rg_node_conf_release(struct rg_node_conf *nc)
     rg_free(nc->access_log);
     rg_free(nc->declarative_config);
     rg_free(nc->admin_token);
+    rg_free(nc->admin_tls_certificate);
+    rg_free(nc->admin_tls_certificate_key);
     rg_free(nc->node_name);
     rg_free(nc->raft_listen);
     rg_free(nc->raft_data_dir);

@@ -51,6 +51,9 @@ struct rg_node_conf {
     /* admin/status (control thread): */
     char *admin_listen;          /* default "127.0.0.1:8001" */
     char *admin_token;           /* bearer token, NULL = no auth (default) */
+    char *admin_tls_certificate; /* PEM chain: the admin API over TLS;
+                                    NULL = plain HTTP (default) */
+    char *admin_tls_certificate_key; /* its PEM key */
     char *status_listen;         /* default "127.0.0.1:8100" */
     /* node: (identity in the Raft group) */
     uint64_t node_id;            /* >= 1; 0 = not set (single-node mode) */
@@ -109,7 +112,10 @@ struct rg_node_conf {
  * and its matching PEM key (checked at load: the error names the key and
  * the file); tls_protocols is "TLSv1.2", "TLSv1.3" or both,
  * space-separated (or a list); tls_ciphers an OpenSSL cipher list that
- * matches at least one cipher.
+ * matches at least one cipher. admin.tls_certificate and
+ * admin.tls_certificate_key are paths set together, checked likewise, and
+ * not allowed in cluster mode (followers forward admin writes in plain
+ * HTTP).
  *
  * Cluster mode (a raft: section): node.id (1..2^63-1) and raft.listen are
  * required; raft addresses (listen, voters[].address) are "host:port" with
@@ -140,9 +146,12 @@ int rg_node_conf_load(struct rg_node_conf *nc, const char *path,
                       struct rg_errbuf *eb) RG_MUST_CHECK;
 
 /* The proxy TLS listener's settings from @nc, for rg_tls_server_new;
- * @tc borrows @nc's strings. */
+ * @tc borrows @nc's strings. rg_node_conf_admin_tls: the admin API's
+ * (certificate and key only; TLS 1.2 and 1.3, OpenSSL's ciphers). */
 struct rg_tls_server_conf;
 void rg_node_conf_proxy_tls(const struct rg_node_conf *nc,
+                            struct rg_tls_server_conf *tc);
+void rg_node_conf_admin_tls(const struct rg_node_conf *nc,
                             struct rg_tls_server_conf *tc);
 
 /* Fill @nc with defaults only (no file). Returns 0 or -ENOMEM. */

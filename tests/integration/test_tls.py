@@ -388,5 +388,50 @@ class TLSConfigTest(unittest.TestCase):
         self.assertIn("Protocol  : TLSv1.3", out)
 
 
+class AdminTLSTest(unittest.TestCase):
+    """admin.tls_certificate: the admin API over TLS (single-node)."""
+
+    def test_admin_over_tls(self):
+        tmp = tempfile.mkdtemp(prefix="rgtls-")
+        try:
+            ca = tlsutil.CA(tmp)
+            cert, key = ca.issue("localhost", ["localhost", "127.0.0.1"])
+            gw = Gateway(gateway_doc(), {"admin": {
+                "tls_certificate": cert, "tls_certificate_key": key}})
+            gw.start()
+            try:
+                url = "https://localhost:%d/services" % gw.admin_port
+                for _ in range(2):  # and again: the listener stays up
+                    rc, out, err = tlsutil.curl("--cacert", ca.cert, url)
+                    self.assertEqual(rc, 0, err)
+                    self.assertEqual(json.loads(out)["data"], [])
+                rc, _, err = tlsutil.curl(url)  # not trusted without the CA
+                self.assertEqual(rc, 60, err)
+                rc, _, err = tlsutil.curl(
+                    "http://127.0.0.1:%d/services" % gw.admin_port)
+                self.assertNotEqual(rc, 0, err)  # no plain HTTP there
+                self.assertTrue(gw.alive())
+            finally:
+                self.assertEqual(gw.stop(), 0)
+                gw.cleanup()
+            # cluster mode: refused, naming the key
+            gw = Gateway(gateway_doc(), {
+                "admin": {"tls_certificate": cert,
+                          "tls_certificate_key": key},
+                "node": {"id": 1},
+                "raft": {"listen": "127.0.0.1:%d" % rgtest.free_port(),
+                         "join": True}})
+            try:
+                gw.write_config()
+                rc, out = rgtest.run_binary(["-t", "-c", gw.node_path])
+            finally:
+                gw.cleanup()
+            self.assertNotEqual(rc, 0, out)
+            self.assertIn("admin.tls_certificate: not supported in cluster "
+                          "mode", out)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -50,13 +50,7 @@ static void hconn_free(struct hconn *c)
 /* TLS: send what the engine has for the peer. */
 static void h_tls_send(struct hconn *c)
 {
-    const char *p;
-    size_t n = rg_tls_out(c->tls, &p);
-    uv_buf_t b = uv_buf_init((char *)p, (unsigned)n);
-
-    if (n > 0)
-        rg_io_write((uv_stream_t *)&c->tcp, &b, 1, NULL, NULL);
-    rg_tls_out_done(c->tls);
+    (void)rg_tls_send(c->tls, (uv_stream_t *)&c->tcp, NULL, NULL);
 }
 
 /* Write @n buffers to @c, through TLS when it speaks it (best effort, as

@@ -532,6 +532,20 @@ int rg_tls_handshake(struct rg_tls *t)
     }
 }
 
+ssize_t rg_tls_send(struct rg_tls *t, uv_stream_t *s, rg_io_cb cb, void *arg)
+{
+    const char *p;
+    size_t n = rg_tls_out(t, &p);
+    uv_buf_t b = uv_buf_init((char *)p, (unsigned)n);
+    ssize_t queued;
+
+    if (n == 0)
+        return 0;
+    queued = rg_io_write(s, &b, 1, cb, arg);
+    rg_tls_out_done(t); /* written, or copied by rg_io_write */
+    return queued;
+}
+
 int rg_tls_established(const struct rg_tls *t)
 {
     return SSL_is_init_finished(t->ssl);

@@ -12,6 +12,7 @@
 
 #include "core/err.h"
 #include "core/errbuf.h"
+#include "core/io.h"
 
 /* Protocol bits for rg_tls_server_conf.protocols. */
 #define RG_TLS_V12 1u
@@ -132,6 +133,11 @@ struct rg_tls *rg_tls_new_client(struct rg_tls_client *c, const char *host);
  * (rg_tls_out may hold some to send), RG_TLS_ERROR (rg_tls_error says
  * why, e.g. "certificate verify failed"). */
 int rg_tls_handshake(struct rg_tls *t);
+
+/* Write the ciphertext waiting to be sent (rg_tls_out) on @s with
+ * rg_io_write(@cb, @arg), then drop it from @t. Returns what rg_io_write
+ * does, or 0 when there was nothing to send. Thread: @s's loop. */
+ssize_t rg_tls_send(struct rg_tls *t, uv_stream_t *s, rg_io_cb cb, void *arg);
 
 /* Whether the handshake has completed. */
 int rg_tls_established(const struct rg_tls *t);

@@ -445,16 +445,7 @@ static void conn_input(struct rg_conn *c, ssize_t nread, const uv_buf_t *buf)
  * Returns what rg_io_write does. */
 static ssize_t conn_tls_send(struct rg_conn *c)
 {
-    const char *p;
-    size_t n = rg_tls_out(c->tls, &p);
-    uv_buf_t b = uv_buf_init((char *)p, (unsigned)n);
-    ssize_t queued;
-
-    if (n == 0)
-        return 0;
-    queued = rg_io_write((uv_stream_t *)&c->tcp, &b, 1, conn_write_done, c);
-    rg_tls_out_done(c->tls); /* written, or copied by rg_io_write */
-    return queued;
+    return rg_tls_send(c->tls, (uv_stream_t *)&c->tcp, conn_write_done, c);
 }
 
 /* A plaintext request on the TLS port gets nginx's answer in the clear,

@@ -192,16 +192,7 @@ static void tls_sent(void *arg, int status, size_t len)
 /* Send what the engine has for the peer. */
 static ssize_t tls_send(struct rg_upconn *up, rg_io_cb cb, void *arg)
 {
-    const char *p;
-    size_t n = rg_tls_out(up->tls, &p);
-    uv_buf_t b = uv_buf_init((char *)p, (unsigned)n);
-    ssize_t queued;
-
-    if (n == 0)
-        return 0;
-    queued = rg_io_write((uv_stream_t *)&up->tcp, &b, 1, cb, arg);
-    rg_tls_out_done(up->tls); /* written, or copied */
-    return queued;
+    return rg_tls_send(up->tls, (uv_stream_t *)&up->tcp, cb, arg);
 }
 
 static void tls_step(struct rg_upconn *up)

@@ -257,6 +257,27 @@ static void health_serving(struct control *ctl, const struct rg_gen *g)
                             "previous set");
 }
 
+
+/* Whether a reload changed TLS settings, which apply at start only. */
+static int str_changed(const char *a, const char *b)
+{
+    return (a == NULL) != (b == NULL) || (a != NULL && strcmp(a, b) != 0);
+}
+
+static int tls_settings_changed(const struct rg_node_conf *a,
+                                const struct rg_node_conf *b)
+{
+    return str_changed(a->proxy_tls_listen, b->proxy_tls_listen) ||
+           str_changed(a->proxy_tls_certificate, b->proxy_tls_certificate) ||
+           str_changed(a->proxy_tls_certificate_key,
+                       b->proxy_tls_certificate_key) ||
+           str_changed(a->proxy_tls_ciphers, b->proxy_tls_ciphers) ||
+           a->proxy_tls_protocols != b->proxy_tls_protocols ||
+           str_changed(a->admin_tls_certificate, b->admin_tls_certificate) ||
+           str_changed(a->admin_tls_certificate_key,
+                       b->admin_tls_certificate_key);
+}
+
 static void reload(struct control *ctl)
 {
     struct rg_node_conf nc = {0};
@@ -283,6 +304,9 @@ static void reload(struct control *ctl)
     if (strcmp(nc.proxy_listen, ctl->nc.proxy_listen) != 0 ||
         nc.workers != ctl->nc.workers)
         rg_log(RG_LOG_WARN, "reload: proxy.listen and proxy.workers take "
+                            "effect on restart only");
+    if (tls_settings_changed(&nc, &ctl->nc))
+        rg_log(RG_LOG_WARN, "reload: proxy.tls_* and admin.tls_* take "
                             "effect on restart only");
     if (rg_log_level_parse(nc.log_level, &lvl) == 0)
         rg_log_max_level = lvl;

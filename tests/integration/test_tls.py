@@ -386,6 +386,14 @@ class TLSConfigTest(unittest.TestCase):
         rc, out = tlsutil.s_client(port, "-tls1_3", data=REQ)
         self.assertEqual(rc, 0, out)
         self.assertIn("Protocol  : TLSv1.3", out)
+        # A reload cannot change them: a WARN, and TLS 1.2 still refused.
+        self.assertNotIn("proxy.tls_* and admin.tls_*", self.gw.error_log())
+        self.gw.reload(node={"proxy": {"tls_protocols": "TLSv1.2 TLSv1.3"}})
+        self.assertRegex(self.gw.error_log(),
+                         r"\[warn\] reload: proxy.tls_\* and admin.tls_\* "
+                         r"take effect on restart only")
+        rc, out = tlsutil.s_client(port, "-tls1_2", data=REQ)
+        self.assertNotEqual(rc, 0, out)
 
 
 class AdminTLSTest(unittest.TestCase):

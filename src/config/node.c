@@ -486,6 +486,11 @@ static int check_tls(struct rg_node_conf *nc, struct rg_errbuf *eb)
     struct rg_tls_server_conf tc;
     int rv;
 
+    /* SO_REUSEPORT would let the two proxy listeners share one port. */
+    if (nc->proxy_tls_listen != NULL &&
+        strcmp(nc->proxy_tls_listen, nc->proxy_listen) == 0)
+        return rg_errbuf_set(eb, "proxy.tls_listen: must differ from "
+                                 "proxy.listen");
     rg_node_conf_proxy_tls(nc, &tc);
     rv = check_tls_files(&tc, eb);
     if (rv != 0)

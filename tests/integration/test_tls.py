@@ -332,6 +332,8 @@ class TLSConfigTest(unittest.TestCase):
     def check(self, tls):
         gw = Gateway(gateway_doc(), {"proxy": dict(
             {"tls_listen": "127.0.0.1:%d" % rgtest.free_port()}, **tls)})
+        if gw.node["proxy"]["tls_listen"] == "SAME":
+            gw.node["proxy"]["tls_listen"] = gw.node["proxy"]["listen"]
         try:
             gw.write_config()
             return rgtest.run_binary(["-t", "-c", gw.node_path])
@@ -356,6 +358,7 @@ class TLSConfigTest(unittest.TestCase):
             ({"tls_certificate_key": key}, "proxy.tls_certificate"),
             ({"tls_protocols": "TLSv1.1 TLSv1.2"}, "proxy.tls_protocols"),
             ({"tls_ciphers": "NO-SUCH-CIPHER"}, "proxy.tls_ciphers"),
+            ({"tls_listen": "SAME"}, "proxy.tls_listen: must differ"),
         ]
         for tls, msg in cases:
             rc, out = self.check(tls)

@@ -107,7 +107,8 @@ struct rg_node_conf {
  * unless "off", declarative_config) are stored absolute: relative ones
  * are joined to the absolute folder of the node config file.
  *
- * proxy TLS: tls_listen is a listen address; tls_certificate and
+ * proxy TLS: tls_listen is a listen address other than listen;
+ * tls_certificate and
  * tls_certificate_key are paths set together, and must hold a PEM chain
  * and its matching PEM key (checked at load: the error names the key and
  * the file); tls_protocols is "TLSv1.2", "TLSv1.3" or both,

@@ -21,6 +21,8 @@ static const char *const kind_names[RG_KIND_MAX] = {
     [RG_KIND_PLUGIN] = "plugins",
     [RG_KIND_UPSTREAM] = "upstreams",
     [RG_KIND_TARGET] = "targets",
+    [RG_KIND_CERTIFICATE] = "certificates",
+    [RG_KIND_SNI] = "snis",
 };
 
 static size_t pad8(size_t n)

@@ -45,6 +45,8 @@ enum rg_kind {
     RG_KIND_PLUGIN = 4,
     RG_KIND_UPSTREAM = 5,
     RG_KIND_TARGET = 6,
+    RG_KIND_CERTIFICATE = 7, /* TLS (issue 12) */
+    RG_KIND_SNI = 8,
     RG_KIND_MAX
 };
 

@@ -771,6 +771,7 @@ const char *rg_fsm_name_field(enum rg_kind k)
     case RG_KIND_SERVICE:
     case RG_KIND_ROUTE:
     case RG_KIND_UPSTREAM:
+    case RG_KIND_SNI:
         return "name";
     case RG_KIND_CONSUMER:
         return "username";

@@ -23,6 +23,7 @@ static const struct nest {
 } nests[] = {
     {RG_KIND_SERVICE, "routes", RG_KIND_ROUTE, "service"},
     {RG_KIND_UPSTREAM, "targets", RG_KIND_TARGET, "upstream"},
+    {RG_KIND_CERTIFICATE, "snis", RG_KIND_SNI, "certificate"},
 };
 
 static const struct nest *nest_of(enum rg_kind k)
@@ -198,7 +199,7 @@ static int check_top(const json_t *doc, char *err, size_t cap)
     static const char *const known[] = {
         "services",   "routes",     "consumers",      "plugins",
         "upstreams",  "targets",    "_transform",     "_workspace",
-        "_format_version"};
+        "_format_version", "certificates", "snis"};
     const json_t *fv = json_object_get(doc, "_format_version");
     const char *key;
     void *it;

@@ -31,6 +31,7 @@
 #include "core/failpoint.h"
 #include "core/log.h"
 #include "http/accesslog.h"
+#include "core/tls.h"
 #include "http/gen.h"
 #include "event/worker.h"
 #include "plugins/cache_store.h"
@@ -52,6 +53,8 @@ struct control {
     const char *conf_path;
     struct rg_node_conf nc;
     struct rg_worker *workers;
+    struct rg_tls_server *proxy_tls; /* proxy.tls_listen's, or NULL */
+    struct rg_tls_server *admin_tls; /* admin.tls_certificate's, or NULL */
     unsigned n_workers;
     struct rg_gen *gen;           /* the latest published generation */
     struct rg_hchecker *hcheck;   /* active health checks, or NULL */
@@ -291,6 +294,27 @@ static void health_serving(struct control *ctl, const struct rg_gen *g)
                             "previous set");
 }
 
+
+/* Whether a reload changed TLS settings, which apply at start only. */
+static int str_changed(const char *a, const char *b)
+{
+    return (a == NULL) != (b == NULL) || (a != NULL && strcmp(a, b) != 0);
+}
+
+static int tls_settings_changed(const struct rg_node_conf *a,
+                                const struct rg_node_conf *b)
+{
+    return str_changed(a->proxy_tls_listen, b->proxy_tls_listen) ||
+           str_changed(a->proxy_tls_certificate, b->proxy_tls_certificate) ||
+           str_changed(a->proxy_tls_certificate_key,
+                       b->proxy_tls_certificate_key) ||
+           str_changed(a->proxy_tls_ciphers, b->proxy_tls_ciphers) ||
+           a->proxy_tls_protocols != b->proxy_tls_protocols ||
+           str_changed(a->admin_tls_certificate, b->admin_tls_certificate) ||
+           str_changed(a->admin_tls_certificate_key,
+                       b->admin_tls_certificate_key);
+}
+
 static void reload(struct control *ctl)
 {
     struct rg_node_conf nc = {0};
@@ -319,6 +343,9 @@ static void reload(struct control *ctl)
     if (strcmp(nc.proxy_listen, ctl->nc.proxy_listen) != 0 ||
         nc.workers != ctl->nc.workers)
         rg_log(RG_LOG_WARN, "reload: proxy.listen and proxy.workers take "
+                            "effect on restart only");
+    if (tls_settings_changed(&nc, &ctl->nc))
+        rg_log(RG_LOG_WARN, "reload: proxy.tls_* and admin.tls_* take "
                             "effect on restart only");
     if (rg_log_level_parse(nc.log_level, &lvl) == 0)
         rg_log_max_level = lvl;
@@ -758,6 +785,50 @@ static int raft_start(struct control *ctl)
 }
 
 /* The admin API, after raft (cluster mode) or with the file's state. */
+/* The proxy's TLS context (proxy.tls_*; README "TLS"), when
+ * proxy.tls_listen is set. */
+static int proxy_tls_start(struct control *ctl)
+{
+    const struct rg_node_conf *nc = &ctl->nc;
+    struct rg_tls_server_conf tc;
+    struct rg_errbuf eb;
+    int self_signed;
+
+    if (nc->proxy_tls_listen == NULL)
+        return 0;
+    rg_node_conf_proxy_tls(nc, &tc);
+    ctl->proxy_tls = rg_tls_server_new(&tc, &self_signed, &eb);
+    if (ctl->proxy_tls == NULL) {
+        rg_log(RG_LOG_ERROR, "%s", eb.msg);
+        return -1;
+    }
+    if (self_signed)
+        rg_log(RG_LOG_WARN,
+               "proxy.tls_certificate is not set: serving TLS "
+               "on %s with a self-signed certificate for "
+               "localhost generated at start",
+               nc->proxy_tls_listen);
+    return 0;
+}
+
+/* The admin API's TLS context when admin.tls_certificate is set. */
+static int admin_tls_start(struct control *ctl)
+{
+    struct rg_tls_server_conf tc;
+    struct rg_errbuf eb;
+    int self_signed;
+
+    if (ctl->nc.admin_tls_certificate == NULL)
+        return 0;
+    rg_node_conf_admin_tls(&ctl->nc, &tc);
+    ctl->admin_tls = rg_tls_server_new(&tc, &self_signed, &eb);
+    if (ctl->admin_tls == NULL) {
+        rg_log(RG_LOG_ERROR, "%s", eb.msg);
+        return -1;
+    }
+    return 0;
+}
+
 static int admin_start(struct control *ctl)
 {
     struct rg_admin_conf ac = {0};
@@ -781,6 +852,9 @@ static int admin_start(struct control *ctl)
     ac.unsafe_lease_reclaim = ctl->unsafe_lease_reclaim;
     ac.quota = ctl->quota;
     ac.readiness = &ctl->ready;
+    if (admin_tls_start(ctl) != 0)
+        return -1;
+    ac.tls = ctl->admin_tls;
     ctl->admin = rg_admin_start(ctl->loop, &ac, &eb);
     if (ctl->admin == NULL) {
         rg_log(RG_LOG_ERROR, "admin.listen %s", eb.msg);
@@ -1000,9 +1074,11 @@ static int run(struct control *ctl)
         serve_lastgood(ctl);
     uv_async_init(ctl->loop, &ctl->workers_done, on_workers_done);
     ctl->workers_done.data = ctl;
-    ctl->workers = rg_workers_start(ctl->n_workers, ctl->nc.proxy_listen,
-                                    ctl->gen, ctl->nc.access_log,
-                                    &ctl->workers_done, &eb);
+    if (proxy_tls_start(ctl) != 0)
+        return 1;
+    ctl->workers = rg_workers_start(
+        ctl->n_workers, ctl->nc.proxy_listen, ctl->nc.proxy_tls_listen,
+        ctl->proxy_tls, ctl->gen, ctl->nc.access_log, &ctl->workers_done, &eb);
     if (ctl->workers == NULL) {
         rg_log(RG_LOG_ERROR, "%s", eb.msg);
         return 1;
@@ -1015,6 +1091,8 @@ static int run(struct control *ctl)
     schedule_rebuild(ctl);
     uv_run(ctl->loop, UV_RUN_DEFAULT);
     rg_workers_join(ctl->workers, ctl->n_workers);
+    rg_tls_server_free(ctl->proxy_tls);
+    rg_tls_server_free(ctl->admin_tls);
     rg_log(RG_LOG_NOTICE, "raftgate: stopped");
     uv_run(ctl->loop, UV_RUN_NOWAIT);
     uv_loop_close(ctl->loop);

@@ -699,6 +699,8 @@ struct rg_admin *rg_admin_start(uv_loop_t *loop,
         a->key_len = c->cluster_key_len;
     }
     a->httpd = rg_httpd_start(loop, c->listen, on_request, a, eb);
+    if (a->httpd != NULL && c->tls != NULL)
+        rg_httpd_set_tls(a->httpd, c->tls);
     if (a->httpd == NULL) {
         free_key(a);
         rg_free(a->token);

@@ -18,6 +18,7 @@
 
 struct rg_raft;
 struct rg_fsm;
+struct rg_tls_server;
 struct rg_admin;
 
 struct rg_consul;
@@ -56,6 +57,9 @@ struct rg_admin_conf {
      * only with one. */
     const unsigned char *cluster_key;
     size_t cluster_key_len;
+    /* admin.tls_certificate's context (kept until rg_admin_stop), or
+     * NULL: plain HTTP. */
+    struct rg_tls_server *tls;
 };
 
 /* Start the admin API on @loop. Strings in @c are copied. Returns NULL

@@ -315,13 +315,45 @@ static void add_routes(struct canon *c, const json_t *doc)
     }
 }
 
-/* Upstreams and their targets, nested or top-level: flat, each target
- * with upstream {id}. The lists are left out when both are empty (a
- * config without upstreams reads as it did before they existed). */
-static int add_upstreams(struct canon *c, const json_t *doc)
+/* Parents that nest children: upstreams and their targets, certificates
+ * and their snis. */
+struct nesting {
+    const char *parents;  /* "upstreams" */
+    const char *pname;    /* the parents' name field, or NULL */
+    const char *children; /* "targets" */
+    const char *ref;      /* the child's reference to its parent */
+    const char *cname;    /* a bare string child is {cname: it}, or NULL */
+};
+
+static const struct nesting upstream_targets = {"upstreams", "name",
+                                                "targets", "upstream", NULL};
+static const struct nesting certificate_snis = {"certificates", NULL, "snis",
+                                                "certificate", "name"};
+
+/* A child (@ch borrowed) for the store: a copy with its id and a
+ * reference {id: @pid} to its parent; NULL when it has not the shape. */
+static json_t *child_of(const struct nesting *n, const json_t *ch,
+                        const char *pid, const char *path)
 {
-    const json_t *u, *t, *ul = json_object_get(doc, "upstreams");
-    const json_t *tl = json_object_get(doc, "targets");
+    json_t *cc = json_is_string(ch) && n->cname != NULL
+                     ? json_pack("{s:O}", n->cname, ch)
+                     : json_deep_copy(ch);
+
+    if (!json_is_object(cc))
+        return cc; /* the store's validator names it */
+    ensure_id(cc, n->children, NULL, path);
+    json_object_set_new(cc, n->ref, json_pack("{s:s}", "id", pid));
+    return cc;
+}
+
+/* Parents and their children, nested or top-level: flat, each child with
+ * its reference {id}. The lists are left out when both are empty (a
+ * config without them reads as it did before they existed). */
+static int add_nesting(struct canon *c, const json_t *doc,
+                       const struct nesting *n)
+{
+    const json_t *u, *t, *ul = json_object_get(doc, n->parents);
+    const json_t *tl = json_object_get(doc, n->children);
     json_t *ups, *tgs;
     size_t i, j;
     char path[96], tp[160];
@@ -330,37 +362,30 @@ static int add_upstreams(struct canon *c, const json_t *doc)
         return 0;
     ups = json_array();
     tgs = json_array();
-    json_object_set_new(c->out, "upstreams", ups);
-    json_object_set_new(c->out, "targets", tgs);
+    json_object_set_new(c->out, n->parents, ups);
+    json_object_set_new(c->out, n->children, tgs);
     json_array_foreach(ul, i, u) {
         json_t *cu = json_deep_copy(u);
         const char *uid;
 
-        snprintf(path, sizeof(path), "upstreams[%zu]", i);
-        uid = ensure_id(cu, "upstreams", "name", path);
-        json_array_foreach(json_object_get(u, "targets"), j, t) {
-            json_t *ct = json_deep_copy(t);
-
-            snprintf(tp, sizeof(tp), "%s.targets[%zu]", path, j);
-            ensure_id(ct, "targets", NULL, tp);
-            json_object_set_new(ct, "upstream", json_pack("{s:s}", "id", uid));
-            json_array_append_new(tgs, ct);
+        snprintf(path, sizeof(path), "%s[%zu]", n->parents, i);
+        uid = ensure_id(cu, n->parents, n->pname, path);
+        json_array_foreach(json_object_get(u, n->children), j, t) {
+            snprintf(tp, sizeof(tp), "%s.%s[%zu]", path, n->children, j);
+            json_array_append_new(tgs, child_of(n, t, uid, tp));
         }
-        json_object_del(cu, "targets");
+        json_object_del(cu, n->children);
         json_array_append_new(ups, cu);
     }
     json_array_foreach(tl, i, t) {
-        const char *uid = resolve(ups, "name", json_object_get(t, "upstream"));
-        json_t *ct;
+        const char *uid = resolve(ups, n->pname ? n->pname : "id",
+                                  json_object_get(t, n->ref));
 
-        snprintf(path, sizeof(path), "targets[%zu]", i);
+        snprintf(path, sizeof(path), "%s[%zu]", n->children, i);
         if (uid == NULL)
-            return rg_errbuf_set(c->eb, "%s.upstream: no such upstream",
-                                 path);
-        ct = json_deep_copy(t);
-        ensure_id(ct, "targets", NULL, path);
-        json_object_set_new(ct, "upstream", json_pack("{s:s}", "id", uid));
-        json_array_append_new(tgs, ct);
+            return rg_errbuf_set(c->eb, "%s.%s: no such %s", path, n->ref,
+                                 n->ref);
+        json_array_append_new(tgs, child_of(n, t, uid, path));
     }
     return 0;
 }
@@ -500,7 +525,8 @@ char *rg_admin_config_canonical(const char *text, size_t len, size_t *out_len,
     add_services(&c, doc);
     add_routes(&c, doc);
     add_consumers(&c, doc);
-    if (add_upstreams(&c, doc) != 0 ||
+    if (add_nesting(&c, doc, &upstream_targets) != 0 ||
+        add_nesting(&c, doc, &certificate_snis) != 0 ||
         add_creds(&c, doc, "keyauth_credentials") != 0 ||
         add_creds(&c, doc, "jwt_secrets") != 0 ||
         add_creds(&c, doc, "acls") != 0 || add_top_plugins(&c, doc) != 0)

@@ -27,6 +27,7 @@ static const char *ref_field(enum rg_kind parent)
     case RG_KIND_ROUTE: return "route";
     case RG_KIND_CONSUMER: return "consumer";
     case RG_KIND_UPSTREAM: return "upstream";
+    case RG_KIND_CERTIFICATE: return "certificate";
     default: return NULL;
     }
 }
@@ -118,7 +119,8 @@ static void del(struct rg_areq *q, enum rg_kind k, const char *key)
 static int resolve_refs(struct rg_areq *q, json_t *o)
 {
     static const enum rg_kind kinds[] = {RG_KIND_SERVICE, RG_KIND_ROUTE,
-                                         RG_KIND_CONSUMER, RG_KIND_UPSTREAM};
+                                         RG_KIND_CONSUMER, RG_KIND_UPSTREAM,
+                                         RG_KIND_CERTIFICATE};
 
     for (unsigned i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
         const char *field = ref_field(kinds[i]);
@@ -170,6 +172,22 @@ static int unique_ok(struct rg_areq *q, enum rg_kind k, const json_t *o,
     return 1;
 }
 
+/* A certificate's SNIs are objects of their own here (/snis,
+ * /certificates/{c}/snis), so that the store checks their names as it
+ * does every other unique field; Kong's `snis` shorthand on a certificate
+ * is refused rather than silently dropped. */
+static int cert_ok(struct rg_areq *q, enum rg_kind k, const json_t *o)
+{
+    const json_t *snis = json_object_get(o, "snis");
+
+    if (k != RG_KIND_CERTIFICATE || snis == NULL || json_is_null(snis) ||
+        (json_is_array(snis) && json_array_size(snis) == 0))
+        return 1;
+    rg_admin__error(q, 400, "snis: create them with POST /snis or "
+                    "/certificates/{id}/snis");
+    return 0;
+}
+
 /* Kong stores a target with its port (8000 when not given) and weight
  * (100), and answers with them. */
 static void target_defaults(json_t *o)
@@ -213,7 +231,8 @@ static void create(struct rg_areq *q, enum rg_kind k, json_t *o, int status)
         rg_admin__error(q, 409, "UNIQUE violation detected on the id");
         return;
     }
-    if (resolve_refs(q, o) != 0 || !unique_ok(q, k, o, NULL)) {
+    if (!cert_ok(q, k, o) || resolve_refs(q, o) != 0 ||
+        !unique_ok(q, k, o, NULL)) {
         json_decref(o);
         return;
     }
@@ -271,7 +290,8 @@ static void put(struct rg_areq *q, enum rg_kind k, const char *key)
     json_object_set_new(o, "updated_at", json_integer(time(NULL)));
     if (k == RG_KIND_CONSUMER)
         rg_admin__creds_keep(o, old);
-    if (resolve_refs(q, o) != 0 || !unique_ok(q, k, o, id_of(old))) {
+    if (!cert_ok(q, k, o) || resolve_refs(q, o) != 0 ||
+        !unique_ok(q, k, o, id_of(old))) {
         json_decref(o);
         return;
     }
@@ -304,7 +324,8 @@ static void patch(struct rg_areq *q, enum rg_kind k, const char *key)
     json_object_update(o, p);
     json_decref(p);
     json_object_set_new(o, "updated_at", json_integer(time(NULL)));
-    if (resolve_refs(q, o) != 0 || !unique_ok(q, k, o, id_of(old))) {
+    if (!cert_ok(q, k, o) || resolve_refs(q, o) != 0 ||
+        !unique_ok(q, k, o, id_of(old))) {
         json_decref(o);
         return;
     }
@@ -389,6 +410,7 @@ static int nests(enum rg_kind parent, enum rg_kind child)
         return parent == RG_KIND_SERVICE || parent == RG_KIND_ROUTE ||
                parent == RG_KIND_CONSUMER;
     case RG_KIND_TARGET: return parent == RG_KIND_UPSTREAM;
+    case RG_KIND_SNI: return parent == RG_KIND_CERTIFICATE;
     default: return 0;
     }
 }

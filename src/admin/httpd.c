@@ -9,6 +9,7 @@
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/io.h"
+#include "core/tls.h"
 #include "http/msg.h"
 #include "http/status.h"
 
@@ -20,6 +21,7 @@ struct rg_httpd {
     rg_httpd_handler cb;
     void *arg;
     struct hconn *conns;
+    struct rg_tls_server *tls; /* admin.tls_certificate's, or NULL */
 };
 
 struct hconn {
@@ -29,11 +31,43 @@ struct hconn {
     struct rg_msg msg;
     struct rg_head head;
     struct rg_buf body;
+    struct rg_tls *tls; /* between the socket and the parser, owned; NULL
+                           in the clear */
     int busy;       /* a request is with the handler */
     int close;      /* close after the response */
     int closing;
     int closed;     /* the handle is closed; freed once not busy */
 };
+
+static void hconn_free(struct hconn *c)
+{
+    rg_head_release(&c->head);
+    rg_buf_release(&c->body);
+    rg_tls_free(c->tls);
+    rg_free(c);
+}
+
+/* TLS: send what the engine has for the peer. */
+static void h_tls_send(struct hconn *c)
+{
+    (void)rg_tls_send(c->tls, (uv_stream_t *)&c->tcp, NULL, NULL);
+}
+
+/* Write @n buffers to @c, through TLS when it speaks it (best effort, as
+ * the clear writes: a failed socket shows on the read side). */
+static void h_write(struct hconn *c, const uv_buf_t *bufs, unsigned n)
+{
+    if (c->tls == NULL) {
+        rg_io_write((uv_stream_t *)&c->tcp, bufs, n, NULL, NULL);
+        return;
+    }
+    for (unsigned i = 0; i < n; i++) {
+        if (bufs[i].len > 0 &&
+            rg_tls_write(c->tls, bufs[i].base, bufs[i].len) != 0)
+            return;
+    }
+    h_tls_send(c);
+}
 
 static void hconn_closed(uv_handle_t *hd)
 {
@@ -42,9 +76,7 @@ static void hconn_closed(uv_handle_t *hd)
     c->closed = 1;
     if (c->busy)
         return; /* the handler still holds it: rg_httpd_respond frees */
-    rg_head_release(&c->head);
-    rg_buf_release(&c->body);
-    rg_free(c);
+    hconn_free(c);
 }
 
 static void hconn_close(struct hconn *c)
@@ -164,7 +196,7 @@ static void h_reply_error(struct hconn *c)
                   status, rg_status_reason(status), bl);
     b[0] = uv_buf_init(head, (unsigned)hl);
     b[1] = uv_buf_init(body, (unsigned)bl);
-    rg_io_write((uv_stream_t *)&c->tcp, b, 2, NULL, NULL);
+    h_write(c, b, 2);
 }
 
 static void h_alloc(uv_handle_t *hd, size_t hint, uv_buf_t *buf)
@@ -174,28 +206,60 @@ static void h_alloc(uv_handle_t *hd, size_t hint, uv_buf_t *buf)
     *buf = uv_buf_init(rbuf, sizeof(rbuf));
 }
 
-static void h_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+/* Parse @n bytes of request; 0 to go on reading, -1 when stopped. */
+static int h_feed(struct hconn *c, const char *p, size_t n)
 {
-    struct hconn *c = s->data;
-    llhttp_errno_t err;
+    uv_stream_t *s = (uv_stream_t *)&c->tcp;
+    llhttp_errno_t err = rg_msg_feed(&c->msg, p, n);
 
-    if (nread < 0) {
-        hconn_close(c);
-        return;
-    }
-    err = rg_msg_feed(&c->msg, buf->base, (size_t)nread);
     if (err == HPE_PAUSED) {
         /* One request at a time: pipelined extras are not supported on
          * the control listeners; stop reading until answered. */
         uv_read_stop(s);
-        return;
+        return -1;
     }
     if (err != HPE_OK) {
         h_reply_error(c);
         c->close = 1;
         uv_read_stop(s);
         hconn_close(c);
+        return -1;
     }
+    return 0;
+}
+
+/* TLS: decrypt what @n bytes of ciphertext hold and parse it. */
+static void h_tls_read(struct hconn *c, const char *p, size_t n)
+{
+    static char plain[65536]; /* control thread only */
+    ssize_t got;
+
+    if (rg_tls_feed(c->tls, p, n) != 0) {
+        hconn_close(c);
+        return;
+    }
+    do {
+        got = rg_tls_read(c->tls, plain, sizeof(plain));
+    } while (got > 0 && h_feed(c, plain, (size_t)got) == 0);
+    if (c->closing)
+        return;
+    h_tls_send(c);
+    if (got < 0)
+        hconn_close(c);
+}
+
+static void h_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+    struct hconn *c = s->data;
+
+    if (nread < 0) {
+        hconn_close(c);
+        return;
+    }
+    if (c->tls != NULL)
+        h_tls_read(c, buf->base, (size_t)nread);
+    else
+        h_feed(c, buf->base, (size_t)nread);
 }
 
 void rg_httpd_respond(void *conn, int status, const char *ctype,
@@ -208,9 +272,7 @@ void rg_httpd_respond(void *conn, int status, const char *ctype,
 
     c->busy = 0;
     if (c->closed) {
-        rg_head_release(&c->head);
-        rg_buf_release(&c->body);
-        rg_free(c);
+        hconn_free(c);
         return;
     }
     if (c->closing)
@@ -227,7 +289,7 @@ void rg_httpd_respond(void *conn, int status, const char *ctype,
     bufs[3] = uv_buf_init((char *)(len > 0 ? body : ""), (unsigned)len);
     /* One write: a head and a body in separate segments meet Nagle and
      * delayed ACKs (40 ms a reply). */
-    rg_io_write((uv_stream_t *)&c->tcp, bufs, 4, NULL, NULL);
+    h_write(c, bufs, 4);
     if (c->close) {
         hconn_close(c);
         return;
@@ -246,6 +308,10 @@ static void h_connection(uv_stream_t *s, int status)
     if (status != 0 || (c = rg_calloc(1, sizeof(*c))) == NULL)
         return;
     c->h = h;
+    if (h->tls != NULL && (c->tls = rg_tls_new_server(h->tls, NULL)) == NULL) {
+        rg_free(c);
+        return;
+    }
     uv_tcp_init(s->loop, &c->tcp);
     c->tcp.data = c;
     rg_head_init(&c->head, HTTPD_MAX_HEAD);
@@ -290,6 +356,11 @@ struct rg_httpd *rg_httpd_start(uv_loop_t *loop, const char *listen,
         return NULL;
     }
     return h;
+}
+
+void rg_httpd_set_tls(struct rg_httpd *h, struct rg_tls_server *tls)
+{
+    h->tls = tls;
 }
 
 void rg_httpd_stop(struct rg_httpd *h)

@@ -35,6 +35,11 @@ struct rg_httpd *rg_httpd_start(uv_loop_t *loop, const char *listen,
                                 rg_httpd_handler cb, void *arg,
                                 struct rg_errbuf *eb);
 
+/* Speak TLS with @tls (kept until rg_httpd_stop) on the connections
+ * accepted from now on. */
+struct rg_tls_server;
+void rg_httpd_set_tls(struct rg_httpd *h, struct rg_tls_server *tls);
+
 /* Answer a request: @status with @ctype body @body (@len bytes, copied),
  * plus @extra header lines ("Name: v\r\n"..., or NULL). */
 void rg_httpd_respond(void *conn, int status, const char *ctype,

@@ -206,6 +206,8 @@ static int add_service(struct rg_yt *t, struct gw_ctx *c)
     s->write_timeout_ms = KONG_TIMEOUT_MS;
     s->read_timeout_ms = KONG_TIMEOUT_MS;
     s->enabled = 1;
+    s->tls_verify = 1;
+    s->client_certificate = RG_NO_INDEX;
     c->svc = gw->n_services++;
     return 0;
 }
@@ -859,17 +861,22 @@ static int parts_first(struct rg_yt *t, yaml_node_t *v, struct gw_ctx *c)
     return 0;
 }
 
+/* http or https: sets @sv->https. */
 static int check_scheme(struct rg_yt *t, yaml_node_t *v, const char *s,
-                        size_t len, const char *what)
+                        size_t len, const char *what, struct rg_service *sv)
 {
     char clip[64];
 
-    if (len == 4 && strncasecmp(s, "http", 4) == 0)
+    if (len == 4 && strncasecmp(s, "http", 4) == 0) {
+        sv->https = 0;
         return 0;
-    if (len == 5 && strncasecmp(s, "https", 5) == 0)
-        return rg_yt_err(t, v, "https upstreams not supported yet");
+    }
+    if (len == 5 && strncasecmp(s, "https", 5) == 0) {
+        sv->https = 1;
+        return 0;
+    }
     rg_yt_clip(s, len, clip, sizeof(clip));
-    return rg_yt_err(t, v, "unsupported %s \"%s\" (only http)", what, clip);
+    return rg_yt_err(t, v, "unsupported %s \"%s\" (http or https)", what, clip);
 }
 
 static int set_host(struct rg_yt *t, yaml_node_t *v, struct rg_service *sv,
@@ -950,9 +957,11 @@ static int sv_url(struct rg_yt *t, yaml_node_t *v, void *ctx)
     if (sep == NULL || (size_t)(s + len - sep) < 3 || sep[1] != '/' ||
         sep[2] != '/')
         return rg_yt_err(t, v, "must be a URL like http://host[:port][/path]");
-    rv = check_scheme(t, v, s, (size_t)(sep - s), "scheme");
+    rv = check_scheme(t, v, s, (size_t)(sep - s), "scheme", sv);
     if (rv < 0)
         return rv;
+    if (sv->https)
+        sv->port = 443; /* unless the URL has a port */
     if (memchr(s, '?', len) != NULL || memchr(s, '#', len) != NULL)
         return rg_yt_err(t, v, "must not have a query or fragment");
     s = sep + 3;
@@ -980,7 +989,7 @@ static int sv_protocol(struct rg_yt *t, yaml_node_t *v, void *ctx)
     if (rv == 0)
         rv = rg_yt_scalar(t, v, &s, &len);
     if (rv == 0)
-        rv = check_scheme(t, v, s, len, "protocol");
+        rv = check_scheme(t, v, s, len, "protocol", cur_svc(ctx));
     return rv;
 }
 
@@ -1059,6 +1068,29 @@ static int sv_backoff(struct rg_yt *t, yaml_node_t *v, void *ctx)
     return read_backoff(t, v, ctx, &cur_svc(ctx)->backoff);
 }
 
+static int sv_tls_verify(struct rg_yt *t, yaml_node_t *v, void *ctx)
+{
+    return rg_yt_bool(t, v, &cur_svc(ctx)->tls_verify);
+}
+
+static int sv_tls_verify_depth(struct rg_yt *t, yaml_node_t *v, void *ctx)
+{
+    long long x;
+    int rv = rg_yt_int(t, v, 0, 64, &x);
+
+    if (rv == 0)
+        cur_svc(ctx)->tls_verify_depth = (unsigned)x;
+    return rv;
+}
+
+static int sv_client_certificate(struct rg_yt *t, yaml_node_t *v, void *ctx)
+{
+    struct gw_ctx *c = ctx;
+
+    return rg_gw__ref(t, v, c, GW_X_SERVICE_CERT,
+                      &cur_svc(c)->client_certificate);
+}
+
 static int sv_routes(struct rg_yt *t, yaml_node_t *v, void *ctx)
 {
     struct gw_ctx *c = ctx;
@@ -1090,10 +1122,10 @@ static const struct rg_yt_key service_keys[] = {
     {"retry_backoff", sv_backoff},
     {"routes", sv_routes},
     {"plugins", rg_gw__service_plugins},
-    {"client_certificate", NULL},
-    {"tls_verify", NULL},
-    {"tls_verify_depth", NULL},
-    {"ca_certificates", NULL},
+    {"client_certificate", sv_client_certificate},
+    {"tls_verify", sv_tls_verify},
+    {"tls_verify_depth", sv_tls_verify_depth},
+    {"ca_certificates", rg_gw__key_empty_list},
     {NULL, NULL},
 };
 /* clang-format on */
@@ -1203,6 +1235,18 @@ static int root_targets(struct rg_yt *t, yaml_node_t *v, void *ctx)
     return 0;
 }
 
+static int root_certificates(struct rg_yt *t, yaml_node_t *v, void *ctx)
+{
+    ((struct gw_ctx *)ctx)->certificates = v;
+    return 0;
+}
+
+static int root_snis(struct rg_yt *t, yaml_node_t *v, void *ctx)
+{
+    ((struct gw_ctx *)ctx)->snis = v;
+    return 0;
+}
+
 /* Kong's other entity lists are accepted only empty for now. */
 /* clang-format off */
 static const struct rg_yt_key root_keys[] = {
@@ -1215,9 +1259,9 @@ static const struct rg_yt_key root_keys[] = {
     {"consumers", root_consumers},
     {"upstreams", root_upstreams},
     {"targets", root_targets},
-    {"certificates", rg_gw__key_empty_list},
+    {"certificates", root_certificates},
     {"ca_certificates", rg_gw__key_empty_list},
-    {"snis", rg_gw__key_empty_list},
+    {"snis", root_snis},
     {"vaults", rg_gw__key_empty_list},
     {"consumer_groups", rg_gw__key_empty_list},
     {"acls", root_acls},
@@ -1265,7 +1309,12 @@ static int parse_root(struct rg_yt *t, struct gw_ctx *c)
         return rv;
     }
     /* Each list only references the ones before it. */
-    rv = walk_list(t, "services", c->services, service_item, c);
+    rv = walk_list(t, "certificates", c->certificates, rg_gw__certificate_item,
+                   c);
+    if (rv == 0)
+        rv = walk_list(t, "snis", c->snis, rg_gw__sni_item, c);
+    if (rv == 0)
+        rv = walk_list(t, "services", c->services, service_item, c);
     if (rv == 0)
         rv = walk_list(t, "routes", c->routes, route_item, c);
     if (rv == 0)
@@ -1283,7 +1332,8 @@ static int parse_root(struct rg_yt *t, struct gw_ctx *c)
         rv = walk_list(t, "targets", c->targets, rg_gw__target_item, c);
     if (rv == 0)
         rv = walk_list(t, "plugins", c->plugins, rg_gw__plugin_item, c);
-    if (rv == 0 && rg_gw__cred_index(c->gw) != 0)
+    if (rv == 0 && (rg_gw__cred_index(c->gw) != 0 ||
+                    rg_gw__sni_index(c->gw) != 0))
         rv = rg_yt_nomem(t);
     return rv;
 }
@@ -1395,5 +1445,6 @@ void rg_gateway_release(struct rg_gateway *gw)
         rg_gw__plugin_release(gw, &gw->plugins[i]);
     rg_free(gw->plugins);
     rg_gw__upstreams_release(gw);
+    rg_gw__certs_release(gw);
     memset(gw, 0, sizeof(*gw));
 }

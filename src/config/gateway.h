@@ -42,7 +42,13 @@
  * keys, the `latency` algorithm and hash_on cookie, query_arg and
  * uri_capture fail with an error naming the key).
  *
- * Other Kong keys (certificates, route
+ * certificates[].{id,cert,key,snis,tags,created_at,updated_at} (cert
+ * and key PEM text, parsed: a bad one is an error naming it; cert_alt and
+ * key_alt only null) with snis a list of names or of {name,id,tags,
+ * created_at,updated_at}, and snis[].{name,id,certificate,tags,
+ * created_at,updated_at} at the top level (see struct rg_sni).
+ *
+ * Other Kong keys (ca_certificates, route
  * headers/snis/sources/destinations, service tls_verify...) fail with
  * "not supported yet", except when null, or for entity lists
  * (`upstreams: []`...) when empty. Any
@@ -50,10 +56,13 @@
  * (`path: null`, as Kong exports write) counts as absent. Kong's value
  * rules apply: names are letters, digits and ".-_~"; ids are UUIDs; a
  * service takes `url` (http://host[:port][/path]) or protocol/host/port/
- * path, not both; protocol must be http (https upstreams are not
- * supported yet). Route hosts are lower-cased labels with at most one
- * wildcard, as a leading "*." or a trailing ".*" label, and no port;
- * methods are matched case-insensitively against the RG_M_* names. */
+ * path, not both; protocol must be http or https (a url https://host
+ * without a port means 443); tls_verify a boolean, tls_verify_depth
+ * 0..64, client_certificate a certificate reference by id, and
+ * ca_certificates only null or empty (proxy.upstream_ca_file instead). Route
+ * hosts are lower-cased labels with at most one wildcard, as a leading "*." or
+ * a trailing ".*" label, and no port; methods are matched case-insensitively
+ * against the RG_M_* names. */
 #ifndef RG_CONFIG_GATEWAY_H
 #define RG_CONFIG_GATEWAY_H
 
@@ -111,6 +120,13 @@ struct rg_service {
     uint32_t read_timeout_ms;    /* Kong default 60000 */
     struct rg_backoff backoff;
     int enabled;      /* Kong `enabled`, default 1 */
+    /* https upstreams (README "TLS"; issue 12): */
+    int https;      /* protocol (or url scheme) https */
+    int tls_verify; /* 1 unless tls_verify: false; null or absent is 1
+                       (Kong's default is off) */
+    unsigned tls_verify_depth; /* 0..64, 0 = OpenSSL's default */
+    size_t client_certificate; /* index into certificates, or
+                                  RG_NO_INDEX */
 };
 
 /* A route path: prefix or exact, stored without the "=" marker. */
@@ -299,6 +315,23 @@ struct rg_target {
     size_t upstream;        /* index into rg_gateway.upstreams */
 };
 
+/* TLS certificates for the proxy's TLS listener, chosen by SNI (gw_certs.c;
+ * README "TLS"). */
+struct rg_tls_cert;
+struct rg_certificate {
+    char *id;               /* lower-case UUID or NULL */
+    struct rg_tls_cert *tls; /* chain and key, parsed (core/tls.h) */
+};
+
+/* A server name (Kong's snis): unique without case, stored lower-case;
+ * "*.example.com" stands for any one first label, "example.*" for any
+ * last label. */
+struct rg_sni {
+    char *name;
+    char *id;               /* lower-case UUID or NULL */
+    size_t certificate;     /* index into rg_gateway.certificates */
+};
+
 struct rg_gateway {
     struct rg_service *services;
     size_t n_services;
@@ -327,6 +360,12 @@ struct rg_gateway {
     struct rg_target *targets; /* upstreams[].targets in file order, then
                                   the top-level ones */
     size_t n_targets;
+    struct rg_certificate *certificates; /* file order */
+    size_t n_certificates;
+    struct rg_sni *snis;     /* certificates[].snis in file order, then the
+                                top-level ones */
+    size_t n_snis;
+    struct rg_strmap sni_index; /* name -> index into snis */
     /* The catalog the file was parsed with (borrowed; frees the confs). */
     const struct rg_plugin_catalog *catalog;
 };
@@ -377,6 +416,12 @@ size_t rg_gateway_find_keyauth(const struct rg_gateway *gw, const char *key,
                                size_t len);
 size_t rg_gateway_find_jwt(const struct rg_gateway *gw, const char *key,
                            size_t len);
+
+/* The certificate for TLS server name @name (lower case, NUL-terminated)
+ * as an index into @gw->certificates, or RG_NO_INDEX: an exact SNI
+ * first, then "*.rest" for its first label, then "first-labels.*" for its
+ * last (Kong's order). O(1). Thread: any. */
+size_t rg_gateway_find_sni(const struct rg_gateway *gw, const char *name);
 
 /* Whether consumer @ci is in ACL group @group (@len bytes). O(groups of
  * the consumer). */

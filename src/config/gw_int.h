@@ -40,6 +40,11 @@ enum gw_x {
     GW_X_TARGET_ID,
     GW_X_TARGET_TARGET,
     GW_X_TARGET_UPSTREAM,
+    GW_X_CERT_ID,
+    GW_X_SNI_ID,
+    GW_X_SNI_NAME,
+    GW_X_SNI_CERT,
+    GW_X_SERVICE_CERT,
     GW_X_MAX
 };
 
@@ -56,6 +61,11 @@ struct gw_ctx {
     size_t acl_cap;        /* ... gw->acls */
     size_t upstream_cap;   /* ... gw->upstreams */
     size_t target_cap;     /* ... gw->targets */
+    size_t cert_cap;       /* ... gw->certificates */
+    size_t sni_cap;        /* ... gw->snis */
+    size_t certificate;    /* certificates[certificate] is being read */
+    int nested_sni;        /* the sni sits under certificates[].snis */
+    yaml_node_t *cert_pem, *key_pem; /* the certificate's cert and key */
     size_t upstream;       /* upstreams[upstream] is being read */
     int nested_target;     /* the target sits under upstreams[].targets */
     struct rg_hc_side *hc_side; /* the healthchecks side being read */
@@ -83,6 +93,8 @@ struct gw_ctx {
     yaml_node_t *acls;
     yaml_node_t *upstreams;
     yaml_node_t *targets;
+    yaml_node_t *certificates;
+    yaml_node_t *snis;
     /* Per rule across entities (rg_gw_xref), the values seen so far
      * mapped to the index of their entity: names and ids (keys borrowed
      * from the YAML document; REF entries stay empty) and, for
@@ -163,6 +175,14 @@ int rg_gw__upstream_item(struct rg_yt *t, yaml_node_t *n, size_t i,
                          void *ctx);
 int rg_gw__target_item(struct rg_yt *t, yaml_node_t *n, size_t i, void *ctx);
 void rg_gw__upstreams_release(struct rg_gateway *gw);
+
+/* Certificates and SNIs (gw_certs.c): one item of each top-level list,
+ * the name index built once all are read, and freeing them. */
+int rg_gw__certificate_item(struct rg_yt *t, yaml_node_t *n, size_t i,
+                            void *ctx);
+int rg_gw__sni_item(struct rg_yt *t, yaml_node_t *n, size_t i, void *ctx);
+int rg_gw__sni_index(struct rg_gateway *gw);
+void rg_gw__certs_release(struct rg_gateway *gw);
 
 /* An upstream's `healthchecks` (gw_health.c) into c->gw->upstreams[
  * c->upstream].hc, and the Kong defaults it starts from. */

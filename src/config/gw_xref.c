@@ -70,6 +70,17 @@ const struct rg_xref rg_gw_xref[GW_X_MAX] = {
                             "target"},
     [GW_X_TARGET_UPSTREAM] = {"targets", "upstream", RG_XREF_REF, 0,
                               "upstreams", "name", "upstream"},
+    [GW_X_CERT_ID]       = {"certificates", "id", RG_XREF_UNIQUE, 1, NULL,
+                            NULL, "certificate id"},
+    [GW_X_SNI_ID]        = {"snis", "id", RG_XREF_UNIQUE, 1, NULL, NULL,
+                            "sni id"},
+    [GW_X_SNI_NAME]      = {"snis", "name", RG_XREF_UNIQUE, 1, NULL, NULL,
+                            "sni name"},
+    /* Certificates have no name: an sni names its certificate by id. */
+    [GW_X_SNI_CERT]      = {"snis", "certificate", RG_XREF_REF, 0,
+                            "certificates", "id", "certificate"},
+    [GW_X_SERVICE_CERT]  = {"services", "client_certificate", RG_XREF_REF, 0,
+                            "certificates", "id", "certificate"},
 };
 /* clang-format on */
 

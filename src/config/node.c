@@ -11,6 +11,7 @@
 #include "core/alloc.h"
 #include "core/log.h"
 #include "core/secret.h"
+#include "core/tls.h"
 
 #define NODE_FILE_MAX (1u << 20) /* bytes */
 #define DUR_MAX_MS 86400000ull   /* 24 h */
@@ -359,6 +360,150 @@ static int px_server(struct rg_yt *t, yaml_node_t *v, void *ctx)
     return rg_yt_str(t, v, &conf(ctx)->server);
 }
 
+/* ---- proxy TLS ---- */
+
+static int px_tls_listen(struct rg_yt *t, yaml_node_t *v, void *ctx)
+{
+    return read_listen(t, v, &conf(ctx)->proxy_tls_listen);
+}
+
+static int px_tls_certificate(struct rg_yt *t, yaml_node_t *v, void *ctx)
+{
+    struct node_ctx *c = ctx;
+
+    return read_path(t, v, c->dir, &c->nc->proxy_tls_certificate);
+}
+
+static int px_tls_certificate_key(struct rg_yt *t, yaml_node_t *v, void *ctx)
+{
+    struct node_ctx *c = ctx;
+
+    return read_path(t, v, c->dir, &c->nc->proxy_tls_certificate_key);
+}
+
+/* One protocol name, or several separated by spaces. */
+static int tls_protocol_words(struct rg_yt *t, yaml_node_t *n, unsigned *bits)
+{
+    const char *s;
+    size_t len, i = 0;
+    int rv = rg_yt_scalar(t, n, &s, &len);
+
+    if (rv < 0)
+        return rv;
+    while (i < len) {
+        size_t j = i;
+
+        while (j < len && s[j] != ' ')
+            j++;
+        if (j - i == 7 && memcmp(s + i, "TLSv1.2", 7) == 0)
+            *bits |= RG_TLS_V12;
+        else if (j - i == 7 && memcmp(s + i, "TLSv1.3", 7) == 0)
+            *bits |= RG_TLS_V13;
+        else if (j > i)
+            return rg_yt_err(t, n,
+                             "must be TLSv1.2, TLSv1.3 or both (older "
+                             "protocols are not offered)");
+        i = j + 1;
+    }
+    return 0;
+}
+
+static int tls_protocol_item(struct rg_yt *t, yaml_node_t *item, size_t i,
+                             void *ctx)
+{
+    (void)i;
+    return tls_protocol_words(t, item, &conf(ctx)->proxy_tls_protocols);
+}
+
+static int px_tls_protocols(struct rg_yt *t, yaml_node_t *v, void *ctx)
+{
+    int rv;
+
+    conf(ctx)->proxy_tls_protocols = 0;
+    rv = v->type == YAML_SEQUENCE_NODE
+             ? rg_yt_seq(t, v, tls_protocol_item, ctx)
+             : tls_protocol_words(t, v, &conf(ctx)->proxy_tls_protocols);
+    if (rv == 0 && conf(ctx)->proxy_tls_protocols == 0)
+        return rg_yt_err(t, v, "must name TLSv1.2, TLSv1.3 or both");
+    return rv;
+}
+
+static int px_upstream_ca_file(struct rg_yt *t, yaml_node_t *v, void *ctx)
+{
+    struct node_ctx *c = ctx;
+
+    return read_path(t, v, c->dir, &c->nc->proxy_upstream_ca_file);
+}
+
+static int px_tls_ciphers(struct rg_yt *t, yaml_node_t *v, void *ctx)
+{
+    return rg_yt_str(t, v, &conf(ctx)->proxy_tls_ciphers);
+}
+
+void rg_node_conf_proxy_tls(const struct rg_node_conf *nc,
+                            struct rg_tls_server_conf *tc)
+{
+    memset(tc, 0, sizeof(*tc));
+    tc->cert_file = nc->proxy_tls_certificate;
+    tc->key_file = nc->proxy_tls_certificate_key;
+    tc->protocols = nc->proxy_tls_protocols;
+    tc->ciphers = nc->proxy_tls_ciphers;
+    tc->key_prefix = "proxy";
+}
+
+void rg_node_conf_admin_tls(const struct rg_node_conf *nc,
+                            struct rg_tls_server_conf *tc)
+{
+    memset(tc, 0, sizeof(*tc));
+    tc->cert_file = nc->admin_tls_certificate;
+    tc->key_file = nc->admin_tls_certificate_key;
+    tc->key_prefix = "admin";
+}
+
+/* One listener's files (and cipher list) checked now, so that a bad one
+ * is a config error naming its key (at start, on SIGHUP and with -t). */
+static int check_tls_files(const struct rg_tls_server_conf *tc,
+                           struct rg_errbuf *eb)
+{
+    struct rg_tls_server *s;
+    int self_signed;
+
+    if (tc->key_file != NULL && tc->cert_file == NULL)
+        return rg_errbuf_set(eb,
+                             "%s.tls_certificate: required with "
+                             "%s.tls_certificate_key",
+                             tc->key_prefix, tc->key_prefix);
+    if (tc->cert_file == NULL && tc->ciphers == NULL)
+        return 0; /* nothing a self-signed context could refuse */
+    s = rg_tls_server_new(tc, &self_signed, eb);
+    if (s == NULL)
+        return -EINVAL;
+    rg_tls_server_free(s);
+    return 0;
+}
+
+static int check_tls(struct rg_node_conf *nc, struct rg_errbuf *eb)
+{
+    struct rg_tls_server_conf tc;
+    int rv;
+
+    /* SO_REUSEPORT would let the two proxy listeners share one port. */
+    if (nc->proxy_tls_listen != NULL &&
+        strcmp(nc->proxy_tls_listen, nc->proxy_listen) == 0)
+        return rg_errbuf_set(eb, "proxy.tls_listen: must differ from "
+                                 "proxy.listen");
+    rg_node_conf_proxy_tls(nc, &tc);
+    rv = check_tls_files(&tc, eb);
+    if (rv != 0)
+        return rv;
+    if (nc->admin_tls_certificate != NULL && nc->cluster)
+        return rg_errbuf_set(eb, "admin.tls_certificate: not supported in "
+                                 "cluster mode yet (followers forward "
+                                 "admin writes in plain HTTP)");
+    rg_node_conf_admin_tls(nc, &tc);
+    return check_tls_files(&tc, eb);
+}
+
 /* clang-format off */
 static const struct rg_yt_key proxy_keys[] = {
     {"listen", px_listen},
@@ -375,6 +520,12 @@ static const struct rg_yt_key proxy_keys[] = {
     {"drain_timeout", px_drain_timeout},
     {"via", px_via},
     {"server", px_server},
+    {"tls_listen", px_tls_listen},
+    {"tls_certificate", px_tls_certificate},
+    {"tls_certificate_key", px_tls_certificate_key},
+    {"tls_protocols", px_tls_protocols},
+    {"tls_ciphers", px_tls_ciphers},
+    {"upstream_ca_file", px_upstream_ca_file},
     {NULL, NULL},
 };
 /* clang-format on */
@@ -417,10 +568,26 @@ static int status_ready_degraded(struct rg_yt *t, yaml_node_t *v, void *ctx)
     return rg_yt_bool(t, v, &conf(ctx)->status_ready_when_degraded);
 }
 
+static int admin_tls_certificate(struct rg_yt *t, yaml_node_t *v, void *ctx)
+{
+    struct node_ctx *c = ctx;
+
+    return read_path(t, v, c->dir, &c->nc->admin_tls_certificate);
+}
+
+static int admin_tls_certificate_key(struct rg_yt *t, yaml_node_t *v, void *ctx)
+{
+    struct node_ctx *c = ctx;
+
+    return read_path(t, v, c->dir, &c->nc->admin_tls_certificate_key);
+}
+
 /* clang-format off */
 static const struct rg_yt_key admin_keys[] = {
     {"listen", admin_listen},
     {"token", admin_token},
+    {"tls_certificate", admin_tls_certificate},
+    {"tls_certificate_key", admin_tls_certificate_key},
     {NULL, NULL},
 };
 /* clang-format on */
@@ -1016,6 +1183,8 @@ static int parse_text(struct rg_node_conf *nc, const char *text, size_t len,
         rv = rg_yt_map(&t, root, root_keys, &c);
     if (rv == 0 && nc->cluster)
         rv = check_cluster(&t, &c);
+    if (rv == 0)
+        rv = check_tls(nc, eb);
     rg_yt_release(&t);
     return rv;
 }
@@ -1096,6 +1265,7 @@ int rg_node_conf_defaults(struct rg_node_conf *nc)
     nc->raft_snapshot_threshold = 8192;
     nc->consul_wait_ms = 60000;
     nc->raft_quota_lease_ms = 2000;
+    nc->proxy_tls_protocols = RG_TLS_V12 | RG_TLS_V13;
     for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
         *strs[i].field = rg_strdup(strs[i].value);
         if (*strs[i].field == NULL) {
@@ -1111,6 +1281,11 @@ void rg_node_conf_release(struct rg_node_conf *nc)
     rg_free(nc->proxy_listen);
     rg_free(nc->via);
     rg_free(nc->server);
+    rg_free(nc->proxy_tls_listen);
+    rg_free(nc->proxy_tls_certificate);
+    rg_free(nc->proxy_tls_certificate_key);
+    rg_free(nc->proxy_tls_ciphers);
+    rg_free(nc->proxy_upstream_ca_file);
     rg_free(nc->admin_listen);
     rg_free(nc->status_listen);
     rg_free(nc->error_log);
@@ -1118,6 +1293,8 @@ void rg_node_conf_release(struct rg_node_conf *nc)
     rg_free(nc->access_log);
     rg_free(nc->declarative_config);
     rg_free(nc->admin_token);
+    rg_free(nc->admin_tls_certificate);
+    rg_free(nc->admin_tls_certificate_key);
     rg_free(nc->node_name);
     rg_free(nc->raft_listen);
     rg_free(nc->raft_data_dir);

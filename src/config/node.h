@@ -39,9 +39,21 @@ struct rg_node_conf {
                                     "" = off */
     char *server;                /* Server header on local replies, default
                                     "raftgate"; "" = off */
+    /* proxy TLS (README "TLS"): */
+    char *proxy_tls_listen;          /* "host:port", NULL = no TLS listener */
+    char *proxy_tls_certificate;     /* PEM chain file, NULL = self-signed */
+    char *proxy_tls_certificate_key; /* PEM key file, with the above */
+    unsigned proxy_tls_protocols;    /* RG_TLS_V12|RG_TLS_V13 (core/tls.h),
+                                        default both */
+    char *proxy_tls_ciphers;         /* TLS 1.2 cipher list, NULL = OpenSSL's */
+    char *proxy_upstream_ca_file;    /* https upstreams' CAs (PEM), NULL =
+                                        the system store */
     /* admin/status (control thread): */
     char *admin_listen;          /* default "127.0.0.1:8001" */
     char *admin_token;           /* bearer token, NULL = no auth (default) */
+    char *admin_tls_certificate; /* PEM chain: the admin API over TLS;
+                                    NULL = plain HTTP (default) */
+    char *admin_tls_certificate_key; /* its PEM key */
     char *status_listen;         /* default "127.0.0.1:8100" */
     int status_ready_when_degraded; /* obs: /ready 200 when degraded
                                        (default 1) */
@@ -89,17 +101,28 @@ struct rg_node_conf {
 };
 
 /* File syntax (conf/raftgate.yml documents every key): sections proxy,
- * admin, status, log, gateway, node, raft, consul; every key optional unless said
- * otherwise; unknown keys are errors. Durations are integer ms or "250ms", "10s", "2m", "1h" (1 ms..
- * 24 h; drain_timeout may be 0). Sizes are integer bytes or "32k", "8m",
- * "1g" (powers of 1024); max_header_size 1k..1m, max_body_size 0..1 TiB.
- * workers 0..256, max_connections 1..1048576, upstream_keepalive 0..65535,
- * upstream_keepalive_max 1..65535.
- * A listen address is "host:port" with an IPv4 literal, "localhost" or
+ * admin, status, log, gateway, node, raft, consul; every key optional unless
+ * said otherwise; unknown keys are errors. Durations are integer ms or "250ms",
+ * "10s", "2m", "1h" (1 ms.. 24 h; drain_timeout may be 0). Sizes are integer
+ * bytes or "32k", "8m", "1g" (powers of 1024); max_header_size 1k..1m,
+ * max_body_size 0..1 TiB. workers 0..256, max_connections 1..1048576,
+ * upstream_keepalive 0..65535, upstream_keepalive_max 1..65535. A listen
+ * address is "host:port" with an IPv4 literal, "localhost" or
  * "[IPv6]", port 1..65535, stored as written. via must be an HTTP token,
  * server printable ASCII. Paths (error_log unless "stderr", access_log
  * unless "off", declarative_config) are stored absolute: relative ones
  * are joined to the absolute folder of the node config file.
+ *
+ * proxy TLS: tls_listen is a listen address other than listen;
+ * tls_certificate and
+ * tls_certificate_key are paths set together, and must hold a PEM chain
+ * and its matching PEM key (checked at load: the error names the key and
+ * the file); tls_protocols is "TLSv1.2", "TLSv1.3" or both,
+ * space-separated (or a list); tls_ciphers an OpenSSL cipher list that
+ * matches at least one cipher. admin.tls_certificate and
+ * admin.tls_certificate_key are paths set together, checked likewise, and
+ * not allowed in cluster mode (followers forward admin writes in plain
+ * HTTP).
  *
  * Cluster mode (a raft: section): node.id (1..2^63-1) and raft.listen are
  * required; raft addresses (listen, voters[].address) are "host:port" with
@@ -128,6 +151,15 @@ struct rg_node_conf {
  * the working directory when @path is relative). */
 int rg_node_conf_load(struct rg_node_conf *nc, const char *path,
                       struct rg_errbuf *eb) RG_MUST_CHECK;
+
+/* The proxy TLS listener's settings from @nc, for rg_tls_server_new;
+ * @tc borrows @nc's strings. rg_node_conf_admin_tls: the admin API's
+ * (certificate and key only; TLS 1.2 and 1.3, OpenSSL's ciphers). */
+struct rg_tls_server_conf;
+void rg_node_conf_proxy_tls(const struct rg_node_conf *nc,
+                            struct rg_tls_server_conf *tc);
+void rg_node_conf_admin_tls(const struct rg_node_conf *nc,
+                            struct rg_tls_server_conf *tc);
 
 /* Fill @nc with defaults only (no file). Returns 0 or -ENOMEM. */
 int rg_node_conf_defaults(struct rg_node_conf *nc);

@@ -13,6 +13,7 @@
 #include "core/alloc.h"
 #include "core/log.h"
 #include "core/io.h"
+#include "core/tls.h"
 #include "http/accesslog.h"
 #include "http/conn.h"
 #include "http/metrics.h"
@@ -25,33 +26,42 @@
  * nginx disables accept for a while on EMFILE) rather than never. */
 #define ACCEPT_RETRY_MS 10
 
-static void accept_one(struct rg_worker *w, uv_stream_t *s);
+static int accept_one(struct rg_worker *w, uv_stream_t *s,
+                      struct rg_tls_server *tls);
 
 static void on_accept_retry(uv_timer_t *t)
 {
     struct rg_worker *w = t->data;
 
-    if (!w->x.draining)
-        accept_one(w, (uv_stream_t *)&w->listener);
+    if (w->x.draining)
+        return;
+    if (accept_one(w, (uv_stream_t *)&w->listener, NULL) == 0 &&
+        w->tls != NULL)
+        accept_one(w, (uv_stream_t *)&w->tls_listener, w->tls);
 }
 
-/* Take one connection (counted for /metrics); out of memory: retry. */
-static void accept_one(struct rg_worker *w, uv_stream_t *s)
+/* Take one connection from @s (TLS with @tls, or NULL), counted for
+ * /metrics; out of memory: retry shortly. Returns rg_conn_accept's. */
+static int accept_one(struct rg_worker *w, uv_stream_t *s,
+                      struct rg_tls_server *tls)
 {
-    int rv = rg_conn_accept(&w->x, s);
+    int rv = rg_conn_accept(&w->x, s, tls);
 
     if (rv == 0 && w->x.met != NULL)
         atomic_fetch_add_explicit(&w->x.met->accepted, 1, memory_order_relaxed);
     else if (rv == -ENOMEM)
         uv_timer_start(&w->accept_retry, on_accept_retry, ACCEPT_RETRY_MS, 0);
+    return rv;
 }
 
 static void on_connection(uv_stream_t *s, int status)
 {
     struct rg_worker *w = s->data;
+    struct rg_tls_server *tls =
+        s == (uv_stream_t *)&w->tls_listener ? w->tls : NULL;
 
     if (status == 0)
-        accept_one(w, s);
+        accept_one(w, s, tls);
 }
 
 static void worker_end(struct rg_worker *w)
@@ -77,6 +87,8 @@ static void worker_start_drain(struct rg_worker *w)
 {
     w->x.draining = 1;
     uv_close((uv_handle_t *)&w->listener, NULL);
+    if (w->tls != NULL)
+        uv_close((uv_handle_t *)&w->tls_listener, NULL);
     uv_close((uv_handle_t *)&w->accept_retry, NULL);
     rg_conn_close_idle(&w->x);
     rg_pool_drain(w->x.pool);
@@ -123,7 +135,17 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-static int worker_init(struct rg_worker *w, unsigned index, int fd,
+static int listen_on(struct rg_worker *w, uv_tcp_t *l, int fd)
+{
+    int rv;
+
+    uv_tcp_init(&w->x.loop, l);
+    l->data = w;
+    rv = uv_tcp_open(l, fd);
+    return rv != 0 ? rv : uv_listen((uv_stream_t *)l, 511, on_connection);
+}
+
+static int worker_init(struct rg_worker *w, unsigned index, int fd, int tls_fd,
                        struct rg_gen *gen, const char *access_log,
                        struct rg_errbuf *eb)
 {
@@ -135,15 +157,13 @@ static int worker_init(struct rg_worker *w, unsigned index, int fd,
         w->x.rng = 0x9E3779B97F4A7C15ULL ^ (uint64_t)uv_hrtime();
     pthread_mutex_init(&w->mu, NULL);
     uv_loop_init(&w->x.loop);
-    uv_tcp_init(&w->x.loop, &w->listener);
-    w->listener.data = w;
     uv_timer_init(&w->x.loop, &w->accept_retry);
     w->accept_retry.data = w;
-    rv = uv_tcp_open(&w->listener, fd);
-    if (rv == 0)
-        rv = uv_listen((uv_stream_t *)&w->listener, 511, on_connection);
+    rv = listen_on(w, &w->listener, fd);
     if (rv != 0)
         return rg_errbuf_set(eb, "proxy listener: %s", uv_strerror(rv));
+    if (w->tls != NULL && (rv = listen_on(w, &w->tls_listener, tls_fd)) != 0)
+        return rg_errbuf_set(eb, "proxy TLS listener: %s", uv_strerror(rv));
     uv_async_init(&w->x.loop, &w->wake, on_wake);
     w->wake.data = w;
     rg_blkcache_init(&w->x.chunks, RG_ARENA_CHUNK, RG_ARENA_KEEP);
@@ -167,7 +187,29 @@ static uint16_t listen_port(const char *listen)
     return colon ? (uint16_t)atoi(colon + 1) : 0;
 }
 
+/* SO_REUSEPORT would let a second raftgate silently share the port. */
+static int port_free(const char *key, const char *listen, struct rg_errbuf *eb)
+{
+    int rv = rg_io_port_free(listen);
+
+    return rv == 0
+               ? 0
+               : rg_errbuf_set(eb, "%s %s: %s", key, listen, uv_strerror(rv));
+}
+
+static int listen_socket(const char *key, const char *listen,
+                         struct rg_errbuf *eb)
+{
+    int fd = rg_io_listen_socket(listen, 511);
+
+    if (fd < 0)
+        rg_errbuf_set(eb, "%s %s: %s", key, listen, uv_strerror(fd));
+    return fd;
+}
+
 struct rg_worker *rg_workers_start(unsigned n, const char *listen,
+                                   const char *tls_listen,
+                                   struct rg_tls_server *tls,
                                    struct rg_gen *gen, const char *access_log,
                                    uv_async_t *done, struct rg_errbuf *eb)
 {
@@ -178,24 +220,30 @@ struct rg_worker *rg_workers_start(unsigned n, const char *listen,
         rg_errbuf_set(eb, "out of memory");
         return NULL;
     }
-    /* SO_REUSEPORT would let a second raftgate silently share the port. */
-    i = (unsigned)-rg_io_port_free(listen);
-    if (i != 0) {
-        rg_errbuf_set(eb, "proxy.listen %s: %s", listen, uv_strerror(-(int)i));
+    if (tls_listen == NULL)
+        tls = NULL;
+    if (tls != NULL)
+        rg_tls_server_set_sni(tls, rg_conn_tls_sni);
+    if (port_free("proxy.listen", listen, eb) != 0 ||
+        (tls != NULL && port_free("proxy.tls_listen", tls_listen, eb) != 0)) {
         rg_free(ws);
         return NULL;
     }
     for (i = 0; i < n; i++) {
-        int fd = rg_io_listen_socket(listen, 511);
+        int fd = listen_socket("proxy.listen", listen, eb);
+        int tls_fd = -1;
 
-        if (fd < 0) {
-            rg_errbuf_set(eb, "proxy.listen %s: %s", listen, uv_strerror(fd));
+        if (fd < 0)
             break;
-        }
+        if (tls != NULL &&
+            (tls_fd = listen_socket("proxy.tls_listen", tls_listen, eb)) < 0)
+            break;
         ws[i].x.port = listen_port(listen);
         ws[i].x.scheme = "http";
+        ws[i].x.tls_port = tls != NULL ? listen_port(tls_listen) : 0;
+        ws[i].tls = tls;
         ws[i].done = done;
-        if (worker_init(&ws[i], i, fd, gen, access_log, eb) != 0)
+        if (worker_init(&ws[i], i, fd, tls_fd, gen, access_log, eb) != 0)
             break;
     }
     if (i < n) {

@@ -17,6 +17,8 @@
 struct rg_worker {
     struct rg_wctx x;            /* what the request path sees */
     uv_tcp_t listener;
+    uv_tcp_t tls_listener;       /* proxy.tls_listen's, when tls is set */
+    struct rg_tls_server *tls;   /* borrowed (rg_workers_start), or NULL */
     uv_timer_t accept_retry;     /* accepting again after ENOMEM */
     uv_check_t drain_check;      /* while draining: ends the loop when the
                                     last connection has been freed */
@@ -31,11 +33,15 @@ struct rg_worker {
 };
 
 /* Start @n workers listening on @listen (each binds its own SO_REUSEPORT
- * socket) and serving @gen (borrowed; each worker takes a reference).
+ * socket), and on @tls_listen with TLS context @tls when both are set
+ * (kept: @tls must outlive rg_workers_join), serving @gen (borrowed; each
+ * worker takes a reference).
  * @access_log is a path or NULL. Each worker sends @done (kept; the
  * control loop's) when its loop ends. Returns the array (free with
  * rg_workers_join) or NULL with @eb filled. Thread: control. */
 struct rg_worker *rg_workers_start(unsigned n, const char *listen,
+                                   const char *tls_listen,
+                                   struct rg_tls_server *tls,
                                    struct rg_gen *gen, const char *access_log,
                                    uv_async_t *done, struct rg_errbuf *eb);
 

@@ -10,6 +10,8 @@
 #include "core/failpoint.h"
 #include "core/log.h"
 #include "core/io.h"
+#include "core/tls.h"
+#include "http/gen.h"
 #include "http/wctx.h"
 #include "http/proxy.h"
 
@@ -19,6 +21,8 @@ static void conn_in_free(struct rg_conn *c);
 static void conn_close_after_write(struct rg_conn *c);
 static void on_head_timeout(uv_timer_t *t);
 static void conn_set_reading(struct rg_conn *c, int on);
+static void conn_write_done(void *arg, int status, size_t len);
+static int conn_wrote(struct rg_conn *c, ssize_t queued);
 
 /* Request events (http/msg.h). They only record; the exchange is started
  * after rg_msg_feed returns, so no callback frees the parser under it. */
@@ -88,6 +92,7 @@ static void conn_handle_closed(uv_handle_t *h)
     c->w->n_conns--;
     pend_free(c);
     conn_in_free(c);
+    rg_tls_free(c->tls);
     rg_free(c);
 }
 
@@ -172,14 +177,23 @@ static int conn_in_ready(struct rg_conn *c)
     return RG_ARENA_CHUNK - c->in_len >= RG_HEAD_IN_MIN_ROOM;
 }
 
-static void conn_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+/* Where the next plaintext goes: read from the socket, or decrypted. */
+static void conn_plain_buf(struct rg_conn *c, uv_buf_t *buf)
 {
-    struct rg_conn *c = h->data;
-
     if (conn_in_ready(c))
         *buf = uv_buf_init(c->in + c->in_len, RG_ARENA_CHUNK - c->in_len);
     else
         *buf = uv_buf_init(c->w->rbuf, sizeof(c->w->rbuf));
+}
+
+static void conn_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+{
+    struct rg_conn *c = h->data;
+
+    if (c->tls != NULL)
+        *buf = uv_buf_init(c->w->tlsbuf, sizeof(c->w->tlsbuf));
+    else
+        conn_plain_buf(c, buf);
 }
 
 static void conn_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
@@ -375,15 +389,10 @@ static void conn_drive(struct rg_conn *c)
     c->in_drive = 0;
 }
 
-static void conn_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+/* @nread bytes of plaintext at @buf (from the socket, or decrypted), or
+ * the end of the input (a negative uv error). */
+static void conn_input(struct rg_conn *c, ssize_t nread, const uv_buf_t *buf)
 {
-    struct rg_conn *c = s->data;
-
-    if (c->lingering) {
-        if (nread < 0)
-            rg_conn_close(c); /* the client's EOF: done */
-        return;               /* else dropped */
-    }
     if (nread < 0) {
         /* EOF or error. A client that half-closes after a complete request
          * still gets its response; otherwise the exchange is aborted. */
@@ -430,6 +439,91 @@ static void conn_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         conn_drive(c);
     if (c->req == NULL)
         conn_in_free(c);
+}
+
+/* TLS: send what the engine has for the peer (handshake, records, alerts).
+ * Returns what rg_io_write does. */
+static ssize_t conn_tls_send(struct rg_conn *c)
+{
+    return rg_tls_send(c->tls, (uv_stream_t *)&c->tcp, conn_write_done, c);
+}
+
+/* A plaintext request on the TLS port gets nginx's answer in the clear,
+ * then the connection closes (lingering, so the client reads it). */
+static void conn_tls_plain_refused(struct rg_conn *c)
+{
+    static const char resp[] =
+        "HTTP/1.1 400 Bad Request\r\n"
+        "Content-Type: text/plain\r\n"
+        "Content-Length: 52\r\n"
+        "Connection: close\r\n\r\n"
+        "The plain HTTP request was sent to the HTTPS port.\r\n";
+    uv_buf_t b = uv_buf_init((char *)resp, sizeof(resp) - 1);
+
+    rg_log(RG_LOG_INFO,
+           "worker %u: client %s: plain HTTP request on the "
+           "TLS port",
+           c->w->index, c->peer);
+    c->want_read = 0;
+    c->linger = 1;
+    c->close_after_write = 1;
+    if (conn_wrote(c, rg_io_write((uv_stream_t *)&c->tcp, &b, 1,
+                                  conn_write_done, c)) == 0 &&
+        c->out_bytes == 0)
+        conn_close_after_write(c);
+}
+
+/* TLS: @n bytes of ciphertext read. Every byte of plaintext they hold is
+ * decrypted and handled now (into pend while the parser is paused, which
+ * reading stops at PEND_MAX as in the clear), so the engine keeps none
+ * back for a read that may never come. */
+static void conn_tls_read(struct rg_conn *c, const char *p, size_t n)
+{
+    uv_buf_t pb;
+    ssize_t got;
+
+    if (!c->tls_fed && rg_tls_looks_plain(p, n)) {
+        conn_tls_plain_refused(c);
+        return;
+    }
+    c->tls_fed = 1;
+    if (rg_tls_feed(c->tls, p, n) != 0) {
+        rg_conn_close(c);
+        return;
+    }
+    do {
+        conn_plain_buf(c, &pb);
+        got = rg_tls_read(c->tls, pb.base, pb.len);
+        if (got > 0)
+            conn_input(c, got, &pb);
+    } while (got > 0 && !c->closing && !c->lingering);
+    if (c->closing || c->lingering)
+        return;
+    if (got == RG_TLS_ERROR) {
+        rg_log(RG_LOG_INFO, "worker %u: client %s: TLS: %s", c->w->index,
+               c->peer, rg_tls_error(c->tls));
+        (void)conn_tls_send(c); /* the alert, best effort */
+        rg_conn_close(c);
+        return;
+    }
+    if (conn_wrote(c, conn_tls_send(c)) != 0)
+        return;
+    conn_input(c, got == RG_TLS_EOF ? UV_EOF : 0, &pb);
+}
+
+static void conn_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+    struct rg_conn *c = s->data;
+
+    if (c->lingering) {
+        if (nread < 0)
+            rg_conn_close(c); /* the client's EOF: done */
+        return;               /* else dropped */
+    }
+    if (c->tls != NULL && nread > 0)
+        conn_tls_read(c, buf->base, (size_t)nread);
+    else
+        conn_input(c, nread, buf);
 }
 
 /* Called by the exchange. */
@@ -481,6 +575,10 @@ static void on_shutdown(uv_shutdown_t *req, int status)
 
 static void conn_close_after_write(struct rg_conn *c)
 {
+    if (c->tls != NULL && rg_tls_established(c->tls)) {
+        rg_tls_close(c->tls); /* close_notify, best effort */
+        (void)conn_tls_send(c);
+    }
     if (!c->linger || c->rd_eof) {
         rg_conn_close(c);
         return;
@@ -511,6 +609,13 @@ int rg_conn_write(struct rg_conn *c, const uv_buf_t *bufs, unsigned n)
         return UV_ECANCELED;
     if (RG_FAILPOINT_ERR("conn_write"))
         return conn_wrote(c, UV_ENOBUFS);
+    if (c->tls != NULL) {
+        for (unsigned i = 0; i < n; i++) {
+            if (rg_tls_write(c->tls, bufs[i].base, bufs[i].len) != 0)
+                return conn_wrote(c, UV_EPROTO);
+        }
+        return conn_wrote(c, conn_tls_send(c));
+    }
     return conn_wrote(c, rg_io_write((uv_stream_t *)&c->tcp, bufs, n,
                                      conn_write_done, c));
 }
@@ -572,12 +677,36 @@ static void conn_peer(struct rg_conn *c)
     }
 }
 
-int rg_conn_accept(struct rg_wctx *w, uv_stream_t *listener)
+const struct rg_tls_cert *rg_conn_tls_sni(void *conn, const char *name)
+{
+    struct rg_conn *c = conn;
+    const struct rg_gateway *gw = &c->w->gen->gw;
+    size_t i = rg_gateway_find_sni(gw, name);
+
+    return i == RG_NO_INDEX ? NULL : gw->certificates[i].tls;
+}
+
+const char *rg_conn_scheme(const struct rg_conn *c)
+{
+    return c->tls != NULL ? "https" : c->w->scheme;
+}
+
+uint16_t rg_conn_port(const struct rg_conn *c)
+{
+    return c->tls != NULL ? c->w->tls_port : c->w->port;
+}
+
+int rg_conn_accept(struct rg_wctx *w, uv_stream_t *listener,
+                   struct rg_tls_server *tls)
 {
     struct rg_conn *c = rg_calloc(1, sizeof(*c));
 
     if (c == NULL)
         return -ENOMEM;
+    if (tls != NULL && (c->tls = rg_tls_new_server(tls, c)) == NULL) {
+        rg_free(c);
+        return -ENOMEM;
+    }
     c->w = w;
     uv_tcp_init(&w->loop, &c->tcp);
     uv_timer_init(&w->loop, &c->timer);

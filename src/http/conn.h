@@ -8,12 +8,15 @@
 
 #include <netinet/in.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <uv.h>
 
 #include "http/msg.h"
 
 struct rg_wctx;
 struct rg_req;
+struct rg_tls;
+struct rg_tls_server;
 
 /* Writes queued to one peer past this many bytes stop reading from the
  * other side until they drain below the low-water mark (STYLE rule 7). */
@@ -29,6 +32,9 @@ struct rg_conn {
     struct rg_conn *next, *prev; /* worker's connection list */
     struct rg_msg msg;         /* the request parser (strict) */
     struct rg_req *req;        /* current request, or NULL when idle */
+    struct rg_tls *tls;        /* TLS listener's connections: the engine
+                                  (core/tls.h) between the socket and all
+                                  of the below, owned; NULL in the clear */
     char *pend;                /* unparsed bytes after a pause, owned: a
                                   worker chunk while they fit one */
     size_t pend_len, pend_cap;
@@ -61,18 +67,36 @@ struct rg_conn {
     unsigned ev_head : 1;      /* parser events seen during one execute */
     unsigned ev_done : 1;
     unsigned n_handles : 2;    /* open uv handles; freed at 0 */
+    unsigned tls_fed : 1;      /* TLS: ciphertext has been read */
 };
 
-/* Accept a pending connection on @listener for worker @w. Returns 0
+/* Accept a pending connection on @listener for worker @w; with @tls
+ * (borrowed, outlives the connection) it speaks TLS: the handshake runs
+ * as bytes arrive, never blocking the loop, and the request path sees only
+ * plaintext. Returns 0
  * (accepted, or refused and closed: over max_connections, draining), or
  * -ENOMEM when nothing was accepted: the connection stays pending and
  * libuv stops watching @listener until a later call takes it. Thread: @w's. */
-int rg_conn_accept(struct rg_wctx *w, uv_stream_t *listener);
+int rg_conn_accept(struct rg_wctx *w, uv_stream_t *listener,
+                   struct rg_tls_server *tls);
+
+/* The certificate for TLS server name @name on connection @conn (a
+ * struct rg_conn), from the SNIs of its worker's current generation, or
+ * NULL for the listener's default: the TLS listener's rg_tls_sni_fn
+ * (core/tls.h). Thread: @conn's worker. */
+struct rg_tls_cert;
+const struct rg_tls_cert *rg_conn_tls_sni(void *conn, const char *name);
+
+/* The scheme ("http", "https") and port of the listener @c came in on,
+ * for X-Forwarded-Proto and -Port. */
+const char *rg_conn_scheme(const struct rg_conn *c);
+uint16_t rg_conn_port(const struct rg_conn *c);
 
 /* Write @n buffers to the client (core/io.h: written at once where the
  * socket takes them, the rest copied and queued; out_bytes counts only
- * the queued part). Returns 0 or a uv error; the connection is marked for
- * closing on error. Thread: @c's worker. */
+ * the queued part, in bytes on the wire: TLS records over TLS). Returns 0 or a
+ * uv error; the connection is marked for closing on error. Thread: @c's worker.
+ */
 int rg_conn_write(struct rg_conn *c, const uv_buf_t *bufs, unsigned n);
 
 

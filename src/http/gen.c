@@ -1,6 +1,8 @@
 /* Config generations: compile, share, free. */
 #include "http/gen.h"
 
+#include "core/tls.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -155,6 +157,7 @@ static void gen_free(struct rg_gen *g)
     for (size_t i = 0; i < g->n_targets; i++) {
         rg_free(g->targets[i].host_header);
         rg_free(g->targets[i].addrs);
+        rg_tls_client_free(g->targets[i].tls);
     }
     rg_free(g->targets);
     rg_gen__ups_free(g);
@@ -208,6 +211,38 @@ static void warn_pending(const struct rg_gateway *gw,
     }
 }
 
+/* An https service's client context and pool-key tag. */
+static int tls_init(struct rg_upstream_target *t, const struct rg_gateway *gw,
+                    const struct rg_service *svc, const struct rg_node_conf *nc,
+                    struct rg_errbuf *eb)
+{
+    struct rg_tls_client_conf tc = {
+        .verify = svc->tls_verify,
+        .verify_depth = svc->tls_verify_depth,
+        .ca_file = nc->proxy_upstream_ca_file,
+        .client_cert = svc->client_certificate != RG_NO_INDEX
+                           ? gw->certificates[svc->client_certificate].tls
+                           : NULL,
+    };
+    struct rg_errbuf inner;
+    char what[400];
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+
+    t->tls = rg_tls_client_new(&tc, &inner);
+    if (t->tls == NULL)
+        return rg_errbuf_set(eb, "service %s: %s", svc->name ? svc->name : "?",
+                             inner.msg);
+    t->tls_host = svc->host;
+    snprintf(what, sizeof(what), "%s|%d|%u|%s|%zu", svc->host, svc->tls_verify,
+             svc->tls_verify_depth,
+             nc->proxy_upstream_ca_file ? nc->proxy_upstream_ca_file : "",
+             svc->client_certificate);
+    for (const char *p = what; *p != '\0'; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+    snprintf(t->tls_tag, sizeof(t->tls_tag), "~%016llx", (unsigned long long)h);
+    return 0;
+}
+
 struct rg_gen *rg_gen_new(struct rg_gateway *gw, const struct rg_node_conf *nc,
                           struct rg_gen_env *env, uint64_t id,
                           struct rg_errbuf *eb)
@@ -234,6 +269,9 @@ struct rg_gen *rg_gen_new(struct rg_gateway *gw, const struct rg_node_conf *nc,
                                      eb) != 0)
             goto err;
         g->n_targets++;
+        if (gw->services[i].https &&
+            tls_init(&g->targets[i], gw, &gw->services[i], nc, eb) != 0)
+            goto err;
     }
     g->gw = *gw;
     g->router = rg_router_new(&g->gw);

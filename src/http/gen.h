@@ -69,6 +69,14 @@ struct rg_upstream_target {
     const struct rg_balanced *up;   /* the service's host names an
                                        upstream: balance over it (Kong's
                                        rule); else NULL */
+    /* https services (README "TLS"): */
+    struct rg_tls_client *tls; /* owned; NULL for http */
+    const char *tls_host;      /* SNI and the name verified: the
+                                  service's host (borrowed from gw) */
+    char tls_tag[20];          /* "~" and 16 hex digits of the TLS
+                                  settings, appended to pool keys so
+                                  that only alike connections are
+                                  shared */
 };
 
 /* The per-request limits and header settings from the node config. */

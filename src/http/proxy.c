@@ -493,7 +493,7 @@ static void add_forwarded(struct rg_req *r, const struct rg_field *host)
     if (trusted && (f = rg_head_find(&r->head, "x-forwarded-proto")) != NULL)
         rg_buf_add(b, rg_field_value(&r->head, f), f->value_len);
     else
-        rg_buf_adds(b, r->c->w->scheme);
+        rg_buf_adds(b, rg_conn_scheme(r->c));
     if (trusted && (f = rg_head_find(&r->head, "x-forwarded-host")) != NULL)
         host = f;
     if (host != NULL) {
@@ -504,7 +504,7 @@ static void add_forwarded(struct rg_req *r, const struct rg_field *host)
     if (trusted && (f = rg_head_find(&r->head, "x-forwarded-port")) != NULL)
         rg_buf_add(b, rg_field_value(&r->head, f), f->value_len);
     else
-        rg_buf_add_u64(b, r->c->w->port);
+        rg_buf_add_u64(b, rg_conn_port(r->c));
     rg_buf_adds(b, "\r\n");
 }
 
@@ -799,8 +799,7 @@ static int up_write(struct rg_req *r, const uv_buf_t *bufs, unsigned n)
     struct rg_upconn *up = r->up;
     ssize_t queued = RG_FAILPOINT_ERR("up_write")
                          ? UV_ENOBUFS
-                         : rg_io_write((uv_stream_t *)&up->tcp, bufs, n,
-                                       up_write_done, up);
+                         : rg_upconn_write(up, bufs, n, up_write_done, up);
 
     if (queued < 0)
         return (int)queued;
@@ -987,6 +986,7 @@ static void attempt_start(struct rg_req *r)
 {
     struct rg_wctx *w = r->c->w;
     struct rg_upconn *up;
+    char key[RG_POOL_KEY_MAX];
     int rv;
 
     if (r->c->closing)
@@ -999,7 +999,10 @@ static void attempt_start(struct rg_req *r)
         rg_proxy_reply_error(r->c, r, 503, RG_MSG_NO_PEER, 0);
         return;
     }
-    up = rg_pool_take(w->pool, r->addr->key, r->gen->limits.pool.idle_ms);
+    /* An https service's connections are its own (tls_tag). */
+    snprintf(key, sizeof(key), "%s%s", r->addr->key,
+             r->tgt->tls != NULL ? r->tgt->tls_tag : "");
+    up = rg_pool_take(w->pool, key, r->gen->limits.pool.idle_ms);
     rg_met_upstream_conn(r, up != NULL);
     if (up != NULL) {
         up_begin(r, up);
@@ -1007,9 +1010,9 @@ static void attempt_start(struct rg_req *r)
         send_head(r);
         return;
     }
-    rv = rg_upconn_connect(w->pool, r->addr->key, &r->addr->addr,
-                           r->gen->limits.pool.idle_ms,
-                           sizeof(struct up_state), on_connected, &up);
+    rv = rg_upconn_connect(w->pool, key, &r->addr->addr,
+                           r->gen->limits.pool.idle_ms, sizeof(struct up_state),
+                           r->tgt->tls, r->tgt->tls_host, on_connected, &up);
     if (rv != 0) {
         attempt_fail(r, rv, rg_strerror(rv));
         return;

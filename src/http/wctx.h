@@ -22,8 +22,10 @@ struct rg_wctx {
     unsigned index;              /* worker number, for logs */
     uv_loop_t loop;
     uint16_t port;               /* proxy port, for X-Forwarded-Port */
-    const char *scheme;          /* the listener's, for X-Forwarded-Proto:
-                                    "http" (TLS listeners: issue 12) */
+    const char *scheme;          /* the plain listener's, for
+                                    X-Forwarded-Proto: "http" */
+    uint16_t tls_port;           /* the TLS listener's (scheme "https"),
+                                    0 when there is none */
     struct rg_gen *gen;          /* current generation, one reference */
     struct rg_pool *pool;        /* upstream keep-alive connections */
     struct rg_accesslog *alog;   /* NULL when the access log is off */
@@ -47,6 +49,9 @@ struct rg_wctx {
     /* met (issue 12): this worker's request counters for /metrics
      * (http/metrics.h), owned by the worker array; NULL: not counted. */
     struct rg_wmet *met;
+    char tlsbuf[17 * 1024];      /* TLS client connections' ciphertext is
+                                    read here (a record and then some), then
+                                    decrypted into the buffers above */
 };
 
 /* Next pseudo-random 64-bit value from @w's generator (xorshift64*: ids

@@ -6,9 +6,11 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/log.h"
+#include "core/tls.h"
 
 struct pool_key {
-    char key[64];
+    char key[RG_POOL_KEY_MAX];
     struct rg_upconn *idle;   /* most recently used first */
     unsigned n_idle;
     unsigned busy;            /* connecting or in an exchange */
@@ -23,6 +25,7 @@ struct rg_pool {
     size_t rbuf_size;
     int draining;             /* keep nothing idle */
     struct pool_key *keys;    /* few distinct upstreams: a list is enough */
+    char tbuf[17 * 1024];     /* https connections read ciphertext here */
 };
 
 struct rg_pool *rg_pool_new(uv_loop_t *loop, char *rbuf, size_t rbuf_size)
@@ -115,6 +118,7 @@ static void upconn_handle_closed(uv_handle_t *h)
     if (--up->n_handles == 0) {
         if (up->fini != NULL)
             up->fini(up);
+        rg_tls_free(up->tls);
         rg_free(up);
     }
 }
@@ -174,9 +178,72 @@ struct rg_upconn *rg_pool_take(struct rg_pool *p, const char *key,
     return up;
 }
 
+static int upconn_reading(struct rg_upconn *up, int on);
+
+/* ---- TLS (https upstreams) ---- */
+
+static void tls_sent(void *arg, int status, size_t len)
+{
+    (void)arg;
+    (void)status; /* a failed socket shows on the read side */
+    (void)len;
+}
+
+/* Send what the engine has for the peer. */
+static ssize_t tls_send(struct rg_upconn *up, rg_io_cb cb, void *arg)
+{
+    return rg_tls_send(up->tls, (uv_stream_t *)&up->tcp, cb, arg);
+}
+
+static void tls_step(struct rg_upconn *up)
+{
+    int rv = rg_tls_handshake(up->tls);
+
+    if (tls_send(up, tls_sent, NULL) < 0)
+        rv = RG_TLS_ERROR;
+    if (rv == 0)
+        return;
+    up->handshaking = 0;
+    if (rv < 0) {
+        rg_log(RG_LOG_WARN, "upstream %s: TLS handshake: %s", up->key,
+               rg_tls_error(up->tls));
+        up->eof = 1; /* never reused */
+    }
+    up->on_connect(&up->creq, rv < 0 ? UV_EPROTO : 0);
+}
+
+static void tls_connected(uv_connect_t *creq, int status)
+{
+    struct rg_upconn *up = creq->data;
+
+    if (status != 0 || up->closing) {
+        up->on_connect(creq, status != 0 ? status : UV_ECANCELED);
+        return;
+    }
+    up->handshaking = 1;
+    if (upconn_reading(up, 1) != 0) {
+        up->on_connect(creq, UV_ECONNRESET);
+        return;
+    }
+    tls_step(up);
+}
+
+ssize_t rg_upconn_write(struct rg_upconn *up, const uv_buf_t *bufs, unsigned n,
+                        rg_io_cb cb, void *arg)
+{
+    if (up->tls == NULL)
+        return rg_io_write((uv_stream_t *)&up->tcp, bufs, n, cb, arg);
+    for (unsigned i = 0; i < n; i++) {
+        if (rg_tls_write(up->tls, bufs[i].base, bufs[i].len) != 0)
+            return UV_EPROTO;
+    }
+    return tls_send(up, cb, arg);
+}
+
 int rg_upconn_connect(struct rg_pool *p, const char *key,
                       const struct sockaddr_storage *addr, uint32_t idle_ms,
-                      size_t data_size, uv_connect_cb cb,
+                      size_t data_size, struct rg_tls_client *tls,
+                      const char *host, uv_connect_cb cb,
                       struct rg_upconn **out)
 {
     struct pool_key *k = pool_key(p, key, 1);
@@ -189,8 +256,14 @@ int rg_upconn_connect(struct rg_pool *p, const char *key,
     up->pool = p;
     up->k = k;
     snprintf(up->key, sizeof(up->key), "%s", key);
+    if (tls != NULL && (up->tls = rg_tls_new_client(tls, host)) == NULL) {
+        rg_free(up);
+        return -ENOMEM;
+    }
+    up->on_connect = cb;
     rv = uv_tcp_init(p->loop, &up->tcp);
     if (rv != 0) {
+        rg_tls_free(up->tls);
         rg_free(up);
         return rv;
     }
@@ -202,7 +275,7 @@ int rg_upconn_connect(struct rg_pool *p, const char *key,
     busy_set(up, 1, idle_ms);
     uv_tcp_nodelay(&up->tcp, 1);
     rv = uv_tcp_connect(&up->creq, &up->tcp, (const struct sockaddr *)addr,
-                        cb);
+                        tls != NULL ? tls_connected : cb);
     if (rv != 0) {
         rg_upconn_close(up);
         return rv;
@@ -215,7 +288,9 @@ static void upconn_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 {
     struct rg_upconn *up = h->data;
 
-    if (up->alloc == NULL || up->req == NULL || !up->alloc(up, buf))
+    if (up->tls != NULL)
+        *buf = uv_buf_init(up->pool->tbuf, sizeof(up->pool->tbuf));
+    else if (up->alloc == NULL || up->req == NULL || !up->alloc(up, buf))
         *buf = uv_buf_init(up->pool->rbuf, up->pool->rbuf_size);
 }
 
@@ -224,18 +299,76 @@ void rg_upconn_set_alloc(struct rg_upconn *up, rg_upconn_alloc_cb cb)
     up->alloc = cb;
 }
 
+static void upconn_deliver(struct rg_upconn *up, ssize_t nread,
+                           const uv_buf_t *buf);
+
+/* https: @n bytes of ciphertext read. The handshake goes on, or every
+ * byte of plaintext they hold goes to the exchange now (to its reader even
+ * if it paused meanwhile, as a plain read that was already made would),
+ * so the engine keeps none back for a read that may never come. */
+static void tls_on_read(struct rg_upconn *up, const char *p, size_t n)
+{
+    uv_buf_t pb;
+    ssize_t got;
+
+    if (rg_tls_feed(up->tls, p, n) != 0) {
+        rg_upconn_close(up);
+        return;
+    }
+    if (up->handshaking) {
+        tls_step(up);
+        return;
+    }
+    do {
+        if (up->alloc == NULL || up->req == NULL || !up->alloc(up, &pb))
+            pb = uv_buf_init(up->pool->rbuf, up->pool->rbuf_size);
+        got = rg_tls_read(up->tls, pb.base, pb.len);
+        if (got > 0)
+            upconn_deliver(up, got, &pb);
+    } while (got > 0 && !up->closing);
+    if (up->closing)
+        return;
+    if (tls_send(up, tls_sent, NULL) < 0)
+        got = RG_TLS_ERROR;
+    if (got < 0) {
+        up->eof = 1;
+        upconn_deliver(up, got == RG_TLS_EOF ? UV_EOF : UV_ECONNRESET, &pb);
+    }
+}
+
 /* The one read callback: the exchange's, or, on an idle connection, any
  * byte or EOF makes it unusable. */
 static void upconn_on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
     struct rg_upconn *up = s->data;
 
+    if (up->tls != NULL && nread > 0) {
+        tls_on_read(up, buf->base, (size_t)nread);
+        return;
+    }
+    if (nread < 0 && up->handshaking) {
+        up->eof = 1;
+        up->reading = 0;
+        up->handshaking = 0;
+        up->on_connect(&up->creq, UV_ECONNRESET);
+        return;
+    }
+    upconn_deliver(up, nread, buf);
+}
+
+static void upconn_deliver(struct rg_upconn *up, ssize_t nread,
+                           const uv_buf_t *buf)
+{
+    uv_stream_t *s = (uv_stream_t *)&up->tcp;
+    uv_read_cb reader = up->on_read != NULL ? up->on_read : up->tls_reader;
+
     if (nread < 0) {    /* libuv stopped reading */
         up->eof = 1;
         up->reading = 0;
     }
-    if (up->req != NULL && up->on_read != NULL)
-        up->on_read(s, nread, buf);
+    if (up->req != NULL && reader != NULL &&
+        (up->on_read != NULL || up->tls != NULL))
+        reader(s, nread, buf);
     else if (nread != 0)
         rg_upconn_close(up);
 }
@@ -262,6 +395,8 @@ static int upconn_reading(struct rg_upconn *up, int on)
 int rg_upconn_read(struct rg_upconn *up, uv_read_cb cb)
 {
     up->on_read = cb;
+    if (cb != NULL)
+        up->tls_reader = cb;
     return upconn_reading(up, cb != NULL);
 }
 
@@ -277,6 +412,7 @@ void rg_pool_put(struct rg_upconn *up, int reusable,
 
     up->req = NULL;
     up->on_read = NULL;
+    up->tls_reader = NULL;
     up->alloc = NULL;
     busy_set(up, 0, l->idle_ms);
     if (!reusable || up->closing || up->eof || up->pool->draining ||

@@ -24,11 +24,17 @@
 #include <uv.h>
 
 #include "core/err.h"
+#include "core/io.h"
+
+/* Room for a pool key: "ip:port" and an https service's tag. */
+#define RG_POOL_KEY_MAX 80
 
 struct rg_pool;
 struct rg_req;
 struct pool_key;
 struct rg_upconn;
+struct rg_tls;
+struct rg_tls_client;
 
 /* Where the next read on @up goes: fill *@buf and return 1, or return 0
  * for the pool's shared buffer. Called only while an exchange uses @up
@@ -44,7 +50,7 @@ struct rg_upconn {
     struct rg_req *req;      /* the exchange using it, or NULL when idle */
     void (*fini)(struct rg_upconn *up); /* the layer above's cleanup of
                                            data[], at free; or NULL */
-    char key[64];            /* pool key, "ip:port" */
+    char key[RG_POOL_KEY_MAX]; /* pool key, "ip:port" (and a TLS tag) */
     struct pool_key *k;      /* its key's demand and idle list */
     uv_read_cb on_read;      /* the exchange's reader, or NULL */
     rg_upconn_alloc_cb alloc; /* the exchange's read buffers
@@ -60,6 +66,15 @@ struct rg_upconn {
     unsigned reading : 1;
     unsigned eof : 1;        /* read EOF or an error: never reused */
     unsigned n_handles : 2;
+    unsigned handshaking : 1; /* https: connected, handshake running */
+    struct rg_tls *tls;       /* https: the engine between the socket and
+                                 the exchange (core/tls.h), owned; NULL for
+                                 http */
+    uv_connect_cb on_connect; /* https: the exchange's, called once the
+                                 handshake is done (or failed) */
+    uv_read_cb tls_reader;    /* https: the exchange's reader, kept while
+                                 it pauses (plaintext already decrypted
+                                 still goes to it) */
     max_align_t data[];      /* the layer above's per-connection state
                                 (the response parser): rg_upconn_connect's
                                 @data_size bytes, zeroed */
@@ -90,13 +105,24 @@ struct rg_upconn *rg_pool_take(struct rg_pool *p, const char *key,
                                uint32_t idle_ms);
 
 /* Allocate a connection to @addr into *@out and start connecting; @cb
- * runs on the loop with status 0 or a uv error. Returns 0, or -ENOMEM or
- * the uv error of a connect that could not start (then @cb is never
- * called and *@out is NULL). */
+ * runs on the loop with status 0 or a uv error. With @tls (borrowed; the
+ * engine keeps its own reference) the connection speaks TLS to @host
+ * (SNI, and the name verified): @cb runs once the handshake is done, or
+ * with UV_EPROTO when it failed (the reason is logged); reads and
+ * rg_upconn_write carry plaintext. Returns 0, or -ENOMEM or the uv error
+ * of a connect that could not start (then @cb is never called and *@out
+ * is NULL). */
 int rg_upconn_connect(struct rg_pool *p, const char *key,
                       const struct sockaddr_storage *addr, uint32_t idle_ms,
-                      size_t data_size, uv_connect_cb cb,
+                      size_t data_size, struct rg_tls_client *tls,
+                      const char *host, uv_connect_cb cb,
                       struct rg_upconn **out) RG_MUST_CHECK;
+
+/* Write @bufs to @up as rg_io_write does (core/io.h), through TLS for an
+ * https connection (then the queued count and @cb's lengths are bytes on
+ * the wire). */
+ssize_t rg_upconn_write(struct rg_upconn *up, const uv_buf_t *bufs, unsigned n,
+                        rg_io_cb cb, void *arg);
 
 /* Hand what @up reads to @cb (its stream's data is @up), or, with @cb
  * NULL, pause reading (back-pressure). Returns 0 or a uv error (then @up

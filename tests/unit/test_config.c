@@ -323,9 +323,9 @@ static const struct error_case gateway_errors[] = {
     /* 9: bad method */
     {SVC "  routes:\n  - methods: [GET, FETCH]\n",
      "services[0].routes[0].methods[1]: unknown method \"FETCH\" (line 6)"},
-    /* 10: https url */
-    {HDR "services:\n- url: https://x\n",
-     "services[0].url: https upstreams not supported yet (line 3)"},
+    /* 10: a url scheme other than http or https */
+    {HDR "services:\n- url: ftp://x\n",
+     "services[0].url: unsupported scheme \"ftp\" (http or https) (line 3)"},
     /* 11: url without a scheme */
     {HDR "services:\n- url: 10.0.0.1:80\n",
      "services[0].url: must be a URL like http://host[:port][/path] "
@@ -423,7 +423,7 @@ static const struct error_case gateway_errors[] = {
      "services[0].routes[0].strip_path: must be a boolean (line 7)"},
     /* 40: an unsupported protocol */
     {HDR "services:\n- protocol: grpc\n  host: h\n",
-     "services[0].protocol: unsupported protocol \"grpc\" (only http) "
+     "services[0].protocol: unsupported protocol \"grpc\" (http or https) "
      "(line 3)"},
     /* 41: a route host with a port */
     {SVC "  routes:\n  - hosts: [\"a.com:80\"]\n",

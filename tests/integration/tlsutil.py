@@ -1,0 +1,89 @@
+"""TLS helpers for the integration tests: a throw-away CA and certificates
+made with the openssl command line, and `openssl s_client` runs."""
+
+import os
+import subprocess
+
+import rgtest
+
+
+def _openssl(args, **kw):
+    p = subprocess.run(["openssl"] + list(args), capture_output=True,
+                       timeout=rgtest.DEFAULT_TIMEOUT, **kw)
+    if p.returncode != 0:
+        raise RuntimeError("openssl %s: %s" % (" ".join(args),
+                                                p.stderr.decode()))
+    return p
+
+
+class CA:
+    """A CA in @dir (ca.pem, ca.key) that issues leaf certificates."""
+
+    def __init__(self, dir, name="raftgate test CA"):
+        self.dir = dir
+        self.cert = os.path.join(dir, "%s.pem" % name.replace(" ", "_"))
+        self.key = self.cert[:-4] + ".key"
+        _openssl(["req", "-x509", "-newkey", "ec", "-pkeyopt",
+                  "ec_paramgen_curve:P-256", "-nodes", "-days", "2",
+                  "-subj", "/CN=%s" % name, "-keyout", self.key,
+                  "-out", self.cert])
+
+    def issue(self, name, sans=None, client=False):
+        """A leaf for CN @name with DNS/IP subjectAltNames @sans (default:
+        @name); returns (cert_path, key_path)."""
+        base = os.path.join(self.dir, name.replace("*", "star"))
+        key, csr, crt = base + ".key", base + ".csr", base + ".pem"
+        ext = base + ".ext"
+        sans = sans or [name]
+        alt = ",".join(("IP:" if s[0].isdigit() else "DNS:") + s
+                       for s in sans)
+        with open(ext, "w") as f:
+            f.write("subjectAltName=%s\n" % alt)
+            f.write("extendedKeyUsage=%s\n" %
+                    ("clientAuth" if client else "serverAuth"))
+        _openssl(["req", "-newkey", "ec", "-pkeyopt",
+                  "ec_paramgen_curve:P-256", "-nodes", "-subj",
+                  "/CN=%s" % name, "-keyout", key, "-out", csr])
+        _openssl(["x509", "-req", "-in", csr, "-CA", self.cert, "-CAkey",
+                  self.key, "-CAcreateserial", "-days", "2", "-extfile", ext,
+                  "-out", crt])
+        return crt, key
+
+
+def s_client(port, *args, data=b"", host="127.0.0.1", timeout=None):
+    """Run `openssl s_client -connect host:port -ign_eof ARGS` with @data
+    on stdin (so it waits for the server to close); returns (returncode,
+    stdout+stderr as text)."""
+    p = subprocess.run(
+        ["openssl", "s_client", "-connect", "%s:%d" % (host, port),
+         "-ign_eof"] + list(args), input=data, capture_output=True,
+        timeout=timeout or rgtest.DEFAULT_TIMEOUT)
+    return p.returncode, (p.stdout + p.stderr).decode("utf-8", "replace")
+
+
+def curl(*args, timeout=None):
+    """Run curl -sS ARGS; returns (returncode, stdout bytes, stderr)."""
+    p = subprocess.run(["curl", "-sS", "--max-time", "10"] + list(args),
+                       capture_output=True,
+                       timeout=timeout or rgtest.DEFAULT_TIMEOUT)
+    return p.returncode, p.stdout, p.stderr.decode("utf-8", "replace")
+
+
+def pem_pair(cert_path, key_path):
+    """The PEM texts of a certificate and key file, as a Kong certificate
+    entity's cert and key."""
+    with open(cert_path) as c, open(key_path) as k:
+        return {"cert": c.read(), "key": k.read()}
+
+
+def served_cn(port, servername=None, host="127.0.0.1"):
+    """The subject CN of the certificate the server at @port presents for
+    @servername (None: no SNI), or None when the handshake fails."""
+    args = ["-servername", servername] if servername else ["-noservername"]
+    rc, out = s_client(port, *args, host=host,
+                       data=b"GET / HTTP/1.1\r\nHost: x\r\n"
+                            b"Connection: close\r\n\r\n")
+    for line in out.splitlines():
+        if line.startswith("subject="):
+            return line.split("CN = ", 1)[-1].strip()
+    return None

@@ -205,6 +205,12 @@ class ReopenTest(GatewayTestCase):
         rgtest.wait_until(
             lambda: any(x["request_id"] == after for x in lines_of(alog)),
             5, 0.02, "the last line in the new file")
+        # Each worker flushes its own log every 100 ms: wait for all.
+        want = sorted(done + [after])
+        rgtest.wait_until(
+            lambda: sorted(x["request_id"] for x in
+                           lines_of(alog + ".1") + lines_of(alog)) == want,
+            5, 0.02, "every request's line in one of the two files")
         old, new = lines_of(alog + ".1"), lines_of(alog)
         ids = [x["request_id"] for x in old + new]
         self.assertEqual(sorted(ids), sorted(done + [after]))

@@ -334,7 +334,8 @@ static void reload(struct control *ctl)
     }
     if (g == NULL) {
         rg_log(RG_LOG_ERROR, "reload rejected: %s", eb.msg);
-        ctl->ready.refused = 1;
+        /* Cluster mode serves the store whatever the file says. */
+        ctl->ready.refused = ctl->raft == NULL;
         return;
     }
     ctl->ready.refused = 0;

@@ -29,6 +29,12 @@ static int lowhex(const char *p, size_t n)
 /* A traceparent the spec accepts: version 00 exactly as long as its
  * format; a later version (not ff) at least as long, with a '-' after
  * the flags if longer. Ids lower-case hex and not all zero. */
+/* The value of lower-case hex digit @c (lowhex checked it). */
+static unsigned hexval(char c)
+{
+    return c <= '9' ? (unsigned)(c - '0') : (unsigned)(c - 'a' + 10);
+}
+
 static int valid(const char *v, size_t n)
 {
     if (n < TP_LEN || !lowhex(v, 2) || memcmp(v, "ff", 2) == 0 ||
@@ -70,7 +76,7 @@ void rg_trace_start(struct rg_req *r)
          * sampled bit this version knows. */
         memcpy(r->trace_flags, v + 53, 2);
         if (memcmp(v, "00", 2) != 0)
-            memcpy(r->trace_flags, (v[54] - '0') & 1 ? "01" : "00", 2);
+            memcpy(r->trace_flags, hexval(v[54]) & 1 ? "01" : "00", 2);
     } else {
         hex64(rg_wctx_rand(w), r->trace_id);
         hex64(nonzero_rand(w), r->trace_id + 16);

@@ -1,6 +1,10 @@
 """Harness for raftgate's integration tests (Python 3 standard library only).
 
 - free loopback ports, a dead port, a temp dir per gateway;
+- scoped resources for tests that hold more than GatewayTestCase's one
+  gateway: temp_dir and start_gateway hand their teardown to a
+  TestCase's addCleanup (or addClassCleanup), so no test writes the
+  try/finally;
 - Gateway: writes raftgate.yml + gateway.yml (JSON, which libyaml reads as
   YAML) from dicts, starts $RAFTGATE_BIN -c in its own process group, waits
   for readiness by polling the proxy port, reloads (SIGHUP), stops with a
@@ -259,6 +263,17 @@ def run_binary(args, timeout=DEFAULT_TIMEOUT, cwd=None, env=None):
     return p.returncode, out.decode("utf-8", "replace")
 
 
+def temp_dir(add_cleanup, prefix="rgtest-"):
+    """A new temporary directory that @add_cleanup (a TestCase's addCleanup,
+    or addClassCleanup in setUpClass) removes, unless RG_KEEP is set.
+    Cleanups run last-in first-out after tearDown(Class), so a gateway
+    started later and stopped there can still read the files."""
+    d = tempfile.mkdtemp(prefix=prefix)
+    if not os.environ.get("RG_KEEP"):
+        add_cleanup(shutil.rmtree, d, ignore_errors=True)
+    return d
+
+
 def build_features():
     """The build features `raftgate -v` reports ("failpoints", ...), as a
     set; None when the binary prints no features line."""
@@ -324,6 +339,12 @@ class Gateway:
         npath = os.path.join(self.dir, "check-node.yml")
         write_json(npath, node)
         return run_binary(["-t", "-c", npath])
+
+    def check(self):
+        """`raftgate -t` on this gateway's own config files; returns (rc,
+        output)."""
+        self.write_config()
+        return run_binary(["-t", "-c", self.node_path])
 
     # -- process ---------------------------------------------------------
     def start(self, wait=True, timeout=DEFAULT_TIMEOUT):
@@ -406,6 +427,14 @@ class Gateway:
         if not os.environ.get("RG_KEEP"):
             shutil.rmtree(self.dir, ignore_errors=True)
 
+    def stop_checked(self):
+        """stop(), raising AssertionError with the log tail unless the exit
+        code is 0 (a crash, or a sanitizer report)."""
+        code = self.stop()
+        if code != 0:
+            raise AssertionError("raftgate exited with %s on SIGTERM at "
+                                 "teardown:\n%s" % (code, self.log_tail(60)))
+
     # -- reload ----------------------------------------------------------
     def reloads_done(self):
         return len(re.findall(r"config reloaded: generation \d+",
@@ -481,6 +510,17 @@ class Gateway:
 
     def get(self, path, headers=None, timeout=DEFAULT_TIMEOUT):
         return self.request("GET", path, headers, None, timeout)
+
+
+def start_gateway(add_cleanup, gw, **start_kw):
+    """Start @gw (start() with @start_kw) for a test: @add_cleanup (a
+    TestCase's addCleanup, or addClassCleanup) stops it with stop_checked
+    and then removes its dir; a failed start only removes it. Returns
+    @gw."""
+    add_cleanup(gw.cleanup)
+    gw.start(**start_kw)
+    add_cleanup(gw.stop_checked)
+    return gw
 
 
 class RssSampler:
@@ -856,11 +896,7 @@ class GatewayTestCase(unittest.TestCase):
     def tearDownClass(cls):
         try:
             if cls.gw:
-                code = cls.gw.stop()
-                if code != 0:  # a crash, or a sanitizer report
-                    raise AssertionError(
-                        "raftgate exited with %s on SIGTERM at teardown:\n%s"
-                        % (code, cls.gw.log_tail(60)))
+                cls.gw.stop_checked()
         finally:
             if cls.gw:
                 cls.gw.cleanup()

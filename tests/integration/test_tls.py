@@ -8,10 +8,8 @@ import hashlib
 import http.client
 import json
 import os
-import shutil
 import socket
 import ssl
-import tempfile
 import unittest
 
 import rgtest
@@ -47,8 +45,7 @@ class TLSTest(GatewayTestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp(prefix="rgtls-")
-        cls.ca = tlsutil.CA(cls.tmp)
+        cls.ca = tlsutil.temp_ca(cls.addClassCleanup)
         cls.cert, cls.key = cls.ca.issue("localhost",
                                          ["localhost", "127.0.0.1"])
         cls.tls_port = rgtest.free_port()
@@ -60,13 +57,6 @@ class TLSTest(GatewayTestCase):
         super().setUpClass()
         rgtest.wait_until(lambda: rgtest.port_open(cls.tls_port),
                           what="TLS port open")
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            super().tearDownClass()
-        finally:
-            shutil.rmtree(cls.tmp, ignore_errors=True)
 
     def url(self, path):
         return "https://localhost:%d%s" % (self.tls_port, path)
@@ -195,7 +185,7 @@ class TLSTest(GatewayTestCase):
         self.assertIn("HTTP/1.1 200", out)
 
     def resumed(self, *flags):
-        sess = os.path.join(self.tmp, "sess-%s.pem" % "".join(flags))
+        sess = os.path.join(self.ca.dir, "sess-%s.pem" % "".join(flags))
         rc, out = tlsutil.s_client(self.tls_port, "-sess_out", sess,
                                    *flags, data=REQ)
         self.assertEqual(rc, 0, out)
@@ -319,32 +309,19 @@ class TLSTest(GatewayTestCase):
 class TLSConfigTest(unittest.TestCase):
     """Node-config keys: defaults, errors naming the key."""
 
-    def setUp(self):
-        self.tmp = tempfile.mkdtemp(prefix="rgtls-")
-        self.gw = None
-
-    def tearDown(self):
-        if self.gw is not None:
-            self.gw.stop()
-            self.gw.cleanup()
-        shutil.rmtree(self.tmp, ignore_errors=True)
-
     def check(self, tls):
         gw = Gateway(gateway_doc(), {"proxy": dict(
             {"tls_listen": "127.0.0.1:%d" % rgtest.free_port()}, **tls)})
+        self.addCleanup(gw.cleanup)
         if gw.node["proxy"]["tls_listen"] == "SAME":
             gw.node["proxy"]["tls_listen"] = gw.node["proxy"]["listen"]
-        try:
-            gw.write_config()
-            return rgtest.run_binary(["-t", "-c", gw.node_path])
-        finally:
-            gw.cleanup()
+        return gw.check()
 
     def test_bad_files_name_the_key(self):
-        bad = os.path.join(self.tmp, "bad.pem")
+        ca = tlsutil.temp_ca(self.addCleanup)
+        bad = os.path.join(ca.dir, "bad.pem")
         with open(bad, "w") as f:
             f.write("-----BEGIN CERTIFICATE-----\nnot base64\n")
-        ca = tlsutil.CA(self.tmp)
         cert, key = ca.issue("localhost")
         other_cert, other_key = ca.issue("other")
         cases = [
@@ -372,11 +349,11 @@ class TLSConfigTest(unittest.TestCase):
         """No certificate: a self-signed one with a WARN; curl -k works,
         verification fails. tls_protocols TLSv1.3 refuses TLS 1.2."""
         port = rgtest.free_port()
-        self.gw = Gateway(gateway_doc(), {"proxy": {
-            "tls_listen": "127.0.0.1:%d" % port,
-            "tls_protocols": "TLSv1.3"}}).start()
+        gw = rgtest.start_gateway(self.addCleanup, Gateway(
+            gateway_doc(), {"proxy": {"tls_listen": "127.0.0.1:%d" % port,
+                                      "tls_protocols": "TLSv1.3"}}))
         rgtest.wait_until(lambda: rgtest.port_open(port), what="TLS port")
-        self.assertRegex(self.gw.error_log(), r"\[warn\].*self-signed")
+        self.assertRegex(gw.error_log(), r"\[warn\].*self-signed")
         url = "https://localhost:%d/" % port
         rc, _, err = tlsutil.curl(url)
         self.assertEqual(rc, 60, err)
@@ -390,9 +367,9 @@ class TLSConfigTest(unittest.TestCase):
         self.assertEqual(rc, 0, out)
         self.assertIn("Protocol  : TLSv1.3", out)
         # A reload cannot change them: a WARN, and TLS 1.2 still refused.
-        self.assertNotIn("proxy.tls_* and admin.tls_*", self.gw.error_log())
-        self.gw.reload(node={"proxy": {"tls_protocols": "TLSv1.2 TLSv1.3"}})
-        self.assertRegex(self.gw.error_log(),
+        self.assertNotIn("proxy.tls_* and admin.tls_*", gw.error_log())
+        gw.reload(node={"proxy": {"tls_protocols": "TLSv1.2 TLSv1.3"}})
+        self.assertRegex(gw.error_log(),
                          r"\[warn\] reload: proxy.tls_\* and admin.tls_\* "
                          r"take effect on restart only")
         rc, out = tlsutil.s_client(port, "-tls1_2", data=REQ)
@@ -403,45 +380,32 @@ class AdminTLSTest(unittest.TestCase):
     """admin.tls_certificate: the admin API over TLS (single-node)."""
 
     def test_admin_over_tls(self):
-        tmp = tempfile.mkdtemp(prefix="rgtls-")
-        try:
-            ca = tlsutil.CA(tmp)
-            cert, key = ca.issue("localhost", ["localhost", "127.0.0.1"])
-            gw = Gateway(gateway_doc(), {"admin": {
-                "tls_certificate": cert, "tls_certificate_key": key}})
-            gw.start()
-            try:
-                url = "https://localhost:%d/services" % gw.admin_port
-                for _ in range(2):  # and again: the listener stays up
-                    rc, out, err = tlsutil.curl("--cacert", ca.cert, url)
-                    self.assertEqual(rc, 0, err)
-                    self.assertEqual(json.loads(out)["data"], [])
-                rc, _, err = tlsutil.curl(url)  # not trusted without the CA
-                self.assertEqual(rc, 60, err)
-                rc, _, err = tlsutil.curl(
-                    "http://127.0.0.1:%d/services" % gw.admin_port)
-                self.assertNotEqual(rc, 0, err)  # no plain HTTP there
-                self.assertTrue(gw.alive())
-            finally:
-                self.assertEqual(gw.stop(), 0)
-                gw.cleanup()
-            # cluster mode: refused, naming the key
-            gw = Gateway(gateway_doc(), {
-                "admin": {"tls_certificate": cert,
-                          "tls_certificate_key": key},
-                "node": {"id": 1},
-                "raft": {"listen": "127.0.0.1:%d" % rgtest.free_port(),
-                         "join": True}})
-            try:
-                gw.write_config()
-                rc, out = rgtest.run_binary(["-t", "-c", gw.node_path])
-            finally:
-                gw.cleanup()
-            self.assertNotEqual(rc, 0, out)
-            self.assertIn("admin.tls_certificate: not supported in cluster "
-                          "mode", out)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+        ca = tlsutil.temp_ca(self.addCleanup)
+        cert, key = ca.issue("localhost", ["localhost", "127.0.0.1"])
+        admin = {"tls_certificate": cert, "tls_certificate_key": key}
+        gw = rgtest.start_gateway(self.addCleanup, Gateway(
+            gateway_doc(), {"admin": admin}))
+        url = "https://localhost:%d/services" % gw.admin_port
+        for _ in range(2):  # and again: the listener stays up
+            rc, out, err = tlsutil.curl("--cacert", ca.cert, url)
+            self.assertEqual(rc, 0, err)
+            self.assertEqual(json.loads(out)["data"], [])
+        rc, _, err = tlsutil.curl(url)  # not trusted without the CA
+        self.assertEqual(rc, 60, err)
+        rc, _, err = tlsutil.curl(
+            "http://127.0.0.1:%d/services" % gw.admin_port)
+        self.assertNotEqual(rc, 0, err)  # no plain HTTP there
+        self.assertTrue(gw.alive())
+        # cluster mode: refused, naming the key
+        gw = Gateway(gateway_doc(), {
+            "admin": admin, "node": {"id": 1},
+            "raft": {"listen": "127.0.0.1:%d" % rgtest.free_port(),
+                     "join": True}})
+        self.addCleanup(gw.cleanup)
+        rc, out = gw.check()
+        self.assertNotEqual(rc, 0, out)
+        self.assertIn("admin.tls_certificate: not supported in cluster "
+                      "mode", out)
 
 
 if __name__ == "__main__":

@@ -5,9 +5,6 @@ for its server name (openssl s_client -servername); a POST /config whole
 config with certificates[].snis does the same; bad PEMs are refused with
 the path, the running config stays."""
 
-import shutil
-import tempfile
-
 import rgtest
 import tlsutil
 from rgcluster import ClusterTestCase, Cluster, free_port, scaled
@@ -26,16 +23,8 @@ class TLSClusterTest(ClusterTestCase):
 
     @classmethod
     def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp(prefix="rgtls-")
-        cls.ca = tlsutil.CA(cls.tmp)
+        cls.ca = tlsutil.temp_ca(cls.addClassCleanup)
         super().setUpClass()
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            super().tearDownClass()
-        finally:
-            shutil.rmtree(cls.tmp, ignore_errors=True)
 
     def wait_cn(self, nd, name, cn):
         seen = []

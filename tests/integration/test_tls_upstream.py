@@ -8,10 +8,7 @@ service's client_certificate and refuses a service without one (502)."""
 
 import http.server
 import json
-import os
-import shutil
 import ssl
-import tempfile
 import threading
 import unittest
 
@@ -88,15 +85,20 @@ CLIENT_CERT = "33333333-3333-4333-8333-333333333333"
 class TLSUpstreamTest(unittest.TestCase):
 
     @classmethod
+    def server(cls, *args, **kw):
+        """A Server (above) that the class cleanup stops."""
+        s = Server(*args, **kw)
+        cls.addClassCleanup(s.stop)
+        return s
+
+    @classmethod
     def setUpClass(cls):
-        cls.tmp = tempfile.mkdtemp(prefix="rgtls-")
-        ca = tlsutil.CA(cls.tmp)
-        os.mkdir(os.path.join(cls.tmp, "other"))
-        other = tlsutil.CA(os.path.join(cls.tmp, "other"), "other CA")
+        ca = tlsutil.temp_ca(cls.addClassCleanup)
+        other = tlsutil.temp_ca(cls.addClassCleanup, "other CA")
         leaf = ca.issue("localhost", ["localhost", "127.0.0.1"])
-        cls.good = Server(*leaf)
-        cls.foreign = Server(*other.issue("localhost", ["localhost"]))
-        cls.mtls = Server(*leaf, client_ca=ca.cert)
+        cls.good = cls.server(*leaf)
+        cls.foreign = cls.server(*other.issue("localhost", ["localhost"]))
+        cls.mtls = cls.server(*leaf, client_ca=ca.cert)
         client = ca.issue("raftgate-client", client=True)
 
         def https(name, port, **kw):
@@ -110,19 +112,8 @@ class TLSUpstreamTest(unittest.TestCase):
                   client_certificate={"id": CLIENT_CERT}),
             https("nocert", cls.mtls.port),
             certificates=[dict(tlsutil.pem_pair(*client), id=CLIENT_CERT)])
-        cls.gw = Gateway(doc, {"proxy": {"upstream_ca_file": ca.cert}})
-        cls.gw.start()
-
-    @classmethod
-    def tearDownClass(cls):
-        try:
-            code = cls.gw.stop()
-            cls.gw.cleanup()
-            assert code == 0, "raftgate exited with %s" % code
-        finally:
-            for s in (cls.good, cls.foreign, cls.mtls):
-                s.stop()
-            shutil.rmtree(cls.tmp, ignore_errors=True)
+        cls.gw = rgtest.start_gateway(cls.addClassCleanup, Gateway(
+            doc, {"proxy": {"upstream_ca_file": ca.cert}}))
 
     def test_verified_sni_and_reuse(self):
         """Verified against the CA file; SNI is the service host; three

@@ -1,5 +1,6 @@
 """TLS helpers for the integration tests: a throw-away CA and certificates
-made with the openssl command line, and `openssl s_client` runs."""
+made with the openssl command line (temp_ca: in a temp dir a test's
+cleanup removes), and `openssl s_client` and curl runs."""
 
 import os
 import subprocess
@@ -48,6 +49,14 @@ class CA:
                   self.key, "-CAcreateserial", "-days", "2", "-extfile", ext,
                   "-out", crt])
         return crt, key
+
+
+def temp_ca(add_cleanup, name="raftgate test CA"):
+    """A CA named @name in its own new temporary directory (CA.dir, also
+    the place for a test's other files), removed by @add_cleanup (a
+    TestCase's addCleanup, or addClassCleanup in setUpClass) after the
+    test (class) is torn down."""
+    return CA(rgtest.temp_dir(add_cleanup, "rgtls-"), name)
 
 
 def s_client(port, *args, data=b"", host="127.0.0.1", timeout=None):

@@ -12,6 +12,7 @@ import os
 import signal
 import signal as _sig
 import subprocess
+import sys
 import time
 
 from . import topo as topo_mod
@@ -45,15 +46,15 @@ def yaml_scalar(v):
     return json.dumps(str(v))
 
 
+MAKE_KEY = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))), 'cluster', 'make-cluster-key')
+
+
 def make_key_file(path):
-    """The cluster key (raft.cluster_key_file): 32 random bytes, mode 600,
-    written once; returns @path."""
-    if not os.path.exists(path):
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        try:
-            os.write(fd, os.urandom(32))
-        finally:
-            os.close(fd)
+    """The cluster key (raft.cluster_key_file), made by
+    cluster/make-cluster-key: 32 random bytes, mode 600, written once;
+    returns @path."""
+    subprocess.run([sys.executable, MAKE_KEY, path], check=True)
     return path
 
 

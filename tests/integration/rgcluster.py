@@ -26,6 +26,8 @@ import json
 import os
 import shutil
 import signal
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -243,15 +245,17 @@ def leader_of(info):
     return int(lead) if lead else None
 
 
-def make_key_file(path, size=32):
-    """Write `size` random bytes to `path` with mode 600 (a cluster key,
-    as `head -c 32 /dev/urandom > key; chmod 600 key` makes); returns
-    the path."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.write(fd, os.urandom(size))
-    finally:
-        os.close(fd)
+MAKE_KEY = os.path.join(os.environ.get("RAFTGATE_SRCDIR") or
+                        os.path.dirname(os.path.dirname(rgtest.HERE)),
+                        "cluster", "make-cluster-key")
+
+
+def make_key_file(path):
+    """A new cluster key at @path (which must not exist yet: an existing
+    file is kept) made by cluster/make-cluster-key, as local-cluster and
+    the Jepsen harness make theirs: 32 random bytes, mode 600. Returns
+    @path."""
+    subprocess.run([sys.executable, MAKE_KEY, path], check=True)
     return path
 
 

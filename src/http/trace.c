@@ -26,15 +26,15 @@ static int lowhex(const char *p, size_t n)
     return 1 + nonzero;
 }
 
-/* A traceparent the spec accepts: version 00 exactly as long as its
- * format; a later version (not ff) at least as long, with a '-' after
- * the flags if longer. Ids lower-case hex and not all zero. */
 /* The value of lower-case hex digit @c (lowhex checked it). */
 static unsigned hexval(char c)
 {
     return c <= '9' ? (unsigned)(c - '0') : (unsigned)(c - 'a' + 10);
 }
 
+/* A traceparent the spec accepts: version 00 exactly as long as its
+ * format; a later version (not ff) at least as long, with a '-' after
+ * the flags if longer. Ids lower-case hex and not all zero. */
 static int valid(const char *v, size_t n)
 {
     if (n < TP_LEN || !lowhex(v, 2) || memcmp(v, "ff", 2) == 0 ||
@@ -44,6 +44,19 @@ static int valid(const char *v, size_t n)
         return 0;
     return lowhex(v + 3, 32) == 2 && lowhex(v + 36, 16) == 2 &&
            lowhex(v + 53, 2) != 0;
+}
+
+/* Write into @out the 2 hex digits of the client's trace-flags @v with
+ * only the flags version 00 defines kept: 0x01 sampled (Trace Context
+ * §3.2.2.5.1) and 0x02 random trace-id (Trace Context Level 2
+ * §3.2.2.5.2); the others "MUST be set to zero" (§3.2.2.5.3). A later
+ * version's flags are read the same way, as §3.2.4 says to parse them. */
+static void known_flags(const char *v, char *out)
+{
+    static const char hex[] = "0123456789abcdef";
+
+    out[0] = '0';
+    out[1] = hex[hexval(v[1]) & (RG_TRACE_SAMPLED | RG_TRACE_RANDOM)];
 }
 
 static void hex64(uint64_t v, char *out)
@@ -72,11 +85,7 @@ void rg_trace_start(struct rg_req *r)
     if (v != NULL && rg_req_header_count(r, "traceparent") == 1 &&
         valid(v, f->value_len)) {
         memcpy(r->trace_id, v + 3, 32);
-        /* Version 00 flags pass as they are; a later version's only the
-         * sampled bit this version knows. */
-        memcpy(r->trace_flags, v + 53, 2);
-        if (memcmp(v, "00", 2) != 0)
-            memcpy(r->trace_flags, hexval(v[54]) & 1 ? "01" : "00", 2);
+        known_flags(v + 53, r->trace_flags);
     } else {
         hex64(rg_wctx_rand(w), r->trace_id);
         hex64(nonzero_rand(w), r->trace_id + 16);

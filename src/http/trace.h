@@ -1,6 +1,7 @@
 /* W3C Trace Context (https://www.w3.org/TR/trace-context/) on the proxy
  * path: the gateway is a span of the trace. A valid client traceparent
- * keeps its trace-id and flags, and the upstream gets the gateway's own
+ * keeps its trace-id and the flags version 00 defines (RG_TRACE_*; the
+ * others are set to zero), and the upstream gets the gateway's own
  * span id as parent-id (as Envoy's and Kong's OpenTelemetry tracers do);
  * an absent or invalid one starts a new trace (trace-id and span id from
  * the worker's generator, flags 01: sampled) and the client's tracestate,
@@ -15,6 +16,10 @@
 
 struct rg_req;
 struct rg_buf;
+
+/* The trace-flags bits version 00 defines; the others are not propagated. */
+#define RG_TRACE_SAMPLED 0x01u /* Trace Context §3.2.2.5.1 */
+#define RG_TRACE_RANDOM 0x02u  /* the trace-id is random (Level 2) */
 
 /* Read the client's traceparent (once the head is parsed) and choose the
  * request's trace-id, span id and flags. */

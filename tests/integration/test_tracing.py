@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """W3C traceparent through the real binary and the real test upstream
 (which echoes the headers it got): absent -> a new valid one; present and
-valid -> the same trace-id and flags, the gateway's span as parent-id,
+valid -> the same trace-id and the defined flags (undefined flag bits set
+to zero), the gateway's span as parent-id,
 tracestate passed through; malformed (several forms) or repeated -> a new
 trace, the old tracestate dropped. The access log names trace and span."""
 
@@ -86,14 +87,30 @@ class TracingTest(GatewayTestCase):
             self.assertEqual((log["trace_id"], log["span_id"]),
                              (CLIENT_TRACE, m.group(2)))
 
+    def test_undefined_flags_zeroed(self):
+        """Only the flags version 00 defines go on: 01 sampled and 02
+        random (Trace Context Level 2); the other bits are set to zero
+        (Trace Context §3.2.2.5.3), the trace is still the client's."""
+        for flags, sent in (("02", "02"), ("03", "03"), ("04", "00"),
+                            ("81", "01"), ("fe", "02"), ("ff", "03")):
+            tp = "00-%s-%s-%s" % (CLIENT_TRACE, CLIENT_SPAN, flags)
+            up, log = self.send([("traceparent", tp),
+                                 ("tracestate", "rojo=1")])
+            m = TP.match(up["traceparent"])
+            self.assertIsNotNone(m, up["traceparent"])
+            self.assertEqual((m.group(1), m.group(3)), (CLIENT_TRACE, sent),
+                             flags)
+            self.assertEqual(up["tracestate"], "rojo=1")
+
     def test_later_version(self):
         """A later version with more fields: parsed as 00 says, sent on
-        as version 00."""
-        tp = "cc-%s-%s-03-what-the-future-holds" % (CLIENT_TRACE,
-                                                     CLIENT_SPAN)
-        up, _ = self.send([("traceparent", tp)])
-        m = TP.match(up["traceparent"])
-        self.assertEqual((m.group(1), m.group(3)), (CLIENT_TRACE, "01"))
+        as version 00 with the flags version 00 defines."""
+        for flags, sent in (("03", "03"), ("fd", "01")):
+            tp = "cc-%s-%s-%s-what-the-future-holds" % (
+                CLIENT_TRACE, CLIENT_SPAN, flags)
+            up, _ = self.send([("traceparent", tp)])
+            m = TP.match(up["traceparent"])
+            self.assertEqual((m.group(1), m.group(3)), (CLIENT_TRACE, sent))
 
     def test_malformed_replaced(self):
         """Malformed or repeated: a new trace; tracestate dropped."""

@@ -185,6 +185,14 @@ static void add_str(struct rg_buf *b, const char *key, const char *s)
     rg_buf_adds(b, "\"");
 }
 
+/* Whether @r's head was parsed (rg_proxy_start chose its trace ids): a
+ * request refused by the parser (400) has no method, path or trace, and
+ * logs them as null rather than as "" or the parser's default method. */
+static int head_parsed(const struct rg_req *r)
+{
+    return r->trace_id[0] != '\0';
+}
+
 /* The request's bytes from the client: its head as parsed (request line
  * and fields re-counted, so whitespace the parser dropped is not) and
  * the body bytes read (de-chunked). */
@@ -226,8 +234,8 @@ static void add_obs(struct rg_buf *b, const struct rg_req *r, uint64_t now)
                 r->up_status,
                 r->t_up_head ? ms(r->t_up_head - r->t_upstream) : 0.0,
                 ms(now - r->t_start - up), (unsigned long long)bytes_in(r));
-    rg_buf_addf(b, ",\"trace_id\":\"%s\",\"span_id\":\"%s\"", r->trace_id,
-                r->span_id);
+    add_str(b, "trace_id", head_parsed(r) ? r->trace_id : NULL);
+    add_str(b, "span_id", head_parsed(r) ? r->span_id : NULL);
     add_str(b, "consumer", consumer_name(r));
     add_str(b, "cache", r->cache_status);
     add_str(b, "limit",
@@ -254,13 +262,13 @@ void rg_accesslog_request(struct rg_accesslog *a, const struct rg_req *r)
     gmtime_r(&ts.tv_sec, &tm);
     strftime(tbuf, sizeof(tbuf), "%Y-%m-%dT%H:%M:%S", &tm);
     rg_buf_addf(b, "{\"time\":\"%s.%03ldZ\",\"request_id\":\"%s\","
-                "\"client\":\"%s\",\"method\":\"%s\",\"path\":\"",
-                tbuf, ts.tv_nsec / 1000000, r->id, r->c->peer,
-                llhttp_method_name(r->c->msg.p.method));
-    if (r->path != NULL)
-        rg_json_escape(b, r->path, strlen(r->path));
+                "\"client\":\"%s\"",
+                tbuf, ts.tv_nsec / 1000000, r->id, r->c->peer);
+    add_str(b, "method",
+            head_parsed(r) ? llhttp_method_name(r->c->msg.p.method) : NULL);
+    add_str(b, "path", head_parsed(r) ? r->path : NULL);
     rg_buf_addf(b,
-                "\",\"status\":%d,\"bytes_sent\":%llu,"
+                ",\"status\":%d,\"bytes_sent\":%llu,"
                 "\"upstream\":\"%s\",\"latency_ms\":%.3f,"
                 "\"upstream_latency_ms\":%.3f,\"attempts\":%u,"
                 "\"route\":\"",

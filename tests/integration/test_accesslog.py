@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """The access log's fields (issue 12) through the real binary, for a
-proxied, a cached, a rate-limited and an unrouted request; and SIGUSR1
+proxied, a cached, a rate-limited, an unrouted and a never-parsed (400)
+request; and SIGUSR1
 reopening the access and error logs for logrotate: after a rename, later
 lines land in the new file, and under load no line is lost or torn."""
 
@@ -149,6 +150,36 @@ class AccessLogTest(GatewayTestCase):
                          (404, "", "", "", 0))
         self.assertIsNone(x["consumer"])
         self.assertEqual(x["path"], "/nothing/here")
+
+    def test_unparsed_nulls(self):
+        """A request the parser refuses (400) before its head is whole
+        has no method, path, trace or span: each is JSON null, not "" (nor
+        the parser's default method)."""
+        for raw in (b"GARBAGE\r\n\r\n",
+                    b"GET /plain/echo HTTP/1.1\r\nHost: x\r\n"
+                    b"Bad Header\r\n\r\n"):
+            seen = {x["request_id"] for x in lines_of(self.gw.access_log_path)}
+            with self.gw.connect() as c:
+                c.send(raw)
+                self.assertEqual(c.read_response("GET").status, 400)
+            new = []
+
+            def pred():
+                new[:] = [x for x in lines_of(self.gw.access_log_path)
+                          if x["request_id"] not in seen]
+                return new
+            rgtest.wait_until(pred, 5, 0.02, "the 400's access log line")
+            self.assertEqual(len(new), 1, new)
+            x = new[0]
+            self.assertEqual(x["status"], 400, raw)
+            for k in ("method", "path", "trace_id", "span_id"):
+                self.assertIn(k, x)
+                self.assertIsNone(x[k], (raw, k))
+        # A parsed request still names them all.
+        r, x = self.req("GET", "/plain/echo")
+        self.assertEqual((x["method"], x["path"]), ("GET", "/plain/echo"))
+        self.assertRegex(x["trace_id"], "^[0-9a-f]{32}$")
+        self.assertRegex(x["span_id"], "^[0-9a-f]{16}$")
 
 
 class ReopenTest(GatewayTestCase):

@@ -34,6 +34,7 @@ struct hconn {
     struct rg_tls *tls; /* between the socket and the parser, owned; NULL
                            in the clear */
     int busy;       /* a request is with the handler */
+    int feeding;    /* inside rg_msg_feed: the parser is in use */
     int close;      /* close after the response */
     int closing;
     int closed;     /* the handle is closed; freed once not busy */
@@ -206,24 +207,52 @@ static void h_alloc(uv_handle_t *hd, size_t hint, uv_buf_t *buf)
     *buf = uv_buf_init(rbuf, sizeof(rbuf));
 }
 
-/* Parse @n bytes of request; 0 to go on reading, -1 when stopped. */
+/* Ready the connection for its next request. Not from inside the parser
+ * feed: llhttp still reads the parser. */
+static void h_next(struct hconn *c)
+{
+    rg_head_release(&c->head);
+    rg_buf_release(&c->body);
+    h_parser_init(c);
+}
+
+/* Parse @n bytes of request; 0 to go on reading, -1 when stopped. A
+ * request answered during the feed is followed by the next one in the same
+ * bytes; one the handler keeps stops reading until rg_httpd_respond (and
+ * pipelined bytes behind it close the connection after its answer: one
+ * request at a time on the control listeners). */
 static int h_feed(struct hconn *c, const char *p, size_t n)
 {
     uv_stream_t *s = (uv_stream_t *)&c->tcp;
-    llhttp_errno_t err = rg_msg_feed(&c->msg, p, n);
 
-    if (err == HPE_PAUSED) {
-        /* One request at a time: pipelined extras are not supported on
-         * the control listeners; stop reading until answered. */
-        uv_read_stop(s);
-        return -1;
-    }
-    if (err != HPE_OK) {
-        h_reply_error(c);
-        c->close = 1;
-        uv_read_stop(s);
-        hconn_close(c);
-        return -1;
+    while (n > 0) {
+        llhttp_errno_t err;
+        const char *rest;
+
+        c->feeding = 1;
+        err = rg_msg_feed(&c->msg, p, n);
+        c->feeding = 0;
+        if (err == HPE_OK)
+            return 0;
+        if (err != HPE_PAUSED) {
+            h_reply_error(c);
+            c->close = 1;
+            uv_read_stop(s);
+            hconn_close(c);
+            return -1;
+        }
+        rest = rg_msg_stop_pos(&c->msg);
+        n -= rest != NULL ? (size_t)(rest - p) : n;
+        p = rest;
+        if (c->closing)
+            return -1;
+        if (c->busy) {
+            if (n > 0)
+                c->close = 1;
+            uv_read_stop(s);
+            return -1;
+        }
+        h_next(c); /* answered during the feed */
     }
     return 0;
 }
@@ -252,7 +281,7 @@ static void h_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
     struct hconn *c = s->data;
 
-    if (nread < 0) {
+    if (nread < 0) { /* EOF included: nothing is answered half-way */
         hconn_close(c);
         return;
     }
@@ -294,10 +323,12 @@ void rg_httpd_respond(void *conn, int status, const char *ctype,
         hconn_close(c);
         return;
     }
-    rg_head_release(&c->head);
-    rg_buf_release(&c->body);
-    h_parser_init(c);
+    if (c->feeding)
+        return; /* answered from the handler call: h_feed goes on */
+    h_next(c);
     uv_read_start((uv_stream_t *)&c->tcp, h_alloc, h_read);
+    if (c->tls != NULL)
+        h_tls_read(c, NULL, 0); /* plaintext the engine already holds */
 }
 
 static void h_connection(uv_stream_t *s, int status)

@@ -269,8 +269,12 @@ static void status_handler(void *arg, struct rg_httpd_req *req)
 {
     struct control *ctl = arg;
     static const char nf[] = "{\"message\":\"Not found\"}\n";
+    static const char na[] = "{\"message\":\"Method not allowed\"}\n";
 
-    if (strcmp(req->path, "/health") == 0)
+    if (strcmp(req->method, "GET") != 0 && strcmp(req->method, "HEAD") != 0)
+        rg_httpd_respond(req->conn, 405, "application/json", na,
+                         sizeof(na) - 1, "Allow: GET, HEAD\r\n");
+    else if (strcmp(req->path, "/health") == 0)
         status_probe(ctl, req, rg_readiness_health);
     else if (strcmp(req->path, "/ready") == 0)
         status_probe(ctl, req, rg_readiness_ready);
@@ -315,6 +319,17 @@ static int tls_settings_changed(const struct rg_node_conf *a,
                        b->admin_tls_certificate_key);
 }
 
+/* The transport and the admin forwarding took the key at start. */
+static int cluster_key_changed(const struct rg_node_conf *a,
+                               const struct rg_node_conf *b)
+{
+    return str_changed(a->raft_cluster_key_file, b->raft_cluster_key_file) ||
+           a->raft_cluster_key_len != b->raft_cluster_key_len ||
+           (a->raft_cluster_key_len > 0 &&
+            memcmp(a->raft_cluster_key, b->raft_cluster_key,
+                   a->raft_cluster_key_len) != 0);
+}
+
 static void reload(struct control *ctl)
 {
     struct rg_node_conf nc = {0};
@@ -347,6 +362,9 @@ static void reload(struct control *ctl)
                             "effect on restart only");
     if (tls_settings_changed(&nc, &ctl->nc))
         rg_log(RG_LOG_WARN, "reload: proxy.tls_* and admin.tls_* take "
+                            "effect on restart only");
+    if (cluster_key_changed(&nc, &ctl->nc))
+        rg_log(RG_LOG_WARN, "reload: a new raft.cluster_key_file takes "
                             "effect on restart only");
     if (rg_log_level_parse(nc.log_level, &lvl) == 0)
         rg_log_max_level = lvl;

@@ -34,6 +34,7 @@ struct hconn {
     struct rg_tls *tls; /* between the socket and the parser, owned; NULL
                            in the clear */
     int busy;       /* a request is with the handler */
+    int head_only;  /* the request is HEAD: the answer has no body */
     int feeding;    /* inside rg_msg_feed: the parser is in use */
     int close;      /* close after the response */
     int closing;
@@ -157,6 +158,7 @@ static int h_done(struct rg_msg *m)
     query[ql] = '\0';
     c->close = !llhttp_should_keep_alive(p);
     c->busy = 1;
+    c->head_only = p->method == HTTP_HEAD;
     req.method = llhttp_method_name(p->method);
     req.path = path;
     req.query = query;
@@ -213,6 +215,7 @@ static void h_next(struct hconn *c)
 {
     rg_head_release(&c->head);
     rg_buf_release(&c->body);
+    c->head_only = 0;
     h_parser_init(c);
 }
 
@@ -315,6 +318,9 @@ void rg_httpd_respond(void *conn, int status, const char *ctype,
     bufs[1] = uv_buf_init((char *)(extra ? extra : ""),
                           (unsigned)(extra ? strlen(extra) : 0));
     bufs[2] = uv_buf_init("\r\n", 2);
+    /* HEAD: the Content-Length of the GET answer, no body (RFC 9110 9.3.2) */
+    if (c->head_only)
+        len = 0;
     bufs[3] = uv_buf_init((char *)(len > 0 ? body : ""), (unsigned)len);
     /* One write: a head and a body in separate segments meet Nagle and
      * delayed ACKs (40 ms a reply). */

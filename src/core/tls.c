@@ -37,15 +37,31 @@ struct rg_tls {
     char err[128];
 };
 
-/* The oldest queued OpenSSL error as text, into @buf. */
+/* The oldest queued OpenSSL error as text, into @buf (a failed fopen is
+ * its errno's text). Clears the queue. */
 static const char *ssl_reason(char *buf, size_t cap)
 {
     unsigned long e = ERR_get_error();
     const char *r = e != 0 ? ERR_reason_error_string(e) : NULL;
 
+    if (e != 0 && ERR_SYSTEM_ERROR(e))
+        r = strerror(ERR_GET_REASON(e));
+
     snprintf(buf, cap, "%s", r != NULL ? r : "unknown error");
     ERR_clear_error();
     return buf;
+}
+
+/* Whether the queued error says a private key does not match its
+ * certificate (SSL_CTX_use_PrivateKey_file checks that itself). */
+static int key_mismatch(void)
+{
+    unsigned long first = ERR_peek_error(), last = ERR_peek_last_error();
+
+    return (ERR_GET_LIB(first) == ERR_LIB_X509 &&
+            ERR_GET_REASON(first) == X509_R_KEY_VALUES_MISMATCH) ||
+           (ERR_GET_LIB(last) == ERR_LIB_X509 &&
+            ERR_GET_REASON(last) == X509_R_KEY_VALUES_MISMATCH);
 }
 
 /* ALPN: only http/1.1 (this gateway speaks HTTP/1.1 to clients). */
@@ -140,17 +156,20 @@ static int use_files(SSL_CTX *ctx, const struct rg_tls_server_conf *conf,
                              "certificate (%s)",
                              conf->key_prefix, conf->cert_file,
                              ssl_reason(why, sizeof(why)));
-    if (SSL_CTX_use_PrivateKey_file(ctx, conf->key_file, SSL_FILETYPE_PEM) != 1)
+    if (SSL_CTX_use_PrivateKey_file(ctx, conf->key_file, SSL_FILETYPE_PEM) != 1
+        && !key_mismatch())
         return rg_errbuf_set(eb,
                              "%s.tls_certificate_key: %s: cannot read a "
                              "PEM private key (%s)",
                              conf->key_prefix, conf->key_file,
                              ssl_reason(why, sizeof(why)));
-    if (SSL_CTX_check_private_key(ctx) != 1)
+    if (key_mismatch() || SSL_CTX_check_private_key(ctx) != 1) {
+        ERR_clear_error();
         return rg_errbuf_set(eb,
                              "%s.tls_certificate_key: %s: does not match "
                              "the certificate in %s",
                              conf->key_prefix, conf->key_file, conf->cert_file);
+    }
     return 0;
 }
 

@@ -41,6 +41,31 @@ class ControlKeepAliveTest(GatewayTestCase):
             self.assertEqual(c.read_response(timeout=3).status, 200)
             self.assertEqual(c.read_response(timeout=3).status, 404)
 
+    def test_head_has_no_body(self):
+        """HEAD is answered with the GET answer's head and no body, so the
+        next request on the connection is read right."""
+        # the admin API answers HEAD 405 (Kong's does too): no body either
+        for (port, path), want in zip(self.listeners(), (405, 200)):
+            with RawConn(port) as c:
+                c.send(build_request("HEAD", path) +
+                       build_request("GET", "/x"))
+                r = c.read_response(method="HEAD", timeout=3)
+                self.assertEqual(r.status, want, (port, r))
+                self.assertEqual(c.read_response(timeout=3).status, 404,
+                                 port)
+
+    def test_status_methods(self):
+        """The status listener serves GET and HEAD; any other method gets
+        405 with Allow, and the connection goes on."""
+        with RawConn(self.gw.status_port) as c:
+            for method in ("POST", "PUT", "DELETE"):
+                c.send(build_request(method, "/metrics", body=b"x"))
+                r = c.read_response(timeout=3)
+                self.assertEqual(r.status, 405, method)
+                self.assertEqual(r.header("Allow"), "GET, HEAD")
+            c.send(build_request("GET", "/health"))
+            self.assertEqual(c.read_response(timeout=3).status, 200)
+
     def test_no_close_wait_after_client_close(self):
         """After 20 short connections closed by the client (one request
         each, keep-alive), the process holds no CLOSE-WAIT socket."""

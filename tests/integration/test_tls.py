@@ -330,7 +330,12 @@ class TLSConfigTest(unittest.TestCase):
             ({"tls_certificate": cert, "tls_certificate_key": bad},
              "proxy.tls_certificate_key: %s" % bad),
             ({"tls_certificate": cert, "tls_certificate_key": other_key},
-             "proxy.tls_certificate_key: %s: " % other_key),
+             "proxy.tls_certificate_key: %s: does not match the "
+             "certificate" % other_key),
+            ({"tls_certificate": bad + ".missing",
+              "tls_certificate_key": key},
+             "proxy.tls_certificate: %s.missing: cannot read a PEM "
+             "certificate (No such file or directory)" % bad),
             ({"tls_certificate": cert}, "proxy.tls_certificate_key"),
             ({"tls_certificate_key": key}, "proxy.tls_certificate"),
             ({"tls_protocols": "TLSv1.1 TLSv1.2"}, "proxy.tls_protocols"),

@@ -52,16 +52,17 @@ static const char *ssl_reason(char *buf, size_t cap)
     return buf;
 }
 
+static int is_mismatch(unsigned long e)
+{
+    return ERR_GET_LIB(e) == ERR_LIB_X509 &&
+           ERR_GET_REASON(e) == X509_R_KEY_VALUES_MISMATCH;
+}
+
 /* Whether the queued error says a private key does not match its
  * certificate (SSL_CTX_use_PrivateKey_file checks that itself). */
 static int key_mismatch(void)
 {
-    unsigned long first = ERR_peek_error(), last = ERR_peek_last_error();
-
-    return (ERR_GET_LIB(first) == ERR_LIB_X509 &&
-            ERR_GET_REASON(first) == X509_R_KEY_VALUES_MISMATCH) ||
-           (ERR_GET_LIB(last) == ERR_LIB_X509 &&
-            ERR_GET_REASON(last) == X509_R_KEY_VALUES_MISMATCH);
+    return is_mismatch(ERR_peek_error()) || is_mismatch(ERR_peek_last_error());
 }
 
 /* ALPN: only http/1.1 (this gateway speaks HTTP/1.1 to clients). */
@@ -144,6 +145,7 @@ static int use_files(SSL_CTX *ctx, const struct rg_tls_server_conf *conf,
                      struct rg_errbuf *eb)
 {
     char why[128];
+    int key_ok;
 
     if (conf->key_file == NULL)
         return rg_errbuf_set(eb,
@@ -156,14 +158,15 @@ static int use_files(SSL_CTX *ctx, const struct rg_tls_server_conf *conf,
                              "certificate (%s)",
                              conf->key_prefix, conf->cert_file,
                              ssl_reason(why, sizeof(why)));
-    if (SSL_CTX_use_PrivateKey_file(ctx, conf->key_file, SSL_FILETYPE_PEM) != 1
-        && !key_mismatch())
+    key_ok = SSL_CTX_use_PrivateKey_file(ctx, conf->key_file,
+                                         SSL_FILETYPE_PEM) == 1;
+    if (!key_ok && !key_mismatch())
         return rg_errbuf_set(eb,
                              "%s.tls_certificate_key: %s: cannot read a "
                              "PEM private key (%s)",
                              conf->key_prefix, conf->key_file,
                              ssl_reason(why, sizeof(why)));
-    if (key_mismatch() || SSL_CTX_check_private_key(ctx) != 1) {
+    if (!key_ok || SSL_CTX_check_private_key(ctx) != 1) {
         ERR_clear_error();
         return rg_errbuf_set(eb,
                              "%s.tls_certificate_key: %s: does not match "

@@ -55,6 +55,7 @@ struct control {
     struct rg_worker *workers;
     struct rg_tls_server *proxy_tls; /* proxy.tls_listen's, or NULL */
     struct rg_tls_server *admin_tls; /* admin.tls_certificate's, or NULL */
+    struct rg_tls_client *admin_fwd_tls; /* forwarding's, or NULL */
     unsigned n_workers;
     struct rg_gen *gen;           /* the latest published generation */
     struct rg_hchecker *hcheck;   /* active health checks, or NULL */
@@ -316,7 +317,8 @@ static int tls_settings_changed(const struct rg_node_conf *a,
            a->proxy_tls_protocols != b->proxy_tls_protocols ||
            str_changed(a->admin_tls_certificate, b->admin_tls_certificate) ||
            str_changed(a->admin_tls_certificate_key,
-                       b->admin_tls_certificate_key);
+                       b->admin_tls_certificate_key) ||
+           str_changed(a->admin_tls_ca_file, b->admin_tls_ca_file);
 }
 
 /* The transport and the admin forwarding took the key at start. */
@@ -698,6 +700,10 @@ static int cb_forward(void *hook, const char *addr, const char *body,
 {
     struct control *ctl = hook;
     struct cb_fwd *f = rg_malloc(sizeof(*f));
+    struct rg_fwd_req rq = {.method = "POST",
+                            .target = "/admin/v1/cluster/breaker",
+                            .body = body,
+                            .len = len};
     char headers[1024];
     int n;
 
@@ -715,8 +721,8 @@ static int cb_forward(void *hook, const char *addr, const char *body,
     }
     f->done = done;
     f->arg = arg;
-    if (rg_fwd_start(ctl->loop, addr, "POST", "/admin/v1/cluster/breaker",
-                     headers, body, len, 2000, on_cb_forwarded, f) == NULL) {
+    rq.headers = headers;
+    if (rg_fwd_start(ctl->loop, addr, &rq, 2000, on_cb_forwarded, f) == NULL) {
         rg_free(f);
         return -ECONNREFUSED;
     }
@@ -830,10 +836,12 @@ static int proxy_tls_start(struct control *ctl)
     return 0;
 }
 
-/* The admin API's TLS context when admin.tls_certificate is set. */
+/* The admin API's TLS contexts when admin.tls_certificate is set: its
+ * listener's and, in cluster mode, forwarding's (https to the leader). */
 static int admin_tls_start(struct control *ctl)
 {
     struct rg_tls_server_conf tc;
+    struct rg_tls_client_conf cc;
     struct rg_errbuf eb;
     int self_signed;
 
@@ -845,6 +853,15 @@ static int admin_tls_start(struct control *ctl)
         rg_log(RG_LOG_ERROR, "%s", eb.msg);
         return -1;
     }
+    if (!ctl->nc.cluster)
+        return 0;
+    rg_node_conf_admin_fwd_tls(&ctl->nc, &cc);
+    ctl->admin_fwd_tls = rg_tls_client_new(&cc, &eb);
+    if (ctl->admin_fwd_tls == NULL) {
+        rg_log(RG_LOG_ERROR, "admin.tls_ca_file: %s", eb.msg);
+        return -1;
+    }
+    rg_fwd_set_tls(ctl->admin_fwd_tls);
     return 0;
 }
 
@@ -1112,6 +1129,8 @@ static int run(struct control *ctl)
     rg_workers_join(ctl->workers, ctl->n_workers);
     rg_tls_server_free(ctl->proxy_tls);
     rg_tls_server_free(ctl->admin_tls);
+    rg_fwd_set_tls(NULL);
+    rg_tls_client_free(ctl->admin_fwd_tls);
     rg_log(RG_LOG_NOTICE, "raftgate: stopped");
     uv_run(ctl->loop, UV_RUN_NOWAIT);
     uv_loop_close(ctl->loop);

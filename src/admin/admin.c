@@ -184,12 +184,14 @@ static char *strip_path(const char *path)
 }
 
 /* auth: 1 when no cluster key is set, or @req carries a valid
- * X-Raftgate-Auth for its method, target and body (core/reqmac.h). */
+ * X-Raftgate-Auth for its method, target, X-Request-Id and body
+ * (core/reqmac.h). */
 static int node_signed(const struct rg_admin *a,
                        const struct rg_httpd_req *req)
 {
     const struct rg_field *f = rg_head_find(req->head, "x-raftgate-auth");
-    char target[2048];
+    const struct rg_field *id = rg_head_find(req->head, "x-request-id");
+    char target[2048], rid[RG_CODEC_MAX_RID + 1] = "";
 
     if (a->key == NULL)
         return 1;
@@ -198,8 +200,15 @@ static int node_signed(const struct rg_admin *a,
     if (snprintf(target, sizeof(target), "%s%s%s", req->path,
                  req->query[0] ? "?" : "", req->query) >= (int)sizeof(target))
         return 0;
+    if (id != NULL) {
+        /* a node sends only ids take_rid kept whole */
+        if (id->value_len >= sizeof(rid))
+            return 0;
+        memcpy(rid, rg_field_value(req->head, id), id->value_len);
+        rid[id->value_len] = '\0';
+    }
     return rg_reqmac_verify(a->key, a->key_len, rg_field_value(req->head, f),
-                            f->value_len, req->method, target, req->body,
+                            f->value_len, req->method, target, rid, req->body,
                             req->body_len, rg_reqmac_now_ms()) == 0;
 }
 
@@ -415,7 +424,11 @@ void rg_admin__forward(struct rg_areq *q)
 {
     char addr[256];
     char *headers;
-    size_t n;
+    struct rg_fwd_req rq = {.method = q->method,
+                            .target = q->target,
+                            .rid = q->rid,
+                            .body = q->body,
+                            .len = q->body_len};
 
     if (q->forwarded) {
         rg_admin__not_proposed(q, "not the leader");
@@ -425,18 +438,16 @@ void rg_admin__forward(struct rg_areq *q)
         rg_admin__not_proposed(q, "no leader");
         return;
     }
-    n = strlen(q->headers);
-    headers = rg_malloc(n + 128 + strlen(q->rid));
+    headers = rg_malloc(strlen(q->headers) + 32);
     if (headers == NULL) {
         rg_admin__not_proposed(q, "out of memory");
         return;
     }
-    sprintf(headers, "%sX-Request-Id: %s\r\nX-Raftgate-Forwarded: 1\r\n",
-            q->headers, q->rid);
+    sprintf(headers, "%sX-Raftgate-Forwarded: 1\r\n", q->headers);
+    rq.headers = headers;
     rg_admin__ref(q);
-    q->fwd = rg_fwd_start(q->a->loop, addr, q->method, q->target, headers,
-                          q->body, q->body_len, RG_ADMIN_FWD_MS,
-                          on_forwarded, q);
+    q->fwd = rg_fwd_start(q->a->loop, addr, &rq, RG_ADMIN_FWD_MS, on_forwarded,
+                          q);
     rg_free(headers);
     if (q->fwd == NULL) {
         rg_admin__unref(q);

@@ -63,6 +63,10 @@ int rg_admin_post_leases(void *admin, const char *body, size_t len,
 {
     struct rg_admin *a = admin;
     char addr[256], headers[512] = "Content-Type: application/json\r\n";
+    struct rg_fwd_req rq = {.method = "POST",
+                            .target = "/cluster/leases",
+                            .body = body,
+                            .len = len};
     struct post *p;
 
     if (a == NULL || a->stopping || a->raft == NULL ||
@@ -74,8 +78,8 @@ int rg_admin_post_leases(void *admin, const char *body, size_t len,
                  "Authorization: Bearer %s\r\n", a->token);
     p->cb = cb;
     p->arg = arg;
-    if (rg_fwd_start(a->loop, addr, "POST", "/cluster/leases", headers, body,
-                     len, timeout_ms, on_posted, p) == NULL) {
+    rq.headers = headers;
+    if (rg_fwd_start(a->loop, addr, &rq, timeout_ms, on_posted, p) == NULL) {
         rg_free(p);
         return -1;
     }

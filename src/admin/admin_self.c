@@ -218,6 +218,7 @@ static int forward(struct rg_admin_self *s, uint64_t id, const json_t *rec,
 {
     char *body = json_dumps(rec, JSON_COMPACT | JSON_SORT_KEYS);
     char addr[256], target[48], headers[512];
+    struct rg_fwd_req rq = {.method = "PUT"};
 
     if (body == NULL ||
         rg_raft_leader_admin(s->raft, addr, sizeof(addr)) != 0) {
@@ -226,12 +227,16 @@ static int forward(struct rg_admin_self *s, uint64_t id, const json_t *rec,
     }
     snprintf(target, sizeof(target), "/cluster/members/%" PRIu64, id);
     snprintf(headers, sizeof(headers),
-             "Content-Type: application/json\r\nX-Request-Id: %s\r\n"
+             "Content-Type: application/json\r\n"
              "X-Raftgate-Forwarded: 1\r\n%s%s%s",
-             rid, s->token ? "Authorization: Bearer " : "",
+             s->token ? "Authorization: Bearer " : "",
              s->token ? s->token : "", s->token ? "\r\n" : "");
-    s->fwd = rg_fwd_start(s->loop, addr, "PUT", target, headers, body,
-                          strlen(body), RG_ADMIN_FWD_MS, on_forwarded, s);
+    rq.target = target;
+    rq.rid = rid;
+    rq.headers = headers;
+    rq.body = body;
+    rq.len = strlen(body);
+    s->fwd = rg_fwd_start(s->loop, addr, &rq, RG_ADMIN_FWD_MS, on_forwarded, s);
     rg_admin__jfree(body);
     return s->fwd != NULL ? 0 : -ENOMEM;
 }

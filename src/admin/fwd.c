@@ -1,4 +1,5 @@
-/* Forwarding client: connect, write, read one response, close. */
+/* Forwarding client: connect, (TLS handshake,) write, read one response,
+ * close. */
 #include "admin/fwd.h"
 
 #include <errno.h>
@@ -10,7 +11,9 @@
 #include "core/alloc.h"
 #include "core/buf.h"
 #include "core/io.h"
+#include "core/log.h"
 #include "core/reqmac.h"
+#include "core/tls.h"
 #include "http/msg.h"
 
 #define FWD_MAX_HEAD 16384
@@ -20,17 +23,25 @@ struct rg_fwd {
     uv_tcp_t tcp;
     uv_timer_t timer;
     uv_connect_t connect;
-    uv_write_t write;
     uv_buf_t out;               /* the request bytes, owned */
+    struct rg_tls *tls;         /* the engine, or NULL: plain HTTP */
     struct rg_msg msg;          /* the response parser */
     struct rg_head head;
     struct rg_buf body;
     rg_fwd_cb cb;               /* NULL once called or cancelled */
     void *arg;
-    int sent;                   /* the write was issued */
+    int sent;                   /* the request write was issued */
     int closes;                 /* handles still to close */
     int done;
+    char addr[64];              /* the peer, for the log */
 };
+
+/* Set once by the control thread (rg_fwd_set_key, rg_fwd_set_tls). */
+static struct {
+    unsigned char *key; /* the cluster key, NULL = requests unsigned */
+    size_t key_len;
+    struct rg_tls_client *tls; /* NULL = plain HTTP */
+} fwd_conf;
 
 static void fwd_closed(uv_handle_t *h)
 {
@@ -40,6 +51,7 @@ static void fwd_closed(uv_handle_t *h)
         return;
     rg_head_release(&f->head);
     rg_buf_release(&f->body);
+    rg_tls_free(f->tls);
     rg_free(f->out.base);
     rg_free(f);
 }
@@ -130,6 +142,82 @@ static void on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
     *buf = uv_buf_init(rbuf, sizeof(rbuf));
 }
 
+/* The error for a failure now: whether the request may have gone out. */
+static int fwd_err(const struct rg_fwd *f)
+{
+    return f->sent ? RG_FWD_EUNKNOWN : RG_FWD_ENOTSENT;
+}
+
+static void on_written(void *arg, int status, size_t len)
+{
+    struct rg_fwd *f = arg;
+
+    (void)len;
+    if (status != 0 && !f->done)
+        fwd_fail(f, fwd_err(f));
+}
+
+/* Write what the TLS engine holds for the peer: 0 or -1. */
+static int tls_flush(struct rg_fwd *f)
+{
+    return rg_tls_send(f->tls, (uv_stream_t *)&f->tcp, on_written, f) < 0
+               ? -1
+               : 0;
+}
+
+/* Send the request, in the clear or through the engine: 0 or -1. */
+static int send_request(struct rg_fwd *f)
+{
+    f->sent = 1;
+    if (f->tls == NULL)
+        return rg_io_write((uv_stream_t *)&f->tcp, &f->out, 1, on_written,
+                           f) < 0
+                   ? -1
+                   : 0;
+    if (rg_tls_write(f->tls, f->out.base, f->out.len) != 0)
+        return -1;
+    return tls_flush(f);
+}
+
+/* Drive the TLS handshake over what was fed; once it is done, send the
+ * request. A failure closes @f. */
+static void tls_step(struct rg_fwd *f)
+{
+    int rv = rg_tls_handshake(f->tls);
+
+    if (rv == RG_TLS_ERROR) {
+        rg_log(RG_LOG_WARN, "admin forward to %s: TLS handshake failed: %s",
+               f->addr, rg_tls_error(f->tls));
+        fwd_fail(f, RG_FWD_ENOTSENT);
+    } else if (tls_flush(f) != 0 || (rv == 1 && send_request(f) != 0))
+        fwd_fail(f, fwd_err(f));
+}
+
+/* Ciphertext from the peer: the handshake, then the response's
+ * plaintext for the parser. */
+static llhttp_errno_t tls_input(struct rg_fwd *f, const char *p, size_t n)
+{
+    char plain[16384];
+    llhttp_errno_t err = HPE_OK;
+    ssize_t got = 0;
+
+    if (rg_tls_feed(f->tls, p, n) != 0)
+        return HPE_USER;
+    if (!rg_tls_established(f->tls)) {
+        tls_step(f);
+        if (f->done || !rg_tls_established(f->tls))
+            return HPE_OK;
+    }
+    while (err == HPE_OK &&
+           (got = rg_tls_read(f->tls, plain, sizeof(plain))) > 0)
+        err = rg_msg_feed(&f->msg, plain, (size_t)got);
+    if (err != HPE_OK || f->done)
+        return err;
+    if (got == RG_TLS_EOF)
+        return rg_msg_finish(&f->msg); /* close-delimited body */
+    return got == RG_TLS_ERROR || tls_flush(f) != 0 ? HPE_USER : HPE_OK;
+}
+
 static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 {
     struct rg_fwd *f = s->data;
@@ -137,24 +225,18 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 
     if (f->done)
         return;
-    if (n == UV_EOF)
+    if (n == UV_EOF && f->sent)
         err = rg_msg_finish(&f->msg); /* close-delimited body */
     else if (n < 0)
         err = HPE_USER;
+    else if (f->tls != NULL)
+        err = tls_input(f, buf->base, (size_t)n);
     else
         err = rg_msg_feed(&f->msg, buf->base, (size_t)n);
     if (f->done || err == HPE_PAUSED)
         return;
     if (err != HPE_OK || n == UV_EOF)
-        fwd_fail(f, RG_FWD_EUNKNOWN);
-}
-
-static void on_write(uv_write_t *w, int status)
-{
-    struct rg_fwd *f = w->data;
-
-    if (status != 0 && !f->done)
-        fwd_fail(f, RG_FWD_EUNKNOWN);
+        fwd_fail(f, fwd_err(f));
 }
 
 static void on_connect(uv_connect_t *c, int status)
@@ -163,28 +245,23 @@ static void on_connect(uv_connect_t *c, int status)
 
     if (f->done)
         return;
-    if (status != 0) {
+    if (status != 0 ||
+        uv_read_start((uv_stream_t *)&f->tcp, on_alloc, on_read) != 0) {
         fwd_fail(f, RG_FWD_ENOTSENT);
         return;
     }
-    f->sent = 1;
-    f->write.data = f;
-    if (uv_write(&f->write, (uv_stream_t *)&f->tcp, &f->out, 1,
-                 on_write) != 0 ||
-        uv_read_start((uv_stream_t *)&f->tcp, on_alloc, on_read) != 0)
-        fwd_fail(f, RG_FWD_EUNKNOWN);
+    if (f->tls != NULL)
+        tls_step(f); /* the ClientHello */
+    else if (send_request(f) != 0)
+        fwd_fail(f, fwd_err(f));
 }
 
 static void on_timeout(uv_timer_t *t)
 {
     struct rg_fwd *f = t->data;
 
-    fwd_fail(f, f->sent ? RG_FWD_EUNKNOWN : RG_FWD_ENOTSENT);
+    fwd_fail(f, fwd_err(f));
 }
-
-/* auth: the cluster key (rg_fwd_set_key), NULL = requests unsigned. */
-static unsigned char *fwd_key;
-static size_t fwd_key_len;
 
 int rg_fwd_set_key(const unsigned char *key, size_t len)
 {
@@ -194,32 +271,40 @@ int rg_fwd_set_key(const unsigned char *key, size_t len)
         return -ENOMEM;
     if (k != NULL)
         memcpy(k, key, len);
-    if (fwd_key != NULL)
-        OPENSSL_cleanse(fwd_key, fwd_key_len);
-    rg_free(fwd_key);
-    fwd_key = k;
-    fwd_key_len = k != NULL ? len : 0;
+    if (fwd_conf.key != NULL)
+        OPENSSL_cleanse(fwd_conf.key, fwd_conf.key_len);
+    rg_free(fwd_conf.key);
+    fwd_conf.key = k;
+    fwd_conf.key_len = k != NULL ? len : 0;
     return 0;
 }
 
+void rg_fwd_set_tls(struct rg_tls_client *c)
+{
+    fwd_conf.tls = c;
+}
+
 static int build_request(struct rg_fwd *f, const char *addr,
-                         const char *method, const char *target,
-                         const char *headers, const char *body, size_t len)
+                         const struct rg_fwd_req *rq)
 {
     char mac[RG_REQMAC_VALUE_MAX] = "";
+    const char *rid = rq->rid != NULL ? rq->rid : "";
     struct rg_buf b;
 
-    if (fwd_key != NULL &&
-        rg_reqmac_sign(fwd_key, fwd_key_len, method, target, body, len,
-                       rg_reqmac_now_ms(), mac) != 0)
+    if (fwd_conf.key != NULL &&
+        rg_reqmac_sign(fwd_conf.key, fwd_conf.key_len, rq->method, rq->target,
+                       rid, rq->body, rq->len, rg_reqmac_now_ms(), mac) != 0)
         return -1;
     rg_buf_init(&b, FWD_MAX_BODY + FWD_MAX_HEAD);
-    if (rg_buf_addf(&b, "%s %s HTTP/1.1\r\nHost: %s\r\n%s%s%s%s"
-                        "Content-Length: %zu\r\nConnection: close\r\n\r\n",
-                    method, target, addr, headers,
-                    fwd_key ? RG_REQMAC_HEADER ": " : "", mac,
-                    fwd_key ? "\r\n" : "", len) != 0 ||
-        rg_buf_add(&b, body, len) != 0) {
+    if (rg_buf_addf(&b, "%s %s HTTP/1.1\r\nHost: %s\r\n%s", rq->method,
+                    rq->target, addr, rq->headers) != 0 ||
+        (rq->rid != NULL &&
+         rg_buf_addf(&b, "X-Request-Id: %s\r\n", rq->rid) != 0) ||
+        (fwd_conf.key != NULL &&
+         rg_buf_addf(&b, RG_REQMAC_HEADER ": %s\r\n", mac) != 0) ||
+        rg_buf_addf(&b, "Content-Length: %zu\r\nConnection: close\r\n\r\n",
+                    rq->len) != 0 ||
+        rg_buf_add(&b, rq->body, rq->len) != 0) {
         rg_buf_release(&b);
         return -1;
     }
@@ -228,11 +313,27 @@ static int build_request(struct rg_fwd *f, const char *addr,
     return 0;
 }
 
+/* A client engine for @addr's host ("h:p" or "[v6]:p"), or NULL. */
+static struct rg_tls *tls_engine(const char *addr)
+{
+    char host[256];
+    const char *colon = strrchr(addr, ':');
+    size_t n = colon != NULL ? (size_t)(colon - addr) : strlen(addr);
+
+    if (n >= 2 && addr[0] == '[' && addr[n - 1] == ']') {
+        addr++;
+        n -= 2;
+    }
+    if (n == 0 || n >= sizeof(host))
+        return NULL;
+    memcpy(host, addr, n);
+    host[n] = '\0';
+    return rg_tls_new_client(fwd_conf.tls, host);
+}
+
 struct rg_fwd *rg_fwd_start(uv_loop_t *loop, const char *addr,
-                            const char *method, const char *target,
-                            const char *headers, const char *body,
-                            size_t len, unsigned timeout_ms, rg_fwd_cb cb,
-                            void *arg)
+                            const struct rg_fwd_req *rq, unsigned timeout_ms,
+                            rg_fwd_cb cb, void *arg)
 {
     struct sockaddr_storage ss;
     struct rg_fwd *f;
@@ -240,17 +341,21 @@ struct rg_fwd *rg_fwd_start(uv_loop_t *loop, const char *addr,
     if (rg_io_parse_addr(addr, &ss) != 0 ||
         (f = rg_calloc(1, sizeof(*f))) == NULL)
         return NULL;
-    if (build_request(f, addr, method, target, headers, body, len) != 0) {
+    if (build_request(f, addr, rq) != 0 ||
+        (fwd_conf.tls != NULL && (f->tls = tls_engine(addr)) == NULL)) {
+        rg_free(f->out.base);
         rg_free(f);
         return NULL;
     }
+    snprintf(f->addr, sizeof(f->addr), "%s", addr);
     f->cb = cb;
     f->arg = arg;
     rg_head_init(&f->head, FWD_MAX_HEAD);
     rg_buf_init(&f->body, FWD_MAX_BODY);
     rg_msg_init(&f->msg, RG_MSG_RESPONSE, &fwd_ops, &f->head, f);
-    uv_tcp_init(loop, &f->tcp);
-    uv_timer_init(loop, &f->timer);
+    /* Neither fails on a valid loop: uv_tcp_init only with bad flags. */
+    (void)uv_tcp_init(loop, &f->tcp);
+    (void)uv_timer_init(loop, &f->timer);
     f->tcp.data = f->timer.data = f->connect.data = f;
     uv_tcp_nodelay(&f->tcp, 1);
     uv_timer_start(&f->timer, on_timeout, timeout_ms, 0);

@@ -460,6 +460,14 @@ void rg_node_conf_admin_tls(const struct rg_node_conf *nc,
     tc->key_prefix = "admin";
 }
 
+void rg_node_conf_admin_fwd_tls(const struct rg_node_conf *nc,
+                                struct rg_tls_client_conf *cc)
+{
+    memset(cc, 0, sizeof(*cc));
+    cc->verify = 1;
+    cc->ca_file = nc->admin_tls_ca_file;
+}
+
 /* One listener's files (and cipher list) checked now, so that a bad one
  * is a config error naming its key (at start, on SIGHUP and with -t). */
 static int check_tls_files(const struct rg_tls_server_conf *tc,
@@ -482,6 +490,28 @@ static int check_tls_files(const struct rg_tls_server_conf *tc,
     return 0;
 }
 
+/* The CAs that admin forwarding trusts: loadable, and only with admin
+ * TLS on (forwarding speaks the scheme of this node's own listener). */
+static int check_admin_fwd_tls(const struct rg_node_conf *nc,
+                               struct rg_errbuf *eb)
+{
+    struct rg_tls_client_conf cc;
+    struct rg_tls_client *c;
+    struct rg_errbuf inner;
+
+    if (nc->admin_tls_ca_file != NULL && nc->admin_tls_certificate == NULL)
+        return rg_errbuf_set(eb, "admin.tls_ca_file: needs "
+                                 "admin.tls_certificate (admin TLS on)");
+    if (nc->admin_tls_certificate == NULL || !nc->cluster)
+        return 0;
+    rg_node_conf_admin_fwd_tls(nc, &cc);
+    c = rg_tls_client_new(&cc, &inner);
+    if (c == NULL)
+        return rg_errbuf_set(eb, "admin.tls_ca_file: %s", inner.msg);
+    rg_tls_client_free(c);
+    return 0;
+}
+
 static int check_tls(struct rg_node_conf *nc, struct rg_errbuf *eb)
 {
     struct rg_tls_server_conf tc;
@@ -496,12 +526,11 @@ static int check_tls(struct rg_node_conf *nc, struct rg_errbuf *eb)
     rv = check_tls_files(&tc, eb);
     if (rv != 0)
         return rv;
-    if (nc->admin_tls_certificate != NULL && nc->cluster)
-        return rg_errbuf_set(eb, "admin.tls_certificate: not supported in "
-                                 "cluster mode yet (followers forward "
-                                 "admin writes in plain HTTP)");
     rg_node_conf_admin_tls(nc, &tc);
-    return check_tls_files(&tc, eb);
+    rv = check_tls_files(&tc, eb);
+    if (rv != 0)
+        return rv;
+    return check_admin_fwd_tls(nc, eb);
 }
 
 /* clang-format off */
@@ -582,12 +611,20 @@ static int admin_tls_certificate_key(struct rg_yt *t, yaml_node_t *v, void *ctx)
     return read_path(t, v, c->dir, &c->nc->admin_tls_certificate_key);
 }
 
+static int admin_tls_ca_file(struct rg_yt *t, yaml_node_t *v, void *ctx)
+{
+    struct node_ctx *c = ctx;
+
+    return read_path(t, v, c->dir, &c->nc->admin_tls_ca_file);
+}
+
 /* clang-format off */
 static const struct rg_yt_key admin_keys[] = {
     {"listen", admin_listen},
     {"token", admin_token},
     {"tls_certificate", admin_tls_certificate},
     {"tls_certificate_key", admin_tls_certificate_key},
+    {"tls_ca_file", admin_tls_ca_file},
     {NULL, NULL},
 };
 /* clang-format on */
@@ -1295,6 +1332,7 @@ void rg_node_conf_release(struct rg_node_conf *nc)
     rg_free(nc->admin_token);
     rg_free(nc->admin_tls_certificate);
     rg_free(nc->admin_tls_certificate_key);
+    rg_free(nc->admin_tls_ca_file);
     rg_free(nc->node_name);
     rg_free(nc->raft_listen);
     rg_free(nc->raft_data_dir);

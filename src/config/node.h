@@ -54,6 +54,9 @@ struct rg_node_conf {
     char *admin_tls_certificate; /* PEM chain: the admin API over TLS;
                                     NULL = plain HTTP (default) */
     char *admin_tls_certificate_key; /* its PEM key */
+    char *admin_tls_ca_file;     /* PEM CAs that admin forwarding trusts in
+                                    the other nodes' admin certificates;
+                                    NULL = the system store */
     char *status_listen;         /* default "127.0.0.1:8100" */
     int status_ready_when_degraded; /* obs: /ready 200 when degraded
                                        (default 1) */
@@ -120,9 +123,11 @@ struct rg_node_conf {
  * the file); tls_protocols is "TLSv1.2", "TLSv1.3" or both,
  * space-separated (or a list); tls_ciphers an OpenSSL cipher list that
  * matches at least one cipher. admin.tls_certificate and
- * admin.tls_certificate_key are paths set together, checked likewise, and
- * not allowed in cluster mode (followers forward admin writes in plain
- * HTTP).
+ * admin.tls_certificate_key are paths set together, checked likewise. In
+ * cluster mode admin TLS on means admin forwarding speaks https to the
+ * other nodes, verifying their certificates (chain and the address's host
+ * name or IP) against admin.tls_ca_file (a path to PEM CAs, which must
+ * load; default the system store); tls_ca_file needs tls_certificate.
  *
  * Cluster mode (a raft: section): node.id (1..2^63-1) and raft.listen are
  * required; raft addresses (listen, voters[].address) are "host:port" with
@@ -154,8 +159,13 @@ int rg_node_conf_load(struct rg_node_conf *nc, const char *path,
 
 /* The proxy TLS listener's settings from @nc, for rg_tls_server_new;
  * @tc borrows @nc's strings. rg_node_conf_admin_tls: the admin API's
- * (certificate and key only; TLS 1.2 and 1.3, OpenSSL's ciphers). */
+ * (certificate and key only; TLS 1.2 and 1.3, OpenSSL's ciphers).
+ * rg_node_conf_admin_fwd_tls: the client side of admin forwarding, for
+ * rg_tls_client_new (verifying, admin.tls_ca_file). */
 struct rg_tls_server_conf;
+struct rg_tls_client_conf;
+void rg_node_conf_admin_fwd_tls(const struct rg_node_conf *nc,
+                                struct rg_tls_client_conf *cc);
 void rg_node_conf_proxy_tls(const struct rg_node_conf *nc,
                             struct rg_tls_server_conf *tc);
 void rg_node_conf_admin_tls(const struct rg_node_conf *nc,

@@ -9,11 +9,11 @@
 #include <string.h>
 #include <time.h>
 
-static const char context[] = "raftgate admin v1";
+static const char context[] = "raftgate admin v2";
 
 static int compute(const unsigned char *key, size_t klen, const char *method,
-                   const char *target, const char *body, size_t len, uint64_t t,
-                   unsigned char *mac)
+                   const char *target, const char *rid, const char *body,
+                   size_t len, uint64_t t, unsigned char *mac)
 {
     unsigned char digest[SHA256_DIGEST_LENGTH];
     char stamp[24];
@@ -33,11 +33,12 @@ static int compute(const unsigned char *key, size_t klen, const char *method,
     m = EVP_MAC_fetch(NULL, "HMAC", NULL);
     if (m != NULL)
         c = EVP_MAC_CTX_new(m);
-    /* four NUL-terminated fields, then the body's digest */
+    /* five NUL-terminated fields, then the body's digest */
     ok = c != NULL && EVP_MAC_init(c, key, klen, params) &&
          EVP_MAC_update(c, (const unsigned char *)context, sizeof(context)) &&
          EVP_MAC_update(c, (const unsigned char *)method, strlen(method) + 1) &&
          EVP_MAC_update(c, (const unsigned char *)target, strlen(target) + 1) &&
+         EVP_MAC_update(c, (const unsigned char *)rid, strlen(rid) + 1) &&
          EVP_MAC_update(c, (const unsigned char *)stamp, strlen(stamp) + 1) &&
          EVP_MAC_update(c, digest, sizeof(digest)) &&
          EVP_MAC_final(c, mac, &ml, 32) && ml == 32;
@@ -47,13 +48,13 @@ static int compute(const unsigned char *key, size_t klen, const char *method,
 }
 
 int rg_reqmac_sign(const unsigned char *key, size_t klen, const char *method,
-                   const char *target, const char *body, size_t len,
-                   uint64_t now_ms, char *out)
+                   const char *target, const char *rid, const char *body,
+                   size_t len, uint64_t now_ms, char *out)
 {
     unsigned char mac[32];
     int n;
 
-    if (compute(key, klen, method, target, body, len, now_ms, mac) != 0)
+    if (compute(key, klen, method, target, rid, body, len, now_ms, mac) != 0)
         return -1;
     n = snprintf(out, RG_REQMAC_VALUE_MAX,
                  "t=%llu,mac=", (unsigned long long)now_ms);
@@ -96,7 +97,8 @@ static int parse(const char *v, size_t n, uint64_t *t, unsigned char *mac)
 
 int rg_reqmac_verify(const unsigned char *key, size_t klen, const char *value,
                      size_t vlen, const char *method, const char *target,
-                     const char *body, size_t len, uint64_t now_ms)
+                     const char *rid, const char *body, size_t len,
+                     uint64_t now_ms)
 {
     unsigned char got[32], want[32];
     uint64_t t;
@@ -105,7 +107,7 @@ int rg_reqmac_verify(const unsigned char *key, size_t klen, const char *value,
         return -1;
     if (t + RG_REQMAC_WINDOW_MS < now_ms || t > now_ms + RG_REQMAC_WINDOW_MS)
         return -1;
-    if (compute(key, klen, method, target, body, len, t, want) != 0)
+    if (compute(key, klen, method, target, rid, body, len, t, want) != 0)
         return -1;
     return CRYPTO_memcmp(got, want, sizeof(want)) == 0 ? 0 : -1;
 }

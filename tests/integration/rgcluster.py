@@ -93,6 +93,7 @@ class ClusterNode(rgtest.Gateway):
         self.raft_port = free_port()
         self.join = join
         self.expect_alive = False  # set while the test wants it running
+        self.admin_ssl = None  # an ssl.SSLContext: the admin API is https
         self.node["node"] = {"id": node_id, "name": "n%d" % node_id}
         self.node["raft"] = {
             "listen": self.raft_addr,
@@ -189,7 +190,8 @@ class ClusterNode(rgtest.Gateway):
         elif isinstance(body, str):
             body = body.encode()
         return rgtest.request(self.admin_port, method, path, hdrs, body,
-                              timeout or scaled(10.0))
+                              timeout or scaled(10.0),
+                              ssl_context=self.admin_ssl)
 
     def status(self, timeout=2.0):
         """GET /status as a dict, or None when the node does not answer."""

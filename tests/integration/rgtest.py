@@ -598,9 +598,13 @@ class Response:
 
 
 def request(port, method, path, headers=None, body=None,
-            timeout=DEFAULT_TIMEOUT, host=HOST):
-    """One request on a fresh connection via http.client."""
-    c = http.client.HTTPConnection(host, port, timeout=timeout)
+            timeout=DEFAULT_TIMEOUT, host=HOST, ssl_context=None):
+    """One request on a fresh connection via http.client (over TLS with
+    @ssl_context, an ssl.SSLContext)."""
+    c = (http.client.HTTPSConnection(host, port, timeout=timeout,
+                                     context=ssl_context)
+         if ssl_context else
+         http.client.HTTPConnection(host, port, timeout=timeout))
     try:
         return http_request(c, method, path, headers, body)
     finally:

@@ -152,12 +152,13 @@ class ClusterAuthTest(ClusterTestCase):
             self.assertEqual(nd.status()["term"], term, nd.id)
 
 
-def node_mac(key, method, target, body, t_ms=None):
-    """X-Raftgate-Auth as a node computes it (src/core/reqmac.h)."""
+def node_mac(key, method, target, body, t_ms=None, rid=""):
+    """X-Raftgate-Auth as a node computes it (src/core/reqmac.h) for a
+    request whose X-Request-Id is @rid ("" when it has none)."""
     t_ms = int(time.time() * 1000) if t_ms is None else t_ms
-    msg = b"\0".join([b"raftgate admin v1", method.encode(),
-                      target.encode(), str(t_ms).encode(), b""]) + \
-        hashlib.sha256(body).digest()
+    msg = b"\0".join([b"raftgate admin v2", method.encode(),
+                      target.encode(), rid.encode(), str(t_ms).encode(),
+                      b""]) + hashlib.sha256(body).digest()
     return "t=%d,mac=%s" % (t_ms, hmac.new(key, msg, "sha256").hexdigest())
 
 
@@ -167,10 +168,12 @@ class InternalCallsAuthTest(ClusterTestCase):
 
     SHARED = True
 
-    def post(self, nd, path, body, auth=None):
+    def post(self, nd, path, body, auth=None, rid=None):
         hdrs = {"Content-Type": "application/json"}
         if auth is not None:
             hdrs["X-Raftgate-Auth"] = auth
+        if rid is not None:
+            hdrs["X-Request-Id"] = rid
         return nd.admin("POST", path, body, hdrs)
 
     def test_internal_endpoints_refuse_bad_macs(self):
@@ -189,7 +192,18 @@ class InternalCallsAuthTest(ClusterTestCase):
                 r = self.post(lead, path, body, auth)
                 self.assertEqual(r.status, 401, "%s %s: %r" % (path, auth, r))
                 self.assertIn("X-Raftgate-Auth", r.json()["message"])
-            # a right one passes the gate (the batch itself is junk)
+            # the MAC covers X-Request-Id: a signed call replayed under
+            # another (or an added) request id is refused
+            signed = node_mac(key, "POST", path, body.encode(), rid="r-1")
+            for rid in ("r-2", None):
+                r = self.post(lead, path, body, signed, rid)
+                self.assertEqual(r.status, 401, "%s %s: %r" % (path, rid, r))
+            r = self.post(lead, path, body,
+                          node_mac(key, "POST", path, body.encode()), "r-1")
+            self.assertEqual(r.status, 401, "%s added id: %r" % (path, r))
+            # right ones pass the gate (the batch itself is junk)
+            r = self.post(lead, path, body, signed, "r-1")
+            self.assertNotEqual(r.status, 401, repr(r))
             r = self.post(lead, path, body,
                           node_mac(key, "POST", path, body.encode()))
             self.assertNotEqual(r.status, 401, repr(r))

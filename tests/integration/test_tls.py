@@ -382,7 +382,8 @@ class TLSConfigTest(unittest.TestCase):
 
 
 class AdminTLSTest(unittest.TestCase):
-    """admin.tls_certificate: the admin API over TLS (single-node)."""
+    """admin.tls_certificate: the admin API over TLS (single-node; cluster
+    mode: test_admin_tls_cluster)."""
 
     def test_admin_over_tls(self):
         ca = tlsutil.temp_ca(self.addCleanup)
@@ -401,16 +402,6 @@ class AdminTLSTest(unittest.TestCase):
             "http://127.0.0.1:%d/services" % gw.admin_port)
         self.assertNotEqual(rc, 0, err)  # no plain HTTP there
         self.assertTrue(gw.alive())
-        # cluster mode: refused, naming the key
-        gw = Gateway(gateway_doc(), {
-            "admin": admin, "node": {"id": 1},
-            "raft": {"listen": "127.0.0.1:%d" % rgtest.free_port(),
-                     "join": True}})
-        self.addCleanup(gw.cleanup)
-        rc, out = gw.check()
-        self.assertNotEqual(rc, 0, out)
-        self.assertIn("admin.tls_certificate: not supported in cluster "
-                      "mode", out)
 
 
 if __name__ == "__main__":

@@ -181,42 +181,46 @@ START_TEST(key_file_sizes)
 END_TEST
 
 static int vfy(const unsigned char *k, const char *v, const char *method,
-               const char *target, const char *body, uint64_t now)
+               const char *target, const char *rid, const char *body,
+               uint64_t now)
 {
-    return rg_reqmac_verify(k, 32, v, strlen(v), method, target, body,
+    return rg_reqmac_verify(k, 32, v, strlen(v), method, target, rid, body,
                             strlen(body), now);
 }
 
 START_TEST(reqmac)
 {
-    /* hmac.new(bytes(range(32)), b"raftgate admin v1\0POST\0/cluster/leases"
-     *          b"\0" b"1700000000000\0" + sha256(b"{}").digest(), sha256) */
+    /* hmac.new(bytes(range(32)), b"raftgate admin v2\0POST\0/cluster/leases"
+     *          b"\0r-1\0" b"1700000000000\0" + sha256(b"{}").digest(),
+     *          sha256) */
     static const char want[] =
         "t=1700000000000,mac="
-        "74e9938e96b99b43910e4680ba3410dedd5d078f23c038fb48d68d7bbced3575";
+        "d6ca1f4ed36ae9aac4355ee99bdd1e125f381e919491772803e3b25830484ea3";
+    static const char *lp = "/cluster/leases";
     const uint64_t t = 1700000000000ull;
     char v[RG_REQMAC_VALUE_MAX];
 
-    ck_assert_int_eq(
-        rg_reqmac_sign(kb, 32, "POST", "/cluster/leases", "{}", 2, t, v), 0);
+    ck_assert_int_eq(rg_reqmac_sign(kb, 32, "POST", lp, "r-1", "{}", 2, t, v),
+                     0);
     ck_assert_str_eq(v, want);
     /* within the window either way */
-    ck_assert_int_eq(vfy(kb, v, "POST", "/cluster/leases", "{}", t + 29000), 0);
-    ck_assert_int_eq(vfy(kb, v, "POST", "/cluster/leases", "{}", t - 29000), 0);
-    /* stale, early, another key, method, target, body; malformed */
-    ck_assert_int_eq(vfy(kb, v, "POST", "/cluster/leases", "{}", t + 31000),
+    ck_assert_int_eq(vfy(kb, v, "POST", lp, "r-1", "{}", t + 29000), 0);
+    ck_assert_int_eq(vfy(kb, v, "POST", lp, "r-1", "{}", t - 29000), 0);
+    /* stale, early, another key, method, target, request id, body */
+    ck_assert_int_eq(vfy(kb, v, "POST", lp, "r-1", "{}", t + 31000), -1);
+    ck_assert_int_eq(vfy(kb, v, "POST", lp, "r-1", "{}", t - 31000), -1);
+    ck_assert_int_eq(vfy(kb2, v, "POST", lp, "r-1", "{}", t), -1);
+    ck_assert_int_eq(vfy(kb, v, "PUT", lp, "r-1", "{}", t), -1);
+    ck_assert_int_eq(vfy(kb, v, "POST", "/cluster/breaker", "r-1", "{}", t),
                      -1);
-    ck_assert_int_eq(vfy(kb, v, "POST", "/cluster/leases", "{}", t - 31000),
-                     -1);
-    ck_assert_int_eq(vfy(kb2, v, "POST", "/cluster/leases", "{}", t), -1);
-    ck_assert_int_eq(vfy(kb, v, "PUT", "/cluster/leases", "{}", t), -1);
-    ck_assert_int_eq(vfy(kb, v, "POST", "/cluster/breaker", "{}", t), -1);
-    ck_assert_int_eq(vfy(kb, v, "POST", "/cluster/leases", "[]", t), -1);
+    ck_assert_int_eq(vfy(kb, v, "POST", lp, "r-2", "{}", t), -1);
+    ck_assert_int_eq(vfy(kb, v, "POST", lp, "", "{}", t), -1);
+    ck_assert_int_eq(vfy(kb, v, "POST", lp, "r-1", "[]", t), -1);
+    /* malformed */
     v[strlen(v) - 1] = '\0';
-    ck_assert_int_eq(vfy(kb, v, "POST", "/cluster/leases", "{}", t), -1);
-    ck_assert_int_eq(vfy(kb, "t=,mac=", "POST", "/cluster/leases", "{}", t),
-                     -1);
-    ck_assert_int_eq(rg_reqmac_sign(kb, 0, "POST", "/", "", 0, t, v), -1);
+    ck_assert_int_eq(vfy(kb, v, "POST", lp, "r-1", "{}", t), -1);
+    ck_assert_int_eq(vfy(kb, "t=,mac=", "POST", lp, "r-1", "{}", t), -1);
+    ck_assert_int_eq(rg_reqmac_sign(kb, 0, "POST", "/", "", "", 0, t, v), -1);
 }
 END_TEST
 

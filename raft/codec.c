@@ -23,6 +23,7 @@ static const char *const kind_names[RG_KIND_MAX] = {
     [RG_KIND_TARGET] = "targets",
     [RG_KIND_CERTIFICATE] = "certificates",
     [RG_KIND_SNI] = "snis",
+    [RG_KIND_CA_CERTIFICATE] = "ca_certificates",
 };
 
 static size_t pad8(size_t n)

@@ -47,6 +47,7 @@ enum rg_kind {
     RG_KIND_TARGET = 6,
     RG_KIND_CERTIFICATE = 7, /* TLS (issue 12) */
     RG_KIND_SNI = 8,
+    RG_KIND_CA_CERTIFICATE = 9,
     RG_KIND_MAX
 };
 

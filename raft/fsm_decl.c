@@ -199,7 +199,7 @@ static int check_top(const json_t *doc, char *err, size_t cap)
     static const char *const known[] = {
         "services",   "routes",     "consumers",      "plugins",
         "upstreams",  "targets",    "_transform",     "_workspace",
-        "_format_version", "certificates", "snis"};
+        "_format_version", "certificates", "snis", "ca_certificates"};
     const json_t *fv = json_object_get(doc, "_format_version");
     const char *key;
     void *it;

@@ -234,7 +234,8 @@ void rg_fsm__export_stale(struct rg_fsm *f)
 int rg_fsm__kind_optional(enum rg_kind k)
 {
     return k == RG_KIND_UPSTREAM || k == RG_KIND_TARGET ||
-           k == RG_KIND_CERTIFICATE || k == RG_KIND_SNI;
+           k == RG_KIND_CERTIFICATE || k == RG_KIND_SNI ||
+           k == RG_KIND_CA_CERTIFICATE;
 }
 
 int rg_fsm__refresh_export(struct rg_fsm *f)

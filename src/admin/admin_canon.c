@@ -390,6 +390,31 @@ static int add_nesting(struct canon *c, const json_t *doc,
     return 0;
 }
 
+/* CA certificates: flat, each with its id and cert_digest; the list is
+ * left out when empty. */
+static void add_ca_certificates(struct canon *c, const json_t *doc)
+{
+    const json_t *l = json_object_get(doc, "ca_certificates"), *e;
+    json_t *out;
+    size_t i;
+    char path[64];
+
+    if (json_array_size(l) == 0)
+        return;
+    out = json_array();
+    json_object_set_new(c->out, "ca_certificates", out);
+    json_array_foreach(l, i, e) {
+        json_t *ce = json_deep_copy(e);
+
+        if (json_is_object(ce)) { /* else the store's validator names it */
+            snprintf(path, sizeof(path), "ca_certificates[%zu]", i);
+            ensure_id(ce, "ca_certificates", NULL, path);
+            rg_admin__cacert_digest(ce);
+        }
+        json_array_append_new(out, ce);
+    }
+}
+
 static void add_consumers(struct canon *c, const json_t *doc)
 {
     const json_t *e;
@@ -525,6 +550,7 @@ char *rg_admin_config_canonical(const char *text, size_t len, size_t *out_len,
     add_services(&c, doc);
     add_routes(&c, doc);
     add_consumers(&c, doc);
+    add_ca_certificates(&c, doc);
     if (add_nesting(&c, doc, &upstream_targets) != 0 ||
         add_nesting(&c, doc, &certificate_snis) != 0 ||
         add_creds(&c, doc, "keyauth_credentials") != 0 ||

@@ -259,6 +259,12 @@ int rg_admin__health_local(struct rg_areq *q);
 /* Answer Kong's 409 for a value of @field another object holds. */
 void rg_admin__unique_violation(struct rg_areq *q, const char *field);
 
+/* Set the CA certificate @o's cert_digest (Kong's: the SHA-256 of its
+ * DER in hex) from its cert, on every write so that it follows cert.
+ * Returns it (borrowed from @o), or NULL with none set when cert does
+ * not parse: the validator then names what is wrong with it. */
+const char *rg_admin__cacert_digest(json_t *o);
+
 /* ---- admin_form.c ---- */
 
 /* An application/x-www-form-urlencoded body (@len bytes, borrowed) as a

@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "core/alloc.h"
+#include "core/tls.h"
 
 /* The reference field a child carries to its parent kind. */
 static const char *ref_field(enum rg_kind parent)
@@ -188,6 +189,59 @@ static int cert_ok(struct rg_areq *q, enum rg_kind k, const json_t *o)
     return 0;
 }
 
+/* Kong answers a CA certificate with its cert_digest and refuses a
+ * second one with the same digest (409). */
+struct same_digest {
+    const char *digest, *self_id;
+    int found;
+};
+
+static void same_digest_cb(void *arg, const char *id, const json_t *body,
+                           uint64_t rev)
+{
+    struct same_digest *d = arg;
+    const char *other = json_string_value(json_object_get(body, "cert_digest"));
+
+    (void)rev;
+    if (other != NULL && strcasecmp(other, d->digest) == 0 &&
+        (d->self_id == NULL || strcmp(id, d->self_id) != 0))
+        d->found = 1;
+}
+
+const char *rg_admin__cacert_digest(json_t *o)
+{
+    const char *pem = json_string_value(json_object_get(o, "cert"));
+    char digest[RG_TLS_DIGEST_LEN + 1], why[160];
+    struct rg_tls_ca *ca;
+
+    json_object_del(o, "cert_digest");
+    ca = pem != NULL ? rg_tls_ca_new(pem, strlen(pem), digest, why,
+                                     sizeof(why))
+                     : NULL;
+    if (ca == NULL)
+        return NULL;
+    rg_tls_ca_free(ca);
+    if (json_object_set_new(o, "cert_digest", json_string(digest)) != 0)
+        return NULL;
+    return json_string_value(json_object_get(o, "cert_digest"));
+}
+
+static int cacert_ok(struct rg_areq *q, enum rg_kind k, json_t *o,
+                     const char *self_id)
+{
+    struct same_digest d = {NULL, self_id, 0};
+
+    if (k != RG_KIND_CA_CERTIFICATE ||
+        (d.digest = rg_admin__cacert_digest(o)) == NULL)
+        return 1;
+    rg_fsm_each(rg_admin__fsm(q->a), k, same_digest_cb, &d);
+    if (d.found) {
+        rg_admin__unique_violation(q, "cert_digest");
+        return 0;
+    }
+    return 1;
+}
+
 /* Kong stores a target with its port (8000 when not given) and weight
  * (100), and answers with them. */
 static void target_defaults(json_t *o)
@@ -232,7 +286,7 @@ static void create(struct rg_areq *q, enum rg_kind k, json_t *o, int status)
         return;
     }
     if (!cert_ok(q, k, o) || resolve_refs(q, o) != 0 ||
-        !unique_ok(q, k, o, NULL)) {
+        !unique_ok(q, k, o, NULL) || !cacert_ok(q, k, o, NULL)) {
         json_decref(o);
         return;
     }
@@ -291,7 +345,7 @@ static void put(struct rg_areq *q, enum rg_kind k, const char *key)
     if (k == RG_KIND_CONSUMER)
         rg_admin__creds_keep(o, old);
     if (!cert_ok(q, k, o) || resolve_refs(q, o) != 0 ||
-        !unique_ok(q, k, o, id_of(old))) {
+        !unique_ok(q, k, o, id_of(old)) || !cacert_ok(q, k, o, id_of(old))) {
         json_decref(o);
         return;
     }
@@ -325,7 +379,7 @@ static void patch(struct rg_areq *q, enum rg_kind k, const char *key)
     json_decref(p);
     json_object_set_new(o, "updated_at", json_integer(time(NULL)));
     if (!cert_ok(q, k, o) || resolve_refs(q, o) != 0 ||
-        !unique_ok(q, k, o, id_of(old))) {
+        !unique_ok(q, k, o, id_of(old)) || !cacert_ok(q, k, o, id_of(old))) {
         json_decref(o);
         return;
     }

@@ -417,6 +417,47 @@ int rg_gw__ref(struct rg_yt *t, yaml_node_t *v, const struct gw_ctx *c,
                      clip);
 }
 
+int rg_gw__member_err(struct rg_yt *t, const char *key, yaml_node_t *v,
+                      const char *why)
+{
+    size_t mark = rg_yt_push_key(t, key, strlen(key));
+    int rv = rg_yt_err(t, v, "%s", why);
+
+    rg_yt_pop(t, mark);
+    return rv;
+}
+
+struct refs {
+    const struct gw_ctx *c;
+    enum gw_x x;
+    size_t *v, n, cap;
+};
+
+static int refs_item(struct rg_yt *t, yaml_node_t *n, size_t i, void *ctx)
+{
+    struct refs *r = ctx;
+
+    (void)i;
+    if (rg_gw__grow((void **)&r->v, &r->cap, r->n, sizeof(*r->v)) < 0)
+        return rg_yt_nomem(t);
+    return rg_gw__ref(t, n, r->c, r->x, &r->v[r->n++]);
+}
+
+int rg_gw__refs(struct rg_yt *t, yaml_node_t *v, const struct gw_ctx *c,
+                enum gw_x x, size_t **out, size_t *n)
+{
+    struct refs r = {c, x, NULL, 0, 0};
+    int rv = rg_yt_seq(t, v, refs_item, &r);
+
+    if (rv < 0) {
+        rg_free(r.v);
+        return rv;
+    }
+    *out = r.v;
+    *n = r.n;
+    return 0;
+}
+
 /* ---- retry_backoff: {type, base, max, jitter} ---- */
 
 static int bo_type(struct rg_yt *t, yaml_node_t *v, void *ctx)
@@ -1091,6 +1132,15 @@ static int sv_client_certificate(struct rg_yt *t, yaml_node_t *v, void *ctx)
                       &cur_svc(c)->client_certificate);
 }
 
+static int sv_ca_certificates(struct rg_yt *t, yaml_node_t *v, void *ctx)
+{
+    struct gw_ctx *c = ctx;
+    struct rg_service *s = cur_svc(c);
+
+    return rg_gw__refs(t, v, c, GW_X_SERVICE_CACERT, &s->ca_certificates,
+                       &s->n_ca_certificates);
+}
+
 static int sv_routes(struct rg_yt *t, yaml_node_t *v, void *ctx)
 {
     struct gw_ctx *c = ctx;
@@ -1125,7 +1175,7 @@ static const struct rg_yt_key service_keys[] = {
     {"client_certificate", sv_client_certificate},
     {"tls_verify", sv_tls_verify},
     {"tls_verify_depth", sv_tls_verify_depth},
-    {"ca_certificates", rg_gw__key_empty_list},
+    {"ca_certificates", sv_ca_certificates},
     {NULL, NULL},
 };
 /* clang-format on */
@@ -1235,6 +1285,12 @@ static int root_targets(struct rg_yt *t, yaml_node_t *v, void *ctx)
     return 0;
 }
 
+static int root_ca_certificates(struct rg_yt *t, yaml_node_t *v, void *ctx)
+{
+    ((struct gw_ctx *)ctx)->ca_certificates = v;
+    return 0;
+}
+
 static int root_certificates(struct rg_yt *t, yaml_node_t *v, void *ctx)
 {
     ((struct gw_ctx *)ctx)->certificates = v;
@@ -1260,7 +1316,7 @@ static const struct rg_yt_key root_keys[] = {
     {"upstreams", root_upstreams},
     {"targets", root_targets},
     {"certificates", root_certificates},
-    {"ca_certificates", rg_gw__key_empty_list},
+    {"ca_certificates", root_ca_certificates},
     {"snis", root_snis},
     {"vaults", rg_gw__key_empty_list},
     {"consumer_groups", rg_gw__key_empty_list},
@@ -1309,8 +1365,11 @@ static int parse_root(struct rg_yt *t, struct gw_ctx *c)
         return rv;
     }
     /* Each list only references the ones before it. */
-    rv = walk_list(t, "certificates", c->certificates, rg_gw__certificate_item,
-                   c);
+    rv = walk_list(t, "ca_certificates", c->ca_certificates,
+                   rg_gw__ca_certificate_item, c);
+    if (rv == 0)
+        rv = walk_list(t, "certificates", c->certificates,
+                       rg_gw__certificate_item, c);
     if (rv == 0)
         rv = walk_list(t, "snis", c->snis, rg_gw__sni_item, c);
     if (rv == 0)
@@ -1432,6 +1491,7 @@ void rg_gateway_release(struct rg_gateway *gw)
         rg_free(s->id);
         rg_free(s->host);
         rg_free(s->path);
+        rg_free(s->ca_certificates);
     }
     rg_free(gw->services);
     for (size_t i = 0; i < gw->n_routes; i++)
@@ -1446,5 +1506,6 @@ void rg_gateway_release(struct rg_gateway *gw)
     rg_free(gw->plugins);
     rg_gw__upstreams_release(gw);
     rg_gw__certs_release(gw);
+    rg_gw__ca_certs_release(gw);
     memset(gw, 0, sizeof(*gw));
 }

@@ -48,7 +48,12 @@
  * created_at,updated_at}, and snis[].{name,id,certificate,tags,
  * created_at,updated_at} at the top level (see struct rg_sni).
  *
- * Other Kong keys (ca_certificates, route
+ * ca_certificates[].{id,cert,cert_digest,tags,created_at,updated_at}
+ * (cert one PEM CA certificate: CA basic constraint, not expired;
+ * cert_digest, when given, its SHA-256 in hex; unique without case) at
+ * the top level (see struct rg_ca_certificate).
+ *
+ * Other Kong keys (route
  * headers/snis/sources/destinations, service tls_verify...) fail with
  * "not supported yet", except when null, or for entity lists
  * (`upstreams: []`...) when empty. Any
@@ -59,7 +64,9 @@
  * path, not both; protocol must be http or https (a url https://host
  * without a port means 443); tls_verify a boolean, tls_verify_depth
  * 0..64, client_certificate a certificate reference by id, and
- * ca_certificates only null or empty (proxy.upstream_ca_file instead). Route
+ * ca_certificates a list of ca_certificates ids: the service's https
+ * upstreams are verified against those alone (instead of
+ * proxy.upstream_ca_file or the system store). Route
  * hosts are lower-cased labels with at most one wildcard, as a leading "*." or
  * a trailing ".*" label, and no port; methods are matched case-insensitively
  * against the RG_M_* names. */
@@ -127,6 +134,9 @@ struct rg_service {
     unsigned tls_verify_depth; /* 0..64, 0 = OpenSSL's default */
     size_t client_certificate; /* index into certificates, or
                                   RG_NO_INDEX */
+    size_t *ca_certificates;   /* indexes into ca_certificates: the trust
+                                  anchors of tls_verify, or none */
+    size_t n_ca_certificates;
 };
 
 /* A route path: prefix or exact, stored without the "=" marker. */
@@ -323,6 +333,15 @@ struct rg_certificate {
     struct rg_tls_cert *tls; /* chain and key, parsed (core/tls.h) */
 };
 
+/* A trust anchor for https upstreams (Kong's ca_certificates; gw_cacerts.c):
+ * services name it in their ca_certificates. */
+struct rg_tls_ca;
+struct rg_ca_certificate {
+    char *id;               /* lower-case UUID or NULL */
+    struct rg_tls_ca *tls;  /* the certificate, parsed (core/tls.h) */
+    char digest[65];        /* SHA-256 of its DER, lower-case hex */
+};
+
 /* A server name (Kong's snis): unique without case, stored lower-case;
  * "*.example.com" stands for any one first label, "example.*" for any
  * last label. */
@@ -366,6 +385,8 @@ struct rg_gateway {
                                 top-level ones */
     size_t n_snis;
     struct rg_strmap sni_index; /* name -> index into snis */
+    struct rg_ca_certificate *ca_certificates; /* file order */
+    size_t n_ca_certificates;
     /* The catalog the file was parsed with (borrowed; frees the confs). */
     const struct rg_plugin_catalog *catalog;
 };

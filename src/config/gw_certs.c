@@ -185,17 +185,6 @@ static const struct rg_yt_key cert_keys[] = {
 };
 /* clang-format on */
 
-/* An error about member @key of the certificate being read. */
-static int member_err(struct rg_yt *t, const char *key, yaml_node_t *v,
-                      const char *why)
-{
-    size_t mark = rg_yt_push_key(t, key, strlen(key));
-    int rv = rg_yt_err(t, v, "%s", why);
-
-    rg_yt_pop(t, mark);
-    return rv;
-}
-
 static int cert_finish(struct rg_yt *t, yaml_node_t *n, struct gw_ctx *c)
 {
     const char *cs, *ks;
@@ -212,8 +201,8 @@ static int cert_finish(struct rg_yt *t, yaml_node_t *n, struct gw_ctx *c)
         return -EINVAL;
     cur(c)->tls = rg_tls_cert_new(cs, cl, ks, kl, &bad_key, why, sizeof(why));
     if (cur(c)->tls == NULL)
-        return bad_key ? member_err(t, "key", c->key_pem, why)
-                       : member_err(t, "cert", c->cert_pem, why);
+        return bad_key ? rg_gw__member_err(t, "key", c->key_pem, why)
+                       : rg_gw__member_err(t, "cert", c->cert_pem, why);
     return 0;
 }
 

@@ -45,6 +45,9 @@ enum gw_x {
     GW_X_SNI_NAME,
     GW_X_SNI_CERT,
     GW_X_SERVICE_CERT,
+    GW_X_CACERT_ID,
+    GW_X_CACERT_DIGEST,
+    GW_X_SERVICE_CACERT,
     GW_X_MAX
 };
 
@@ -63,6 +66,8 @@ struct gw_ctx {
     size_t target_cap;     /* ... gw->targets */
     size_t cert_cap;       /* ... gw->certificates */
     size_t sni_cap;        /* ... gw->snis */
+    size_t cacert_cap;     /* ... gw->ca_certificates */
+    yaml_node_t *cacert_pem, *cacert_digest; /* the CA's cert, cert_digest */
     size_t certificate;    /* certificates[certificate] is being read */
     int nested_sni;        /* the sni sits under certificates[].snis */
     yaml_node_t *cert_pem, *key_pem; /* the certificate's cert and key */
@@ -95,6 +100,7 @@ struct gw_ctx {
     yaml_node_t *targets;
     yaml_node_t *certificates;
     yaml_node_t *snis;
+    yaml_node_t *ca_certificates;
     /* Per rule across entities (rg_gw_xref), the values seen so far
      * mapped to the index of their entity: names and ids (keys borrowed
      * from the YAML document; REF entries stay empty) and, for
@@ -125,6 +131,16 @@ int rg_gw__unique(struct rg_yt *t, yaml_node_t *v, enum gw_form form,
  * found. */
 int rg_gw__ref(struct rg_yt *t, yaml_node_t *v, const struct gw_ctx *c,
                enum gw_x x, size_t *index);
+
+/* The error @why about member @key of the item being read, whose value
+ * is @v (an item's members checked together once it is read). */
+int rg_gw__member_err(struct rg_yt *t, const char *key, yaml_node_t *v,
+                      const char *why);
+
+/* A list of such references (@v a sequence, or null for none) into a
+ * fresh array *@out of *@n indexes. */
+int rg_gw__refs(struct rg_yt *t, yaml_node_t *v, const struct gw_ctx *c,
+                enum gw_x x, size_t **out, size_t *n);
 
 /* Grow *@arr (elements of @size bytes, *@cap allocated) to hold @n + 1. */
 int rg_gw__grow(void **arr, size_t *cap, size_t n, size_t size);
@@ -183,6 +199,12 @@ int rg_gw__certificate_item(struct rg_yt *t, yaml_node_t *n, size_t i,
 int rg_gw__sni_item(struct rg_yt *t, yaml_node_t *n, size_t i, void *ctx);
 int rg_gw__sni_index(struct rg_gateway *gw);
 void rg_gw__certs_release(struct rg_gateway *gw);
+
+/* CA certificates (gw_cacerts.c): one item of the top-level list, and
+ * freeing them. */
+int rg_gw__ca_certificate_item(struct rg_yt *t, yaml_node_t *n, size_t i,
+                               void *ctx);
+void rg_gw__ca_certs_release(struct rg_gateway *gw);
 
 /* An upstream's `healthchecks` (gw_health.c) into c->gw->upstreams[
  * c->upstream].hc, and the Kong defaults it starts from. */

@@ -81,6 +81,15 @@ const struct rg_xref rg_gw_xref[GW_X_MAX] = {
                             "certificates", "id", "certificate"},
     [GW_X_SERVICE_CERT]  = {"services", "client_certificate", RG_XREF_REF, 0,
                             "certificates", "id", "certificate"},
+    [GW_X_CACERT_ID]     = {"ca_certificates", "id", RG_XREF_UNIQUE, 1, NULL,
+                            NULL, "ca_certificate id"},
+    [GW_X_CACERT_DIGEST] = {"ca_certificates", "cert_digest", RG_XREF_UNIQUE,
+                            1, NULL, NULL, "ca_certificate cert_digest"},
+    /* A list of ids (each read as this reference): a service holding one
+     * is irregular (raft/fsm_keys.c), so its changes are checked on the
+     * whole config. */
+    [GW_X_SERVICE_CACERT] = {"services", "ca_certificates", RG_XREF_REF, 0,
+                             "ca_certificates", "id", "ca_certificate"},
 };
 /* clang-format on */
 

@@ -30,6 +30,10 @@ struct rg_tls_cert {
     EVP_PKEY *key;
 };
 
+struct rg_tls_ca {
+    X509 *x;
+};
+
 struct rg_tls {
     SSL *ssl;
     BIO *rbio; /* ciphertext from the peer; SSL reads it */
@@ -238,6 +242,77 @@ err:
     BIO_free(b);
     rg_tls_cert_free(c);
     return NULL;
+}
+
+struct rg_tls_ca *rg_tls_ca_new(const char *pem, size_t len,
+                                char digest[RG_TLS_DIGEST_LEN + 1], char *why,
+                                size_t cap)
+{
+    struct rg_tls_ca *ca = rg_calloc(1, sizeof(*ca));
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned mdlen = 0;
+    BIO *b = NULL;
+    X509 *more;
+    char r[128];
+
+    ERR_clear_error();
+    if (ca == NULL || len > INT_MAX ||
+        (b = BIO_new_mem_buf(pem, (int)len)) == NULL) {
+        snprintf(why, cap, "out of memory");
+        goto err;
+    }
+    ca->x = PEM_read_bio_X509(b, NULL, NULL, NULL);
+    if (ca->x == NULL) {
+        snprintf(why, cap, "not a PEM certificate (%s)",
+                 ssl_reason(r, sizeof(r)));
+        goto err;
+    }
+    if ((more = PEM_read_bio_X509(b, NULL, NULL, NULL)) != NULL) {
+        X509_free(more);
+        snprintf(why, cap, "only one certificate at a time");
+        goto err;
+    }
+    ERR_clear_error(); /* the end of the PEM text */
+    if (X509_check_ca(ca->x) != 1) { /* 1: basicConstraints CA:TRUE */
+        snprintf(why, cap, "not a CA certificate (no CA basic constraint)");
+        goto err;
+    }
+    if (X509_cmp_current_time(X509_get0_notAfter(ca->x)) <= 0) {
+        snprintf(why, cap, "expired (its Not After time is in the past)");
+        goto err;
+    }
+    if (X509_digest(ca->x, EVP_sha256(), md, &mdlen) != 1 || mdlen != 32) {
+        snprintf(why, cap, "cannot compute its digest (%s)",
+                 ssl_reason(r, sizeof(r)));
+        goto err;
+    }
+    for (unsigned i = 0; i < mdlen; i++)
+        snprintf(digest + 2 * i, 3, "%02x", md[i]);
+    BIO_free(b);
+    return ca;
+err:
+    BIO_free(b);
+    rg_tls_ca_free(ca);
+    return NULL;
+}
+
+void rg_tls_ca_free(struct rg_tls_ca *ca)
+{
+    if (ca == NULL)
+        return;
+    X509_free(ca->x);
+    rg_free(ca);
+}
+
+/* Trust @conf's CA certificates alone in @ctx's store: 1, or 0. */
+static int trust_cas(SSL_CTX *ctx, const struct rg_tls_client_conf *conf)
+{
+    X509_STORE *st = SSL_CTX_get_cert_store(ctx);
+
+    for (size_t i = 0; i < conf->n_cas; i++)
+        if (X509_STORE_add_cert(st, conf->cas[i]->x) != 1)
+            return 0;
+    return 1;
 }
 
 void rg_tls_cert_free(struct rg_tls_cert *c)
@@ -456,7 +531,13 @@ struct rg_tls_client *rg_tls_client_new(const struct rg_tls_client_conf *conf,
                        NULL);
     if (conf->verify_depth > 0)
         SSL_CTX_set_verify_depth(c->ctx, (int)conf->verify_depth);
-    if (conf->verify) {
+    if (conf->verify && conf->n_cas > 0) {
+        if (!trust_cas(c->ctx, conf)) {
+            rg_errbuf_set(eb, "ca_certificates: %s",
+                          ssl_reason(why, sizeof(why)));
+            goto err;
+        }
+    } else if (conf->verify) {
         ok = conf->ca_file != NULL
                  ? SSL_CTX_load_verify_locations(c->ctx, conf->ca_file, NULL)
                  : SSL_CTX_set_default_verify_paths(c->ctx);

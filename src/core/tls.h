@@ -106,12 +106,34 @@ void rg_tls_close(struct rg_tls *t);
 size_t rg_tls_out(struct rg_tls *t, const char **p);
 void rg_tls_out_done(struct rg_tls *t);
 
+/* ---- CA certificates (Kong's ca_certificates) ---- */
+
+struct rg_tls_ca;
+
+#define RG_TLS_DIGEST_LEN 64 /* hex digits of a SHA-256 */
+
+/* A trust anchor parsed from @pem (@len bytes, borrowed): exactly one PEM
+ * certificate, with the CA basic constraint, not expired. Returns NULL
+ * with the reason in @why ("not a CA certificate (no CA basic
+ * constraint)", "expired", "only one certificate at a time").
+ * *@digest gets the SHA-256 of its DER in lower-case hex (Kong's
+ * cert_digest, RG_TLS_DIGEST_LEN digits and a NUL). Immutable: any
+ * thread; a client context using it holds its own reference. */
+struct rg_tls_ca *rg_tls_ca_new(const char *pem, size_t len,
+                                char digest[RG_TLS_DIGEST_LEN + 1], char *why,
+                                size_t cap);
+void rg_tls_ca_free(struct rg_tls_ca *ca);
+
 /* ---- Client side (https upstreams) ---- */
 
 struct rg_tls_client_conf {
     int verify;            /* 1: the chain and the host name */
     unsigned verify_depth; /* 0: OpenSSL's default (100) */
     const char *ca_file;   /* PEM CA file, or NULL: the system store */
+    const struct rg_tls_ca *const *cas; /* n_cas > 0: trust these alone
+                                           (not ca_file nor the system
+                                           store); borrowed for the call */
+    size_t n_cas;
     const struct rg_tls_cert *client_cert; /* borrowed for the call (its
                                               parts are referenced), or
                                               NULL: none */

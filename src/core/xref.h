@@ -29,7 +29,10 @@ enum rg_xref_type {
      * among them reaches other fields (one plugin of a type per scope). */
     RG_XREF_GROUP,
     /* @field names one object of @target: a bare text that is its "id"
-     * or its @by, or a mapping {"id": text} or {@by: text}. */
+     * or its @by, or a mapping {"id": text} or {@by: text}. A field that
+     * holds a list of such (services.ca_certificates) is irregular to the
+     * store's index (raft/fsm_keys.c): while an object holds one, changes
+     * are checked on the whole config, not the neighbourhood. */
     RG_XREF_REF,
 };
 

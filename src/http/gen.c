@@ -224,11 +224,21 @@ static int tls_init(struct rg_upstream_target *t, const struct rg_gateway *gw,
                            ? gw->certificates[svc->client_certificate].tls
                            : NULL,
     };
+    const struct rg_tls_ca **cas;
     struct rg_errbuf inner;
     char what[400];
     uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+    size_t n;
 
+    cas = rg_calloc(svc->n_ca_certificates + 1, sizeof(*cas));
+    if (cas == NULL)
+        return rg_errbuf_set(eb, "out of memory");
+    for (size_t i = 0; i < svc->n_ca_certificates; i++)
+        cas[i] = gw->ca_certificates[svc->ca_certificates[i]].tls;
+    tc.cas = cas;
+    tc.n_cas = svc->n_ca_certificates;
     t->tls = rg_tls_client_new(&tc, &inner);
+    rg_free(cas);
     if (t->tls == NULL)
         return rg_errbuf_set(eb, "service %s: %s", svc->name ? svc->name : "?",
                              inner.msg);
@@ -239,6 +249,13 @@ static int tls_init(struct rg_upstream_target *t, const struct rg_gateway *gw,
              svc->client_certificate);
     for (const char *p = what; *p != '\0'; p++)
         h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+    /* a pooled connection was verified against these trust anchors */
+    for (size_t i = 0; i < svc->n_ca_certificates; i++) {
+        const char *d = gw->ca_certificates[svc->ca_certificates[i]].digest;
+
+        for (n = 0; d[n] != '\0'; n++)
+            h = (h ^ (unsigned char)d[n]) * 1099511628211ULL;
+    }
     snprintf(t->tls_tag, sizeof(t->tls_tag), "~%016llx", (unsigned long long)h);
     return 0;
 }

@@ -3,7 +3,9 @@
 written on one node, replicated, and served by every node's TLS listener
 for its server name (openssl s_client -servername); a POST /config whole
 config with certificates[].snis does the same; bad PEMs are refused with
-the path, the running config stays."""
+the path, the running config stays. CA certificates (ca_certificates)
+named by a service anchor its https upstream's verification on every
+node."""
 
 import rgtest
 import tlsutil
@@ -98,6 +100,46 @@ class TLSClusterTest(ClusterTestCase):
         self.assertEqual(r.status, 400, r)
         self.assertIn("snis", r.body.decode())
         self.assertTrue(all(nd.alive() for nd in c.nodes))
+
+    def test_ca_certificates_replicated(self):
+        """A CA certificate written on one node, named by a service written
+        on another: every node verifies the https upstream against it;
+        refused while named (400), a duplicate is 409, and without it the
+        upstream is not trusted (502)."""
+        c = self.cluster
+        n1, n2 = c.nodes[0], c.nodes[1]
+        up_ca = tlsutil.temp_ca(self.addCleanup, "upstream CA")
+        srv = tlsutil.HTTPSServer(*up_ca.issue("localhost", ["localhost"]))
+        self.addCleanup(srv.stop)
+        ent = tlsutil.ca_entity(up_ca.cert)
+        r = c.write("POST", "/ca_certificates", ent, node=n1)
+        self.assertWrite(r, 201, "POST /ca_certificates")
+        ca = r.json()
+        self.assertEqual(ca["cert_digest"], tlsutil.cert_digest(ent["cert"]))
+        r = c.write("POST", "/ca_certificates", ent, node=n2)
+        self.assertEqual(r.status, 409, r)
+        r = c.write("POST", "/ca_certificates",
+                    tlsutil.ca_entity(self.ca.issue("leaf.example.com")[0]))
+        self.assertEqual(r.status, 400, r)
+        self.assertIn("not a CA certificate", r.body.decode())
+        r = c.write("POST", "/services", {
+            "name": "anchored", "url": "https://localhost:%d" % srv.port,
+            "ca_certificates": [ca["id"]]}, node=n2)
+        self.assertWrite(r, 201, "POST /services")
+        r = c.write("POST", "/services/anchored/routes",
+                    {"name": "anchored", "paths": ["/anchored"]})
+        self.assertWrite(r, 201, "POST /services/anchored/routes")
+        c.wait_served("/anchored", 200)
+        r = c.write("DELETE", "/ca_certificates/%s" % ca["id"])
+        self.assertEqual(r.status, 400, r)
+        r = c.write("PATCH", "/services/anchored", {"ca_certificates": []})
+        self.assertWrite(r, 200, "PATCH /services/anchored")
+        c.wait_served("/anchored", 502)  # the system store does not know it
+        r = c.write("DELETE", "/ca_certificates/%s" % ca["id"])
+        c.wait_revision(self.assertWrite(r, 204,
+                                         "DELETE /ca_certificates/{id}"))
+        self.assertEqual(n2.admin("GET", "/ca_certificates").json()["data"],
+                         [])
 
     def test_post_config_with_certificates(self):
         """A whole config (POST /config) with a certificate nesting its

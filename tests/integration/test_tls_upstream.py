@@ -4,12 +4,9 @@ servers holding certificates of a generated CA. Verified by default
 against proxy.upstream_ca_file, SNI is the service host, pooled TLS
 connections are reused; a server of another CA answers 502 unless
 tls_verify is false; a server requiring a client certificate gets the
-service's client_certificate and refuses a service without one (502)."""
+service's client_certificate and refuses a service without one (502);
+a service with ca_certificates trusts those CAs alone."""
 
-import http.server
-import json
-import ssl
-import threading
 import unittest
 
 import rgtest
@@ -17,77 +14,17 @@ import tlsutil
 from rgtest import Gateway, gateway_doc, route, service
 
 
-class Server:
-    """A threaded HTTP/1.1 server over TLS answering JSON about the
-    connection: the SNI it saw, the client certificate's CN, and a
-    connection number."""
-
-    def __init__(self, cert, key, client_ca=None):
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ctx.load_cert_chain(cert, key)
-        if client_ca:
-            ctx.verify_mode = ssl.CERT_REQUIRED
-            ctx.load_verify_locations(client_ca)
-        self.snis = []
-        self.conns = 0
-        lock = threading.Lock()
-        outer = self
-
-        def on_sni(sock, name, c):
-            outer.snis.append(name)
-        ctx.sni_callback = on_sni
-
-        class H(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def setup(self):
-                super().setup()
-                with lock:
-                    outer.conns += 1
-                    self.conn_no = outer.conns
-
-            def do_GET(self):
-                peer = self.connection.getpeercert()
-                cn = None
-                if peer:
-                    for rdn in peer.get("subject", ()):
-                        for k, v in rdn:
-                            if k == "commonName":
-                                cn = v
-                body = json.dumps({"conn": self.conn_no, "client_cn": cn,
-                                   "path": self.path}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *a):
-                pass
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
-        self.httpd.daemon_threads = True
-        self.httpd.socket = ctx.wrap_socket(self.httpd.socket,
-                                            server_side=True)
-        self.port = self.httpd.server_address[1]
-        self.thread = threading.Thread(target=self.httpd.serve_forever,
-                                       daemon=True)
-        self.thread.start()
-
-    def stop(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
 CLIENT_CERT = "33333333-3333-4333-8333-333333333333"
+OTHER_CA = "44444444-4444-4444-8444-444444444444"
+
 
 
 class TLSUpstreamTest(unittest.TestCase):
 
     @classmethod
     def server(cls, *args, **kw):
-        """A Server (above) that the class cleanup stops."""
-        s = Server(*args, **kw)
+        """A tlsutil.HTTPSServer that the class cleanup stops."""
+        s = tlsutil.HTTPSServer(*args, **kw)
         cls.addClassCleanup(s.stop)
         return s
 
@@ -104,14 +41,20 @@ class TLSUpstreamTest(unittest.TestCase):
         def https(name, port, **kw):
             return service(name, port, host="localhost", protocol="https",
                            routes=[route(name, ["/" + name])], **kw)
+        cls.ca, cls.other = ca, other
         doc = gateway_doc(
             https("good", cls.good.port),
             https("foreign", cls.foreign.port),
+            # its own trust anchors: the other CA alone
+            https("foreign_anchor", cls.foreign.port,
+                  ca_certificates=[OTHER_CA]),
+            https("good_anchor", cls.good.port, ca_certificates=[OTHER_CA]),
             https("noverify", cls.foreign.port, tls_verify=False),
             https("mtls", cls.mtls.port,
                   client_certificate={"id": CLIENT_CERT}),
             https("nocert", cls.mtls.port),
-            certificates=[dict(tlsutil.pem_pair(*client), id=CLIENT_CERT)])
+            certificates=[dict(tlsutil.pem_pair(*client), id=CLIENT_CERT)],
+            ca_certificates=[tlsutil.ca_entity(other.cert, OTHER_CA)])
         cls.gw = rgtest.start_gateway(cls.addClassCleanup, Gateway(
             doc, {"proxy": {"upstream_ca_file": ca.cert}}))
 
@@ -132,6 +75,46 @@ class TLSUpstreamTest(unittest.TestCase):
         self.assertEqual(r.status, 502, r)
         self.assertRegex(self.gw.error_log(),
                          r"TLS handshake: certificate verify failed")
+
+    def test_ca_certificates(self):
+        """ca_certificates replace proxy.upstream_ca_file for the service:
+        the other CA's server is trusted, the file's CA's is not."""
+        r = self.gw.get("/foreign_anchor")
+        self.assertEqual(r.status, 200, r)
+        r = self.gw.get("/good_anchor")
+        self.assertEqual(r.status, 502, r)
+
+    def test_ca_certificate_errors(self):
+        leaf, _ = self.ca.issue("leaf.test")
+        with open(self.ca.cert) as f:
+            pem = f.read()
+        with open(self.other.cert) as f:
+            two = pem + f.read()
+        good = tlsutil.ca_entity(self.ca.cert, OTHER_CA)
+        dg = tlsutil.cert_digest(pem)
+        for cas, msg in (
+                ([tlsutil.ca_entity(leaf, OTHER_CA)],
+                 "ca_certificates[0].cert: not a CA certificate"),
+                ([{"id": OTHER_CA, "cert": two}],
+                 "ca_certificates[0].cert: only one certificate"),
+                ([{"id": OTHER_CA, "cert": "junk"}],
+                 "ca_certificates[0].cert: not a PEM certificate"),
+                ([{"id": OTHER_CA}], "ca_certificates[0]: needs a cert"),
+                ([dict(good, cert_digest="00" * 32)],
+                 "ca_certificates[0].cert_digest: does not match cert"),
+                ([good, dict(tlsutil.ca_entity(self.other.cert, CLIENT_CERT),
+                             cert_digest=dg)],
+                 "ca_certificates[1].cert_digest: does not match cert"),
+                ([dict(good, cert_digest=dg),
+                  dict(good, id=CLIENT_CERT, cert_digest=dg)],
+                 "ca_certificates[1].cert_digest: duplicate")):
+            doc = gateway_doc(ca_certificates=cas)
+            rc, out = self.gw.check_config(doc)
+            self.assertNotEqual(rc, 0, out)
+            self.assertIn(msg, out)
+        doc = gateway_doc(ca_certificates=[dict(good, cert_digest=dg)])
+        rc, out = self.gw.check_config(doc)
+        self.assertEqual(rc, 0, out)
 
     def test_tls_verify_false(self):
         r = self.gw.get("/noverify")

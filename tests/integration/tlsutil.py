@@ -1,9 +1,15 @@
 """TLS helpers for the integration tests: a throw-away CA and certificates
 made with the openssl command line (temp_ca: in a temp dir a test's
-cleanup removes), and `openssl s_client` and curl runs."""
+cleanup removes), `openssl s_client` and curl runs, and an https upstream
+(HTTPSServer)."""
 
+import hashlib
+import http.server
+import json
 import os
+import ssl
 import subprocess
+import threading
 
 import rgtest
 
@@ -85,6 +91,20 @@ def pem_pair(cert_path, key_path):
         return {"cert": c.read(), "key": k.read()}
 
 
+def ca_entity(path, id=None):
+    """A Kong ca_certificates entity of the PEM file @path."""
+    with open(path) as f:
+        e = {"cert": f.read()}
+    if id:
+        e["id"] = id
+    return e
+
+
+def cert_digest(pem):
+    """Kong's cert_digest: the SHA-256 of the certificate's DER, hex."""
+    return hashlib.sha256(ssl.PEM_cert_to_DER_cert(pem)).hexdigest()
+
+
 def served_cn(port, servername=None, host="127.0.0.1"):
     """The subject CN of the certificate the server at @port presents for
     @servername (None: no SNI), or None when the handshake fails."""
@@ -96,3 +116,65 @@ def served_cn(port, servername=None, host="127.0.0.1"):
         if line.startswith("subject="):
             return line.split("CN = ", 1)[-1].strip()
     return None
+
+
+class HTTPSServer:
+    """A threaded HTTP/1.1 server over TLS answering JSON about the
+    connection: the SNI it saw, the client certificate's CN, and a
+    connection number."""
+
+    def __init__(self, cert, key, client_ca=None):
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(cert, key)
+        if client_ca:
+            ctx.verify_mode = ssl.CERT_REQUIRED
+            ctx.load_verify_locations(client_ca)
+        self.snis = []
+        self.conns = 0
+        lock = threading.Lock()
+        outer = self
+
+        def on_sni(sock, name, c):
+            outer.snis.append(name)
+        ctx.sni_callback = on_sni
+
+        class H(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def setup(self):
+                super().setup()
+                with lock:
+                    outer.conns += 1
+                    self.conn_no = outer.conns
+
+            def do_GET(self):
+                peer = self.connection.getpeercert()
+                cn = None
+                if peer:
+                    for rdn in peer.get("subject", ()):
+                        for k, v in rdn:
+                            if k == "commonName":
+                                cn = v
+                body = json.dumps({"conn": self.conn_no, "client_cn": cn,
+                                   "path": self.path}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *a):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.httpd.daemon_threads = True
+        self.httpd.socket = ctx.wrap_socket(self.httpd.socket,
+                                            server_side=True)
+        self.port = self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever,
+                                       daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()

@@ -599,7 +599,7 @@ START_TEST(replace_all_invalid_applies_nothing)
         "[]",
         "{\"services\":{}}",
         "{\"services\":[1]}",
-        "{\"ca_certificates\":[]}",
+        "{\"vaults\":[]}",
         "{\"_format_version\":\"1.1\"}",
         "{\"services\":[{\"id\":\"s\",\"routes\":{}}]}",
         "not json",
@@ -1442,7 +1442,7 @@ START_TEST(restore_garbage_leaves_state)
         {"\"dedupe\":[", "\"dedupe\":[[\"x\",0,1,\"\"],[\"x\",0,1,\"\"],"},
         {"\"applied\":[", "\"applied\":[[1,1,1,200,0,0,\"\"],"},
         {"\"applied\":[", "\"applied\":[[1,1,1,1,0,0],"},
-        {"\"store\":{", "\"store\":{\"ca_certificates\":[],"},
+        {"\"store\":{", "\"store\":{\"vaults\":[],"},
         {"\"store\":{", "\"store\":{\"upstreams\":{},"},
         {"\"store\":{", "\"extra\":1,\"store\":{"},
     };

@@ -24,9 +24,9 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include <openssl/crypto.h>
 
 #include "core/alloc.h"
+#include "core/secret.h"
 
 #define HS_PROTOCOL RG_TR_HS_PROTOCOL
 #define HOST_MAX RG_TR_HOST_MAX
@@ -533,10 +533,9 @@ int rg_transport_init(struct rg_transport *t, uv_loop_t *loop,
     if (opts->key != NULL) {
         if (opts->key_len < RG_HS_KEY_MIN || opts->key_len > RG_HS_KEY_MAX)
             return RAFT_INVALID;
-        t->key = rg_malloc(opts->key_len);
+        t->key = rg_secret_dup(opts->key, opts->key_len);
         if (t->key == NULL)
             return RAFT_NOMEM;
-        memcpy(t->key, opts->key, opts->key_len);
         t->key_len = opts->key_len;
     }
     if (t->opts.handshake_timeout_ms == 0)
@@ -544,7 +543,7 @@ int rg_transport_init(struct rg_transport *t, uv_loop_t *loop,
     t->inner.version = 1; /* required since 0.17 (docs/raft.md §2.9) */
     rv = raft_uv_tcp_init(&t->inner, loop);
     if (rv != 0) {
-        rg_free(t->key);
+        rg_secret_free(t->key, t->key_len);
         t->key = NULL;
         return rv;
     }
@@ -561,8 +560,6 @@ void rg_transport_release(struct rg_transport *t)
     raft_uv_tcp_close(&t->inner);
     rg_free(t->address);
     t->address = NULL;
-    if (t->key != NULL)
-        OPENSSL_cleanse(t->key, t->key_len);
-    rg_free(t->key);
+    rg_secret_free(t->key, t->key_len);
     t->key = NULL;
 }

@@ -1131,6 +1131,7 @@ static int run(struct control *ctl)
     rg_tls_server_free(ctl->admin_tls);
     rg_fwd_set_tls(NULL);
     rg_tls_client_free(ctl->admin_fwd_tls);
+    (void)rg_fwd_set_key(NULL, 0); /* wipes the copy; cannot fail */
     rg_log(RG_LOG_NOTICE, "raftgate: stopped");
     uv_run(ctl->loop, UV_RUN_NOWAIT);
     uv_loop_close(ctl->loop);

@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <openssl/crypto.h>
 #include <strings.h>
 #include <sys/random.h>
 
@@ -21,6 +20,7 @@
 #include "core/buf.h"
 #include "core/log.h"
 #include "core/reqmac.h"
+#include "core/secret.h"
 
 #define PREFIX "/admin/v1"
 
@@ -673,9 +673,7 @@ static void on_request(void *arg, struct rg_httpd_req *req)
 
 static void free_key(struct rg_admin *a)
 {
-    if (a->key != NULL)
-        OPENSSL_cleanse(a->key, a->key_len);
-    rg_free(a->key);
+    rg_secret_free(a->key, a->key_len);
     a->key = NULL;
 }
 
@@ -699,16 +697,14 @@ struct rg_admin *rg_admin_start(uv_loop_t *loop,
     if ((c->token != NULL && c->token[0] != '\0' &&
          (a->token = rg_strdup(c->token)) == NULL) ||
         (c->cluster_key != NULL &&
-         (a->key = rg_malloc(c->cluster_key_len)) == NULL)) {
+         (a->key = rg_secret_dup(c->cluster_key, c->cluster_key_len)) ==
+             NULL)) {
         rg_free(a->token);
         rg_free(a);
         rg_errbuf_set(eb, "out of memory");
         return NULL;
     }
-    if (a->key != NULL) {
-        memcpy(a->key, c->cluster_key, c->cluster_key_len);
-        a->key_len = c->cluster_key_len;
-    }
+    a->key_len = a->key != NULL ? c->cluster_key_len : 0;
     a->httpd = rg_httpd_start(loop, c->listen, on_request, a, eb);
     if (a->httpd != NULL && c->tls != NULL)
         rg_httpd_set_tls(a->httpd, c->tls);

@@ -3,7 +3,6 @@
 #include "admin/fwd.h"
 
 #include <errno.h>
-#include <openssl/crypto.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -13,6 +12,7 @@
 #include "core/io.h"
 #include "core/log.h"
 #include "core/reqmac.h"
+#include "core/secret.h"
 #include "core/tls.h"
 #include "http/msg.h"
 
@@ -267,13 +267,9 @@ int rg_fwd_set_key(const unsigned char *key, size_t len)
 {
     unsigned char *k = NULL;
 
-    if (key != NULL && (k = rg_malloc(len)) == NULL)
+    if (key != NULL && (k = rg_secret_dup(key, len)) == NULL)
         return -ENOMEM;
-    if (k != NULL)
-        memcpy(k, key, len);
-    if (fwd_conf.key != NULL)
-        OPENSSL_cleanse(fwd_conf.key, fwd_conf.key_len);
-    rg_free(fwd_conf.key);
+    rg_secret_free(fwd_conf.key, fwd_conf.key_len);
     fwd_conf.key = k;
     fwd_conf.key_len = k != NULL ? len : 0;
     return 0;

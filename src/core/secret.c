@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/crypto.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "core/alloc.h"
@@ -48,6 +49,15 @@ int rg_secret_read(const char *path, size_t min, size_t max,
     *out = buf;
     *len = n;
     return 0;
+}
+
+unsigned char *rg_secret_dup(const unsigned char *p, size_t len)
+{
+    unsigned char *k = rg_malloc(len > 0 ? len : 1);
+
+    if (k != NULL)
+        memcpy(k, p, len);
+    return k;
 }
 
 void rg_secret_free(unsigned char *p, size_t len)

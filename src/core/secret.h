@@ -15,7 +15,12 @@
 int rg_secret_read(const char *path, size_t min, size_t max,
                    unsigned char **out, size_t *len);
 
-/* Wipe and free a secret from rg_secret_read; NULL is ignored. */
+/* A copy of the secret @p (@len bytes) to keep, freed with
+ * rg_secret_free; NULL out of memory. */
+unsigned char *rg_secret_dup(const unsigned char *p, size_t len);
+
+/* Wipe and free a secret from rg_secret_read or rg_secret_dup; NULL is
+ * ignored. */
 void rg_secret_free(unsigned char *p, size_t len);
 
 #endif

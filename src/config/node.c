@@ -213,6 +213,16 @@ static int read_path(struct rg_yt *t, yaml_node_t *n, const char *dir,
     return 0;
 }
 
+/* A key handler reading a path (read_path) into member @field of the
+ * node config. */
+#define PATH_KEY(fn, field)                                                    \
+    static int fn(struct rg_yt *t, yaml_node_t *v, void *ctx)                  \
+    {                                                                          \
+        struct node_ctx *c = ctx;                                              \
+                                                                               \
+        return read_path(t, v, c->dir, &c->nc->field);                         \
+    }
+
 /* ---- proxy: ---- */
 
 static int px_listen(struct rg_yt *t, yaml_node_t *v, void *ctx)
@@ -367,19 +377,8 @@ static int px_tls_listen(struct rg_yt *t, yaml_node_t *v, void *ctx)
     return read_listen(t, v, &conf(ctx)->proxy_tls_listen);
 }
 
-static int px_tls_certificate(struct rg_yt *t, yaml_node_t *v, void *ctx)
-{
-    struct node_ctx *c = ctx;
-
-    return read_path(t, v, c->dir, &c->nc->proxy_tls_certificate);
-}
-
-static int px_tls_certificate_key(struct rg_yt *t, yaml_node_t *v, void *ctx)
-{
-    struct node_ctx *c = ctx;
-
-    return read_path(t, v, c->dir, &c->nc->proxy_tls_certificate_key);
-}
+PATH_KEY(px_tls_certificate, proxy_tls_certificate)
+PATH_KEY(px_tls_certificate_key, proxy_tls_certificate_key)
 
 /* One protocol name, or several separated by spaces. */
 static int tls_protocol_words(struct rg_yt *t, yaml_node_t *n, unsigned *bits)
@@ -428,12 +427,7 @@ static int px_tls_protocols(struct rg_yt *t, yaml_node_t *v, void *ctx)
     return rv;
 }
 
-static int px_upstream_ca_file(struct rg_yt *t, yaml_node_t *v, void *ctx)
-{
-    struct node_ctx *c = ctx;
-
-    return read_path(t, v, c->dir, &c->nc->proxy_upstream_ca_file);
-}
+PATH_KEY(px_upstream_ca_file, proxy_upstream_ca_file)
 
 static int px_tls_ciphers(struct rg_yt *t, yaml_node_t *v, void *ctx)
 {
@@ -597,26 +591,9 @@ static int status_ready_degraded(struct rg_yt *t, yaml_node_t *v, void *ctx)
     return rg_yt_bool(t, v, &conf(ctx)->status_ready_when_degraded);
 }
 
-static int admin_tls_certificate(struct rg_yt *t, yaml_node_t *v, void *ctx)
-{
-    struct node_ctx *c = ctx;
-
-    return read_path(t, v, c->dir, &c->nc->admin_tls_certificate);
-}
-
-static int admin_tls_certificate_key(struct rg_yt *t, yaml_node_t *v, void *ctx)
-{
-    struct node_ctx *c = ctx;
-
-    return read_path(t, v, c->dir, &c->nc->admin_tls_certificate_key);
-}
-
-static int admin_tls_ca_file(struct rg_yt *t, yaml_node_t *v, void *ctx)
-{
-    struct node_ctx *c = ctx;
-
-    return read_path(t, v, c->dir, &c->nc->admin_tls_ca_file);
-}
+PATH_KEY(admin_tls_certificate, admin_tls_certificate)
+PATH_KEY(admin_tls_certificate_key, admin_tls_certificate_key)
+PATH_KEY(admin_tls_ca_file, admin_tls_ca_file)
 
 /* clang-format off */
 static const struct rg_yt_key admin_keys[] = {

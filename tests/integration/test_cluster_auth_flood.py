@@ -10,6 +10,9 @@ connections to a node's raft port cannot lock real peers out.
 - 70 silent connections from 127.0.0.1 (where the nodes connect from too)
   do not stop a fresh connection from completing the keyed handshake,
   which this test speaks itself with the cluster's key.
+- Out of memory for a handshake (test builds: failpoint
+  raft_accept_alloc), a connection is accepted and closed at once, and the
+  listener goes on accepting the next ones.
 - A persistent, rate-bounded flood on the only survivor of a 3-node
   cluster does not stop a restarted peer from reaching it: a leader is
   elected and a write commits within seconds, and the flooded node stays
@@ -26,6 +29,7 @@ import socket
 import struct
 import threading
 import time
+import unittest
 import uuid
 
 import rgcluster
@@ -37,6 +41,8 @@ CONTEXT = b"raftgate raft transport v1\0"
 PER_SOURCE = 4    # RG_TR_ACCEPT_PER_SOURCE (raft/transport.h)
 SLOTS = 64        # RG_TR_ACCEPT_MAX
 STRANGER_ID = 99  # an id no node has
+FEATURES = rgtest.build_features()
+FAILPOINTS = FEATURES is not None and "failpoints" in FEATURES
 
 
 def mac(key, direction, own, peer, nonce_c, nonce_a):
@@ -273,6 +279,47 @@ class HandshakeFloodTest(ClusterTestCase):
             self.assertTrue(n1.alive(), "the flooded node died")
         # not scaled: the bound is the old deadline, not the machine
         self.assertLess(took, 4.8)
+
+
+@unittest.skipUnless(FAILPOINTS, "needs a test build (--enable-failpoints)")
+class AcceptOutOfMemoryTest(ClusterTestCase):
+
+    def probe(self, key, nd):
+        """One keyed handshake attempt: "reply", "closed" (before REPLY) or
+        "stalled" (neither within the deadline)."""
+        try:
+            keyed_handshake(key, nd, full=False).close()
+            return "reply"
+        except AssertionError:
+            return "closed"
+        except socket.timeout:
+            return "stalled"
+
+    def test_listener_survives_failed_allocations(self):
+        """Node 1 restarted with every second handshake allocation failing
+        (raft_accept_alloc=every(2)): those connections are closed at once
+        with a WARN, the others get their REPLY, none is left unanswered,
+        and node 1 rejoins and applies a write. Before, the first failure
+        left its connection pending and libuv stopped reading the
+        listener: every later connection, the other nodes' too, hung."""
+        c = self.cluster
+        n1 = c.nodes[0]
+        with open(c.key_file, "rb") as f:
+            key = f.read()
+        n1.kill()
+        n1.env = {"RAFTGATE_FAILPOINTS": "raft_accept_alloc=every(2)"}
+        c.restart(n1)
+        got = [self.probe(key, n1) for _ in range(10)]
+        self.assertNotIn("stalled", got)
+        self.assertIn("closed", got)
+        self.assertIn("reply", got)
+        n1.wait_log(r"refused 127\.0\.0\.1: out of memory for its "
+                    r"handshake", timeout=scaled(2.0))
+        name = "oom-%s" % uuid.uuid4().hex[:8]
+        rev, _ = rgcluster.add_service_with_route(
+            c, name, self.up.port, "/" + name, node=c.wait_leader())
+        c.wait_revision(rev)
+        self.assertTrue(n1.alive())
 
 
 if __name__ == "__main__":

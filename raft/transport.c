@@ -260,8 +260,13 @@ static void reply_read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
     if (c->failed || n == 0)
         return;
     if (n < 0) {
-        tconn_refuse(c, "it closed the connection during the handshake "
-                        "(no cluster key, or a different one?)");
+        /* With another key it would have sent REPLY (its proof fails
+         * then); closing first is what a node without a key does, or one
+         * whose handshake slots are busy (it closes the oldest), or one
+         * that is stopping. */
+        tconn_refuse(c, "it closed the connection before its handshake "
+                        "reply (no cluster key there, or its handshake "
+                        "slots were busy, or it is stopping)");
         return;
     }
     c->got += (size_t)n;
@@ -539,7 +544,7 @@ int rg_transport_init(struct rg_transport *t, uv_loop_t *loop,
         t->key_len = opts->key_len;
     }
     if (t->opts.handshake_timeout_ms == 0)
-        t->opts.handshake_timeout_ms = 5000;
+        t->opts.handshake_timeout_ms = RG_TR_HANDSHAKE_MS;
     t->inner.version = 1; /* required since 0.17 (docs/raft.md §2.9) */
     rv = raft_uv_tcp_init(&t->inner, loop);
     if (rv != 0) {

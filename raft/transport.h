@@ -12,8 +12,12 @@
  * own listener (transport_accept.c), not raft_uv_tcp's, which would read
  * the stream before we could. A refused peer is closed and WARNed about
  * (rate-limited per address); a silent one is dropped at the handshake
- * deadline. The handshake authenticates the connection; the frames after it
- * are neither encrypted nor MACed (docs/raft.md "Authenticated transport"). */
+ * deadline. Handshakes in progress are capped per source address and in
+ * all; a new connection past a cap closes the oldest one instead of being
+ * refused, so strangers holding silent connections cannot lock real peers
+ * out (docs/raft.md §4.5 "Handshake slots"). The handshake authenticates
+ * the connection; the frames after it are neither encrypted nor MACed
+ * (docs/raft.md "Authenticated transport"). */
 #ifndef RG_RAFT_TRANSPORT_H
 #define RG_RAFT_TRANSPORT_H
 
@@ -21,6 +25,16 @@
 #include <raft/uv.h>
 
 #include "raft/hsauth.h"
+
+/* Keyed mode, inbound: the handshake deadline (the default of
+ * handshake_timeout_ms), the handshakes in progress at once in all and
+ * from one remote IP address. A connection past either cap closes the
+ * oldest handshake in progress (of its address for the per-address cap)
+ * that has not yet proved the key, or the oldest of all when every one
+ * has. */
+#define RG_TR_HANDSHAKE_MS 1000
+#define RG_TR_ACCEPT_MAX 64
+#define RG_TR_ACCEPT_PER_SOURCE 4
 
 struct rg_transport_opts {
     unsigned user_timeout_ms;    /* TCP_USER_TIMEOUT on every raft socket:
@@ -33,7 +47,8 @@ struct rg_transport_opts {
                                     (raft_uv retries it); 0 = never */
     const unsigned char *key;    /* cluster key, copied; NULL = none */
     size_t key_len;              /* RG_HS_KEY_MIN.. when @key is set */
-    unsigned handshake_timeout_ms; /* inbound handshake deadline; 0 = 5 s */
+    unsigned handshake_timeout_ms; /* inbound handshake deadline, ms;
+                                      0 = RG_TR_HANDSHAKE_MS */
     /* Called with one WARN line (rate-limited) when a peer is refused;
      * NULL = silent. Thread: the loop's. */
     void (*warn)(void *arg, const char *msg);
@@ -61,8 +76,14 @@ struct rg_transport {
     size_t key_len;
     uv_tcp_t listener;              /* ours, keyed mode only */
     int listening;                  /* 1 while @listener is open */
-    struct tacc *accepting;         /* inbound handshakes in progress */
+    struct tacc *accepting;         /* inbound handshakes in progress,
+                                       newest first */
     unsigned n_accepting;
+    uv_tcp_t spare;                 /* accepts a connection only to close
+                                       it, when no handshake object can
+                                       be had (out of memory) */
+    int spare_busy;                 /* @spare is closing */
+    int spare_wanted;               /* a connection waits for @spare */
     struct rg_hs_warnlog warnlog;   /* refusal WARN rate limit */
 };
 

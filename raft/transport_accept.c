@@ -4,7 +4,16 @@
  * the id HELLO claimed and PROOF covers, and its address), then goes to
  * raft_uv's accept callback. Reads ask for exactly the bytes still missing,
  * so nothing libraft is meant to read is consumed here. Anything else, or
- * silence past the handshake deadline, closes the stream. */
+ * silence past the handshake deadline, closes the stream.
+ *
+ * Slots (docs/raft.md §4.5): at most RG_TR_ACCEPT_MAX handshakes are in
+ * progress, RG_TR_ACCEPT_PER_SOURCE from one remote address. A connection
+ * past a cap is still taken, and the oldest handshake that blocks it is
+ * closed (see victim()): refusing the newcomer instead would let a stranger
+ * who holds the slots with silent connections lock every real peer out
+ * until the deadline, again and again. Every connection libuv announces is
+ * uv_accept'ed, into @spare when no handshake object can be had: one left
+ * pending makes libuv stop reading the listener for good. */
 #include <endian.h>
 #include <netdb.h>
 #include <stdlib.h>
@@ -13,10 +22,15 @@
 #include <sys/socket.h>
 
 #include "core/alloc.h"
+#include "core/failpoint.h"
 #include "raft/transport_int.h"
 
-#define MAX_ACCEPTING 64 /* handshakes in progress; more are closed */
-#define PREAMBLE 24      /* raft_uv_tcp: protocol, id, address length */
+#define PREAMBLE 24 /* raft_uv_tcp: protocol, id, address length */
+/* The listen backlog: a burst of strangers must not fill the kernel's
+ * queue, where a real peer's dropped SYN waits 1 s for its retry. */
+#define BACKLOG 128
+#define STR_(x) #x
+#define STR(x) STR_(x)
 
 enum phase { P_HELLO, P_PROOF, P_ADDRESS, P_DONE };
 
@@ -33,6 +47,7 @@ struct tacc {
     unsigned char nonce_a[RG_HS_NONCE];
     uint64_t peer_id; /* claimed in HELLO */
     char peer[64];    /* "ip" of the remote end, for the WARN */
+    uint32_t src;     /* that IPv4 address, network order; 0 = unknown */
     int refs;         /* tcp, timer, a pending write */
     int writing, failed;
     struct tacc *next, *prev;
@@ -227,15 +242,184 @@ static void timeout_cb(uv_timer_t *tm)
     tacc_fail(tm->data, "no complete handshake before the deadline");
 }
 
-static void peer_name(uv_tcp_t *tcp, char *out, size_t cap)
+static void peer_name(uv_tcp_t *tcp, char *out, size_t cap, uint32_t *src)
 {
     struct sockaddr_storage ss;
     int len = sizeof(ss);
 
     snprintf(out, cap, "an unknown peer");
+    *src = 0;
     if (uv_tcp_getpeername(tcp, (struct sockaddr *)&ss, &len) == 0 &&
-        ss.ss_family == AF_INET)
+        ss.ss_family == AF_INET) {
         uv_ip4_name((struct sockaddr_in *)&ss, out, cap);
+        *src = ((struct sockaddr_in *)&ss)->sin_addr.s_addr;
+    }
+}
+
+/* The handshake to close to make room for the newest, @c (the head of the
+ * list, which runs newest to oldest): the oldest of @c's address when
+ * @same_src, else the oldest of all; one that has not yet proved the key
+ * (a stranger cannot get past that) before one that has. */
+static struct tacc *victim(const struct tacc *c, int same_src)
+{
+    struct tacc *o, *any = NULL, *unproved = NULL;
+
+    for (o = c->next; o != NULL; o = o->next) {
+        if (same_src && o->src != c->src)
+            continue;
+        any = o;
+        if (o->phase < P_ADDRESS)
+            unproved = o;
+    }
+    return unproved != NULL ? unproved : any;
+}
+
+static unsigned same_source(const struct tacc *c)
+{
+    const struct tacc *o;
+    unsigned n = 0;
+
+    for (o = c->next; o != NULL; o = o->next)
+        n += o->src == c->src;
+    return n;
+}
+
+/* Why a handshake was closed to make room (the WARN). */
+#define WHY_SOURCE                                                             \
+    "its oldest handshake was closed: more than " STR(                         \
+        RG_TR_ACCEPT_PER_SOURCE) " in progress from this address"
+#define WHY_ALL                                                                \
+    "its handshake was closed, the oldest in progress: all " STR(              \
+        RG_TR_ACCEPT_MAX) " slots were taken"
+
+/* Keep the caps with @c, just accepted, counted in. */
+static void make_room(struct tacc *c)
+{
+    if (same_source(c) >= RG_TR_ACCEPT_PER_SOURCE)
+        tacc_fail(victim(c, 1), WHY_SOURCE);
+    else if (c->t->n_accepting > RG_TR_ACCEPT_MAX)
+        tacc_fail(victim(c, 0), WHY_ALL);
+}
+
+/* A handshake object for the next connection, linked as the newest, its
+ * handles initialised: NULL when out of memory. */
+static struct tacc *tacc_new(struct rg_transport *t)
+{
+    struct tacc *c;
+
+    if (RG_FAILPOINT_ERR("raft_accept_alloc"))
+        return NULL;
+    c = rg_calloc(1, sizeof(*c));
+    if (c == NULL)
+        return NULL;
+    c->tcp = raft_malloc(sizeof(*c->tcp));
+    if (c->tcp == NULL || uv_tcp_init(t->loop, c->tcp) != 0) {
+        raft_free(c->tcp);
+        rg_free(c);
+        return NULL;
+    }
+    c->t = t;
+    c->tcp->data = c;
+    c->timer.data = c;
+    c->refs = 1; /* tcp */
+    t->live++;
+    if (uv_timer_init(t->loop, &c->timer) != 0) {
+        uv_close((uv_handle_t *)c->tcp, tcp_close_cb);
+        return NULL;
+    }
+    c->refs++; /* timer */
+    c->next = t->accepting;
+    if (c->next != NULL)
+        c->next->prev = c;
+    t->accepting = c;
+    t->n_accepting++;
+    expect(c, P_HELLO, RG_HS_HELLO_LEN);
+    return c;
+}
+
+/* @c's stream is accepted: make room for it, then wait for HELLO. */
+static void tacc_start(struct tacc *c)
+{
+    struct rg_transport *t = c->t;
+
+    peer_name(c->tcp, c->peer, sizeof(c->peer), &c->src);
+    make_room(c);
+    rg_tr_set_opts(&t->opts, c->tcp);
+    if (uv_timer_start(&c->timer, timeout_cb, t->opts.handshake_timeout_ms,
+                       0) != 0 ||
+        uv_read_start((uv_stream_t *)c->tcp, alloc_cb, read_cb) != 0)
+        tacc_fail(c, NULL);
+}
+
+static void listen_cb(uv_stream_t *server, int status);
+
+static void stalled(struct rg_transport *t, const char *what, int rv)
+{
+    char msg[256];
+
+    if (t->opts.warn == NULL)
+        return;
+    snprintf(msg, sizeof(msg),
+             "raft transport: the listener on %s stopped accepting: %s: %s",
+             t->address, what, uv_strerror(rv));
+    t->opts.warn(t->opts.warn_arg, msg);
+}
+
+/* uv_accept failed: libuv closed that connection, but watches the listener
+ * again only at the next successful uv_accept or uv_listen. */
+static void rearm(struct rg_transport *t)
+{
+    int rv = uv_listen((uv_stream_t *)&t->listener, BACKLOG, listen_cb);
+
+    if (rv != 0)
+        stalled(t, "listen again", rv);
+}
+
+static void refuse(struct rg_transport *t);
+
+static void spare_close_cb(uv_handle_t *h)
+{
+    struct rg_transport *t = h->data;
+
+    t->spare_busy = 0;
+    t->live--;
+    if (t->spare_wanted && t->listening) {
+        t->spare_wanted = 0;
+        refuse(t);
+    }
+    rg_tr_maybe_fire_close(t);
+}
+
+/* Accept the pending connection into @t->spare only to close it. While
+ * @spare is still closing, the connection waits (libuv does not read the
+ * listener meanwhile) and is taken in spare_close_cb. */
+static void refuse(struct rg_transport *t)
+{
+    char peer[64];
+    uint32_t src;
+    int rv;
+
+    if (t->spare_busy) {
+        t->spare_wanted = 1;
+        return;
+    }
+    /* Without a domain uv_tcp_init creates no socket and cannot fail. */
+    rv = uv_tcp_init(t->loop, &t->spare);
+    if (rv != 0) {
+        stalled(t, "init", rv);
+        return;
+    }
+    t->spare.data = t;
+    rv = uv_accept((uv_stream_t *)&t->listener, (uv_stream_t *)&t->spare);
+    if (rv == 0) {
+        peer_name(&t->spare, peer, sizeof(peer), &src);
+        rg_tr_refused(t, peer, "out of memory for its handshake");
+    }
+    t->spare_busy = 1;
+    t->live++;
+    uv_close((uv_handle_t *)&t->spare, spare_close_cb);
+    if (rv != 0)
+        rearm(t);
 }
 
 static void listen_cb(uv_stream_t *server, int status)
@@ -243,42 +427,19 @@ static void listen_cb(uv_stream_t *server, int status)
     struct rg_transport *t = server->data;
     struct tacc *c;
 
-    if (status != 0 || t->closing)
-        return;
-    c = rg_calloc(1, sizeof(*c));
-    if (c == NULL)
-        return;
-    c->tcp = raft_malloc(sizeof(*c->tcp));
-    if (c->tcp == NULL || uv_tcp_init(t->loop, c->tcp) != 0) {
-        raft_free(c->tcp);
-        rg_free(c);
+    if (status != 0)
+        return; /* libuv's accept() failed: nothing is pending */
+    c = t->closing ? NULL : tacc_new(t);
+    if (c == NULL) {
+        refuse(t);
         return;
     }
-    c->t = t;
-    c->tcp->data = c;
-    c->timer.data = c;
-    uv_timer_init(t->loop, &c->timer);
-    c->refs = 2; /* tcp, timer */
-    t->live++;
-    c->next = t->accepting;
-    if (c->next != NULL)
-        c->next->prev = c;
-    t->accepting = c;
-    t->n_accepting++;
-    expect(c, P_HELLO, RG_HS_HELLO_LEN);
     if (uv_accept(server, (uv_stream_t *)c->tcp) != 0) {
         tacc_fail(c, NULL);
+        rearm(t);
         return;
     }
-    peer_name(c->tcp, c->peer, sizeof(c->peer));
-    if (t->n_accepting > MAX_ACCEPTING) {
-        tacc_fail(c, "too many handshakes in progress");
-        return;
-    }
-    rg_tr_set_opts(&t->opts, c->tcp);
-    uv_timer_start(&c->timer, timeout_cb, t->opts.handshake_timeout_ms, 0);
-    if (uv_read_start((uv_stream_t *)c->tcp, alloc_cb, read_cb) != 0)
-        tacc_fail(c, NULL);
+    tacc_start(c);
 }
 
 static void listener_close_cb(uv_handle_t *h)
@@ -319,13 +480,15 @@ int rg_tr_listen(struct rg_transport *t)
                  "cannot resolve %s to an IPv4 address", t->address);
         return RAFT_INVALID;
     }
-    uv_tcp_init(t->loop, &t->listener);
-    t->listener.data = t;
-    t->listening = 1;
-    t->live++;
-    rv = uv_tcp_bind(&t->listener, (const struct sockaddr *)&sin, 0);
+    rv = uv_tcp_init(t->loop, &t->listener);
+    if (rv == 0) {
+        t->listener.data = t;
+        t->listening = 1;
+        t->live++;
+        rv = uv_tcp_bind(&t->listener, (const struct sockaddr *)&sin, 0);
+    }
     if (rv == 0)
-        rv = uv_listen((uv_stream_t *)&t->listener, 16, listen_cb);
+        rv = uv_listen((uv_stream_t *)&t->listener, BACKLOG, listen_cb);
     if (rv != 0) {
         snprintf(t->outer.errmsg, sizeof(t->outer.errmsg), "listen %s: %s",
                  t->address, uv_strerror(rv));

@@ -18,6 +18,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/alloc.h"
 #include "raft/fsm_int.h"
@@ -805,7 +806,8 @@ const json_t *rg_fsm_get(const struct rg_fsm *f, enum rg_kind k,
     } else {
         for (i = 0; i < o->n; i++) {
             name = name_of(k, o->v[i].body);
-            if (name != NULL && strcmp(name, key) == 0) {
+            if (name != NULL && (k == RG_KIND_SNI ? strcasecmp(name, key)
+                                                  : strcmp(name, key)) == 0) {
                 found = 1;
                 break;
             }

@@ -159,9 +159,10 @@ uint64_t rg_fsm_config_hash(const struct rg_fsm *f);
 const char *rg_fsm_name_field(enum rg_kind k);
 
 /* Look up an object by id, or by name when @by_name ("name"; "username"
- * for consumers; plugins have none). Returns the body (borrowed: valid
- * until the next apply/restore) and its revision (@rev may be NULL), or
- * NULL. */
+ * for consumers; plugins have none). An SNI's name is a host name and
+ * matches without ASCII case, as the config compiler compares SNIs.
+ * Returns the body (borrowed: valid until the next apply/restore) and its
+ * revision (@rev may be NULL), or NULL. */
 const json_t *rg_fsm_get(const struct rg_fsm *f, enum rg_kind k,
                          const char *key, int by_name, uint64_t *rev);
 

@@ -54,6 +54,16 @@ class TLSClusterTest(ClusterTestCase):
         r = c.write("POST", "/certificates/%s/snis" % ids["one.example.com"],
                     {"name": "one.example.com"}, node=n1)
         self.assertWrite(r, 201, "POST /certificates/{c}/snis")
+        # SNIs are host names: another letter case of a taken name is the
+        # same UNIQUE violation (409) as the name itself, on either path.
+        for path, dup in (("/snis", "one.example.com"),
+                          ("/snis", "One.Example.COM"),
+                          ("/certificates/%s/snis" % ids["two.example.com"],
+                           "ONE.example.com")):
+            r = c.write("POST", path, {"name": dup, "certificate": {
+                "id": ids["two.example.com"]}}, node=n1)
+            self.assertEqual(r.status, 409, (dup, r))
+            self.assertIn("UNIQUE violation", r.body.decode())
         r = c.write("POST", "/snis", {"name": "*.two.example.com",
                                       "certificate": {
                                           "id": ids["two.example.com"]}},

@@ -139,24 +139,25 @@ static int ct_id(struct rg_yt *t, yaml_node_t *v, void *ctx)
                          &cur(c)->id);
 }
 
-static int ct_cert(struct rg_yt *t, yaml_node_t *v, void *ctx)
+/* cert and key are read in cert_finish, once both are known; here each
+ * is checked to be text and its node kept in *@slot. */
+static int ct_pem(struct rg_yt *t, yaml_node_t *v, yaml_node_t **slot)
 {
     const char *s;
     size_t len;
-    int rv = rg_yt_scalar(t, v, &s, &len);
 
-    ((struct gw_ctx *)ctx)->cert_pem = v;
-    return rv;
+    *slot = v;
+    return rg_yt_text(t, v, &s, &len);
+}
+
+static int ct_cert(struct rg_yt *t, yaml_node_t *v, void *ctx)
+{
+    return ct_pem(t, v, &((struct gw_ctx *)ctx)->cert_pem);
 }
 
 static int ct_key(struct rg_yt *t, yaml_node_t *v, void *ctx)
 {
-    const char *s;
-    size_t len;
-    int rv = rg_yt_scalar(t, v, &s, &len);
-
-    ((struct gw_ctx *)ctx)->key_pem = v;
-    return rv;
+    return ct_pem(t, v, &((struct gw_ctx *)ctx)->key_pem);
 }
 
 static int ct_snis(struct rg_yt *t, yaml_node_t *v, void *ctx)

@@ -391,6 +391,67 @@ int rg_yt_is_empty_seq(const yaml_node_t *n)
            n->data.sequence.items.top == n->data.sequence.items.start;
 }
 
+static size_t span(const char *s, size_t len, const char *set)
+{
+    size_t i = 0;
+
+    while (i < len && strchr(set, s[i]) != NULL)
+        i++;
+    return i;
+}
+
+/* 1 when @n is a plain scalar that YAML's core schema (§10.3.2) reads as
+ * an integer or a float: [-+]?digits[.digits][e[-+]digits], 0x.., 0o..,
+ * [-+]?.inf, .nan. */
+static int plain_number(const yaml_node_t *n)
+{
+    static const char *const inf_nan[] = {".inf", ".Inf", ".INF", ".nan",
+                                          ".NaN", ".NAN", NULL};
+    const char *s = (const char *)n->data.scalar.value;
+    size_t len = n->data.scalar.length, i = 0, d;
+
+    if (n->type != YAML_SCALAR_NODE ||
+        n->data.scalar.style != YAML_PLAIN_SCALAR_STYLE || len == 0)
+        return 0;
+    if (len > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'o'))
+        return span(s + 2, len - 2,
+                    s[1] == 'x' ? "0123456789abcdefABCDEF" : "01234567") ==
+               len - 2;
+    if (s[0] == '-' || s[0] == '+')
+        i = 1;
+    for (const char *const *w = inf_nan; *w != NULL; w++)
+        if (len - i == 4 && memcmp(s + i, *w, 4) == 0)
+            return 1;
+    d = span(s + i, len - i, "0123456789");
+    i += d;
+    if (i < len && s[i] == '.') {
+        size_t f = span(s + i + 1, len - i - 1, "0123456789");
+
+        d += f;
+        i += 1 + f;
+    }
+    if (d == 0)
+        return 0;
+    if (i < len && (s[i] == 'e' || s[i] == 'E')) {
+        i++;
+        if (i < len && (s[i] == '-' || s[i] == '+'))
+            i++;
+        d = span(s + i, len - i, "0123456789");
+        if (d == 0)
+            return 0;
+        i += d;
+    }
+    return i == len;
+}
+
+int rg_yt_text(struct rg_yt *t, yaml_node_t *n, const char **s, size_t *len)
+{
+    if (n != NULL && (plain_number(n) || plain_is(n, true_words) ||
+                      plain_is(n, false_words)))
+        return rg_yt_err(t, n, "must be a string");
+    return rg_yt_scalar(t, n, s, len);
+}
+
 int rg_yt_scalar(struct rg_yt *t, yaml_node_t *n, const char **s, size_t *len)
 {
     if (n == NULL || n->type != YAML_SCALAR_NODE || rg_yt_is_null(n))

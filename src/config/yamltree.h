@@ -115,6 +115,11 @@ int rg_yt_is_empty_seq(const yaml_node_t *n);
  * error "must be a string". Empty strings are allowed when quoted. */
 int rg_yt_scalar(struct rg_yt *t, yaml_node_t *n, const char **s, size_t *len);
 
+/* rg_yt_scalar for a value that must be text, not a number or boolean
+ * that a plain scalar would otherwise read as (`cert: 5`): the same
+ * errors, and "must be a string" for those. */
+int rg_yt_text(struct rg_yt *t, yaml_node_t *n, const char **s, size_t *len);
+
 /* Copy @n's string into *@out, freeing what *@out held. @out is taken by
  * the caller on success; on failure it is left as it was. */
 int rg_yt_str(struct rg_yt *t, yaml_node_t *n, char **out);

@@ -102,6 +102,7 @@ class TLSClusterTest(ClusterTestCase):
         other = tlsutil.pem_pair(*self.ca.issue("other.example.com"))
         for body, msg in ((dict(pair, key="junk"), "key"),
                           (dict(pair, cert="junk"), "cert"),
+                          (dict(pair, cert=5), "cert: must be a string"),
                           (dict(pair, key=other["key"]), "does not match")):
             r = c.write("POST", "/certificates", body)
             self.assertEqual(r.status, 400, r)

@@ -479,6 +479,25 @@ static const struct error_case gateway_errors[] = {
     {HDR "upstreams:\n- name: \"a b\"\n",
      "upstreams[0].name: must be a host name (letters, digits, \"-\", \"_\" "
      "and dots) (line 3)"},
+    /* A PEM that a plain scalar reads as a number or a boolean is not
+     * text at all; quoted, the same characters are a string (and no
+     * PEM). */
+    {HDR "certificates:\n- cert: 5\n  key: k\n",
+     "certificates[0].cert: must be a string (line 3)"},
+    {HDR "certificates:\n- cert: c\n  key: -1.5e3\n",
+     "certificates[0].key: must be a string (line 4)"},
+    {HDR "certificates:\n- cert: 0x1F\n  key: k\n",
+     "certificates[0].cert: must be a string (line 3)"},
+    {HDR "certificates:\n- cert: .inf\n  key: k\n",
+     "certificates[0].cert: must be a string (line 3)"},
+    {HDR "certificates:\n- cert: True\n  key: k\n",
+     "certificates[0].cert: must be a string (line 3)"},
+    {HDR "certificates:\n- cert: \"5\"\n  key: k\n",
+     "certificates[0].cert: not a PEM certificate (no start line) "
+     "(line 3)"},
+    {HDR "certificates:\n- cert: 5.x\n  key: k\n",
+     "certificates[0].cert: not a PEM certificate (no start line) "
+     "(line 3)"},
 };
 
 START_TEST(gateway_error_messages)

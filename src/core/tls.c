@@ -86,47 +86,59 @@ static int alpn_select(SSL *ssl, const unsigned char **out,
     return SSL_TLSEXT_ERR_OK;
 }
 
+/* Give @x a random positive serial, a validity from an hour ago for
+ * SELF_SIGNED_DAYS, the subject (and issuer) O=raftgate, CN=localhost and
+ * the public key of @pk: 1, or 0 with OpenSSL's reason queued. */
+static int self_signed_fields(X509 *x, EVP_PKEY *pk)
+{
+    static const struct {
+        const char *field, *value;
+    } rdn[] = {{"O", "raftgate"}, {"CN", "localhost"}};
+    unsigned char serial[8];
+    BIGNUM *bn = NULL;
+    X509_NAME *name = X509_get_subject_name(x);
+    int ok;
+
+    if (RAND_bytes(serial, sizeof(serial)) != 1)
+        return 0;
+    serial[0] &= 0x7f;
+    bn = BN_bin2bn(serial, sizeof(serial), NULL);
+    ok = bn != NULL && BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)) != NULL;
+    BN_free(bn);
+    ok = ok && X509_set_version(x, 2) == 1 &&
+         X509_gmtime_adj(X509_getm_notBefore(x), -3600) != NULL &&
+         X509_gmtime_adj(X509_getm_notAfter(x), 86400L * SELF_SIGNED_DAYS) !=
+             NULL;
+    for (size_t i = 0; ok && i < sizeof(rdn) / sizeof(rdn[0]); i++)
+        ok = X509_NAME_add_entry_by_txt(name, rdn[i].field, MBSTRING_ASC,
+                                        (const unsigned char *)rdn[i].value, -1,
+                                        -1, 0) == 1;
+    return ok && X509_set_issuer_name(x, name) == 1 &&
+           X509_set_pubkey(x, pk) == 1;
+}
+
+/* A self-signed certificate for @pk (borrowed) with localhost's names, or
+ * NULL with OpenSSL's reason queued. */
 static X509 *self_signed_cert(EVP_PKEY *pk)
 {
     X509 *x = X509_new();
-    X509_NAME *name;
-    X509_EXTENSION *ext;
+    X509_EXTENSION *ext = NULL;
     X509V3_CTX v3;
-    unsigned char serial[8];
-    BIGNUM *bn = NULL;
+    int ok = x != NULL && self_signed_fields(x, pk);
 
-    if (x == NULL || RAND_bytes(serial, sizeof(serial)) != 1)
-        goto err;
-    serial[0] &= 0x7f;
-    bn = BN_bin2bn(serial, sizeof(serial), NULL);
-    if (bn == NULL || BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)) == NULL)
-        goto err;
-    X509_set_version(x, 2);
-    X509_gmtime_adj(X509_getm_notBefore(x), -3600);
-    X509_gmtime_adj(X509_getm_notAfter(x), 86400L * SELF_SIGNED_DAYS);
-    name = X509_get_subject_name(x);
-    X509_NAME_add_entry_by_txt(name, "O", MBSTRING_ASC,
-                               (const unsigned char *)"raftgate", -1, -1, 0);
-    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-                               (const unsigned char *)"localhost", -1, -1, 0);
-    X509_set_issuer_name(x, name);
-    X509_set_pubkey(x, pk);
-    X509V3_set_ctx(&v3, x, x, NULL, NULL, 0);
-    ext = X509V3_EXT_conf_nid(NULL, &v3, NID_subject_alt_name,
-                              "DNS:localhost,IP:127.0.0.1,IP:::1");
-    if (ext == NULL || X509_add_ext(x, ext, -1) != 1) {
-        X509_EXTENSION_free(ext);
-        goto err;
+    if (ok) {
+        X509V3_set_ctx(&v3, x, x, NULL, NULL, 0);
+        ext = X509V3_EXT_conf_nid(NULL, &v3, NID_subject_alt_name,
+                                  "DNS:localhost,IP:127.0.0.1,IP:::1");
+        ok = ext != NULL && X509_add_ext(x, ext, -1) == 1 &&
+             X509_sign(x, pk, EVP_sha256()) != 0;
     }
     X509_EXTENSION_free(ext);
-    if (X509_sign(x, pk, EVP_sha256()) == 0)
-        goto err;
-    BN_free(bn);
+    if (!ok) {
+        X509_free(x);
+        return NULL;
+    }
     return x;
-err:
-    BN_free(bn);
-    X509_free(x);
-    return NULL;
 }
 
 static int use_self_signed(SSL_CTX *ctx, struct rg_errbuf *eb)
@@ -525,8 +537,14 @@ struct rg_tls_client *rg_tls_client_new(const struct rg_tls_client_conf *conf,
         rg_errbuf_set(eb, "out of memory");
         goto err;
     }
-    SSL_CTX_set_min_proto_version(c->ctx, TLS1_2_VERSION);
-    SSL_CTX_set_alpn_protos(c->ctx, alpn, sizeof(alpn) - 1);
+    /* SSL_CTX_set_alpn_protos, unlike its neighbours, returns 0 on
+     * success. */
+    if (SSL_CTX_set_min_proto_version(c->ctx, TLS1_2_VERSION) != 1 ||
+        SSL_CTX_set_alpn_protos(c->ctx, alpn, sizeof(alpn) - 1) != 0) {
+        rg_errbuf_set(eb, "setting up the client context: %s",
+                      ssl_reason(why, sizeof(why)));
+        goto err;
+    }
     SSL_CTX_set_verify(c->ctx, conf->verify ? SSL_VERIFY_PEER : SSL_VERIFY_NONE,
                        NULL);
     if (conf->verify_depth > 0)

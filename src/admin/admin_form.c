@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/hex.h"
 
 #define FORM_MAX_DEPTH 8
 #define FORM_MAX_INDEX 1024
@@ -43,30 +44,21 @@ static const char *const bool_fields[] = {
     "enabled", "tls_verify", NULL,
 };
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Percent-decode @n bytes of @p ('+' is a space) into a new string. */
 static char *unescape(const char *p, size_t n)
 {
     char *out = rg_malloc(n + 1), *o = out;
+    int hi, lo;
 
     if (out == NULL)
         return NULL;
     for (size_t i = 0; i < n; i++) {
         if (p[i] == '+')
             *o++ = ' ';
-        else if (p[i] == '%' && i + 2 < n && hexval(p[i + 1]) >= 0 &&
-                 hexval(p[i + 2]) >= 0) {
-            *o++ = (char)(hexval(p[i + 1]) * 16 + hexval(p[i + 2]));
+        else if (p[i] == '%' && i + 2 < n &&
+                 (hi = rg_hex_digit(p[i + 1])) >= 0 &&
+                 (lo = rg_hex_digit(p[i + 2])) >= 0) {
+            *o++ = (char)(hi * 16 + lo);
             i += 2;
         } else
             *o++ = p[i];

@@ -13,6 +13,7 @@
 
 #include "core/alloc.h"
 #include "core/ctlq.h"
+#include "core/hex.h"
 #include "core/log.h"
 #include "plugins/quota_table.h"
 #include "raft/rgraft.h"
@@ -308,10 +309,8 @@ static int unhex(const char *s, unsigned char *out, size_t n)
         int v = 0;
 
         for (int k = 0; k < 2; k++) {
-            char ch = s[2 * i + k];
-            int x = ch >= '0' && ch <= '9'   ? ch - '0'
-                    : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
-                                             : -1;
+            int x = rg_hex_lower(s[2 * i + k]);
+
             if (x < 0)
                 return -1;
             v = v * 16 + x;

@@ -5,6 +5,7 @@
 #include <strings.h>
 
 #include "core/buf.h"
+#include "core/hex.h"
 #include "http/conn.h"
 #include "http/head.h"
 #include "http/proxy.h"
@@ -19,17 +20,11 @@ static int lowhex(const char *p, size_t n)
     int nonzero = 0;
 
     for (size_t i = 0; i < n; i++) {
-        if (!((p[i] >= '0' && p[i] <= '9') || (p[i] >= 'a' && p[i] <= 'f')))
+        if (rg_hex_lower(p[i]) < 0)
             return 0;
         nonzero |= p[i] != '0';
     }
     return 1 + nonzero;
-}
-
-/* The value of lower-case hex digit @c (lowhex checked it). */
-static unsigned hexval(char c)
-{
-    return c <= '9' ? (unsigned)(c - '0') : (unsigned)(c - 'a' + 10);
 }
 
 /* A traceparent the spec accepts: version 00 exactly as long as its
@@ -56,7 +51,8 @@ static void known_flags(const char *v, char *out)
     static const char hex[] = "0123456789abcdef";
 
     out[0] = '0';
-    out[1] = hex[hexval(v[1]) & (RG_TRACE_SAMPLED | RG_TRACE_RANDOM)];
+    /* lowhex checked the flags' digits. */
+    out[1] = hex[rg_hex_lower(v[1]) & (RG_TRACE_SAMPLED | RG_TRACE_RANDOM)];
 }
 
 static void hex64(uint64_t v, char *out)

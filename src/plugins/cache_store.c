@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "core/alloc.h"
+#include "core/hex.h"
 
 #define BUCKETS_MIN 1024
 
@@ -68,11 +69,7 @@ int rg_cache_unhex(const char *s, size_t len, uint64_t *out)
     if (len != 16)
         return -EINVAL;
     for (size_t i = 0; i < len; i++) {
-        char c = s[i];
-        int d = c >= '0' && c <= '9'   ? c - '0'
-                : c >= 'a' && c <= 'f' ? c - 'a' + 10
-                : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                       : -1;
+        int d = rg_hex_digit(s[i]);
 
         if (d < 0)
             return -EINVAL;

@@ -904,6 +904,28 @@ static int admin_start(struct control *ctl)
     return 0;
 }
 
+/* The start-up line: every listener that is on, then the workers, e.g.
+ * "raftgate: listening on proxy 0.0.0.0:8000, proxy TLS 0.0.0.0:8443,
+ * admin http 127.0.0.1:8001, status 127.0.0.1:8100, raft 10.0.0.1:7000;
+ * 4 workers (cluster mode)". */
+static void log_listening(const struct control *ctl)
+{
+    const struct rg_node_conf *nc = &ctl->nc;
+    char tls[300] = "", raft[300] = "";
+
+    if (nc->proxy_tls_listen != NULL)
+        snprintf(tls, sizeof(tls), ", proxy TLS %s", nc->proxy_tls_listen);
+    if (ctl->raft != NULL)
+        snprintf(raft, sizeof(raft), ", raft %s", nc->raft_listen);
+    rg_log(RG_LOG_NOTICE,
+           "raftgate: listening on proxy %s%s, admin %s %s, status %s%s; "
+           "%u worker%s%s",
+           nc->proxy_listen, tls, ctl->admin_tls != NULL ? "https" : "http",
+           nc->admin_listen, nc->status_listen, raft, ctl->n_workers,
+           ctl->n_workers == 1 ? "" : "s",
+           ctl->raft != NULL ? " (cluster mode)" : "");
+}
+
 /* The last step of a stop: signal watchers stay open until here, so a
  * repeated SIGTERM during the drain is absorbed, not fatal. */
 static void close_signals(struct control *ctl)
@@ -1119,9 +1141,7 @@ static int run(struct control *ctl)
         rg_log(RG_LOG_ERROR, "%s", eb.msg);
         return 1;
     }
-    rg_log(RG_LOG_NOTICE, "raftgate: listening on %s with %u workers%s",
-           ctl->nc.proxy_listen, ctl->n_workers,
-           ctl->raft ? " (cluster mode)" : "");
+    log_listening(ctl);
     /* Cluster mode: the store may have been read from disk. Both: the
      * start-up generation gave Consul names no address; ask the watches. */
     schedule_rebuild(ctl);

@@ -111,11 +111,14 @@ class CliTest(LifecycleBase):
 class RunTest(LifecycleBase):
 
     def test_startup_log(self):
-        """Start-up logs "raftgate: listening on ADDR with N workers" at
+        """Start-up logs "raftgate: listening on proxy ADDR, admin http
+        ADDR, status ADDR; N workers" (every listener that is on) at
         notice level, in the documented line format."""
         gw = self.gateway(node={"proxy": {"workers": 2}})
         m = gw.wait_log(r"(?m)^.*\[notice\] raftgate: listening on "
-                        r"127\.0\.0\.1:%d with 2 workers$" % gw.port, 5)
+                        r"proxy 127\.0\.0\.1:%d, admin http 127\.0\.0\.1:%d, "
+                        r"status 127\.0\.0\.1:%d; 2 workers$"
+                        % (gw.port, gw.admin_port, gw.status_port), 5)
         self.assertRegex(m.group(0), LOG_LINE)
 
     def test_access_log(self):

@@ -395,8 +395,15 @@ class AdminTLSTest(unittest.TestCase):
         ca = tlsutil.temp_ca(self.addCleanup)
         cert, key = ca.issue("localhost", ["localhost", "127.0.0.1"])
         admin = {"tls_certificate": cert, "tls_certificate_key": key}
+        tls_port = rgtest.free_port()
         gw = rgtest.start_gateway(self.addCleanup, Gateway(
-            gateway_doc(), {"admin": admin}))
+            gateway_doc(), {"admin": admin, "proxy": {
+                "tls_listen": "127.0.0.1:%d" % tls_port}}))
+        # The start-up line names every listener, the admin one as https.
+        gw.wait_log(r"(?m)\] raftgate: listening on proxy 127\.0\.0\.1:%d, "
+                    r"proxy TLS 127\.0\.0\.1:%d, admin https 127\.0\.0\.1:%d, "
+                    r"status 127\.0\.0\.1:%d; 1 worker$"
+                    % (gw.port, tls_port, gw.admin_port, gw.status_port), 5)
         url = "https://localhost:%d/services" % gw.admin_port
         for _ in range(2):  # and again: the listener stays up
             rc, out, err = tlsutil.curl("--cacert", ca.cert, url)

@@ -7,6 +7,8 @@ the path, the running config stays. CA certificates (ca_certificates)
 named by a service anchor its https upstream's verification on every
 node."""
 
+import re
+
 import rgtest
 import tlsutil
 from rgcluster import ClusterTestCase, Cluster, free_port, scaled
@@ -95,6 +97,17 @@ class TLSClusterTest(ClusterTestCase):
                                  ids["two.example.com"]), 204)
         for nd in c.nodes:
             self.wait_cn(nd, "one.example.com", "localhost")
+
+    def test_startup_line_names_listeners(self):
+        """Each node's start-up line names its proxy, proxy TLS, admin,
+        status and raft listeners."""
+        for nd in self.cluster.nodes:
+            nd.wait_log(r"(?m)\] raftgate: listening on proxy %s, proxy TLS "
+                        r"127\.0\.0\.1:%d, admin http %s, status "
+                        r"127\.0\.0\.1:%d, raft %s; 1 worker \(cluster mode\)$"
+                        % (re.escape(nd.proxy_addr), nd.tls_port,
+                           re.escape(nd.admin_addr), nd.status_port,
+                           re.escape(nd.raft_addr)), 5)
 
     def test_admin_bad_pem_refused(self):
         c = self.cluster

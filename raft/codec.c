@@ -9,6 +9,7 @@
 
 #include "core/alloc.h"
 #include "core/rgassert.h"
+#include "raft/bytes.h"
 
 #define MAGIC "RGC1"
 #define HEAD_SIZE 24u /* magic, version, n_cmds, term, ts_ms */
@@ -29,39 +30,6 @@ static const char *const kind_names[RG_KIND_MAX] = {
 static size_t pad8(size_t n)
 {
     return (n + 7) & ~(size_t)7;
-}
-
-static void put16(unsigned char *p, uint16_t v)
-{
-    p[0] = (unsigned char)v;
-    p[1] = (unsigned char)(v >> 8);
-}
-
-static void put32(unsigned char *p, uint32_t v)
-{
-    put16(p, (uint16_t)v);
-    put16(p + 2, (uint16_t)(v >> 16));
-}
-
-static void put64(unsigned char *p, uint64_t v)
-{
-    put32(p, (uint32_t)v);
-    put32(p + 4, (uint32_t)(v >> 32));
-}
-
-static uint16_t get16(const unsigned char *p)
-{
-    return (uint16_t)(p[0] | (unsigned)p[1] << 8);
-}
-
-static uint32_t get32(const unsigned char *p)
-{
-    return get16(p) | (uint32_t)get16(p + 2) << 16;
-}
-
-static uint64_t get64(const unsigned char *p)
-{
-    return get32(p) | (uint64_t)get32(p + 4) << 32;
 }
 
 static int type_known(unsigned type)
@@ -117,11 +85,11 @@ static unsigned char *put_cmd(unsigned char *p, const struct rg_cmd *c)
 {
     p[0] = c->type;
     p[1] = c->kind;
-    put16(p + 2, 0);
-    put64(p + 4, c->if_rev);
-    put16(p + 12, c->rid_len);
-    put16(p + 14, c->key_len);
-    put32(p + 16, c->body_len);
+    rg_put16le(p + 2, 0);
+    rg_put64le(p + 4, c->if_rev);
+    rg_put16le(p + 12, c->rid_len);
+    rg_put16le(p + 14, c->key_len);
+    rg_put32le(p + 16, c->body_len);
     p += CMD_SIZE;
     p = put_bytes(p, c->rid, c->rid_len);
     p = put_bytes(p, c->key, c->key_len);
@@ -140,10 +108,10 @@ long rg_codec_encode(const struct rg_cmd *cmds, unsigned n, uint64_t term,
     if (need > cap)
         return -ENOSPC;
     memcpy(p, MAGIC, 4);
-    put16(p + 4, RG_CODEC_VERSION);
-    put16(p + 6, (uint16_t)n);
-    put64(p + 8, term);
-    put64(p + 16, ts_ms);
+    rg_put16le(p + 4, RG_CODEC_VERSION);
+    rg_put16le(p + 6, (uint16_t)n);
+    rg_put64le(p + 8, term);
+    rg_put64le(p + 16, ts_ms);
     end = p + HEAD_SIZE;
     for (i = 0; i < n; i++)
         end = put_cmd(end, &cmds[i]);
@@ -179,11 +147,11 @@ static int get_cmd(struct rd *r, struct rg_cmd *c)
         return -EINVAL;
     c->type = h[0];
     c->kind = h[1];
-    c->if_rev = get64(h + 4);
-    c->rid_len = get16(h + 12);
-    c->key_len = get16(h + 14);
-    c->body_len = get32(h + 16);
-    if (get16(h + 2) != 0 || !type_known(c->type) || c->kind >= RG_KIND_MAX ||
+    c->if_rev = rg_get64le(h + 4);
+    c->rid_len = rg_get16le(h + 12);
+    c->key_len = rg_get16le(h + 14);
+    c->body_len = rg_get32le(h + 16);
+    if (rg_get16le(h + 2) != 0 || !type_known(c->type) || c->kind >= RG_KIND_MAX ||
         c->rid_len > RG_CODEC_MAX_RID || c->key_len > RG_CODEC_MAX_KEY ||
         c->body_len > RG_CODEC_MAX_BODY)
         return -EINVAL;
@@ -215,10 +183,10 @@ static int decode_head(struct rd *r, struct rg_entry *e)
 
     if (h == NULL || memcmp(h, MAGIC, 4) != 0)
         return -EINVAL;
-    e->version = get16(h + 4);
-    e->n_cmds = get16(h + 6);
-    e->term = get64(h + 8);
-    e->ts_ms = get64(h + 16);
+    e->version = rg_get16le(h + 4);
+    e->n_cmds = rg_get16le(h + 6);
+    e->term = rg_get64le(h + 8);
+    e->ts_ms = rg_get64le(h + 16);
     if (e->version == 0 || e->version > RG_CODEC_VERSION ||
         e->n_cmds > RG_CODEC_MAX_CMDS)
         return -EINVAL;

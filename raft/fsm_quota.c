@@ -14,33 +14,19 @@
 
 #include "core/alloc.h"
 #include "core/window.h"
+#include "raft/bytes.h"
 #include "raft/fsm_int.h"
 #include "raft/quota.h"
-
-static void put64(unsigned char *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (unsigned char)(v >> (8 * i));
-}
-
-static uint64_t get64(const unsigned char *p)
-{
-    uint64_t v = 0;
-
-    for (int i = 7; i >= 0; i--)
-        v = v << 8 | p[i];
-    return v;
-}
 
 void rg_lease_encode(const struct rg_lease *l, unsigned char *out)
 {
     memset(out, 0, RG_LEASE_BODY);
-    put64(out, l->node);
-    put64(out + 8, l->incarnation);
-    put64(out + 16, l->seq);
-    put64(out + 24, l->n);
-    put64(out + 32, l->limit);
-    put64(out + 40, l->window);
+    rg_put64le(out, l->node);
+    rg_put64le(out + 8, l->incarnation);
+    rg_put64le(out + 16, l->seq);
+    rg_put64le(out + 24, l->n);
+    rg_put64le(out + 32, l->limit);
+    rg_put64le(out + 40, l->window);
     out[48] = l->unit;
 }
 
@@ -53,12 +39,12 @@ int rg_lease_decode(const void *body, size_t len, struct rg_lease *l)
     for (int i = 49; i < RG_LEASE_BODY; i++)
         if (p[i] != 0)
             return -EINVAL;
-    l->node = get64(p);
-    l->incarnation = get64(p + 8);
-    l->seq = get64(p + 16);
-    l->n = get64(p + 24);
-    l->limit = get64(p + 32);
-    l->window = get64(p + 40);
+    l->node = rg_get64le(p);
+    l->incarnation = rg_get64le(p + 8);
+    l->seq = rg_get64le(p + 16);
+    l->n = rg_get64le(p + 24);
+    l->limit = rg_get64le(p + 32);
+    l->window = rg_get64le(p + 40);
     l->unit = p[48];
     return 0;
 }

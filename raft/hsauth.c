@@ -1,12 +1,13 @@
 /* The Raft transport's keyed handshake; see hsauth.h. */
 #include "raft/hsauth.h"
 
-#include <endian.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 #include <string.h>
+
+#include "raft/bytes.h"
 
 static const unsigned char magic[8] = "RGAUTH1";
 
@@ -15,25 +16,10 @@ int rg_hs_nonce(unsigned char *nonce)
     return RAND_bytes(nonce, RG_HS_NONCE) == 1 ? 0 : -1;
 }
 
-static unsigned char *put64(unsigned char *p, uint64_t v)
-{
-    v = htole64(v);
-    memcpy(p, &v, 8);
-    return p + 8;
-}
-
-static uint64_t get64(const unsigned char *p)
-{
-    uint64_t v;
-
-    memcpy(&v, p, 8);
-    return le64toh(v);
-}
-
 void rg_hs_hello(unsigned char *out, uint64_t id, const unsigned char *nonce)
 {
     memcpy(out, magic, 8);
-    put64(out + 8, id);
+    rg_put64le(out + 8, id);
     memcpy(out + 16, nonce, RG_HS_NONCE);
 }
 
@@ -42,7 +28,7 @@ int rg_hs_parse_hello(const unsigned char *in, uint64_t *id,
 {
     if (CRYPTO_memcmp(in, magic, 8) != 0)
         return -1;
-    *id = get64(in + 8);
+    *id = rg_get64le(in + 8);
     memcpy(nonce, in + 16, RG_HS_NONCE);
     return 0;
 }
@@ -58,8 +44,9 @@ int rg_hs_mac(const struct rg_hs_key *k, int dir, uint64_t own, uint64_t peer,
     memcpy(p, RG_HS_CONTEXT, sizeof(RG_HS_CONTEXT)); /* with its NUL */
     p += sizeof(RG_HS_CONTEXT);
     *p++ = (unsigned char)dir;
-    p = put64(p, own);
-    p = put64(p, peer);
+    rg_put64le(p, own);
+    rg_put64le(p + 8, peer);
+    p += 16;
     memcpy(p, nonce_c, RG_HS_NONCE);
     memcpy(p + RG_HS_NONCE, nonce_a, RG_HS_NONCE);
     if (k->len == 0 ||
@@ -75,7 +62,7 @@ int rg_hs_reply(const struct rg_hs_key *k, unsigned char *out, uint64_t id_a,
                 const unsigned char *nonce_a)
 {
     memcpy(out, magic, 8);
-    put64(out + 8, id_a);
+    rg_put64le(out + 8, id_a);
     memcpy(out + 16, nonce_a, RG_HS_NONCE);
     return rg_hs_mac(k, RG_HS_ACCEPTOR, id_a, id_c, nonce_c, nonce_a,
                      out + 16 + RG_HS_NONCE);

@@ -17,8 +17,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define RG_HS_KEY_MIN 32 /* bytes of secret a cluster key needs */
-#define RG_HS_KEY_MAX 4096
 #define RG_HS_NONCE 32
 #define RG_HS_MAC 32
 #define RG_HS_HELLO_LEN (8 + 8 + RG_HS_NONCE)

@@ -14,7 +14,6 @@
  * (hsauth.h); the connect deadline covers all of it. */
 #include "raft/transport_int.h"
 
-#include <endian.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -24,9 +23,9 @@
 #include <string.h>
 #include <sys/socket.h>
 
-
 #include "core/alloc.h"
 #include "core/secret.h"
+#include "raft/bytes.h"
 
 #define HS_PROTOCOL RG_TR_HS_PROTOCOL
 #define HOST_MAX RG_TR_HOST_MAX
@@ -352,30 +351,23 @@ static void timer_cb(uv_timer_t *tm)
     tconn_fail(tm->data, RAFT_NOCONNECTION);
 }
 
-static void put64(char **p, uint64_t v)
-{
-    v = htole64(v);
-    memcpy(*p, &v, 8);
-    *p += 8;
-}
-
 /* raft_uv_tcp's handshake after @pre zero bytes (room for PROOF): 0 or
  * RAFT_NOMEM. */
 static int encode_handshake(raft_id id, const char *address, size_t pre,
                             uv_buf_t *b)
 {
     size_t alen = (strlen(address) + 1 + 7) & ~(size_t)7;
-    char *p;
+    unsigned char *p;
 
     b->len = pre + 24 + alen;
     b->base = rg_calloc(1, b->len);
     if (b->base == NULL)
         return RAFT_NOMEM;
-    p = b->base + pre;
-    put64(&p, HS_PROTOCOL);
-    put64(&p, id);
-    put64(&p, alen);
-    strcpy(p, address);
+    p = (unsigned char *)b->base + pre;
+    rg_put64le(p, HS_PROTOCOL);
+    rg_put64le(p + 8, id);
+    rg_put64le(p + 16, alen);
+    strcpy((char *)p + 24, address);
     return 0;
 }
 
@@ -536,7 +528,8 @@ int rg_transport_init(struct rg_transport *t, uv_loop_t *loop,
     t->opts = *opts;
     t->opts.key = NULL;
     if (opts->key != NULL) {
-        if (opts->key_len < RG_HS_KEY_MIN || opts->key_len > RG_HS_KEY_MAX)
+        if (opts->key_len < RG_CLUSTER_KEY_MIN ||
+            opts->key_len > RG_CLUSTER_KEY_MAX)
             return RAFT_INVALID;
         t->key = rg_secret_dup(opts->key, opts->key_len);
         if (t->key == NULL)

@@ -46,7 +46,7 @@ struct rg_transport_opts {
     unsigned connect_timeout_ms; /* give up an outgoing connect after this
                                     (raft_uv retries it); 0 = never */
     const unsigned char *key;    /* cluster key, copied; NULL = none */
-    size_t key_len;              /* RG_HS_KEY_MIN.. when @key is set */
+    size_t key_len;              /* RG_CLUSTER_KEY_MIN.. when @key is set */
     unsigned handshake_timeout_ms; /* inbound handshake deadline, ms;
                                       0 = RG_TR_HANDSHAKE_MS */
     /* Called with one WARN line (rate-limited) when a peer is refused;
@@ -88,7 +88,7 @@ struct rg_transport {
 };
 
 /* Initialise @t on @loop (raft_uv_tcp_init underneath). Returns 0 or a
- * RAFT_* code (RAFT_INVALID: a key shorter than RG_HS_KEY_MIN). Ownership: @t is kept by the caller until rg_transport_
+ * RAFT_* code (RAFT_INVALID: a key shorter than RG_CLUSTER_KEY_MIN). Ownership: @t is kept by the caller until rg_transport_
  * release; @opts is copied. Thread: @loop's. */
 int rg_transport_init(struct rg_transport *t, uv_loop_t *loop,
                       const struct rg_transport_opts *opts);

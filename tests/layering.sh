@@ -11,9 +11,11 @@
 # - src/ reaches raft/ only through the facade raft/rgraft.h, and only from
 #   main.c, src/control/ and src/admin/;
 # - raft/ includes nothing from src/ but core/alloc.h, core/failpoint.h,
-#   core/rgassert.h, core/err.h, core/xref.h (plain data) and
+#   core/rgassert.h, core/err.h, core/xref.h (plain data),
 #   core/window.h (pure window arithmetic: the quota ledger must compute
-#   the same windows as the rate-limiting plugin, from the entry's stamp).
+#   the same windows as the rate-limiting plugin, from the entry's stamp)
+#   and core/secret.h (the cluster key: its size limits, which the
+#   transport checks as the node config does, and its wiped copy).
 # Prints each violation; exits 1 if there is any.
 set -u
 top=${RAFTGATE_SRCDIR:-$(cd "$(dirname "$0")/.." && pwd)}
@@ -63,7 +65,8 @@ done
 grep -rn '#include "' raft | grep -v '#include "raft/' |
     grep -v -e '#include "core/alloc.h"' -e '#include "core/failpoint.h"' \
         -e '#include "core/rgassert.h"' -e '#include "core/err.h"' \
-        -e '#include "core/xref.h"' -e '#include "core/window.h"' | sed 's/^/layering: raft includes src: /' |
+        -e '#include "core/xref.h"' -e '#include "core/window.h"' \
+        -e '#include "core/secret.h"' | sed 's/^/layering: raft includes src: /' |
     grep . && bad=1
 [ $bad -eq 0 ] && echo "layering: ok"
 exit $bad

@@ -5,8 +5,11 @@
 
 #include <stddef.h>
 
-#define RG_CLUSTER_KEY_MIN 32   /* bytes; = RG_HS_KEY_MIN (raft/hsauth.h) */
-#define RG_CLUSTER_KEY_MAX 4096 /* = RG_HS_KEY_MAX */
+/* The bytes of secret a cluster key holds: read by the node config and
+ * checked again by the Raft transport (raft/transport.c), whose keyed
+ * handshake (raft/hsauth.h) it keys. */
+#define RG_CLUSTER_KEY_MIN 32
+#define RG_CLUSTER_KEY_MAX 4096
 
 /* Read @path whole into *@out (rg_malloc'd, caller frees with
  * rg_secret_free) and *@len. Returns 0, -ERANGE (shorter than @min or

@@ -195,12 +195,17 @@ static int head_parsed(const struct rg_req *r)
 
 /* The request's bytes from the client: its head as parsed (request line
  * and fields re-counted, so whitespace the parser dropped is not) and
- * the body bytes read (de-chunked). */
+ * the body bytes read (de-chunked); for a head never parsed (a 400), the
+ * bytes read for it, as there is no request line to count. */
 static uint64_t bytes_in(const struct rg_req *r)
 {
     const struct rg_head *h = &r->head;
-    const char *m = llhttp_method_name(r->c->msg.p.method);
-    uint64_t n = strlen(m) + 1 + h->url_len + 11 + 2;
+    uint64_t n;
+
+    if (!head_parsed(r))
+        return r->head_rcvd;
+    n = strlen(llhttp_method_name(r->c->msg.p.method)) + 1 + h->url_len +
+        11 + 2;
 
     for (uint32_t i = 0; i < h->n_fields; i++)
         n += h->fields[i].name_len + 2 + h->fields[i].value_len + 2;

@@ -315,6 +315,11 @@ static void conn_feed(struct rg_conn *c, const char *p, size_t n)
     const char *pos;
 
     err = rg_msg_feed(&c->msg, p, n);
+    /* A request starts at a feed's first byte (the parser pauses at each
+     * message's end), so while its head is not whole all of @n is its:
+     * read, or refused with the head (a 400). */
+    if (c->req != NULL && !c->head_done)
+        c->req->head_rcvd += n;
     if (err == HPE_PAUSED || err == HPE_PAUSED_UPGRADE) {
         pos = rg_msg_stop_pos(&c->msg);
         c->want_read = 0;

@@ -61,6 +61,9 @@ struct rg_req {
     uint8_t http_minor;
     int64_t content_length;     /* -1 when absent */
     uint64_t body_rcvd;         /* request body bytes read */
+    uint64_t head_rcvd;         /* bytes fed to the parser while the head
+                                   was not whole (conn.c): what the access
+                                   log counts for a head never parsed */
     uint64_t body_cap;          /* bytes, a plugin's cap on the body
                                    (rg_req_cap_body), when has_body_cap */
     const char *body_cap_msg;   /* its refusal's message, kept by the

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """The access log's fields (issue 12) through the real binary, for a
 proxied, a cached, a rate-limited, an unrouted and a never-parsed (400)
-request; and SIGUSR1
+request (alone, or pipelined behind a good one); and SIGUSR1
 reopening the access and error logs for logrotate: after a rename, later
 lines land in the new file, and under load no line is lost or torn."""
 
@@ -175,11 +175,40 @@ class AccessLogTest(GatewayTestCase):
             for k in ("method", "path", "trace_id", "span_id"):
                 self.assertIn(k, x)
                 self.assertIsNone(x[k], (raw, k))
+            # What the client sent (one write, all read before the
+            # error), not a request line made up from the parser's
+            # defaults.
+            self.assertEqual(x["bytes_received"], len(raw), raw)
         # A parsed request still names them all.
         r, x = self.req("GET", "/plain/echo")
         self.assertEqual((x["method"], x["path"]), ("GET", "/plain/echo"))
         self.assertRegex(x["trace_id"], "^[0-9a-f]{32}$")
         self.assertRegex(x["span_id"], "^[0-9a-f]{16}$")
+
+    def test_unparsed_after_a_good_request(self):
+        """A bad request pipelined behind a good one, in one write: the
+        400's bytes_received counts its own bytes only."""
+        rid = uuid.uuid4().hex
+        good = ("GET /plain/echo HTTP/1.1\r\nHost: x\r\n"
+                "X-Request-ID: %s\r\n\r\n" % rid).encode()
+        bad = b"GARBAGE\r\n\r\n"
+        seen = {x["request_id"] for x in lines_of(self.gw.access_log_path)}
+        with self.gw.connect() as c:
+            c.send(good + bad)
+            self.assertEqual(c.read_response("GET").status, 200)
+            self.assertEqual(c.read_response("GET").status, 400)
+        new = []
+
+        def pred():
+            new[:] = [x for x in lines_of(self.gw.access_log_path)
+                      if x["request_id"] not in seen]
+            return len(new) >= 2
+        rgtest.wait_until(pred, 5, 0.02, "both access log lines")
+        by = {x["status"]: x for x in new}
+        self.assertEqual(sorted(by), [200, 400], new)
+        self.assertEqual(by[200]["request_id"], rid)
+        self.assertEqual(by[200]["bytes_received"], len(good))
+        self.assertEqual(by[400]["bytes_received"], len(bad))
 
 
 class ReopenTest(GatewayTestCase):

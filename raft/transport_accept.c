@@ -14,7 +14,6 @@
  * until the deadline, again and again. Every connection libuv announces is
  * uv_accept'ed, into @spare when no handshake object can be had: one left
  * pending makes libuv stop reading the listener for good. */
-#include <endian.h>
 #include <netdb.h>
 #include <stdlib.h>
 #include <stdio.h>
@@ -23,6 +22,7 @@
 
 #include "core/alloc.h"
 #include "core/failpoint.h"
+#include "raft/bytes.h"
 #include "raft/transport_int.h"
 
 #define PREAMBLE 24 /* raft_uv_tcp: protocol, id, address length */
@@ -141,14 +141,6 @@ static void expect(struct tacc *c, enum phase p, size_t need)
     c->got = 0;
 }
 
-static uint64_t get64(const unsigned char *p)
-{
-    uint64_t v;
-
-    memcpy(&v, p, 8);
-    return le64toh(v);
-}
-
 static void got_hello(struct tacc *c)
 {
     struct rg_hs_key k = rg_tr_key(c->t);
@@ -179,14 +171,14 @@ static void got_proof(struct tacc *c)
 {
     struct rg_hs_key k = rg_tr_key(c->t);
     const unsigned char *pre = c->buf + RG_HS_MAC;
-    uint64_t alen = get64(pre + 16);
+    uint64_t alen = rg_get64le(pre + 16);
 
     if (!rg_hs_check(&k, RG_HS_CONNECTOR, c->peer_id, c->t->id, c->nonce_c,
                      c->nonce_a, c->buf)) {
         tacc_fail(c, "it did not prove the cluster key (wrong key?)");
         return;
     }
-    if (get64(pre) != RG_TR_HS_PROTOCOL || get64(pre + 8) != c->peer_id ||
+    if (rg_get64le(pre) != RG_TR_HS_PROTOCOL || rg_get64le(pre + 8) != c->peer_id ||
         alen == 0 || alen % 8 != 0 || alen > RG_TR_HOST_MAX) {
         tacc_fail(c, "bad raft handshake after the keyed one");
         return;

@@ -33,10 +33,8 @@ static int ca_cert(struct rg_yt *t, yaml_node_t *v, void *ctx)
 {
     const char *s;
     size_t len;
-    int rv = rg_yt_scalar(t, v, &s, &len);
-
     ((struct gw_ctx *)ctx)->cacert_pem = v;
-    return rv;
+    return rg_yt_text(t, v, &s, &len);
 }
 
 static int ca_digest(struct rg_yt *t, yaml_node_t *v, void *ctx)

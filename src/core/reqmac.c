@@ -9,6 +9,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/hex.h"
+
 static const char context[] = "raftgate admin v2";
 
 static int compute(const unsigned char *key, size_t klen, const char *method,
@@ -63,15 +65,6 @@ int rg_reqmac_sign(const unsigned char *key, size_t klen, const char *method,
     return 0;
 }
 
-/* A lowercase hex digit's value (we send lowercase), or -1. */
-static int hexval(char c)
-{
-    static const char digits[] = "0123456789abcdef";
-    const char *p = c != '\0' ? strchr(digits, c) : NULL;
-
-    return p != NULL ? (int)(p - digits) : -1;
-}
-
 /* Parse "t=<digits>,mac=<64 hex>": 0 or -1. */
 static int parse(const char *v, size_t n, uint64_t *t, unsigned char *mac)
 {
@@ -86,7 +79,7 @@ static int parse(const char *v, size_t n, uint64_t *t, unsigned char *mac)
         return -1;
     v += i + 5;
     for (int k = 0; k < 32; k++) {
-        int hi = hexval(v[2 * k]), lo = hexval(v[2 * k + 1]);
+        int hi = rg_hex_lower(v[2 * k]), lo = rg_hex_lower(v[2 * k + 1]);
 
         if (hi < 0 || lo < 0)
             return -1;

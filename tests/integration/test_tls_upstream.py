@@ -100,6 +100,8 @@ class TLSUpstreamTest(unittest.TestCase):
                 ([{"id": OTHER_CA, "cert": "junk"}],
                  "ca_certificates[0].cert: not a PEM certificate"),
                 ([{"id": OTHER_CA}], "ca_certificates[0]: needs a cert"),
+                ([{"id": OTHER_CA, "cert": 5}],
+                 "ca_certificates[0].cert: must be a string"),
                 ([dict(good, cert_digest="00" * 32)],
                  "ca_certificates[0].cert_digest: does not match cert"),
                 ([good, dict(tlsutil.ca_entity(self.other.cert, CLIENT_CERT),

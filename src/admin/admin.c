@@ -107,6 +107,9 @@ static char *field_dup(const struct rg_head *h, const char *name)
     return f ? rg_strndup(rg_field_value(h, f), f->value_len) : NULL;
 }
 
+_Static_assert(RG_FWD_MAX_RID == RG_CODEC_MAX_RID,
+               "a forwarded request keeps its request id");
+
 /* X-Request-Id: the client's (at most RG_CODEC_MAX_RID printable bytes)
  * or a fresh UUID. */
 static void take_rid(struct rg_areq *q, const struct rg_head *h)

@@ -390,8 +390,8 @@ static int add_nesting(struct canon *c, const json_t *doc,
     return 0;
 }
 
-/* CA certificates: flat, each with its id and cert_digest; the list is
- * left out when empty. */
+/* CA certificates: flat, each with its id and cert_digest (computed when
+ * not given); the list is left out when empty. */
 static void add_ca_certificates(struct canon *c, const json_t *doc)
 {
     const json_t *l = json_object_get(doc, "ca_certificates"), *e;
@@ -406,10 +406,14 @@ static void add_ca_certificates(struct canon *c, const json_t *doc)
     json_array_foreach(l, i, e) {
         json_t *ce = json_deep_copy(e);
 
+        int expired;
+
         if (json_is_object(ce)) { /* else the store's validator names it */
             snprintf(path, sizeof(path), "ca_certificates[%zu]", i);
             ensure_id(ce, "ca_certificates", NULL, path);
-            rg_admin__cacert_digest(ce);
+            /* a given digest is the validator's to check, as in a file */
+            if (json_object_get(ce, "cert_digest") == NULL)
+                rg_admin__cacert_digest(ce, &expired);
         }
         json_array_append_new(out, ce);
     }

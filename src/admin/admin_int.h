@@ -260,10 +260,11 @@ int rg_admin__health_local(struct rg_areq *q);
 void rg_admin__unique_violation(struct rg_areq *q, const char *field);
 
 /* Set the CA certificate @o's cert_digest (Kong's: the SHA-256 of its
- * DER in hex) from its cert, on every write so that it follows cert.
- * Returns it (borrowed from @o), or NULL with none set when cert does
- * not parse: the validator then names what is wrong with it. */
-const char *rg_admin__cacert_digest(json_t *o);
+ * DER in hex) from its cert, on every write so that it follows cert, and
+ * *@expired to whether it has expired by this host's clock. Returns it
+ * (borrowed from @o), or NULL with none set when cert does not parse:
+ * the validator then names what is wrong with it. */
+const char *rg_admin__cacert_digest(json_t *o, int *expired);
 
 /* ---- admin_form.c ---- */
 

@@ -3,6 +3,7 @@
  * whole answer read until EOF. */
 #include "admin/cli.h"
 
+#include <errno.h>
 #include <getopt.h>
 #include <netdb.h>
 #include <stdio.h>
@@ -94,6 +95,8 @@ static int cli_request(const struct cli_opts *o, const char *method,
              method, path, o->admin, auth, strlen(body));
     if (write_all(fd, head, strlen(head)) != 0 ||
         write_all(fd, body, strlen(body)) != 0) {
+        fprintf(stderr, "raftgate: %s: cannot send the request: %s\n",
+                o->admin, strerror(errno));
         close(fd);
         return -1;
     }
@@ -102,8 +105,15 @@ static int cli_request(const struct cli_opts *o, const char *method,
         got += (size_t)r;
     close(fd);
     ans[got] = '\0';
-    if (sscanf(ans, "HTTP/1.%*d %d", &status) != 1)
+    if (sscanf(ans, "HTTP/1.%*d %d", &status) != 1) {
+        /* an https admin API (admin.tls_certificate) drops plain HTTP */
+        fprintf(stderr,
+                "raftgate: %s answered no HTTP response (%zu bytes); this "
+                "command speaks plain HTTP only, so with admin TLS on use "
+                "curl --cacert against the endpoint\n",
+                o->admin, got);
         return -1;
+    }
     sep = strstr(ans, "\r\n\r\n");
     printf("%d %s\n", status, sep ? sep + 4 : "");
     return status;

@@ -30,18 +30,24 @@ struct rg_fwd {
     struct rg_buf body;
     rg_fwd_cb cb;               /* NULL once called or cancelled */
     void *arg;
+    int connected;              /* the TCP connect succeeded */
     int sent;                   /* the request write was issued */
     int closes;                 /* handles still to close */
     int done;
     char addr[64];              /* the peer, for the log */
 };
 
-/* Set once by the control thread (rg_fwd_set_key, rg_fwd_set_tls). */
+/* Set by the control thread at start and cleared at shutdown
+ * (rg_fwd_set_key, rg_fwd_set_tls); read by every forward. */
 static struct {
     unsigned char *key; /* the cluster key, NULL = requests unsigned */
     size_t key_len;
     struct rg_tls_client *tls; /* NULL = plain HTTP */
+    uint64_t warned_ms;        /* the last handshake WARN (uv_now) */
+    unsigned suppressed;       /* handshake failures not logged since */
 } fwd_conf;
+
+#define FWD_WARN_MS 10000 /* one handshake WARN per 10 s */
 
 static void fwd_closed(uv_handle_t *h)
 {
@@ -179,17 +185,34 @@ static int send_request(struct rg_fwd *f)
     return tls_flush(f);
 }
 
+/* Fail @f before its request went out over TLS: WARN with @why (rate
+ * limited: a wrong CA fails every forward, lease batches included). */
+static void tls_fail(struct rg_fwd *f, const char *why)
+{
+    uint64_t now = uv_now(f->tcp.loop);
+
+    if (fwd_conf.warned_ms == 0 || now - fwd_conf.warned_ms >= FWD_WARN_MS) {
+        rg_log(RG_LOG_WARN,
+               "admin forward to %s: TLS handshake failed: %s (%u more "
+               "since the last such WARN)",
+               f->addr, why, fwd_conf.suppressed);
+        fwd_conf.warned_ms = now;
+        fwd_conf.suppressed = 0;
+    } else {
+        fwd_conf.suppressed++;
+    }
+    fwd_fail(f, RG_FWD_ENOTSENT);
+}
+
 /* Drive the TLS handshake over what was fed; once it is done, send the
  * request. A failure closes @f. */
 static void tls_step(struct rg_fwd *f)
 {
     int rv = rg_tls_handshake(f->tls);
 
-    if (rv == RG_TLS_ERROR) {
-        rg_log(RG_LOG_WARN, "admin forward to %s: TLS handshake failed: %s",
-               f->addr, rg_tls_error(f->tls));
-        fwd_fail(f, RG_FWD_ENOTSENT);
-    } else if (tls_flush(f) != 0 || (rv == 1 && send_request(f) != 0))
+    if (rv == RG_TLS_ERROR)
+        tls_fail(f, rg_tls_error(f->tls));
+    else if (tls_flush(f) != 0 || (rv == 1 && send_request(f) != 0))
         fwd_fail(f, fwd_err(f));
 }
 
@@ -203,9 +226,9 @@ static llhttp_errno_t tls_input(struct rg_fwd *f, const char *p, size_t n)
 
     if (rg_tls_feed(f->tls, p, n) != 0)
         return HPE_USER;
-    if (!rg_tls_established(f->tls)) {
+    if (!f->sent) { /* the request goes out once, after the handshake */
         tls_step(f);
-        if (f->done || !rg_tls_established(f->tls))
+        if (f->done || !f->sent)
             return HPE_OK;
     }
     while (err == HPE_OK &&
@@ -225,7 +248,14 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 
     if (f->done)
         return;
-    if (n == UV_EOF && f->sent)
+    if (n < 0 && f->tls != NULL && !f->sent)
+        tls_fail(f, n == UV_EOF ? "the peer closed the connection"
+                                : uv_strerror((int)n));
+    if (f->done)
+        return;
+    /* Over TLS only close_notify ends a close-delimited body (tls_input):
+     * a bare FIN may cut it short. */
+    if (n == UV_EOF && f->sent && f->tls == NULL)
         err = rg_msg_finish(&f->msg); /* close-delimited body */
     else if (n < 0)
         err = HPE_USER;
@@ -250,6 +280,7 @@ static void on_connect(uv_connect_t *c, int status)
         fwd_fail(f, RG_FWD_ENOTSENT);
         return;
     }
+    f->connected = 1;
     if (f->tls != NULL)
         tls_step(f); /* the ClientHello */
     else if (send_request(f) != 0)
@@ -260,7 +291,10 @@ static void on_timeout(uv_timer_t *t)
 {
     struct rg_fwd *f = t->data;
 
-    fwd_fail(f, fwd_err(f));
+    if (f->tls != NULL && f->connected && !f->sent)
+        tls_fail(f, "no answer before the deadline");
+    else
+        fwd_fail(f, fwd_err(f));
 }
 
 int rg_fwd_set_key(const unsigned char *key, size_t len)
@@ -309,22 +343,25 @@ static int build_request(struct rg_fwd *f, const char *addr,
     return 0;
 }
 
-/* A client engine for @addr's host ("h:p" or "[v6]:p"), or NULL. */
+/* A client engine for @addr's host, or NULL. */
 static struct rg_tls *tls_engine(const char *addr)
 {
     char host[256];
-    const char *colon = strrchr(addr, ':');
-    size_t n = colon != NULL ? (size_t)(colon - addr) : strlen(addr);
 
-    if (n >= 2 && addr[0] == '[' && addr[n - 1] == ']') {
-        addr++;
-        n -= 2;
-    }
-    if (n == 0 || n >= sizeof(host))
+    if (rg_io_split_host(addr, host, sizeof(host)) != 0)
         return NULL;
-    memcpy(host, addr, n);
-    host[n] = '\0';
     return rg_tls_new_client(fwd_conf.tls, host);
+}
+
+/* Whether @rid can go into a header line and the MAC as it is. */
+static int rid_ok(const char *rid)
+{
+    size_t n = 0;
+
+    for (; rid[n] != '\0'; n++)
+        if (rid[n] < 0x21 || rid[n] > 0x7e)
+            return 0;
+    return n > 0 && n <= RG_FWD_MAX_RID;
 }
 
 struct rg_fwd *rg_fwd_start(uv_loop_t *loop, const char *addr,
@@ -334,7 +371,8 @@ struct rg_fwd *rg_fwd_start(uv_loop_t *loop, const char *addr,
     struct sockaddr_storage ss;
     struct rg_fwd *f;
 
-    if (rg_io_parse_addr(addr, &ss) != 0 ||
+    if ((rq->rid != NULL && !rid_ok(rq->rid)) ||
+        rg_io_parse_addr(addr, &ss) != 0 ||
         (f = rg_calloc(1, sizeof(*f))) == NULL)
         return NULL;
     if (build_request(f, addr, rq) != 0 ||

@@ -4,6 +4,7 @@
  * or one that expired is an error naming its path; services name them by
  * id in their ca_certificates. */
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -39,14 +40,11 @@ static int ca_cert(struct rg_yt *t, yaml_node_t *v, void *ctx)
 
 static int ca_digest(struct rg_yt *t, yaml_node_t *v, void *ctx)
 {
-    struct gw_ctx *c = ctx;
-    char *unused = NULL;
-    int rv = rg_gw__unique(t, v, GW_TEXT, c, GW_X_CACERT_DIGEST,
-                           c->gw->n_ca_certificates - 1, &unused);
+    const char *s;
+    size_t len;
 
-    rg_free(unused);
-    c->cacert_digest = v;
-    return rv;
+    ((struct gw_ctx *)ctx)->cacert_digest = v;
+    return rg_yt_text(t, v, &s, &len);
 }
 
 /* clang-format off */
@@ -78,7 +76,16 @@ static int ca_finish(struct rg_yt *t, yaml_node_t *n, struct gw_ctx *c)
         (rg_yt_scalar(t, c->cacert_digest, &d, &dl) < 0 ||
          dl != RG_TLS_DIGEST_LEN || strncasecmp(d, digest, dl) != 0))
         return rg_gw__member_err(t, "cert_digest", c->cacert_digest,
-                          "does not match cert (its SHA-256 in hex)");
+                                 "does not match cert (its SHA-256 in hex)");
+    /* GW_X_CACERT_DIGEST: on the computed digest, given or not */
+    for (size_t i = 0; i + 1 < c->gw->n_ca_certificates; i++)
+        if (strcmp(c->gw->ca_certificates[i].digest, digest) == 0) {
+            snprintf(why, sizeof(why),
+                     "duplicate ca_certificate cert_digest (the cert of "
+                     "ca_certificates[%zu])",
+                     i);
+            return rg_gw__member_err(t, "cert", c->cacert_pem, why);
+        }
     return 0;
 }
 

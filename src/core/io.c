@@ -77,11 +77,9 @@ ssize_t rg_io_write(uv_stream_t *s, const uv_buf_t *bufs, unsigned n,
     return (ssize_t)off;
 }
 
-int rg_io_parse_addr(const char *hostport, struct sockaddr_storage *ss)
+int rg_io_split_host(const char *hostport, char *host, size_t cap)
 {
-    struct addrinfo hints, *res = NULL;
     const char *colon = strrchr(hostport, ':');
-    char host[256];
     size_t hl;
 
     if (colon == NULL || colon[1] == '\0')
@@ -91,10 +89,21 @@ int rg_io_parse_addr(const char *hostport, struct sockaddr_storage *ss)
         hostport++;
         hl -= 2;
     }
-    if (hl == 0 || hl >= sizeof(host))
+    if (hl == 0 || hl >= cap)
         return UV_EINVAL;
     memcpy(host, hostport, hl);
     host[hl] = '\0';
+    return 0;
+}
+
+int rg_io_parse_addr(const char *hostport, struct sockaddr_storage *ss)
+{
+    struct addrinfo hints, *res = NULL;
+    const char *colon = strrchr(hostport, ':');
+    char host[256];
+
+    if (rg_io_split_host(hostport, host, sizeof(host)) != 0)
+        return UV_EINVAL;
     memset(&hints, 0, sizeof(hints));
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;

@@ -36,6 +36,12 @@ int rg_io_listen_socket(const char *hostport, int backlog) RG_MUST_CHECK;
  * UV_EADDRINUSE. */
 int rg_io_port_free(const char *hostport);
 
+/* The host of "host:port" ("[v6]:port" without the brackets) into @host
+ * (@cap bytes): 0, or UV_EINVAL when there is no port or no host, or it
+ * does not fit. */
+int rg_io_split_host(const char *hostport, char *host, size_t cap)
+    RG_MUST_CHECK;
+
 /* Parse "host:port" ("0.0.0.0:8000", "localhost:80", "[::1]:80") into
  * @ss. Returns 0 or UV_EINVAL. Resolves names with getaddrinfo (blocking:
  * config time only). */

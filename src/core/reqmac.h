@@ -13,8 +13,11 @@
  *
  * The receiver accepts a stamp within RG_REQMAC_WINDOW_MS of its own
  * clock. No nonce cache: a captured request can be replayed unchanged
- * inside the window (the endpoints are idempotent by request id; see
- * docs/raft.md "Authenticated transport"). Thread: any. */
+ * inside the window. A forwarded admin write carries its request id, so
+ * the replay is deduplicated by the state machine; the calls sent
+ * without one (lease batches, breaker reports) rely on their commands'
+ * own idempotence (see docs/raft.md "Authenticated transport").
+ * Thread: any. */
 #ifndef RG_CORE_REQMAC_H
 #define RG_CORE_REQMAC_H
 

@@ -289,10 +289,6 @@ struct rg_tls_ca *rg_tls_ca_new(const char *pem, size_t len,
         snprintf(why, cap, "not a CA certificate (no CA basic constraint)");
         goto err;
     }
-    if (X509_cmp_current_time(X509_get0_notAfter(ca->x)) <= 0) {
-        snprintf(why, cap, "expired (its Not After time is in the past)");
-        goto err;
-    }
     if (X509_digest(ca->x, EVP_sha256(), md, &mdlen) != 1 || mdlen != 32) {
         snprintf(why, cap, "cannot compute its digest (%s)",
                  ssl_reason(r, sizeof(r)));
@@ -306,6 +302,11 @@ err:
     BIO_free(b);
     rg_tls_ca_free(ca);
     return NULL;
+}
+
+int rg_tls_ca_expired(const struct rg_tls_ca *ca)
+{
+    return X509_cmp_current_time(X509_get0_notAfter(ca->x)) <= 0;
 }
 
 void rg_tls_ca_free(struct rg_tls_ca *ca)
@@ -545,6 +546,8 @@ struct rg_tls_client *rg_tls_client_new(const struct rg_tls_client_conf *conf,
                       ssl_reason(why, sizeof(why)));
         goto err;
     }
+    /* A renegotiation would restart the handshake under a request. */
+    SSL_CTX_set_options(c->ctx, SSL_OP_NO_RENEGOTIATION);
     SSL_CTX_set_verify(c->ctx, conf->verify ? SSL_VERIFY_PEER : SSL_VERIFY_NONE,
                        NULL);
     if (conf->verify_depth > 0)
@@ -621,6 +624,9 @@ struct rg_tls *rg_tls_new_client(struct rg_tls_client *c, const char *host)
         return NULL;
     is_ip =
         inet_pton(AF_INET, host, ip) == 1 || inet_pton(AF_INET6, host, ip) == 1;
+    /* "*.example.com" matches one whole label, never "w*.example.com" */
+    X509_VERIFY_PARAM_set_hostflags(SSL_get0_param(t->ssl),
+                                    X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
     if ((!is_ip && SSL_set_tlsext_host_name(t->ssl, host) != 1) ||
         (is_ip ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(t->ssl), host)
                : SSL_set1_host(t->ssl, host)) != 1) {

@@ -113,15 +113,20 @@ struct rg_tls_ca;
 #define RG_TLS_DIGEST_LEN 64 /* hex digits of a SHA-256 */
 
 /* A trust anchor parsed from @pem (@len bytes, borrowed): exactly one PEM
- * certificate, with the CA basic constraint, not expired. Returns NULL
- * with the reason in @why ("not a CA certificate (no CA basic
- * constraint)", "expired", "only one certificate at a time").
- * *@digest gets the SHA-256 of its DER in lower-case hex (Kong's
- * cert_digest, RG_TLS_DIGEST_LEN digits and a NUL). Immutable: any
- * thread; a client context using it holds its own reference. */
+ * certificate, with the CA basic constraint. Returns NULL with the reason
+ * in @why ("not a CA certificate (no CA basic constraint)", "only one
+ * certificate at a time"). *@digest gets the SHA-256 of its DER in
+ * lower-case hex (Kong's cert_digest, RG_TLS_DIGEST_LEN digits and a
+ * NUL). Deterministic (no clock: the replicated store's validator calls
+ * it). Immutable: any thread; a client context using it holds its own
+ * reference. */
 struct rg_tls_ca *rg_tls_ca_new(const char *pem, size_t len,
                                 char digest[RG_TLS_DIGEST_LEN + 1], char *why,
                                 size_t cap);
+
+/* Whether @ca's Not After time has passed, by this host's clock. */
+int rg_tls_ca_expired(const struct rg_tls_ca *ca);
+
 void rg_tls_ca_free(struct rg_tls_ca *ca);
 
 /* ---- Client side (https upstreams) ---- */
@@ -140,7 +145,9 @@ struct rg_tls_client_conf {
 };
 struct rg_tls_client;
 
-/* A client context: TLS 1.2 and 1.3, ALPN http/1.1. NULL with @eb set
+/* A client context: TLS 1.2 and 1.3, ALPN http/1.1, no renegotiation;
+ * a verified host name may match a wildcard only as a whole first label
+ * (no "w*.example.com"). NULL with @eb set
  * ("cannot read CA file /x: ..."). Thread: any; shared read-only. */
 struct rg_tls_client *rg_tls_client_new(const struct rg_tls_client_conf *conf,
                                         struct rg_errbuf *eb);

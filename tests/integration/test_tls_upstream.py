@@ -109,7 +109,10 @@ class TLSUpstreamTest(unittest.TestCase):
                  "ca_certificates[1].cert_digest: does not match cert"),
                 ([dict(good, cert_digest=dg),
                   dict(good, id=CLIENT_CERT, cert_digest=dg)],
-                 "ca_certificates[1].cert_digest: duplicate")):
+                 "ca_certificates[1].cert: duplicate ca_certificate "
+                 "cert_digest (the cert of ca_certificates[0])"),
+                ([good, dict(good, id=CLIENT_CERT)],  # no digest given
+                 "ca_certificates[1].cert: duplicate ca_certificate")):
             doc = gateway_doc(ca_certificates=cas)
             rc, out = self.gw.check_config(doc)
             self.assertNotEqual(rc, 0, out)

@@ -98,6 +98,48 @@ static void save(struct rg_areq *q, enum rg_kind k, json_t *o, int status,
     rg_admin__put(q, k, o, 0);
 }
 
+/* A CA certificate still named by a service's ca_certificates is
+ * refused with the service's name, as Kong does, rather than with the
+ * validator's message about the dangling reference. */
+struct naming {
+    const char *id;
+    const char *service; /* the first service naming it */
+};
+
+static void naming_cb(void *arg, const char *id, const json_t *body,
+                      uint64_t rev)
+{
+    struct naming *n = arg;
+    const json_t *v;
+    size_t i;
+
+    (void)rev;
+    json_array_foreach(json_object_get(body, "ca_certificates"), i, v) {
+        const char *s = json_string_value(v);
+
+        if (s == NULL)
+            s = json_string_value(json_object_get(v, "id"));
+        if (n->service == NULL && s != NULL && strcasecmp(s, n->id) == 0) {
+            s = json_string_value(json_object_get(body, "name"));
+            n->service = s != NULL ? s : id;
+        }
+    }
+}
+
+static int cacert_unnamed(struct rg_areq *q, const json_t *o)
+{
+    struct naming n = {id_of(o), NULL};
+
+    rg_fsm_each(rg_admin__fsm(q->a), RG_KIND_SERVICE, naming_cb, &n);
+    if (n.service == NULL)
+        return 1;
+    rg_admin__error(q, 400,
+                    "an existing 'services' entity references this "
+                    "'ca_certificates' entity: service %s",
+                    n.service);
+    return 0;
+}
+
 static void del(struct rg_areq *q, enum rg_kind k, const char *key)
 {
     const json_t *o = lookup(q, k, key);
@@ -110,6 +152,8 @@ static void del(struct rg_areq *q, enum rg_kind k, const char *key)
         rg_admin__upstream_delete(q, o);
         return;
     }
+    if (k == RG_KIND_CA_CERTIFICATE && o != NULL && !cacert_unnamed(q, o))
+        return;
     q->ok_status = 204;
     q->on_ok = rg_admin__saved;
     rg_admin__delete(q, k, o ? id_of(o) : key);
@@ -339,8 +383,13 @@ static void put(struct rg_areq *q, enum rg_kind k, const char *key)
 
     if (o == NULL)
         return;
-    if (!rg_admin__is_uuid(key) && nf != NULL &&
-        json_object_get(o, nf) == NULL)
+    if (!rg_admin__is_uuid(key) && nf == NULL) {
+        /* a kind without names has only ids to upsert by */
+        json_decref(o);
+        rg_admin__error(q, 400, "id: expected a valid UUID");
+        return;
+    }
+    if (!rg_admin__is_uuid(key) && json_object_get(o, nf) == NULL)
         json_object_set_new(o, nf, json_string(key));
     if (old == NULL) {
         if (rg_admin__is_uuid(key))

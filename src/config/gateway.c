@@ -410,6 +410,8 @@ int rg_gw__ref(struct rg_yt *t, yaml_node_t *v, const struct gw_ctx *c,
     if (*index != SIZE_MAX)
         return 0;
     rg_yt_clip(s, len, clip, sizeof(clip));
+    if (strcmp(namef, "id") == 0) /* a kind without names */
+        return rg_yt_err(t, v, "no %s with id \"%s\"", what, clip);
     return rg_yt_err(t, v, "no %s with %s%s \"%s\"", what,
                      by_name ? namef : "", by_name && by_id ? " or id"
                                        : by_id              ? "id"

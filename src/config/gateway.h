@@ -49,8 +49,9 @@
  * created_at,updated_at} at the top level (see struct rg_sni).
  *
  * ca_certificates[].{id,cert,cert_digest,tags,created_at,updated_at}
- * (cert one PEM CA certificate: CA basic constraint, not expired;
- * cert_digest, when given, its SHA-256 in hex; unique without case) at
+ * (cert one PEM CA certificate with the CA basic constraint, expired or
+ * not: the verdict must not depend on the clock; cert_digest, when given,
+ * its SHA-256 in hex; the digests unique without case) at
  * the top level (see struct rg_ca_certificate).
  *
  * Other Kong keys (route

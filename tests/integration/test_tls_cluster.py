@@ -146,6 +146,10 @@ class TLSClusterTest(ClusterTestCase):
                     tlsutil.ca_entity(self.ca.issue("leaf.example.com")[0]))
         self.assertEqual(r.status, 400, r)
         self.assertIn("not a CA certificate", r.body.decode())
+        r = c.write("POST", "/ca_certificates",
+                    tlsutil.ca_entity(tlsutil.expired_ca(up_ca.dir)))
+        self.assertEqual(r.status, 400, r)
+        self.assertIn("cert: expired", r.body.decode())
         r = c.write("POST", "/services", {
             "name": "anchored", "url": "https://localhost:%d" % srv.port,
             "ca_certificates": [ca["id"]]}, node=n2)
@@ -156,6 +160,11 @@ class TLSClusterTest(ClusterTestCase):
         c.wait_served("/anchored", 200)
         r = c.write("DELETE", "/ca_certificates/%s" % ca["id"])
         self.assertEqual(r.status, 400, r)
+        self.assertIn("references this 'ca_certificates' entity: service "
+                      "anchored", r.body.decode())
+        r = c.write("PUT", "/ca_certificates/not-a-uuid", ent)
+        self.assertEqual(r.status, 400, r)
+        self.assertIn("id: expected a valid UUID", r.body.decode())
         r = c.write("PATCH", "/services/anchored", {"ca_certificates": []})
         self.assertWrite(r, 200, "PATCH /services/anchored")
         c.wait_served("/anchored", 502)  # the system store does not know it

@@ -120,6 +120,16 @@ class TLSUpstreamTest(unittest.TestCase):
         doc = gateway_doc(ca_certificates=[dict(good, cert_digest=dg)])
         rc, out = self.gw.check_config(doc)
         self.assertEqual(rc, 0, out)
+        # a file's verdict does not depend on the clock (the replicated
+        # store validates with the same parser): an expired CA loads
+        doc = gateway_doc(ca_certificates=[tlsutil.ca_entity(
+            tlsutil.expired_ca(self.ca.dir), OTHER_CA)])
+        rc, out = self.gw.check_config(doc)
+        self.assertEqual(rc, 0, out)
+        rc, out = self.gw.check_config(gateway_doc(service(
+            "s", 1, protocol="https", ca_certificates=[CLIENT_CERT])))
+        self.assertIn('services[0].ca_certificates[0]: no ca_certificate '
+                      'with id "%s"' % CLIENT_CERT, out)
 
     def test_tls_verify_false(self):
         r = self.gw.get("/noverify")

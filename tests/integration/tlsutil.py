@@ -91,6 +91,42 @@ def pem_pair(cert_path, key_path):
         return {"cert": c.read(), "key": k.read()}
 
 
+_EXPIRED_CNF = """[ca]
+default_ca = d
+[d]
+database = db/index
+serial = db/serial
+new_certs_dir = db
+default_md = sha256
+policy = p
+x509_extensions = ext
+[p]
+commonName = supplied
+[ext]
+basicConstraints = critical,CA:TRUE
+"""
+
+
+def expired_ca(dir, name="expired CA"):
+    """A self-signed CA certificate valid only on 2020-01-01 (openssl ca,
+    which takes explicit dates), in @dir; returns its PEM path."""
+    base = os.path.join(dir, name.replace(" ", "_"))
+    os.makedirs(os.path.join(dir, "db"), exist_ok=True)
+    open(os.path.join(dir, "db", "index"), "w").close()
+    with open(os.path.join(dir, "db", "serial"), "w") as f:
+        f.write("01\n")
+    with open(base + ".cnf", "w") as f:
+        f.write(_EXPIRED_CNF)
+    _openssl(["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+              "-nodes", "-subj", "/CN=%s" % name, "-keyout", base + ".key",
+              "-out", base + ".csr"])
+    _openssl(["ca", "-batch", "-config", base + ".cnf", "-selfsign",
+              "-keyfile", base + ".key", "-in", base + ".csr",
+              "-startdate", "20200101000000Z", "-enddate",
+              "20200102000000Z", "-out", base + ".pem"], cwd=dir)
+    return base + ".pem"
+
+
 def ca_entity(path, id=None):
     """A Kong ca_certificates entity of the PEM file @path."""
     with open(path) as f:

@@ -30,8 +30,8 @@
  * handshake_timeout_ms), the handshakes in progress at once in all and
  * from one remote IP address. A connection past either cap closes the
  * oldest handshake in progress (of its address for the per-address cap)
- * that has not yet proved the key, or the oldest of all when every one
- * has. */
+ * that has not yet proved the key, or is itself closed at once when
+ * every one has (those are real peers about to be handed on). */
 #define RG_TR_HANDSHAKE_MS 1000
 #define RG_TR_ACCEPT_MAX 64
 #define RG_TR_ACCEPT_PER_SOURCE 4
@@ -83,13 +83,15 @@ struct rg_transport {
                                        it, when no handshake object can
                                        be had (out of memory) */
     int spare_busy;                 /* @spare is closing */
-    int spare_wanted;               /* a connection waits for @spare */
+    const char *spare_wanted;       /* a connection waits for @spare,
+                                       to be refused for this reason */
     struct rg_hs_warnlog warnlog;   /* refusal WARN rate limit */
 };
 
 /* Initialise @t on @loop (raft_uv_tcp_init underneath). Returns 0 or a
- * RAFT_* code (RAFT_INVALID: a key shorter than RG_CLUSTER_KEY_MIN). Ownership: @t is kept by the caller until rg_transport_
- * release; @opts is copied. Thread: @loop's. */
+ * RAFT_* code (RAFT_INVALID: a key shorter than RG_CLUSTER_KEY_MIN).
+ * Ownership: @t is kept by the caller until rg_transport_release; @opts
+ * is copied. Thread: @loop's. */
 int rg_transport_init(struct rg_transport *t, uv_loop_t *loop,
                       const struct rg_transport_opts *opts);
 

@@ -250,20 +250,17 @@ static void peer_name(uv_tcp_t *tcp, char *out, size_t cap, uint32_t *src)
 
 /* The handshake to close to make room for the newest, @c (the head of the
  * list, which runs newest to oldest): the oldest of @c's address when
- * @same_src, else the oldest of all; one that has not yet proved the key
- * (a stranger cannot get past that) before one that has. */
-static struct tacc *victim(const struct tacc *c, int same_src)
+ * @same_src, else the oldest of all, that has not yet proved the key (a
+ * stranger cannot get past that); @c itself when every other one has
+ * proved it (those are real peers, about to be handed to libraft). */
+static struct tacc *victim(struct tacc *c, int same_src)
 {
-    struct tacc *o, *any = NULL, *unproved = NULL;
+    struct tacc *o, *unproved = NULL;
 
-    for (o = c->next; o != NULL; o = o->next) {
-        if (same_src && o->src != c->src)
-            continue;
-        any = o;
-        if (o->phase < P_ADDRESS)
+    for (o = c->next; o != NULL; o = o->next)
+        if ((!same_src || o->src == c->src) && o->phase < P_ADDRESS)
             unproved = o;
-    }
-    return unproved != NULL ? unproved : any;
+    return unproved != NULL ? unproved : c;
 }
 
 static unsigned same_source(const struct tacc *c)
@@ -283,14 +280,30 @@ static unsigned same_source(const struct tacc *c)
 #define WHY_ALL                                                                \
     "its handshake was closed, the oldest in progress: all " STR(              \
         RG_TR_ACCEPT_MAX) " slots were taken"
+#define WHY_SOURCE_NEW                                                         \
+    "closed at once: this address's " STR(                                     \
+        RG_TR_ACCEPT_PER_SOURCE) " handshakes in progress have proved the key"
+#define WHY_ALL_NEW                                                            \
+    "closed at once: all " STR(                                                \
+        RG_TR_ACCEPT_MAX) " handshakes in progress have proved the key"
 
-/* Keep the caps with @c, just accepted, counted in. */
-static void make_room(struct tacc *c)
+/* Keep the caps with @c, just accepted, counted in: 1, or 0 when @c was
+ * the one closed. */
+static int make_room(struct tacc *c)
 {
-    if (same_source(c) >= RG_TR_ACCEPT_PER_SOURCE)
-        tacc_fail(victim(c, 1), WHY_SOURCE);
-    else if (c->t->n_accepting > RG_TR_ACCEPT_MAX)
-        tacc_fail(victim(c, 0), WHY_ALL);
+    struct tacc *v = NULL;
+    const char *why = NULL;
+
+    if (same_source(c) >= RG_TR_ACCEPT_PER_SOURCE) {
+        v = victim(c, 1);
+        why = v == c ? WHY_SOURCE_NEW : WHY_SOURCE;
+    } else if (c->t->n_accepting > RG_TR_ACCEPT_MAX) {
+        v = victim(c, 0);
+        why = v == c ? WHY_ALL_NEW : WHY_ALL;
+    }
+    if (v != NULL)
+        tacc_fail(v, why);
+    return v != c;
 }
 
 /* A handshake object for the next connection, linked as the newest, its
@@ -335,7 +348,8 @@ static void tacc_start(struct tacc *c)
     struct rg_transport *t = c->t;
 
     peer_name(c->tcp, c->peer, sizeof(c->peer), &c->src);
-    make_room(c);
+    if (!make_room(c))
+        return;
     rg_tr_set_opts(&t->opts, c->tcp);
     if (uv_timer_start(&c->timer, timeout_cb, t->opts.handshake_timeout_ms,
                        0) != 0 ||
@@ -367,7 +381,7 @@ static void rearm(struct rg_transport *t)
         stalled(t, "listen again", rv);
 }
 
-static void refuse(struct rg_transport *t);
+static void refuse(struct rg_transport *t, const char *why);
 
 static void spare_close_cb(uv_handle_t *h)
 {
@@ -375,9 +389,11 @@ static void spare_close_cb(uv_handle_t *h)
 
     t->spare_busy = 0;
     t->live--;
-    if (t->spare_wanted && t->listening) {
-        t->spare_wanted = 0;
-        refuse(t);
+    if (t->spare_wanted != NULL && t->listening) {
+        const char *why = t->spare_wanted;
+
+        t->spare_wanted = NULL;
+        refuse(t, why);
     }
     rg_tr_maybe_fire_close(t);
 }
@@ -385,14 +401,14 @@ static void spare_close_cb(uv_handle_t *h)
 /* Accept the pending connection into @t->spare only to close it. While
  * @spare is still closing, the connection waits (libuv does not read the
  * listener meanwhile) and is taken in spare_close_cb. */
-static void refuse(struct rg_transport *t)
+static void refuse(struct rg_transport *t, const char *why)
 {
     char peer[64];
     uint32_t src;
     int rv;
 
     if (t->spare_busy) {
-        t->spare_wanted = 1;
+        t->spare_wanted = why;
         return;
     }
     /* Without a domain uv_tcp_init creates no socket and cannot fail. */
@@ -405,7 +421,7 @@ static void refuse(struct rg_transport *t)
     rv = uv_accept((uv_stream_t *)&t->listener, (uv_stream_t *)&t->spare);
     if (rv == 0) {
         peer_name(&t->spare, peer, sizeof(peer), &src);
-        rg_tr_refused(t, peer, "out of memory for its handshake");
+        rg_tr_refused(t, peer, why);
     }
     t->spare_busy = 1;
     t->live++;
@@ -421,9 +437,13 @@ static void listen_cb(uv_stream_t *server, int status)
 
     if (status != 0)
         return; /* libuv's accept() failed: nothing is pending */
-    c = t->closing ? NULL : tacc_new(t);
+    if (t->closing) {
+        refuse(t, "the node is stopping");
+        return;
+    }
+    c = tacc_new(t);
     if (c == NULL) {
-        refuse(t);
+        refuse(t, "out of memory for its handshake");
         return;
     }
     if (uv_accept(server, (uv_stream_t *)c->tcp) != 0) {

@@ -151,8 +151,9 @@ static int get_cmd(struct rd *r, struct rg_cmd *c)
     c->rid_len = rg_get16le(h + 12);
     c->key_len = rg_get16le(h + 14);
     c->body_len = rg_get32le(h + 16);
-    if (rg_get16le(h + 2) != 0 || !type_known(c->type) || c->kind >= RG_KIND_MAX ||
-        c->rid_len > RG_CODEC_MAX_RID || c->key_len > RG_CODEC_MAX_KEY ||
+    if (rg_get16le(h + 2) != 0 || !type_known(c->type) ||
+        c->kind >= RG_KIND_MAX || c->rid_len > RG_CODEC_MAX_RID ||
+        c->key_len > RG_CODEC_MAX_KEY ||
         c->body_len > RG_CODEC_MAX_BODY)
         return -EINVAL;
     c->rid = (const char *)take(r, c->rid_len);

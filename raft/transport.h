@@ -2,9 +2,10 @@
  * every raft socket gets TCP_NODELAY (docs/raft.md §4.3: without it Nagle and
  * delayed ACKs cost 20-30x throughput), keepalive and TCP_USER_TIMEOUT (a
  * stream black-holed by a partition errors out instead of waiting for
- * minutes of retransmission backoff after the heal, docs/fault-injection.md §3), and a
- * deadline on each outgoing connect (raft_uv_tcp has none: a SYN dropped
- * by a partition would hang for the kernel's SYN retries, ~2 min).
+ * minutes of retransmission backoff after the heal,
+ * docs/fault-injection.md §3), and a deadline on each outgoing connect
+ * (raft_uv_tcp has none: a SYN dropped by a partition would hang for the
+ * kernel's SYN retries, ~2 min).
  *
  * With a cluster key (raft.cluster_key_file) every raft connection, both
  * ways, first runs the keyed mutual handshake of hsauth.h; only then is the

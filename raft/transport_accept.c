@@ -178,8 +178,9 @@ static void got_proof(struct tacc *c)
         tacc_fail(c, "it did not prove the cluster key (wrong key?)");
         return;
     }
-    if (rg_get64le(pre) != RG_TR_HS_PROTOCOL || rg_get64le(pre + 8) != c->peer_id ||
-        alen == 0 || alen % 8 != 0 || alen > RG_TR_HOST_MAX) {
+    if (rg_get64le(pre) != RG_TR_HS_PROTOCOL ||
+        rg_get64le(pre + 8) != c->peer_id || alen == 0 || alen % 8 != 0 ||
+        alen > RG_TR_HOST_MAX) {
         tacc_fail(c, "bad raft handshake after the keyed one");
         return;
     }

@@ -31,6 +31,7 @@
 #include "core/failpoint.h"
 #include "core/log.h"
 #include "http/accesslog.h"
+#include "core/strmap.h"
 #include "core/tls.h"
 #include "http/gen.h"
 #include "event/worker.h"
@@ -601,7 +602,6 @@ static void seed_after_barrier(void *arg, int status)
     struct rg_errbuf eb = {{0}};
     struct rg_cmd c = {.type = RG_CMD_REPLACE_ALL};
     char rid[32];
-    uint64_t h = 1469598103934665603ull;
     size_t len;
     char *body;
 
@@ -617,9 +617,8 @@ static void seed_after_barrier(void *arg, int status)
         uv_timer_stop(&ctl->seed);
         return;
     }
-    for (size_t i = 0; i < len; i++)
-        h = (h ^ (unsigned char)body[i]) * 1099511628211ull;
-    snprintf(rid, sizeof(rid), "seed-%016llx", (unsigned long long)h);
+    snprintf(rid, sizeof(rid), "seed-%016llx",
+             (unsigned long long)rg_fnv1a(body, len));
     c.rid = rid;
     c.rid_len = (uint16_t)strlen(rid);
     c.body = body;

@@ -18,12 +18,12 @@
 #include "admin/fwd.h"
 #include "core/alloc.h"
 #include "core/log.h"
+#include "core/strmap.h"
 
 #define SELF_IDLE_MS 1000       /* look again when in step */
 #define SELF_WAIT_MS 200        /* look again when no leader is known */
 #define SELF_BACKOFF_MIN_MS 100
 #define SELF_BACKOFF_MAX_MS 5000
-#define FNV_BASIS 1469598103934665603ull
 
 struct rg_admin_self {
     uv_loop_t *loop;
@@ -154,8 +154,7 @@ static uint64_t hash_json(uint64_t h, const json_t *j)
     char *text = j ? json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     const char *p = text ? text : "-";
 
-    for (; *p; p++)
-        h = (h ^ (unsigned char)*p) * 1099511628211ull;
+    h = rg_fnv1a_more(h, p, strlen(p));
     rg_admin__jfree(text);
     return h;
 }
@@ -306,7 +305,7 @@ static void check(uv_timer_t *t)
             again(s, rv < 0 ? s->backoff_ms : SELF_IDLE_MS);
         return;
     }
-    s->key = hash_json(hash_json(FNV_BASIS + s->salt, have), want);
+    s->key = hash_json(hash_json(RG_FNV1A_BASIS + s->salt, have), want);
     if (s->key == s->last_ok) {
         /* the same (have, want) as an attempt that succeeded: the views
          * disagree for now, or the id was deduped. A fresh id, later. */

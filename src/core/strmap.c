@@ -25,16 +25,20 @@ static uint64_t hash(const struct rg_strmap *m, const char *key, size_t len)
     return h;
 }
 
-uint64_t rg_fnv1a(const void *p, size_t len)
+uint64_t rg_fnv1a_more(uint64_t h, const void *p, size_t len)
 {
     const unsigned char *b = p;
-    uint64_t h = 0xcbf29ce484222325ULL;
 
     for (size_t i = 0; i < len; i++) {
         h ^= b[i];
         h *= 0x100000001b3ULL;
     }
     return h;
+}
+
+uint64_t rg_fnv1a(const void *p, size_t len)
+{
+    return rg_fnv1a_more(RG_FNV1A_BASIS, p, len);
 }
 
 static int same(const struct rg_strmap *m, const struct rg_strmap_slot *s,

@@ -42,8 +42,12 @@ int rg_strmap_put(struct rg_strmap *m, const char *key, size_t len,
                   size_t val) RG_MUST_CHECK;
 
 /* 64-bit FNV-1a of @len bytes at @p (the map's hash, without folding):
- * for caches that index by a string. Not for keys an attacker chooses
- * where collisions cost more than an eviction. */
+ * for caches that index by a string and ids derived from text. Not for
+ * keys an attacker chooses where collisions cost more than an eviction.
+ * rg_fnv1a_more folds @len more bytes into a hash @h (RG_FNV1A_BASIS to
+ * start), for text in pieces. */
+#define RG_FNV1A_BASIS 0xcbf29ce484222325ULL
 uint64_t rg_fnv1a(const void *p, size_t len);
+uint64_t rg_fnv1a_more(uint64_t h, const void *p, size_t len);
 
 #endif

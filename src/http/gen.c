@@ -12,6 +12,7 @@
 #include "core/alloc.h"
 #include "core/err.h"
 #include "core/log.h"
+#include "core/strmap.h"
 #include "http/filter.h"
 #include "http/gen_int.h"
 #include "http/metrics.h"
@@ -227,8 +228,7 @@ static int tls_init(struct rg_upstream_target *t, const struct rg_gateway *gw,
     const struct rg_tls_ca **cas;
     struct rg_errbuf inner;
     char what[400];
-    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-    size_t n;
+    uint64_t h;
 
     cas = rg_calloc(svc->n_ca_certificates + 1, sizeof(*cas));
     if (cas == NULL)
@@ -247,15 +247,12 @@ static int tls_init(struct rg_upstream_target *t, const struct rg_gateway *gw,
              svc->tls_verify_depth,
              nc->proxy_upstream_ca_file ? nc->proxy_upstream_ca_file : "",
              svc->client_certificate);
-    for (const char *p = what; *p != '\0'; p++)
-        h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+    h = rg_fnv1a(what, strlen(what));
     /* a pooled connection was verified against these trust anchors */
-    for (size_t i = 0; i < svc->n_ca_certificates; i++) {
-        const char *d = gw->ca_certificates[svc->ca_certificates[i]].digest;
-
-        for (n = 0; d[n] != '\0'; n++)
-            h = (h ^ (unsigned char)d[n]) * 1099511628211ULL;
-    }
+    for (size_t i = 0; i < svc->n_ca_certificates; i++)
+        h = rg_fnv1a_more(
+            h, gw->ca_certificates[svc->ca_certificates[i]].digest,
+            RG_TLS_DIGEST_LEN);
     snprintf(t->tls_tag, sizeof(t->tls_tag), "~%016llx", (unsigned long long)h);
     return 0;
 }

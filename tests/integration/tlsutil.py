@@ -204,8 +204,11 @@ class HTTPSServer:
 
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
         self.httpd.daemon_threads = True
+        # the handshake runs on the handler's thread (at its first read),
+        # so a silent client cannot stall accept() for the others
         self.httpd.socket = ctx.wrap_socket(self.httpd.socket,
-                                            server_side=True)
+                                            server_side=True,
+                                            do_handshake_on_connect=False)
         self.port = self.httpd.server_address[1]
         self.thread = threading.Thread(target=self.httpd.serve_forever,
                                        daemon=True)

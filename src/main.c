@@ -333,6 +333,43 @@ static int cluster_key_changed(const struct rg_node_conf *a,
                    a->raft_cluster_key_len) != 0);
 }
 
+/* Keep in @next the running values of the settings that take effect on
+ * restart only (swapped with @running's, which is released next), so
+ * that ctl->nc says what runs and the next reload warns about a change
+ * from that, not from the previous file. */
+static void swap_bytes(void *a, void *b, size_t n)
+{
+    unsigned char t[sizeof(uint64_t)];
+
+    memcpy(t, a, n);
+    memcpy(a, b, n);
+    memcpy(b, t, n);
+}
+
+static void keep_restart_only(struct rg_node_conf *next,
+                              struct rg_node_conf *running)
+{
+#define KEEP(field)                                                            \
+    do {                                                                       \
+        _Static_assert(sizeof(next->field) <= sizeof(uint64_t), #field);       \
+        swap_bytes(&next->field, &running->field, sizeof(next->field));        \
+    } while (0)
+    KEEP(proxy_listen);
+    KEEP(workers);
+    KEEP(proxy_tls_listen);
+    KEEP(proxy_tls_certificate);
+    KEEP(proxy_tls_certificate_key);
+    KEEP(proxy_tls_ciphers);
+    KEEP(proxy_tls_protocols);
+    KEEP(admin_tls_certificate);
+    KEEP(admin_tls_certificate_key);
+    KEEP(admin_tls_ca_file);
+    KEEP(raft_cluster_key_file);
+    KEEP(raft_cluster_key);
+    KEEP(raft_cluster_key_len);
+#undef KEEP
+}
+
 static void reload(struct control *ctl)
 {
     struct rg_node_conf nc = {0};
@@ -376,6 +413,7 @@ static void reload(struct control *ctl)
     health_serving(ctl, g);
     rg_gen_unref(ctl->gen);
     ctl->gen = g;
+    keep_restart_only(&nc, &ctl->nc);
     rg_node_conf_release(&ctl->nc);
     ctl->nc = nc;
     ctl->ready.ready_when_degraded = nc.status_ready_when_degraded != 0;

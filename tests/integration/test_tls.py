@@ -385,6 +385,12 @@ class TLSConfigTest(unittest.TestCase):
                          r"take effect on restart only")
         rc, out = tlsutil.s_client(port, "-tls1_2", data=REQ)
         self.assertNotEqual(rc, 0, out)
+        # Compared with what runs, not with the last file read: going back
+        # to the running TLSv1.3 warns no more.
+        warn = "reload: proxy.tls_* and admin.tls_* take effect"
+        self.assertEqual(gw.error_log().count(warn), 1)
+        gw.reload(node={"proxy": {"tls_protocols": "TLSv1.3"}})
+        self.assertEqual(gw.error_log().count(warn), 1)
 
 
 class AdminTLSTest(unittest.TestCase):

@@ -281,6 +281,7 @@ FAKETIME_LIB = next((p for p in (
 LS = 40          # the second window's limit
 SKEW = 5         # s a follower's clock runs ahead (forwarded admin
                  # requests are stamped and accepted within 30 s)
+LEAD_SKEW = 8    # s a leader's clock runs ahead before it hands over
 
 
 @unittest.skipUnless(FAKETIME_LIB, "needs libfaketime")
@@ -323,6 +324,48 @@ class SkewedClockQuotaTest(QuotaTestCase):
                                 "the follower %d ahead by %d s admitted %d "
                                 "of %d: %s" % (f.id, SKEW, by_node[f.id],
                                                len(adm), dict(by_node)))
+
+
+    def test_leader_after_one_ahead_goes_on_granting(self):
+        """The leader's clock is LEAD_SKEW s ahead, so the ledger's windows
+        are; leadership then moves to a node with the right time: the
+        windows go on from the ledger's clock (the new leader's stamps
+        carry the difference), so about L a second is admitted at once.
+        Before, its stamps were behind the ledger's running max, which
+        stood still: no window rolled and nothing was admitted until its
+        clock caught up."""
+        c = self.cluster
+        f = c.followers()[0]
+        f.stop()
+        f.env = {"LD_PRELOAD": FAKETIME_LIB, "FAKETIME": "+%d" % LEAD_SKEW}
+        f.start()
+        f.wait_ready()
+        lead = c.wait_leader()
+        r = lead.admin("POST", "/cluster/transfer", {"id": f.id})
+        self.assertIn(r.status, (200, 202, 204), repr(r))
+        self.assertEqual(c.wait_leader(timeout=scaled(10.0),
+                                       not_id=lead.id).id, f.id)
+        nodes = c.nodes
+        rates = [2.0 * LS / 3] * 3
+        with Load(nodes, "/s/count?key=s", rates) as load:
+            time.sleep(2.0)
+        self.assertGreater(len(load.admitted()), 0)
+        other = [nd for nd in nodes if nd is not f][0]
+        r = f.admin("POST", "/cluster/transfer", {"id": other.id})
+        self.assertIn(r.status, (200, 202, 204), repr(r))
+        self.assertEqual(c.wait_leader(timeout=scaled(10.0),
+                                       not_id=f.id).id, other.id)
+        with Load(nodes, "/s/count?key=s", rates) as load:
+            time.sleep(5.0)
+        adm = load.admitted()
+        per = collections.Counter(a[2] for a in adm)
+        for w, n in per.items():
+            self.assertLessEqual(n, LS, "window %s admitted %d > %d"
+                                 % (w, n, LS))
+        self.assertGreaterEqual(len(adm), 0.6 * 5 * LS,
+                                "admitted %d in 5 s of %d/s after the "
+                                "transfer (windows %s)" % (len(adm), LS,
+                                                           sorted(per)))
 
 
 @unittest.skipUnless(FAILPOINTS, "needs a test build (--enable-failpoints)")

@@ -299,22 +299,32 @@ class SkewedClockQuotaTest(QuotaTestCase):
             route("s", ["/s"], plugins=[rl(second=LS)]),
         ]))
 
-    def test_follower_ahead_admits_its_share(self):
+    def skewed_follower(self, skew):
+        """A follower restarted with its clock @skew s ahead."""
         f = self.cluster.followers()[0]
         f.stop()
-        f.env = {"LD_PRELOAD": FAKETIME_LIB, "FAKETIME": "+%d" % SKEW}
+        f.env = {"LD_PRELOAD": FAKETIME_LIB, "FAKETIME": "+%d" % skew}
         f.start()
         f.wait_ready()
-        self.assertGreater(f.status()["quota"]["lease_ms"], 0)
-        # even load on all three nodes, twice the limit
-        nodes = self.cluster.nodes
-        with Load(nodes, "/s/count?key=s", [2.0 * LS / 3] * 3) as load:
-            time.sleep(6.0)
+        return f
+
+    def load_s(self, seconds):
+        """Even load on all three nodes, twice the limit, for @seconds:
+        (admitted answers, {window: admitted}), none over LS."""
+        with Load(self.cluster.nodes, "/s/count?key=s",
+                  [2.0 * LS / 3] * 3) as load:
+            time.sleep(seconds)
         adm = load.admitted()
         per = collections.Counter(a[2] for a in adm)
         for w, n in per.items():
             self.assertLessEqual(n, LS, "window %s admitted %d > %d"
                                  % (w, n, LS))
+        return adm, per
+
+    def test_follower_ahead_admits_its_share(self):
+        f = self.skewed_follower(SKEW)
+        self.assertGreater(f.status()["quota"]["lease_ms"], 0)
+        adm, _ = self.load_s(6.0)
         by_node = collections.Counter(a[0] for a in adm)
         # about 6 windows of LS; the skewed follower gets its share
         self.assertGreaterEqual(len(adm), 0.6 * 6 * LS,
@@ -325,7 +335,6 @@ class SkewedClockQuotaTest(QuotaTestCase):
                                 "of %d: %s" % (f.id, SKEW, by_node[f.id],
                                                len(adm), dict(by_node)))
 
-
     def test_leader_after_one_ahead_goes_on_granting(self):
         """The leader's clock is LEAD_SKEW s ahead, so the ledger's windows
         are; leadership then moves to a node with the right time: the
@@ -335,33 +344,19 @@ class SkewedClockQuotaTest(QuotaTestCase):
         stood still: no window rolled and nothing was admitted until its
         clock caught up."""
         c = self.cluster
-        f = c.followers()[0]
-        f.stop()
-        f.env = {"LD_PRELOAD": FAKETIME_LIB, "FAKETIME": "+%d" % LEAD_SKEW}
-        f.start()
-        f.wait_ready()
+        f = self.skewed_follower(LEAD_SKEW)
         lead = c.wait_leader()
         r = lead.admin("POST", "/cluster/transfer", {"id": f.id})
         self.assertIn(r.status, (200, 202, 204), repr(r))
         self.assertEqual(c.wait_leader(timeout=scaled(10.0),
                                        not_id=lead.id).id, f.id)
-        nodes = c.nodes
-        rates = [2.0 * LS / 3] * 3
-        with Load(nodes, "/s/count?key=s", rates) as load:
-            time.sleep(2.0)
-        self.assertGreater(len(load.admitted()), 0)
-        other = [nd for nd in nodes if nd is not f][0]
+        self.assertGreater(len(self.load_s(2.0)[0]), 0)
+        other = [nd for nd in c.nodes if nd is not f][0]
         r = f.admin("POST", "/cluster/transfer", {"id": other.id})
         self.assertIn(r.status, (200, 202, 204), repr(r))
         self.assertEqual(c.wait_leader(timeout=scaled(10.0),
                                        not_id=f.id).id, other.id)
-        with Load(nodes, "/s/count?key=s", rates) as load:
-            time.sleep(5.0)
-        adm = load.admitted()
-        per = collections.Counter(a[2] for a in adm)
-        for w, n in per.items():
-            self.assertLessEqual(n, LS, "window %s admitted %d > %d"
-                                 % (w, n, LS))
+        adm, per = self.load_s(5.0)
         self.assertGreaterEqual(len(adm), 0.6 * 5 * LS,
                                 "admitted %d in 5 s of %d/s after the "
                                 "transfer (windows %s)" % (len(adm), LS,

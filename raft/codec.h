@@ -69,8 +69,9 @@ struct rg_cmd {
 struct rg_entry {
     uint16_t version;
     uint64_t term;          /* the proposing leader's term */
-    uint64_t ts_ms;         /* the proposing leader's clock: apply's only
-                               source of time */
+    uint64_t ts_ms;         /* the proposing leader's clock (never behind
+                               the applied one: write.c stamp_ms):
+                               apply's only source of time */
     unsigned n_cmds;
     struct rg_cmd *cmds;    /* owned by the entry: free with
                                rg_entry_release; strings borrowed from the

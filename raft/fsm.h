@@ -191,6 +191,18 @@ void rg_fsm_each_node(const struct rg_fsm *f,
                       void (*cb)(void *arg, uint64_t id, const json_t *rec),
                       void *arg);
 
+/* The quota ledger's "now" (raft/quota.h): the running max of the lease
+ * entries' stamps applied so far, in ms since the epoch (0 before the
+ * first). The clock the ledger's windows are on. Thread: the owner of
+ * @f. */
+uint64_t rg_fsm_quota_now_ms(const struct rg_fsm *f);
+
+/* The cluster clock the state machine has applied: the larger of the
+ * quota ledger's and the breakers' "now" (each the running max of their
+ * entries' stamps), ms since the epoch, 0 before any. Thread: the owner
+ * of @f. */
+uint64_t rg_fsm_clock_ms(const struct rg_fsm *f);
+
 /* Applied ring: call @cb for entries with index > @since, oldest first;
  * the ring keeps the last RG_FSM_APPLIED_RING commands (duplicates
  * included, with their original status) and is part of the snapshot. */

@@ -49,6 +49,16 @@ int rg_lease_decode(const void *body, size_t len, struct rg_lease *l)
     return 0;
 }
 
+uint64_t rg_fsm_quota_now_ms(const struct rg_fsm *f)
+{
+    return f->quota.now_ms;
+}
+
+uint64_t rg_fsm_clock_ms(const struct rg_fsm *f)
+{
+    return f->quota.now_ms > f->brk.now_ms ? f->quota.now_ms : f->brk.now_ms;
+}
+
 int rg_fsm__quota_cmd(const struct rg_cmd *c)
 {
     return c->type == RG_CMD_LEASE_REQ || c->type == RG_CMD_LEASE_RET;

@@ -27,6 +27,8 @@ struct rg_raft {
     int lock_fd;                 /* flock'd lock file in the data dir */
     uint64_t id;
     uint64_t incarnation;        /* random per start */
+    uint64_t stamp_off_ms;       /* write.c: added to the realtime an
+                                    entry is stamped with, never shrinks */
     unsigned heartbeat_ms;       /* as configured (write.c's nudge) */
     char *name, *raft_addr, *admin_addr, *proxy_addr; /* rg_malloc'd */
     void (*on_change)(void *arg, uint64_t revision);

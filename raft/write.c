@@ -62,6 +62,24 @@ static uint64_t now_ms(void)
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+/* The stamp of an entry @r proposes (codec.h ts_ms): its realtime plus an
+ * offset that grows, when needed, so that the stamp is never behind the
+ * cluster clock already applied (rg_fsm_clock_ms). The state machine
+ * takes the running max of the stamps, so a leader whose clock is behind
+ * the last one's would otherwise stamp times it ignores, and the quota
+ * windows and breaker timers would stand still until its clock caught up
+ * (seconds after a leader whose clock had jumped ahead lost leadership:
+ * no tokens granted at all meanwhile). With the offset they go on from
+ * there at this node's rate. */
+static uint64_t stamp_ms(struct rg_raft *r)
+{
+    uint64_t real = now_ms(), seen = rg_fsm_clock_ms(r->fsm);
+
+    if (seen > real + r->stamp_off_ms)
+        r->stamp_off_ms = seen - real;
+    return real + r->stamp_off_ms;
+}
+
 static uint64_t le_u64(const unsigned char *p)
 {
     uint64_t v = 0;
@@ -318,7 +336,8 @@ static int encode_entry(struct rg_proposal *p, struct raft_buffer *out)
         rg_free(all);
         return size > 0 ? -ENOMEM : -EINVAL;
     }
-    len = rg_codec_encode(all, p->n_cmds, p->term, now_ms(), out->base, size);
+    len = rg_codec_encode(all, p->n_cmds, p->term, stamp_ms(p->r), out->base,
+                          size);
     rg_free(all);
     if (len < 0) {
         raft_free(out->base);

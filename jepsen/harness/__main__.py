@@ -486,10 +486,13 @@ def wait_ready(ctx, cluster, timeout):
 # Checks the smoke profile has seen fail on the fresh-clone CI and that
 # are open work (issue 11's closing note): reported as XFAIL with their
 # summary, counted apart, never as a pass. The extended profile and the
-# negative controls judge them as usual.
+# negative controls judge them as usual. (c2/quota-accounting left the
+# set: its kill-test anomalies were leases sampled before their last grant,
+# a checker artifact, see checkers/quota.py. c4/quota-utilization too: its
+# lows after the clock jumps were two quota bugs, fixed: a node ahead of
+# the leader drained the window, and windows stood still after a leader
+# ahead; jepsen/README.md, What it found.)
 KNOWN_SMOKE = {
-    'c2/quota-accounting',   # 2 anomalies once in the kill test
-    'c4/quota-utilization',  # under 0.5 after the clock jumps
     'd4/breaker-liveness',   # a faulted prober delays the close
     'd5/breaker-fast-503',   # answers over 50 ms on a loaded machine
 }

@@ -123,6 +123,53 @@ def run(unsafe, seconds=1.5):
     return {r['name']: r for r in res}
 
 
+class LateHeaderCtx(Ctx):
+    """The plugin write has committed but the nodes' data planes are not
+    rebuilt yet: the first @late proxy answers are 200 without
+    X-Raftgate-Quota."""
+
+    def __init__(self, lim, hist, late):
+        super().__init__(lim, hist)
+        self.late = late
+
+    def http(self, node, method, path, body=None, timeout=2.0,
+             port='admin', headers=None):
+        if port == 'proxy' and self.late > 0:
+            self.late -= 1
+            return 200, {}, b'ok'
+        return super().http(node, method, path, body, timeout, port,
+                            headers)
+
+
+class Setup(unittest.TestCase):
+    def setup_with(self, late):
+        import tempfile
+        d = tempfile.mkdtemp(prefix='rgj-qs-')
+        try:
+            hist = History(os.path.join(d, 'history.jsonl'))
+            ctx = LateHeaderCtx(Limiter(L=20), hist, late)
+            q = wq.Quota(rate=200, workers=6, limit=20)
+            q.setup(ctx)
+            hist.close()
+            return q.skip
+        finally:
+            import shutil
+            shutil.rmtree(d, ignore_errors=True)
+
+    def test_header_after_a_rebuild_is_not_a_skip(self):
+        # the baseline test of a smoke run (seed jqs1) skipped the quota
+        # checks so: each node's first 200 came before its rebuild
+        self.assertIsNone(self.setup_with(late=3))
+
+    def test_no_header_at_all_is_a_skip(self):
+        wait, wq.HEADER_WAIT_S = wq.HEADER_WAIT_S, 0.3
+        try:
+            self.assertIn('no X-Raftgate-Quota',
+                          self.setup_with(late=10 ** 6))
+        finally:
+            wq.HEADER_WAIT_S = wait
+
+
 class Pipeline(unittest.TestCase):
     def test_correct_ledger_passes(self):
         r = run(unsafe=False)

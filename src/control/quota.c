@@ -175,18 +175,37 @@ static void on_msg(void *arg, const struct rg_ctlq_msg *m)
 
 /* ---- grants ---- */
 
-static void install(struct rg_quota *q, unsigned i, const uint64_t out[4])
+/* Install a grant (@out as raft/quota.h) answered when the ledger's clock
+ * read @ledger_ms (0: not known, an older leader). The window's end is
+ * taken on the ledger's clock: it had wend - ledger_ms left when the
+ * answer was made, after the first send, so the tokens are spent until
+ * at most first send + that on this node's monotonic clock, whatever
+ * this node's own realtime says. (Held against this node's realtime
+ * instead, a node whose clock is ahead of the leader's by more than the
+ * rest of the window got every grant already expired, asked again at
+ * once and drained the window for nobody.) */
+static void install(struct rg_quota *q, unsigned i, const uint64_t out[4],
+                    uint64_t ledger_ms)
 {
     struct rg_qt_slot *s = rg_qt_at(i);
     struct cslot *c = &q->cs[i];
-    uint64_t now = mono_ms(), real = real_ms(), g = out[0];
+    uint64_t now = mono_ms(), g = out[0];
     uint64_t exp = c->first_ms + q->lease_ms, wend = out[2] * 1000;
     uint64_t cur = atomic_load(&s->window);
 
-    if (wend <= real)
-        exp = now;
-    else if (now + (wend - real) < exp)
-        exp = now + (wend - real);
+    if (ledger_ms != 0) {
+        if (wend <= ledger_ms)
+            exp = now;
+        else if (c->first_ms + (wend - ledger_ms) < exp)
+            exp = c->first_ms + (wend - ledger_ms);
+    } else {
+        uint64_t real = real_ms();
+
+        if (wend <= real)
+            exp = now;
+        else if (now + (wend - real) < exp)
+            exp = now + (wend - real);
+    }
     if (out[1] < cur) {
         /* A late answer for an older window: forfeited. */
     } else if (out[1] > cur || now >= atomic_load(&s->expires_ms)) {
@@ -227,7 +246,7 @@ static void install(struct rg_quota *q, unsigned i, const uint64_t out[4])
 }
 
 static void answered(struct rg_quota *q, unsigned i,
-                     const struct rg_fsm_result *r)
+                     const struct rg_fsm_result *r, uint64_t ledger_ms)
 {
     struct cslot *c = &q->cs[i];
     struct rg_qt_slot *s = rg_qt_at(i);
@@ -239,7 +258,7 @@ static void answered(struct rg_quota *q, unsigned i,
                s->key, r->message);
     if (c->type == RG_CMD_LEASE_REQ) {
         if (r->status == RG_FSM_OK)
-            install(q, i, r->out);
+            install(q, i, r->out, ledger_ms);
         atomic_store(&s->asked, 0);
     } else if (atomic_load(&s->asked)) {
         on_msg(q, &(struct rg_ctlq_msg){RG_CTLQ_QUOTA, i, 0});
@@ -263,8 +282,9 @@ static void failed(struct rg_quota *q, unsigned i)
         atomic_store(&s->asked, 0);
 }
 
+/* @ledger_ms: the ledger's clock when the answer was made (0: unknown). */
 static void batch_done(struct batch *b, int ok, const struct rg_fsm_result *res,
-                       unsigned n)
+                       unsigned n, uint64_t ledger_ms)
 {
     struct rg_quota *q = b->q;
     double rtt = (double)(mono_ms() - b->sent_ms);
@@ -275,7 +295,7 @@ static void batch_done(struct batch *b, int ok, const struct rg_fsm_result *res,
             q->tc_ms = q->tc_ms == 0 ? rtt : 0.8 * q->tc_ms + 0.2 * rtt;
         for (unsigned k = 0; k < b->n; k++) {
             if (ok && k < n)
-                answered(q, b->slot[k], &res[k]);
+                answered(q, b->slot[k], &res[k], ledger_ms);
             else
                 failed(q, b->slot[k]);
         }
@@ -287,7 +307,10 @@ static void batch_done(struct batch *b, int ok, const struct rg_fsm_result *res,
 static void on_written(void *arg, int status, const struct rg_fsm_result *res,
                        unsigned n)
 {
-    batch_done(arg, status == 0, res, n);
+    struct batch *b = arg;
+
+    batch_done(b, status == 0, res, n,
+               rg_fsm_quota_now_ms(rg_raft_fsm(b->q->raft)));
 }
 
 /* ---- the follower's forward ---- */
@@ -326,6 +349,7 @@ static void on_posted(void *arg, int status, const char *body, size_t len)
     struct rg_fsm_result *res = NULL;
     json_t *j = NULL, *a;
     unsigned n = 0;
+    uint64_t ledger_ms = 0;
 
     if (status == 200 &&
         (j = json_loadb(body, len, 0, NULL)) != NULL &&
@@ -344,7 +368,10 @@ static void on_posted(void *arg, int status, const char *body, size_t len)
                     (uint64_t)json_integer_value(json_array_get(e, 2 + k));
         }
     }
-    batch_done(b, res != NULL && n == b->n, res, n);
+    if (j != NULL && json_is_integer(json_object_get(j, "now_ms")) &&
+        json_integer_value(json_object_get(j, "now_ms")) > 0)
+        ledger_ms = (uint64_t)json_integer_value(json_object_get(j, "now_ms"));
+    batch_done(b, res != NULL && n == b->n, res, n, ledger_ms);
     rg_free(res);
     json_decref(j);
 }
@@ -443,7 +470,7 @@ static void on_flush(uv_timer_t *t)
     else
         rv = forward(q, b, cmds, n);
     if (rv != 0)
-        batch_done(b, 0, NULL, 0);
+        batch_done(b, 0, NULL, 0, 0);
     rg_free(cmds);
     rg_free(bodies);
 }
@@ -510,6 +537,7 @@ static void on_scan(uv_timer_t *t)
 struct serve {
     rg_quota_serve_cb cb;
     void *arg;
+    struct rg_raft *raft;
 };
 
 static void on_served(void *arg, int status, const struct rg_fsm_result *res,
@@ -531,7 +559,10 @@ static void on_served(void *arg, int status, const struct rg_fsm_result *res,
                              (json_int_t)res[k].out[1],
                              (json_int_t)res[k].out[2],
                              (json_int_t)res[k].out[3]));
-        sv->cb(sv->arg, 200, json_pack("{so}", "results", a));
+        sv->cb(
+            sv->arg, 200,
+            json_pack("{sosI}", "results", a, "now_ms",
+                      (json_int_t)rg_fsm_quota_now_ms(rg_raft_fsm(sv->raft))));
     }
     rg_free(sv);
 }
@@ -575,6 +606,7 @@ void rg_quota_serve(struct rg_quota *q, const char *body, size_t len,
     } else {
         sv->cb = cb;
         sv->arg = arg;
+        sv->raft = q->raft;
         rv = rg_raft_write(q->raft, cmds, (unsigned)n, on_served, sv);
         if (rv != 0) {
             rg_free(sv);

@@ -13,8 +13,11 @@
  * near exhaustion (raft/quota.h).
  *
  * Lifetime: a lease is spent until D (lease_ms) after its request was
- * first sent, monotonic clock, and at most to the window's end by this
- * node's clock. A scan every D/10 (at most 50 ms) returns the balance of
+ * first sent, monotonic clock, and at most to the window's end on the
+ * ledger's clock: the window's end less the ledger's "now" when the
+ * grant was answered (rg_fsm_quota_now_ms; "now_ms" in the leader's
+ * answer to a forward), counted from the first send; this node's
+ * realtime only when an older leader sends no "now_ms". A scan every D/10 (at most 50 ms) returns the balance of
  * a key that went idle (no take for D/4) or whose lease ends within D/4
  * while idle, and refreshes it (a new request) while busy; a return
  * removes the tokens from the balance first (one atomic exchange). An
@@ -66,8 +69,8 @@ void rg_quota_set_post(struct rg_quota *q, rg_quota_post_fn fn, void *arg);
 
 /* The leader's side of POST /cluster/leases: propose the commands of
  * @body (borrowed) and answer through @cb(arg, status, json) with 200 and
- * {"results": [[status, duplicate, granted, start, end, remaining]...]},
- * 400 for a malformed body, 503 (not proposed: not the leader) or 504
+ * {"results": [[status, duplicate, granted, start, end, remaining]...],
+ *  "now_ms": the ledger's clock after them (rg_fsm_quota_now_ms)}, 400 for a malformed body, 503 (not proposed: not the leader) or 504
  * (unknown outcome); @json is taken by the callee (NULL for no body). */
 typedef void (*rg_quota_serve_cb)(void *arg, int status, json_t *json);
 void rg_quota_serve(struct rg_quota *q, const char *body, size_t len,

@@ -10,7 +10,7 @@
  * A slot holds tokens of one window (the ledger's, from the leader's
  * clock) until expires_ms on this node's monotonic clock (uv_hrtime in
  * ms): D after the lease request was sent, and no later than the window's
- * end by this node's clock. After that the balance is never spent (the
+ * end on the ledger's clock (control/quota.h). After that the balance is never spent (the
  * tokens are forfeited: slack S = 0), also after a SIGSTOP: the monotonic
  * clock runs on.
  *

@@ -7,10 +7,12 @@ is admitted; still at most L when the leader is SIGSTOPped or a follower
 SIGKILLed mid-window; the negative control --unsafe-lease-reclaim-early
 (test builds) admits more than L, which shows the check can fail; a day
 window's count survives a full restart of all three nodes; policy local
-still counts per node. Admitted answers carry X-Raftgate-Quota
+still counts per node; a follower whose clock runs 5 s ahead of the
+leader's admits its share. Admitted answers carry X-Raftgate-Quota
 (node=..;lease=..;window=<start>) with debug_header on."""
 
 import collections
+import os
 import threading
 import time
 import unittest
@@ -270,6 +272,95 @@ class ClusterQuotaTest(QuotaTestCase):
             self.assertEqual(sts, [200] * 5 + [429] * 2)
             ok += sts.count(200)
         self.assertEqual(ok, 15)
+
+
+FAKETIME_LIB = next((p for p in (
+    "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1",
+    "/usr/lib/faketime/libfaketimeMT.so.1") if os.path.exists(p)),
+    None)
+LS = 40          # the second window's limit
+SKEW = 5         # s a follower's clock runs ahead (forwarded admin
+                 # requests are stamped and accepted within 30 s)
+LEAD_SKEW = 8    # s a leader's clock runs ahead before it hands over
+
+
+@unittest.skipUnless(FAKETIME_LIB, "needs libfaketime")
+class SkewedClockQuotaTest(QuotaTestCase):
+    """A follower whose clock is SKEW s ahead of the leader's, more than a
+    window of a second: its grants are spent by the ledger's clock, so
+    it admits its share and the cluster about L a window. Held against
+    its own clock each grant it got was already past its window's end,
+    it asked again at once and the cluster admitted about a tenth of L
+    (the fault-injection clock test's c4/quota-utilization)."""
+
+    @classmethod
+    def seed(cls, up):
+        return gateway_doc(service("quota", up.port, routes=[
+            route("s", ["/s"], plugins=[rl(second=LS)]),
+        ]))
+
+    def skewed_follower(self, skew):
+        """A follower restarted with its clock @skew s ahead."""
+        f = self.cluster.followers()[0]
+        f.stop()
+        f.env = {"LD_PRELOAD": FAKETIME_LIB, "FAKETIME": "+%d" % skew}
+        f.start()
+        f.wait_ready()
+        return f
+
+    def load_s(self, seconds):
+        """Even load on all three nodes, twice the limit, for @seconds:
+        (admitted answers, {window: admitted}), none over LS."""
+        with Load(self.cluster.nodes, "/s/count?key=s",
+                  [2.0 * LS / 3] * 3) as load:
+            time.sleep(seconds)
+        adm = load.admitted()
+        per = collections.Counter(a[2] for a in adm)
+        for w, n in per.items():
+            self.assertLessEqual(n, LS, "window %s admitted %d > %d"
+                                 % (w, n, LS))
+        return adm, per
+
+    def test_follower_ahead_admits_its_share(self):
+        f = self.skewed_follower(SKEW)
+        self.assertGreater(f.status()["quota"]["lease_ms"], 0)
+        adm, _ = self.load_s(6.0)
+        by_node = collections.Counter(a[0] for a in adm)
+        # about 6 windows of LS; the skewed follower gets its share
+        self.assertGreaterEqual(len(adm), 0.6 * 6 * LS,
+                                "admitted %d in 6 s of %d/s: %s" % (
+                                    len(adm), LS, dict(by_node)))
+        self.assertGreaterEqual(by_node[f.id], 0.15 * len(adm),
+                                "the follower %d ahead by %d s admitted %d "
+                                "of %d: %s" % (f.id, SKEW, by_node[f.id],
+                                               len(adm), dict(by_node)))
+
+    def test_leader_after_one_ahead_goes_on_granting(self):
+        """The leader's clock is LEAD_SKEW s ahead, so the ledger's windows
+        are; leadership then moves to a node with the right time: the
+        windows go on from the ledger's clock (the new leader's stamps
+        carry the difference), so about L a second is admitted at once.
+        Before, its stamps were behind the ledger's running max, which
+        stood still: no window rolled and nothing was admitted until its
+        clock caught up."""
+        c = self.cluster
+        f = self.skewed_follower(LEAD_SKEW)
+        lead = c.wait_leader()
+        r = lead.admin("POST", "/cluster/transfer", {"id": f.id})
+        self.assertIn(r.status, (200, 202, 204), repr(r))
+        self.assertEqual(c.wait_leader(timeout=scaled(10.0),
+                                       not_id=lead.id).id, f.id)
+        self.assertGreater(len(self.load_s(2.0)[0]), 0)
+        other = [nd for nd in c.nodes if nd is not f][0]
+        r = f.admin("POST", "/cluster/transfer", {"id": other.id})
+        self.assertIn(r.status, (200, 202, 204), repr(r))
+        self.assertEqual(c.wait_leader(timeout=scaled(10.0),
+                                       not_id=f.id).id, other.id)
+        adm, per = self.load_s(5.0)
+        self.assertGreaterEqual(len(adm), 0.6 * 5 * LS,
+                                "admitted %d in 5 s of %d/s after the "
+                                "transfer (windows %s)" % (len(adm), LS,
+                                                           sorted(per)))
 
 
 @unittest.skipUnless(FAILPOINTS, "needs a test build (--enable-failpoints)")

@@ -20,8 +20,13 @@ c1 envelope (clock-free, sound): for every interval [t1, t2] the admits
    and r = L(1+rho)/W.  Computed exactly over every candidate pair (t1 an
    invoke, t2 a completion) by a sweep over completions with a segment
    tree (range add, range max): O(n log n).
-c2 server accounting: per lease, admits <= the tokens the lease table
-   showed granted, and one node only; per window, sum of admits <= L + S.
+c2 server accounting: per lease, and at every sample of its lease table,
+   the admits answered before that sample was asked for <= the tokens it
+   showed granted; one node only; per window, sum of admits <= L + S.
+   (A lease id names one node process's grants of one window, and its
+   tokens only grow: a grant after the lease's last sample, before the
+   window ends or the node is killed, is never shown, so its admits are
+   judged by the per-window sum alone, not against the last sample.)
 c3 minority stops: a node cut off from the leader (isolated by a
    partition) admits nothing invoked after cut + D*(1+rho) + eps and
    answered before the heal, and no more during the cut than it held at
@@ -241,7 +246,7 @@ def check_envelope(adm, L, W_s, S=0, rho=RHO, name='c1/quota-envelope'):
 # ------------------------------------------------------------- c2
 def lease_table(samples):
     """lease id -> {'tokens': max granted seen, 'nodes': {sampling
-    nodes}, 'window'}."""
+    nodes}, 'window', 'seen': [(t, tokens)] in time order}."""
     out = {}
     for s in samples:
         st = s.get('status') or {}
@@ -253,13 +258,36 @@ def lease_table(samples):
             lid = str(lid)
             d = out.setdefault(lid, {'tokens': 0, 'nodes': set(),
                                      'window': ls.get('window'),
-                                     'key': ls.get('key')})
+                                     'key': ls.get('key'), 'seen': []})
             try:
-                d['tokens'] = max(d['tokens'], int(ls.get('tokens') or 0))
+                tok = int(ls.get('tokens') or 0)
             except (TypeError, ValueError):
-                pass
+                continue
+            d['tokens'] = max(d['tokens'], tok)
+            d['seen'].append((s.get('t', 0), tok))
             d['nodes'].add(s.get('node'))
+    for d in out.values():
+        d['seen'].sort()
     return out
+
+
+def overspent_at(lst, seen):
+    """The first sample (t, tokens) of a lease at which more of its admits
+    @lst had been answered (cmp <= t: taken before the status was asked
+    for) than the sample showed granted, as (t, tokens, admits); None when
+    every sample covers them.  Also the admits answered after the last
+    sample (the tail, judged per window only)."""
+    cmps = sorted(a['cmp'] for a in lst)
+    k = 0
+    bad = None
+    for t, tok in seen:
+        while k < len(cmps) and cmps[k] <= t:
+            k += 1
+        if k > tok and bad is None:
+            bad = (t, tok, k)
+    last = seen[-1][0] if seen else None
+    tail = sum(1 for c in cmps if last is None or c > last)
+    return bad, tail
 
 
 def check_accounting(adm, samples, L, S=0, name='c2/quota-accounting'):
@@ -279,6 +307,7 @@ def check_accounting(adm, samples, L, S=0, name='c2/quota-accounting'):
     table = lease_table(samples)
     unverified = 0
     shared = 0
+    tail = 0
     for lid, lst in by_lease.items():
         nodes = sorted({a['node'] for a in lst})
         if len(nodes) > 1:
@@ -288,9 +317,12 @@ def check_accounting(adm, samples, L, S=0, name='c2/quota-accounting'):
         if t is None or not t['tokens']:
             unverified += 1
             continue
-        if len(lst) > t['tokens']:
+        over, n_tail = overspent_at(lst, t['seen'])
+        tail += n_tail
+        if over is not None:
             bad.append({'kind': 'lease-overspent', 'lease': lid,
-                        'admits': len(lst), 'tokens': t['tokens'],
+                        'sample_t_s': over[0] / NS, 'tokens': over[1],
+                        'admits_before': over[2], 'admits': len(lst),
                         'node': nodes})
         if t['nodes'] - set(nodes):
             # listed by another node's table too: fine if the tables show
@@ -315,9 +347,11 @@ def check_accounting(adm, samples, L, S=0, name='c2/quota-accounting'):
     else:
         verdict = 'FAIL' if bad else 'PASS'
         summ = ('%d leases (%d not in any sampled lease table, %d also in '
-                'another node\'s), %d windows, busiest %s with %s admits '
-                '(limit %s + S %s); %d admits without header; %d anomalies'
-                % (len(by_lease), unverified, shared, len(by_window),
+                'another node\'s), %d admits after their lease\'s last '
+                'sample (judged per window), %d windows, busiest %s with %s '
+                'admits (limit %s + S %s); %d admits without header; %d '
+                'anomalies'
+                % (len(by_lease), unverified, shared, tail, len(by_window),
                     worst[0] if worst else '-', worst[1] if worst else 0,
                     L, S, no_header, len(bad)))
         if no_header:

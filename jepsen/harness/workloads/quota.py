@@ -25,6 +25,7 @@ ROUTE = 'jquota-limited'
 PATH = '/limited'
 PLUGIN_ID = '6a7e0f11-0000-4000-8000-00000000c0de'
 TIMEOUT = 1.0
+HEADER_WAIT_S = 3.0     # header-less 200s before "no header" is believed
 CHECKS = ['c1/quota-envelope', 'c2/quota-accounting', 'c3/minority-stops',
           'c4/quota-utilization']
 
@@ -71,10 +72,14 @@ class Quota:
                          'no cluster leases (policy: cluster counts per '
                          'node)')
             return
-        # every node routes it, and an admitted answer names its lease
+        # every node routes it, and an admitted answer names its lease.
+        # A node may answer 200 without the header for a moment after the
+        # plugin write (its data plane not rebuilt yet): a header-less 200
+        # is final only after HEADER_WAIT_S more of them.
         end = time.monotonic() + 10
         seen = {}
         for n in ctx.nodes:
+            first = None
             while time.monotonic() < end:
                 try:
                     code, h, _ = ctx.http(n, 'GET', PATH, timeout=TIMEOUT,
@@ -83,7 +88,11 @@ class Quota:
                     code, h = None, {}
                 if code == 200:
                     seen[n.name] = h.get('x-raftgate-quota')
-                    break
+                    if seen[n.name]:
+                        break
+                    first = first or time.monotonic()
+                    if time.monotonic() - first >= HEADER_WAIT_S:
+                        break
                 if ctx.stop.wait(0.1):
                     return
         if seen and not any(seen.values()):

@@ -11,6 +11,7 @@
 #include "core/alloc.h"
 #include "core/failpoint.h"
 #include "core/rgassert.h"
+#include "raft/bytes.h"
 #include "raft/codec.h"
 #include "raft/fsm.h"
 
@@ -80,15 +81,6 @@ static uint64_t stamp_ms(struct rg_raft *r)
     return real + r->stamp_off_ms;
 }
 
-static uint64_t le_u64(const unsigned char *p)
-{
-    uint64_t v = 0;
-
-    for (int i = 7; i >= 0; i--)
-        v = v << 8 | p[i];
-    return v;
-}
-
 /* Status of a raft_apply/raft_barrier callback, as the facade reports it:
  * once an entry is in the log, anything but success is "unknown" (docs/raft.md
  * §2.3: LEADERSHIPLOST entries were seen committing later). */
@@ -123,7 +115,7 @@ static void entry_header(const struct raft_buffer *b, unsigned *n,
     *term = 0;
     if (b->len >= 24) {
         *n = (unsigned)p[6] | (unsigned)p[7] << 8;
-        *term = le_u64(p + 8);
+        *term = rg_get64le(p + 8);
     }
 }
 

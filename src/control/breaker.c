@@ -385,6 +385,7 @@ void rg_cbc_committed(void *arg, const struct rg_fsm_breaker *b)
 {
     int i = rg_brt_find(b->service, 1);
     struct cbc_slot *c;
+    uint64_t w;
 
     (void)arg;
     if (i < 0)
@@ -396,6 +397,11 @@ void rg_cbc_committed(void *arg, const struct rg_fsm_breaker *b)
     c->c_prober = b->prober;
     if (atomic_load(&rg_brt_at(i)->local_policy))
         return;
+    w = atomic_load(&rg_brt_at(i)->word);
+    if (!rg_brt_local_of(w) && rg_brt_epoch_of(w) > b->epoch)
+        return; /* adopt() already published a newer committed state from
+                   the leader's answer: this apply is catching up (after
+                   a pause, say) and must not step the version back */
     c->fallback = 0; /* a transition reached us: in touch */
     rg_brt_publish(i, c->c_state, c->c_epoch, c->c_prober, 0);
 }

@@ -333,10 +333,7 @@ static int cluster_key_changed(const struct rg_node_conf *a,
                    a->raft_cluster_key_len) != 0);
 }
 
-/* Keep in @next the running values of the settings that take effect on
- * restart only (swapped with @running's, which is released next), so
- * that ctl->nc says what runs and the next reload warns about a change
- * from that, not from the previous file. */
+/* Swap @n (at most 8) bytes at @a and @b. */
 static void swap_bytes(void *a, void *b, size_t n)
 {
     unsigned char t[sizeof(uint64_t)];
@@ -346,6 +343,10 @@ static void swap_bytes(void *a, void *b, size_t n)
     memcpy(b, t, n);
 }
 
+/* Keep in @next the running values of the settings that take effect on
+ * restart only (swapped with @running's, which is released next), so
+ * that ctl->nc says what runs and the next reload warns about a change
+ * from that, not from the previous file. */
 static void keep_restart_only(struct rg_node_conf *next,
                               struct rg_node_conf *running)
 {

@@ -192,10 +192,13 @@ static void tls_fail(struct rg_fwd *f, const char *why)
     uint64_t now = uv_now(f->tcp.loop);
 
     if (fwd_conf.warned_ms == 0 || now - fwd_conf.warned_ms >= FWD_WARN_MS) {
-        rg_log(RG_LOG_WARN,
-               "admin forward to %s: TLS handshake failed: %s (%u more "
-               "since the last such WARN)",
-               f->addr, why, fwd_conf.suppressed);
+        char more[64] = "";
+
+        if (fwd_conf.suppressed > 0)
+            snprintf(more, sizeof(more), " (%u more since the last such WARN)",
+                     fwd_conf.suppressed);
+        rg_log(RG_LOG_WARN, "admin forward to %s: TLS handshake failed: %s%s",
+               f->addr, why, more);
         fwd_conf.warned_ms = now;
         fwd_conf.suppressed = 0;
     } else {
